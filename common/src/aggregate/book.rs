@@ -1,0 +1,334 @@
+//! One symbol's trading day of bars: the forming and recently closed one-minute bars, the longer
+//! periods folded from them, flat fills, closing by time, and amendments by late trades.
+
+use std::collections::VecDeque;
+
+use rust_decimal::Decimal;
+
+use super::feed::{Feed, Trade};
+use super::Rules;
+use crate::bar::{Bar, BarEvent, BarEventKind, Ohlcv};
+use crate::period::Period;
+use crate::session::{Grid, Slot};
+use crate::symbol::Symbol;
+use crate::time::{epoch_ms, DayNumber, Frame};
+
+/// Where a trade went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    Applied,
+    Amended,
+    LateDropped,
+}
+
+/// What the book's operations need from the aggregator.
+pub(crate) struct Ctx<'a> {
+    pub symbol: Symbol,
+    pub grid: &'a Grid,
+    pub rules: &'a Rules,
+    pub now_ms: i64,
+    /// The latest tick time seen for any symbol: a tick at or after the day's last bar end closes it.
+    pub latest_ms: i64,
+    pub events: &'a mut Vec<BarEvent>,
+}
+
+/// A one-minute bar while it can still change.
+#[derive(Debug, Clone, Copy)]
+struct Minute {
+    slot: Slot,
+    v: Ohlcv,
+    first_ms: i64,
+    last_ms: i64,
+    traded: bool,
+}
+
+impl Minute {
+    fn flat(slot: Slot, price: Decimal) -> Minute {
+        Minute { slot, v: Ohlcv::flat(price), first_ms: i64::MAX, last_ms: i64::MIN, traded: false }
+    }
+
+    fn traded(slot: Slot, t: &Trade) -> Minute {
+        let mut m = Minute::flat(slot, t.price);
+        m.absorb(t);
+        m
+    }
+
+    /// Adds a trade; open and close follow trade time, so a late trade lands where it happened.
+    fn absorb(&mut self, t: &Trade) {
+        if !self.traded {
+            *self = Minute { slot: self.slot, v: Ohlcv::flat(t.price), first_ms: t.time_ms, last_ms: t.time_ms, traded: true };
+        }
+        if t.time_ms < self.first_ms {
+            self.v.open = t.price;
+            self.first_ms = t.time_ms;
+        }
+        if t.time_ms >= self.last_ms {
+            self.v.close = t.price;
+            self.last_ms = t.time_ms;
+        }
+        self.v.high = self.v.high.max(t.price).max(t.high.unwrap_or(t.price));
+        self.v.low = self.v.low.min(t.price).min(t.low.unwrap_or(t.price));
+        self.v.vol += t.volume;
+        self.v.amount += t.amount;
+    }
+}
+
+/// The forming bar of a longer period: the fold of its closed one-minute bars.
+#[derive(Debug, Clone, Copy)]
+struct Rollup {
+    window: u16,
+    v: Ohlcv,
+}
+
+/// A symbol's state for one trading day.
+#[derive(Debug, Clone)]
+pub(crate) struct Book {
+    pub day: DayNumber,
+    pub feed: Feed,
+    forming: Option<Minute>,
+    /// Closed one-minute bars that may still be amended or refolded, oldest first.
+    closed: VecDeque<Minute>,
+    /// The latest closed slot and its close, where flat bars continue from.
+    last: Option<(Slot, Decimal)>,
+    /// Forming bars of 5, 15, 30 and 60 minutes.
+    rollups: [Option<Rollup>; 4],
+    pub unattributed_volume: u64,
+    pub unattributed_amount: Decimal,
+    pub touched: bool,
+}
+
+impl Book {
+    pub fn new(day: DayNumber) -> Book {
+        Book {
+            day,
+            feed: Feed::default(),
+            forming: None,
+            closed: VecDeque::new(),
+            last: None,
+            rollups: [None; 4],
+            unattributed_volume: 0,
+            unattributed_amount: Decimal::ZERO,
+            touched: false,
+        }
+    }
+
+    /// Volume and amount that went into no bar.
+    pub fn unattribute(&mut self, volume: u64, amount: Decimal) {
+        self.unattributed_volume += volume;
+        self.unattributed_amount += amount;
+    }
+
+    /// Puts a trade into the bar of `slot`: the forming bar, a new one, or (late) a closed one.
+    pub fn place(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) -> Placement {
+        match &mut self.forming {
+            Some(f) if f.slot == slot => f.absorb(t),
+            Some(f) if f.slot < slot => {
+                self.close_forming(ctx);
+                self.start(slot, t, ctx);
+            }
+            None if self.last.is_none_or(|(s, _)| s < slot) => self.start(slot, t, ctx),
+            _ => return self.amend(slot, t, ctx),
+        }
+        self.touched = true;
+        Placement::Applied
+    }
+
+    fn start(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) {
+        if let (true, Some((last, close))) = (ctx.rules.layout.fill_empty, self.last) {
+            for empty in last + 1..slot {
+                self.close_minute(Minute::flat(empty, close), ctx);
+            }
+        }
+        self.forming = Some(Minute::traded(slot, t));
+    }
+
+    /// Closes every bar whose time has come, with flat bars for the minutes nobody traded in.
+    pub fn close_due(&mut self, ctx: &mut Ctx) {
+        let (grid, rules) = (ctx.grid, ctx.rules);
+        let final_slot = grid.last_slot();
+        loop {
+            let next = match (self.forming, self.last) {
+                (Some(f), _) => f.slot,
+                (None, Some((s, _))) if rules.layout.fill_empty && s < final_slot => s + 1,
+                _ => break,
+            };
+            if !self.due(ctx, grid.window(Period::M1, next).end, next == final_slot) {
+                break;
+            }
+            match (self.forming.take(), self.last) {
+                (Some(f), _) => self.close_minute(f, ctx),
+                (None, Some((_, close))) => self.close_minute(Minute::flat(next, close), ctx),
+                (None, None) => unreachable!("`next` exists only with a forming or a last bar"),
+            }
+        }
+        for &p in &rules.higher {
+            if let Some(r) = self.rollups[p.index() - 1] {
+                let w = grid.windows(p)[r.window as usize];
+                if self.due(ctx, w.end, w.last == final_slot) {
+                    self.rollups[p.index() - 1] = None;
+                    self.emit(ctx, BarEventKind::Closed, p, w.label, &r.v);
+                }
+            }
+        }
+        self.prune(ctx);
+    }
+
+    /// The earliest `now` at which [`Self::close_due`] would close something (`i64::MAX` if never).
+    pub fn next_due_ms(&self, grid: &Grid, rules: &Rules) -> i64 {
+        let next_minute = match (self.forming, self.last) {
+            (Some(f), _) => Some(f.slot),
+            (None, Some((s, _))) if rules.layout.fill_empty && s < grid.last_slot() => Some(s + 1),
+            _ => None,
+        };
+        let minute_end = next_minute.map(|s| grid.window(Period::M1, s).end);
+        let rollup_ends = rules.higher.iter().filter_map(|&p| {
+            self.rollups[p.index() - 1].map(|r| grid.windows(p)[r.window as usize].end)
+        });
+        minute_end
+            .into_iter()
+            .chain(rollup_ends)
+            .map(|end| epoch_ms(self.day, end) + rules.grace_ms)
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Emits the forming bar of every period, once per batch of ticks.
+    pub fn report_forming(&mut self, ctx: &mut Ctx) {
+        let (grid, rules) = (ctx.grid, ctx.rules);
+        self.touched = false;
+        let Some(f) = self.forming else { return };
+        self.emit(ctx, BarEventKind::Updated, Period::M1, grid.window(Period::M1, f.slot).label, &f.v);
+        for &p in &rules.higher {
+            let w = grid.window_index(p, f.slot);
+            let v = match self.rollups[p.index() - 1] {
+                Some(r) if r.window == w => {
+                    let mut v = r.v;
+                    v.fold(&f.v);
+                    v
+                }
+                _ => f.v,
+            };
+            self.emit(ctx, BarEventKind::Updated, p, grid.windows(p)[w as usize].label, &v);
+        }
+    }
+
+    fn due(&self, ctx: &Ctx, end_sec: u32, is_final: bool) -> bool {
+        let end = epoch_ms(self.day, end_sec);
+        ctx.now_ms >= end + ctx.rules.grace_ms || (is_final && ctx.latest_ms >= end)
+    }
+
+    fn close_forming(&mut self, ctx: &mut Ctx) {
+        if let Some(f) = self.forming.take() {
+            self.close_minute(f, ctx);
+        }
+    }
+
+    fn close_minute(&mut self, m: Minute, ctx: &mut Ctx) {
+        let (grid, rules) = (ctx.grid, ctx.rules);
+        self.emit(ctx, BarEventKind::Closed, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
+        self.last = Some((m.slot, m.v.close));
+        self.closed.push_back(m);
+        for &p in &rules.higher {
+            let k = p.index() - 1;
+            let w = grid.window_index(p, m.slot);
+            match self.rollups[k] {
+                Some(ref mut r) if r.window == w => r.v.fold(&m.v),
+                previous => {
+                    if let Some(r) = previous {
+                        self.emit(ctx, BarEventKind::Closed, p, grid.windows(p)[r.window as usize].label, &r.v);
+                    }
+                    self.rollups[k] = Some(Rollup { window: w, v: m.v });
+                }
+            }
+            let window = grid.windows(p)[w as usize];
+            if window.last == m.slot {
+                let r = self.rollups[k].take().expect("just folded");
+                self.emit(ctx, BarEventKind::Closed, p, window.label, &r.v);
+            }
+        }
+    }
+
+    /// A trade for a closed bar: amend it (and the flat bars after it, and the longer bars holding
+    /// them) inside the correction window; drop it after.
+    fn amend(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) -> Placement {
+        let (grid, rules) = (ctx.grid, ctx.rules);
+        let end = epoch_ms(self.day, grid.window(Period::M1, slot).end);
+        if ctx.now_ms > end + rules.grace_ms + rules.correction_window_ms {
+            self.unattribute(t.volume, t.amount);
+            return Placement::LateDropped;
+        }
+        let i = match self.closed.binary_search_by_key(&slot, |m| m.slot) {
+            Ok(i) => {
+                self.closed[i].absorb(t);
+                i
+            }
+            Err(i) => {
+                self.closed.insert(i, Minute::traded(slot, t));
+                i
+            }
+        };
+        let mut changed = i;
+        let mut close = self.closed[i].v.close;
+        for j in i + 1..self.closed.len() {
+            let m = &mut self.closed[j];
+            if m.traded || m.v.close == close {
+                break;
+            }
+            m.v = Ohlcv::flat(close);
+            changed = j;
+        }
+        for j in i..=changed {
+            let m = self.closed[j];
+            close = m.v.close;
+            self.emit(ctx, BarEventKind::Amended, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
+        }
+        let newest = self.closed.back().expect("holds the amended bar").slot;
+        if changed == self.closed.len() - 1 && self.last.is_none_or(|(s, _)| s <= newest) {
+            self.last = Some((newest, close));
+        }
+        let (from, to) = (self.closed[i].slot, self.closed[changed].slot);
+        for &p in &rules.higher {
+            for w in grid.window_index(p, from)..=grid.window_index(p, to) {
+                self.refold(p, w, ctx);
+            }
+        }
+        Placement::Amended
+    }
+
+    /// Rebuilds the `p` bar of window `w` from its one-minute bars after an amendment.
+    fn refold(&mut self, p: Period, w: u16, ctx: &mut Ctx) {
+        let window = ctx.grid.windows(p)[w as usize];
+        let from = self.closed.partition_point(|m| m.slot < window.first);
+        let folded = self.closed.range(from..).take_while(|m| m.slot <= window.last).fold(None, |acc: Option<Ohlcv>, m| {
+            Some(acc.map_or(m.v, |mut v| {
+                v.fold(&m.v);
+                v
+            }))
+        });
+        let Some(v) = folded else { return };
+        match &mut self.rollups[p.index() - 1] {
+            Some(r) if r.window == w => r.v = v,
+            _ => self.emit(ctx, BarEventKind::Amended, p, window.label, &v),
+        }
+    }
+
+    /// Forgets closed bars that neither they nor their longest window can still be amended.
+    fn prune(&mut self, ctx: &Ctx) {
+        let longest = ctx.rules.higher.last().copied().unwrap_or(Period::M1);
+        let keep = ctx.rules.grace_ms + ctx.rules.correction_window_ms;
+        while let Some(m) = self.closed.front() {
+            let end = epoch_ms(self.day, ctx.grid.window(longest, m.slot).end);
+            if ctx.now_ms <= end + keep {
+                break;
+            }
+            self.closed.pop_front();
+        }
+    }
+
+    fn emit(&self, ctx: &mut Ctx, kind: BarEventKind, period: Period, label: u32, v: &Ohlcv) {
+        if ctx.rules.emits(period) {
+            let bar = Bar::new(ctx.symbol, Frame::at(self.day, label), v);
+            ctx.events.push(BarEvent { kind, period, bar });
+        }
+    }
+}

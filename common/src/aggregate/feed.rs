@@ -1,0 +1,104 @@
+//! Turns a symbol's ticks into trades: per-trade ticks pass through; day-cumulative snapshots become
+//! the trade between two snapshots, by difference, under the first-snapshot, stale and duplicate
+//! rules of CONVENTIONS.md.
+
+use rust_decimal::Decimal;
+
+use crate::tick::{Tick, TickKind};
+
+/// Snapshots stamped before 09:31:00 hold the opening auction, so the first one seen counts whole.
+const FIRST_SNAPSHOT_COUNTS_BEFORE: u32 = (9 * 60 + 31) * 60;
+
+/// What one tick contributes to bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trade {
+    pub time_ms: i64,
+    pub price: Decimal,
+    pub volume: u64,
+    pub amount: Decimal,
+    /// A rise of the day high (fall of the day low) since the last snapshot: a trade in between.
+    pub high: Option<Decimal>,
+    pub low: Option<Decimal>,
+}
+
+/// The reading of one tick against the symbol's cumulative baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fed {
+    Trade(Trade),
+    /// Volume did not rise: an old `lastPrice`, no trade.
+    NoTrade,
+    /// The same snapshot again.
+    Duplicate,
+    /// Time or a cumulative total went backwards.
+    Stale,
+    /// Volume or amount that no bar can honestly hold: the baseline of a first snapshot seen after
+    /// 09:31, or an amount rise without volume.
+    Unattributed { volume: u64, amount: Decimal },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Baseline {
+    time_ms: i64,
+    volume: u64,
+    amount: Decimal,
+    high: Option<Decimal>,
+    low: Option<Decimal>,
+}
+
+/// A symbol's cumulative baseline for the day.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Feed {
+    base: Option<Baseline>,
+}
+
+impl Feed {
+    /// Reads `tick`, stamped at `sec_of_day` market time, and moves the baseline.
+    pub fn take(&mut self, tick: &Tick, sec_of_day: u32) -> Fed {
+        let TickKind::Cumulative { day_high, day_low } = tick.kind else {
+            return if tick.volume == 0 { Fed::NoTrade } else { Fed::Trade(trade(tick, tick.volume, tick.amount)) };
+        };
+        let (high, low) = (positive(day_high), positive(day_low));
+        let base = match self.base {
+            Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume || tick.amount < b.amount => return Fed::Stale,
+            Some(b) => b,
+            None if sec_of_day >= FIRST_SNAPSHOT_COUNTS_BEFORE => {
+                self.base = Some(Baseline { time_ms: tick.time_ms, volume: tick.volume, amount: tick.amount, high, low });
+                return Fed::Unattributed { volume: tick.volume, amount: tick.amount };
+            }
+            None => Baseline { time_ms: 0, volume: 0, amount: Decimal::ZERO, high: None, low: None },
+        };
+        self.base = Some(Baseline {
+            time_ms: tick.time_ms,
+            volume: tick.volume,
+            amount: tick.amount,
+            high: extreme(base.high, high, Decimal::max),
+            low: extreme(base.low, low, Decimal::min),
+        });
+        if tick.volume == base.volume && tick.amount == base.amount {
+            return if tick.time_ms == base.time_ms { Fed::Duplicate } else { Fed::NoTrade };
+        }
+        let (volume, amount) = (tick.volume - base.volume, tick.amount - base.amount);
+        if volume == 0 {
+            return Fed::Unattributed { volume, amount };
+        }
+        let mut t = trade(tick, volume, amount);
+        t.high = high.filter(|h| base.high.is_none_or(|b| *h > b));
+        t.low = low.filter(|l| base.low.is_none_or(|b| *l < b));
+        Fed::Trade(t)
+    }
+}
+
+fn trade(tick: &Tick, volume: u64, amount: Decimal) -> Trade {
+    Trade { time_ms: tick.time_ms, price: tick.price, volume, amount, high: None, low: None }
+}
+
+fn positive(v: Option<Decimal>) -> Option<Decimal> {
+    v.filter(|x| x.is_sign_positive() && !x.is_zero())
+}
+
+fn extreme(a: Option<Decimal>, b: Option<Decimal>, pick: fn(Decimal, Decimal) -> Decimal) -> Option<Decimal> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    }
+}

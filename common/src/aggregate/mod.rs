@@ -1,0 +1,311 @@
+//! The bar aggregator: ticks in, bar events out, for any number of symbols. Pure: time comes in as
+//! an explicit `now`, so every rule is testable without a clock.
+//!
+//! Layout: `feed` reads a tick against the symbol's cumulative baseline and yields the trade it
+//! stands for; `book` places trades into one symbol's day of bars; this module routes ticks to
+//! books, checks the calendar and sessions, keeps the counts, and batches forming-bar updates.
+//!
+//! Use: call [`BarAggregator::apply`] for each tick, then [`BarAggregator::advance`] once per batch
+//! (and on a timer, so illiquid symbols close on time), then take [`BarAggregator::drain_events`].
+
+mod book;
+mod feed;
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::bar::BarEvent;
+use crate::calendar::TradingCalendar;
+use crate::period::Period;
+use crate::session::{Layout, Rejection, Sessions};
+use crate::symbol::Symbol;
+use crate::tick::Tick;
+use crate::time::{split_ms, DayNumber};
+use book::{Book, Ctx, Placement};
+use feed::Fed;
+
+/// How bars are built: the `[bars]` settings section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BarSettings {
+    /// Periods to emit, in minutes. One-minute bars are always built, since the others fold them.
+    pub periods: Vec<Period>,
+    pub layout: Layout,
+    /// How long after its end a bar waits for stragglers before it closes.
+    pub grace_ms: u64,
+    /// How long after closing a bar still accepts a late tick (amending it); later ones are dropped.
+    pub correction_window_ms: u64,
+}
+
+impl Default for BarSettings {
+    fn default() -> Self {
+        BarSettings { periods: Period::ALL.to_vec(), layout: Layout::default(), grace_ms: 2_000, correction_window_ms: 60_000 }
+    }
+}
+
+/// The settings in the form the hot path reads them.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub layout: Layout,
+    /// The longer periods that are emitted, shortest first.
+    pub higher: Vec<Period>,
+    emit_minute: bool,
+    pub grace_ms: i64,
+    pub correction_window_ms: i64,
+}
+
+impl Rules {
+    fn new(s: &BarSettings) -> Rules {
+        let mut higher: Vec<Period> = s.periods.iter().copied().filter(|p| *p != Period::M1).collect();
+        higher.sort();
+        higher.dedup();
+        Rules {
+            layout: s.layout,
+            higher,
+            emit_minute: s.periods.contains(&Period::M1),
+            grace_ms: s.grace_ms as i64,
+            correction_window_ms: s.correction_window_ms as i64,
+        }
+    }
+
+    pub fn emits(&self, p: Period) -> bool {
+        if p == Period::M1 {
+            self.emit_minute
+        } else {
+            self.higher.contains(&p)
+        }
+    }
+}
+
+/// What became of one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TickOutcome {
+    /// It went into a forming bar.
+    Applied,
+    /// It was late and amended a closed bar.
+    Amended,
+    /// A snapshot whose volume did not rise: no trade.
+    NoTrade,
+    /// The same snapshot again.
+    Duplicate,
+    /// A snapshot whose time or totals went backwards, or a tick of a past trading day.
+    Stale,
+    /// Volume no bar can hold (a first snapshot after 09:31 sets the baseline only).
+    Unattributed,
+    /// Its time belongs to no bar.
+    Rejected(Rejection),
+    /// Later than the correction window.
+    LateDropped,
+}
+
+const OUTCOMES: usize = 13;
+const REJECTIONS: [Rejection; 6] = [
+    Rejection::NonTradingDay,
+    Rejection::OutsideCalendar,
+    Rejection::PreOpen,
+    Rejection::LunchBreak,
+    Rejection::AfterClose,
+    Rejection::GarbageTime,
+];
+
+impl TickOutcome {
+    /// Every outcome, for reports and metrics.
+    pub fn all() -> impl Iterator<Item = TickOutcome> {
+        [
+            TickOutcome::Applied,
+            TickOutcome::Amended,
+            TickOutcome::NoTrade,
+            TickOutcome::Duplicate,
+            TickOutcome::Stale,
+            TickOutcome::Unattributed,
+            TickOutcome::LateDropped,
+        ]
+        .into_iter()
+        .chain(REJECTIONS.into_iter().map(TickOutcome::Rejected))
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TickOutcome::Applied => "applied",
+            TickOutcome::Amended => "amended",
+            TickOutcome::NoTrade => "no_trade",
+            TickOutcome::Duplicate => "duplicate",
+            TickOutcome::Stale => "stale",
+            TickOutcome::Unattributed => "unattributed",
+            TickOutcome::LateDropped => "late_dropped",
+            TickOutcome::Rejected(r) => r.as_str(),
+        }
+    }
+
+    const fn index(self) -> usize {
+        match self {
+            TickOutcome::Applied => 0,
+            TickOutcome::Amended => 1,
+            TickOutcome::NoTrade => 2,
+            TickOutcome::Duplicate => 3,
+            TickOutcome::Stale => 4,
+            TickOutcome::Unattributed => 5,
+            TickOutcome::LateDropped => 6,
+            TickOutcome::Rejected(r) => 7 + r as usize,
+        }
+    }
+}
+
+/// Builds bars of every configured period for every symbol it is fed.
+#[derive(Debug)]
+pub struct BarAggregator {
+    rules: Rules,
+    sessions: Sessions,
+    calendar: Arc<TradingCalendar>,
+    books: FxHashMap<Symbol, Book>,
+    touched: Vec<Symbol>,
+    events: Vec<BarEvent>,
+    counts: [u64; OUTCOMES],
+    latest_ms: i64,
+    /// No book has anything to close before this `now`.
+    next_due_ms: i64,
+    last_day: Option<(DayNumber, Result<(), Rejection>)>,
+}
+
+impl BarAggregator {
+    pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>) -> BarAggregator {
+        BarAggregator {
+            rules: Rules::new(settings),
+            sessions: Sessions::new(settings.layout),
+            calendar,
+            books: FxHashMap::default(),
+            touched: Vec::new(),
+            events: Vec::new(),
+            counts: [0; OUTCOMES],
+            latest_ms: i64::MIN,
+            next_due_ms: i64::MAX,
+            last_day: None,
+        }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Feeds one tick. `now_ms` is the wall clock (live) or the event-time watermark (replay).
+    pub fn apply(&mut self, tick: &Tick, now_ms: i64) -> TickOutcome {
+        let outcome = self.route(tick, now_ms);
+        self.counts[outcome.index()] += 1;
+        outcome
+    }
+
+    fn route(&mut self, tick: &Tick, now_ms: i64) -> TickOutcome {
+        let (day, sec) = split_ms(tick.time_ms);
+        if let Err(r) = self.check_day(day) {
+            return TickOutcome::Rejected(r);
+        }
+        self.latest_ms = self.latest_ms.max(tick.time_ms);
+        let grid = self.sessions.grid(tick.symbol);
+        let book = self.books.entry(tick.symbol).or_insert_with(|| Book::new(day));
+        let mut ctx = Ctx {
+            symbol: tick.symbol,
+            grid,
+            rules: &self.rules,
+            now_ms,
+            latest_ms: self.latest_ms,
+            events: &mut self.events,
+        };
+        if book.day > day {
+            return TickOutcome::Stale;
+        }
+        if book.day < day {
+            book.close_due(&mut Ctx { now_ms: i64::MAX, ..ctx });
+            *book = Book::new(day);
+            ctx = Ctx { symbol: tick.symbol, grid, rules: &self.rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events };
+        }
+        let trade = match book.feed.take(tick, sec) {
+            Fed::Trade(t) => t,
+            Fed::NoTrade => return TickOutcome::NoTrade,
+            Fed::Duplicate => return TickOutcome::Duplicate,
+            Fed::Stale => return TickOutcome::Stale,
+            Fed::Unattributed { volume, amount } => {
+                book.unattribute(volume, amount);
+                return TickOutcome::Unattributed;
+            }
+        };
+        let slot = match grid.classify(sec) {
+            Ok(slot) => slot,
+            Err(r) => {
+                book.unattribute(trade.volume, trade.amount);
+                return TickOutcome::Rejected(r);
+            }
+        };
+        let was_touched = book.touched;
+        let placement = book.place(slot, &trade, &mut ctx);
+        book.close_due(&mut ctx);
+        self.next_due_ms = self.next_due_ms.min(book.next_due_ms(grid, &self.rules));
+        if book.touched && !was_touched {
+            self.touched.push(tick.symbol);
+        }
+        match placement {
+            Placement::Applied => TickOutcome::Applied,
+            Placement::Amended => TickOutcome::Amended,
+            Placement::LateDropped => TickOutcome::LateDropped,
+        }
+    }
+
+    fn check_day(&mut self, day: DayNumber) -> Result<(), Rejection> {
+        match self.last_day {
+            Some((d, verdict)) if d == day => verdict,
+            _ => {
+                let verdict = match self.calendar.is_trading_day_number(day) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Rejection::NonTradingDay),
+                    Err(_) => Err(Rejection::OutsideCalendar),
+                };
+                self.last_day = Some((day, verdict));
+                verdict
+            }
+        }
+    }
+
+    /// Closes every bar whose time has come by `now_ms` (flat-filling quiet minutes), and reports
+    /// the forming bars of the symbols ticked since the last call.
+    pub fn advance(&mut self, now_ms: i64) {
+        let clock = now_ms.max(self.latest_ms.saturating_add(self.rules.grace_ms));
+        let (sessions, rules) = (&self.sessions, &self.rules);
+        if clock >= self.next_due_ms {
+            let mut next = i64::MAX;
+            for (&symbol, book) in self.books.iter_mut() {
+                let grid = sessions.grid(symbol);
+                let mut ctx = Ctx { symbol, grid, rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events };
+                book.close_due(&mut ctx);
+                next = next.min(book.next_due_ms(grid, rules));
+            }
+            self.next_due_ms = next;
+        }
+        for symbol in self.touched.drain(..) {
+            let book = self.books.get_mut(&symbol).expect("touched books exist");
+            let grid = sessions.grid(symbol);
+            book.report_forming(&mut Ctx { symbol, grid, rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events });
+        }
+    }
+
+    /// Takes the events produced since the last call, in the order they happened per symbol.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, BarEvent> {
+        self.events.drain(..)
+    }
+
+    /// How many ticks ended in `outcome`.
+    pub fn count(&self, outcome: TickOutcome) -> u64 {
+        self.counts[outcome.index()]
+    }
+
+    /// Volume and amount of `symbol`'s current day that went into no bar.
+    pub fn unattributed(&self, symbol: Symbol) -> (u64, Decimal) {
+        self.books.get(&symbol).map_or((0, Decimal::ZERO), |b| (b.unattributed_volume, b.unattributed_amount))
+    }
+
+    /// The latest tick time applied, the event-time watermark.
+    pub fn latest_tick_ms(&self) -> Option<i64> {
+        (self.latest_ms != i64::MIN).then_some(self.latest_ms)
+    }
+}

@@ -1,0 +1,130 @@
+//! Bars: the OHLCV record of one symbol over one frame (the contract's bar object), and the events
+//! the aggregator emits about them.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::number;
+use crate::period::Period;
+use crate::symbol::Symbol;
+use crate::time::Frame;
+use crate::Error;
+
+/// Prices, volume (shares) and amount (yuan) of an interval, without its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ohlcv {
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub vol: u64,
+    pub amount: Decimal,
+}
+
+impl Ohlcv {
+    /// A flat interval at `price` with no trade.
+    pub fn flat(price: Decimal) -> Ohlcv {
+        Ohlcv { open: price, high: price, low: price, close: price, vol: 0, amount: Decimal::ZERO }
+    }
+
+    /// Extends this interval by the one right after it: how longer bars are built from 1m bars.
+    pub fn fold(&mut self, next: &Ohlcv) {
+        self.high = self.high.max(next.high);
+        self.low = self.low.min(next.low);
+        self.close = next.close;
+        self.vol += next.vol;
+        self.amount += next.amount;
+    }
+}
+
+/// The contract's bar object: `{"symbol","frame","open","high","low","close","vol","amount"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bar {
+    pub symbol: Symbol,
+    pub frame: Frame,
+    #[serde(with = "number::decimal")]
+    pub open: Decimal,
+    #[serde(with = "number::decimal")]
+    pub high: Decimal,
+    #[serde(with = "number::decimal")]
+    pub low: Decimal,
+    #[serde(with = "number::decimal")]
+    pub close: Decimal,
+    #[serde(with = "number::whole")]
+    pub vol: u64,
+    #[serde(with = "number::decimal")]
+    pub amount: Decimal,
+}
+
+impl Bar {
+    pub fn new(symbol: Symbol, frame: Frame, v: &Ohlcv) -> Bar {
+        Bar { symbol, frame, open: v.open, high: v.high, low: v.low, close: v.close, vol: v.vol, amount: v.amount }
+    }
+
+    pub fn ohlcv(&self) -> Ohlcv {
+        Ohlcv { open: self.open, high: self.high, low: self.low, close: self.close, vol: self.vol, amount: self.amount }
+    }
+
+    /// Checks the bar's own consistency: positive prices, `low <= open, close <= high`, no negative amount.
+    pub fn check(&self) -> Result<(), Error> {
+        let fail = |what: &str| Err(Error::InvalidBar(format!("{} {}: {what}", self.symbol, self.frame)));
+        if self.low <= Decimal::ZERO {
+            return fail("prices must be positive");
+        }
+        if self.low > self.open.min(self.close) || self.high < self.open.max(self.close) {
+            return fail("needs low <= open, close <= high");
+        }
+        if self.amount.is_sign_negative() && !self.amount.is_zero() {
+            return fail("amount must not be negative");
+        }
+        Ok(())
+    }
+}
+
+/// What happened to a bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BarEventKind {
+    /// The forming bar changed; it may change again.
+    Updated,
+    /// The bar's interval has passed: final unless a late tick amends it.
+    Closed,
+    /// A closed bar changed through a late tick inside the correction window.
+    Amended,
+}
+
+/// One output of the aggregator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarEvent {
+    pub kind: BarEventKind,
+    pub period: Period,
+    pub bar: Bar,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_bar_object_round_trips_in_the_contract_shape() {
+        let seed = r#"{"symbol":"600519.SH","frame":"2026-11-19 09:31:00","open":1650.0,"high":1652.3,"low":"1649.9","close":1651.0,"vol":"120300","amount":198612345.5}"#;
+        let bar: Bar = serde_json::from_str(seed).unwrap();
+        assert_eq!((bar.low, bar.vol, bar.amount), (dec!(1649.9), 120_300, dec!(198612345.5)));
+        assert_eq!(
+            serde_json::to_string(&bar).unwrap(),
+            r#"{"symbol":"600519.SH","frame":"2026-11-19T09:31:00+08:00","open":1650,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":198612345.5}"#
+        );
+        assert!(bar.check().is_ok());
+    }
+
+    #[test]
+    fn inconsistent_bars_fail_the_check() {
+        let mut bar: Bar = serde_json::from_str(
+            r#"{"symbol":"600519.SH","frame":"2026-11-19T09:31:00+08:00","open":10,"high":11,"low":9,"close":10,"vol":1,"amount":10}"#,
+        )
+        .unwrap();
+        bar.high = dec!(9.5);
+        assert!(bar.check().is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! The one error type of the domain crate: every way input can fail to be a tick, a bar, a symbol,
+//! a period, a time or a calendar.
+
+use chrono::NaiveDate;
+
+/// What went wrong while turning outside input into domain values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("invalid symbol {0:?}: expected six digits and an exchange suffix .SH, .SZ or .BJ (e.g. 600519.SH)")]
+    InvalidSymbol(String),
+    #[error("invalid period {0:?}: accepted periods are 1, 5, 15, 30 and 60 (minutes)")]
+    InvalidPeriod(String),
+    #[error("invalid time {0:?}: expected epoch milliseconds or 24-hour ISO-8601 like 2026-11-20T09:31:00 (offset optional, none means Asia/Shanghai)")]
+    InvalidTime(String),
+    #[error("invalid number {0:?}: {1}")]
+    InvalidNumber(String, &'static str),
+    #[error("{date} is outside the trading calendar, which covers {first} to {last}; install a newer holiday list")]
+    OutsideCalendar {
+        date: NaiveDate,
+        first: NaiveDate,
+        last: NaiveDate,
+    },
+    #[error("holiday list line {line}: {message}")]
+    HolidayList { line: usize, message: String },
+    #[error("invalid tick: {0}")]
+    InvalidTick(String),
+    #[error("invalid bar: {0}")]
+    InvalidBar(String),
+}

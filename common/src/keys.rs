@@ -1,0 +1,96 @@
+//! The one definition of every Redis key and channel tickbar uses (all behind `redis.key_prefix`),
+//! the historical-bar queue names and the ClickHouse table, shared by the three services.
+
+use chrono::NaiveDate;
+
+use crate::period::Period;
+use crate::symbol::Symbol;
+
+/// The ClickHouse table of bar history, inside `clickhouse.database`.
+pub const BARS_TABLE: &str = "bars";
+
+/// `database.bars`, the table name as queries write it.
+pub fn bars_table(database: &str) -> String {
+    format!("{database}.{BARS_TABLE}")
+}
+
+/// Redis names under one key prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Keys {
+        Keys { prefix: prefix.into() }
+    }
+
+    fn key(&self, name: std::fmt::Arguments) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    /// The stream feeds write ticks to (contract: `ticks`).
+    pub fn tick_stream(&self) -> String {
+        self.key(format_args!("ticks"))
+    }
+
+    /// The stream unusable tick entries are copied to, with their reason (contract: `ticks:dead`).
+    pub fn dead_ticks(&self) -> String {
+        self.key(format_args!("ticks:dead"))
+    }
+
+    /// The channel each closed or amended bar is published on (contract: `bars:{period}:{symbol}`).
+    pub fn bar_channel(&self, period: Period, symbol: Symbol) -> String {
+        self.key(format_args!("bars:{period}:{symbol}"))
+    }
+
+    /// The list vendor-history loaders push bars of `period` to (contract: `historical_bar_data_{N}min`).
+    pub fn history_queue(&self, period: Period) -> String {
+        self.key(format_args!("historical_bar_data_{period}min"))
+    }
+
+    /// Where the consumer parks a history batch until its INSERT has succeeded.
+    pub fn history_processing(&self, period: Period) -> String {
+        self.key(format_args!("historical_bar_data_{period}min:processing"))
+    }
+
+    /// The list unusable history items go to (contract: `historical_bar_data_dead`).
+    pub fn history_dead(&self) -> String {
+        self.key(format_args!("historical_bar_data_dead"))
+    }
+
+    /// Completed bars of one trading day, symbol and period: a sorted set scored by frame epoch seconds.
+    pub fn day_bars(&self, day: NaiveDate, period: Period, symbol: Symbol) -> String {
+        self.key(format_args!("tickbar:bars:{day}:{period}:{symbol}"))
+    }
+
+    /// Forming bars of one trading day and period: a hash from symbol to bar object.
+    pub fn forming_bars(&self, day: NaiveDate, period: Period) -> String {
+        self.key(format_args!("tickbar:forming:{day}:{period}"))
+    }
+
+    /// The set of trading days (`YYYY-MM-DD`) Redis holds same-day bars for; the query API routes by it.
+    pub fn days_held(&self) -> String {
+        self.key(format_args!("tickbar:days"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_names_are_exact_and_prefixed() {
+        let sym: Symbol = "600519.SH".parse().unwrap();
+        let plain = Keys::default();
+        assert_eq!(plain.tick_stream(), "ticks");
+        assert_eq!(plain.dead_ticks(), "ticks:dead");
+        assert_eq!(plain.bar_channel(Period::M5, sym), "bars:5:600519.SH");
+        assert_eq!(plain.history_queue(Period::M60), "historical_bar_data_60min");
+        assert_eq!(plain.history_dead(), "historical_bar_data_dead");
+        let test = Keys::new("t1:");
+        assert_eq!(test.history_queue(Period::M1), "t1:historical_bar_data_1min");
+        assert_eq!(test.day_bars("2026-11-20".parse().unwrap(), Period::M1, sym), "t1:tickbar:bars:2026-11-20:1:600519.SH");
+        assert_eq!(bars_table("tickbar"), "tickbar.bars");
+    }
+}

@@ -1,0 +1,38 @@
+//! tickbar's A-share domain, with no I/O: what a symbol, a period, a tick and a bar are, which days
+//! trade, which bar a moment belongs to, and how ticks become bars.
+//!
+//! # Layout
+//! - [`symbol`]: `Symbol` (`600519.SH`) and its exchange.
+//! - [`period`]: `Period`, the five bar lengths.
+//! - [`time`]: market time (UTC+8), day numbers and `Frame`, a bar's label instant.
+//! - [`number`]: exact JSON numbers for prices, amounts and volumes.
+//! - [`tick`]: `Tick` and the parsers of the two stream payloads (tick objects, QMT dicts).
+//! - [`bar`]: `Bar`, `Ohlcv` and the aggregator's `BarEvent`s.
+//! - [`calendar`]: `TradingCalendar`, trading days from a holiday list.
+//! - [`session`]: `Sessions`, the bar grid of a layout and the reasons a time has no bar.
+//! - [`aggregate`]: `BarAggregator`, ticks to bars of every period.
+//! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
+//! - [`settings`]: the settings sections the services share.
+
+pub mod aggregate;
+pub mod bar;
+pub mod calendar;
+mod error;
+pub mod keys;
+pub mod number;
+pub mod period;
+pub mod session;
+pub mod settings;
+pub mod symbol;
+pub mod tick;
+pub mod time;
+
+pub use aggregate::{BarAggregator, BarSettings, TickOutcome};
+pub use bar::{Bar, BarEvent, BarEventKind, Ohlcv};
+pub use calendar::TradingCalendar;
+pub use error::Error;
+pub use period::Period;
+pub use session::{Layout, Rejection, Sessions};
+pub use symbol::Symbol;
+pub use tick::{Tick, TickKind};
+pub use time::Frame;

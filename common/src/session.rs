@@ -1,0 +1,280 @@
+//! A-share sessions: which one-minute bar a time of day belongs to under a bar layout, the
+//! session-aligned windows of the longer periods, and the typed reason a time belongs to no bar.
+//!
+//! Everything is precomputed into a [`Grid`] per layout, so classifying a tick is one table lookup.
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::TradingCalendar;
+use crate::period::Period;
+use crate::symbol::Symbol;
+use crate::time::{split_ms, DayNumber, Frame};
+
+/// Index of a one-minute bar in a day's grid.
+pub type Slot = u16;
+
+/// Which end of its interval a bar is labelled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelSide {
+    /// TDX style: bar `09:31` covers [09:30, 09:31).
+    #[default]
+    End,
+    /// Bar `09:30` covers [09:30, 09:31).
+    Start,
+}
+
+/// Where the 09:25 opening-auction trade goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuctionBar {
+    /// Into the first continuous bar: 240 one-minute bars a day.
+    #[default]
+    Folded,
+    /// Into a bar of its own before the first continuous one: the 241-bar layout of QMT, Tushare
+    /// and Eastmoney. Longer periods still fold it into their first window.
+    Separate,
+}
+
+/// The bar layout: every convention a user may choose differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Layout {
+    pub label: LabelSide,
+    pub auction: AuctionBar,
+    /// Give a minute with no trade a flat bar, from the symbol's first trade of the day on.
+    pub fill_empty: bool,
+    /// Build bars from the 15:05–15:30 after-hours fixed-price trades of the boards that have them.
+    pub after_hours: bool,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout { label: LabelSide::End, auction: AuctionBar::Folded, fill_empty: true, after_hours: false }
+    }
+}
+
+/// Why a tick's time belongs to no bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// A weekend or an exchange holiday.
+    NonTradingDay,
+    /// A date the holiday list does not cover.
+    OutsideCalendar,
+    /// Before the 09:25 opening auction trade.
+    PreOpen,
+    /// 11:31 to 12:59:59.
+    LunchBreak,
+    /// After 15:00:59 (or after the after-hours session, where it counts).
+    AfterClose,
+    /// Not a time of day at all (`99:99:99`).
+    GarbageTime,
+}
+
+impl Rejection {
+    /// The snake-case name used in metrics and dead-letter reasons.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Rejection::NonTradingDay => "non_trading_day",
+            Rejection::OutsideCalendar => "outside_calendar",
+            Rejection::PreOpen => "pre_open",
+            Rejection::LunchBreak => "lunch_break",
+            Rejection::AfterClose => "after_close",
+            Rejection::GarbageTime => "garbage_time",
+        }
+    }
+}
+
+/// A run of bars sharing one label: a minute, or the session-aligned window of a longer period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub first: Slot,
+    pub last: Slot,
+    /// Seconds of day of the interval's start and nominal end.
+    pub start: u32,
+    pub end: u32,
+    /// Seconds of day of the label.
+    pub label: u32,
+}
+
+/// The bars of one kind of trading day under one layout.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    by_minute: Vec<Result<Slot, Rejection>>,
+    windows: [Vec<Window>; 5],
+    window_of: [Vec<u16>; 5],
+}
+
+const fn hm(h: u32, m: u32) -> u32 {
+    h * 60 + m
+}
+const AUCTION: u32 = hm(9, 25);
+const MORNING: (u32, u32) = (hm(9, 30), 120);
+const AFTERNOON: (u32, u32) = (hm(13, 0), 120);
+const AFTER_HOURS: (u32, u32) = (hm(15, 5), 25);
+
+/// One one-minute slot while a grid is built: its session, minute offset in it and interval.
+struct SlotSpec {
+    session: usize,
+    offset: u32,
+    start: u32,
+    end: u32,
+}
+
+impl Grid {
+    fn new(layout: Layout, extended: bool) -> Grid {
+        let mut sessions = vec![MORNING, AFTERNOON];
+        if extended {
+            sessions.push(AFTER_HOURS);
+        }
+        let separate = layout.auction == AuctionBar::Separate;
+        let mut slots = Vec::new();
+        if separate {
+            slots.push(SlotSpec { session: 0, offset: 0, start: AUCTION * 60, end: MORNING.0 * 60 });
+        }
+        for (session, &(start, len)) in sessions.iter().enumerate() {
+            slots.extend((0..len).map(|offset| SlotSpec {
+                session,
+                offset,
+                start: (start + offset) * 60,
+                end: (start + offset + 1) * 60,
+            }));
+        }
+        let by_minute = (0..24 * 60).map(|m| classify_minute(m, &sessions, separate)).collect();
+        let mut windows: [Vec<Window>; 5] = Default::default();
+        let mut window_of: [Vec<u16>; 5] = Default::default();
+        for p in Period::ALL {
+            let (list, index) = (&mut windows[p.index()], &mut window_of[p.index()]);
+            let size = u32::from(p.minutes());
+            let mut previous = None;
+            for (slot, spec) in slots.iter().enumerate() {
+                // Longer windows are aligned to their session's start; a separate auction bar joins the first.
+                let key = if size == 1 { (spec.session, slot as u32) } else { (spec.session, spec.offset / size) };
+                if previous != Some(key) {
+                    let (session_start, len) = sessions[spec.session];
+                    let (start, end) = if size == 1 {
+                        (spec.start, spec.end)
+                    } else {
+                        let first = session_start + key.1 * size;
+                        (first * 60, (first + size).min(session_start + len) * 60)
+                    };
+                    let label = if layout.label == LabelSide::End { end } else { start };
+                    list.push(Window { first: slot as Slot, last: slot as Slot, start, end, label });
+                    previous = Some(key);
+                }
+                let last = list.len() - 1;
+                list[last].last = slot as Slot;
+                index.push(last as u16);
+            }
+        }
+        Grid { by_minute, windows, window_of }
+    }
+
+    /// Number of one-minute bars in a full day.
+    pub fn len(&self) -> usize {
+        self.windows[0].len()
+    }
+
+    /// Never true: every grid has its sessions.
+    pub fn is_empty(&self) -> bool {
+        self.windows[0].is_empty()
+    }
+
+    /// The last slot of the day.
+    pub fn last_slot(&self) -> Slot {
+        (self.len() - 1) as Slot
+    }
+
+    /// The one-minute bar a time of day (seconds since midnight, market time) belongs to.
+    pub fn classify(&self, sec_of_day: u32) -> Result<Slot, Rejection> {
+        self.by_minute.get(sec_of_day as usize / 60).copied().unwrap_or(Err(Rejection::GarbageTime))
+    }
+
+    /// The window of `period` that holds `slot`.
+    pub fn window(&self, period: Period, slot: Slot) -> &Window {
+        &self.windows[period.index()][self.window_of[period.index()][slot as usize] as usize]
+    }
+
+    /// Index of that window among the day's windows of `period`.
+    pub fn window_index(&self, period: Period, slot: Slot) -> u16 {
+        self.window_of[period.index()][slot as usize]
+    }
+
+    /// The day's windows of `period`, in order.
+    pub fn windows(&self, period: Period) -> &[Window] {
+        &self.windows[period.index()]
+    }
+
+    /// Every frame a full day has for `period`.
+    pub fn frames(&self, day: DayNumber, period: Period) -> impl Iterator<Item = Frame> + '_ {
+        self.windows(period).iter().map(move |w| Frame::at(day, w.label))
+    }
+}
+
+fn classify_minute(m: u32, sessions: &[(u32, u32)], separate: bool) -> Result<Slot, Rejection> {
+    let auction_slots = Slot::from(separate);
+    let mut first_slot = auction_slots;
+    if (AUCTION..MORNING.0).contains(&m) {
+        return Ok(0);
+    }
+    for &(start, len) in sessions {
+        // A tick stamped in the minute a session ends (11:30:xx, 15:00:xx, 15:30:xx) goes into its last bar.
+        if (start..=start + len).contains(&m) {
+            return Ok(first_slot + (m - start).min(len - 1) as Slot);
+        }
+        first_slot += len as Slot;
+    }
+    Err(if m < AUCTION {
+        Rejection::PreOpen
+    } else if m < AFTERNOON.0 {
+        Rejection::LunchBreak
+    } else {
+        Rejection::AfterClose
+    })
+}
+
+/// The session rules of one layout, for every kind of symbol.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    layout: Layout,
+    regular: Grid,
+    extended: Grid,
+}
+
+impl Sessions {
+    pub fn new(layout: Layout) -> Sessions {
+        Sessions { layout, regular: Grid::new(layout, false), extended: Grid::new(layout, layout.after_hours) }
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The grid of `symbol`: with the after-hours session when the layout builds it and the board has it.
+    pub fn grid(&self, symbol: Symbol) -> &Grid {
+        if self.layout.after_hours && symbol.has_after_hours() {
+            &self.extended
+        } else {
+            &self.regular
+        }
+    }
+
+    /// The frame of the `period` bar a trade of `symbol` at `epoch_ms` belongs to.
+    pub fn frame_of(
+        &self,
+        calendar: &TradingCalendar,
+        symbol: Symbol,
+        epoch_ms: i64,
+        period: Period,
+    ) -> Result<Frame, Rejection> {
+        let (day, sec) = split_ms(epoch_ms);
+        match calendar.is_trading_day_number(day) {
+            Ok(true) => {}
+            Ok(false) => return Err(Rejection::NonTradingDay),
+            Err(_) => return Err(Rejection::OutsideCalendar),
+        }
+        let grid = self.grid(symbol);
+        let slot = grid.classify(sec)?;
+        Ok(Frame::at(day, grid.window(period, slot).label))
+    }
+}

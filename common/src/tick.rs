@@ -1,0 +1,267 @@
+//! Ticks: one trade, or a day-cumulative snapshot, of one symbol; parsed from the contract's two
+//! stream payloads, the plain tick object (or an array of them) and the QMT whole-quote dict.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::number;
+use crate::symbol::Symbol;
+use crate::time::parse_datetime;
+use crate::Error;
+
+/// How a tick's volume and amount are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickKind {
+    /// This trade's own volume and amount.
+    Trade,
+    /// Day-cumulative totals; the day high and low, when the feed has them, reveal trades between
+    /// two snapshots.
+    Cumulative { day_high: Option<Decimal>, day_low: Option<Decimal> },
+}
+
+/// A tick in the domain's units: shares and yuan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub symbol: Symbol,
+    pub time_ms: i64,
+    pub price: Decimal,
+    pub volume: u64,
+    pub amount: Decimal,
+    pub kind: TickKind,
+}
+
+/// Epoch milliseconds of 2000-01-01 and 2100-01-01: anything outside is no market time.
+const PLAUSIBLE_MS: std::ops::Range<i64> = 946_684_800_000..4_102_444_800_000;
+
+impl Tick {
+    /// Checks what any tick must satisfy whatever the calendar says.
+    pub fn validate(self) -> Result<Tick, Error> {
+        if !PLAUSIBLE_MS.contains(&self.time_ms) {
+            return Err(Error::InvalidTick(format!("time {} ms is outside any plausible day", self.time_ms)));
+        }
+        if self.volume > 0 && self.price <= Decimal::ZERO {
+            return Err(Error::InvalidTick(format!("price {} with volume {}", self.price, self.volume)));
+        }
+        if self.amount.is_sign_negative() && !self.amount.is_zero() {
+            return Err(Error::InvalidTick(format!("negative amount {}", self.amount)));
+        }
+        Ok(self)
+    }
+}
+
+/// Each element of a payload, parsed on its own so that one bad element spoils only itself.
+pub type Parsed = Vec<Result<Tick, Error>>;
+
+/// Parses a `tick` stream field: one tick object or a JSON array of them.
+pub fn parse_tick_payload(json: &str) -> Result<Parsed, Error> {
+    let items: Vec<&RawValue> = if json.trim_start().starts_with('[') {
+        serde_json::from_str(json).map_err(bad_json)?
+    } else {
+        vec![serde_json::from_str(json).map_err(bad_json)?]
+    };
+    Ok(items.into_iter().map(|raw| parse_tick_object(raw.get())).collect())
+}
+
+/// Parses one plain tick object.
+pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
+    let obj: TickObject = serde_json::from_str(json).map_err(bad_json)?;
+    let amount = match (obj.amount, obj.cumulative) {
+        (Some(amount), _) => amount,
+        (None, false) => obj.price * Decimal::from(obj.volume),
+        (None, true) => return Err(Error::InvalidTick("a cumulative tick needs its amount".into())),
+    };
+    let kind = if obj.cumulative {
+        TickKind::Cumulative { day_high: obj.high, day_low: obj.low }
+    } else {
+        TickKind::Trade
+    };
+    Tick { symbol: obj.symbol, time_ms: obj.time.0, price: obj.price, volume: obj.volume, amount, kind }.validate()
+}
+
+/// Parses a `qmt` stream field: an xtquant whole-quote payload mapping symbol to snapshot dict.
+pub fn parse_qmt_payload(json: &str) -> Result<Parsed, Error> {
+    let quotes: Vec<(&str, &RawValue)> = serde_json::from_str::<QuoteMap>(json).map_err(bad_json)?.0;
+    Ok(quotes.into_iter().map(|(symbol, raw)| parse_qmt_snapshot(symbol, raw.get())).collect())
+}
+
+/// Parses one QMT snapshot dict of `symbol`: cumulative lots become shares.
+pub fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
+    let symbol: Symbol = symbol.parse()?;
+    let snap: QmtSnapshot = serde_json::from_str(json).map_err(|e| Error::InvalidTick(format!("{symbol}: {e}")))?;
+    let volume = snap
+        .volume
+        .checked_mul(100)
+        .ok_or_else(|| Error::InvalidTick(format!("{symbol}: volume {} lots overflows", snap.volume)))?;
+    let kind = TickKind::Cumulative { day_high: snap.high, day_low: snap.low };
+    Tick { symbol, time_ms: snap.time.0, price: snap.last_price, volume, amount: snap.amount, kind }
+        .validate()
+        .map_err(|e| Error::InvalidTick(format!("{symbol}: {e}")))
+}
+
+fn bad_json(e: serde_json::Error) -> Error {
+    Error::InvalidTick(e.to_string())
+}
+
+#[derive(Deserialize)]
+struct TickObject {
+    symbol: Symbol,
+    time: EpochMs,
+    #[serde(with = "number::decimal")]
+    price: Decimal,
+    #[serde(with = "number::whole")]
+    volume: u64,
+    #[serde(default, with = "number::optional_decimal")]
+    amount: Option<Decimal>,
+    #[serde(default)]
+    cumulative: bool,
+    #[serde(default, with = "number::optional_decimal")]
+    high: Option<Decimal>,
+    #[serde(default, with = "number::optional_decimal")]
+    low: Option<Decimal>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QmtSnapshot {
+    time: EpochMs,
+    #[serde(with = "number::decimal")]
+    last_price: Decimal,
+    #[serde(default, with = "number::optional_decimal")]
+    high: Option<Decimal>,
+    #[serde(default, with = "number::optional_decimal")]
+    low: Option<Decimal>,
+    #[serde(with = "number::whole")]
+    volume: u64,
+    #[serde(with = "number::decimal")]
+    amount: Decimal,
+}
+
+/// The symbol → dict pairs of a QMT payload, in payload order.
+struct QuoteMap<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for QuoteMap<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Pairs<'a> {
+            type Value = QuoteMap<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object mapping symbols to QMT snapshot dicts")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(pair) = map.next_entry::<&'de str, &'de RawValue>()? {
+                    pairs.push(pair);
+                }
+                Ok(QuoteMap(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs(std::marker::PhantomData))
+    }
+}
+
+/// A tick time: epoch milliseconds (a number or a string of digits) or an ISO-8601 string.
+struct EpochMs(i64);
+
+impl<'de> Deserialize<'de> for EpochMs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Time;
+        impl<'de> Visitor<'de> for Time {
+            type Value = EpochMs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("epoch milliseconds or an ISO-8601 time")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EpochMs, E> {
+                Ok(EpochMs(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EpochMs, E> {
+                i64::try_from(v).map(EpochMs).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<EpochMs, E> {
+                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    return v.parse().map(EpochMs).map_err(E::custom);
+                }
+                parse_datetime(v).map(EpochMs).map_err(E::custom)
+            }
+            // serde_json's arbitrary_precision hands a number over as a one-entry map of its digits.
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<EpochMs, M::Error> {
+                let (_, digits) = map
+                    .next_entry::<String, String>()?
+                    .ok_or_else(|| de::Error::custom("expected a number"))?;
+                digits.parse().map(EpochMs).map_err(|_| de::Error::custom(format!("time {digits} is not whole milliseconds")))
+            }
+        }
+        deserializer.deserialize_any(Time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_contract_tick_object_parses() {
+        let t = parse_tick_object(
+            r#"{"symbol":"600519.SH","time":1763602203000,"price":1650.5,"volume":300,"amount":495150.0,"cumulative":false}"#,
+        )
+        .unwrap();
+        assert_eq!((t.time_ms, t.price, t.volume, t.amount), (1_763_602_203_000, dec!(1650.5), 300, dec!(495150)));
+        assert_eq!(t.kind, TickKind::Trade);
+    }
+
+    #[test]
+    fn times_as_strings_digits_or_iso_agree() {
+        let a = parse_tick_object(r#"{"symbol":"600519.sh","time":"2025-11-20T09:30:03","price":"1650.5","volume":"300"}"#);
+        let b = parse_tick_object(r#"{"symbol":"600519.SH","time":"1763602203000","price":1650.5,"volume":300}"#);
+        assert_eq!(a.unwrap(), b.unwrap());
+    }
+
+    #[test]
+    fn a_trade_without_amount_is_priced_exactly() {
+        let t = parse_tick_object(r#"{"symbol":"000001.SZ","time":1763602203000,"price":10.01,"volume":300}"#).unwrap();
+        assert_eq!(t.amount, dec!(3003));
+    }
+
+    #[test]
+    fn bad_ticks_are_errors_not_panics() {
+        for bad in [
+            r#"{"symbol":"600519","time":1763602203000,"price":1,"volume":1}"#,
+            r#"{"symbol":"600519.SH","time":1763602203000,"price":0,"volume":100}"#,
+            r#"{"symbol":"600519.SH","time":1763602203000,"price":-1,"volume":100}"#,
+            r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":-100}"#,
+            r#"{"symbol":"600519.SH","time":0,"price":1,"volume":1}"#,
+            r#"{"symbol":"600519.SH","time":"2025-11-20 99:99:99","price":1,"volume":1}"#,
+            r#"{"symbol":"600519.SH","price":1,"volume":1}"#,
+            r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"cumulative":true}"#,
+            r#"not json"#,
+        ] {
+            assert!(parse_tick_object(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_array_payload_keeps_good_elements_beside_bad_ones() {
+        let parsed = parse_tick_payload(
+            r#"[{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1},{"symbol":"bad","time":1,"price":1,"volume":1}]"#,
+        )
+        .unwrap();
+        assert!(parsed[0].is_ok() && parsed[1].is_err());
+    }
+
+    #[test]
+    fn a_qmt_payload_becomes_cumulative_ticks_in_shares() {
+        let parsed = parse_qmt_payload(
+            r#"{"600519.SH":{"time":1763602203000,"lastPrice":1650.5,"open":1648,"high":1651,"low":1647.5,"lastClose":1640,"volume":1203,"amount":198612345.5,"openInt":13,"bidPrice":[1650.4,0,0,0,0]},
+                "000001.SZ":{"time":1763602203000,"lastPrice":0,"volume":10,"amount":100}}"#,
+        )
+        .unwrap();
+        let t = parsed[0].as_ref().unwrap();
+        assert_eq!((t.volume, t.amount), (120_300, dec!(198612345.5)));
+        assert_eq!(t.kind, TickKind::Cumulative { day_high: Some(dec!(1651)), day_low: Some(dec!(1647.5)) });
+        assert!(parsed[1].is_err(), "a zero price with volume is refused");
+    }
+}
