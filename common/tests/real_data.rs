@@ -1,0 +1,213 @@
+//! The aggregator against real Level-2 data of 600519.SH and 000333.SZ, 2023-02-01..03: trades
+//! must give exactly the bars built directly from them, and snapshots the exchange's day totals.
+
+mod support;
+
+use std::io::Read;
+use std::str::FromStr;
+
+use common::{Bar, Period, Tick, TickKind};
+use rust_decimal::Decimal;
+use support::*;
+
+const DAYS: [&str; 3] = ["2023-02-01", "2023-02-02", "2023-02-03"];
+
+fn fixture(name: &str) -> Vec<Vec<String>> {
+    let path = format!("{}/tests/data/real/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = String::new();
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+/// A feed number rounded to the 0.01 it stands for (the feed writes `1854.980000000000018`, `6.24467892461E9`).
+fn cents(s: &str) -> Decimal {
+    let exact = if s.contains(['E', 'e']) { Decimal::from_scientific(s) } else { Decimal::from_str(s) };
+    exact.unwrap_or_else(|e| panic!("{s}: {e}")).round_dp(2)
+}
+
+fn compact(day: &str) -> String {
+    day.replace('-', "")
+}
+
+struct Daily {
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    vol: u64,
+    amount: Decimal,
+}
+
+/// Exchange totals of 600519.SH: the final snapshot of each day, as SOURCES.md records them.
+const MOUTAI_TOTALS: [(u64, &str); 3] = [(3_397_389, "6244678924.61"), (2_975_886, "5465509509.98"), (3_494_490, "6324635031.35")];
+const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
+
+/// Tushare's daily bar of 600519.SH (lots and thousand yuan) in shares and yuan.
+fn tushare(day: &str) -> Daily {
+    let text = std::fs::read_to_string(format!("{}/tests/data/real/600519.SH-tushare-daily.csv", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let row: Vec<&str> = text.lines().find(|l| l.contains(&compact(day))).unwrap().split(',').collect();
+    let d = |i: usize| Decimal::from_str(row[i]).unwrap();
+    Daily {
+        open: d(2),
+        high: d(3),
+        low: d(4),
+        close: d(5),
+        vol: common::number::whole_from_decimal(d(9) * Decimal::from(100)).unwrap(),
+        amount: d(10) * Decimal::from(1000),
+    }
+}
+
+fn trades(day: &str) -> Vec<Tick> {
+    fixture(&format!("600519.SH-{}-trades.csv.gz", compact(day)))
+        .iter()
+        .map(|r| Tick {
+            symbol: sym("600519.SH"),
+            time_ms: ms(&format!("{day}T{}", r[0])),
+            price: cents(&r[1]),
+            volume: r[2].parse().unwrap(),
+            amount: cents(&r[3]),
+            kind: TickKind::Trade,
+        })
+        .collect()
+}
+
+fn snapshots(symbol: &str, day: &str) -> Vec<Tick> {
+    fixture(&format!("{symbol}-{}-snapshots.csv.gz", compact(day)))
+        .iter()
+        .map(|r| Tick {
+            symbol: sym(symbol),
+            time_ms: ms(&format!("{day}T{}", r[0])),
+            price: cents(&r[1]),
+            volume: r[4].parse().unwrap(),
+            amount: cents(&r[5]),
+            kind: TickKind::Cumulative { day_high: Some(cents(&r[2])), day_low: Some(cents(&r[3])) },
+        })
+        .collect()
+}
+
+/// The day's 240 end labels, written out independently of the session module.
+fn labels() -> Vec<String> {
+    let minutes = (9 * 60 + 31..=11 * 60 + 30).chain(13 * 60 + 1..=15 * 60);
+    minutes.map(|m| format!("{:02}:{:02}", m / 60, m % 60)).collect()
+}
+
+/// The label a trade at `hh:mm:ss.mmm` belongs to, by the rules read straight off CONVENTIONS.md.
+fn label_of(time: &str) -> String {
+    let (h, m): (u32, u32) = (time[0..2].parse().unwrap(), time[3..5].parse().unwrap());
+    let minute = match h * 60 + m {
+        t if t < 9 * 60 + 30 => 9 * 60 + 31,
+        t if t == 11 * 60 + 30 || t == 15 * 60 => t,
+        t => t + 1,
+    };
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// One-minute bars built directly from the trades: no aggregator involved.
+fn bars_from_trades(day: &str) -> Vec<Bar> {
+    let rows = fixture(&format!("600519.SH-{}-trades.csv.gz", compact(day)));
+    let mut out: Vec<Bar> = Vec::new();
+    let mut previous_close = None;
+    for label in labels() {
+        let mine: Vec<&Vec<String>> = rows.iter().filter(|r| label_of(&r[0]) == label).collect();
+        let frame = frame(&format!("{day} {label}:00"));
+        let bar = if mine.is_empty() {
+            let p = previous_close.expect("600519 trades in the opening auction");
+            Bar { symbol: sym("600519.SH"), frame, open: p, high: p, low: p, close: p, vol: 0, amount: Decimal::ZERO }
+        } else {
+            let prices: Vec<Decimal> = mine.iter().map(|r| cents(&r[1])).collect();
+            Bar {
+                symbol: sym("600519.SH"),
+                frame,
+                open: prices[0],
+                high: *prices.iter().max().unwrap(),
+                low: *prices.iter().min().unwrap(),
+                close: *prices.last().unwrap(),
+                vol: mine.iter().map(|r| r[2].parse::<u64>().unwrap()).sum(),
+                amount: mine.iter().map(|r| cents(&r[3])).sum(),
+            }
+        };
+        previous_close = Some(bar.close);
+        out.push(bar);
+    }
+    out
+}
+
+fn replay(ticks: Vec<Tick>, day: &str) -> Replay {
+    let mut r = Replay::new();
+    r.ticks(ticks);
+    r.clock(&format!("{day}T16:00:00"));
+    r
+}
+
+#[test]
+fn real_trades_give_exactly_the_bars_built_directly_from_them() {
+    for day in DAYS {
+        let r = replay(trades(day), day);
+        let ours = r.bars("600519.SH", Period::M1);
+        let expected = bars_from_trades(day);
+        assert_eq!(ours.len(), 240, "{day}");
+        for (a, b) in ours.iter().zip(&expected) {
+            assert_eq!(a, b, "{day}");
+        }
+    }
+}
+
+#[test]
+fn real_trades_sum_to_the_exchange_day_totals() {
+    for (day, (vol, amount)) in DAYS.into_iter().zip(MOUTAI_TOTALS) {
+        let bars = replay(trades(day), day).bars("600519.SH", Period::M1);
+        assert_eq!(bars.iter().map(|b| b.vol).sum::<u64>(), vol, "{day}");
+        assert_eq!(bars.iter().map(|b| b.amount).sum::<Decimal>(), Decimal::from_str(amount).unwrap(), "{day}");
+    }
+}
+
+#[test]
+fn real_longer_bars_are_exact_folds_of_the_real_one_minute_bars() {
+    let day = DAYS[0];
+    let r = replay(trades(day), day);
+    let ones = r.bars("600519.SH", Period::M1);
+    for p in [Period::M5, Period::M15, Period::M30, Period::M60] {
+        let longer = r.bars("600519.SH", p);
+        assert_eq!(longer.len(), 240 / usize::from(p.minutes()), "{p}m");
+        for (bar, minutes) in longer.iter().zip(ones.chunks(usize::from(p.minutes()))) {
+            assert_eq!(bar.ohlcv(), fold(minutes), "{p}m {}", bar.frame);
+        }
+    }
+}
+
+#[test]
+fn real_snapshots_give_the_exchange_day_volume_amount_open_high_low_and_close() {
+    for (day, (vol, amount)) in DAYS.into_iter().zip(MOUTAI_TOTALS) {
+        let r = replay(snapshots("600519.SH", day), day);
+        let bars = r.bars("600519.SH", Period::M1);
+        let daily = tushare(day);
+        assert_eq!(bars.len(), 240, "{day}");
+        assert_eq!(r.agg.unattributed(sym("600519.SH")), (0, Decimal::ZERO), "{day}");
+        assert_eq!((bars.iter().map(|b| b.vol).sum::<u64>(), daily.vol), (vol, vol), "{day}");
+        let total: Decimal = bars.iter().map(|b| b.amount).sum();
+        assert_eq!(total, Decimal::from_str(amount).unwrap(), "{day}");
+        assert!((total - daily.amount).abs() <= Decimal::new(5, 1), "{day}: Tushare rounds to the yuan");
+        assert_eq!((bars[0].open, bars[239].close), (daily.open, daily.close), "{day}");
+        let high = bars.iter().map(|b| b.high).max().unwrap();
+        let low = bars.iter().map(|b| b.low).min().unwrap();
+        assert_eq!((high, low), (daily.high, daily.low), "{day}");
+    }
+}
+
+#[test]
+fn real_shenzhen_snapshots_give_the_day_totals_of_the_last_snapshot() {
+    for (day, vol) in DAYS.into_iter().zip(MIDEA_VOLUMES) {
+        let ticks = snapshots("000333.SZ", day);
+        let last = *ticks.last().unwrap();
+        let r = replay(ticks, day);
+        let bars = r.bars("000333.SZ", Period::M1);
+        assert_eq!(bars.len(), 240, "{day}");
+        assert_eq!((bars.iter().map(|b| b.vol).sum::<u64>(), last.volume), (vol, vol), "{day}");
+        assert_eq!(bars.iter().map(|b| b.amount).sum::<Decimal>(), last.amount, "{day}");
+        assert_eq!(bars[239].close, last.price, "{day}");
+        let TickKind::Cumulative { day_high, day_low } = last.kind else { unreachable!() };
+        assert_eq!(Some(bars.iter().map(|b| b.high).max().unwrap()), day_high, "{day}");
+        assert_eq!(Some(bars.iter().map(|b| b.low).min().unwrap()), day_low, "{day}");
+    }
+}
