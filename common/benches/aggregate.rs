@@ -1,1 +1,97 @@
-fn main() {}
+//! A synthetic day of QMT snapshots for 5,000 symbols through the aggregator into all five periods.
+//!
+//! One symbol in five is liquid (a snapshot every 3 s), the rest every 15 s; snapshots arrive
+//! time-major in whole-market batches, as xtquant pushes them, with `advance` once per batch.
+
+use std::sync::Arc;
+
+use common::time::parse_datetime;
+use common::{BarAggregator, BarSettings, Symbol, Tick, TickKind, TradingCalendar};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use rust_decimal::Decimal;
+
+const SYMBOLS: usize = 5_000;
+
+/// A small deterministic generator, so every run benches the same day.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn symbols() -> Vec<Symbol> {
+    (0..SYMBOLS)
+        .map(|i| if i % 2 == 0 { format!("{:06}.SH", 600_000 + i) } else { format!("{:06}.SZ", i) })
+        .map(|s| s.parse().unwrap())
+        .collect()
+}
+
+/// The day's snapshots in whole-market batches.
+fn synthetic_day() -> Vec<Vec<Tick>> {
+    let open = parse_datetime("2026-11-20T09:25:00").unwrap();
+    let lunch = (parse_datetime("2026-11-20T11:30:03").unwrap(), parse_datetime("2026-11-20T13:00:00").unwrap());
+    let close = parse_datetime("2026-11-20T15:00:03").unwrap();
+    let symbols = symbols();
+    let mut rng = Lcg(42);
+    let mut state: Vec<(i64, u64, Decimal)> = (0..SYMBOLS).map(|i| (1_000 + i as i64 % 9_000, 0, Decimal::ZERO)).collect();
+    let mut batches = Vec::new();
+    let mut step = 0u64;
+    let mut time = open;
+    while time <= close {
+        if time <= lunch.0 || time >= lunch.1 {
+            let mut batch = Vec::new();
+            for (i, symbol) in symbols.iter().enumerate() {
+                if i % 5 != 0 && step % 5 != 0 {
+                    continue;
+                }
+                let (cents, vol, amount) = &mut state[i];
+                *cents = (*cents + rng.next(5) as i64 - 2).max(100);
+                let lots = rng.next(20);
+                let price = Decimal::new(*cents, 2);
+                *vol += lots * 100;
+                *amount += price * Decimal::from(lots * 100);
+                let kind = TickKind::Cumulative { day_high: None, day_low: None };
+                batch.push(Tick { symbol: *symbol, time_ms: time, price, volume: *vol, amount: *amount, kind });
+            }
+            batches.push(batch);
+        }
+        step += 1;
+        time += 3_000;
+    }
+    batches
+}
+
+fn aggregate_day(c: &mut Criterion) {
+    let day = synthetic_day();
+    let ticks: usize = day.iter().map(Vec::len).sum();
+    let calendar = Arc::new(TradingCalendar::bundled());
+    let settings = BarSettings::default();
+    let mut group = c.benchmark_group("aggregate");
+    group.sample_size(10).throughput(Throughput::Elements(ticks as u64));
+    group.bench_function("qmt_day_5000_symbols_all_periods", |b| {
+        b.iter_batched(
+            || BarAggregator::new(&settings, calendar.clone()),
+            |mut agg| {
+                let mut events = 0;
+                for batch in &day {
+                    let now = batch[0].time_ms;
+                    for tick in batch {
+                        agg.apply(tick, now);
+                    }
+                    agg.advance(now);
+                    events += agg.drain_events().count();
+                }
+                agg.advance(i64::MAX / 2);
+                events + agg.drain_events().count()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, aggregate_day);
+criterion_main!(benches);

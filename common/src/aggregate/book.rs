@@ -13,6 +13,26 @@ use crate::session::{Grid, Slot};
 use crate::symbol::Symbol;
 use crate::time::{epoch_ms, DayNumber, Frame};
 
+/// When a book next has bars to close: once `now` reaches `now_ms`, or the latest tick time seen
+/// reaches `latest_ms` (the day's final bars close on a tick stamped at or after their end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline {
+    pub now_ms: i64,
+    pub latest_ms: i64,
+}
+
+impl Deadline {
+    pub const NEVER: Deadline = Deadline { now_ms: i64::MAX, latest_ms: i64::MAX };
+
+    pub fn passed(&self, now_ms: i64, latest_ms: i64) -> bool {
+        now_ms >= self.now_ms || latest_ms >= self.latest_ms
+    }
+
+    pub fn min(self, other: Deadline) -> Deadline {
+        Deadline { now_ms: self.now_ms.min(other.now_ms), latest_ms: self.latest_ms.min(other.latest_ms) }
+    }
+}
+
 /// Where a trade went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Placement {
@@ -66,8 +86,14 @@ impl Minute {
             self.v.close = t.price;
             self.last_ms = t.time_ms;
         }
-        self.v.high = self.v.high.max(t.price).max(t.high.unwrap_or(t.price));
-        self.v.low = self.v.low.min(t.price).min(t.low.unwrap_or(t.price));
+        let high = t.high.map_or(t.price, |h| h.max(t.price));
+        if high > self.v.high {
+            self.v.high = high;
+        }
+        let low = t.low.map_or(t.price, |l| l.min(t.price));
+        if low < self.v.low {
+            self.v.low = low;
+        }
         self.v.vol += t.volume;
         self.v.amount += t.amount;
     }
@@ -95,6 +121,8 @@ pub(crate) struct Book {
     pub unattributed_volume: u64,
     pub unattributed_amount: Decimal,
     pub touched: bool,
+    /// When [`Self::close_due`] next has work; kept current by the aggregator.
+    pub deadline: Deadline,
 }
 
 impl Book {
@@ -109,7 +137,13 @@ impl Book {
             unattributed_volume: 0,
             unattributed_amount: Decimal::ZERO,
             touched: false,
+            deadline: Deadline::NEVER,
         }
+    }
+
+    /// The slot of the forming one-minute bar, if any.
+    pub fn forming_slot(&self) -> Option<Slot> {
+        self.forming.map(|f| f.slot)
     }
 
     /// Volume and amount that went into no bar.
@@ -173,23 +207,31 @@ impl Book {
         self.prune(ctx);
     }
 
-    /// The earliest `now` at which [`Self::close_due`] would close something (`i64::MAX` if never).
-    pub fn next_due_ms(&self, grid: &Grid, rules: &Rules) -> i64 {
+    /// When [`Self::close_due`] next has work: the earliest `now`, and the earliest latest tick time
+    /// (for the day's final bars); `i64::MAX` for never.
+    pub fn deadline(&self, grid: &Grid, rules: &Rules) -> Deadline {
+        let final_slot = grid.last_slot();
         let next_minute = match (self.forming, self.last) {
             (Some(f), _) => Some(f.slot),
-            (None, Some((s, _))) if rules.layout.fill_empty && s < grid.last_slot() => Some(s + 1),
+            (None, Some((s, _))) if rules.layout.fill_empty && s < final_slot => Some(s + 1),
             _ => None,
         };
-        let minute_end = next_minute.map(|s| grid.window(Period::M1, s).end);
-        let rollup_ends = rules.higher.iter().filter_map(|&p| {
-            self.rollups[p.index() - 1].map(|r| grid.windows(p)[r.window as usize].end)
+        let minute = next_minute.map(|s| (grid.window(Period::M1, s).end, s == final_slot));
+        let rollups = rules.higher.iter().filter_map(|&p| {
+            self.rollups[p.index() - 1].map(|r| {
+                let w = grid.windows(p)[r.window as usize];
+                (w.end, w.last == final_slot)
+            })
         });
-        minute_end
-            .into_iter()
-            .chain(rollup_ends)
-            .map(|end| epoch_ms(self.day, end) + rules.grace_ms)
-            .min()
-            .unwrap_or(i64::MAX)
+        let mut deadline = Deadline::NEVER;
+        for (end, is_final) in minute.into_iter().chain(rollups) {
+            let end = epoch_ms(self.day, end);
+            deadline.now_ms = deadline.now_ms.min(end + rules.grace_ms);
+            if is_final {
+                deadline.latest_ms = deadline.latest_ms.min(end);
+            }
+        }
+        deadline
     }
 
     /// Emits the forming bar of every period, once per batch of ticks.

@@ -24,7 +24,7 @@ use crate::session::{Layout, Rejection, Sessions};
 use crate::symbol::Symbol;
 use crate::tick::Tick;
 use crate::time::{split_ms, DayNumber};
-use book::{Book, Ctx, Placement};
+use book::{Book, Ctx, Deadline, Placement};
 use feed::Fed;
 
 /// How bars are built: the `[bars]` settings section.
@@ -165,8 +165,8 @@ pub struct BarAggregator {
     events: Vec<BarEvent>,
     counts: [u64; OUTCOMES],
     latest_ms: i64,
-    /// No book has anything to close before this `now`.
-    next_due_ms: i64,
+    /// No book has anything to close before this.
+    deadline: Deadline,
     last_day: Option<(DayNumber, Result<(), Rejection>)>,
 }
 
@@ -181,7 +181,7 @@ impl BarAggregator {
             events: Vec::new(),
             counts: [0; OUTCOMES],
             latest_ms: i64::MIN,
-            next_due_ms: i64::MAX,
+            deadline: Deadline::NEVER,
             last_day: None,
         }
     }
@@ -238,10 +238,16 @@ impl BarAggregator {
                 return TickOutcome::Rejected(r);
             }
         };
-        let was_touched = book.touched;
+        let (was_touched, was_forming) = (book.touched, book.forming_slot());
         let placement = book.place(slot, &trade, &mut ctx);
-        book.close_due(&mut ctx);
-        self.next_due_ms = self.next_due_ms.min(book.next_due_ms(grid, &self.rules));
+        if book.forming_slot() != was_forming {
+            book.deadline = book.deadline(grid, &self.rules);
+        }
+        if book.deadline.passed(now_ms, self.latest_ms) {
+            book.close_due(&mut ctx);
+            book.deadline = book.deadline(grid, &self.rules);
+        }
+        self.deadline = self.deadline.min(book.deadline);
         if book.touched && !was_touched {
             self.touched.push(tick.symbol);
         }
@@ -270,17 +276,18 @@ impl BarAggregator {
     /// Closes every bar whose time has come by `now_ms` (flat-filling quiet minutes), and reports
     /// the forming bars of the symbols ticked since the last call.
     pub fn advance(&mut self, now_ms: i64) {
-        let clock = now_ms.max(self.latest_ms.saturating_add(self.rules.grace_ms));
         let (sessions, rules) = (&self.sessions, &self.rules);
-        if clock >= self.next_due_ms {
-            let mut next = i64::MAX;
+        if self.deadline.passed(now_ms, self.latest_ms) {
+            let mut next = Deadline::NEVER;
             for (&symbol, book) in self.books.iter_mut() {
-                let grid = sessions.grid(symbol);
-                let mut ctx = Ctx { symbol, grid, rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events };
-                book.close_due(&mut ctx);
-                next = next.min(book.next_due_ms(grid, rules));
+                if book.deadline.passed(now_ms, self.latest_ms) {
+                    let grid = sessions.grid(symbol);
+                    book.close_due(&mut Ctx { symbol, grid, rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events });
+                    book.deadline = book.deadline(grid, rules);
+                }
+                next = next.min(book.deadline);
             }
-            self.next_due_ms = next;
+            self.deadline = next;
         }
         for symbol in self.touched.drain(..) {
             let book = self.books.get_mut(&symbol).expect("touched books exist");
