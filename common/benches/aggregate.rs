@@ -1,7 +1,10 @@
 //! A synthetic day of QMT snapshots for 5,000 symbols through the aggregator into all five periods.
 //!
 //! One symbol in five is liquid (a snapshot every 3 s), the rest every 15 s; snapshots arrive
-//! time-major in whole-market batches, as xtquant pushes them, with `advance` once per batch.
+//! time-major in whole-market payloads, as xtquant pushes them. `advance` (closing bars and
+//! reporting every touched symbol's forming bars of all five periods) runs once per producer batch:
+//! bench `live` flushes after every payload (one every 3 s, the live case), bench `catch_up` after
+//! ten payloads (a producer draining a backlog reads many stream entries per batch).
 
 use std::sync::Arc;
 
@@ -66,19 +69,26 @@ fn synthetic_day() -> Vec<Vec<Tick>> {
 
 fn aggregate_day(c: &mut Criterion) {
     let day = synthetic_day();
+    for (name, payloads_per_batch) in [("live", 1), ("catch_up", 10)] {
+        bench_batches(c, &day, name, payloads_per_batch);
+    }
+}
+
+fn bench_batches(c: &mut Criterion, day: &[Vec<Tick>], name: &str, payloads_per_batch: usize) {
     let ticks: usize = day.iter().map(Vec::len).sum();
     let calendar = Arc::new(TradingCalendar::bundled());
     let settings = BarSettings::default();
     let mut group = c.benchmark_group("aggregate");
     group.sample_size(10).throughput(Throughput::Elements(ticks as u64));
-    group.bench_function("qmt_day_5000_symbols_all_periods", |b| {
+    group.bench_function(format!("qmt_day_5000_symbols_all_periods/{name}"), |b| {
         b.iter_batched(
             || BarAggregator::new(&settings, calendar.clone()),
             |mut agg| {
                 let mut events = 0;
-                for batch in &day {
-                    let now = batch[0].time_ms;
-                    for tick in batch {
+                for batch in day.chunks(payloads_per_batch) {
+                    let mut now = 0;
+                    for tick in batch.iter().flatten() {
+                        now = tick.time_ms;
                         agg.apply(tick, now);
                     }
                     agg.advance(now);

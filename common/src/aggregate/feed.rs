@@ -59,7 +59,7 @@ impl Feed {
         };
         let (high, low) = (positive(day_high), positive(day_low));
         let base = match self.base {
-            Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume || tick.amount < b.amount => return Fed::Stale,
+            Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume => return Fed::Stale,
             Some(b) => b,
             None if sec_of_day >= FIRST_SNAPSHOT_COUNTS_BEFORE => {
                 self.base = Some(Baseline { time_ms: tick.time_ms, volume: tick.volume, amount: tick.amount, high, low });
@@ -67,6 +67,11 @@ impl Feed {
             }
             None => Baseline { time_ms: 0, volume: 0, amount: Decimal::ZERO, high: None, low: None },
         };
+        // Compared through the difference: one Decimal operation instead of three on the hot path.
+        let amount = tick.amount - base.amount;
+        if amount.is_sign_negative() && !amount.is_zero() {
+            return Fed::Stale;
+        }
         self.base = Some(Baseline {
             time_ms: tick.time_ms,
             volume: tick.volume,
@@ -74,12 +79,13 @@ impl Feed {
             high: extreme(base.high, high, Decimal::max),
             low: extreme(base.low, low, Decimal::min),
         });
-        if tick.volume == base.volume && tick.amount == base.amount {
-            return if tick.time_ms == base.time_ms { Fed::Duplicate } else { Fed::NoTrade };
-        }
-        let (volume, amount) = (tick.volume - base.volume, tick.amount - base.amount);
+        let volume = tick.volume - base.volume;
         if volume == 0 {
-            return Fed::Unattributed { volume, amount };
+            return match (amount.is_zero(), tick.time_ms == base.time_ms) {
+                (true, true) => Fed::Duplicate,
+                (true, false) => Fed::NoTrade,
+                (false, _) => Fed::Unattributed { volume, amount },
+            };
         }
         let mut t = trade(tick, volume, amount);
         t.high = high.filter(|h| base.high.is_none_or(|b| *h > b));
