@@ -39,7 +39,8 @@ fn synthetic_day() -> Vec<Vec<Tick>> {
     let close = parse_datetime("2026-11-20T15:00:03").unwrap();
     let symbols = symbols();
     let mut rng = Lcg(42);
-    let mut state: Vec<(i64, u64, Decimal)> = (0..SYMBOLS).map(|i| (1_000 + i as i64 % 9_000, 0, Decimal::ZERO)).collect();
+    let mut state: Vec<(i64, u64, Decimal)> =
+        (0..SYMBOLS).map(|i| (1_000 + i as i64 % 9_000, 0, Decimal::ZERO)).collect();
     let mut batches = Vec::new();
     let mut step = 0u64;
     let mut time = open;
@@ -47,7 +48,7 @@ fn synthetic_day() -> Vec<Vec<Tick>> {
         if time <= lunch.0 || time >= lunch.1 {
             let mut batch = Vec::new();
             for (i, symbol) in symbols.iter().enumerate() {
-                if i % 5 != 0 && step % 5 != 0 {
+                if !i.is_multiple_of(5) && !step.is_multiple_of(5) {
                     continue;
                 }
                 let (cents, vol, amount) = &mut state[i];

@@ -15,11 +15,7 @@ pub enum Error {
     #[error("invalid number {0:?}: {1}")]
     InvalidNumber(String, &'static str),
     #[error("{date} is outside the trading calendar, which covers {first} to {last}; install a newer holiday list")]
-    OutsideCalendar {
-        date: NaiveDate,
-        first: NaiveDate,
-        last: NaiveDate,
-    },
+    OutsideCalendar { date: NaiveDate, first: NaiveDate, last: NaiveDate },
     #[error("holiday list line {line}: {message}")]
     HolidayList { line: usize, message: String },
     #[error("invalid tick: {0}")]

@@ -90,7 +90,10 @@ mod tests {
         assert_eq!(plain.history_dead(), "historical_bar_data_dead");
         let test = Keys::new("t1:");
         assert_eq!(test.history_queue(Period::M1), "t1:historical_bar_data_1min");
-        assert_eq!(test.day_bars("2026-11-20".parse().unwrap(), Period::M1, sym), "t1:tickbar:bars:2026-11-20:1:600519.SH");
+        assert_eq!(
+            test.day_bars("2026-11-20".parse().unwrap(), Period::M1, sym),
+            "t1:tickbar:bars:2026-11-20:1:600519.SH"
+        );
         assert_eq!(bars_table("tickbar"), "tickbar.bars");
     }
 }

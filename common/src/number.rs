@@ -65,9 +65,23 @@ pub fn whole_from_decimal(value: Decimal) -> Result<u64, Error> {
     if !value.fract().is_zero() {
         return Err(Error::InvalidNumber(value.to_string(), "must be a whole number"));
     }
-    value
-        .to_u64()
-        .ok_or_else(|| Error::InvalidNumber(value.to_string(), "too large"))
+    value.to_u64().ok_or_else(|| Error::InvalidNumber(value.to_string(), "too large"))
+}
+
+/// `value` as a whole number of `10^-scale` units, the form of fixed-point columns such as
+/// ClickHouse `Decimal(18, 4)`; an error if it has more decimals than `scale` can hold.
+pub fn to_scaled(value: Decimal, scale: u32) -> Result<i128, Error> {
+    let mut v = value.normalize();
+    if v.scale() > scale {
+        return Err(Error::InvalidNumber(value.to_string(), "has more decimals than the column holds"));
+    }
+    v.rescale(scale);
+    Ok(v.mantissa())
+}
+
+/// The decimal of a whole number of `10^-scale` units.
+pub fn from_scaled(units: i128, scale: u32) -> Decimal {
+    Decimal::from_i128_with_scale(units, scale).normalize()
 }
 
 #[cfg(test)]
@@ -97,6 +111,14 @@ mod tests {
         let s: Sample = serde_json::from_str(r#"{"price":123456789012.3456,"vol":1}"#).unwrap();
         assert_eq!(s.price, dec!(123456789012.3456));
         assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"price":123456789012.3456,"vol":1}"#);
+    }
+
+    #[test]
+    fn fixed_point_units_round_trip_and_refuse_lost_digits() {
+        assert_eq!(to_scaled(dec!(1650.5), 4).unwrap(), 16_505_000);
+        assert_eq!(from_scaled(16_505_000, 4), dec!(1650.5));
+        assert_eq!(to_scaled(dec!(-0.0001), 4).unwrap(), -1);
+        assert!(to_scaled(dec!(1.00001), 4).is_err());
     }
 
     #[test]

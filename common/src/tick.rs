@@ -74,11 +74,8 @@ pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
         (None, false) => obj.price * Decimal::from(obj.volume),
         (None, true) => return Err(Error::InvalidTick("a cumulative tick needs its amount".into())),
     };
-    let kind = if obj.cumulative {
-        TickKind::Cumulative { day_high: obj.high, day_low: obj.low }
-    } else {
-        TickKind::Trade
-    };
+    let kind =
+        if obj.cumulative { TickKind::Cumulative { day_high: obj.high, day_low: obj.low } } else { TickKind::Trade };
     Tick { symbol: obj.symbol, time_ms: obj.time.0, price: obj.price, volume: obj.volume, amount, kind }.validate()
 }
 
@@ -188,10 +185,12 @@ impl<'de> Deserialize<'de> for EpochMs {
             }
             // serde_json's arbitrary_precision hands a number over as a one-entry map of its digits.
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<EpochMs, M::Error> {
-                let (_, digits) = map
-                    .next_entry::<String, String>()?
-                    .ok_or_else(|| de::Error::custom("expected a number"))?;
-                digits.parse().map(EpochMs).map_err(|_| de::Error::custom(format!("time {digits} is not whole milliseconds")))
+                let (_, digits) =
+                    map.next_entry::<String, String>()?.ok_or_else(|| de::Error::custom("expected a number"))?;
+                digits
+                    .parse()
+                    .map(EpochMs)
+                    .map_err(|_| de::Error::custom(format!("time {digits} is not whole milliseconds")))
             }
         }
         deserializer.deserialize_any(Time)
@@ -215,7 +214,8 @@ mod tests {
 
     #[test]
     fn times_as_strings_digits_or_iso_agree() {
-        let a = parse_tick_object(r#"{"symbol":"600519.sh","time":"2025-11-20T09:30:03","price":"1650.5","volume":"300"}"#);
+        let a =
+            parse_tick_object(r#"{"symbol":"600519.sh","time":"2025-11-20T09:30:03","price":"1650.5","volume":"300"}"#);
         let b = parse_tick_object(r#"{"symbol":"600519.SH","time":"1763602203000","price":1650.5,"volume":300}"#);
         assert_eq!(a.unwrap(), b.unwrap());
     }

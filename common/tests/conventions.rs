@@ -59,7 +59,9 @@ fn weekend_make_up_workdays_never_trade() {
 #[test]
 fn trading_day_counts_match_the_exchanges_yearly_totals() {
     let c = TradingCalendar::bundled();
-    let count = |y: i32| c.trading_days(format!("{y}-01-01").parse().unwrap(), format!("{y}-12-31").parse().unwrap()).unwrap().len();
+    let count = |y: i32| {
+        c.trading_days(format!("{y}-01-01").parse().unwrap(), format!("{y}-12-31").parse().unwrap()).unwrap().len()
+    };
     assert_eq!((count(2019), count(2022), count(2023), count(2024)), (244, 242, 242, 242));
 }
 
@@ -147,20 +149,29 @@ fn weekends_and_holidays_are_non_trading_days() {
 fn garbage_times_like_99_99_99_are_rejected() {
     let sessions = Sessions::new(Layout::default());
     assert_eq!(sessions.grid(sym(MOUTAI)).classify(99 * 3600 + 99 * 60 + 99), Err(Rejection::GarbageTime));
-    assert!(common::tick::parse_tick_object(r#"{"symbol":"600519.SH","time":"2026-11-20 99:99:99","price":1,"volume":1}"#).is_err());
+    assert!(common::tick::parse_tick_object(
+        r#"{"symbol":"600519.SH","time":"2026-11-20 99:99:99","price":1,"volume":1}"#
+    )
+    .is_err());
 }
 
 #[test]
 fn a_day_has_240_one_minute_bars_end_labelled() {
     let l = labels(Layout::default(), MOUTAI, Period::M1);
     assert_eq!(l.len(), 240);
-    assert_eq!((l[0].as_str(), l[119].as_str(), l[120].as_str(), l[239].as_str()), ("09:31", "11:30", "13:01", "15:00"));
+    assert_eq!(
+        (l[0].as_str(), l[119].as_str(), l[120].as_str(), l[239].as_str()),
+        ("09:31", "11:30", "13:01", "15:00")
+    );
 }
 
 #[test]
 fn longer_bars_are_session_aligned_48_16_8_4() {
     let l5 = labels(Layout::default(), MOUTAI, Period::M5);
-    assert_eq!((l5.len(), l5[0].as_str(), l5[23].as_str(), l5[24].as_str(), l5[47].as_str()), (48, "09:35", "11:30", "13:05", "15:00"));
+    assert_eq!(
+        (l5.len(), l5[0].as_str(), l5[23].as_str(), l5[24].as_str(), l5[47].as_str()),
+        (48, "09:35", "11:30", "13:05", "15:00")
+    );
     assert_eq!(labels(Layout::default(), MOUTAI, Period::M15).len(), 16);
     assert_eq!(
         labels(Layout::default(), MOUTAI, Period::M30),
@@ -184,7 +195,10 @@ fn hour_bars_align_to_the_session_never_the_clock_hour_across_lunch() {
 fn start_labelled_layout_labels_bars_by_their_start() {
     let layout = Layout { label: LabelSide::Start, ..Layout::default() };
     let l = labels(layout, MOUTAI, Period::M1);
-    assert_eq!((l[0].as_str(), l[119].as_str(), l[120].as_str(), l[239].as_str()), ("09:30", "11:29", "13:00", "14:59"));
+    assert_eq!(
+        (l[0].as_str(), l[119].as_str(), l[120].as_str(), l[239].as_str()),
+        ("09:30", "11:29", "13:00", "14:59")
+    );
     assert_eq!(labels(layout, MOUTAI, Period::M60), ["09:30", "10:30", "13:00", "14:00"]);
     assert_eq!(frame_of(layout, MOUTAI, &at("09:25:00"), Period::M1).unwrap(), "2026-11-20 09:30:00");
 }
@@ -226,7 +240,10 @@ fn a_bar_volume_is_the_difference_of_cumulative_totals() {
 
 #[test]
 fn qmt_volume_in_lots_is_stored_in_shares() {
-    let ticks = common::tick::parse_qmt_payload(r#"{"600519.SH":{"time":1763602203000,"lastPrice":1650,"volume":12,"amount":1980000}}"#).unwrap();
+    let ticks = common::tick::parse_qmt_payload(
+        r#"{"600519.SH":{"time":1763602203000,"lastPrice":1650,"volume":12,"amount":1980000}}"#,
+    )
+    .unwrap();
     assert_eq!(ticks[0].as_ref().unwrap().volume, 1_200);
 }
 
@@ -254,7 +271,11 @@ fn a_snapshot_going_backwards_is_dropped_never_subtracted() {
     let mut r = Replay::new();
     r.tick(snap(MOUTAI, &at("09:30:03"), "1650", 1_000, "1650000"));
     assert_eq!(r.tick(snap(MOUTAI, &at("09:30:06"), "1650", 900, "1485000")), TickOutcome::Stale);
-    assert_eq!(r.tick(snap(MOUTAI, &at("09:30:01"), "1649", 1_100, "1814900")), TickOutcome::Stale, "time went backwards");
+    assert_eq!(
+        r.tick(snap(MOUTAI, &at("09:30:01"), "1649", 1_100, "1814900")),
+        TickOutcome::Stale,
+        "time went backwards"
+    );
     r.tick(snap(MOUTAI, &at("09:30:09"), "1651", 1_200, "1980200"));
     r.clock(&at("09:31:03"));
     assert_eq!(r.bars(MOUTAI, Period::M1)[0].vol, 1_200);
@@ -304,10 +325,17 @@ fn snapshots_before_the_auction_carry_no_trade_and_make_no_bar() {
 #[test]
 fn trade_by_trade_ticks_are_summed() {
     let mut r = Replay::new();
-    r.ticks([trade(MOUTAI, &at("09:30:01"), "10.01", 100), trade(MOUTAI, &at("09:30:02"), "10.03", 200), trade(MOUTAI, &at("09:30:50"), "10.00", 300)]);
+    r.ticks([
+        trade(MOUTAI, &at("09:30:01"), "10.01", 100),
+        trade(MOUTAI, &at("09:30:02"), "10.03", 200),
+        trade(MOUTAI, &at("09:30:50"), "10.00", 300),
+    ]);
     r.clock(&at("09:31:02"));
     let b = &r.bars(MOUTAI, Period::M1)[0];
-    assert_eq!((b.open, b.high, b.low, b.close, b.vol, b.amount), (dec("10.01"), dec("10.03"), dec("10.00"), dec("10.00"), 600, dec("6007.00")));
+    assert_eq!(
+        (b.open, b.high, b.low, b.close, b.vol, b.amount),
+        (dec("10.01"), dec("10.03"), dec("10.00"), dec("10.00"), 600, dec("6007.00"))
+    );
 }
 
 #[test]
@@ -368,7 +396,10 @@ fn a_suspended_symbol_has_no_bars() {
 
 #[test]
 fn the_no_filling_layout_leaves_quiet_minutes_without_bars() {
-    let mut r = Replay::with(BarSettings { layout: Layout { fill_empty: false, ..Layout::default() }, ..BarSettings::default() });
+    let mut r = Replay::with(BarSettings {
+        layout: Layout { fill_empty: false, ..Layout::default() },
+        ..BarSettings::default()
+    });
     r.tick(trade(MOUTAI, &at("09:30:10"), "10", 100));
     r.tick(trade(MOUTAI, &at("09:34:10"), "11", 100));
     r.clock(&at("09:40:00"));
@@ -385,7 +416,8 @@ fn a_late_tick_inside_the_correction_window_amends_and_republishes_the_bar() {
     r.tick(trade("000001.SZ", &at("09:31:30"), "5", 100));
     assert_eq!(r.bars(MOUTAI, Period::M1)[0].vol, 100, "09:31 closed by the watermark");
     assert_eq!(r.tick(trade(MOUTAI, &at("09:30:50"), "10.2", 50)), TickOutcome::Amended);
-    let amended: Vec<_> = r.events.iter().filter(|e| e.kind == BarEventKind::Amended && e.period == Period::M1).collect();
+    let amended: Vec<_> =
+        r.events.iter().filter(|e| e.kind == BarEventKind::Amended && e.period == Period::M1).collect();
     assert_eq!(amended.len(), 1);
     assert_eq!((amended[0].bar.vol, amended[0].bar.high, amended[0].bar.close), (150, dec("10.2"), dec("10.2")));
     r.clock(&at("09:36:00"));
@@ -411,7 +443,11 @@ fn a_late_trade_in_a_flat_minute_amends_the_flat_bars_after_it_and_the_longer_ba
     assert_eq!(r.bars(MOUTAI, Period::M1).len(), 3, "09:32 and 09:33 are flat at 10");
     r.tick(trade(MOUTAI, &at("09:31:30"), "12", 100));
     let bars = r.bars(MOUTAI, Period::M1);
-    assert_eq!((bars[1].open, bars[1].low, bars[1].vol), (dec("12"), dec("12"), 100), "the flat 09:32 now holds the trade");
+    assert_eq!(
+        (bars[1].open, bars[1].low, bars[1].vol),
+        (dec("12"), dec("12"), 100),
+        "the flat 09:32 now holds the trade"
+    );
     assert_eq!((bars[2].open, bars[2].close, bars[2].vol), (dec("12"), dec("12"), 0), "09:33 follows the new close");
     r.clock(&at("09:36:00"));
     let five = &r.bars(MOUTAI, Period::M5)[0];
@@ -429,7 +465,10 @@ fn multi_minute_bars_are_built_from_the_one_minute_bars() {
     let ones = r.bars(MOUTAI, Period::M1);
     let five = &r.bars(MOUTAI, Period::M5)[0];
     assert_eq!(five.ohlcv(), fold(&ones[..5]));
-    assert_eq!((five.open, five.high, five.low, five.close, five.vol), (dec("10"), dec("10.4"), dec("9.9"), dec("10.1"), 700));
+    assert_eq!(
+        (five.open, five.high, five.low, five.close, five.vol),
+        (dec("10"), dec("10.4"), dec("9.9"), dec("10.1"), 700)
+    );
 }
 
 #[test]
@@ -464,7 +503,10 @@ fn lunch_break_ticks_create_no_bars_and_their_volume_is_unattributed() {
     let mut r = Replay::new();
     r.tick(snap(MOUTAI, &at("09:25:03"), "10", 1_000, "10000"));
     assert_eq!(r.tick(snap(MOUTAI, &at("12:00:00"), "10", 1_000, "10000")), TickOutcome::NoTrade, "heartbeat");
-    assert_eq!(r.tick(snap(MOUTAI, &at("12:10:00"), "10", 1_100, "11000")), TickOutcome::Rejected(Rejection::LunchBreak));
+    assert_eq!(
+        r.tick(snap(MOUTAI, &at("12:10:00"), "10", 1_100, "11000")),
+        TickOutcome::Rejected(Rejection::LunchBreak)
+    );
     r.clock(&at("13:00:00"));
     assert_eq!(r.bars(MOUTAI, Period::M1).len(), 120);
     assert_eq!(r.agg.unattributed(sym(MOUTAI)).0, 100);

@@ -46,17 +46,18 @@ fn snapshot_day() -> impl Strategy<Value = Vec<Tick>> {
 
 /// Trades at random seconds of the whole day, in time order.
 fn trade_day() -> impl Strategy<Value = Vec<Tick>> {
-    prop::collection::vec((0usize..SYMBOLS.len(), 9 * 3600u32..15 * 3600 + 120, 1u64..50, 900i64..1100), 1..300).prop_map(|raw| {
-        let mut ticks: Vec<Tick> = raw
-            .into_iter()
-            .map(|(s, sec, lots, cents)| {
-                let time = format!("{DAY}T{:02}:{:02}:{:02}", sec / 3600, sec / 60 % 60, sec % 60);
-                trade(SYMBOLS[s], &time, &Decimal::new(cents, 2).to_string(), lots * 100)
-            })
-            .collect();
-        ticks.sort_by_key(|t| t.time_ms);
-        ticks
-    })
+    prop::collection::vec((0usize..SYMBOLS.len(), 9 * 3600u32..15 * 3600 + 120, 1u64..50, 900i64..1100), 1..300)
+        .prop_map(|raw| {
+            let mut ticks: Vec<Tick> = raw
+                .into_iter()
+                .map(|(s, sec, lots, cents)| {
+                    let time = format!("{DAY}T{:02}:{:02}:{:02}", sec / 3600, sec / 60 % 60, sec % 60);
+                    trade(SYMBOLS[s], &time, &Decimal::new(cents, 2).to_string(), lots * 100)
+                })
+                .collect();
+            ticks.sort_by_key(|t| t.time_ms);
+            ticks
+        })
 }
 
 fn run(ticks: &[Tick]) -> Replay {

@@ -40,12 +40,15 @@ struct Daily {
 }
 
 /// Exchange totals of 600519.SH: the final snapshot of each day, as SOURCES.md records them.
-const MOUTAI_TOTALS: [(u64, &str); 3] = [(3_397_389, "6244678924.61"), (2_975_886, "5465509509.98"), (3_494_490, "6324635031.35")];
+const MOUTAI_TOTALS: [(u64, &str); 3] =
+    [(3_397_389, "6244678924.61"), (2_975_886, "5465509509.98"), (3_494_490, "6324635031.35")];
 const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
 
 /// Tushare's daily bar of 600519.SH (lots and thousand yuan) in shares and yuan.
 fn tushare(day: &str) -> Daily {
-    let text = std::fs::read_to_string(format!("{}/tests/data/real/600519.SH-tushare-daily.csv", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{}/tests/data/real/600519.SH-tushare-daily.csv", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
     let row: Vec<&str> = text.lines().find(|l| l.contains(&compact(day))).unwrap().split(',').collect();
     let d = |i: usize| Decimal::from_str(row[i]).unwrap();
     Daily {

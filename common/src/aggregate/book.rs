@@ -76,7 +76,13 @@ impl Minute {
     /// Adds a trade; open and close follow trade time, so a late trade lands where it happened.
     fn absorb(&mut self, t: &Trade) {
         if !self.traded {
-            *self = Minute { slot: self.slot, v: Ohlcv::flat(t.price), first_ms: t.time_ms, last_ms: t.time_ms, traded: true };
+            *self = Minute {
+                slot: self.slot,
+                v: Ohlcv::flat(t.price),
+                first_ms: t.time_ms,
+                last_ms: t.time_ms,
+                traded: true,
+            };
         }
         if t.time_ms < self.first_ms {
             self.v.open = t.price;
@@ -341,12 +347,13 @@ impl Book {
     fn refold(&mut self, p: Period, w: u16, ctx: &mut Ctx) {
         let window = ctx.grid.windows(p)[w as usize];
         let from = self.closed.partition_point(|m| m.slot < window.first);
-        let folded = self.closed.range(from..).take_while(|m| m.slot <= window.last).fold(None, |acc: Option<Ohlcv>, m| {
-            Some(acc.map_or(m.v, |mut v| {
-                v.fold(&m.v);
-                v
-            }))
-        });
+        let folded =
+            self.closed.range(from..).take_while(|m| m.slot <= window.last).fold(None, |acc: Option<Ohlcv>, m| {
+                Some(acc.map_or(m.v, |mut v| {
+                    v.fold(&m.v);
+                    v
+                }))
+            });
         let Some(v) = folded else { return };
         match &mut self.rollups[p.index() - 1] {
             Some(r) if r.window == w => r.v = v,

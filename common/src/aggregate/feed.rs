@@ -33,7 +33,10 @@ pub(crate) enum Fed {
     Stale,
     /// Volume or amount that no bar can honestly hold: the baseline of a first snapshot seen after
     /// 09:31, or an amount rise without volume.
-    Unattributed { volume: u64, amount: Decimal },
+    Unattributed {
+        volume: u64,
+        amount: Decimal,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +65,8 @@ impl Feed {
             Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume => return Fed::Stale,
             Some(b) => b,
             None if sec_of_day >= FIRST_SNAPSHOT_COUNTS_BEFORE => {
-                self.base = Some(Baseline { time_ms: tick.time_ms, volume: tick.volume, amount: tick.amount, high, low });
+                self.base =
+                    Some(Baseline { time_ms: tick.time_ms, volume: tick.volume, amount: tick.amount, high, low });
                 return Fed::Unattributed { volume: tick.volume, amount: tick.amount };
             }
             None => Baseline { time_ms: 0, volume: 0, amount: Decimal::ZERO, high: None, low: None },

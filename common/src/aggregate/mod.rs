@@ -42,7 +42,12 @@ pub struct BarSettings {
 
 impl Default for BarSettings {
     fn default() -> Self {
-        BarSettings { periods: Period::ALL.to_vec(), layout: Layout::default(), grace_ms: 2_000, correction_window_ms: 60_000 }
+        BarSettings {
+            periods: Period::ALL.to_vec(),
+            layout: Layout::default(),
+            grace_ms: 2_000,
+            correction_window_ms: 60_000,
+        }
     }
 }
 
@@ -219,7 +224,14 @@ impl BarAggregator {
         if book.day < day {
             book.close_due(&mut Ctx { now_ms: i64::MAX, ..ctx });
             *book = Book::new(day);
-            ctx = Ctx { symbol: tick.symbol, grid, rules: &self.rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events };
+            ctx = Ctx {
+                symbol: tick.symbol,
+                grid,
+                rules: &self.rules,
+                now_ms,
+                latest_ms: self.latest_ms,
+                events: &mut self.events,
+            };
         }
         let trade = match book.feed.take(tick, sec) {
             Fed::Trade(t) => t,
@@ -282,7 +294,14 @@ impl BarAggregator {
             for (&symbol, book) in self.books.iter_mut() {
                 if book.deadline.passed(now_ms, self.latest_ms) {
                     let grid = sessions.grid(symbol);
-                    book.close_due(&mut Ctx { symbol, grid, rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events });
+                    book.close_due(&mut Ctx {
+                        symbol,
+                        grid,
+                        rules,
+                        now_ms,
+                        latest_ms: self.latest_ms,
+                        events: &mut self.events,
+                    });
                     book.deadline = book.deadline(grid, rules);
                 }
                 next = next.min(book.deadline);
@@ -292,7 +311,14 @@ impl BarAggregator {
         for symbol in self.touched.drain(..) {
             let book = self.books.get_mut(&symbol).expect("touched books exist");
             let grid = sessions.grid(symbol);
-            book.report_forming(&mut Ctx { symbol, grid, rules, now_ms, latest_ms: self.latest_ms, events: &mut self.events });
+            book.report_forming(&mut Ctx {
+                symbol,
+                grid,
+                rules,
+                now_ms,
+                latest_ms: self.latest_ms,
+                events: &mut self.events,
+            });
         }
     }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::time::parse_datetime;
-use common::{Bar, BarAggregator, BarEventKind, BarSettings, Frame, Period, Symbol, Tick, TickKind, TickOutcome, TradingCalendar};
+use common::{
+    Bar, BarAggregator, BarEventKind, BarSettings, Frame, Period, Symbol, Tick, TickKind, TickOutcome, TradingCalendar,
+};
 use rust_decimal::Decimal;
 
 pub fn ms(time: &str) -> i64 {
@@ -28,7 +30,14 @@ pub fn dec(s: &str) -> Decimal {
 /// One trade: its own volume (shares) at `price`, amount exact.
 pub fn trade(symbol: &str, time: &str, price: &str, volume: u64) -> Tick {
     let price = dec(price);
-    Tick { symbol: sym(symbol), time_ms: ms(time), price, volume, amount: price * Decimal::from(volume), kind: TickKind::Trade }
+    Tick {
+        symbol: sym(symbol),
+        time_ms: ms(time),
+        price,
+        volume,
+        amount: price * Decimal::from(volume),
+        kind: TickKind::Trade,
+    }
 }
 
 /// A day-cumulative snapshot without day high/low.
@@ -45,7 +54,10 @@ pub fn snap(symbol: &str, time: &str, price: &str, volume: u64, amount: &str) ->
 
 /// A day-cumulative snapshot with its day high and low.
 pub fn snap_hl(symbol: &str, time: &str, price: &str, volume: u64, amount: &str, high: &str, low: &str) -> Tick {
-    Tick { kind: TickKind::Cumulative { day_high: Some(dec(high)), day_low: Some(dec(low)) }, ..snap(symbol, time, price, volume, amount) }
+    Tick {
+        kind: TickKind::Cumulative { day_high: Some(dec(high)), day_low: Some(dec(low)) },
+        ..snap(symbol, time, price, volume, amount)
+    }
 }
 
 /// An aggregator driven in event time (now = the latest tick time), recording every event.
@@ -61,7 +73,11 @@ impl Replay {
     }
 
     pub fn with(settings: BarSettings) -> Replay {
-        Replay { agg: BarAggregator::new(&settings, Arc::new(TradingCalendar::bundled())), events: Vec::new(), now: i64::MIN }
+        Replay {
+            agg: BarAggregator::new(&settings, Arc::new(TradingCalendar::bundled())),
+            events: Vec::new(),
+            now: i64::MIN,
+        }
     }
 
     /// Applies one tick at event time and advances, as a producer would with a batch of one.

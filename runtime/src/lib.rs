@@ -1,0 +1,113 @@
+//! What every tickbar service binary shares: loading its settings from one TOML file plus
+//! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
+//! setting up logging.
+
+use std::path::{Path, PathBuf};
+
+use common::settings::CalendarSettings;
+use common::TradingCalendar;
+use serde::de::DeserializeOwned;
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("settings: {0}")]
+    Settings(#[from] config::ConfigError),
+    #[error("holiday list {path}: {source}")]
+    HolidayFile { path: PathBuf, source: std::io::Error },
+    #[error("holiday list {path}: {source}")]
+    HolidayList { path: PathBuf, source: common::Error },
+}
+
+/// The `--config FILE` option every binary takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// TOML settings file; without it the defaults apply. `TICKBAR__SECTION__KEY` variables override both.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// Prints the effective settings as JSON, for `check-config`.
+pub fn print_settings<T: serde::Serialize>(settings: &T) {
+    println!("{}", serde_json::to_string_pretty(settings).expect("settings serialize"));
+}
+
+/// The environment variable prefix: `TICKBAR__REDIS__URL` sets `redis.url`.
+pub const ENV_PREFIX: &str = "TICKBAR";
+
+/// Loads settings: defaults, then `file` when given, then the environment, last one winning.
+pub fn load_settings<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, Error> {
+    let mut builder = config::Config::builder();
+    if let Some(path) = file {
+        builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+    }
+    let env = config::Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("bars.periods");
+    Ok(builder.add_source(env).build()?.try_deserialize()?)
+}
+
+/// The calendar of `[calendar] holidays_file`, or the bundled one when unset.
+pub fn load_calendar(settings: &CalendarSettings) -> Result<TradingCalendar, Error> {
+    let Some(path) = &settings.holidays_file else {
+        return Ok(TradingCalendar::bundled());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::HolidayFile { path: path.clone(), source })?;
+    TradingCalendar::from_csv(&text).map_err(|source| Error::HolidayList { path: path.clone(), source })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::settings::RedisSettings;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Sample {
+        redis: RedisSettings,
+        bars: common::BarSettings,
+    }
+
+    #[test]
+    fn file_then_environment_override_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sample.toml");
+        std::fs::write(&file, "[redis]\nkey_prefix = \"from-file:\"\n[bars]\ngrace_ms = 500\n").unwrap();
+        // One test touches these variables, so no other test can see them change.
+        std::env::set_var("TICKBAR__REDIS__URL", "redis://127.0.0.1:7777/1");
+        std::env::set_var("TICKBAR__BARS__PERIODS", "1,5");
+        let s: Sample = load_settings(Some(&file)).unwrap();
+        std::env::remove_var("TICKBAR__REDIS__URL");
+        std::env::remove_var("TICKBAR__BARS__PERIODS");
+        assert_eq!((s.redis.url.as_str(), s.redis.key_prefix.as_str()), ("redis://127.0.0.1:7777/1", "from-file:"));
+        assert_eq!(s.bars.grace_ms, 500);
+        assert_eq!(s.bars.periods, [common::Period::M1, common::Period::M5]);
+        assert_eq!(s.bars.correction_window_ms, common::BarSettings::default().correction_window_ms);
+    }
+
+    #[test]
+    fn an_unknown_setting_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[redis]\nurll = \"x\"\n").unwrap();
+        let err = load_settings::<Sample>(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_holiday_file_is_a_clear_error() {
+        let settings = CalendarSettings { holidays_file: Some("/nonexistent/holidays.csv".into()) };
+        let err = load_calendar(&settings).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/holidays.csv"), "{err}");
+    }
+}

@@ -1,0 +1,275 @@
+//! The real-server test harness: each test starts its own `redis-server` and `clickhouse-server`
+//! on free loopback ports with data in a temp dir, waits until they answer, and tears them down on
+//! drop. Nothing touches the shared default ports, so tests run in parallel.
+//!
+//! Binaries come from `PATH`, or from `TICKBAR_REDIS_SERVER` / `TICKBAR_CLICKHOUSE_SERVER`.
+//! Current ClickHouse ships one `clickhouse` binary; it is run as `clickhouse server`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// Why a test server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("{binary} not found: install it (Debian: apt-get install -y {package}) or set {env} to its path")]
+    MissingBinary { binary: &'static str, package: &'static str, env: &'static str },
+    #[error("could not start {what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{what} did not answer within {seconds} s; its log: {log}")]
+    NotReady { what: &'static str, seconds: u64, log: String },
+}
+
+type Result<T> = std::result::Result<T, HarnessError>;
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
+    let what = what.into();
+    move |source| HarnessError::Io { what, source }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("a free port"))?;
+    Ok(listener.local_addr().map_err(io("a free port"))?.port())
+}
+
+/// Finds `binary` on `PATH` (or the path in `env`).
+fn locate(binary: &'static str, package: &'static str, env: &'static str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Ok(PathBuf::from(path));
+    }
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&search)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(binary))
+        .find(|p| p.is_file())
+        .ok_or(HarnessError::MissingBinary { binary, package, env })
+}
+
+/// A child process killed (and reaped) on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `ready` until it answers or `limit` passes.
+async fn wait_until<F, Fut>(what: &'static str, limit: Duration, log: &Path, mut ready: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
+    Err(HarnessError::NotReady { what, seconds: limit.as_secs(), log })
+}
+
+/// A private `redis-server`.
+pub struct RedisServer {
+    port: u16,
+    _process: Guard,
+    _dir: TempDir,
+}
+
+impl RedisServer {
+    pub async fn start() -> Result<RedisServer> {
+        let binary = locate("redis-server", "redis-server", "TICKBAR_REDIS_SERVER")?;
+        let dir = tempfile::tempdir().map_err(io("a temp dir"))?;
+        let port = free_port()?;
+        let log = dir.path().join("redis.log");
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--logfile")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("redis-server"))?;
+        let server = RedisServer { port, _process: Guard(child), _dir: dir };
+        let client = redis::Client::open(server.url()).expect("a valid URL");
+        wait_until("redis-server", Duration::from_secs(20), &log, || {
+            let client = client.clone();
+            async move {
+                match client.get_multiplexed_async_connection().await {
+                    Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        })
+        .await?;
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+/// A private `clickhouse-server` (Debian's 18.16 or a current one).
+pub struct ClickHouseServer {
+    http_port: u16,
+    process: Option<Guard>,
+    dir: TempDir,
+}
+
+impl ClickHouseServer {
+    pub async fn start() -> Result<ClickHouseServer> {
+        let dir = tempfile::tempdir().map_err(io("a temp dir"))?;
+        let mut server = ClickHouseServer { http_port: 0, process: None, dir };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// Starts the server process (again, after [`Self::stop`]) on fresh ports, keeping its data.
+    pub async fn launch(&mut self) -> Result<()> {
+        let (program, args) = match locate("clickhouse-server", "clickhouse-server", "TICKBAR_CLICKHOUSE_SERVER") {
+            Ok(path) => (path, vec![]),
+            Err(missing) => (
+                locate("clickhouse", "clickhouse-server", "TICKBAR_CLICKHOUSE_SERVER").map_err(|_| missing)?,
+                vec!["server"],
+            ),
+        };
+        if self.http_port == 0 {
+            self.http_port = free_port()?;
+        }
+        let config = self.write_config(free_port()?)?;
+        let child = Command::new(program)
+            .args(args)
+            .arg(format!("--config-file={}", config.display()))
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("clickhouse-server"))?;
+        self.process = Some(Guard(child));
+        let client = self.client();
+        wait_until("clickhouse-server", Duration::from_secs(60), &self.dir.path().join("server.err.log"), || {
+            let client = client.clone();
+            async move { client.query("SELECT 1").fetch_one::<u8>().await.is_ok() }
+        })
+        .await
+    }
+
+    /// Stops the server process, keeping its data for [`Self::launch`].
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// A client of this server; `with_validation(false)` because 18.16 does not send column types.
+    pub fn client(&self) -> clickhouse::Client {
+        clickhouse::Client::default().with_url(self.url()).with_validation(false)
+    }
+
+    fn write_config(&self, tcp_port: u16) -> Result<PathBuf> {
+        let dir = self.dir.path();
+        let path = |name: &str| dir.join(name).display().to_string();
+        let config = format!(
+            r#"<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>{log}</log><errorlog>{err}</errorlog><console>0</console></logger>
+    <http_port>{http}</http_port>
+    <tcp_port>{tcp_port}</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <path>{data}/</path>
+    <tmp_path>{tmp}/</tmp_path>
+    <user_files_path>{files}/</user_files_path>
+    <format_schema_path>{schemas}/</format_schema_path>
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>Asia/Shanghai</timezone>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+"#,
+            log = path("server.log"),
+            err = path("server.err.log"),
+            http = self.http_port,
+            data = path("data"),
+            tmp = path("tmp"),
+            files = path("user_files"),
+            schemas = path("format_schemas"),
+        );
+        let users = r#"<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+"#;
+        std::fs::write(dir.join("users.xml"), users).map_err(io("users.xml"))?;
+        let file = dir.join("config.xml");
+        std::fs::write(&file, config).map_err(io("config.xml"))?;
+        Ok(file)
+    }
+}
+
+/// The DDL files of `sql/` in order, with `{database}` replaced by `database`.
+pub fn schema_statements(database: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a readable sql/ entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let text: String = files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.split(';').filter(|s| !s.trim().is_empty()).map(|s| s.trim().replace("{database}", database)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_is_named_with_how_to_install_it() {
+        let err = locate("no-such-server-binary", "no-such-package", "TICKBAR_NO_SUCH_SERVER").unwrap_err().to_string();
+        assert!(err.contains("no-such-server-binary") && err.contains("apt-get install -y no-such-package"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_creates_the_database_and_the_contract_table() {
+        let statements = schema_statements("db1");
+        assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"), "{statements:?}");
+        assert!(statements
+            .iter()
+            .any(|s| s.contains("CREATE TABLE IF NOT EXISTS db1.bars") && s.contains("ReplacingMergeTree")));
+    }
+}
