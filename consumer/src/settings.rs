@@ -2,6 +2,7 @@
 
 use common::settings::{CalendarSettings, ClickHouseSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
+use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,5 +24,11 @@ impl Default for ConsumerSettings {
             calendar: CalendarSettings::default(),
             bars: BarSettings::default(),
         }
+    }
+}
+
+impl ServiceSettings for ConsumerSettings {
+    fn calendar(&self) -> &CalendarSettings {
+        &self.calendar
     }
 }

@@ -2,6 +2,7 @@
 
 use common::settings::{CalendarSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
+use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,4 +41,10 @@ pub enum Clock {
     #[default]
     Wall,
     Event,
+}
+
+impl ServiceSettings for ProducerSettings {
+    fn calendar(&self) -> &CalendarSettings {
+        &self.calendar
+    }
 }

@@ -27,9 +27,41 @@ pub struct ConfigArg {
     pub config: Option<PathBuf>,
 }
 
-/// Prints the effective settings as JSON, for `check-config`.
-pub fn print_settings<T: serde::Serialize>(settings: &T) {
-    println!("{}", serde_json::to_string_pretty(settings).expect("settings serialize"));
+/// The command line every service binary shares: `--config FILE` and the subcommands all have.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(subcommand)]
+    pub command: Option<ServiceCommand>,
+}
+
+/// Subcommands every service binary has.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServiceCommand {
+    /// Validates the settings (file, environment, holiday list) and prints them as JSON.
+    CheckConfig,
+}
+
+/// Settings that name a holiday list, so loading can check it.
+pub trait ServiceSettings: DeserializeOwned + serde::Serialize {
+    fn calendar(&self) -> &CalendarSettings;
+}
+
+impl ServiceArgs {
+    /// Loads and checks the settings (including the holiday list they name); with `check-config`,
+    /// prints them and returns `None`, else returns them for the service to run.
+    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<T>, Error> {
+        let settings: T = load_settings(self.config.config.as_deref())?;
+        load_calendar(settings.calendar())?;
+        match self.command {
+            Some(ServiceCommand::CheckConfig) => {
+                println!("{}", serde_json::to_string_pretty(&settings).expect("settings serialize"));
+                Ok(None)
+            }
+            None => Ok(Some(settings)),
+        }
+    }
 }
 
 /// The environment variable prefix: `TICKBAR__REDIS__URL` sets `redis.url`.

@@ -52,6 +52,19 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut Vec<BarEvent>,
 }
 
+impl<'a> Ctx<'a> {
+    pub fn new(
+        symbol: Symbol,
+        grid: &'a Grid,
+        rules: &'a Rules,
+        now_ms: i64,
+        latest_ms: i64,
+        events: &'a mut Vec<BarEvent>,
+    ) -> Ctx<'a> {
+        Ctx { symbol, grid, rules, now_ms, latest_ms, events }
+    }
+}
+
 /// A one-minute bar while it can still change.
 #[derive(Debug, Clone, Copy)]
 struct Minute {

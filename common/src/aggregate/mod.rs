@@ -210,29 +210,15 @@ impl BarAggregator {
         self.latest_ms = self.latest_ms.max(tick.time_ms);
         let grid = self.sessions.grid(tick.symbol);
         let book = self.books.entry(tick.symbol).or_insert_with(|| Book::new(day));
-        let mut ctx = Ctx {
-            symbol: tick.symbol,
-            grid,
-            rules: &self.rules,
-            now_ms,
-            latest_ms: self.latest_ms,
-            events: &mut self.events,
-        };
         if book.day > day {
             return TickOutcome::Stale;
         }
         if book.day < day {
-            book.close_due(&mut Ctx { now_ms: i64::MAX, ..ctx });
+            // The previous day is over whatever the clock says: close and fill all of it.
+            book.close_due(&mut Ctx::new(tick.symbol, grid, &self.rules, i64::MAX, self.latest_ms, &mut self.events));
             *book = Book::new(day);
-            ctx = Ctx {
-                symbol: tick.symbol,
-                grid,
-                rules: &self.rules,
-                now_ms,
-                latest_ms: self.latest_ms,
-                events: &mut self.events,
-            };
         }
+        let mut ctx = Ctx::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
         let trade = match book.feed.take(tick, sec) {
             Fed::Trade(t) => t,
             Fed::NoTrade => return TickOutcome::NoTrade,
@@ -294,14 +280,7 @@ impl BarAggregator {
             for (&symbol, book) in self.books.iter_mut() {
                 if book.deadline.passed(now_ms, self.latest_ms) {
                     let grid = sessions.grid(symbol);
-                    book.close_due(&mut Ctx {
-                        symbol,
-                        grid,
-                        rules,
-                        now_ms,
-                        latest_ms: self.latest_ms,
-                        events: &mut self.events,
-                    });
+                    book.close_due(&mut Ctx::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
                     book.deadline = book.deadline(grid, rules);
                 }
                 next = next.min(book.deadline);
@@ -311,14 +290,7 @@ impl BarAggregator {
         for symbol in self.touched.drain(..) {
             let book = self.books.get_mut(&symbol).expect("touched books exist");
             let grid = sessions.grid(symbol);
-            book.report_forming(&mut Ctx {
-                symbol,
-                grid,
-                rules,
-                now_ms,
-                latest_ms: self.latest_ms,
-                events: &mut self.events,
-            });
+            book.report_forming(&mut Ctx::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
         }
     }
 
