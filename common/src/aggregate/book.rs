@@ -199,12 +199,7 @@ impl Book {
     pub fn close_due(&mut self, ctx: &mut Ctx) {
         let (grid, rules) = (ctx.grid, ctx.rules);
         let final_slot = grid.last_slot();
-        loop {
-            let next = match (self.forming, self.last) {
-                (Some(f), _) => f.slot,
-                (None, Some((s, _))) if rules.layout.fill_empty && s < final_slot => s + 1,
-                _ => break,
-            };
+        while let Some(next) = self.next_minute(grid, rules) {
             if !self.due(ctx, grid.window(Period::M1, next).end, next == final_slot) {
                 break;
             }
@@ -226,16 +221,21 @@ impl Book {
         self.prune(ctx);
     }
 
+    /// The one-minute slot that closes next: the forming bar's, or (filling) the quiet minute after
+    /// the last closed bar.
+    fn next_minute(&self, grid: &Grid, rules: &Rules) -> Option<Slot> {
+        match (self.forming, self.last) {
+            (Some(f), _) => Some(f.slot),
+            (None, Some((s, _))) if rules.layout.fill_empty && s < grid.last_slot() => Some(s + 1),
+            _ => None,
+        }
+    }
+
     /// When [`Self::close_due`] next has work: the earliest `now`, and the earliest latest tick time
     /// (for the day's final bars); `i64::MAX` for never.
     pub fn deadline(&self, grid: &Grid, rules: &Rules) -> Deadline {
         let final_slot = grid.last_slot();
-        let next_minute = match (self.forming, self.last) {
-            (Some(f), _) => Some(f.slot),
-            (None, Some((s, _))) if rules.layout.fill_empty && s < final_slot => Some(s + 1),
-            _ => None,
-        };
-        let minute = next_minute.map(|s| (grid.window(Period::M1, s).end, s == final_slot));
+        let minute = self.next_minute(grid, rules).map(|s| (grid.window(Period::M1, s).end, s == final_slot));
         let rollups = rules.higher.iter().filter_map(|&p| {
             self.rollups[p.index() - 1].map(|r| {
                 let w = grid.windows(p)[r.window as usize];
