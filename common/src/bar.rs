@@ -11,7 +11,7 @@ use crate::time::Frame;
 use crate::Error;
 
 /// Prices, volume (shares) and amount (yuan) of an interval, without its identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ohlcv {
     pub open: Decimal,
     pub high: Decimal,

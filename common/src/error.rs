@@ -22,4 +22,6 @@ pub enum Error {
     InvalidTick(String),
     #[error("invalid bar: {0}")]
     InvalidBar(String),
+    #[error("unusable saved aggregator state: {0}")]
+    InvalidState(String),
 }

@@ -214,3 +214,35 @@ fn real_shenzhen_snapshots_give_the_day_totals_of_the_last_snapshot() {
         assert_eq!(Some(bars.iter().map(|b| b.low).min().unwrap()), day_low, "{day}");
     }
 }
+
+#[test]
+fn an_aggregator_saved_and_restored_mid_day_continues_exactly() {
+    let day = DAYS[0];
+    let mut ticks = trades(day);
+    ticks.extend(snapshots("000333.SZ", day));
+    ticks.sort_by_key(|t| t.time_ms);
+    let whole = replay(ticks.clone(), day);
+    let mut split = Replay::new();
+    for (i, t) in ticks.into_iter().enumerate() {
+        if i % 7_919 == 0 {
+            let saved = split.agg.save();
+            let calendar = std::sync::Arc::new(common::TradingCalendar::bundled());
+            split.agg = common::BarAggregator::restore(&common::BarSettings::default(), calendar, &saved).unwrap();
+        }
+        split.tick(t);
+    }
+    split.clock(&format!("{day}T16:00:00"));
+    assert_eq!(split.events.len(), whole.events.len());
+    assert!(split.events == whole.events, "restoring changed an event");
+    assert_eq!(split.agg.count(common::TickOutcome::Applied), whole.agg.count(common::TickOutcome::Applied));
+}
+
+#[test]
+fn a_state_saved_under_another_layout_is_refused() {
+    let saved = replay(trades(DAYS[0]), DAYS[0]).agg.save();
+    let mut settings = common::BarSettings::default();
+    settings.layout.fill_empty = false;
+    let calendar = std::sync::Arc::new(common::TradingCalendar::bundled());
+    let err = common::BarAggregator::restore(&settings, calendar, &saved).unwrap_err().to_string();
+    assert!(err.contains("layout"), "{err}");
+}

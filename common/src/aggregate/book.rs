@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::feed::{Feed, Trade};
 use super::Rules;
@@ -15,7 +16,7 @@ use crate::time::{epoch_ms, DayNumber, Frame};
 
 /// When a book next has bars to close: once `now` reaches `now_ms`, or the latest tick time seen
 /// reaches `latest_ms` (the day's final bars close on a tick stamped at or after their end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Deadline {
     pub now_ms: i64,
     pub latest_ms: i64,
@@ -66,7 +67,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// A one-minute bar while it can still change.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Minute {
     slot: Slot,
     v: Ohlcv,
@@ -119,14 +120,14 @@ impl Minute {
 }
 
 /// The forming bar of a longer period: the fold of its closed one-minute bars.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Rollup {
     window: u16,
     v: Ohlcv,
 }
 
 /// A symbol's state for one trading day.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Book {
     pub day: DayNumber,
     pub feed: Feed,

@@ -3,6 +3,7 @@
 //! rules of CONVENTIONS.md.
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::tick::{Tick, TickKind};
 
@@ -39,7 +40,7 @@ pub(crate) enum Fed {
     },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Baseline {
     time_ms: i64,
     volume: u64,
@@ -49,7 +50,7 @@ struct Baseline {
 }
 
 /// A symbol's cumulative baseline for the day.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Feed {
     base: Option<Baseline>,
 }

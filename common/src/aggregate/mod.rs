@@ -24,6 +24,7 @@ use crate::session::{Layout, Rejection, Sessions};
 use crate::symbol::Symbol;
 use crate::tick::Tick;
 use crate::time::{split_ms, DayNumber};
+use crate::Error;
 use book::{Book, Ctx, Deadline, Placement};
 use feed::Fed;
 
@@ -197,17 +198,26 @@ impl BarAggregator {
 
     /// Feeds one tick. `now_ms` is the wall clock (live) or the event-time watermark (replay).
     pub fn apply(&mut self, tick: &Tick, now_ms: i64) -> TickOutcome {
-        let outcome = self.route(tick, now_ms);
+        let outcome = self.route(tick, Some(now_ms));
         self.counts[outcome.index()] += 1;
         outcome
     }
 
-    fn route(&mut self, tick: &Tick, now_ms: i64) -> TickOutcome {
+    /// Feeds one tick in event time: `now` is the watermark, the latest tick time of a trading day
+    /// seen so far (this tick's included), so a tick from a wrong day cannot move the clock.
+    pub fn apply_at_watermark(&mut self, tick: &Tick) -> TickOutcome {
+        let outcome = self.route(tick, None);
+        self.counts[outcome.index()] += 1;
+        outcome
+    }
+
+    fn route(&mut self, tick: &Tick, now_ms: Option<i64>) -> TickOutcome {
         let (day, sec) = split_ms(tick.time_ms);
         if let Err(r) = self.check_day(day) {
             return TickOutcome::Rejected(r);
         }
         self.latest_ms = self.latest_ms.max(tick.time_ms);
+        let now_ms = now_ms.unwrap_or(self.latest_ms);
         let grid = self.sessions.grid(tick.symbol);
         let book = self.books.entry(tick.symbol).or_insert_with(|| Book::new(day));
         if book.day > day {
@@ -313,4 +323,61 @@ impl BarAggregator {
     pub fn latest_tick_ms(&self) -> Option<i64> {
         (self.latest_ms != i64::MIN).then_some(self.latest_ms)
     }
+
+    /// Whether [`Self::advance`] at `now_ms` would close a bar: the clock has work to do.
+    pub fn due(&self, now_ms: i64) -> bool {
+        self.deadline.passed(now_ms, self.latest_ms)
+    }
+
+    /// How many symbols have a book for `day` (a `DayNumber`): the symbols active that day.
+    pub fn symbols_on(&self, day: DayNumber) -> usize {
+        self.books.values().filter(|b| b.day == day).count()
+    }
+
+    /// The whole aggregation state as JSON, for a checkpoint. Call it right after
+    /// [`Self::advance`] and [`Self::drain_events`], when no event or report is pending.
+    pub fn save(&self) -> Vec<u8> {
+        let state =
+            StateRef { layout: self.rules.layout, latest_ms: self.latest_ms, counts: &self.counts, books: &self.books };
+        serde_json::to_vec(&state).expect("aggregator state serializes")
+    }
+
+    /// An aggregator continuing from a checkpoint written by [`Self::save`] under the same layout.
+    pub fn restore(
+        settings: &BarSettings,
+        calendar: Arc<TradingCalendar>,
+        saved: &[u8],
+    ) -> Result<BarAggregator, Error> {
+        let state: State = serde_json::from_slice(saved).map_err(|e| Error::InvalidState(e.to_string()))?;
+        if state.layout != settings.layout {
+            return Err(Error::InvalidState(format!(
+                "the saved state was built with bar layout {:?}, the settings say {:?}",
+                state.layout, settings.layout
+            )));
+        }
+        let mut agg = BarAggregator::new(settings, calendar);
+        agg.latest_ms = state.latest_ms;
+        agg.counts = state.counts;
+        agg.deadline = state.books.values().fold(Deadline::NEVER, |d, b| d.min(b.deadline));
+        agg.books = state.books;
+        Ok(agg)
+    }
+}
+
+/// The saved form of an aggregator, borrowed for writing.
+#[derive(Serialize)]
+struct StateRef<'a> {
+    layout: Layout,
+    latest_ms: i64,
+    counts: &'a [u64; OUTCOMES],
+    books: &'a FxHashMap<Symbol, Book>,
+}
+
+/// The saved form of an aggregator, owned for reading.
+#[derive(Deserialize)]
+struct State {
+    layout: Layout,
+    latest_ms: i64,
+    counts: [u64; OUTCOMES],
+    books: FxHashMap<Symbol, Book>,
 }
