@@ -18,10 +18,27 @@ pub enum Error {
     OutsideCalendar { date: NaiveDate, first: NaiveDate, last: NaiveDate },
     #[error("holiday list line {line}: {message}")]
     HolidayList { line: usize, message: String },
-    #[error("invalid tick: {0}")]
-    InvalidTick(String),
+    #[error("invalid tick ({reason}): {detail}")]
+    InvalidTick { reason: &'static str, detail: String },
     #[error("invalid bar: {0}")]
     InvalidBar(String),
     #[error("unusable saved aggregator state: {0}")]
     InvalidState(String),
+}
+
+impl Error {
+    /// A short snake-case name of what was wrong, for dead-letter reasons and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::InvalidSymbol(_) => "bad_symbol",
+            Error::InvalidPeriod(_) => "bad_period",
+            Error::InvalidTime(_) => "bad_time",
+            Error::InvalidNumber(..) => "bad_number",
+            Error::OutsideCalendar { .. } => "outside_calendar",
+            Error::HolidayList { .. } => "bad_holiday_list",
+            Error::InvalidTick { reason, .. } => reason,
+            Error::InvalidBar(_) => "bad_bar",
+            Error::InvalidState(_) => "bad_state",
+        }
+    }
 }

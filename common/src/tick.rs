@@ -41,13 +41,15 @@ impl Tick {
     /// Checks what any tick must satisfy whatever the calendar says.
     pub fn validate(self) -> Result<Tick, Error> {
         if !PLAUSIBLE_MS.contains(&self.time_ms) {
-            return Err(Error::InvalidTick(format!("time {} ms is outside any plausible day", self.time_ms)));
+            let detail = format!("time {} ms is outside any plausible day", self.time_ms);
+            return Err(Error::InvalidTick { reason: "implausible_time", detail });
         }
         if self.volume > 0 && self.price <= Decimal::ZERO {
-            return Err(Error::InvalidTick(format!("price {} with volume {}", self.price, self.volume)));
+            let detail = format!("price {} with volume {}", self.price, self.volume);
+            return Err(Error::InvalidTick { reason: "bad_price", detail });
         }
         if self.amount.is_sign_negative() && !self.amount.is_zero() {
-            return Err(Error::InvalidTick(format!("negative amount {}", self.amount)));
+            return Err(Error::InvalidTick { reason: "negative_amount", detail: format!("{}", self.amount) });
         }
         Ok(self)
     }
@@ -72,7 +74,10 @@ pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
     let amount = match (obj.amount, obj.cumulative) {
         (Some(amount), _) => amount,
         (None, false) => obj.price * Decimal::from(obj.volume),
-        (None, true) => return Err(Error::InvalidTick("a cumulative tick needs its amount".into())),
+        (None, true) => {
+            let detail = "a cumulative tick needs its amount".into();
+            return Err(Error::InvalidTick { reason: "missing_field", detail });
+        }
     };
     let kind =
         if obj.cumulative { TickKind::Cumulative { day_high: obj.high, day_low: obj.low } } else { TickKind::Trade };
@@ -88,19 +93,38 @@ pub fn parse_qmt_payload(json: &str) -> Result<Parsed, Error> {
 /// Parses one QMT snapshot dict of `symbol`: cumulative lots become shares.
 pub fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
     let symbol: Symbol = symbol.parse()?;
-    let snap: QmtSnapshot = serde_json::from_str(json).map_err(|e| Error::InvalidTick(format!("{symbol}: {e}")))?;
-    let volume = snap
-        .volume
-        .checked_mul(100)
-        .ok_or_else(|| Error::InvalidTick(format!("{symbol}: volume {} lots overflows", snap.volume)))?;
+    let snap: QmtSnapshot = serde_json::from_str(json).map_err(|e| of_symbol(symbol, bad_json(e)))?;
+    let volume = snap.volume.checked_mul(100).ok_or_else(|| Error::InvalidTick {
+        reason: "bad_number",
+        detail: format!("{symbol}: volume {} lots overflows", snap.volume),
+    })?;
     let kind = TickKind::Cumulative { day_high: snap.high, day_low: snap.low };
     Tick { symbol, time_ms: snap.time.0, price: snap.last_price, volume, amount: snap.amount, kind }
         .validate()
-        .map_err(|e| Error::InvalidTick(format!("{symbol}: {e}")))
+        .map_err(|e| of_symbol(symbol, e))
 }
 
+/// Names the symbol in an error about one element of a QMT payload.
+fn of_symbol(symbol: Symbol, e: Error) -> Error {
+    Error::InvalidTick { reason: e.reason(), detail: format!("{symbol}: {e}") }
+}
+
+/// A JSON error, named for what it most likely was: broken JSON, a missing field, or a field whose
+/// value is not what it must be (the message names the field and the rule).
 fn bad_json(e: serde_json::Error) -> Error {
-    Error::InvalidTick(e.to_string())
+    let detail = e.to_string();
+    let reason = if e.is_syntax() || e.is_eof() {
+        "bad_json"
+    } else if detail.starts_with("missing field") {
+        "missing_field"
+    } else if detail.starts_with("invalid symbol") {
+        "bad_symbol"
+    } else if detail.starts_with("invalid time") {
+        "bad_time"
+    } else {
+        "bad_field"
+    };
+    Error::InvalidTick { reason, detail }
 }
 
 #[derive(Deserialize)]
@@ -227,20 +251,24 @@ mod tests {
     }
 
     #[test]
-    fn bad_ticks_are_errors_not_panics() {
-        for bad in [
-            r#"{"symbol":"600519","time":1763602203000,"price":1,"volume":1}"#,
-            r#"{"symbol":"600519.SH","time":1763602203000,"price":0,"volume":100}"#,
-            r#"{"symbol":"600519.SH","time":1763602203000,"price":-1,"volume":100}"#,
-            r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":-100}"#,
-            r#"{"symbol":"600519.SH","time":0,"price":1,"volume":1}"#,
-            r#"{"symbol":"600519.SH","time":"2025-11-20 99:99:99","price":1,"volume":1}"#,
-            r#"{"symbol":"600519.SH","price":1,"volume":1}"#,
-            r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"cumulative":true}"#,
-            r#"not json"#,
+    fn bad_ticks_are_errors_with_a_reason_not_panics() {
+        for (bad, reason) in [
+            (r#"{"symbol":"600519","time":1763602203000,"price":1,"volume":1}"#, "bad_symbol"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":0,"volume":100}"#, "bad_price"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":-1,"volume":100}"#, "bad_price"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":-100}"#, "bad_field"),
+            (r#"{"symbol":"600519.SH","time":0,"price":1,"volume":1}"#, "implausible_time"),
+            (r#"{"symbol":"600519.SH","time":"2025-11-20 99:99:99","price":1,"volume":1}"#, "bad_time"),
+            (r#"{"symbol":"600519.SH","price":1,"volume":1}"#, "missing_field"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"cumulative":true}"#, "missing_field"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"amount":-5}"#, "negative_amount"),
+            (r#"not json"#, "bad_json"),
+            (r#"{"symbol":"600519.SH","#, "bad_json"),
         ] {
-            assert!(parse_tick_object(bad).is_err(), "{bad}");
+            assert_eq!(parse_tick_object(bad).unwrap_err().reason(), reason, "{bad}");
         }
+        let qmt = parse_qmt_payload(r#"{"60051.SH":{},"600519.SH":{"time":1763602203000,"lastPrice":1}}"#).unwrap();
+        assert_eq!(qmt.iter().map(|r| r.as_ref().unwrap_err().reason()).collect::<Vec<_>>(), ["bad_symbol", "missing_field"]);
     }
 
     #[test]
