@@ -69,6 +69,16 @@ impl Keys {
         self.key(format_args!("tickbar:forming:{day}:{period}"))
     }
 
+    /// The producer's checkpoint: a hash of its aggregation state, counters and last applied entry id.
+    pub fn producer_state(&self) -> String {
+        self.key(format_args!("tickbar:producer:state"))
+    }
+
+    /// The producer's journal since its checkpoint: one record per committed batch.
+    pub fn producer_journal(&self) -> String {
+        self.key(format_args!("tickbar:producer:journal"))
+    }
+
     /// The set of trading days (`YYYY-MM-DD`) Redis holds same-day bars for; the query API routes by it.
     pub fn days_held(&self) -> String {
         self.key(format_args!("tickbar:days"))

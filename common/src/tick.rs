@@ -106,7 +106,10 @@ pub fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
 
 /// Names the symbol in an error about one element of a QMT payload.
 fn of_symbol(symbol: Symbol, e: Error) -> Error {
-    Error::InvalidTick { reason: e.reason(), detail: format!("{symbol}: {e}") }
+    match e {
+        Error::InvalidTick { reason, detail } => Error::InvalidTick { reason, detail: format!("{symbol}: {detail}") },
+        other => Error::InvalidTick { reason: other.reason(), detail: format!("{symbol}: {other}") },
+    }
 }
 
 /// A JSON error, named for what it most likely was: broken JSON, a missing field, or a field whose
@@ -268,7 +271,10 @@ mod tests {
             assert_eq!(parse_tick_object(bad).unwrap_err().reason(), reason, "{bad}");
         }
         let qmt = parse_qmt_payload(r#"{"60051.SH":{},"600519.SH":{"time":1763602203000,"lastPrice":1}}"#).unwrap();
-        assert_eq!(qmt.iter().map(|r| r.as_ref().unwrap_err().reason()).collect::<Vec<_>>(), ["bad_symbol", "missing_field"]);
+        assert_eq!(
+            qmt.iter().map(|r| r.as_ref().unwrap_err().reason()).collect::<Vec<_>>(),
+            ["bad_symbol", "missing_field"]
+        );
     }
 
     #[test]

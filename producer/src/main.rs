@@ -1,9 +1,24 @@
-//! `producer`: turns A-share ticks from the Redis stream `ticks` into bars kept in Redis.
-//! The service loop arrives with issue #3; today the binary checks and prints its settings.
+//! `producer`: turns A-share ticks from the Redis stream `ticks` into bars kept in Redis; also
+//! replays tick files into the stream and imports vendor history into the historical queues.
 
+mod engine;
+mod error;
+mod history;
+mod ingest;
+mod monitor;
+mod replay;
+mod service;
 mod settings;
+mod store;
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use common::history::{Normaliser, SourceLayout, VolumeUnit};
+use common::keys::Keys;
+use common::Period;
 use settings::ProducerSettings;
 
 #[derive(Parser)]
@@ -14,12 +29,106 @@ use settings::ProducerSettings;
 )]
 struct Cli {
     #[command(flatten)]
-    service: runtime::ServiceArgs,
+    config: runtime::ConfigArg,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validates the settings (file, environment, holiday list) and prints them as JSON.
+    CheckConfig,
+    /// Writes a tick file (CSV with a header, or JSON lines; QMT or plain ticks) into the tick stream.
+    Replay {
+        #[arg(long)]
+        file: PathBuf,
+        /// Speed-up over tick time: 1 is real time, 0 as fast as possible.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+    /// Pushes vendor bars (CSV or JSON lines) into `historical_bar_data_{N}min`, normalised.
+    ImportHistory {
+        #[arg(long)]
+        file: PathBuf,
+        /// The bars' period in minutes.
+        #[arg(long)]
+        period: Period,
+        #[arg(long, value_enum, default_value_t = Layout::Tdx240)]
+        layout: Layout,
+        #[arg(long, value_enum, default_value_t = Unit::Shares)]
+        volume_unit: Unit,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Layout {
+    /// 240 bars a day, the auction inside 09:31.
+    Tdx240,
+    /// 241: a separate 09:30 auction bar (QMT, Tushare, Eastmoney).
+    Vendor241,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Unit {
+    Shares,
+    Lots,
 }
 
 fn main() -> anyhow::Result<()> {
-    let Some(_settings) = Cli::parse().service.settings::<ProducerSettings>()? else {
-        return Ok(());
-    };
-    anyhow::bail!("the producer service is not built yet (issue #3); `producer check-config` checks the settings")
+    let cli = Cli::parse();
+    let settings: ProducerSettings = runtime::load_settings(cli.config.config.as_deref())?;
+    let calendar = Arc::new(runtime::load_calendar(&settings.calendar)?);
+    runtime::init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let _entered = rt.enter();
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    match cli.command {
+        Some(Command::CheckConfig) => runtime::print_settings(&settings),
+        None => rt.block_on(serve(settings, calendar))?,
+        Some(Command::Replay { file, speed }) => {
+            anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");
+            let mut con = store::connect(&settings.redis.url)?;
+            let report = rt.block_on(replay::replay(&mut con, &keys, &file, speed))?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Some(Command::ImportHistory { file, period, layout, volume_unit }) => {
+            let source = match layout {
+                Layout::Tdx240 => SourceLayout::Tdx240,
+                Layout::Vendor241 => SourceLayout::Vendor241,
+            };
+            let unit = match volume_unit {
+                Unit::Shares => VolumeUnit::Shares,
+                Unit::Lots => VolumeUnit::Lots,
+            };
+            let normaliser = Normaliser::new(settings.bars.layout, calendar, period, source, unit);
+            let mut con = store::connect(&settings.redis.url)?;
+            let report = rt.block_on(history::import(&mut con, &keys, &file, period, normaliser))?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let con = store::connect(&settings.redis.url).context("redis.url")?;
+    let probe = store::Store::new(store::connect(&settings.redis.url)?, keys, &settings.producer);
+    let monitor = Arc::new(monitor::Monitor::new(settings.producer.clock, probe));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut http_stop = stop_rx.clone();
+    let listener = tokio::net::TcpListener::bind(settings.http.listen)
+        .await
+        .with_context(|| format!("http.listen {}", settings.http.listen))?;
+    let http = tokio::spawn(runtime::ops::serve(listener, monitor.routes(), async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    }));
+    tokio::spawn(async move {
+        runtime::ops::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    tracing::info!(clock = ?settings.producer.clock, listen = %settings.http.listen, "producer started");
+    service::run(&settings, calendar, con, monitor, stop_rx).await;
+    http.await??;
+    tracing::info!("producer stopped");
+    Ok(())
 }

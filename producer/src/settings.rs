@@ -28,10 +28,35 @@ impl Default for ProducerSettings {
 }
 
 /// `[producer]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProducerSection {
     pub clock: Clock,
+    /// The consumer group on the tick stream, and this producer's name in it.
+    pub group: String,
+    pub consumer: String,
+    /// Stream entries read per batch (XREADGROUP COUNT).
+    pub batch_entries: usize,
+    /// How long a read waits for entries; also how often the wall clock closes bars when idle.
+    pub block_ms: u64,
+    /// How often the aggregation state is checkpointed; a restart replays at most this much.
+    pub checkpoint_interval_ms: u64,
+    /// Trim stream entries older than the latest checkpoint (they are applied and acknowledged).
+    pub trim_stream: bool,
+}
+
+impl Default for ProducerSection {
+    fn default() -> Self {
+        ProducerSection {
+            clock: Clock::Wall,
+            group: "tickbar-producer".into(),
+            consumer: "producer-1".into(),
+            batch_entries: 1000,
+            block_ms: 200,
+            checkpoint_interval_ms: 10_000,
+            trim_stream: true,
+        }
+    }
 }
 
 /// What closes bars: the wall clock (live feeds) or the latest tick time seen (replays, tests).

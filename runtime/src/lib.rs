@@ -1,6 +1,8 @@
 //! What every tickbar service binary shares: loading its settings from one TOML file plus
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
-//! setting up logging.
+//! setting up logging; and, in [`ops`], what every service serves and how it stops.
+
+pub mod ops;
 
 use std::path::{Path, PathBuf};
 
@@ -56,12 +58,17 @@ impl ServiceArgs {
         load_calendar(settings.calendar())?;
         match self.command {
             Some(ServiceCommand::CheckConfig) => {
-                println!("{}", serde_json::to_string_pretty(&settings).expect("settings serialize"));
+                print_settings(&settings);
                 Ok(None)
             }
             None => Ok(Some(settings)),
         }
     }
+}
+
+/// Prints settings as `check-config` shows them.
+pub fn print_settings<T: serde::Serialize>(settings: &T) {
+    println!("{}", serde_json::to_string_pretty(settings).expect("settings serialize"));
 }
 
 /// The environment variable prefix: `TICKBAR__REDIS__URL` sets `redis.url`.

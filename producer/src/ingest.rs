@@ -1,0 +1,155 @@
+//! Stream entries into ticks: the entry ids, the two payload kinds of the contract (`tick`, `qmt`),
+//! and the dead letter of whatever cannot be used. Pure: the Redis side lives in `store`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use common::tick::{parse_qmt_payload, parse_tick_payload, Parsed};
+use common::Tick;
+
+/// A stream entry id, `ms-seq`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct EntryId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl FromStr for EntryId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<EntryId, String> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        match (ms.parse(), seq.parse()) {
+            (Ok(ms), Ok(seq)) => Ok(EntryId { ms, seq }),
+            _ => Err(format!("not a stream id: {s:?}")),
+        }
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// One stream entry: its id and its field/value pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: EntryId,
+    pub fields: Vec<(String, Vec<u8>)>,
+}
+
+/// An entry (or one element of it) that could not be used, as it goes to `ticks:dead`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: EntryId,
+    /// The short name counted in metrics (`bad_json`, `bad_symbol`, `missing_field`, ...).
+    pub reason: &'static str,
+    /// The full explanation.
+    pub detail: String,
+    pub field: String,
+    /// The original payload.
+    pub entry: Vec<u8>,
+}
+
+/// Reads an entry's ticks into `ticks` and what cannot be used into `dead`.
+pub fn read_entry(entry: &Entry, ticks: &mut Vec<Tick>, dead: &mut Vec<DeadLetter>) {
+    if entry.fields.is_empty() {
+        dead.push(letter(entry, "", b"", "empty_entry", "the entry has no field".into()));
+    }
+    for (field, value) in &entry.fields {
+        let parsed = match std::str::from_utf8(value) {
+            Err(e) => Err(common::Error::InvalidTick { reason: "bad_json", detail: format!("not UTF-8: {e}") }),
+            Ok(text) => match field.as_str() {
+                "tick" => parse_tick_payload(text),
+                "qmt" => parse_qmt_payload(text),
+                other => {
+                    let detail = format!("unknown field {other:?}: the contract's fields are `tick` and `qmt`");
+                    dead.push(letter(entry, field, value, "unknown_field", detail));
+                    continue;
+                }
+            },
+        };
+        take(parsed, entry, field, value, ticks, dead);
+    }
+}
+
+fn take(
+    parsed: Result<Parsed, common::Error>,
+    entry: &Entry,
+    field: &str,
+    value: &[u8],
+    ticks: &mut Vec<Tick>,
+    dead: &mut Vec<DeadLetter>,
+) {
+    match parsed {
+        Err(e) => dead.push(letter(entry, field, value, e.reason(), e.to_string())),
+        Ok(elements) => {
+            let several = elements.len() > 1;
+            for (i, element) in elements.into_iter().enumerate() {
+                match element {
+                    Ok(tick) => ticks.push(tick),
+                    Err(e) if several => {
+                        dead.push(letter(entry, field, value, e.reason(), format!("element {i}: {e}")))
+                    }
+                    Err(e) => dead.push(letter(entry, field, value, e.reason(), e.to_string())),
+                }
+            }
+        }
+    }
+}
+
+fn letter(entry: &Entry, field: &str, value: &[u8], reason: &'static str, detail: String) -> DeadLetter {
+    DeadLetter { id: entry.id, reason, detail, field: field.to_owned(), entry: value.to_vec() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fields: &[(&str, &str)]) -> Entry {
+        Entry {
+            id: "1-0".parse().unwrap(),
+            fields: fields.iter().map(|(f, v)| (f.to_string(), v.as_bytes().to_vec())).collect(),
+        }
+    }
+
+    fn read(fields: &[(&str, &str)]) -> (Vec<Tick>, Vec<(&'static str, String)>) {
+        let (mut ticks, mut dead) = (Vec::new(), Vec::new());
+        read_entry(&entry(fields), &mut ticks, &mut dead);
+        (ticks, dead.into_iter().map(|d| (d.reason, d.detail)).collect())
+    }
+
+    #[test]
+    fn ids_order_as_redis_orders_them() {
+        let a: EntryId = "1700000000000-9".parse().unwrap();
+        let b: EntryId = "1700000000000-10".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(b.to_string(), "1700000000000-10");
+        assert!("x-1".parse::<EntryId>().is_err());
+    }
+
+    #[test]
+    fn both_payload_kinds_give_ticks() {
+        let (ticks, dead) = read(&[
+            ("tick", r#"[{"symbol":"600519.SH","time":1763602203000,"price":1650.5,"volume":300}]"#),
+            ("qmt", r#"{"000001.SZ":{"time":1763602203000,"lastPrice":10.5,"volume":12,"amount":12600}}"#),
+        ]);
+        assert_eq!((ticks.len(), dead.len()), (2, 0));
+        assert_eq!(ticks[1].volume, 1200);
+    }
+
+    #[test]
+    fn each_unusable_part_is_a_dead_letter_with_its_reason() {
+        let (ticks, dead) = read(&[
+            ("tick", r#"[{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1},{"symbol":"x"}]"#),
+            ("quote", "{}"),
+            ("qmt", "{"),
+        ]);
+        assert_eq!(ticks.len(), 1);
+        let reasons: Vec<&str> = dead.iter().map(|d| d.0).collect();
+        assert_eq!(reasons, ["bad_symbol", "unknown_field", "bad_json"]);
+        assert!(dead[0].1.starts_with("element 1:"), "{}", dead[0].1);
+        assert_eq!(read(&[]).1[0].0, "empty_entry");
+    }
+}

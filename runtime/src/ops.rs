@@ -1,0 +1,176 @@
+//! What every service does beside its work: serves `/healthz`, `/readyz` and `/metrics` (beside its
+//! own routes), writes the Prometheus text format, stops on SIGTERM/SIGINT, and backs off from a
+//! dependency that does not answer.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// A service as its ops endpoints see it.
+pub trait Ops: Send + Sync + 'static {
+    /// Whether the service's dependencies answer; the error says which does not.
+    fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// The service's metrics in the Prometheus text format (see [`Metrics`]).
+    fn metrics(&self) -> impl Future<Output = String> + Send;
+}
+
+/// `/healthz`, `/readyz` and `/metrics` for `ops`, to merge with the service's own routes.
+pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready::<O>))
+        .route("/metrics", get(metrics::<O>))
+        .with_state(ops)
+}
+
+async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
+    match ops.ready().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+    }
+}
+
+async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], ops.metrics().await).into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C; on Windows the service manager's stop arrives as Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Exponential backoff for retrying a dependency: 100 ms doubling to 5 s, reset on success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+
+    pub fn new() -> Backoff {
+        Backoff { next: Self::FIRST }
+    }
+
+    /// The wait before the next attempt; each call doubles the following one up to the cap.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        delay
+    }
+
+    pub fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+/// A Prometheus text-format page, written one sample at a time; `# HELP`/`# TYPE` come once per
+/// family, before its first sample.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    text: String,
+    family: String,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        Metrics::default()
+    }
+
+    pub fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: u64) -> &mut Metrics {
+        self.sample(name, "counter", help, labels, &value.to_string())
+    }
+
+    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) -> &mut Metrics {
+        self.sample(name, "gauge", help, labels, &value.to_string())
+    }
+
+    fn sample(&mut self, name: &str, kind: &str, help: &str, labels: &[(&str, &str)], value: &str) -> &mut Metrics {
+        if self.family != name {
+            let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            self.family = name.to_owned();
+        }
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+            let _ = write!(self.text, "{{{}}}", pairs.join(","));
+        }
+        let _ = writeln!(self.text, " {value}");
+        self
+    }
+
+    pub fn finish(self) -> String {
+        self.text
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_write_one_header_per_family_and_escaped_labels() {
+        let mut m = Metrics::new();
+        m.counter("x_total", "Things.", &[("reason", "bad \"json\"")], 3).counter("x_total", "Things.", &[], 4);
+        m.gauge("y", "Level.", &[], 1.5);
+        assert_eq!(
+            m.finish(),
+            "# HELP x_total Things.\n# TYPE x_total counter\nx_total{reason=\"bad \\\"json\\\"\"} 3\nx_total 4\n\
+             # HELP y Level.\n# TYPE y gauge\ny 1.5\n"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets() {
+        let mut b = Backoff::new();
+        let delays: Vec<u128> = (0..8).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 100);
+    }
+}
