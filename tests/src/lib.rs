@@ -273,3 +273,23 @@ mod tests {
             .any(|s| s.contains("CREATE TABLE IF NOT EXISTS db1.bars") && s.contains("ReplacingMergeTree")));
     }
 }
+
+/// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = match exchange.await {
+        Ok(r) => r,
+        Err(e) => return (0, e.to_string()),
+    };
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}

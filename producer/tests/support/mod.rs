@@ -1,0 +1,225 @@
+//! What the producer's end-to-end tests share: a private Redis, the producer binary run as a
+//! child process, stream writers, and readers of the bars it leaves in Redis.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::keys::Keys;
+use common::{Bar, Period, Symbol, Tick, TickKind};
+use harness::RedisServer;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+use rust_decimal::Decimal;
+
+/// A private Redis and a connection to it.
+pub struct Stack {
+    pub redis: RedisServer,
+    pub con: MultiplexedConnection,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let redis = RedisServer::start().await.expect("redis-server");
+        let con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        Stack { redis, con }
+    }
+
+    /// A producer in event time on this Redis under `prefix`, with `env` overriding settings.
+    pub fn producer(&self, prefix: &str, env: &[(&str, &str)]) -> Producer {
+        let http = harness::free_port().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_producer"));
+        cmd.env("TICKBAR__REDIS__URL", self.redis.url())
+            .env("TICKBAR__REDIS__KEY_PREFIX", prefix)
+            .env("TICKBAR__PRODUCER__CLOCK", "event")
+            .env("TICKBAR__PRODUCER__BLOCK_MS", "50")
+            .env("TICKBAR__HTTP__LISTEN", format!("127.0.0.1:{http}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Producer { child: cmd.spawn().expect("the producer binary runs"), http }
+    }
+
+    /// Writes entries (field, payload) to the tick stream under `prefix`, pipelined.
+    pub async fn send(&mut self, prefix: &str, entries: &[(&str, String)]) {
+        let stream = Keys::new(prefix).tick_stream();
+        for chunk in entries.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for (field, payload) in chunk {
+                pipe.cmd("XADD").arg(&stream).arg("*").arg(*field).arg(payload).ignore();
+            }
+            pipe.query_async::<()>(&mut self.con).await.unwrap();
+        }
+    }
+
+    /// Waits until the producer under `prefix` has committed every entry of its stream.
+    pub async fn drained(&mut self, prefix: &str, producer: &mut Producer) {
+        let stream = Keys::new(prefix).tick_stream();
+        let start = Instant::now();
+        loop {
+            producer.assert_running();
+            let last: redis::streams::StreamRangeReply = self.con.xrevrange_count(&stream, "+", "-", 1).await.unwrap();
+            let groups: redis::streams::StreamInfoGroupsReply = self.con.xinfo_groups(&stream).await.unwrap_or_default();
+            let done = groups.groups.first().is_some_and(|g| {
+                g.pending == 0 && last.ids.first().is_none_or(|e| e.id == g.last_delivered_id)
+            });
+            if done {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "the producer did not drain the stream in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The completed bars of one day, period and symbol, in frame order.
+    pub async fn bars(&mut self, prefix: &str, day: &str, period: Period, symbol: &str) -> Vec<Bar> {
+        let key = Keys::new(prefix).day_bars(day.parse().unwrap(), period, symbol.parse().unwrap());
+        let members: Vec<String> = self.con.zrange(key, 0, -1).await.unwrap();
+        members.iter().map(|m| serde_json::from_str(m).unwrap()).collect()
+    }
+
+    /// Every key under `prefix` with its content, for comparing two runs.
+    pub async fn dump(&mut self, prefix: &str) -> Vec<(String, Vec<String>)> {
+        let mut keys: Vec<String> = self.con.keys(format!("{prefix}tickbar:[bf]*")).await.unwrap();
+        keys.sort();
+        let mut out = Vec::new();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut self.con).await.unwrap();
+            let mut content: Vec<String> = match kind.as_str() {
+                "zset" => self.con.zrange(&key, 0, -1).await.unwrap(),
+                "hash" => self.con.hgetall::<_, Vec<String>>(&key).await.unwrap(),
+                other => panic!("{key} is a {other}"),
+            };
+            if kind == "hash" {
+                let mut pairs: Vec<String> = content.chunks(2).map(|p| p.join("=")).collect();
+                pairs.sort();
+                content = pairs;
+            }
+            out.push((key.trim_start_matches(prefix).to_owned(), content));
+        }
+        out
+    }
+}
+
+/// The producer as a child process; killed on drop.
+pub struct Producer {
+    pub child: Child,
+    pub http: u16,
+}
+
+impl Producer {
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            let mut log = String::new();
+            let _ = self.child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+            panic!("the producer exited ({status}): {log}");
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and the exit status once it has stopped.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        harness::http_get(self.http, path).await
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Real fixtures of `common` (see common/tests/data/real/SOURCES.md).
+pub fn fixture(name: &str) -> Vec<Vec<String>> {
+    let path = format!("{}/../common/tests/data/real/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = String::new();
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+/// A feed number rounded to the 0.01 it stands for (the feed writes `1854.980000000000018`).
+pub fn cents(s: &str) -> Decimal {
+    let exact = if s.contains(['E', 'e']) { Decimal::from_scientific(s) } else { s.parse() };
+    exact.unwrap_or_else(|e| panic!("{s}: {e}")).round_dp(2)
+}
+
+/// The real trades of 600519.SH on `day` (`2023-02-01`) as plain ticks.
+pub fn real_trades(day: &str) -> Vec<Tick> {
+    fixture(&format!("600519.SH-{}-trades.csv.gz", day.replace('-', "")))
+        .iter()
+        .map(|r| Tick {
+            symbol: "600519.SH".parse().unwrap(),
+            time_ms: common::time::parse_datetime(&format!("{day}T{}", r[0])).unwrap(),
+            price: cents(&r[1]),
+            volume: r[2].parse().unwrap(),
+            amount: cents(&r[3]),
+            kind: TickKind::Trade,
+        })
+        .collect()
+}
+
+/// The real 3-second snapshots of `symbol` on `day` as cumulative ticks with day high and low.
+pub fn real_snapshots(symbol: &str, day: &str) -> Vec<Tick> {
+    fixture(&format!("{symbol}-{}-snapshots.csv.gz", day.replace('-', "")))
+        .iter()
+        .map(|r| Tick {
+            symbol: symbol.parse().unwrap(),
+            time_ms: common::time::parse_datetime(&format!("{day}T{}", r[0])).unwrap(),
+            price: cents(&r[1]),
+            volume: r[4].parse().unwrap(),
+            amount: cents(&r[5]),
+            kind: TickKind::Cumulative { day_high: Some(cents(&r[2])), day_low: Some(cents(&r[3])) },
+        })
+        .collect()
+}
+
+/// A tick as the contract's tick object.
+pub fn tick_json(t: &Tick) -> String {
+    let (cumulative, high, low) = match t.kind {
+        TickKind::Trade => (false, None, None),
+        TickKind::Cumulative { day_high, day_low } => (true, day_high, day_low),
+    };
+    let mut object = serde_json::json!({
+        "symbol": t.symbol.to_string(), "time": t.time_ms, "price": t.price.to_string(),
+        "volume": t.volume, "amount": t.amount.to_string(), "cumulative": cumulative,
+    });
+    if let (Some(h), Some(l)) = (high, low) {
+        object["high"] = h.to_string().into();
+        object["low"] = l.to_string().into();
+    }
+    object.to_string()
+}
+
+/// The final bars an in-process aggregator builds from `ticks` in event time, as a second opinion.
+pub fn aggregate(ticks: &[Tick], symbol: &str, period: Period) -> Vec<Bar> {
+    let calendar = std::sync::Arc::new(common::TradingCalendar::bundled());
+    let mut agg = common::BarAggregator::new(&common::BarSettings::default(), calendar);
+    let mut events = Vec::new();
+    for t in ticks {
+        agg.apply_at_watermark(t);
+        agg.advance(agg.latest_tick_ms().unwrap());
+        events.extend(agg.drain_events());
+    }
+    let symbol: Symbol = symbol.parse().unwrap();
+    let mut by_frame = std::collections::BTreeMap::new();
+    for e in events.into_iter().filter(|e| e.period == period && e.bar.symbol == symbol) {
+        if e.kind != common::BarEventKind::Updated {
+            by_frame.insert(e.bar.frame, e.bar);
+        }
+    }
+    by_frame.into_values().collect()
+}
