@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test of tickbar: formatting, clippy, unit, property, real-data and
-# real-server integration tests. Installs redis-server and clickhouse-server (Debian packages)
-# when they are missing; the tests start their own private instances on free ports.
+# real-server integration tests. Installs redis-server, clickhouse-server and chromium (Debian
+# packages) when they are missing; the tests start their own private instances on free ports and
+# check the web pages in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v clickhouse-server >/dev/null || command -v clickhouse >/dev/null || need+=(clickhouse-server)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -15,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "missing ${need[*]}: on macOS run 'brew install redis clickhouse'" >&2
+    echo "missing ${need[*]}: on macOS run 'brew install redis clickhouse chromium'" >&2
     exit 1
   fi
 fi

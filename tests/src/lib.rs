@@ -293,3 +293,20 @@ pub async fn http_get(port: u16, path: &str) -> (u16, String) {
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
     (status, body)
 }
+
+/// The page at `url` as headless Chromium renders it after its scripts ran for `budget_ms` of
+/// virtual time: the DOM, serialised.
+pub fn chromium_dom(url: &str, budget_ms: u32) -> Result<String> {
+    let binary = locate("chromium", "chromium", "TICKBAR_CHROMIUM")
+        .or_else(|_| locate("chromium-browser", "chromium", "TICKBAR_CHROMIUM"))?;
+    let profile = TempDir::new().map_err(io("a chromium profile dir"))?;
+    let output = Command::new(binary)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--virtual-time-budget={budget_ms}"))
+        .args(["--dump-dom", url])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(io("chromium"))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
