@@ -57,7 +57,6 @@ pub async fn import(
         }
     };
     read_bars(file, |line, bar| each(line, bar, &mut report))?;
-    drop(each);
     out.batch.extend(normaliser.finish());
     out.flush(con).await?;
     report.queued = out.queued;

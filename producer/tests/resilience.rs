@@ -95,7 +95,9 @@ async fn ten_thousand_malformed_entries_are_dead_lettered_with_reasons_and_valid
     let (status, body) = producer.get("/api/status").await;
     assert_eq!(status, 200, "{body}");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-    for reason in ["bad_json", "bad_symbol", "missing_field", "bad_price", "implausible_time", "bad_time", "unknown_field"] {
+    for reason in
+        ["bad_json", "bad_symbol", "missing_field", "bad_price", "implausible_time", "bad_time", "unknown_field"]
+    {
         let expected = bad.iter().filter(|(_, r)| *r == reason).count() as u64;
         assert_eq!(status["counters"]["dead"][reason], expected, "{reason}");
     }

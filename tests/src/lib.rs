@@ -254,26 +254,6 @@ pub fn schema_statements(database: &str) -> Vec<String> {
     text.split(';').filter(|s| !s.trim().is_empty()).map(|s| s.trim().replace("{database}", database)).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_binary_is_named_with_how_to_install_it() {
-        let err = locate("no-such-server-binary", "no-such-package", "TICKBAR_NO_SUCH_SERVER").unwrap_err().to_string();
-        assert!(err.contains("no-such-server-binary") && err.contains("apt-get install -y no-such-package"), "{err}");
-    }
-
-    #[test]
-    fn the_schema_creates_the_database_and_the_contract_table() {
-        let statements = schema_statements("db1");
-        assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"), "{statements:?}");
-        assert!(statements
-            .iter()
-            .any(|s| s.contains("CREATE TABLE IF NOT EXISTS db1.bars") && s.contains("ReplacingMergeTree")));
-    }
-}
-
 /// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -309,4 +289,24 @@ pub fn chromium_dom(url: &str, budget_ms: u32) -> Result<String> {
         .output()
         .map_err(io("chromium"))?;
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_is_named_with_how_to_install_it() {
+        let err = locate("no-such-server-binary", "no-such-package", "TICKBAR_NO_SUCH_SERVER").unwrap_err().to_string();
+        assert!(err.contains("no-such-server-binary") && err.contains("apt-get install -y no-such-package"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_creates_the_database_and_the_contract_table() {
+        let statements = schema_statements("db1");
+        assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"), "{statements:?}");
+        assert!(statements
+            .iter()
+            .any(|s| s.contains("CREATE TABLE IF NOT EXISTS db1.bars") && s.contains("ReplacingMergeTree")));
+    }
 }

@@ -17,3 +17,5 @@ for d in 20230201 20230202 20230203; do
     | gzip -9n > "$here/000333.SZ-$d-snapshots.csv.gz"
 done
 cp "$src/tushare-daily-600519-excerpt/600519_tushare_daily_20230131_20230206.csv" "$here/600519.SH-tushare-daily.csv"
+# 000001.SZ one-minute bars of January 2018 (DolphinDB candles, end-labelled, shares), whole.
+gzip -9nc "$src/ddb-000001sz-trades-20180903-and-1min-201801/candle_201801.csv" > "$here/000001.SZ-201801-candles.csv.gz"
