@@ -1,0 +1,81 @@
+//! Producer load test: pushes N QMT snapshots (whole-quote payloads of 100 symbols) into the tick
+//! stream of a Redis, starts the producer binary in event time, and measures end-to-end ticks/s
+//! until the last entry is committed (bars in Redis, acknowledged). Run by `deploy/bench-producer.sh`.
+//!
+//! `cargo run --release -p producer --example load -- REDIS_URL PRODUCER_BIN [SNAPSHOTS] [SYMBOLS]`
+
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+
+const PER_PAYLOAD: usize = 100;
+const PREFIX: &str = "load:";
+
+#[tokio::main]
+async fn main() -> redis::RedisResult<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (url, producer) = (&args[1], &args[2]);
+    let snapshots: usize = args.get(3).map_or(1_000_000, |a| a.parse().expect("SNAPSHOTS"));
+    let symbols: usize = args.get(4).map_or(2_000, |a| a.parse().expect("SYMBOLS"));
+    let mut con = redis::Client::open(url.as_str())?.get_multiplexed_async_connection().await?;
+    let stream = format!("{PREFIX}ticks");
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut con).await?;
+
+    let start_ms = 1_675_215_000_000_i64; // 2023-02-01 09:30:00 +08:00
+    let rounds = snapshots.div_ceil(symbols);
+    let mut pipe = redis::pipe();
+    let mut queued = 0;
+    for round in 0..rounds {
+        let time = start_ms + round as i64 * 3_000;
+        for chunk in (0..symbols).collect::<Vec<_>>().chunks(PER_PAYLOAD) {
+            let quotes: Vec<String> = chunk.iter().map(|&s| snapshot(s, round, time)).collect();
+            pipe.cmd("XADD").arg(&stream).arg("*").arg("qmt").arg(format!("{{{}}}", quotes.join(","))).ignore();
+            queued += 1;
+            if queued % 1000 == 0 {
+                pipe.query_async::<()>(&mut con).await?;
+                pipe.clear();
+            }
+        }
+    }
+    if queued % 1000 != 0 {
+        pipe.query_async::<()>(&mut con).await?;
+    }
+    let ticks = rounds * symbols;
+    println!("pushed {ticks} snapshots in {queued} entries");
+
+    let started = Instant::now();
+    let mut child = std::process::Command::new(producer)
+        .env("TICKBAR__REDIS__URL", url)
+        .env("TICKBAR__REDIS__KEY_PREFIX", PREFIX)
+        .env("TICKBAR__PRODUCER__CLOCK", "event")
+        .env("TICKBAR__HTTP__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("the producer binary");
+    loop {
+        let groups: redis::streams::StreamInfoGroupsReply = con.xinfo_groups(&stream).await.unwrap_or_default();
+        if groups.groups.first().is_some_and(|g| g.pending == 0 && g.lag == Some(0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = child.kill();
+    println!("{ticks} ticks end to end in {secs:.2} s: {:.0} ticks/s", ticks as f64 / secs);
+    Ok(())
+}
+
+/// Symbol `s`'s `round`-th snapshot: one lot more each time, the price wandering by cents.
+fn snapshot(s: usize, round: usize, time: i64) -> String {
+    let code = if s % 2 == 0 { format!("{:06}.SZ", s) } else { format!("{:06}.SH", 600_000 + s) };
+    let cents = 1_000 + (s % 500) as i64 * 10 + (round as i64 * 7 % 13);
+    let lots = 100 + round as u64;
+    let amount = 10 * (lots as i64) * cents; // yuan: lots * 100 * cents / 100 (approximate turnover)
+    format!(
+        r#""{code}":{{"time":{time},"lastPrice":{}.{:02},"open":10.0,"high":{}.{:02},"low":9.0,"lastClose":10.0,"volume":{lots},"amount":{amount},"openInt":13,"bidPrice":[0,0,0,0,0],"askPrice":[0,0,0,0,0],"bidVol":[0,0,0,0,0],"askVol":[0,0,0,0,0]}}"#,
+        cents / 100,
+        cents % 100,
+        cents / 100 + 1,
+        cents % 100
+    )
+}
