@@ -31,13 +31,13 @@ async fn main() -> redis::RedisResult<()> {
             let quotes: Vec<String> = chunk.iter().map(|&s| snapshot(s, round, time)).collect();
             pipe.cmd("XADD").arg(&stream).arg("*").arg("qmt").arg(format!("{{{}}}", quotes.join(","))).ignore();
             queued += 1;
-            if queued % 1000 == 0 {
+            if queued.is_multiple_of(1000) {
                 pipe.query_async::<()>(&mut con).await?;
                 pipe.clear();
             }
         }
     }
-    if queued % 1000 != 0 {
+    if !queued.is_multiple_of(1000) {
         pipe.query_async::<()>(&mut con).await?;
     }
     let ticks = rounds * symbols;
@@ -61,13 +61,14 @@ async fn main() -> redis::RedisResult<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     let _ = child.kill();
+    let _ = child.wait();
     println!("{ticks} ticks end to end in {secs:.2} s: {:.0} ticks/s", ticks as f64 / secs);
     Ok(())
 }
 
 /// Symbol `s`'s `round`-th snapshot: one lot more each time, the price wandering by cents.
 fn snapshot(s: usize, round: usize, time: i64) -> String {
-    let code = if s % 2 == 0 { format!("{:06}.SZ", s) } else { format!("{:06}.SH", 600_000 + s) };
+    let code = if s.is_multiple_of(2) { format!("{:06}.SZ", s) } else { format!("{:06}.SH", 600_000 + s) };
     let cents = 1_000 + (s % 500) as i64 * 10 + (round as i64 * 7 % 13);
     let lots = 100 + round as u64;
     let amount = 10 * (lots as i64) * cents; // yuan: lots * 100 * cents / 100 (approximate turnover)
