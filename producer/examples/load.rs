@@ -24,7 +24,7 @@ async fn main() -> redis::RedisResult<()> {
     let start_ms = 1_675_215_000_000_i64; // 2023-02-01 09:30:00 +08:00
     let rounds = snapshots.div_ceil(symbols);
     let mut pipe = redis::pipe();
-    let mut queued = 0;
+    let mut queued: usize = 0;
     for round in 0..rounds {
         let time = start_ms + round as i64 * 3_000;
         for chunk in (0..symbols).collect::<Vec<_>>().chunks(PER_PAYLOAD) {
