@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Period, Tick, TradingCalendar};
+use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Tick, TradingCalendar};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -112,13 +112,14 @@ impl Engine {
     /// the clock; what happened goes into `step`. In event time `now_ms` is not used.
     pub fn step(&mut self, entries: &[Entry], now_ms: i64, step: &mut Step) {
         self.ticks.clear();
+        let first_dead = step.dead.len();
         for entry in entries {
             read_entry(entry, &mut self.ticks, &mut step.dead);
             step.acks.push(entry.id);
         }
         self.counters.entries += entries.len() as u64;
         self.counters.ticks += self.ticks.len() as u64;
-        for d in &step.dead {
+        for d in &step.dead[first_dead..] {
             *self.counters.dead.entry(d.reason.to_owned()).or_default() += 1;
         }
         let now_ms = match self.clock {
@@ -165,10 +166,5 @@ impl Engine {
 
     pub fn aggregator(&self) -> &BarAggregator {
         &self.agg
-    }
-
-    /// The bars closed so far of `period`.
-    pub fn closed(&self, period: Period) -> u64 {
-        self.counters.closed[period.index()]
     }
 }

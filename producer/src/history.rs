@@ -37,26 +37,25 @@ pub async fn import(
 ) -> Result<Report> {
     let mut report = Report::default();
     let mut out = Pusher { queue: keys.history_queue(period), batch: Vec::new(), queued: 0 };
-    let mut each = |line: u64, bar: Result<Bar, String>, report: &mut Report| {
+    read_bars(file, |line, bar| {
         report.read += 1;
         let refusal = match bar {
             Err(message) => Err(("unreadable", message)),
             Ok(bar) => {
-                normaliser.push(bar.clone()).map_err(|r: Refusal| (r.as_str(), format!("{} {}", bar.symbol, bar.frame)))
+                let (symbol, frame) = (bar.symbol, bar.frame);
+                normaliser.push(bar).map_err(|r: Refusal| (r.as_str(), format!("{symbol} {frame}")))
             }
         };
         match refusal {
             Ok(bar) => out.batch.extend(bar),
             Err((reason, what)) => {
-                let n = report.refused.entry(reason).or_default();
-                *n += 1;
+                *report.refused.entry(reason).or_default() += 1;
                 if report.refused.values().sum::<u64>() <= LOGGED {
                     tracing::warn!(line, reason, what, "bar refused");
                 }
             }
         }
-    };
-    read_bars(file, |line, bar| each(line, bar, &mut report))?;
+    })?;
     out.batch.extend(normaliser.finish());
     out.flush(con).await?;
     report.queued = out.queued;
@@ -84,29 +83,19 @@ impl Pusher {
 /// Calls `each` with every bar of the file (or why its line is none), by line number.
 fn read_bars(file: &Path, mut each: impl FnMut(u64, Result<Bar, String>)) -> Result<()> {
     let io = |source| Error::File { path: file.to_owned(), source };
-    let mut lines = BufReader::new(std::fs::File::open(file).map_err(io)?).lines();
-    let first = lines.next().transpose().map_err(io)?.unwrap_or_default();
-    if first.trim_start().starts_with('{') {
-        each(1, serde_json::from_str(&first).map_err(|e| e.to_string()));
+    let mut lines = BufReader::new(std::fs::File::open(file).map_err(io)?).lines().peekable();
+    if matches!(lines.peek(), Some(Ok(first)) if first.trim_start().starts_with('{')) {
         for (n, line) in lines.enumerate() {
             let line = line.map_err(io)?;
             if !line.trim().is_empty() {
-                each(n as u64 + 2, serde_json::from_str(&line).map_err(|e| e.to_string()));
+                each(n as u64 + 1, serde_json::from_str(&line).map_err(|e| e.to_string()));
             }
         }
         return Ok(());
     }
-    let mut csv = csv::Reader::from_path(file).map_err(|e| Error::Input {
-        path: file.to_owned(),
-        line: 1,
-        message: e.to_string(),
-    })?;
-    let columns = Columns::new(csv.headers().map_err(|e| Error::Input {
-        path: file.to_owned(),
-        line: 1,
-        message: e.to_string(),
-    })?)
-    .map_err(|message| Error::Input { path: file.to_owned(), line: 1, message })?;
+    let in_header = |message: String| Error::Input { path: file.to_owned(), line: 1, message };
+    let mut csv = csv::Reader::from_path(file).map_err(|e| in_header(e.to_string()))?;
+    let columns = Columns::new(csv.headers().map_err(|e| in_header(e.to_string()))?).map_err(in_header)?;
     for (n, record) in csv.records().enumerate() {
         each(n as u64 + 2, record.map_err(|e| e.to_string()).and_then(|r| columns.bar(&r)));
     }

@@ -36,8 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validates the settings (file, environment, holiday list) and prints them as JSON.
-    CheckConfig,
+    #[command(flatten)]
+    Service(runtime::ServiceCommand),
     /// Writes a tick file (CSV with a header, or JSON lines; QMT or plain ticks) into the tick stream.
     Replay {
         #[arg(long)]
@@ -76,14 +76,14 @@ enum Unit {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings: ProducerSettings = runtime::load_settings(cli.config.config.as_deref())?;
-    let calendar = Arc::new(runtime::load_calendar(&settings.calendar)?);
+    let (settings, calendar) = cli.config.load::<ProducerSettings>()?;
+    let calendar = Arc::new(calendar);
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
     let keys = Keys::new(settings.redis.key_prefix.clone());
     match cli.command {
-        Some(Command::CheckConfig) => runtime::print_settings(&settings),
+        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::print_settings(&settings),
         None => rt.block_on(serve(settings, calendar))?,
         Some(Command::Replay { file, speed }) => {
             anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");

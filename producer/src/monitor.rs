@@ -87,7 +87,7 @@ impl Monitor {
         s.last_tick_time = latest.map(|ms| Frame::from_epoch_seconds(ms.div_euclid(1000)).to_iso8601());
         s.last_entry_id = engine.last_id().to_string();
         s.counters = counters.clone();
-        s.bars_closed = Period::ALL.iter().map(|p| (p.minutes(), engine.closed(*p))).collect();
+        s.bars_closed = Period::ALL.iter().map(|p| (p.minutes(), counters.closed[p.index()])).collect();
         s.outcomes = TickOutcome::all().map(|o| (o.as_str(), agg.count(o))).collect();
     }
 

@@ -39,15 +39,11 @@ pub async fn replay(con: &mut ConnectionManager, keys: &Keys, file: &Path, speed
     let io = |source| Error::File { path: file.to_owned(), source };
     let reader = BufReader::new(std::fs::File::open(file).map_err(io)?);
     let mut lines = reader.lines().peekable();
-    let first = match lines.peek() {
-        Some(Ok(line)) => line.trim_start().to_owned(),
-        Some(Err(_)) => return Err(io(lines.next().expect("peeked").expect_err("peeked an error"))),
-        None => String::new(),
-    };
+    let json = matches!(lines.peek(), Some(Ok(first)) if first.trim_start().starts_with(['{', '[']));
     let started = Instant::now();
     let mut out = Sender::new(keys.tick_stream(), speed);
     let mut report = Report::default();
-    if first.starts_with('{') || first.starts_with('[') {
+    if json {
         for line in lines {
             let line = line.map_err(io)?;
             report.lines += 1;

@@ -38,6 +38,15 @@ pub struct ServiceArgs {
     pub command: Option<ServiceCommand>,
 }
 
+impl ConfigArg {
+    /// The settings of this `--config` (and the environment) and the holiday list they name.
+    pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar), Error> {
+        let settings: T = load_settings(self.config.as_deref())?;
+        let calendar = load_calendar(settings.calendar())?;
+        Ok((settings, calendar))
+    }
+}
+
 /// Subcommands every service binary has.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ServiceCommand {
@@ -54,8 +63,7 @@ impl ServiceArgs {
     /// Loads and checks the settings (including the holiday list they name); with `check-config`,
     /// prints them and returns `None`, else returns them for the service to run.
     pub fn settings<T: ServiceSettings>(&self) -> Result<Option<T>, Error> {
-        let settings: T = load_settings(self.config.config.as_deref())?;
-        load_calendar(settings.calendar())?;
+        let (settings, _) = self.config.load::<T>()?;
         match self.command {
             Some(ServiceCommand::CheckConfig) => {
                 print_settings(&settings);
