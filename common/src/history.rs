@@ -87,12 +87,7 @@ impl Normaliser {
             bar.vol = bar.vol.checked_mul(100).ok_or(Refusal::BadBar)?;
         }
         bar.check().map_err(|_| Refusal::BadBar)?;
-        let day = day_number(bar.frame.date());
-        match self.calendar.is_trading_day_number(day) {
-            Ok(true) => {}
-            Ok(false) => return Err(Refusal::NonTradingDay),
-            Err(_) => return Err(Refusal::OutsideCalendar),
-        }
+        let day = trading_day(&self.calendar, bar.frame)?;
         let end = bar.frame.time().num_seconds_from_midnight();
         let grid = self.sessions.grid(bar.symbol);
         let window = grid.windows(self.period).iter().position(|w| w.end == end);
@@ -124,6 +119,29 @@ impl Normaliser {
                 b
             })
             .collect()
+    }
+}
+
+/// Checks a bar that is already in the project's layout (a history queue item): consistent prices
+/// and a frame that labels a bar of `period` on a trading day of the calendar.
+pub fn check_bar(sessions: &Sessions, calendar: &TradingCalendar, period: Period, bar: &Bar) -> Result<(), Refusal> {
+    bar.check().map_err(|_| Refusal::BadBar)?;
+    trading_day(calendar, bar.frame)?;
+    let label = bar.frame.time().num_seconds_from_midnight();
+    if sessions.grid(bar.symbol).windows(period).iter().any(|w| w.label == label) {
+        Ok(())
+    } else {
+        Err(Refusal::OutsideSessions)
+    }
+}
+
+/// The day of `frame` when it trades.
+fn trading_day(calendar: &TradingCalendar, frame: Frame) -> Result<DayNumber, Refusal> {
+    let day = day_number(frame.date());
+    match calendar.is_trading_day_number(day) {
+        Ok(true) => Ok(day),
+        Ok(false) => Err(Refusal::NonTradingDay),
+        Err(_) => Err(Refusal::OutsideCalendar),
     }
 }
 
@@ -196,6 +214,17 @@ mod tests {
         let mut broken = bar("2023-02-01 10:00:00", "10", "11", 1);
         broken.low = dec!(12);
         assert_eq!(n.push(broken), Err(Refusal::BadBar));
+    }
+
+    #[test]
+    fn queue_bars_must_carry_a_label_of_the_layout() {
+        let (sessions, calendar) = (Sessions::new(Layout::default()), TradingCalendar::bundled());
+        let check = |period, frame| check_bar(&sessions, &calendar, period, &bar(frame, "10", "10", 1));
+        assert_eq!(check(Period::M1, "2023-02-01 09:31:00"), Ok(()));
+        assert_eq!(check(Period::M60, "2023-02-01 10:30:00"), Ok(()));
+        assert_eq!(check(Period::M60, "2023-02-01 10:00:00"), Err(Refusal::OutsideSessions));
+        assert_eq!(check(Period::M1, "2023-02-01 12:00:00"), Err(Refusal::OutsideSessions));
+        assert_eq!(check(Period::M1, "2023-02-04 10:00:00"), Err(Refusal::NonTradingDay));
     }
 
     #[test]

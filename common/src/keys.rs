@@ -64,6 +64,11 @@ impl Keys {
         self.key(format_args!("tickbar:bars:{day}:{period}:{symbol}"))
     }
 
+    /// A `SCAN MATCH` pattern for every [`Self::day_bars`] key of one trading day.
+    pub fn day_bars_pattern(&self, day: NaiveDate) -> String {
+        format!("{}tickbar:bars:{day}:*", glob_escape(&self.prefix))
+    }
+
     /// Forming bars of one trading day and period: a hash from symbol to bar object.
     pub fn forming_bars(&self, day: NaiveDate, period: Period) -> String {
         self.key(format_args!("tickbar:forming:{day}:{period}"))
@@ -79,10 +84,41 @@ impl Keys {
         self.key(format_args!("tickbar:producer:journal"))
     }
 
+    /// The lock one consumer instance holds while it drains the history queues.
+    pub fn drain_lock(&self) -> String {
+        self.key(format_args!("tickbar:consumer:drain-lock"))
+    }
+
+    /// The lock held while a cleanup runs, so that no two instances run it at once.
+    pub fn cleanup_lock(&self) -> String {
+        self.key(format_args!("tickbar:consumer:cleanup-lock"))
+    }
+
+    /// The latest cleanup report (JSON).
+    pub fn cleanup_last(&self) -> String {
+        self.key(format_args!("tickbar:consumer:cleanup:last"))
+    }
+
+    /// Recent cleanup reports, newest first.
+    pub fn cleanup_reports(&self) -> String {
+        self.key(format_args!("tickbar:consumer:cleanup:reports"))
+    }
+
     /// The set of trading days (`YYYY-MM-DD`) Redis holds same-day bars for; the query API routes by it.
     pub fn days_held(&self) -> String {
         self.key(format_args!("tickbar:days"))
     }
+}
+
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_escape(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 #[cfg(test)]
@@ -105,5 +141,7 @@ mod tests {
             "t1:tickbar:bars:2026-11-20:1:600519.SH"
         );
         assert_eq!(bars_table("tickbar"), "tickbar.bars");
+        let day = "2026-11-20".parse().unwrap();
+        assert_eq!(Keys::new("t[1]*:").day_bars_pattern(day), "t\\[1\\]\\*:tickbar:bars:2026-11-20:*");
     }
 }

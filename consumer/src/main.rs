@@ -1,10 +1,34 @@
-//! `consumer`: drains the historical-bar queues into ClickHouse and runs the 2 a.m. cleanup.
-//! The service loop arrives with issue #4; today the binary checks and prints its settings.
+//! `consumer`: drains the historical-bar queues into ClickHouse and runs the nightly cleanup of the
+//! previous trading day's Redis data with its integrity report; `consumer cleanup` runs it once.
 
+mod batch;
+mod cleanup;
+mod drain;
+mod error;
+mod integrity;
+mod item;
+mod monitor;
 mod settings;
+mod store;
+mod webhook;
 
-use clap::Parser;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use common::keys::Keys;
+use common::{Frame, Sessions, TradingCalendar};
+use runtime::ops::Backoff;
 use settings::ConsumerSettings;
+
+use crate::cleanup::{Cleanup, Trigger};
+use crate::drain::Drain;
+use crate::item::Validator;
+use crate::monitor::Monitor;
+use crate::store::clickhouse::History;
+use crate::store::redis::{Lock, Queues};
 
 #[derive(Parser)]
 #[command(
@@ -14,12 +38,152 @@ use settings::ConsumerSettings;
 )]
 struct Cli {
     #[command(flatten)]
-    service: runtime::ServiceArgs,
+    config: runtime::ConfigArg,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Service(runtime::ServiceCommand),
+    /// Runs the cleanup once for one trading day and prints its report as JSON. Exit status 0: done
+    /// and clean; 1: it failed (or another instance holds the lock); 2: done, with integrity issues.
+    Cleanup {
+        /// The trading day to remove from Redis (default: the trading day before today).
+        #[arg(long)]
+        day: Option<NaiveDate>,
+    },
+}
+
+/// The parts both the service and `cleanup` are built from.
+struct Parts {
+    keys: Keys,
+    instance: String,
+    history: History,
+    cleanup: Cleanup,
 }
 
 fn main() -> anyhow::Result<()> {
-    let Some(_settings) = Cli::parse().service.settings::<ConsumerSettings>()? else {
-        return Ok(());
+    let cli = Cli::parse();
+    let (settings, calendar) = cli.config.load::<ConsumerSettings>()?;
+    runtime::init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let _entered = rt.enter();
+    let parts = parts(&settings, Arc::new(calendar));
+    match cli.command {
+        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::print_settings(&settings),
+        None => rt.block_on(serve(settings, parts))?,
+        Some(Command::Cleanup { day }) => {
+            let code = rt.block_on(cleanup_once(&settings, &parts, day))?;
+            std::process::exit(code);
+        }
+    }
+    Ok(())
+}
+
+fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
+    let section = &settings.consumer;
+    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let instance = section.instance_name();
+    let ttl = Duration::from_millis(section.lock_ttl_ms.max(1000));
+    let history = History::new(
+        runtime::clickhouse::client(&settings.clickhouse),
+        &settings.clickhouse.database,
+        Duration::from_millis(section.insert_timeout_ms),
+    );
+    let cleanup = Cleanup {
+        keys: keys.clone(),
+        lock: Lock::new("cleanup", keys.cleanup_lock(), &instance, ttl.max(Duration::from_secs(600))),
+        history: history.clone(),
+        calendar,
+        bars: settings.bars.clone(),
+        at: section.cleanup_at,
+        integrity_days: section.integrity_days,
+        webhook_url: section.webhook_url.clone().filter(|u| !u.is_empty()),
     };
-    anyhow::bail!("the consumer service is not built yet (issue #4); `consumer check-config` checks the settings")
+    Parts { keys, instance, history, cleanup }
+}
+
+/// `consumer cleanup [--day D]`: the exit status.
+async fn cleanup_once(settings: &ConsumerSettings, parts: &Parts, day: Option<NaiveDate>) -> anyhow::Result<i32> {
+    let day = match day {
+        Some(day) => day,
+        None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(drain::now_ms() as i64 / 1000).date())?,
+    };
+    let mut con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
+    let report = parts.cleanup.run(&mut con, vec![day], Trigger::Command, None).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(match (&report.error, report.ok) {
+        (Some(_), _) => 1,
+        (None, false) => 2,
+        (None, true) => 0,
+    })
+}
+
+async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
+    let section = &settings.consumer;
+    let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
+    let lock = Lock::new(
+        "drain",
+        parts.keys.drain_lock(),
+        &parts.instance,
+        Duration::from_millis(section.lock_ttl_ms.max(1000)),
+    );
+    let queues = Queues::new(parts.keys.clone(), lock);
+    let monitor = Arc::new(Monitor::new(parts.instance.clone(), queues.clone(), parts.history.clone(), con.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(settings.http.listen)
+        .await
+        .with_context(|| format!("http.listen {}", settings.http.listen))?;
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(runtime::ops::serve(listener, monitor.routes(), async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    }));
+    tokio::spawn(async move {
+        runtime::ops::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    tracing::info!(listen = %settings.http.listen, instance = %parts.instance, "consumer started");
+    if !schema_applied(&settings, &monitor, stop_rx.clone()).await {
+        http.await??;
+        return Ok(());
+    }
+    let drain = Drain {
+        queues,
+        history: parts.history.clone(),
+        validator: Validator::new(Arc::new(Sessions::new(settings.bars.layout)), parts.cleanup.calendar.clone()),
+        periods: common::Period::ALL.to_vec(),
+        batch_rows: section.batch_rows.max(1),
+        idle: Duration::from_millis(section.idle_ms.max(1)),
+        monitor: monitor.clone(),
+    };
+    let cleanup = parts.cleanup.schedule(con.clone(), monitor.clone(), stop_rx.clone());
+    tokio::join!(drain.run(con.clone(), stop_rx), cleanup);
+    http.await??;
+    tracing::info!("consumer stopped");
+    Ok(())
+}
+
+/// Applies the DDL, retrying with backoff while ClickHouse is away; `false` when stopped first.
+async fn schema_applied(
+    settings: &ConsumerSettings,
+    monitor: &Monitor,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let client = runtime::clickhouse::client(&settings.clickhouse);
+    let mut backoff = Backoff::new();
+    loop {
+        match runtime::clickhouse::apply_schema(&client, &settings.clickhouse.database).await {
+            Ok(()) => {
+                monitor.set_up("clickhouse");
+                return true;
+            }
+            Err(e) => monitor.failed("clickhouse", &e.into()),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff.next_delay()) => {},
+            _ = stop.changed() => return false,
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! The consumer's settings: Redis for the queues, ClickHouse for history.
+//! The consumer's settings: the shared sections plus `[consumer]`.
 
+use chrono::NaiveTime;
 use common::settings::{CalendarSettings, ClickHouseSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
@@ -13,6 +14,7 @@ pub struct ConsumerSettings {
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
     pub bars: BarSettings,
+    pub consumer: ConsumerSection,
 }
 
 impl Default for ConsumerSettings {
@@ -23,7 +25,77 @@ impl Default for ConsumerSettings {
             http: HttpSettings::on(HttpSettings::CONSUMER),
             calendar: CalendarSettings::default(),
             bars: BarSettings::default(),
+            consumer: ConsumerSection::default(),
         }
+    }
+}
+
+/// `[consumer]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsumerSection {
+    /// Queue items taken per batch: one existence query and one INSERT each.
+    pub batch_rows: usize,
+    /// How long to wait before looking again when every queue is empty.
+    pub idle_ms: u64,
+    /// How long one INSERT may take before it counts as failed and is retried.
+    pub insert_timeout_ms: u64,
+    /// When the nightly cleanup runs, Asia/Shanghai, `HH:MM`.
+    #[serde(with = "hh_mm")]
+    pub cleanup_at: NaiveTime,
+    /// Trading days, ending with the cleaned day, whose ClickHouse history the integrity check covers.
+    pub integrity_days: u32,
+    /// Expiry of the drain and cleanup locks; a holder renews them well within it.
+    pub lock_ttl_ms: u64,
+    /// This instance's name in locks and reports; empty means host name and process id.
+    pub instance: String,
+    /// An `http://` URL that receives a short JSON alert when the cleanup or its checks fail.
+    pub webhook_url: Option<String>,
+}
+
+impl Default for ConsumerSection {
+    fn default() -> Self {
+        ConsumerSection {
+            batch_rows: 20_000,
+            idle_ms: 200,
+            insert_timeout_ms: 30_000,
+            cleanup_at: NaiveTime::from_hms_opt(2, 0, 0).expect("02:00 is a time"),
+            integrity_days: 5,
+            lock_ttl_ms: 30_000,
+            instance: String::new(),
+            webhook_url: None,
+        }
+    }
+}
+
+impl ConsumerSection {
+    /// [`Self::instance`], or `host-pid` when unset.
+    pub fn instance_name(&self) -> String {
+        if !self.instance.is_empty() {
+            return self.instance.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .or_else(|| std::env::var("COMPUTERNAME").ok())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "consumer".into());
+        format!("{}-{}", host.trim(), std::process::id())
+    }
+}
+
+/// `HH:MM` (24-hour) for a time of day.
+mod hh_mm {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.format("%H:%M").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let text = String::deserialize(d)?;
+        NaiveTime::parse_from_str(&text, "%H:%M")
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a 24-hour HH:MM time")))
     }
 }
 

@@ -1,10 +1,10 @@
 //! What the producer shows: the figures behind the monitor page (`/`, `/api/status`), the
 //! Prometheus `/metrics`, and readiness (Redis answers and the state is recovered).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::Html;
@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::time::split_ms;
 use common::{Frame, Period, TickOutcome};
-use runtime::ops::{Metrics, Ops};
+use runtime::ops::{Metrics, Ops, Rate};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -44,7 +44,7 @@ pub struct Status {
 /// Shared between the worker, which reports each commit, and the HTTP handlers.
 pub struct Monitor {
     status: Mutex<Status>,
-    rate: Mutex<VecDeque<(Instant, u64)>>,
+    rate: Rate,
     redis_up: AtomicBool,
     recoveries: AtomicU64,
     store: AsyncMutex<Store>,
@@ -59,7 +59,7 @@ impl Monitor {
         };
         Monitor {
             status: Mutex::new(Status { clock, redis: "down", ..Status::default() }),
-            rate: Mutex::new(VecDeque::new()),
+            rate: Rate::new(RATE_WINDOW),
             redis_up: AtomicBool::new(false),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
@@ -82,29 +82,13 @@ impl Monitor {
         let latest = agg.latest_tick_ms();
         let mut s = self.status.lock().expect("status lock");
         s.recovered = true;
-        s.ticks_per_second = self.rate(counters.ticks);
+        s.ticks_per_second = self.rate.sample(counters.ticks);
         s.symbols_active = latest.map_or(0, |ms| agg.symbols_on(split_ms(ms).0));
         s.last_tick_time = latest.map(|ms| Frame::from_epoch_seconds(ms.div_euclid(1000)).to_iso8601());
         s.last_entry_id = engine.last_id().to_string();
         s.counters = counters.clone();
         s.bars_closed = Period::ALL.iter().map(|p| (p.minutes(), counters.closed[p.index()])).collect();
         s.outcomes = TickOutcome::all().map(|o| (o.as_str(), agg.count(o))).collect();
-    }
-
-    fn rate(&self, ticks: u64) -> f64 {
-        let now = Instant::now();
-        let mut samples = self.rate.lock().expect("rate lock");
-        samples.push_back((now, ticks));
-        while samples.len() > 2 && now - samples[0].0 > RATE_WINDOW {
-            samples.pop_front();
-        }
-        let (then, before) = samples[0];
-        let secs = (now - then).as_secs_f64();
-        if secs > 0.0 {
-            (ticks - before) as f64 / secs
-        } else {
-            0.0
-        }
     }
 
     /// The current figures, with the stream backlog read now.
@@ -117,7 +101,7 @@ impl Monitor {
         s.redis = if self.redis_up.load(Ordering::Relaxed) && backlog.is_ok() { "up" } else { "down" };
         s.recoveries = self.recoveries.load(Ordering::Relaxed);
         if s.ticks_per_second > 0.0 {
-            s.ticks_per_second = self.rate(s.counters.ticks);
+            s.ticks_per_second = self.rate.sample(s.counters.ticks);
         }
         s
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use common::keys::Keys;
 use common::{BarEventKind, Period};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Value};
 
@@ -25,12 +25,7 @@ const RANGE_PAGE: usize = 10_000;
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
 pub fn connect(url: &str) -> Result<ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(30)))
-        .set_number_of_retries(1);
-    Ok(ConnectionManager::new_lazy_with_config(client, config)?)
+    Ok(runtime::redis::connect(url)?)
 }
 
 /// The tick stream as this producer reads and writes it.

@@ -1,8 +1,11 @@
 //! What every tickbar service binary shares: loading its settings from one TOML file plus
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
-//! setting up logging; and, in [`ops`], what every service serves and how it stops.
+//! setting up logging; in [`ops`], what every service serves and how it stops; in [`clickhouse`],
+//! the bars table as every service reads and writes it; in [`redis`], the connection they use.
 
+pub mod clickhouse;
 pub mod ops;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 

@@ -105,6 +105,36 @@ impl Default for Backoff {
     }
 }
 
+/// A rate per second of a growing total over a sliding window (ticks per second, bars per second).
+#[derive(Debug)]
+pub struct Rate {
+    window: Duration,
+    samples: std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
+}
+
+impl Rate {
+    pub fn new(window: Duration) -> Rate {
+        Rate { window, samples: std::sync::Mutex::new(std::collections::VecDeque::new()) }
+    }
+
+    /// Records `total` now and returns the rate since the oldest sample inside the window.
+    pub fn sample(&self, total: u64) -> f64 {
+        let now = std::time::Instant::now();
+        let mut samples = self.samples.lock().expect("rate lock");
+        samples.push_back((now, total));
+        while samples.len() > 2 && now - samples[0].0 > self.window {
+            samples.pop_front();
+        }
+        let (then, before) = samples[0];
+        let secs = (now - then).as_secs_f64();
+        if secs > 0.0 {
+            total.saturating_sub(before) as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
 /// A Prometheus text-format page, written one sample at a time; `# HELP`/`# TYPE` come once per
 /// family, before its first sample.
 #[derive(Debug, Default)]

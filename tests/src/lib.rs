@@ -230,29 +230,7 @@ impl ClickHouseServer {
     }
 }
 
-/// The DDL files of `sql/` in order, with `{database}` replaced by `database`.
-pub fn schema_statements(database: &str) -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("a readable sql/ entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    let text: String = files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
-                .lines()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.split(';').filter(|s| !s.trim().is_empty()).map(|s| s.trim().replace("{database}", database)).collect()
-}
+pub use runtime::clickhouse::schema_statements;
 
 /// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
@@ -299,14 +277,5 @@ mod tests {
     fn a_missing_binary_is_named_with_how_to_install_it() {
         let err = locate("no-such-server-binary", "no-such-package", "TICKBAR_NO_SUCH_SERVER").unwrap_err().to_string();
         assert!(err.contains("no-such-server-binary") && err.contains("apt-get install -y no-such-package"), "{err}");
-    }
-
-    #[test]
-    fn the_schema_creates_the_database_and_the_contract_table() {
-        let statements = schema_statements("db1");
-        assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"), "{statements:?}");
-        assert!(statements
-            .iter()
-            .any(|s| s.contains("CREATE TABLE IF NOT EXISTS db1.bars") && s.contains("ReplacingMergeTree")));
     }
 }

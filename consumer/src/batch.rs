@@ -1,0 +1,144 @@
+//! One batch of queue items on its way to ClickHouse, without I/O: items become rows or dead
+//! letters, a bar sent twice in the batch counts once (the later one wins), and rows already stored
+//! unchanged are dropped as duplicates while changed ones replace the stored row.
+
+use std::collections::{BTreeMap, HashMap};
+
+use common::Period;
+use runtime::clickhouse::BarRow;
+use serde::Serialize;
+
+use crate::item::{DeadLetter, Validator};
+
+/// What a batch came to.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub items: u64,
+    /// New (symbol, period, frame)s written.
+    pub inserted: u64,
+    /// Stored bars replaced by a different bar for the same frame.
+    pub replaced: u64,
+    /// Items that changed nothing: already stored as they are, or superseded later in the batch.
+    pub duplicates: u64,
+    pub dead: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.items += other.items;
+        self.inserted += other.inserted;
+        self.replaced += other.replaced;
+        self.duplicates += other.duplicates;
+        for (reason, n) in &other.dead {
+            *self.dead.entry(reason).or_default() += n;
+        }
+    }
+
+    pub fn dead_total(&self) -> u64 {
+        self.dead.values().sum()
+    }
+}
+
+/// The usable rows of a batch (one per frame) and the dead letters of the rest.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub rows: Vec<BarRow>,
+    pub dead: Vec<String>,
+    pub tally: Tally,
+}
+
+/// Checks each item (oldest first) of `queue`, the queue of `period`; rows carry `version`.
+pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[String], version: u64) -> Prepared {
+    let mut out = Prepared { tally: Tally { items: items.len() as u64, ..Tally::default() }, ..Prepared::default() };
+    let mut at: HashMap<(String, u32), usize> = HashMap::with_capacity(items.len());
+    for item in items {
+        let row = validator.bar(period, item).and_then(|bar| {
+            BarRow::new(&bar, period, version)
+                .map_err(|e| crate::item::Refused { reason: "out_of_range", detail: e.to_string() })
+        });
+        match row {
+            Ok(row) => match at.get(&(row.symbol.clone(), row.frame)) {
+                Some(&i) => {
+                    out.rows[i] = row;
+                    out.tally.duplicates += 1;
+                }
+                None => {
+                    at.insert((row.symbol.clone(), row.frame), out.rows.len());
+                    out.rows.push(row);
+                }
+            },
+            Err(refused) => {
+                *out.tally.dead.entry(refused.reason).or_default() += 1;
+                let letter =
+                    DeadLetter { reason: refused.reason, detail: &refused.detail, queue, item, at_ms: version };
+                out.dead.push(serde_json::to_string(&letter).expect("dead letters serialize"));
+            }
+        }
+    }
+    out
+}
+
+/// Drops the rows stored unchanged in `existing`; a changed row gets a version above the stored one.
+pub fn reconcile(prepared: &mut Prepared, existing: &[BarRow]) {
+    let stored: HashMap<(&str, u32), &BarRow> = existing.iter().map(|r| ((r.symbol.as_str(), r.frame), r)).collect();
+    let tally = &mut prepared.tally;
+    prepared.rows.retain_mut(|row| match stored.get(&(row.symbol.as_str(), row.frame)) {
+        Some(old) if old.same_bar(row) => {
+            tally.duplicates += 1;
+            false
+        }
+        Some(old) => {
+            row.version = row.version.max(old.version + 1);
+            tally.replaced += 1;
+            true
+        }
+        None => {
+            tally.inserted += 1;
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn item(minute: u32, close: &str) -> String {
+        format!(
+            r#"{{"symbol":"600519.SH","frame":"2023-02-01 10:{minute:02}:00","open":10,"high":12,"low":9,"close":{close},"vol":100,"amount":1000}}"#
+        )
+    }
+
+    fn validator() -> Validator {
+        Validator::new(
+            Arc::new(common::Sessions::new(common::Layout::default())),
+            Arc::new(common::TradingCalendar::bundled()),
+        )
+    }
+
+    #[test]
+    fn a_bar_twice_in_a_batch_counts_once_and_the_later_wins() {
+        let items = [item(1, "10"), item(2, "11"), item(1, "11.5"), "junk".into()];
+        let mut p = prepare(&validator(), Period::M1, "q", &items, 5);
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.rows[0].close, 115_000);
+        assert_eq!(p.dead.len(), 1);
+        assert!(p.dead[0].contains(r#""reason":"bad_json""#) && p.dead[0].contains(r#""item":"junk""#));
+        reconcile(&mut p, &[]);
+        assert_eq!(
+            p.tally,
+            Tally { items: 4, inserted: 2, replaced: 0, duplicates: 1, dead: [("bad_json", 1)].into() }
+        );
+    }
+
+    #[test]
+    fn stored_bars_are_duplicates_unless_changed_and_a_change_outranks_the_stored_version() {
+        let stored = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "11")], 900).rows;
+        let mut p = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "10.5"), item(3, "10")], 100);
+        reconcile(&mut p, &stored);
+        assert_eq!((p.tally.inserted, p.tally.replaced, p.tally.duplicates), (1, 1, 1));
+        let versions: Vec<(u32, u64)> = p.rows.iter().map(|r| (r.frame % 3600 / 60, r.version)).collect();
+        assert_eq!(versions, [(2, 901), (3, 100)]);
+    }
+}

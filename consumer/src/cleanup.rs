@@ -1,0 +1,386 @@
+//! The nightly cleanup: at `consumer.cleanup_at` (Asia/Shanghai) one instance, under the cleanup
+//! lock, removes the previous trading day's same-day data from Redis (bars, forming bars, the
+//! stream entries the producer has committed, and its state once it holds nothing newer), then
+//! checks the recent ClickHouse history and keeps a JSON report in Redis. A run missed while the
+//! service was down happens at start; running twice removes nothing more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use common::keys::Keys;
+use common::time::split_ms;
+use common::{BarAggregator, BarSettings, Frame, Period, Sessions, TradingCalendar};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::integrity::{check_group, daily_flags, intraday_flags, Flag, Issue, VOLUME_DAYS};
+use crate::monitor::Monitor;
+use crate::store::clickhouse::History;
+use crate::store::redis::{self as store, DayRemoved, Lock};
+
+/// How often the service looks whether a cleanup is due, and retries one that failed.
+const CHECK_EVERY: Duration = Duration::from_secs(30);
+const RETRY_FAILED_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// The service, at the scheduled time or at start for a missed one.
+    Schedule,
+    /// `consumer cleanup`.
+    Command,
+}
+
+/// What a run did and found; kept in Redis and shown on the monitor page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The Redis cleanup and the integrity check succeeded and found no issue.
+    pub ok: bool,
+    pub error: Option<String>,
+    pub trigger: Trigger,
+    pub instance: String,
+    /// The scheduled time this run stands for (service runs only).
+    pub scheduled_for: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+    /// The trading days whose same-day data was removed.
+    pub days: Vec<NaiveDate>,
+    pub redis: Vec<DayRemoved>,
+    pub stream_entries_trimmed: u64,
+    pub producer_state: String,
+    pub integrity: Integrity,
+    /// Data checks: flagged, kept.
+    pub flags: Vec<Flag>,
+}
+
+/// The check of ClickHouse history over recent trading days.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Integrity {
+    pub days: Vec<NaiveDate>,
+    /// (symbol, period, day) groups checked, and their bars.
+    pub groups: u64,
+    pub bars: u64,
+    pub issues: Vec<Issue>,
+}
+
+/// What a cleanup needs.
+#[derive(Clone)]
+pub struct Cleanup {
+    pub keys: Keys,
+    pub lock: Lock,
+    pub history: History,
+    pub calendar: Arc<TradingCalendar>,
+    pub bars: BarSettings,
+    pub at: NaiveTime,
+    pub integrity_days: u32,
+    pub webhook_url: Option<String>,
+}
+
+impl Cleanup {
+    /// Runs the cleanup of `days` under the lock, keeps its report and alerts on failure.
+    /// `Err` only when the lock is held elsewhere or Redis cannot take the report.
+    pub async fn run(
+        &self,
+        con: &mut ConnectionManager,
+        days: Vec<NaiveDate>,
+        trigger: Trigger,
+        scheduled_for: Option<NaiveDateTime>,
+    ) -> Result<Report> {
+        self.lock.acquire(con).await?;
+        let started_at = now_iso();
+        let mut report = Report {
+            ok: false,
+            error: None,
+            trigger,
+            instance: self.lock.token().to_owned(),
+            scheduled_for: scheduled_for.map(|s| Frame::from_local(s).to_iso8601()),
+            started_at,
+            finished_at: String::new(),
+            days,
+            redis: Vec::new(),
+            stream_entries_trimmed: 0,
+            producer_state: String::new(),
+            integrity: Integrity::default(),
+            flags: Vec::new(),
+        };
+        let outcome = self.work(con, &mut report).await;
+        report.error = outcome.err().map(|e| e.to_string());
+        report.ok = report.error.is_none() && report.integrity.issues.is_empty();
+        report.finished_at = now_iso();
+        let stored =
+            store::store_report(con, &self.keys, &serde_json::to_string(&report).expect("reports serialize")).await;
+        if let Err(e) = self.lock.release(con).await {
+            tracing::warn!(error = %e, "could not release the cleanup lock; it expires by itself");
+        }
+        if !report.ok {
+            self.alert(&report).await;
+        }
+        stored.map(|()| report)
+    }
+
+    async fn work(&self, con: &mut ConnectionManager, report: &mut Report) -> Result<()> {
+        let mut days = report.days.clone();
+        days.sort();
+        let Some(&newest) = days.last() else { return Ok(()) };
+        for day in &days {
+            report.redis.push(store::remove_day(con, &self.keys, *day).await?);
+        }
+        (report.stream_entries_trimmed, report.producer_state) = self.producer(con, newest).await?;
+        let first = self.calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
+        let checked = self.calendar.trading_days(first, newest)?;
+        self.integrity(&checked, report).await?;
+        report.flags = self.data_checks(&checked).await?;
+        tracing::info!(days = ?report.days, issues = report.integrity.issues.len(), flags = report.flags.len(), "cleanup done");
+        Ok(())
+    }
+
+    /// Trims the stream entries the producer has checkpointed, and deletes its state when it holds
+    /// no tick after `day` and nothing is journalled on top of it.
+    async fn producer(&self, con: &mut ConnectionManager, day: NaiveDate) -> Result<(u64, String)> {
+        let Some(checkpoint) = store::producer_checkpoint(con, &self.keys).await? else {
+            return Ok((0, "none".into()));
+        };
+        let aggregator = BarAggregator::restore(&self.bars, self.calendar.clone(), &checkpoint.aggregator);
+        let latest_day =
+            aggregator.ok().and_then(|a| a.latest_tick_ms()).map(|ms| common::time::date_of(split_ms(ms).0));
+        let stale = checkpoint.journal == 0 && latest_day.is_none_or(|d| d <= day);
+        if stale {
+            let trimmed = store::trim_stream(con, &self.keys, &successor(&checkpoint.last_id)).await?;
+            store::delete_producer_state(con, &self.keys).await?;
+            return Ok((
+                trimmed,
+                format!("removed (last tick on {})", latest_day.map_or("-".into(), |d| d.to_string())),
+            ));
+        }
+        let next_day_ms = common::time::epoch_ms(common::time::day_number(day) + 1, 0);
+        let boundary = min_id(format!("{next_day_ms}-0"), &checkpoint.last_id);
+        let trimmed = store::trim_stream(con, &self.keys, &boundary).await?;
+        Ok((trimmed, format!("kept: it holds ticks up to {}", latest_day.map_or("-".into(), |d| d.to_string()))))
+    }
+
+    async fn integrity(&self, days: &[NaiveDate], report: &mut Report) -> Result<()> {
+        let sessions = Sessions::new(self.bars.layout);
+        report.integrity.days = days.to_vec();
+        for day in days {
+            for group in self.history.day_groups(*day).await? {
+                report.integrity.groups += 1;
+                report.integrity.bars += group.rows;
+                report.integrity.issues.extend(check_group(&sessions, *day, &group));
+            }
+        }
+        Ok(())
+    }
+
+    async fn data_checks(&self, days: &[NaiveDate]) -> Result<Vec<Flag>> {
+        let (Some(&first), Some(&last)) = (days.first(), days.last()) else { return Ok(Vec::new()) };
+        let period = self.bars.periods.iter().min().copied().unwrap_or(Period::M1);
+        let from = self.calendar.add_trading_days(first, -(VOLUME_DAYS as i32)).unwrap_or(first);
+        let mut flags = daily_flags(&self.history.daily(period, from, last).await?, days);
+        for day in days {
+            flags.extend(intraday_flags(*day, &self.history.closes(period, *day).await?));
+        }
+        Ok(flags)
+    }
+
+    async fn alert(&self, report: &Report) {
+        let Some(url) = &self.webhook_url else { return };
+        let first = report
+            .integrity
+            .issues
+            .first()
+            .map(|i| format!("; first: {} {}m {} {} {}", i.symbol, i.period, i.day, i.kind, i.count));
+        let text = match &report.error {
+            Some(e) => format!("tickbar cleanup of {:?} failed: {e}", report.days),
+            None => format!(
+                "tickbar cleanup of {:?}: {} integrity issues{}",
+                report.days,
+                report.integrity.issues.len(),
+                first.unwrap_or_default()
+            ),
+        };
+        let body =
+            serde_json::json!({ "text": text, "ok": report.ok, "days": report.days, "instance": report.instance });
+        if let Err(e) = crate::webhook::post(url, body.to_string()).await {
+            tracing::warn!(error = %e, "the cleanup alert did not reach the webhook");
+        }
+    }
+
+    /// The latest scheduled time at or before `now` (market time).
+    pub fn scheduled_before(&self, now: NaiveDateTime) -> NaiveDateTime {
+        let today = now.date().and_time(self.at);
+        if today <= now {
+            today
+        } else {
+            today - chrono::Duration::days(1)
+        }
+    }
+
+    /// Whether the run scheduled for `slot` is still to do, given the last report; and its days:
+    /// the trading day before the slot's date, plus days held that runs missed since the last one.
+    pub fn due(&self, slot: NaiveDateTime, last: Option<&Report>, held: &[NaiveDate]) -> Option<Vec<NaiveDate>> {
+        let slot_iso = Frame::from_local(slot).to_iso8601();
+        let last_scheduled = last.filter(|r| r.trigger == Trigger::Schedule && r.scheduled_for.is_some());
+        if let Some(r) = last_scheduled {
+            let done = r.scheduled_for.as_deref() >= Some(slot_iso.as_str());
+            let retry = r.error.is_some() && since_ms(&r.finished_at) > RETRY_FAILED_AFTER_MS;
+            if done && !retry {
+                return None;
+            }
+        }
+        let previous = self.calendar.prev(slot.date()).ok()?;
+        let cleaned_before = last_scheduled.and_then(|r| r.days.iter().max().copied());
+        let mut days: Vec<NaiveDate> = held
+            .iter()
+            .copied()
+            .filter(|d| *d < slot.date() && cleaned_before.is_some_and(|c| *d > c))
+            .chain([previous])
+            .collect();
+        days.sort();
+        days.dedup();
+        Some(days)
+    }
+
+    /// Checks every [`CHECK_EVERY`] (and at once) whether a run is due, and runs it.
+    pub async fn schedule(&self, mut con: ConnectionManager, monitor: Arc<Monitor>, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            if let Err(e) = self.run_if_due(&mut con).await {
+                match e {
+                    Error::LockHeld { holder, .. } => tracing::info!(holder, "the cleanup runs elsewhere"),
+                    e => monitor.failed("redis", &e),
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(CHECK_EVERY) => {},
+                _ = stop.changed() => {},
+            }
+        }
+    }
+
+    async fn run_if_due(&self, con: &mut ConnectionManager) -> Result<()> {
+        let slot = self.scheduled_before(Frame::from_epoch_seconds(now_ms() / 1000).local());
+        let last = store::last_report(con, &self.keys).await?.and_then(|r| serde_json::from_str::<Report>(&r).ok());
+        let held = store::days_held(con, &self.keys).await?;
+        if let Some(days) = self.due(slot, last.as_ref(), &held) {
+            tracing::info!(?days, %slot, "cleanup due");
+            self.run(con, days, Trigger::Schedule, Some(slot)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The smaller of two stream ids.
+fn min_id(a: String, b: &str) -> String {
+    let key = |id: &str| {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (ms.parse::<u64>().unwrap_or(0), seq.parse::<u64>().unwrap_or(0))
+    };
+    if key(b) < key(&a) {
+        b.to_owned()
+    } else {
+        a
+    }
+}
+
+/// The stream id right after `id`.
+fn successor(id: &str) -> String {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    format!("{ms}-{}", seq.parse::<u64>().unwrap_or(0) + 1)
+}
+
+fn now_ms() -> i64 {
+    crate::drain::now_ms() as i64
+}
+
+fn now_iso() -> String {
+    Frame::from_epoch_seconds(now_ms() / 1000).to_iso8601()
+}
+
+/// Milliseconds since an ISO time written by [`now_iso`]; large when unreadable.
+fn since_ms(iso: &str) -> i64 {
+    common::time::parse_datetime(iso).map_or(i64::MAX, |at| now_ms() - at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleanup() -> Cleanup {
+        let keys = Keys::default();
+        Cleanup {
+            lock: Lock::new("cleanup", keys.cleanup_lock(), "me", Duration::from_secs(1)),
+            keys,
+            history: History::new(clickhouse::Client::default(), "tickbar", Duration::from_secs(1)),
+            calendar: Arc::new(TradingCalendar::bundled()),
+            bars: BarSettings::default(),
+            at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
+            integrity_days: 5,
+            webhook_url: None,
+        }
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn ran(slot: &str, days: &[&str]) -> Report {
+        Report {
+            ok: true,
+            error: None,
+            trigger: Trigger::Schedule,
+            instance: "me".into(),
+            scheduled_for: Some(Frame::from_local(at(slot)).to_iso8601()),
+            started_at: now_iso(),
+            finished_at: now_iso(),
+            days: days.iter().map(|s| d(s)).collect(),
+            redis: vec![],
+            stream_entries_trimmed: 0,
+            producer_state: String::new(),
+            integrity: Integrity::default(),
+            flags: vec![],
+        }
+    }
+
+    #[test]
+    fn the_slot_is_the_latest_scheduled_time_not_after_now() {
+        let c = cleanup();
+        assert_eq!(c.scheduled_before(at("2026-11-20 01:59")), at("2026-11-19 02:00"));
+        assert_eq!(c.scheduled_before(at("2026-11-20 02:00")), at("2026-11-20 02:00"));
+    }
+
+    #[test]
+    fn a_monday_run_cleans_friday_and_a_done_slot_is_not_run_again() {
+        let c = cleanup();
+        let monday = at("2026-11-23 02:00");
+        assert_eq!(c.due(monday, None, &[]), Some(vec![d("2026-11-20")]));
+        let done = ran("2026-11-23 02:00", &["2026-11-20"]);
+        assert_eq!(c.due(monday, Some(&done), &[d("2026-11-20")]), None);
+        let failed = Report { error: Some("clickhouse down".into()), ..done.clone() };
+        assert_eq!(c.due(monday, Some(&failed), &[]), None, "a failed run is retried after a pause, not at once");
+    }
+
+    #[test]
+    fn days_missed_since_the_last_run_are_cleaned_but_an_old_replayed_day_is_left() {
+        let c = cleanup();
+        let last = ran("2026-11-17 02:00", &["2026-11-16"]);
+        let held = [d("2023-02-01"), d("2026-11-17"), d("2026-11-18"), d("2026-11-20")];
+        assert_eq!(
+            c.due(at("2026-11-21 02:00"), Some(&last), &held),
+            Some(vec![d("2026-11-17"), d("2026-11-18"), d("2026-11-20")])
+        );
+    }
+
+    #[test]
+    fn stream_ids_compare_by_number() {
+        assert_eq!(min_id("1700000000000-0".into(), "999-5"), "999-5");
+        assert_eq!(min_id("5-0".into(), "5-1"), "5-0");
+        assert_eq!(successor("5-9"), "5-10");
+    }
+}

@@ -1,0 +1,218 @@
+//! The drain: while this instance holds the drain lock, each period's queue is worked batch by
+//! batch (take into processing, check, skip what is stored, INSERT, then drop the processing list).
+//! Whatever fails leaves the batch in processing, and the next attempt, after a backoff, starts
+//! from it; so does the next start after a crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Period;
+use redis::aio::ConnectionManager;
+use runtime::clickhouse::BarRow;
+use runtime::ops::Backoff;
+use tokio::sync::watch;
+
+use crate::batch::{prepare, reconcile, Tally};
+use crate::error::{Error, Result};
+use crate::item::{DeadLetter, Validator};
+use crate::monitor::Monitor;
+use crate::store::clickhouse::History;
+use crate::store::redis::Queues;
+
+/// How long a stopping drain lets an INSERT in flight finish before leaving it to the next start.
+const STOP_GRACE: Duration = Duration::from_secs(7);
+
+/// What the drain works with.
+#[derive(Clone)]
+pub struct Drain {
+    pub queues: Queues,
+    pub history: History,
+    pub validator: Validator,
+    pub periods: Vec<Period>,
+    pub batch_rows: usize,
+    pub idle: Duration,
+    pub monitor: Arc<Monitor>,
+}
+
+impl Drain {
+    /// Takes the drain lock when it can and drains until `stop`; stands by while another instance
+    /// holds the lock.
+    pub async fn run(&self, mut con: ConnectionManager, mut stop: watch::Receiver<bool>) {
+        let lock = self.queues.lock().clone();
+        let mut backoff = Backoff::new();
+        while !*stop.borrow() {
+            let wait = match lock.acquire(&mut con).await {
+                Ok(()) => {
+                    backoff.reset();
+                    self.monitor.set_drain(format!("active ({})", lock.token()));
+                    match self.drain_while_held(&con, &stop).await {
+                        Ok(()) => break,
+                        Err(e) => tracing::warn!(error = %e, "draining stopped"),
+                    }
+                    Duration::ZERO
+                }
+                Err(Error::LockHeld { holder, .. }) => {
+                    self.monitor.set_drain(format!("standby: {holder} drains"));
+                    self.idle.max(Duration::from_secs(1))
+                }
+                Err(e) => {
+                    self.monitor.failed("redis", &e);
+                    backoff.next_delay()
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {},
+                _ = stop.changed() => {},
+            }
+        }
+        if let Err(e) = lock.release(&mut con).await {
+            tracing::warn!(error = %e, "could not release the drain lock; it expires by itself");
+        }
+        self.monitor.set_drain("stopped".into());
+    }
+
+    /// Drains every period until `stop` (Ok) or until the lock is lost (Err).
+    async fn drain_while_held(&self, con: &ConnectionManager, stop: &watch::Receiver<bool>) -> Result<()> {
+        let lock = self.queues.lock().clone();
+        let mut renew_con = con.clone();
+        let renew = async {
+            loop {
+                tokio::time::sleep(lock.ttl() / 3).await;
+                match lock.renew(&mut renew_con).await {
+                    Err(lost @ Error::LockLost(_)) => return Err(lost),
+                    Err(e) => tracing::warn!(error = %e, "could not renew the drain lock yet"),
+                    Ok(()) => {}
+                }
+            }
+        };
+        let drains = self.periods.iter().map(|p| self.drain_period(*p, con.clone(), stop.clone()));
+        tokio::select! {
+            lost = renew => lost,
+            done = futures_util::future::try_join_all(drains) => done.map(|_| ()),
+        }
+    }
+
+    /// Works one period's queue until `stop`; backs off while a store fails.
+    async fn drain_period(
+        &self,
+        period: Period,
+        mut con: ConnectionManager,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let mut backoff = Backoff::new();
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let step = self.step(period, &mut con);
+            let mut stopping = stop.clone();
+            let outcome = tokio::select! {
+                r = step => r,
+                () = async { let _ = stopping.wait_for(|s| *s).await; tokio::time::sleep(STOP_GRACE).await } => return Ok(()),
+            };
+            let wait = match outcome {
+                Ok(true) => {
+                    backoff.reset();
+                    continue;
+                }
+                Ok(false) => self.idle,
+                Err(lost @ Error::LockLost(_)) => return Err(lost),
+                Err(e) => {
+                    let store = if matches!(e, Error::ClickHouse(_)) { "clickhouse" } else { "redis" };
+                    self.monitor.failed(store, &e);
+                    backoff.next_delay()
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {},
+                _ = stop.changed() => {},
+            }
+        }
+    }
+
+    /// One batch of `period`; `false` when its queue was empty.
+    async fn step(&self, period: Period, con: &mut ConnectionManager) -> Result<bool> {
+        let items = self.queues.take(con, period, self.batch_rows).await?;
+        self.monitor.set_up("redis");
+        if items.is_empty() {
+            return Ok(false);
+        }
+        let queue = self.queues.keys().history_queue(period);
+        let mut batch = prepare(&self.validator, period, &queue, &items, now_ms());
+        let existing = self.history.existing(period, &batch.rows).await?;
+        reconcile(&mut batch, &existing);
+        let rejected = self.insert(&batch.rows).await?;
+        self.monitor.set_up("clickhouse");
+        batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));
+        self.queues.done(con, period, &batch.dead).await?;
+        self.monitor.batch_done(period, &batch.tally);
+        Ok(true)
+    }
+
+    /// Inserts `rows`; when ClickHouse refuses data (not a failure to answer), splits the batch
+    /// until the refused rows stand alone and returns them with ClickHouse's reason.
+    async fn insert(&self, rows: &[BarRow]) -> Result<Vec<(BarRow, String)>> {
+        let mut rejected = Vec::new();
+        let mut pending: Vec<&[BarRow]> = vec![rows];
+        while let Some(chunk) = pending.pop() {
+            if chunk.is_empty() {
+                continue;
+            }
+            match self.history.insert(chunk).await {
+                Ok(()) => {}
+                Err(Error::ClickHouse(e)) if is_data_error(&e) => {
+                    if let [row] = chunk {
+                        rejected.push((row.clone(), e.to_string()));
+                    } else {
+                        let (a, b) = chunk.split_at(chunk.len() / 2);
+                        pending.extend([b, a]);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(rejected)
+    }
+}
+
+/// The dead letter of a row ClickHouse refused, taken out of the tally's written rows.
+fn reject(tally: &mut Tally, queue: &str, row: &BarRow, why: &str) -> String {
+    tally.inserted = tally.inserted.saturating_sub(1);
+    *tally.dead.entry("clickhouse_rejected").or_default() += 1;
+    let item =
+        row.bar().map(|b| serde_json::to_string(&b).expect("bars serialize")).unwrap_or_else(|_| format!("{row:?}"));
+    let letter = DeadLetter { reason: "clickhouse_rejected", detail: why, queue, item: &item, at_ms: now_ms() };
+    serde_json::to_string(&letter).expect("dead letters serialize")
+}
+
+/// ClickHouse error codes that refuse the data itself, so retrying the same rows cannot succeed.
+const DATA_ERROR_CODES: [u32; 8] = [6, 27, 38, 53, 69, 70, 321, 407];
+
+/// Whether `e` is ClickHouse refusing values (a parse, type or range error), not failing to answer.
+pub fn is_data_error(e: &clickhouse::error::Error) -> bool {
+    let clickhouse::error::Error::BadResponse(text) = e else {
+        return false;
+    };
+    let code = text.split("Code: ").nth(1).and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next());
+    code.and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| DATA_ERROR_CODES.contains(&c))
+}
+
+/// The wall clock in epoch milliseconds: the version of the rows written now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refused_values_count_as_data_errors() {
+        let bad = |text: &str| clickhouse::error::Error::BadResponse(text.into());
+        assert!(is_data_error(&bad("Code: 53, e.displayText() = DB::Exception: Type mismatch")));
+        assert!(is_data_error(&bad("Code: 407. DB::Exception: Decimal math overflow")));
+        assert!(!is_data_error(&bad("Code: 241. DB::Exception: Memory limit exceeded")));
+        assert!(!is_data_error(&bad("Code: 60. DB::Exception: Table tickbar.bars doesn't exist")));
+        assert!(!is_data_error(&clickhouse::error::Error::TimedOut));
+    }
+}

@@ -1,0 +1,232 @@
+//! The checks of ClickHouse history after a cleanup, without I/O: each stored (symbol, period, day)
+//! against the bar grid of the layout (missing, extra and duplicate frames), and the data checks
+//! that flag, never drop: close-to-close jumps the daily price limit cannot explain, and days whose
+//! volume is far below the symbol's recent mean.
+
+use chrono::NaiveDate;
+use common::symbol::Exchange;
+use common::time::day_number;
+use common::{Frame, Period, Sessions, Symbol};
+use serde::{Deserialize, Serialize};
+
+use crate::store::clickhouse::{Closes, DailyRow, DayGroup};
+
+/// Frames named in one issue; the count says how many there are in all.
+const FRAMES_NAMED: usize = 10;
+/// A jump is flagged only beyond this, and beyond what the price limit allows.
+const JUMP: f64 = 0.20;
+/// Slack for the tick rounding of limit prices.
+const LIMIT_SLACK: f64 = 0.005;
+/// Trading days of volume history a volume check needs, and how far below the mean is flagged.
+pub const VOLUME_DAYS: usize = 20;
+const VOLUME_SIGMAS: f64 = 5.0;
+
+/// Something wrong with the stored bars of one symbol, period and day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub symbol: String,
+    pub period: u16,
+    pub day: NaiveDate,
+    /// `missing` (a frame of the grid without a bar), `extra` (a bar off the grid) or `duplicate`.
+    pub kind: String,
+    pub count: u64,
+    /// The first few frames concerned, `HH:MM`.
+    pub frames: Vec<String>,
+}
+
+/// Data that looks wrong but is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub symbol: String,
+    pub day: NaiveDate,
+    /// `price_jump` or `low_volume`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The issues of one stored group of `day` against its symbol's grid.
+pub fn check_group(sessions: &Sessions, day: NaiveDate, group: &DayGroup) -> Vec<Issue> {
+    let (Ok(symbol), Ok(period)) = (group.symbol.parse::<Symbol>(), Period::from_minutes(group.period)) else {
+        let issue = Issue {
+            symbol: group.symbol.clone(),
+            period: group.period,
+            day,
+            kind: "extra".into(),
+            count: group.rows,
+            frames: vec!["(no valid symbol or period)".into()],
+        };
+        return vec![issue];
+    };
+    let mut stored: Vec<i64> = group.frames.iter().map(|f| i64::from(*f)).collect();
+    stored.sort_unstable();
+    stored.dedup();
+    let expected: Vec<i64> = sessions.grid(symbol).frames(day_number(day), period).map(Frame::epoch_seconds).collect();
+    let missing: Vec<i64> = expected.iter().copied().filter(|f| stored.binary_search(f).is_err()).collect();
+    let extra: Vec<i64> = stored.iter().copied().filter(|f| !expected.contains(f)).collect();
+    let issue = |kind: &str, count: u64, frames: &[i64]| Issue {
+        symbol: group.symbol.clone(),
+        period: group.period,
+        day,
+        kind: kind.into(),
+        count,
+        frames: frames
+            .iter()
+            .take(FRAMES_NAMED)
+            .map(|f| Frame::from_epoch_seconds(*f).time().format("%H:%M").to_string())
+            .collect(),
+    };
+    let mut issues = Vec::new();
+    if !missing.is_empty() {
+        issues.push(issue("missing", missing.len() as u64, &missing));
+    }
+    if !extra.is_empty() {
+        issues.push(issue("extra", extra.len() as u64, &extra));
+    }
+    if group.rows > group.distinct {
+        issues.push(issue("duplicate", group.rows - group.distinct, &[]));
+    }
+    issues
+}
+
+/// The daily price limit of a symbol's board: 20% on STAR and ChiNext, 30% in Beijing, else 10%
+/// (5% ST names show as 10%: the check errs towards fewer flags).
+fn daily_limit(symbol: &str) -> f64 {
+    match symbol.parse::<Symbol>() {
+        Ok(s) if s.exchange() == Exchange::Bj => 0.30,
+        Ok(s) if ["688", "689", "300", "301"].iter().any(|p| s.code().starts_with(p)) => 0.20,
+        _ => 0.10,
+    }
+}
+
+fn jump(from: i64, to: i64) -> Option<f64> {
+    (from > 0).then(|| (to as f64 / from as f64 - 1.0).abs())
+}
+
+/// Day-to-day close jumps and low-volume days on `days`, from one row per symbol and day (sorted
+/// by symbol, then day) that reaches back at least [`VOLUME_DAYS`] trading days before them.
+pub fn daily_flags(rows: &[DailyRow], days: &[NaiveDate]) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    for series in rows.chunk_by(|a, b| a.symbol == b.symbol) {
+        let limit = daily_limit(&series[0].symbol) + LIMIT_SLACK;
+        for (i, row) in series.iter().enumerate() {
+            let Some(day) = yyyymmdd(row.day).filter(|d| days.contains(d)) else { continue };
+            let flag = |kind: &str, detail: String| Flag { symbol: row.symbol.clone(), day, kind: kind.into(), detail };
+            if let Some(change) = i.checked_sub(1).and_then(|p| jump(series[p].close, row.close)) {
+                if change > JUMP.max(limit) {
+                    flags.push(flag("price_jump", format!("close {:+.1}% on the previous day's", change * 100.0)));
+                }
+            }
+            if i >= VOLUME_DAYS {
+                let window: Vec<f64> = series[i - VOLUME_DAYS..i].iter().map(|r| r.vol as f64).collect();
+                let mean = window.iter().sum::<f64>() / VOLUME_DAYS as f64;
+                let sd = (window.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / VOLUME_DAYS as f64).sqrt();
+                if (row.vol as f64) < mean - VOLUME_SIGMAS * sd {
+                    let detail = format!("volume {} against a 20-day mean of {mean:.0} (sd {sd:.0})", row.vol);
+                    flags.push(flag("low_volume", detail));
+                }
+            }
+        }
+    }
+    flags
+}
+
+/// Jumps between consecutive bars of one day beyond what a move from limit-down to limit-up allows.
+pub fn intraday_flags(day: NaiveDate, symbols: &[Closes]) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    for s in symbols {
+        let limit = daily_limit(&s.symbol);
+        let allowed = JUMP.max((1.0 + limit) / (1.0 - limit) - 1.0 + LIMIT_SLACK);
+        let mut closes = s.closes.clone();
+        closes.sort_unstable();
+        for pair in closes.windows(2) {
+            if jump(pair[0].1, pair[1].1).is_some_and(|change| change > allowed) {
+                let at = Frame::from_epoch_seconds(pair[1].0.into()).time().format("%H:%M");
+                let detail = format!(
+                    "close at {at} moved {:+.1}% from the bar before",
+                    jump(pair[0].1, pair[1].1).unwrap_or(0.0) * 100.0
+                );
+                flags.push(Flag { symbol: s.symbol.clone(), day, kind: "price_jump".into(), detail });
+            }
+        }
+    }
+    flags
+}
+
+fn yyyymmdd(n: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::Layout;
+
+    fn day() -> NaiveDate {
+        "2023-02-01".parse().unwrap()
+    }
+
+    fn frames(symbol: Symbol, period: Period) -> Vec<u32> {
+        let sessions = Sessions::new(Layout::default());
+        sessions.grid(symbol).frames(day_number(day()), period).map(|f| f.epoch_seconds() as u32).collect()
+    }
+
+    #[test]
+    fn a_missing_bar_is_named_and_a_full_day_is_clean() {
+        let sessions = Sessions::new(Layout::default());
+        let symbol: Symbol = "600519.SH".parse().unwrap();
+        let mut all = frames(symbol, Period::M1);
+        let full = DayGroup { symbol: symbol.to_string(), period: 1, rows: 240, distinct: 240, frames: all.clone() };
+        assert!(check_group(&sessions, day(), &full).is_empty());
+        all.remove(2);
+        all.push(all[0] + 12 * 3600);
+        let gap = DayGroup { symbol: symbol.to_string(), period: 1, rows: 241, distinct: 240, frames: all };
+        let issues = check_group(&sessions, day(), &gap);
+        let kinds: Vec<(&str, u64, Vec<String>)> =
+            issues.iter().map(|i| (i.kind.as_str(), i.count, i.frames.clone())).collect();
+        assert_eq!(
+            kinds,
+            [("missing", 1, vec!["09:33".into()]), ("extra", 1, vec!["21:31".into()]), ("duplicate", 1, vec![])]
+        );
+    }
+
+    fn daily(symbol: &str, closes: &[i64], vols: &[u64]) -> Vec<DailyRow> {
+        let days = common::TradingCalendar::bundled()
+            .trading_days("2023-01-01".parse().unwrap(), "2023-03-31".parse().unwrap())
+            .unwrap();
+        closes
+            .iter()
+            .zip(vols)
+            .zip(days)
+            .map(|((c, v), d)| DailyRow {
+                symbol: symbol.into(),
+                day: d.format("%Y%m%d").to_string().parse().unwrap(),
+                close: *c,
+                vol: *v,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn jumps_beyond_the_limit_and_collapsed_volume_are_flagged() {
+        let mut vols = vec![1_000_000u64; 21];
+        vols[20] = 10;
+        let mut closes = vec![100_000i64; 21];
+        closes[20] = 120_300;
+        let rows = daily("600519.SH", &closes, &vols);
+        let last = yyyymmdd(rows[20].day).unwrap();
+        let kinds: Vec<String> = daily_flags(&rows, &[last]).into_iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, ["price_jump", "low_volume"]);
+        let star = daily("688981.SH", &closes, &[1_000_000u64; 21]);
+        assert!(daily_flags(&star, &[last]).is_empty(), "20.3% is within a STAR limit of 20% and its rounding");
+    }
+
+    #[test]
+    fn intraday_moves_are_flagged_only_beyond_limit_down_to_limit_up() {
+        let closes = |c: &[i64]| Closes {
+            symbol: "600519.SH".into(),
+            closes: c.iter().enumerate().map(|(i, c)| (i as u32 * 60, *c)).collect(),
+        };
+        assert!(intraday_flags(day(), &[closes(&[100_000, 121_000])]).is_empty());
+        assert_eq!(intraday_flags(day(), &[closes(&[100_000, 130_000, 129_000])]).len(), 1);
+    }
+}

@@ -1,0 +1,259 @@
+//! What the consumer shows: the figures behind the monitor page (`/`, `/api/status`), the
+//! Prometheus `/metrics`, and readiness (Redis and ClickHouse answer).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::Period;
+use redis::aio::ConnectionManager;
+use runtime::ops::{Metrics, Ops, Rate};
+use serde::Serialize;
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::batch::Tally;
+use crate::error::Error;
+use crate::store::clickhouse::History;
+use crate::store::redis::{last_report, Queues};
+
+/// How far back the bars-per-second rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// How long the rows-per-period figure (a `FINAL` count) is reused.
+const ROWS_TTL: Duration = Duration::from_secs(10);
+
+/// One queue: items waiting and items in the batch being written.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QueueState {
+    pub queued: u64,
+    pub processing: u64,
+}
+
+/// The figures of the monitor page, as `/api/status` serves them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub instance: String,
+    pub redis: &'static str,
+    pub clickhouse: &'static str,
+    /// `active (instance)`, `standby: X drains`, `stopped`.
+    pub drain: String,
+    pub last_error: Option<String>,
+    pub uptime_seconds: u64,
+    pub queues: BTreeMap<u16, QueueState>,
+    pub dead_queue: u64,
+    pub bars_per_second: f64,
+    /// Since this process started, all periods.
+    pub since_start: Tally,
+    pub by_period: BTreeMap<u16, Tally>,
+    /// Deduplicated rows per period in ClickHouse.
+    pub rows: BTreeMap<u16, u64>,
+    pub last_cleanup: Option<serde_json::Value>,
+}
+
+/// Shared between the drain and cleanup tasks, which report to it, and the HTTP handlers.
+pub struct Monitor {
+    started: Instant,
+    status: Mutex<Status>,
+    rate: Rate,
+    rows_read: Mutex<Option<Instant>>,
+    queues: Queues,
+    history: History,
+    con: AsyncMutex<ConnectionManager>,
+}
+
+impl Monitor {
+    /// `con` is the monitor's own connection, so probes never wait behind a batch.
+    pub fn new(instance: String, queues: Queues, history: History, con: ConnectionManager) -> Monitor {
+        let status =
+            Status { instance, redis: "down", clickhouse: "down", drain: "starting".into(), ..Status::default() };
+        Monitor {
+            started: Instant::now(),
+            status: Mutex::new(status),
+            rate: Rate::new(RATE_WINDOW),
+            rows_read: Mutex::new(None),
+            queues,
+            history,
+            con: AsyncMutex::new(con),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
+        f(&mut self.status.lock().expect("status lock"))
+    }
+
+    pub fn set_drain(&self, state: String) {
+        self.with(|s| s.drain = state);
+    }
+
+    pub fn set_up(&self, store: &'static str) {
+        self.with(|s| match store {
+            "clickhouse" => s.clickhouse = "up",
+            _ => s.redis = "up",
+        });
+    }
+
+    /// A store failed: shown until it answers again.
+    pub fn failed(&self, store: &'static str, e: &Error) {
+        tracing::warn!(store, error = %e, "store failed; retrying with backoff");
+        self.with(|s| {
+            match store {
+                "clickhouse" => s.clickhouse = "down",
+                _ => s.redis = "down",
+            }
+            s.last_error = Some(format!("{store}: {e}"));
+        });
+    }
+
+    pub fn batch_done(&self, period: Period, tally: &Tally) {
+        self.with(|s| {
+            s.since_start.add(tally);
+            s.by_period.entry(period.minutes()).or_default().add(tally);
+        });
+    }
+
+    /// The current figures, with queue lengths, row counts and the last report read now.
+    pub async fn status(&self) -> Status {
+        let mut con = self.con.lock().await;
+        let lengths = self.queues.lengths(&mut con).await;
+        let report = last_report(&mut con, self.queues.keys()).await;
+        drop(con);
+        let rows = self.rows_if_stale().await;
+        let mut s = self.with(|s| {
+            if let Some(rows) = rows {
+                s.rows = rows;
+            }
+            s.uptime_seconds = self.started.elapsed().as_secs();
+            s.clone()
+        });
+        match (lengths, report) {
+            (Ok((per_period, dead)), Ok(report)) => {
+                s.queues = per_period
+                    .into_iter()
+                    .map(|(p, (queued, processing))| (p, QueueState { queued, processing }))
+                    .collect();
+                s.dead_queue = dead;
+                s.last_cleanup = report.and_then(|r| serde_json::from_str(&r).ok());
+            }
+            _ => s.redis = "down",
+        }
+        s.bars_per_second = self.rate.sample(s.since_start.items);
+        s
+    }
+
+    async fn rows_if_stale(&self) -> Option<BTreeMap<u16, u64>> {
+        if self.rows_read.lock().expect("rows lock").is_some_and(|at| at.elapsed() < ROWS_TTL) {
+            return None;
+        }
+        match self.history.rows_per_period().await {
+            Ok(rows) => {
+                *self.rows_read.lock().expect("rows lock") = Some(Instant::now());
+                self.set_up("clickhouse");
+                Some(rows)
+            }
+            Err(e) => {
+                self.failed("clickhouse", &e);
+                None
+            }
+        }
+    }
+
+    /// The monitor page, its JSON, and the ops endpoints.
+    pub fn routes(self: &Arc<Monitor>) -> Router {
+        Router::new()
+            .route("/", get(|| async { Html(include_str!("monitor.html")) }))
+            .route("/api/status", get(|State(m): State<Arc<Monitor>>| async move { Json(m.status().await) }))
+            .with_state(self.clone())
+            .merge(runtime::ops::ops_routes(self.clone()))
+    }
+}
+
+impl Ops for Monitor {
+    async fn ready(&self) -> Result<(), String> {
+        crate::store::redis::ping(&mut *self.con.lock().await).await.map_err(|e| e.to_string())?;
+        self.history.ping().await.map_err(|e| e.to_string())
+    }
+
+    async fn metrics(&self) -> String {
+        let s = self.status().await;
+        let mut m = Metrics::new();
+        for (period, q) in &s.queues {
+            let p = period.to_string();
+            m.gauge(
+                "tickbar_consumer_queue_length",
+                "Items waiting in a history queue.",
+                &[("period", &p)],
+                q.queued as f64,
+            );
+        }
+        for (period, q) in &s.queues {
+            let p = period.to_string();
+            let help = "Items of the batch being written.";
+            m.gauge("tickbar_consumer_processing_length", help, &[("period", &p)], q.processing as f64);
+        }
+        m.gauge("tickbar_consumer_dead_queue_length", "Items in historical_bar_data_dead.", &[], s.dead_queue as f64);
+        for (kind, pick) in [
+            ("inserted", (|t: &Tally| t.inserted) as fn(&Tally) -> u64),
+            ("replaced", |t| t.replaced),
+            ("duplicate", |t| t.duplicates),
+            ("dead", Tally::dead_total),
+        ] {
+            for (period, t) in &s.by_period {
+                let p = period.to_string();
+                m.counter(
+                    "tickbar_consumer_items_total",
+                    "Queue items by outcome.",
+                    &[("period", &p), ("outcome", kind)],
+                    pick(t),
+                );
+            }
+        }
+        for (reason, n) in &s.since_start.dead {
+            m.counter(
+                "tickbar_consumer_dead_letters_total",
+                "Items dead-lettered, by reason.",
+                &[("reason", reason)],
+                *n,
+            );
+        }
+        for (period, rows) in &s.rows {
+            let p = period.to_string();
+            m.gauge(
+                "tickbar_consumer_clickhouse_rows",
+                "Deduplicated rows in ClickHouse.",
+                &[("period", &p)],
+                *rows as f64,
+            );
+        }
+        m.gauge(
+            "tickbar_consumer_bars_per_second",
+            "Items drained per second over the last 5 s.",
+            &[],
+            s.bars_per_second,
+        );
+        m.gauge("tickbar_consumer_redis_up", "Whether Redis answers.", &[], f64::from(u8::from(s.redis == "up")));
+        m.gauge(
+            "tickbar_consumer_clickhouse_up",
+            "Whether ClickHouse answers.",
+            &[],
+            f64::from(u8::from(s.clickhouse == "up")),
+        );
+        m.gauge(
+            "tickbar_consumer_draining",
+            "Whether this instance holds the drain lock.",
+            &[],
+            f64::from(u8::from(s.drain.starts_with("active"))),
+        );
+        if let Some(ok) = s.last_cleanup.as_ref().and_then(|r| r.get("ok")).and_then(serde_json::Value::as_bool) {
+            m.gauge(
+                "tickbar_consumer_last_cleanup_ok",
+                "Whether the last cleanup and its checks passed.",
+                &[],
+                f64::from(u8::from(ok)),
+            );
+        }
+        m.finish()
+    }
+}

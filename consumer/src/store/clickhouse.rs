@@ -1,0 +1,150 @@
+//! ClickHouse for the consumer: the bars a batch would write that are already stored (one range
+//! query per batch), the INSERT of a batch in RowBinary, and the reads behind the monitor page and
+//! the integrity check. Every read is deduplicated (`FINAL`); every value is bound, never spliced.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use clickhouse::Row;
+use common::keys::bars_table;
+use common::time::{day_number, epoch_ms};
+use common::Period;
+use runtime::clickhouse::{BarRow, TABLE};
+use serde::Deserialize;
+
+use crate::error::Result;
+
+/// The bars table of one database.
+#[derive(Clone)]
+pub struct History {
+    client: clickhouse::Client,
+    table: String,
+    insert_timeout: Duration,
+}
+
+/// One (symbol, period) of a day as stored: its row count, distinct frames, and the frames.
+#[derive(Debug, Row, Deserialize)]
+pub struct DayGroup {
+    pub symbol: String,
+    pub period: u16,
+    pub rows: u64,
+    pub distinct: u64,
+    pub frames: Vec<u32>,
+}
+
+/// One symbol's day: last close (in units of 10^-4) and volume.
+#[derive(Debug, Row, Deserialize)]
+pub struct DailyRow {
+    pub symbol: String,
+    /// `YYYYMMDD`
+    pub day: u32,
+    pub close: i64,
+    pub vol: u64,
+}
+
+/// One symbol's closes of a day: (frame, close in units of 10^-4), in any order.
+#[derive(Debug, Row, Deserialize)]
+pub struct Closes {
+    pub symbol: String,
+    pub closes: Vec<(u32, i64)>,
+}
+
+#[derive(Row, Deserialize)]
+struct PeriodRows {
+    period: u16,
+    rows: u64,
+}
+
+impl History {
+    pub fn new(client: clickhouse::Client, database: &str, insert_timeout: Duration) -> History {
+        History { client: client.with_database(database), table: bars_table(database), insert_timeout }
+    }
+
+    /// The stored rows among the (symbol, frame)s of `rows`, all of one period: one query over the
+    /// batch's bounding box of symbols and frames, filtered to its symbols.
+    pub async fn existing(&self, period: Period, rows: &[BarRow]) -> Result<Vec<BarRow>> {
+        let (Some(first), Some(last)) = (rows.iter().map(|r| &r.symbol).min(), rows.iter().map(|r| &r.symbol).max())
+        else {
+            return Ok(Vec::new());
+        };
+        let from = rows.iter().map(|r| r.frame).min().unwrap_or(0);
+        let to = rows.iter().map(|r| r.frame).max().unwrap_or(0);
+        let mut symbols: Vec<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE period = ? AND symbol >= ? AND symbol <= ? \
+             AND frame >= toDateTime(?) AND frame <= toDateTime(?) AND has(?, symbol)",
+            self.table
+        );
+        let query = self.client.query(&sql).bind(period.minutes()).bind(first).bind(last).bind(from).bind(to);
+        Ok(query.bind(symbols).fetch_all().await?)
+    }
+
+    /// Writes `rows` in one INSERT; it either lands whole or fails.
+    pub async fn insert(&self, rows: &[BarRow]) -> Result<()> {
+        let mut insert = self
+            .client
+            .insert::<BarRow>(TABLE)
+            .await?
+            .with_timeouts(Some(self.insert_timeout), Some(self.insert_timeout));
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// Deduplicated rows per period.
+    pub async fn rows_per_period(&self) -> Result<BTreeMap<u16, u64>> {
+        let sql = format!("SELECT period, count() AS rows FROM {} FINAL GROUP BY period ORDER BY period", self.table);
+        let rows: Vec<PeriodRows> = self.client.query(&sql).fetch_all().await?;
+        Ok(rows.into_iter().map(|r| (r.period, r.rows)).collect())
+    }
+
+    /// Every (symbol, period) stored for `day`.
+    pub async fn day_groups(&self, day: NaiveDate) -> Result<Vec<DayGroup>> {
+        let sql = format!(
+            "SELECT symbol, period, count() AS rows, uniqExact(frame) AS distinct, groupArray(toUInt32(frame)) AS frames \
+             FROM {} FINAL WHERE frame >= toDateTime(?) AND frame < toDateTime(?) GROUP BY symbol, period",
+            self.table
+        );
+        let (from, to) = day_bounds(day, day);
+        Ok(self.client.query(&sql).bind(from).bind(to).fetch_all().await?)
+    }
+
+    /// Each symbol's last close and volume per day of `period` bars over `first..=last`.
+    pub async fn daily(&self, period: Period, first: NaiveDate, last: NaiveDate) -> Result<Vec<DailyRow>> {
+        let sql = format!(
+            "SELECT symbol, toYYYYMMDD(frame) AS day, argMax(close, frame) AS close, sum(vol) AS vol \
+             FROM {} FINAL WHERE period = ? AND frame >= toDateTime(?) AND frame < toDateTime(?) \
+             GROUP BY symbol, day ORDER BY symbol, day",
+            self.table
+        );
+        let (from, to) = day_bounds(first, last);
+        Ok(self.client.query(&sql).bind(period.minutes()).bind(from).bind(to).fetch_all().await?)
+    }
+
+    /// Each symbol's closes of `period` bars on `day`.
+    pub async fn closes(&self, period: Period, day: NaiveDate) -> Result<Vec<Closes>> {
+        let sql = format!(
+            "SELECT symbol, groupArray((toUInt32(frame), close)) AS closes FROM {} FINAL \
+             WHERE period = ? AND frame >= toDateTime(?) AND frame < toDateTime(?) GROUP BY symbol",
+            self.table
+        );
+        let (from, to) = day_bounds(day, day);
+        Ok(self.client.query(&sql).bind(period.minutes()).bind(from).bind(to).fetch_all().await?)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.client.query("SELECT 1").fetch_one::<u8>().await?;
+        Ok(())
+    }
+}
+
+/// Epoch seconds of the start of `first` and of the day after `last`, market time.
+fn day_bounds(first: NaiveDate, last: NaiveDate) -> (u32, u32) {
+    let start = |d: NaiveDate| (epoch_ms(day_number(d), 0) / 1000) as u32;
+    (start(first), start(last) + 86_400)
+}

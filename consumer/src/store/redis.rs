@@ -1,0 +1,277 @@
+//! Redis for the consumer: the reliable history queues (a batch moves atomically into a processing
+//! list and leaves it only when its rows are in ClickHouse), the expiring locks that keep draining
+//! and the cleanup to one instance, and the removal of a trading day's same-day data.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use common::keys::Keys;
+use common::Period;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use crate::error::{Error, Result};
+
+/// Lua checks run first in every fenced script: the caller must still hold the lock.
+const FENCE: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LOCKLOST') end\n";
+
+/// The batch in processing, or up to ARGV[2] of the oldest queue items moved there first.
+const TAKE: &str = r"
+local held = redis.call('LRANGE', KEYS[3], 0, -1)
+if #held > 0 then return held end
+local items = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[2]), -1)
+if #items == 0 then return items end
+redis.call('LTRIM', KEYS[2], 0, -#items - 1)
+for i = 1, #items, 1000 do
+  redis.call('RPUSH', KEYS[3], unpack(items, i, math.min(i + 999, #items)))
+end
+return items";
+
+/// The batch is done: its dead letters (ARGV[2..]) are pushed and the processing list dropped.
+const DONE: &str = r"
+for i = 2, #ARGV, 1000 do
+  redis.call('LPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('DEL', KEYS[2])
+return 1";
+
+const RENEW: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+/// An expiring lock: `SET NX PX` with this instance's token, renewed and released only by it.
+#[derive(Clone)]
+pub struct Lock {
+    pub what: &'static str,
+    key: String,
+    token: String,
+    ttl: Duration,
+}
+
+impl Lock {
+    pub fn new(what: &'static str, key: String, instance: &str, ttl: Duration) -> Lock {
+        Lock { what, key, token: instance.to_owned(), ttl }
+    }
+
+    /// Takes the lock when free (or already ours); otherwise says who holds it.
+    pub async fn acquire(&self, con: &mut ConnectionManager) -> Result<()> {
+        let ttl = self.ttl.as_millis() as u64;
+        let set: Option<String> =
+            redis::cmd("SET").arg(&self.key).arg(&self.token).arg("NX").arg("PX").arg(ttl).query_async(con).await?;
+        if set.is_some() || self.renew(con).await.is_ok() {
+            return Ok(());
+        }
+        let holder: Option<String> = con.get(&self.key).await?;
+        Err(Error::LockHeld { what: self.what, holder: holder.unwrap_or_else(|| "nobody (just expired)".into()) })
+    }
+
+    /// Extends the lock; an error when it is no longer ours.
+    pub async fn renew(&self, con: &mut ConnectionManager) -> Result<()> {
+        let renewed: i64 = Script::new(RENEW)
+            .key(&self.key)
+            .arg(&self.token)
+            .arg(self.ttl.as_millis() as u64)
+            .invoke_async(con)
+            .await?;
+        if renewed == 1 {
+            Ok(())
+        } else {
+            Err(Error::LockLost(self.what))
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// This instance's name, the lock's value while it holds it.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub async fn release(&self, con: &mut ConnectionManager) -> Result<()> {
+        Script::new(RELEASE).key(&self.key).arg(&self.token).invoke_async::<i64>(con).await?;
+        Ok(())
+    }
+}
+
+/// The history queues of one deployment, worked under the drain lock.
+#[derive(Clone)]
+pub struct Queues {
+    keys: Keys,
+    lock: Lock,
+    take: Script,
+    done: Script,
+}
+
+impl Queues {
+    pub fn new(keys: Keys, lock: Lock) -> Queues {
+        Queues {
+            keys,
+            lock,
+            take: Script::new(&format!("{FENCE}{TAKE}")),
+            done: Script::new(&format!("{FENCE}{DONE}")),
+        }
+    }
+
+    pub fn lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The batch of `period` to work on, oldest item first: the one left in processing by an
+    /// interrupted run, else up to `n` items moved from the queue's old end.
+    pub async fn take(&self, con: &mut ConnectionManager, period: Period, n: usize) -> Result<Vec<String>> {
+        let mut items: Vec<String> = self
+            .take
+            .key(&self.lock.key)
+            .key(self.keys.history_queue(period))
+            .key(self.keys.history_processing(period))
+            .arg(&self.lock.token)
+            .arg(n.max(1))
+            .invoke_async(con)
+            .await
+            .map_err(fenced(self.lock.what))?;
+        items.reverse();
+        Ok(items)
+    }
+
+    /// Ends the batch of `period`: pushes its dead letters and drops the processing list, atomically.
+    pub async fn done(&self, con: &mut ConnectionManager, period: Period, dead: &[String]) -> Result<()> {
+        self.done
+            .key(&self.lock.key)
+            .key(self.keys.history_processing(period))
+            .key(self.keys.history_dead())
+            .arg(&self.lock.token)
+            .arg(dead)
+            .invoke_async::<i64>(con)
+            .await
+            .map_err(fenced(self.lock.what))?;
+        Ok(())
+    }
+
+    /// Queue and processing lengths per period, and the dead list's length.
+    pub async fn lengths(&self, con: &mut ConnectionManager) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
+        let mut pipe = redis::pipe();
+        for p in Period::ALL {
+            pipe.llen(self.keys.history_queue(p)).llen(self.keys.history_processing(p));
+        }
+        pipe.llen(self.keys.history_dead());
+        let lens: Vec<u64> = pipe.query_async(con).await?;
+        let per_period = Period::ALL.iter().enumerate().map(|(i, p)| (p.minutes(), (lens[2 * i], lens[2 * i + 1])));
+        Ok((per_period.collect(), lens[lens.len() - 1]))
+    }
+}
+
+fn fenced(what: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
+    move |e| {
+        if e.to_string().contains("LOCKLOST") {
+            Error::LockLost(what)
+        } else {
+            Error::Redis(e)
+        }
+    }
+}
+
+/// What removing one trading day from Redis did.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct DayRemoved {
+    pub day: NaiveDate,
+    /// Whether `tickbar:days` listed the day.
+    pub was_held: bool,
+    pub bar_keys: u64,
+    pub forming_keys: u64,
+}
+
+/// Unlists `day` from the days held (so readers stop routing to Redis first), then deletes its
+/// closed-bar sorted sets and forming-bar hashes.
+pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<DayRemoved> {
+    let was_held: i64 = con.srem(keys.days_held(), day.to_string()).await?;
+    let mut removed = DayRemoved { day, was_held: was_held == 1, ..DayRemoved::default() };
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(keys.day_bars_pattern(day))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(con)
+            .await?;
+        if !found.is_empty() {
+            removed.bar_keys += con.unlink::<_, u64>(&found).await?;
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let forming: Vec<String> = Period::ALL.iter().map(|p| keys.forming_bars(day, *p)).collect();
+    removed.forming_keys = con.unlink(&forming).await?;
+    Ok(removed)
+}
+
+/// The producer's checkpoint as the cleanup needs it.
+#[derive(Debug)]
+pub struct ProducerCheckpoint {
+    pub aggregator: Vec<u8>,
+    /// The last applied stream entry id, `ms-seq`.
+    pub last_id: String,
+    pub journal: u64,
+}
+
+pub async fn producer_checkpoint(con: &mut ConnectionManager, keys: &Keys) -> Result<Option<ProducerCheckpoint>> {
+    let (aggregator, last_id, journal): (Option<Vec<u8>>, Option<String>, u64) = redis::pipe()
+        .hget(keys.producer_state(), "aggregator")
+        .hget(keys.producer_state(), "last_id")
+        .llen(keys.producer_journal())
+        .query_async(con)
+        .await?;
+    Ok(match (aggregator, last_id) {
+        (Some(aggregator), Some(last_id)) => Some(ProducerCheckpoint { aggregator, last_id, journal }),
+        _ => None,
+    })
+}
+
+/// Deletes stream entries below `min_id`; how many went.
+pub async fn trim_stream(con: &mut ConnectionManager, keys: &Keys, min_id: &str) -> Result<u64> {
+    Ok(redis::cmd("XTRIM").arg(keys.tick_stream()).arg("MINID").arg(min_id).query_async(con).await?)
+}
+
+pub async fn delete_producer_state(con: &mut ConnectionManager, keys: &Keys) -> Result<()> {
+    con.del::<_, ()>(&[keys.producer_state(), keys.producer_journal()]).await?;
+    Ok(())
+}
+
+/// Keeps `report` as the latest and in the list of the last 30.
+pub async fn store_report(con: &mut ConnectionManager, keys: &Keys, report: &str) -> Result<()> {
+    redis::pipe()
+        .atomic()
+        .set(keys.cleanup_last(), report)
+        .lpush(keys.cleanup_reports(), report)
+        .ltrim(keys.cleanup_reports(), 0, 29)
+        .query_async::<()>(con)
+        .await?;
+    Ok(())
+}
+
+pub async fn last_report(con: &mut ConnectionManager, keys: &Keys) -> Result<Option<String>> {
+    Ok(con.get(keys.cleanup_last()).await?)
+}
+
+/// The trading days Redis holds same-day bars for.
+pub async fn days_held(con: &mut ConnectionManager, keys: &Keys) -> Result<Vec<NaiveDate>> {
+    let days: Vec<String> = con.smembers(keys.days_held()).await?;
+    let mut days: Vec<NaiveDate> = days.iter().filter_map(|d| d.parse().ok()).collect();
+    days.sort();
+    Ok(days)
+}
+
+pub async fn ping(con: &mut ConnectionManager) -> Result<()> {
+    redis::cmd("PING").query_async::<String>(con).await?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The ClickHouse side every service shares: a client built from `[clickhouse]`, the DDL of `sql/`
+//! applied idempotently, and `BarRow`, the RowBinary shape of one row of `tickbar.bars`.
+
+use common::keys::BARS_TABLE;
+use common::number::{from_scaled, to_scaled};
+use common::settings::ClickHouseSettings;
+use common::{Bar, Frame, Ohlcv, Period};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The decimals of the price and amount columns (`Decimal(18, 4)`, `Decimal(22, 4)`).
+pub const SCALE: u32 = 4;
+/// The largest magnitude, in units of `10^-SCALE`, of a `Decimal(18, 4)` and a `Decimal(22, 4)`.
+const PRICE_LIMIT: i128 = 10i128.pow(18);
+const AMOUNT_LIMIT: i128 = 10i128.pow(22);
+
+/// The single-node DDL (`sql/001_bars.sql`); `{database}` stands for `clickhouse.database`.
+const SCHEMA: &str = include_str!("../../sql/001_bars.sql");
+
+/// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve.
+pub fn client(settings: &ClickHouseSettings) -> clickhouse::Client {
+    clickhouse::Client::default()
+        .with_url(&settings.url)
+        .with_user(&settings.user)
+        .with_password(&settings.password)
+        .with_validation(false)
+}
+
+/// The statements of the schema for `database`, in order, comments dropped.
+pub fn schema_statements(database: &str) -> Vec<String> {
+    let text: Vec<&str> = SCHEMA.lines().filter(|line| !line.trim_start().starts_with("--")).collect();
+    text.join("\n")
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().replace("{database}", database))
+        .collect()
+}
+
+/// Creates the database and the table when missing; safe to run at every start.
+pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> clickhouse::error::Result<()> {
+    for statement in schema_statements(database) {
+        client.query(&statement).execute().await?;
+    }
+    Ok(())
+}
+
+/// The table's name for `client.with_database(database).insert(..)`.
+pub const TABLE: &str = BARS_TABLE;
+
+/// One row of `tickbar.bars`: prices and amount as fixed-point units, the frame as epoch seconds.
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct BarRow {
+    pub symbol: String,
+    pub period: u16,
+    pub frame: u32,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    pub vol: u64,
+    pub amount: i128,
+    /// Ingest time in ms: the highest version of a (symbol, period, frame) is the one kept.
+    pub version: u64,
+}
+
+/// Why a bar does not fit the table's columns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} does not fit the bars table")]
+pub struct DoesNotFit(pub String);
+
+impl BarRow {
+    /// The row of `bar`, or why its numbers do not fit the columns.
+    pub fn new(bar: &Bar, period: Period, version: u64) -> Result<BarRow, DoesNotFit> {
+        let price = |what: &str, d: Decimal| -> Result<i64, DoesNotFit> {
+            fixed(d, PRICE_LIMIT).map(|u| u as i64).ok_or_else(|| DoesNotFit(format!("{what} {d}")))
+        };
+        let frame = u32::try_from(bar.frame.epoch_seconds()).map_err(|_| DoesNotFit(format!("frame {}", bar.frame)))?;
+        Ok(BarRow {
+            symbol: bar.symbol.to_string(),
+            period: period.minutes(),
+            frame,
+            open: price("open", bar.open)?,
+            high: price("high", bar.high)?,
+            low: price("low", bar.low)?,
+            close: price("close", bar.close)?,
+            vol: bar.vol,
+            amount: fixed(bar.amount, AMOUNT_LIMIT).ok_or_else(|| DoesNotFit(format!("amount {}", bar.amount)))?,
+            version,
+        })
+    }
+
+    /// The bar this row holds (its symbol was valid when written).
+    pub fn bar(&self) -> Result<Bar, common::Error> {
+        let price = |units: i64| from_scaled(units.into(), SCALE);
+        let v = Ohlcv {
+            open: price(self.open),
+            high: price(self.high),
+            low: price(self.low),
+            close: price(self.close),
+            vol: self.vol,
+            amount: from_scaled(self.amount, SCALE),
+        };
+        Ok(Bar::new(self.symbol.parse()?, Frame::from_epoch_seconds(self.frame.into()), &v))
+    }
+
+    /// Whether `other` holds the same bar, whatever the versions.
+    pub fn same_bar(&self, other: &BarRow) -> bool {
+        BarRow { version: other.version, ..self.clone() } == *other
+    }
+}
+
+/// `value` in units of `10^-SCALE` when it has at most `SCALE` decimals and stays below `limit`.
+fn fixed(value: Decimal, limit: i128) -> Option<i128> {
+    to_scaled(value, SCALE).ok().filter(|u| u.abs() < limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(amount: &str) -> Bar {
+        serde_json::from_str(&format!(
+            r#"{{"symbol":"600519.SH","frame":"2026-11-19 09:31:00","open":1650.5,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":{amount}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_row_holds_the_bar_exactly() {
+        let b = bar("198612345.5");
+        let row = BarRow::new(&b, Period::M1, 7).unwrap();
+        assert_eq!((row.open, row.amount, row.version), (16_505_000, 1_986_123_455_000, 7));
+        assert_eq!(row.bar().unwrap(), b);
+        assert!(row.same_bar(&BarRow { version: 9, ..row.clone() }));
+        assert!(!row.same_bar(&BarRow { vol: 1, ..row.clone() }));
+    }
+
+    #[test]
+    fn numbers_the_columns_cannot_hold_are_refused_by_name() {
+        assert_eq!(BarRow::new(&bar("1.00001"), Period::M1, 1).unwrap_err().0, "amount 1.00001");
+        assert!(BarRow::new(&bar("1000000000000000000"), Period::M1, 1).is_err());
+        let mut huge = bar("1");
+        huge.high = "100000000000000".parse().unwrap();
+        assert_eq!(BarRow::new(&huge, Period::M1, 1).unwrap_err().0, "high 100000000000000");
+    }
+
+    #[test]
+    fn the_schema_creates_the_database_then_the_contract_table() {
+        let statements = schema_statements("db1");
+        assert_eq!(statements.len(), 2, "{statements:?}");
+        assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"));
+        assert!(
+            statements[1].contains("CREATE TABLE IF NOT EXISTS db1.bars")
+                && statements[1].contains("ReplacingMergeTree")
+        );
+    }
+}
