@@ -232,6 +232,66 @@ impl ClickHouseServer {
 
 pub use runtime::clickhouse::schema_statements;
 
+/// A tickbar service binary run as a child process with its own HTTP port; killed on drop.
+pub struct ServiceProcess {
+    pub child: Child,
+    pub http: u16,
+    name: String,
+}
+
+impl ServiceProcess {
+    /// Runs `binary` with `args`, the environment `env` and `TICKBAR__HTTP__LISTEN` on a free port;
+    /// logs at `warn` to a pipe that [`Self::assert_running`] shows when it died.
+    pub fn spawn(binary: &str, args: &[&str], env: &[(&str, &str)]) -> ServiceProcess {
+        let http = free_port().expect("a free port");
+        let mut cmd = Command::new(binary);
+        cmd.args(args)
+            .env("TICKBAR__HTTP__LISTEN", format!("127.0.0.1:{http}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{binary}: {e}"));
+        let name = Path::new(binary).file_name().map_or(binary.into(), |n| n.to_string_lossy().into_owned());
+        ServiceProcess { child, http, name }
+    }
+
+    /// Panics with the service's log when it has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("a child's status") {
+            let mut log = String::new();
+            if let Some(mut err) = self.child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut log);
+            }
+            panic!("the {} exited ({status}): {log}", self.name);
+        }
+    }
+
+    /// SIGKILL, and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and the exit status once it has stopped.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("a child's status")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.http, path).await
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -3,7 +3,6 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
@@ -28,20 +27,15 @@ impl Stack {
 
     /// A producer in event time on this Redis under `prefix`, with `env` overriding settings.
     pub fn producer(&self, prefix: &str, env: &[(&str, &str)]) -> Producer {
-        let http = harness::free_port().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_producer"));
-        cmd.env("TICKBAR__REDIS__URL", self.redis.url())
-            .env("TICKBAR__REDIS__KEY_PREFIX", prefix)
-            .env("TICKBAR__PRODUCER__CLOCK", "event")
-            .env("TICKBAR__PRODUCER__BLOCK_MS", "50")
-            .env("TICKBAR__HTTP__LISTEN", format!("127.0.0.1:{http}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Producer { child: cmd.spawn().expect("the producer binary runs"), http }
+        let url = self.redis.url();
+        let mut all = vec![
+            ("TICKBAR__REDIS__URL", url.as_str()),
+            ("TICKBAR__REDIS__KEY_PREFIX", prefix),
+            ("TICKBAR__PRODUCER__CLOCK", "event"),
+            ("TICKBAR__PRODUCER__BLOCK_MS", "50"),
+        ];
+        all.extend_from_slice(env);
+        Producer::spawn(env!("CARGO_BIN_EXE_producer"), &[], &all)
     }
 
     /// Writes entries (field, payload) to the tick stream under `prefix`, pipelined.
@@ -107,42 +101,8 @@ impl Stack {
     }
 }
 
-/// The producer as a child process; killed on drop.
-pub struct Producer {
-    pub child: Child,
-    pub http: u16,
-}
-
-impl Producer {
-    pub fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            let mut log = String::new();
-            let _ = self.child.stderr.take().map(|mut e| e.read_to_string(&mut log));
-            panic!("the producer exited ({status}): {log}");
-        }
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, and the exit status once it has stopped.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        self.child.wait().unwrap()
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        harness::http_get(self.http, path).await
-    }
-}
-
-impl Drop for Producer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+/// The producer as a child process.
+pub use harness::ServiceProcess as Producer;
 
 /// Real fixtures of `common` (see common/tests/data/real/SOURCES.md).
 pub fn fixture(name: &str) -> Vec<Vec<String>> {

@@ -1,0 +1,146 @@
+//! The drain against a real Redis and ClickHouse: exact row counts after duplicates, crashes and a
+//! ClickHouse outage, and dead letters with reasons for unusable items.
+
+mod support;
+
+use std::time::Duration;
+
+use common::Period;
+use redis::AsyncCommands;
+use support::{history, push_all, seed_bar, Stack};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_thousand_seed_bars_land_once_and_again_as_duplicates() {
+    let mut stack = Stack::start().await;
+    let bars = history(100_000);
+    push_all(&mut stack, &bars).await;
+    let mut consumer = stack.consumer(&[]);
+    stack.drained(&mut consumer, 100_000).await;
+    assert_eq!(stack.raw_rows().await, 100_000, "no row was written twice");
+    push_all(&mut stack, &bars).await;
+    stack.drained(&mut consumer, 100_000).await;
+    let status = stack.status(&consumer).await;
+    let total = &status["since_start"];
+    assert_eq!((total["items"].as_u64(), total["inserted"].as_u64()), (Some(200_000), Some(100_000)), "{total}");
+    assert_eq!(total["duplicates"].as_u64(), Some(100_000), "{total}");
+    assert_eq!(stack.raw_rows().await, 100_000, "duplicates are skipped before the INSERT");
+    for (period, per_day) in [(1, 240), (5, 48), (15, 16), (30, 8), (60, 4)] {
+        let rows = status["rows"][period.to_string()].as_u64().unwrap();
+        assert!(rows >= per_day, "period {period}: {rows} rows");
+    }
+    let rows: u64 = status["rows"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(rows, 100_000);
+
+    let (period, first) = &bars[0];
+    let corrected = first.replace("\"vol\":100,", "\"vol\":700,");
+    assert_ne!(&corrected, first);
+    stack.push(*period, &[corrected]).await;
+    stack.drained(&mut consumer, 100_000).await;
+    let sql = "SELECT vol FROM tickbar.bars FINAL WHERE symbol = '000001.SZ' AND period = 1 ORDER BY frame LIMIT 1";
+    assert_eq!(
+        stack.clickhouse.client().query(sql).fetch_one::<u64>().await.unwrap(),
+        700,
+        "a re-sent bar replaces the old"
+    );
+    assert_eq!(stack.status(&consumer).await["since_start"]["replaced"].as_u64(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_drain_loses_and_doubles_nothing() {
+    let mut stack = Stack::start().await;
+    let bars = history(60_000);
+    push_all(&mut stack, &bars).await;
+    let small_batches = [("TICKBAR__CONSUMER__BATCH_ROWS", "500"), ("TICKBAR__CONSUMER__LOCK_TTL_MS", "1000")];
+    let mut kills = 0;
+    while kills < 4 {
+        let mut consumer = stack.consumer(&small_batches);
+        let before = stack.rows().await;
+        let start = std::time::Instant::now();
+        while stack.rows().await <= before && start.elapsed() < Duration::from_secs(60) {
+            consumer.assert_running();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(150 * kills)).await;
+        consumer.kill();
+        kills += 1;
+        assert!(stack.rows().await < 60_000, "killed {kills} times before the end: use more bars");
+    }
+    let processing: u64 = stack.con.llen(stack.keys.history_processing(Period::M1)).await.unwrap();
+    let mut consumer = stack.consumer(&small_batches);
+    stack.drained(&mut consumer, 60_000).await;
+    let status = stack.status(&consumer).await;
+    assert_eq!(status["since_start"]["dead"], serde_json::json!({}), "{status}");
+    eprintln!("after {kills} kills: {processing} 1m items were left in processing and recovered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clickhouse_stopped_mid_drain_and_restarted_loses_nothing() {
+    let mut stack = Stack::start().await;
+    let bars = history(40_000);
+    let (first, second) = bars.split_at(10_000);
+    push_all(&mut stack, first).await;
+    let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__BATCH_ROWS", "2000")]);
+    stack.drained(&mut consumer, 10_000).await;
+    stack.clickhouse.stop();
+    push_all(&mut stack, second).await;
+    let start = std::time::Instant::now();
+    loop {
+        consumer.assert_running();
+        let status = stack.status(&consumer).await;
+        if status["clickhouse"] == "down" {
+            assert!(status["last_error"].as_str().unwrap().starts_with("clickhouse"), "{status}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the monitor never showed ClickHouse down: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stack.backlog().await > 0, "the queue is kept while ClickHouse is away");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stack.clickhouse.launch().await.unwrap();
+    stack.drained(&mut consumer, 40_000).await;
+    assert_eq!(stack.status(&consumer).await["clickhouse"], "up");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
+    let mut stack = Stack::start().await;
+    let good = seed_bar("600519.SH", "2023-02-01 09:31:00", 1);
+    let bad = [
+        ("bad_json", "{\"symbol\":".to_owned()),
+        ("bad_field", seed_bar("600519.XX", "2023-02-01 09:32:00", 2)),
+        ("bad_field", seed_bar("600519.SH", "2023-02-01 99:99:99", 3)),
+        ("negative_volume", seed_bar("600519.SH", "2023-02-01 09:33:00", 4).replace("\"vol\":", "\"vol\":-")),
+        ("bad_bar", seed_bar("600519.SH", "2023-02-01 09:34:00", 6).replace("\"low\":10", "\"low\":99")),
+        ("outside_sessions", seed_bar("600519.SH", "2023-02-01 12:00:00", 8)),
+        ("outside_sessions", seed_bar("600519.SH", "2023-02-01 09:30:00", 10)),
+        ("non_trading_day", seed_bar("600519.SH", "2023-01-28 10:00:00", 12)),
+        (
+            "out_of_range",
+            seed_bar("600519.SH", "2023-02-01 09:35:00", 14).replace("\"amount\":15000.5", "\"amount\":0.00001"),
+        ),
+    ];
+    let mut items: Vec<String> = bad.iter().map(|(_, item)| item.clone()).collect();
+    items.push(good);
+    stack.push(Period::M1, &items).await;
+    let mut consumer = stack.consumer(&[]);
+    stack.drained(&mut consumer, 1).await;
+    let dead: Vec<String> = stack.con.lrange(stack.keys.history_dead(), 0, -1).await.unwrap();
+    let mut got: Vec<(String, String)> = dead
+        .iter()
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap())
+        .map(|d| {
+            assert_eq!(d["queue"], "historical_bar_data_1min");
+            assert!(!d["detail"].as_str().unwrap().is_empty(), "{d}");
+            (d["reason"].as_str().unwrap().to_owned(), d["item"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = bad.iter().map(|(r, i)| (r.to_string(), i.clone())).collect();
+    want.sort();
+    assert_eq!(got, want, "every bad item is dead-lettered once, with its reason and as it was sent");
+    let status = stack.status(&consumer).await;
+    assert_eq!(status["since_start"]["dead"]["outside_sessions"], 2, "{status}");
+    let (code, metrics) = consumer.get("/metrics").await;
+    assert_eq!(code, 200);
+    assert!(metrics.contains("tickbar_consumer_dead_letters_total{reason=\"bad_bar\"} 1"), "{metrics}");
+}
