@@ -1,6 +1,6 @@
 //! The nightly cleanup: at `consumer.cleanup_at` (Asia/Shanghai) one instance, under the cleanup
 //! lock, removes the previous trading day's same-day data from Redis (bars, forming bars, the
-//! stream entries the producer has committed, and its state once it holds nothing newer), then
+//! stream entries the producer has committed, and its state when that day is its latest), then
 //! checks the recent ClickHouse history and keeps a JSON report in Redis. A run missed while the
 //! service was down happens at start; running twice removes nothing more.
 
@@ -125,11 +125,12 @@ impl Cleanup {
     async fn work(&self, con: &mut ConnectionManager, report: &mut Report) -> Result<()> {
         let mut days = report.days.clone();
         days.sort();
+        days.dedup();
         let Some(&newest) = days.last() else { return Ok(()) };
         for day in &days {
             report.redis.push(store::remove_day(con, &self.keys, *day).await?);
         }
-        (report.stream_entries_trimmed, report.producer_state) = self.producer(con, newest).await?;
+        (report.stream_entries_trimmed, report.producer_state) = self.producer(con, &days).await?;
         let first = self.calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
         let checked = self.calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
@@ -138,16 +139,17 @@ impl Cleanup {
         Ok(())
     }
 
-    /// Trims the stream entries the producer has checkpointed, and deletes its state when it holds
-    /// no tick after `day` and nothing is journalled on top of it.
-    async fn producer(&self, con: &mut ConnectionManager, day: NaiveDate) -> Result<(u64, String)> {
+    /// Trims the stream entries the producer has checkpointed, and deletes its state when its
+    /// latest tick is on one of `days` (sorted) and nothing is journalled on top of it.
+    async fn producer(&self, con: &mut ConnectionManager, days: &[NaiveDate]) -> Result<(u64, String)> {
+        let Some(&day) = days.last() else { return Ok((0, "untouched".into())) };
         let Some(checkpoint) = store::producer_checkpoint(con, &self.keys).await? else {
             return Ok((0, "none".into()));
         };
         let aggregator = BarAggregator::restore(&self.bars, self.calendar.clone(), &checkpoint.aggregator);
         let latest_day =
             aggregator.ok().and_then(|a| a.latest_tick_ms()).map(|ms| common::time::date_of(split_ms(ms).0));
-        let stale = checkpoint.journal == 0 && latest_day.is_none_or(|d| d <= day);
+        let stale = checkpoint.journal == 0 && latest_day.is_none_or(|d| days.contains(&d));
         if stale {
             let trimmed = store::trim_stream(con, &self.keys, &successor(&checkpoint.last_id)).await?;
             store::delete_producer_state(con, &self.keys).await?;

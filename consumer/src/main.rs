@@ -111,6 +111,8 @@ async fn cleanup_once(settings: &ConsumerSettings, parts: &Parts, day: Option<Na
         Some(day) => day,
         None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(drain::now_ms() as i64 / 1000).date())?,
     };
+    let client = runtime::clickhouse::client(&settings.clickhouse);
+    runtime::clickhouse::apply_schema(&client, &settings.clickhouse.database).await.context("clickhouse")?;
     let mut con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
     let report = parts.cleanup.run(&mut con, vec![day], Trigger::Command, None).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);

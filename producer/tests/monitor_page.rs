@@ -16,13 +16,9 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
 
     let url = format!("http://127.0.0.1:{}/", producer.http);
     let dom = tokio::task::spawn_blocking(move || harness::chromium_dom(&url, 3_000)).await.unwrap().unwrap();
-    let figure = |id: &str| {
-        let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {dom}"));
-        let text = &dom[start..];
-        text[text.find('>').unwrap() + 1..text.find('<').unwrap()].to_owned()
-    };
+    let figure = |id: &str| harness::element_text(&dom, id);
     assert_eq!(figure("redis"), "up");
-    assert_eq!(figure("ticks_total"), format_thousands(ticks.len() as u64));
+    assert_eq!(figure("ticks_total"), harness::thousands(ticks.len() as u64));
     assert_eq!(figure("symbols_active"), "1");
     let last = ticks.iter().map(|t| t.time_ms).max().unwrap();
     assert_eq!(figure("last_tick_time"), common::Frame::from_epoch_seconds(last / 1000).to_string());
@@ -30,16 +26,4 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     assert!(dom.contains("<td>bad_json</td>"), "dead letters by reason are listed");
     assert!(dom.contains("<td>1 min</td><td>240</td>"), "240 one-minute bars closed: {dom}");
     assert_eq!(figure("error"), "", "the page reached its status endpoint");
-}
-
-fn format_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -329,9 +329,35 @@ pub fn chromium_dom(url: &str, budget_ms: u32) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// The text of the element with `id="id"` in a serialised DOM (up to its first child tag).
+pub fn element_text(dom: &str, id: &str) -> String {
+    let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {dom}"));
+    let text = &dom[start..];
+    text[text.find('>').expect("a tag end") + 1..text.find('<').expect("a next tag")].to_owned()
+}
+
+/// `n` with thousands separators, as the monitor pages print counts (`1,234,567`).
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_print_with_thousands_separators_and_elements_by_id() {
+        assert_eq!([thousands(7), thousands(1_000), thousands(1_234_567)], ["7", "1,000", "1,234,567"]);
+        assert_eq!(element_text(r#"<div id="redis" class="up">up</div>"#, "redis"), "up");
+    }
 
     #[test]
     fn a_missing_binary_is_named_with_how_to_install_it() {

@@ -47,8 +47,8 @@ impl Stack {
         ServiceProcess::spawn(env!("CARGO_BIN_EXE_consumer"), &[], &self.env(&urls, env))
     }
 
-    /// `consumer cleanup --day day`: its exit code and the report it printed.
-    pub fn cleanup(&self, day: &str, env: &[(&str, &str)]) -> (i32, serde_json::Value) {
+    /// `consumer cleanup --day day`: its exit code, the report it printed and its log.
+    pub fn cleanup(&self, day: &str, env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
         let urls = (self.redis.url(), self.clickhouse.url());
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_consumer"));
         cmd.args(["cleanup", "--day", day]).env("RUST_LOG", "warn");
@@ -57,13 +57,7 @@ impl Stack {
         }
         let out = cmd.output().expect("consumer cleanup runs");
         let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        let code = out.status.code().unwrap_or(-1);
-        assert!(
-            code != 1 || report.is_null() || report["error"].is_string(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (code, report)
+        (out.status.code().unwrap_or(-1), report, String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
     /// LPUSHes `items` onto the queue of `period`, the way a loader does, pipelined.

@@ -1,0 +1,46 @@
+//! The consumer's monitor page as an operator sees it: rendered by headless Chromium after a drain
+//! and a cleanup, with queue, row, dead-letter and cleanup figures.
+
+mod support;
+
+use common::Period;
+use harness::{element_text, thousands};
+use support::{history, push_all, Stack};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monitor_page_renders_live_figures_in_a_browser() {
+    let mut stack = Stack::start().await;
+    let bars = history(5_000);
+    push_all(&mut stack, &bars).await;
+    stack.push(Period::M5, &["{broken".to_owned()]).await;
+    let mut consumer = stack.consumer(&[]);
+    stack.drained(&mut consumer, 5_000).await;
+    let (code, report, log) = stack.cleanup("2023-01-03", &[]);
+    assert_eq!(code, 2, "the history stops mid-day, so the check finds missing bars: {report:#} {log}");
+
+    let url = format!("http://127.0.0.1:{}/", consumer.http);
+    let dom = tokio::task::spawn_blocking(move || harness::chromium_dom(&url, 3_000)).await.unwrap().unwrap();
+    let figure = |id: &str| element_text(&dom, id);
+    assert_eq!((figure("redis"), figure("clickhouse")), ("up".into(), "up".into()));
+    assert!(figure("drain").starts_with("active"), "{}", figure("drain"));
+    assert_eq!(figure("items"), thousands(5_001));
+    assert_eq!(figure("inserted"), format!("{} / 0", thousands(5_000)));
+    assert_eq!(figure("dead_queue"), "1");
+    assert_eq!(figure("queued_total"), "0");
+    let per_day_1m = bars.iter().filter(|(p, _)| *p == Period::M1).count() as u64;
+    assert!(
+        dom.contains(&format!(
+            "<td>1 min</td><td>0</td><td>0</td><td>{0}</td><td>{0}</td><td>0</td><td>0</td><td>{0}</td>",
+            thousands(per_day_1m)
+        )),
+        "the 1-minute row shows what was drained and the rows in ClickHouse: {dom}"
+    );
+    assert!(dom.contains("<td>bad_json</td><td>1</td>"), "dead letters by reason are listed");
+    assert!(
+        figure("cleanup").contains("days 2023-01-03") && figure("cleanup").contains("integrity issues"),
+        "{}",
+        figure("cleanup")
+    );
+    assert!(dom.contains("<td>missing</td>"), "the integrity issues are listed");
+    assert_eq!(figure("error"), "", "the page reached its status endpoint");
+}
