@@ -123,7 +123,7 @@ pub fn seed_bar(symbol: &str, frame: &str, n: u64) -> String {
     let (high, low) = (open.max(close) + 3, open.min(close) - 2);
     let price = |cents: u64| format!("{}.{:02}", cents / 100, cents % 100);
     let vol = 100 * (1 + n % 500);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         format!(
             r#"{{"symbol":"{symbol}","frame":"{frame}","open":{},"high":{},"low":{},"close":{},"vol":{vol},"amount":{}.5}}"#,
             price(open),
