@@ -49,9 +49,9 @@ impl Keys {
         self.key(format_args!("historical_bar_data_{period}min"))
     }
 
-    /// Where the consumer parks a history batch until its INSERT has succeeded.
-    pub fn history_processing(&self, period: Period) -> String {
-        self.key(format_args!("historical_bar_data_{period}min:processing"))
+    /// Where consumer worker `slot` of `period` parks its batch until the INSERT has succeeded.
+    pub fn history_processing(&self, period: Period, slot: usize) -> String {
+        self.key(format_args!("historical_bar_data_{period}min:processing:{slot}"))
     }
 
     /// The list unusable history items go to (contract: `historical_bar_data_dead`).

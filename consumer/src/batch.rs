@@ -1,6 +1,6 @@
 //! One batch of queue items on its way to ClickHouse, without I/O: items become rows or dead
 //! letters, a bar sent twice in the batch counts once (the later one wins), and rows already stored
-//! unchanged are dropped as duplicates while changed ones replace the stored row.
+//! unchanged (or by a later take) are dropped as duplicates while changed ones replace the stored row.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -47,7 +47,8 @@ pub struct Prepared {
     pub tally: Tally,
 }
 
-/// Checks each item (oldest first) of `queue`, the queue of `period`; rows carry `version`.
+/// Checks each item (oldest first) of `queue`, the queue of `period`; rows carry `version`, and
+/// dead letters its time in ms.
 pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[String], version: u64) -> Prepared {
     let mut out = Prepared { tally: Tally { items: items.len() as u64, ..Tally::default() }, ..Prepared::default() };
     let mut at: HashMap<(String, u32), usize> = HashMap::with_capacity(items.len());
@@ -70,7 +71,7 @@ pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[Stri
             Err(refused) => {
                 *out.tally.dead.entry(refused.reason).or_default() += 1;
                 let letter =
-                    DeadLetter { reason: refused.reason, detail: &refused.detail, queue, item, at_ms: version };
+                    DeadLetter { reason: refused.reason, detail: &refused.detail, queue, item, at_ms: version / 1000 };
                 out.dead.push(serde_json::to_string(&letter).expect("dead letters serialize"));
             }
         }
@@ -78,17 +79,17 @@ pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[Stri
     out
 }
 
-/// Drops the rows stored unchanged in `existing`; a changed row gets a version above the stored one.
+/// Drops the rows stored unchanged, or stored from a later take, in `existing`; a changed row
+/// keeps its (higher) version and replaces the stored one.
 pub fn reconcile(prepared: &mut Prepared, existing: &[BarRow]) {
     let stored: HashMap<(&str, u32), &BarRow> = existing.iter().map(|r| ((r.symbol.as_str(), r.frame), r)).collect();
     let tally = &mut prepared.tally;
-    prepared.rows.retain_mut(|row| match stored.get(&(row.symbol.as_str(), row.frame)) {
-        Some(old) if old.same_bar(row) => {
+    prepared.rows.retain(|row| match stored.get(&(row.symbol.as_str(), row.frame)) {
+        Some(old) if old.same_bar(row) || old.version >= row.version => {
             tally.duplicates += 1;
             false
         }
-        Some(old) => {
-            row.version = row.version.max(old.version + 1);
+        Some(_) => {
             tally.replaced += 1;
             true
         }
@@ -133,12 +134,20 @@ mod tests {
     }
 
     #[test]
-    fn stored_bars_are_duplicates_unless_changed_and_a_change_outranks_the_stored_version() {
-        let stored = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "11")], 900).rows;
-        let mut p = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "10.5"), item(3, "10")], 100);
-        reconcile(&mut p, &stored);
-        assert_eq!((p.tally.inserted, p.tally.replaced, p.tally.duplicates), (1, 1, 1));
-        let versions: Vec<(u32, u64)> = p.rows.iter().map(|r| (r.frame % 3600 / 60, r.version)).collect();
-        assert_eq!(versions, [(2, 901), (3, 100)]);
+    fn stored_bars_are_duplicates_unless_changed_by_a_later_take() {
+        let stored = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "11"), item(4, "11")], 100).rows;
+        let items = [item(1, "10"), item(2, "10.5"), item(3, "10"), item(4, "12")];
+        let mut later = prepare(&validator(), Period::M1, "q", &items, 200);
+        reconcile(&mut later, &stored);
+        assert_eq!((later.tally.inserted, later.tally.replaced, later.tally.duplicates), (1, 2, 1));
+        let minutes: Vec<u32> = later.rows.iter().map(|r| r.frame % 3600 / 60).collect();
+        assert_eq!(minutes, [2, 3, 4]);
+        let mut earlier = prepare(&validator(), Period::M1, "q", &[item(2, "9.5")], 50);
+        reconcile(&mut earlier, &stored);
+        assert_eq!(
+            (earlier.rows.len(), earlier.tally.duplicates),
+            (0, 1),
+            "an older take never overwrites a newer one"
+        );
     }
 }

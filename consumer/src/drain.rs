@@ -1,10 +1,11 @@
-//! The drain: while this instance holds the drain lock, each period's queue is worked batch by
-//! batch (take into processing, check, skip what is stored, INSERT, then drop the processing list).
+//! The drain: while this instance holds the drain lock, each period's queue is worked by
+//! `consumer.workers_per_queue` workers, batch by batch (take into the worker's processing list,
+//! check, skip what is stored, INSERT, then drop the processing list).
 //! Whatever fails leaves the batch in processing, and the next attempt, after a backoff, starts
 //! from it; so does the next start after a crash.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::Period;
 use redis::aio::ConnectionManager;
@@ -85,17 +86,19 @@ impl Drain {
                 }
             }
         };
-        let drains = self.periods.iter().map(|p| self.drain_period(*p, con.clone(), stop.clone()));
+        let workers = self.periods.iter().flat_map(|p| (0..self.queues.slots()).map(move |slot| (*p, slot)));
+        let drains = workers.map(|(p, slot)| self.drain_period(p, slot, con.clone(), stop.clone()));
         tokio::select! {
             lost = renew => lost,
             done = futures_util::future::try_join_all(drains) => done.map(|_| ()),
         }
     }
 
-    /// Works one period's queue until `stop`; backs off while a store fails.
+    /// Works one period's queue as worker `slot` until `stop`; backs off while a store fails.
     async fn drain_period(
         &self,
         period: Period,
+        slot: usize,
         mut con: ConnectionManager,
         mut stop: watch::Receiver<bool>,
     ) -> Result<()> {
@@ -104,7 +107,7 @@ impl Drain {
             if *stop.borrow() {
                 return Ok(());
             }
-            let step = self.step(period, &mut con);
+            let step = self.step(period, slot, &mut con);
             let mut stopping = stop.clone();
             let outcome = tokio::select! {
                 r = step => r,
@@ -130,22 +133,37 @@ impl Drain {
         }
     }
 
-    /// One batch of `period`; `false` when its queue was empty.
-    async fn step(&self, period: Period, con: &mut ConnectionManager) -> Result<bool> {
-        let items = self.queues.take(con, period, self.batch_rows).await?;
+    /// One batch of worker `slot` of `period`; `false` when its queue was empty.
+    async fn step(&self, period: Period, slot: usize, con: &mut ConnectionManager) -> Result<bool> {
+        let started = Instant::now();
+        let taken = self.queues.take(con, period, slot, self.batch_rows).await?;
         self.monitor.set_up("redis");
-        if items.is_empty() {
-            return Ok(false);
-        }
+        let Some(taken) = taken else { return Ok(false) };
+        let took = started.elapsed();
         let queue = self.queues.keys().history_queue(period);
-        let mut batch = prepare(&self.validator, period, &queue, &items, now_ms());
+        let mut batch = prepare(&self.validator, period, &queue, &taken.items, taken.version);
+        let prepared = started.elapsed();
         let existing = self.history.existing(period, &batch.rows).await?;
         reconcile(&mut batch, &existing);
+        let checked = started.elapsed();
         let rejected = self.insert(&batch.rows).await?;
         self.monitor.set_up("clickhouse");
+        let inserted = started.elapsed();
         batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));
-        self.queues.done(con, period, &batch.dead).await?;
+        self.queues.done(con, period, slot, &batch.dead).await?;
         self.monitor.batch_done(period, &batch.tally);
+        tracing::debug!(
+            period = period.minutes(),
+            slot,
+            items = batch.tally.items,
+            written = batch.rows.len(),
+            take_ms = took.as_millis() as u64,
+            check_ms = (prepared - took).as_millis() as u64,
+            exists_ms = (checked - prepared).as_millis() as u64,
+            insert_ms = (inserted - checked).as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "batch written"
+        );
         Ok(true)
     }
 

@@ -13,6 +13,8 @@ pub enum Error {
     LockLost(&'static str),
     #[error("the {what} lock is held by {holder}")]
     LockHeld { what: &'static str, holder: String },
+    #[error("{0} does not start with a batch version")]
+    Corrupt(String),
     #[error("webhook: {0}")]
     Webhook(String),
 }

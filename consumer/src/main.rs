@@ -132,7 +132,7 @@ async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
         &parts.instance,
         Duration::from_millis(section.lock_ttl_ms.max(1000)),
     );
-    let queues = Queues::new(parts.keys.clone(), lock);
+    let queues = Queues::new(parts.keys.clone(), lock, section.workers_per_queue);
     let monitor = Arc::new(Monitor::new(parts.instance.clone(), queues.clone(), parts.history.clone(), con.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)

@@ -89,22 +89,28 @@ impl Monitor {
     }
 
     pub fn set_up(&self, store: &'static str) {
-        self.with(|s| match store {
-            "clickhouse" => s.clickhouse = "up",
-            _ => s.redis = "up",
+        let back = self.with(|s| {
+            let state = if store == "clickhouse" { &mut s.clickhouse } else { &mut s.redis };
+            std::mem::replace(state, "up") == "down" && s.last_error.is_some()
         });
+        if back {
+            tracing::info!(store, "store answers again");
+        }
     }
 
-    /// A store failed: shown until it answers again.
+    /// A store failed: shown until it answers again, logged when the state or the error changes.
     pub fn failed(&self, store: &'static str, e: &Error) {
-        tracing::warn!(store, error = %e, "store failed; retrying with backoff");
-        self.with(|s| {
-            match store {
-                "clickhouse" => s.clickhouse = "down",
-                _ => s.redis = "down",
-            }
-            s.last_error = Some(format!("{store}: {e}"));
+        let message = format!("{store}: {e}");
+        let news = self.with(|s| {
+            let state = if store == "clickhouse" { &mut s.clickhouse } else { &mut s.redis };
+            let news = *state == "up" || s.last_error.as_deref() != Some(message.as_str());
+            *state = "down";
+            s.last_error = Some(message);
+            news
         });
+        if news {
+            tracing::warn!(store, error = %e, "store failed; retrying with backoff");
+        }
     }
 
     pub fn batch_done(&self, period: Period, tally: &Tally) {

@@ -36,6 +36,8 @@ impl Default for ConsumerSettings {
 pub struct ConsumerSection {
     /// Queue items taken per batch: one existence query and one INSERT each.
     pub batch_rows: usize,
+    /// Workers per queue, each with its own batch in flight.
+    pub workers_per_queue: usize,
     /// How long to wait before looking again when every queue is empty.
     pub idle_ms: u64,
     /// How long one INSERT may take before it counts as failed and is retried.
@@ -57,6 +59,7 @@ impl Default for ConsumerSection {
     fn default() -> Self {
         ConsumerSection {
             batch_rows: 20_000,
+            workers_per_queue: 4,
             idle_ms: 200,
             insert_timeout_ms: 30_000,
             cleanup_at: NaiveTime::from_hms_opt(2, 0, 0).expect("02:00 is a time"),

@@ -237,36 +237,39 @@ pub struct ServiceProcess {
     pub child: Child,
     pub http: u16,
     name: String,
+    log: tempfile::NamedTempFile,
 }
 
 impl ServiceProcess {
     /// Runs `binary` with `args`, the environment `env` and `TICKBAR__HTTP__LISTEN` on a free port;
-    /// logs at `warn` to a pipe that [`Self::assert_running`] shows when it died.
+    /// logs at `warn` to a file that [`Self::assert_running`] shows when it died.
     pub fn spawn(binary: &str, args: &[&str], env: &[(&str, &str)]) -> ServiceProcess {
         let http = free_port().expect("a free port");
+        let log = tempfile::NamedTempFile::new().expect("a log file");
         let mut cmd = Command::new(binary);
         cmd.args(args)
             .env("TICKBAR__HTTP__LISTEN", format!("127.0.0.1:{http}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(log.reopen().expect("the log file"));
         for (k, v) in env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("{binary}: {e}"));
         let name = Path::new(binary).file_name().map_or(binary.into(), |n| n.to_string_lossy().into_owned());
-        ServiceProcess { child, http, name }
+        ServiceProcess { child, http, name, log }
     }
 
     /// Panics with the service's log when it has exited.
     pub fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().expect("a child's status") {
-            let mut log = String::new();
-            if let Some(mut err) = self.child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut err, &mut log);
-            }
-            panic!("the {} exited ({status}): {log}", self.name);
+            panic!("the {} exited ({status}): {}", self.name, self.log());
         }
+    }
+
+    /// What the service has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     /// SIGKILL, and wait for it.

@@ -1,5 +1,5 @@
-//! Redis for the consumer: the reliable history queues (a batch moves atomically into a processing
-//! list and leaves it only when its rows are in ClickHouse), the expiring locks that keep draining
+//! Redis for the consumer: the reliable history queues (a batch moves atomically into a worker's
+//! processing list and leaves it only when its rows are in ClickHouse), the expiring locks that keep draining
 //! and the cleanup to one instance, and the removal of a trading day's same-day data.
 
 use std::collections::BTreeMap;
@@ -16,17 +16,20 @@ use crate::error::{Error, Result};
 /// Lua checks run first in every fenced script: the caller must still hold the lock.
 const FENCE: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LOCKLOST') end\n";
 
-/// The batch in processing, or up to ARGV[2] of the oldest queue items moved there first.
+/// The batch in processing, or up to ARGV[2] of the oldest queue items moved there first behind
+/// their version: Redis's clock in microseconds when they were taken, so later takes rank higher.
 const TAKE: &str = r"
-local held = redis.call('LRANGE', KEYS[3], 0, -1)
-if #held > 0 then return held end
-local items = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[2]), -1)
-if #items == 0 then return items end
-redis.call('LTRIM', KEYS[2], 0, -#items - 1)
-for i = 1, #items, 1000 do
-  redis.call('RPUSH', KEYS[3], unpack(items, i, math.min(i + 999, #items)))
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  local items = redis.call('LRANGE', KEYS[2], -tonumber(ARGV[2]), -1)
+  if #items == 0 then return items end
+  redis.call('LTRIM', KEYS[2], 0, -#items - 1)
+  local t = redis.call('TIME')
+  redis.call('RPUSH', KEYS[3], t[1] .. string.format('%06d', tonumber(t[2])))
+  for i = 1, #items, 1000 do
+    redis.call('RPUSH', KEYS[3], unpack(items, i, math.min(i + 999, #items)))
+  end
 end
-return items";
+return redis.call('LRANGE', KEYS[3], 0, -1)";
 
 /// The batch is done: its dead letters (ARGV[2..]) are pushed and the processing list dropped.
 const DONE: &str = r"
@@ -101,15 +104,18 @@ impl Lock {
 pub struct Queues {
     keys: Keys,
     lock: Lock,
+    /// Workers per queue, each with its processing list.
+    slots: usize,
     take: Script,
     done: Script,
 }
 
 impl Queues {
-    pub fn new(keys: Keys, lock: Lock) -> Queues {
+    pub fn new(keys: Keys, lock: Lock, slots: usize) -> Queues {
         Queues {
             keys,
             lock,
+            slots: slots.max(1),
             take: Script::new(&format!("{FENCE}{TAKE}")),
             done: Script::new(&format!("{FENCE}{DONE}")),
         }
@@ -119,32 +125,47 @@ impl Queues {
         &self.lock
     }
 
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
-    /// The batch of `period` to work on, oldest item first: the one left in processing by an
-    /// interrupted run, else up to `n` items moved from the queue's old end.
-    pub async fn take(&self, con: &mut ConnectionManager, period: Period, n: usize) -> Result<Vec<String>> {
+    /// The batch of worker `slot` of `period`: the one left in processing by an interrupted
+    /// attempt, else up to `n` items moved from the queue's old end; `None` when there is none.
+    pub async fn take(
+        &self,
+        con: &mut ConnectionManager,
+        period: Period,
+        slot: usize,
+        n: usize,
+    ) -> Result<Option<Batch>> {
         let mut items: Vec<String> = self
             .take
             .key(&self.lock.key)
             .key(self.keys.history_queue(period))
-            .key(self.keys.history_processing(period))
+            .key(self.keys.history_processing(period, slot))
             .arg(&self.lock.token)
             .arg(n.max(1))
             .invoke_async(con)
             .await
             .map_err(fenced(self.lock.what))?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let version =
+            items.remove(0).parse().map_err(|_| Error::Corrupt(self.keys.history_processing(period, slot)))?;
         items.reverse();
-        Ok(items)
+        Ok(Some(Batch { version, items }))
     }
 
-    /// Ends the batch of `period`: pushes its dead letters and drops the processing list, atomically.
-    pub async fn done(&self, con: &mut ConnectionManager, period: Period, dead: &[String]) -> Result<()> {
+    /// Ends the batch of worker `slot`: pushes its dead letters and drops the processing list, atomically.
+    pub async fn done(&self, con: &mut ConnectionManager, period: Period, slot: usize, dead: &[String]) -> Result<()> {
         self.done
             .key(&self.lock.key)
-            .key(self.keys.history_processing(period))
+            .key(self.keys.history_processing(period, slot))
             .key(self.keys.history_dead())
             .arg(&self.lock.token)
             .arg(dead)
@@ -154,17 +175,31 @@ impl Queues {
         Ok(())
     }
 
-    /// Queue and processing lengths per period, and the dead list's length.
+    /// Queue length and items in processing per period, and the dead list's length.
     pub async fn lengths(&self, con: &mut ConnectionManager) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
         let mut pipe = redis::pipe();
         for p in Period::ALL {
-            pipe.llen(self.keys.history_queue(p)).llen(self.keys.history_processing(p));
+            pipe.llen(self.keys.history_queue(p));
+            for slot in 0..self.slots {
+                pipe.llen(self.keys.history_processing(p, slot));
+            }
         }
         pipe.llen(self.keys.history_dead());
         let lens: Vec<u64> = pipe.query_async(con).await?;
-        let per_period = Period::ALL.iter().enumerate().map(|(i, p)| (p.minutes(), (lens[2 * i], lens[2 * i + 1])));
-        Ok((per_period.collect(), lens[lens.len() - 1]))
+        let mut per_period = BTreeMap::new();
+        for (p, lens) in Period::ALL.iter().zip(lens.chunks(self.slots + 1)) {
+            let processing = lens[1..].iter().map(|n| n.saturating_sub(1)).sum();
+            per_period.insert(p.minutes(), (lens[0], processing));
+        }
+        Ok((per_period, lens[lens.len() - 1]))
     }
+}
+
+/// A batch of queue items, oldest first, and the version their rows get.
+#[derive(Debug)]
+pub struct Batch {
+    pub version: u64,
+    pub items: Vec<String>,
 }
 
 fn fenced(what: &'static str) -> impl FnOnce(redis::RedisError) -> Error {

@@ -73,8 +73,10 @@ impl Stack {
         let mut total = 0;
         for p in Period::ALL {
             let queued: u64 = self.con.llen(self.keys.history_queue(p)).await.unwrap();
-            let processing: u64 = self.con.llen(self.keys.history_processing(p)).await.unwrap();
-            total += queued + processing;
+            total += queued;
+            for slot in 0..8 {
+                total += self.con.llen::<_, u64>(self.keys.history_processing(p, slot)).await.unwrap();
+            }
         }
         total
     }

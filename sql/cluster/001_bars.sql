@@ -1,0 +1,29 @@
+-- tickbar bar history on a ClickHouse cluster: one replicated table per shard plus a Distributed
+-- table named `bars`, so readers and the consumer see the same name as on a single node.
+-- Placeholders: `{database}` (clickhouse.database) and `{cluster}` (a cluster of remote_servers);
+-- `{shard}` and `{replica}` are the servers' own macros and stay as they are.
+-- Apply once by hand (clickhouse-client --multiquery); the consumer applies only sql/001_bars.sql,
+-- whose CREATE ... IF NOT EXISTS then finds these tables and leaves them alone.
+CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster};
+
+CREATE TABLE IF NOT EXISTS {database}.bars_local ON CLUSTER {cluster}
+(
+    symbol  String,
+    period  UInt16,
+    frame   DateTime('Asia/Shanghai'),
+    open    Decimal(18, 4),
+    high    Decimal(18, 4),
+    low     Decimal(18, 4),
+    close   Decimal(18, 4),
+    vol     UInt64,
+    amount  Decimal(22, 4),
+    version UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/bars_local', '{replica}', version)
+PARTITION BY toYYYYMM(frame)
+ORDER BY (symbol, period, frame);
+
+-- Sharded by symbol: every version of a (symbol, period, frame) lands on the same shard, which is
+-- what lets ReplacingMergeTree and FINAL deduplicate it there.
+CREATE TABLE IF NOT EXISTS {database}.bars ON CLUSTER {cluster} AS {database}.bars_local
+ENGINE = Distributed({cluster}, {database}, bars_local, cityHash64(symbol));
