@@ -3,7 +3,7 @@
 CREATE DATABASE IF NOT EXISTS {database};
 
 -- One row per (symbol, period, frame) after merges: ReplacingMergeTree keeps the highest `version`
--- (ingest time in milliseconds), so a re-sent bar replaces the old one. Read with FINAL (or
+-- (when the consumer took the bar from its queue, in microseconds), so a re-sent bar replaces the old one. Read with FINAL (or
 -- argMax by version) to see the deduplicated series before merges have run.
 CREATE TABLE IF NOT EXISTS {database}.bars
 (

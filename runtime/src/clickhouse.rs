@@ -59,7 +59,7 @@ pub struct BarRow {
     pub close: i64,
     pub vol: u64,
     pub amount: i128,
-    /// Ingest time in ms: the highest version of a (symbol, period, frame) is the one kept.
+    /// When the bar was taken from its queue (µs): the highest version of a (symbol, period, frame) is kept.
     pub version: u64,
 }
 
