@@ -3,8 +3,8 @@
 CREATE DATABASE IF NOT EXISTS {database};
 
 -- One row per (symbol, period, frame) after merges: ReplacingMergeTree keeps the highest `version`
--- (when the consumer took the bar from its queue, in microseconds), so a re-sent bar replaces the old one. Read with FINAL (or
--- argMax by version) to see the deduplicated series before merges have run.
+-- (when the consumer took the bar from its queue, in microseconds), so a re-sent bar replaces the
+-- old one. Read with FINAL (or argMax by version) to see the deduplicated series before merges.
 CREATE TABLE IF NOT EXISTS {database}.bars
 (
     symbol  String,
