@@ -119,7 +119,9 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     stack.push(Period::M1, &history).await;
     let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]);
     stack.drained(&mut consumer, 479).await;
-    consumer.terminate();
+    let stopping = Instant::now();
+    assert!(consumer.terminate().success(), "SIGTERM stops the consumer cleanly: {}", consumer.log());
+    assert!(stopping.elapsed() < Duration::from_secs(10));
 
     let (url, received) = webhook().await;
     let (code, report, _) = stack.cleanup(day, &[("TICKBAR__CONSUMER__WEBHOOK_URL", &url)]);
