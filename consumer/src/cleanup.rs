@@ -107,7 +107,8 @@ impl Cleanup {
             integrity: Integrity::default(),
             flags: Vec::new(),
         };
-        let outcome = self.work(con, &mut report).await;
+        let mut work_con = con.clone();
+        let outcome = self.lock.hold(con.clone(), self.work(&mut work_con, &mut report)).await;
         report.error = outcome.err().map(|e| e.to_string());
         report.ok = report.error.is_none() && report.integrity.issues.is_empty();
         report.finished_at = now_iso();

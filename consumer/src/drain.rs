@@ -74,24 +74,10 @@ impl Drain {
 
     /// Drains every period until `stop` (Ok) or until the lock is lost (Err).
     async fn drain_while_held(&self, con: &ConnectionManager, stop: &watch::Receiver<bool>) -> Result<()> {
-        let lock = self.queues.lock().clone();
-        let mut renew_con = con.clone();
-        let renew = async {
-            loop {
-                tokio::time::sleep(lock.ttl() / 3).await;
-                match lock.renew(&mut renew_con).await {
-                    Err(lost @ Error::LockLost(_)) => return Err(lost),
-                    Err(e) => tracing::warn!(error = %e, "could not renew the drain lock yet"),
-                    Ok(()) => {}
-                }
-            }
-        };
         let workers = self.periods.iter().flat_map(|p| (0..self.queues.slots()).map(move |slot| (*p, slot)));
         let drains = workers.map(|(p, slot)| self.drain_period(p, slot, con.clone(), stop.clone()));
-        tokio::select! {
-            lost = renew => lost,
-            done = futures_util::future::try_join_all(drains) => done.map(|_| ()),
-        }
+        let all = async { futures_util::future::try_join_all(drains).await.map(|_| ()) };
+        self.queues.lock().hold(con.clone(), all).await
     }
 
     /// Works one period's queue as worker `slot` until `stop`; backs off while a store fails.

@@ -94,7 +94,7 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
     );
     let cleanup = Cleanup {
         keys: keys.clone(),
-        lock: Lock::new("cleanup", keys.cleanup_lock(), &instance, ttl.max(Duration::from_secs(600))),
+        lock: Lock::new("cleanup", keys.cleanup_lock(), &instance, ttl),
         history: history.clone(),
         calendar,
         bars: settings.bars.clone(),

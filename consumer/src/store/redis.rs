@@ -3,6 +3,7 @@
 //! and the cleanup to one instance, and the removal of a trading day's same-day data.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -84,13 +85,28 @@ impl Lock {
         }
     }
 
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// This instance's name, the lock's value while it holds it.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Runs `work` while renewing the lock every third of its expiry; `LockLost` when the lock
+    /// passed to another instance before `work` finished (which then stops).
+    pub async fn hold<T>(&self, mut con: ConnectionManager, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let renew = async {
+            loop {
+                tokio::time::sleep(self.ttl / 3).await;
+                match self.renew(&mut con).await {
+                    Err(lost @ Error::LockLost(_)) => return lost,
+                    Err(e) => tracing::warn!(lock = self.what, error = %e, "could not renew the lock yet"),
+                    Ok(()) => {}
+                }
+            }
+        };
+        tokio::select! {
+            lost = renew => Err(lost),
+            done = work => done,
+        }
     }
 
     pub async fn release(&self, con: &mut ConnectionManager) -> Result<()> {
@@ -309,4 +325,44 @@ pub async fn days_held(con: &mut ConnectionManager, keys: &Keys) -> Result<Vec<N
 pub async fn ping(con: &mut ConnectionManager) -> Result<()> {
     redis::cmd("PING").query_async::<String>(con).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::RedisServer;
+
+    async fn redis() -> (RedisServer, ConnectionManager) {
+        let server = RedisServer::start().await.expect("redis-server");
+        let con = runtime::redis::connect(&server.url()).unwrap();
+        (server, con)
+    }
+
+    #[tokio::test]
+    async fn a_lock_taken_over_stops_the_work_it_guarded_and_fences_the_queue() {
+        let (_server, mut con) = redis().await;
+        let keys = Keys::default();
+        let lock = Lock::new("drain", keys.drain_lock(), "me", Duration::from_millis(300));
+        lock.acquire(&mut con).await.unwrap();
+        let other = Lock::new("drain", keys.drain_lock(), "other", Duration::from_millis(300));
+        assert!(matches!(other.acquire(&mut con).await, Err(Error::LockHeld { holder, .. }) if holder == "me"));
+        let queues = Queues::new(keys.clone(), lock.clone(), 1);
+        let _: () = con.lpush(keys.history_queue(Period::M1), &["b", "a"]).await.unwrap();
+        let batch = queues.take(&mut con, Period::M1, 0, 10).await.unwrap().unwrap();
+        assert_eq!(batch.items, ["b", "a"], "oldest (pushed first) first");
+
+        let mut thief = con.clone();
+        let steal = async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let _: () = thief.set(keys.drain_lock(), "other").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        };
+        let started = std::time::Instant::now();
+        assert!(matches!(lock.hold(con.clone(), steal).await, Err(Error::LockLost("drain"))));
+        assert!(started.elapsed() < Duration::from_secs(1), "the work was stopped, not waited for");
+        assert!(matches!(queues.done(&mut con, Period::M1, 0, &[]).await, Err(Error::LockLost("drain"))));
+        let kept: Vec<String> = con.lrange(queues.keys().history_processing(Period::M1, 0), 0, -1).await.unwrap();
+        assert_eq!(kept.len(), 3, "the batch (version and two items) stays for the new holder");
+    }
 }
