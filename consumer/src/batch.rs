@@ -70,8 +70,13 @@ pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[Stri
             },
             Err(refused) => {
                 *out.tally.dead.entry(refused.reason).or_default() += 1;
-                let letter =
-                    DeadLetter { reason: refused.reason, detail: &refused.detail, queue, item, at_ms: version / 1000 };
+                let letter = DeadLetter {
+                    reason: refused.reason,
+                    detail: &refused.detail,
+                    queue,
+                    item,
+                    at_ms: (version / 1000) as i64,
+                };
                 out.dead.push(serde_json::to_string(&letter).expect("dead letters serialize"));
             }
         }

@@ -12,6 +12,7 @@ use common::keys::Keys;
 use common::time::split_ms;
 use common::{BarAggregator, BarSettings, Frame, Period, Sessions, TradingCalendar};
 use redis::aio::ConnectionManager;
+use runtime::ops::wall_ms;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -150,19 +151,16 @@ impl Cleanup {
         let aggregator = BarAggregator::restore(&self.bars, self.calendar.clone(), &checkpoint.aggregator);
         let latest_day =
             aggregator.ok().and_then(|a| a.latest_tick_ms()).map(|ms| common::time::date_of(split_ms(ms).0));
-        let stale = checkpoint.journal == 0 && latest_day.is_none_or(|d| days.contains(&d));
-        if stale {
+        let latest = latest_day.map_or("-".into(), |d| d.to_string());
+        if checkpoint.journal == 0 && latest_day.is_none_or(|d| days.contains(&d)) {
             let trimmed = store::trim_stream(con, &self.keys, &successor(&checkpoint.last_id)).await?;
             store::delete_producer_state(con, &self.keys).await?;
-            return Ok((
-                trimmed,
-                format!("removed (last tick on {})", latest_day.map_or("-".into(), |d| d.to_string())),
-            ));
+            return Ok((trimmed, format!("removed (last tick on {latest})")));
         }
         let next_day_ms = common::time::epoch_ms(common::time::day_number(day) + 1, 0);
         let boundary = min_id(format!("{next_day_ms}-0"), &checkpoint.last_id);
         let trimmed = store::trim_stream(con, &self.keys, &boundary).await?;
-        Ok((trimmed, format!("kept: it holds ticks up to {}", latest_day.map_or("-".into(), |d| d.to_string()))))
+        Ok((trimmed, format!("kept: it holds ticks up to {latest}")))
     }
 
     async fn integrity(&self, days: &[NaiveDate], report: &mut Report) -> Result<()> {
@@ -264,7 +262,7 @@ impl Cleanup {
     }
 
     async fn run_if_due(&self, con: &mut ConnectionManager) -> Result<()> {
-        let slot = self.scheduled_before(Frame::from_epoch_seconds(now_ms() / 1000).local());
+        let slot = self.scheduled_before(Frame::from_epoch_seconds(wall_ms() / 1000).local());
         let last = store::last_report(con, &self.keys).await?.and_then(|r| serde_json::from_str::<Report>(&r).ok());
         let held = store::days_held(con, &self.keys).await?;
         if let Some(days) = self.due(slot, last.as_ref(), &held) {
@@ -294,17 +292,13 @@ fn successor(id: &str) -> String {
     format!("{ms}-{}", seq.parse::<u64>().unwrap_or(0) + 1)
 }
 
-fn now_ms() -> i64 {
-    crate::drain::now_ms() as i64
-}
-
 fn now_iso() -> String {
-    Frame::from_epoch_seconds(now_ms() / 1000).to_iso8601()
+    Frame::from_epoch_seconds(wall_ms() / 1000).to_iso8601()
 }
 
 /// Milliseconds since an ISO time written by [`now_iso`]; large when unreadable.
 fn since_ms(iso: &str) -> i64 {
-    common::time::parse_datetime(iso).map_or(i64::MAX, |at| now_ms() - at)
+    common::time::parse_datetime(iso).map_or(i64::MAX, |at| wall_ms() - at)
 }
 
 #[cfg(test)]

@@ -185,7 +185,8 @@ fn reject(tally: &mut Tally, queue: &str, row: &BarRow, why: &str) -> String {
     *tally.dead.entry("clickhouse_rejected").or_default() += 1;
     let item =
         row.bar().map(|b| serde_json::to_string(&b).expect("bars serialize")).unwrap_or_else(|_| format!("{row:?}"));
-    let letter = DeadLetter { reason: "clickhouse_rejected", detail: why, queue, item: &item, at_ms: now_ms() };
+    let letter =
+        DeadLetter { reason: "clickhouse_rejected", detail: why, queue, item: &item, at_ms: runtime::ops::wall_ms() };
     serde_json::to_string(&letter).expect("dead letters serialize")
 }
 
@@ -199,11 +200,6 @@ pub fn is_data_error(e: &clickhouse::error::Error) -> bool {
     };
     let code = text.split("Code: ").nth(1).and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next());
     code.and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| DATA_ERROR_CODES.contains(&c))
-}
-
-/// The wall clock in epoch milliseconds: the version of the rows written now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

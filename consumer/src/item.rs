@@ -59,7 +59,7 @@ pub struct DeadLetter<'a> {
     pub queue: &'a str,
     pub item: &'a str,
     /// When it was refused, epoch ms.
-    pub at_ms: u64,
+    pub at_ms: i64,
 }
 
 #[cfg(test)]

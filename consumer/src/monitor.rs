@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::response::Html;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use common::Period;
 use redis::aio::ConnectionManager;
 use runtime::ops::{Metrics, Ops, Rate};
@@ -168,15 +165,17 @@ impl Monitor {
 
     /// The monitor page, its JSON, and the ops endpoints.
     pub fn routes(self: &Arc<Monitor>) -> Router {
-        Router::new()
-            .route("/", get(|| async { Html(include_str!("monitor.html")) }))
-            .route("/api/status", get(|State(m): State<Arc<Monitor>>| async move { Json(m.status().await) }))
-            .with_state(self.clone())
-            .merge(runtime::ops::ops_routes(self.clone()))
+        runtime::ops::monitor_routes(self.clone(), include_str!("monitor.html"))
     }
 }
 
 impl Ops for Monitor {
+    type Status = Status;
+
+    async fn status(&self) -> Status {
+        Monitor::status(self).await
+    }
+
     async fn ready(&self) -> Result<(), String> {
         crate::store::redis::ping(&mut *self.con.lock().await).await.map_err(|e| e.to_string())?;
         self.history.ping().await.map_err(|e| e.to_string())

@@ -6,10 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::response::Html;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use common::time::split_ms;
 use common::{Frame, Period, TickOutcome};
 use runtime::ops::{Metrics, Ops, Rate};
@@ -108,15 +105,17 @@ impl Monitor {
 
     /// The monitor page, its JSON, and the ops endpoints.
     pub fn routes(self: &Arc<Monitor>) -> Router {
-        Router::new()
-            .route("/", get(|| async { Html(include_str!("monitor.html")) }))
-            .route("/api/status", get(|State(m): State<Arc<Monitor>>| async move { Json(m.status().await) }))
-            .with_state(self.clone())
-            .merge(runtime::ops::ops_routes(self.clone()))
+        runtime::ops::monitor_routes(self.clone(), include_str!("monitor.html"))
     }
 }
 
 impl Ops for Monitor {
+    type Status = Status;
+
+    async fn status(&self) -> Status {
+        Monitor::status(self).await
+    }
+
     async fn ready(&self) -> Result<(), String> {
         self.store.lock().await.ping().await.map_err(|e| format!("redis: {e}"))?;
         if self.status.lock().expect("status lock").recovered {

@@ -123,7 +123,7 @@ impl Worker {
                 step.acks.extend(entries.iter().map(|e| e.id).filter(|id| *id <= applied));
                 entries.retain(|e| e.id > applied);
             }
-            let now = wall_ms();
+            let now = runtime::ops::wall_ms();
             let checkpoint_due = self.journalled > 0 && self.last_checkpoint.elapsed() >= self.checkpoint_every;
             if entries.is_empty() && step.acks.is_empty() && !self.engine.due(now) && !checkpoint_due {
                 continue;
@@ -140,9 +140,4 @@ impl Worker {
             monitor.committed(&self.engine);
         }
     }
-}
-
-/// The wall clock in epoch milliseconds.
-pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

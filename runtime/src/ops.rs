@@ -1,6 +1,6 @@
-//! What every service does beside its work: serves `/healthz`, `/readyz` and `/metrics` (beside its
-//! own routes), writes the Prometheus text format, stops on SIGTERM/SIGINT, and backs off from a
-//! dependency that does not answer.
+//! What every service does beside its work: serves its monitor page, the page's `/api/status`,
+//! `/healthz`, `/readyz` and `/metrics`, writes the Prometheus text format, stops on SIGTERM/SIGINT,
+//! and backs off from a dependency that does not answer.
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -9,25 +9,42 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 
 /// A service as its ops endpoints see it.
 pub trait Ops: Send + Sync + 'static {
+    /// The figures of the monitor page.
+    type Status: serde::Serialize + Send;
+    /// The figures as `/api/status` serves them, read now.
+    fn status(&self) -> impl Future<Output = Self::Status> + Send;
     /// Whether the service's dependencies answer; the error says which does not.
     fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
     /// The service's metrics in the Prometheus text format (see [`Metrics`]).
     fn metrics(&self) -> impl Future<Output = String> + Send;
 }
 
-/// `/healthz`, `/readyz` and `/metrics` for `ops`, to merge with the service's own routes.
-pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
+/// The monitor `page` at `/` with the stylesheet and script every page shares (`monitor.css`,
+/// `monitor.js`), its figures at `/api/status`, and `/healthz`, `/readyz`, `/metrics`.
+pub fn monitor_routes<O: Ops>(ops: Arc<O>, page: &'static str) -> Router {
     Router::new()
+        .route("/", get(move || async move { Html(page) }))
+        .route("/monitor.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], include_str!("monitor.css")) }))
+        .route(
+            "/monitor.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], include_str!("monitor.js")) }),
+        )
+        .route("/api/status", get(|State(ops): State<Arc<O>>| async move { Json(ops.status().await) }))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready::<O>))
         .route("/metrics", get(metrics::<O>))
         .with_state(ops)
+}
+
+/// The wall clock in epoch milliseconds.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
