@@ -9,8 +9,7 @@
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
-use common::time::day_number;
-use common::{Bar, Period, Sessions, TradingCalendar};
+use common::{Bar, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
 use runtime::clickhouse::{apply_schema, BarRow, TABLE};
@@ -26,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
     let mut con = redis::Client::open(redis.url())?.get_multiplexed_async_connection_with_config(&config).await?;
     let keys = Keys::default();
-    let bars = bars(n);
+    let symbols: Vec<String> = (600_000..600_200).map(|code| format!("{code}.SH")).collect();
+    let bars = harness::history(n, &symbols);
     for period in Period::ALL {
         let items: Vec<&String> = bars.iter().filter(|(p, _)| *p == period).map(|(_, b)| b).collect();
         for chunk in items.chunks(10_000) {
@@ -99,35 +99,4 @@ async fn seed_approach(clickhouse: &ClickHouseServer, bars: &[(Period, String)])
         }
     }
     Ok(bars.len() as f64 / started.elapsed().as_secs_f64())
-}
-
-/// `n` distinct bars: every frame of every period for 200 symbols over trading days from 2023.
-fn bars(n: usize) -> Vec<(Period, String)> {
-    let calendar = TradingCalendar::bundled();
-    let sessions = Sessions::new(common::Layout::default());
-    let days = calendar.trading_days("2023-01-03".parse().unwrap(), "2025-12-31".parse().unwrap()).unwrap();
-    let mut out = Vec::with_capacity(n);
-    for day in days {
-        for s in 0..200 {
-            let symbol = format!("{:06}.SH", 600_000 + s);
-            for period in Period::ALL {
-                for frame in sessions.grid(symbol.parse().unwrap()).frames(day_number(day), period) {
-                    if out.len() == n {
-                        return out;
-                    }
-                    let k = out.len() as u64;
-                    let (open, close) = (1000 + k % 97, 1000 + k % 89);
-                    let item = format!(
-                        r#"{{"symbol":"{symbol}","frame":"{frame}","open":{open}.5,"high":{}.5,"low":{}.5,"close":{close}.5,"vol":{},"amount":"{}.25"}}"#,
-                        open.max(close) + 3,
-                        open.min(close) - 2,
-                        100 * (1 + k % 500),
-                        k * 10
-                    );
-                    out.push((period, item));
-                }
-            }
-        }
-    }
-    out
 }

@@ -58,8 +58,8 @@ enum Command {
 
 /// The parts both the service and `cleanup` are built from.
 struct Parts {
-    keys: Keys,
     instance: String,
+    queues: Queues,
     history: History,
     cleanup: Cleanup,
 }
@@ -92,6 +92,8 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
         &settings.clickhouse.database,
         Duration::from_millis(section.insert_timeout_ms),
     );
+    let drain_lock = Lock::new("drain", keys.drain_lock(), &instance, ttl);
+    let queues = Queues::new(keys.clone(), drain_lock, section.workers_per_queue);
     let cleanup = Cleanup {
         keys: keys.clone(),
         lock: Lock::new("cleanup", keys.cleanup_lock(), &instance, ttl),
@@ -102,17 +104,16 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
         integrity_days: section.integrity_days,
         webhook_url: section.webhook_url.clone().filter(|u| !u.is_empty()),
     };
-    Parts { keys, instance, history, cleanup }
+    Parts { instance, queues, history, cleanup }
 }
 
 /// `consumer cleanup [--day D]`: the exit status.
 async fn cleanup_once(settings: &ConsumerSettings, parts: &Parts, day: Option<NaiveDate>) -> anyhow::Result<i32> {
     let day = match day {
         Some(day) => day,
-        None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(drain::now_ms() as i64 / 1000).date())?,
+        None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(runtime::ops::wall_ms() / 1000).date())?,
     };
-    let client = runtime::clickhouse::client(&settings.clickhouse);
-    runtime::clickhouse::apply_schema(&client, &settings.clickhouse.database).await.context("clickhouse")?;
+    apply_schema(settings).await.context("clickhouse")?;
     let mut con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
     let report = parts.cleanup.run(&mut con, vec![day], Trigger::Command, None).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -126,14 +127,8 @@ async fn cleanup_once(settings: &ConsumerSettings, parts: &Parts, day: Option<Na
 async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
     let section = &settings.consumer;
     let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
-    let lock = Lock::new(
-        "drain",
-        parts.keys.drain_lock(),
-        &parts.instance,
-        Duration::from_millis(section.lock_ttl_ms.max(1000)),
-    );
-    let queues = Queues::new(parts.keys.clone(), lock, section.workers_per_queue);
-    let monitor = Arc::new(Monitor::new(parts.instance.clone(), queues.clone(), parts.history.clone(), con.clone()));
+    let monitor =
+        Arc::new(Monitor::new(parts.instance.clone(), parts.queues.clone(), parts.history.clone(), con.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
@@ -152,7 +147,7 @@ async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
         return Ok(());
     }
     let drain = Drain {
-        queues,
+        queues: parts.queues.clone(),
         history: parts.history.clone(),
         validator: Validator::new(Arc::new(Sessions::new(settings.bars.layout)), parts.cleanup.calendar.clone()),
         periods: common::Period::ALL.to_vec(),
@@ -173,10 +168,9 @@ async fn schema_applied(
     monitor: &Monitor,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> bool {
-    let client = runtime::clickhouse::client(&settings.clickhouse);
     let mut backoff = Backoff::new();
     loop {
-        match runtime::clickhouse::apply_schema(&client, &settings.clickhouse.database).await {
+        match apply_schema(settings).await {
             Ok(()) => {
                 monitor.set_up("clickhouse");
                 return true;
@@ -188,4 +182,11 @@ async fn schema_applied(
             _ = stop.changed() => return false,
         }
     }
+}
+
+/// Creates the database and the bars table when missing (the client must not name the database,
+/// which may not exist yet).
+async fn apply_schema(settings: &ConsumerSettings) -> clickhouse::error::Result<()> {
+    runtime::clickhouse::apply_schema(&runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database)
+        .await
 }

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use common::keys::Keys;
 use common::time::{day_number, epoch_ms};
 use common::{BarAggregator, BarSettings, Period, Sessions, Tick, TickKind, TradingCalendar};
+use harness::seed_bar;
 use redis::AsyncCommands;
-use support::{seed_bar, Stack};
+use support::Stack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Writes what a producer leaves for `day`: a closed bar per period of two symbols, a forming bar

@@ -6,8 +6,9 @@ mod support;
 use std::time::Duration;
 
 use common::Period;
+use harness::seed_bar;
 use redis::AsyncCommands;
-use support::{history, push_all, seed_bar, Stack};
+use support::{history, push_all, Stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_thousand_seed_bars_land_once_and_again_as_duplicates() {

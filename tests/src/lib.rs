@@ -2,6 +2,8 @@
 //! on free loopback ports with data in a temp dir, waits until they answer, and tears them down on
 //! drop. Nothing touches the shared default ports, so tests run in parallel.
 //!
+//! It also generates seed-era history bars for the consumer's tests and load benchmark.
+//!
 //! Binaries come from `PATH`, or from `TICKBAR_REDIS_SERVER` / `TICKBAR_CLICKHOUSE_SERVER`.
 //! Current ClickHouse ships one `clickhouse` binary; it is run as `clickhouse server`.
 
@@ -10,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::time::day_number;
+use common::{Period, Sessions, TradingCalendar};
 use tempfile::TempDir;
 
 /// Why a test server could not be started.
@@ -293,6 +297,57 @@ impl Drop for ServiceProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A bar object in the seed-era shape: frame with a space; prices alternately numbers and strings.
+pub fn seed_bar(symbol: &str, frame: &str, n: u64) -> String {
+    let open = 1000 + n % 97;
+    let close = 1000 + n % 89;
+    let (high, low) = (open.max(close) + 3, open.min(close) - 2);
+    let price = |cents: u64| format!("{}.{:02}", cents / 100, cents % 100);
+    let vol = 100 * (1 + n % 500);
+    if n.is_multiple_of(2) {
+        format!(
+            r#"{{"symbol":"{symbol}","frame":"{frame}","open":{},"high":{},"low":{},"close":{},"vol":{vol},"amount":{}.5}}"#,
+            price(open),
+            price(high),
+            price(low),
+            price(close),
+            vol * 10
+        )
+    } else {
+        format!(
+            r#"{{"symbol":"{symbol}","frame":"{frame}","open":"{}","high":"{}","low":"{}","close":"{}","vol":"{vol}","amount":"{}.25"}}"#,
+            price(open),
+            price(high),
+            price(low),
+            price(close),
+            vol * 10
+        )
+    }
+}
+
+/// `n` distinct history bars with their periods, oldest first: every frame of the grid of `symbols`
+/// over trading days from 2023-01-03, each symbol-day's five periods together, cut at exactly `n`.
+pub fn history(n: usize, symbols: &[String]) -> Vec<(Period, String)> {
+    let calendar = TradingCalendar::bundled();
+    let sessions = Sessions::new(common::Layout::default());
+    let days = calendar.trading_days("2023-01-03".parse().unwrap(), "2026-12-31".parse().unwrap()).unwrap();
+    let mut out = Vec::with_capacity(n);
+    for day in days {
+        for symbol in symbols {
+            let grid = sessions.grid(symbol.parse().unwrap());
+            for period in Period::ALL {
+                for frame in grid.frames(day_number(day), period) {
+                    if out.len() == n {
+                        return out;
+                    }
+                    out.push((period, seed_bar(symbol, &frame.to_string(), out.len() as u64)));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.

@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use common::keys::{bars_table, Keys};
-use common::time::day_number;
-use common::{Period, Sessions, TradingCalendar};
+use common::Period;
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
@@ -118,56 +117,10 @@ impl Stack {
     }
 }
 
-/// A bar object in the seed-era shape: frame with a space; prices alternately numbers and strings.
-pub fn seed_bar(symbol: &str, frame: &str, n: u64) -> String {
-    let open = 1000 + n % 97;
-    let close = 1000 + n % 89;
-    let (high, low) = (open.max(close) + 3, open.min(close) - 2);
-    let price = |cents: u64| format!("{}.{:02}", cents / 100, cents % 100);
-    let vol = 100 * (1 + n % 500);
-    if n.is_multiple_of(2) {
-        format!(
-            r#"{{"symbol":"{symbol}","frame":"{frame}","open":{},"high":{},"low":{},"close":{},"vol":{vol},"amount":{}.5}}"#,
-            price(open),
-            price(high),
-            price(low),
-            price(close),
-            vol * 10
-        )
-    } else {
-        format!(
-            r#"{{"symbol":"{symbol}","frame":"{frame}","open":"{}","high":"{}","low":"{}","close":"{}","vol":"{vol}","amount":"{}.25"}}"#,
-            price(open),
-            price(high),
-            price(low),
-            price(close),
-            vol * 10
-        )
-    }
-}
-
-/// `n` distinct bars per period queue, oldest first: every frame of the grid of 20 symbols over
-/// trading days from 2023-01-03, each day's five periods together, cut at exactly `n` in all.
+/// `n` distinct seed-era bars over 20 Shenzhen symbols (see [`harness::history`]).
 pub fn history(n: usize) -> Vec<(Period, String)> {
-    let calendar = TradingCalendar::bundled();
-    let sessions = Sessions::new(common::Layout::default());
-    let days = calendar.trading_days("2023-01-03".parse().unwrap(), "2024-12-31".parse().unwrap()).unwrap();
-    let symbols: Vec<String> = (0..20).map(|i| format!("{:06}.SZ", i + 1)).collect();
-    let mut out = Vec::with_capacity(n);
-    for day in days {
-        for symbol in &symbols {
-            let grid = sessions.grid(symbol.parse().unwrap());
-            for period in Period::ALL {
-                for frame in grid.frames(day_number(day), period) {
-                    if out.len() == n {
-                        return out;
-                    }
-                    out.push((period, seed_bar(symbol, &frame.to_string(), out.len() as u64)));
-                }
-            }
-        }
-    }
-    out
+    let symbols: Vec<String> = (1..=20).map(|i| format!("{i:06}.SZ")).collect();
+    harness::history(n, &symbols)
 }
 
 /// Pushes `bars` onto their queues.
