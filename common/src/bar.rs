@@ -39,20 +39,27 @@ impl Ohlcv {
 
 /// The contract's bar object: `{"symbol","frame","open","high","low","close","vol","amount"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bar {
     pub symbol: Symbol,
     pub frame: Frame,
     #[serde(with = "number::decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub open: Decimal,
     #[serde(with = "number::decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub high: Decimal,
     #[serde(with = "number::decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub low: Decimal,
     #[serde(with = "number::decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub close: Decimal,
+    /// Shares.
     #[serde(with = "number::whole")]
     pub vol: u64,
     #[serde(with = "number::decimal")]
+    #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub amount: Decimal,
 }
 

@@ -14,6 +14,7 @@
 //! - [`history`]: vendor history normalised into the project's bar layout.
 //! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
 //! - [`settings`]: the settings sections the services share.
+//! - `openapi` (feature `openapi`): the OpenAPI schemas of the symbol and the frame.
 
 pub mod aggregate;
 pub mod bar;
@@ -22,6 +23,8 @@ mod error;
 pub mod history;
 pub mod keys;
 pub mod number;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod period;
 pub mod session;
 pub mod settings;

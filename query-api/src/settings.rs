@@ -1,4 +1,4 @@
-//! The query API's settings: Redis for same-day bars, ClickHouse for history.
+//! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
 use common::settings::{CalendarSettings, ClickHouseSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
@@ -13,6 +13,7 @@ pub struct QueryApiSettings {
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
     pub bars: BarSettings,
+    pub api: ApiSection,
 }
 
 impl Default for QueryApiSettings {
@@ -23,6 +24,7 @@ impl Default for QueryApiSettings {
             http: HttpSettings::on(HttpSettings::QUERY_API),
             calendar: CalendarSettings::default(),
             bars: BarSettings::default(),
+            api: ApiSection::default(),
         }
     }
 }
@@ -31,4 +33,45 @@ impl ServiceSettings for QueryApiSettings {
     fn calendar(&self) -> &CalendarSettings {
         &self.calendar
     }
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    /// When set, every `/api` route needs `Authorization: Bearer <token>`.
+    #[serde(serialize_with = "redacted")]
+    pub token: Option<String>,
+    /// Origins (`https://host:port`) browsers may call the API from; empty allows none but our own.
+    pub cors_origins: Vec<String>,
+    /// Requests answered at once; further ones wait for a turn within `timeout_ms`.
+    pub max_concurrency: usize,
+    /// How long a request may wait and run before it is answered with a 503 `timeout`.
+    pub timeout_ms: u64,
+    /// The longest range of one request, in days of 1-minute bars: a period of N minutes may span
+    /// N times as many days (the same number of bars).
+    pub max_range_days: u32,
+    /// The producer's monitor page, linked from the query page.
+    pub producer_monitor_url: String,
+    /// The consumer's monitor page, linked from the query page.
+    pub consumer_monitor_url: String,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            token: None,
+            cors_origins: Vec::new(),
+            max_concurrency: 64,
+            timeout_ms: 10_000,
+            max_range_days: 366,
+            producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
+            consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),
+        }
+    }
+}
+
+/// The token as `check-config` prints it: whether it is set, never its value.
+fn redacted<S: serde::Serializer>(token: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if token.is_some() { "(set)" } else { "" })
 }

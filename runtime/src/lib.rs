@@ -63,16 +63,16 @@ pub trait ServiceSettings: DeserializeOwned + serde::Serialize {
 }
 
 impl ServiceArgs {
-    /// Loads and checks the settings (including the holiday list they name); with `check-config`,
-    /// prints them and returns `None`, else returns them for the service to run.
-    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<T>, Error> {
-        let (settings, _) = self.config.load::<T>()?;
+    /// Loads and checks the settings and the holiday list they name; with `check-config`, prints
+    /// them and returns `None`, else returns them for the service to run.
+    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<(T, TradingCalendar)>, Error> {
+        let (settings, calendar) = self.config.load::<T>()?;
         match self.command {
             Some(ServiceCommand::CheckConfig) => {
                 print_settings(&settings);
                 Ok(None)
             }
-            None => Ok(Some(settings)),
+            None => Ok(Some((settings, calendar))),
         }
     }
 }
@@ -96,7 +96,8 @@ pub fn load_settings<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, Erro
         .separator("__")
         .try_parsing(true)
         .list_separator(",")
-        .with_list_parse_key("bars.periods");
+        .with_list_parse_key("bars.periods")
+        .with_list_parse_key("api.cors_origins");
     Ok(builder.add_source(env).build()?.try_deserialize()?)
 }
 

@@ -28,14 +28,29 @@ pub trait Ops: Send + Sync + 'static {
 /// The monitor `page` at `/` with the stylesheet and script every page shares (`monitor.css`,
 /// `monitor.js`), its figures at `/api/status`, and `/healthz`, `/readyz`, `/metrics`.
 pub fn monitor_routes<O: Ops>(ops: Arc<O>, page: &'static str) -> Router {
+    monitor_page(ops.clone(), "", page).merge(ops_routes(ops))
+}
+
+/// The monitor `page` under `base` (`{base}/`, `{base}/monitor.css`, `{base}/monitor.js`,
+/// `{base}/api/status`), for a service whose `/` serves something else.
+pub fn monitor_page<O: Ops>(ops: Arc<O>, base: &str, page: &'static str) -> Router {
     Router::new()
-        .route("/", get(move || async move { Html(page) }))
-        .route("/monitor.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], include_str!("monitor.css")) }))
+        .route(&format!("{base}/"), get(move || async move { Html(page) }))
         .route(
-            "/monitor.js",
+            &format!("{base}/monitor.css"),
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], include_str!("monitor.css")) }),
+        )
+        .route(
+            &format!("{base}/monitor.js"),
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], include_str!("monitor.js")) }),
         )
-        .route("/api/status", get(|State(ops): State<Arc<O>>| async move { Json(ops.status().await) }))
+        .route(&format!("{base}/api/status"), get(|State(ops): State<Arc<O>>| async move { Json(ops.status().await) }))
+        .with_state(ops)
+}
+
+/// `/healthz` (alive), `/readyz` (the dependencies answer) and `/metrics`.
+pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
+    Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready::<O>))
         .route("/metrics", get(metrics::<O>))

@@ -83,7 +83,7 @@ where
 /// A private `redis-server`.
 pub struct RedisServer {
     port: u16,
-    _process: Guard,
+    process: Option<Guard>,
     _dir: TempDir,
 }
 
@@ -103,7 +103,7 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .map_err(io("redis-server"))?;
-        let server = RedisServer { port, _process: Guard(child), _dir: dir };
+        let server = RedisServer { port, process: Some(Guard(child)), _dir: dir };
         let client = redis::Client::open(server.url()).expect("a valid URL");
         wait_until("redis-server", Duration::from_secs(20), &log, || {
             let client = client.clone();
@@ -120,6 +120,11 @@ impl RedisServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server process for good (its port is left closed).
+    pub fn stop(&mut self) {
+        self.process = None;
     }
 
     pub fn url(&self) -> String {
@@ -350,12 +355,32 @@ pub fn history(n: usize, symbols: &[String]) -> Vec<(Period, String)> {
     out
 }
 
-/// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
-pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+/// An HTTP answer: status, the header block and the body.
+#[derive(Debug, Clone, Default)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// `GET path` with extra request `headers` on a loopback port; status 0 and the error as the body
+/// when nothing answers.
+pub async fn http_request(port: u16, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut response = String::new();
         stream.read_to_string(&mut response).await?;
@@ -363,11 +388,17 @@ pub async fn http_get(port: u16, path: &str) -> (u16, String) {
     };
     let response = match exchange.await {
         Ok(r) => r,
-        Err(e) => return (0, e.to_string()),
+        Err(e) => return HttpResponse { body: e.to_string(), ..HttpResponse::default() },
     };
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    HttpResponse { status, head: head.to_owned(), body: body.to_owned() }
+}
+
+/// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let r = http_request(port, path, &[]).await;
+    (r.status, r.body)
 }
 
 /// The page at `url` as headless Chromium renders it after its scripts ran for `budget_ms` of

@@ -1,0 +1,336 @@
+//! The `/api/v1` endpoints and the OpenAPI document generated from them: merged bars (JSON or
+//! streamed CSV), live bars as Server-Sent Events, and the trading calendar.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use common::keys::Keys;
+use common::{Bar, Frame, Symbol, TradingCalendar};
+use futures_util::stream::{self, Stream};
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::error::{AppError, ErrorBody, ErrorDetail, Result};
+use crate::live::{Hub, Live};
+use crate::merge::{merge, Series, Served};
+use crate::monitor::Monitor;
+use crate::params::{BarsParams, BarsQuery, DateParams, DayRangeParams, Format, Params, StreamParams};
+use crate::plan::plan;
+use crate::store::clickhouse::History;
+use crate::store::redis::SameDay;
+
+/// What the handlers share.
+pub struct App {
+    pub calendar: Arc<TradingCalendar>,
+    pub same_day: Arc<SameDay>,
+    pub history: History,
+    pub hub: Arc<Hub>,
+    pub keys: Keys,
+    pub max_range_days: u32,
+    pub monitor: Arc<Monitor>,
+    /// Turns true at shutdown, ending open event streams.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// The query routes (answered within the request limits) and the event stream route (long-lived).
+pub fn routes(app: Arc<App>) -> (Router, Router) {
+    let queries = Router::new()
+        .route("/api/v1/bars", get(bars))
+        .route("/api/v1/calendar/trading-days", get(trading_days))
+        .route("/api/v1/calendar/is-trading-day", get(is_trading_day))
+        .route("/api/v1/calendar/next", get(next_trading_day))
+        .with_state(app.clone());
+    let streams = Router::new().route("/api/v1/stream/bars", get(stream_bars)).with_state(app);
+    (queries, streams)
+}
+
+/// The OpenAPI document of every endpoint.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tickbar query API",
+        description = "Same-day A-share bars from Redis merged with ClickHouse history, live bars, and the \
+                       trading calendar. When the service has `api.token` set, every `/api` route needs \
+                       `Authorization: Bearer <token>`."
+    ),
+    paths(bars, stream_bars, trading_days, is_trading_day, next_trading_day),
+    components(schemas(BarsResponse, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay)),
+    modifiers(&BearerAuth),
+    security((), ("bearer" = [])),
+    tags((name = "bars", description = "Bars of one symbol and period"), (name = "calendar", description = "The A-share trading calendar"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The answer of `/api/v1/bars`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BarsResponse {
+    #[schema(value_type = String, example = "600519.SH")]
+    pub symbol: Symbol,
+    /// Minutes.
+    pub period: u16,
+    /// The range's first frame as understood (ISO-8601, `+08:00`).
+    #[schema(value_type = String)]
+    pub start: Frame,
+    /// The range's last frame as understood.
+    #[schema(value_type = String)]
+    pub end: Frame,
+    pub count: usize,
+    pub sources: Sources,
+    /// One bar per frame, oldest first.
+    pub bars: Vec<Served>,
+}
+
+/// How many of the bars each store gave.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Sources {
+    pub redis: usize,
+    pub clickhouse: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TradingDays {
+    #[schema(value_type = String, format = Date)]
+    pub start: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub end: NaiveDate,
+    pub count: usize,
+    #[schema(value_type = Vec<String>)]
+    pub days: Vec<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IsTradingDay {
+    #[schema(value_type = String, format = Date)]
+    pub date: NaiveDate,
+    pub trading_day: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextDay {
+    #[schema(value_type = String, format = Date)]
+    pub date: NaiveDate,
+    pub n: i32,
+    /// T+n: the n-th trading day after `date` (before it for negative n; `date` itself or the next
+    /// trading day for n = 0).
+    #[schema(value_type = String, format = Date)]
+    pub day: NaiveDate,
+}
+
+/// Bars of one symbol and period over a range, same-day bars from Redis merged with history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bars",
+    tag = "bars",
+    params(BarsParams),
+    responses(
+        (status = 200, description = "The bars, one per frame, oldest first", content(
+            (BarsResponse = "application/json"),
+            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5\n")
+        )),
+        (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
+        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody),
+        (status = 503, description = "A store the range needs does not answer, or the request timed out", body = ErrorBody)
+    )
+)]
+async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
+    let query = params.check(app.max_range_days)?;
+    let series = app.series(&query).await?;
+    app.monitor.served(series.redis, series.clickhouse);
+    Ok(match query.format {
+        Format::Json => Json(BarsResponse {
+            symbol: query.symbol,
+            period: query.period.minutes(),
+            start: query.start,
+            end: query.end,
+            count: series.bars.len(),
+            sources: Sources { redis: series.redis, clickhouse: series.clickhouse },
+            bars: series.bars,
+        })
+        .into_response(),
+        Format::Csv => csv(&query, series),
+    })
+}
+
+impl App {
+    /// The merged series of a query: Redis and ClickHouse read concurrently, each only for the
+    /// days it serves.
+    async fn series(&self, q: &BarsQuery) -> Result<Series> {
+        let held: BTreeSet<NaiveDate> = self.same_day.days_held().await?;
+        let plan = plan(q.start, q.end, &held, &self.calendar);
+        let redis = async {
+            if plan.redis_days.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.same_day.bars(&plan.redis_days, (q.symbol, q.period), (q.start, q.end), q.include_forming).await
+        };
+        let history = async {
+            match plan.clickhouse {
+                Some(range) => self.history.bars(q.symbol, q.period, range).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (redis, history) = tokio::join!(redis, history);
+        Ok(merge(redis?, history?))
+    }
+}
+
+/// Rows per chunk of a CSV answer.
+const CSV_CHUNK: usize = 1024;
+
+/// The series as CSV with a header line, written and sent a chunk of rows at a time.
+fn csv(q: &BarsQuery, series: Series) -> Response {
+    let forming = q.include_forming;
+    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
+    header.push_str(if forming { ",forming\n" } else { "\n" });
+    let mut rest = series.bars.into_iter().peekable();
+    let chunks = std::iter::from_fn(move || {
+        rest.peek()?;
+        let mut chunk = String::with_capacity(CSV_CHUNK * 96);
+        for b in rest.by_ref().take(CSV_CHUNK) {
+            let Bar { symbol, frame, open, high, low, close, vol, amount } = &b.bar;
+            let [open, high, low, close, amount] = [open, high, low, close, amount].map(|d| d.normalize());
+            let _ = write!(chunk, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
+            chunk.push_str(match (forming, b.forming) {
+                (false, _) => "\n",
+                (true, false) => ",false\n",
+                (true, true) => ",true\n",
+            });
+        }
+        Some(chunk)
+    });
+    let body = stream::iter(std::iter::once(header).chain(chunks).map(Ok::<_, Infallible>));
+    let name = format!("{}_{}m_{}_{}.csv", q.symbol, q.period, q.start.date(), q.end.date());
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// Live bars of one symbol and period as Server-Sent Events: `event: bar` with a bar object for each
+/// closed or amended bar, `event: gap` when bars may have been missed (re-query `/api/v1/bars`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream/bars",
+    tag = "bars",
+    params(StreamParams),
+    responses(
+        (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A parameter is missing or malformed", body = ErrorBody),
+        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+    )
+)]
+async fn stream_bars(
+    State(app): State<Arc<App>>,
+    Params(params): Params<StreamParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let (symbol, period) = params.check()?;
+    let watch = app.hub.join(app.keys.bar_channel(period, symbol));
+    let events = stream::unfold((watch, app.stop.clone()), |(mut watch, mut stop)| async move {
+        let event = tokio::select! {
+            received = watch.receiver.recv() => match received {
+                Ok(Live::Bar(json)) => Event::default().event("bar").data(&*json),
+                Ok(Live::Gap) => gap("the live feed reconnected to redis"),
+                Err(RecvError::Lagged(n)) => gap(&format!("this client fell {n} bars behind")),
+                Err(RecvError::Closed) => return None,
+            },
+            _ = stop.wait_for(|stop| *stop) => return None,
+        };
+        Some((Ok(event), (watch, stop)))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn gap(why: &str) -> Event {
+    Event::default().event("gap").data(format!("{why}; bars may have been missed: re-query /api/v1/bars"))
+}
+
+fn calendar_error(e: common::Error) -> AppError {
+    AppError::bad("outside_calendar", e.to_string())
+}
+
+/// The trading days from `start` to `end`, both inclusive.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/trading-days",
+    tag = "calendar",
+    params(DayRangeParams),
+    responses(
+        (status = 200, body = TradingDays),
+        (status = 400, description = "A missing or malformed date, or one outside the calendar", body = ErrorBody),
+        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+    )
+)]
+async fn trading_days(
+    State(app): State<Arc<App>>,
+    Params(params): Params<DayRangeParams>,
+) -> Result<Json<TradingDays>> {
+    let (start, end) = params.check()?;
+    let days = app.calendar.trading_days(start, end).map_err(calendar_error)?;
+    Ok(Json(TradingDays { start, end, count: days.len(), days }))
+}
+
+/// Whether `date` is a trading day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/is-trading-day",
+    tag = "calendar",
+    params(("date" = String, Query, description = "The date (`YYYY-MM-DD`)", example = "2026-11-20")),
+    responses(
+        (status = 200, body = IsTradingDay),
+        (status = 400, description = "A missing or malformed date, or one outside the calendar", body = ErrorBody),
+        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+    )
+)]
+async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DateParams>) -> Result<Json<IsTradingDay>> {
+    if params.n.is_some() {
+        return Err(AppError::bad("unknown_parameter", "unknown parameter `n`, expected `date`"));
+    }
+    let date = params.date()?;
+    let trading_day = app.calendar.is_trading_day(date).map_err(calendar_error)?;
+    Ok(Json(IsTradingDay { date, trading_day }))
+}
+
+/// T+n: the n-th trading day after `date`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/next",
+    tag = "calendar",
+    params(DateParams),
+    responses(
+        (status = 200, body = NextDay),
+        (status = 400, description = "A missing or malformed date or n, or a day outside the calendar", body = ErrorBody),
+        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+    )
+)]
+async fn next_trading_day(State(app): State<Arc<App>>, Params(params): Params<DateParams>) -> Result<Json<NextDay>> {
+    let (date, n) = (params.date()?, params.n()?);
+    let day = app.calendar.add_trading_days(date, n).map_err(calendar_error)?;
+    Ok(Json(NextDay { date, n, day }))
+}

@@ -1,0 +1,114 @@
+//! The query API's one error type and how each error becomes the contract's JSON error answer:
+//! `{"error":{"code":"...","message":"..."}}` with status 400, 401, 404 or 503, never a 500 for bad input.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A parameter is missing, malformed or out of range; `code` names the kind.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+    #[error("this API needs `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// A store the answer needs does not answer.
+    #[error("{store} is unavailable: {detail}")]
+    Unavailable { store: Store, detail: String },
+    #[error("the request took longer than {0} ms")]
+    Timeout(u64),
+}
+
+/// The two stores, as errors and metrics name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Store {
+    Redis,
+    ClickHouse,
+}
+
+impl Store {
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::Redis => "redis",
+            Store::ClickHouse => "clickhouse",
+        }
+    }
+}
+
+impl std::fmt::Display for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl AppError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::BadRequest { code, message: message.into() }
+    }
+
+    pub fn redis(e: redis::RedisError) -> AppError {
+        AppError::Unavailable { store: Store::Redis, detail: e.to_string() }
+    }
+
+    pub fn clickhouse(e: clickhouse::error::Error) -> AppError {
+        AppError::Unavailable { store: Store::ClickHouse, detail: e.to_string() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unavailable { .. } | AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The machine-readable `code` of the answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. } => code,
+            AppError::NotFound(_) => "not_found",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Unavailable { store: Store::Redis, .. } => "redis_unavailable",
+            AppError::Unavailable { store: Store::ClickHouse, .. } => "clickhouse_unavailable",
+            AppError::Timeout(_) => "timeout",
+        }
+    }
+}
+
+/// The contract's error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// What kind of failure: `bad_symbol`, `bad_period`, `bad_time`, `bad_range`, `range_too_long`,
+    /// `unknown_parameter`, `bad_parameter`, `missing_parameter`, `outside_calendar`, `not_found`,
+    /// `unauthorized`, `redis_unavailable`, `clickhouse_unavailable`, `timeout`.
+    pub code: String,
+    /// What was wrong and what is accepted.
+    pub message: String,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Unavailable { store, detail } = &self {
+            tracing::warn!(%store, %detail, "store unavailable");
+        }
+        let body = ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message: self.to_string() } };
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if matches!(self, AppError::Unauthorized) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;

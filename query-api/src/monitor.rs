@@ -1,0 +1,210 @@
+//! What the query API shows about itself: request counts and latency per route, bars served per
+//! store, the stores' state and the live-bar subscriptions, behind its monitor page
+//! (`/monitor/`), `/metrics` and `/readyz`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use runtime::ops::{Metrics, Ops, Rate};
+use serde::Serialize;
+
+use crate::live::Hub;
+use crate::store::clickhouse::History;
+use crate::store::redis::SameDay;
+
+/// Request durations kept for the latency percentiles.
+const LATENCY_SAMPLES: usize = 4096;
+
+/// The figures of the monitor page, as `/monitor/api/status` serves them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub uptime_seconds: u64,
+    pub redis: String,
+    pub clickhouse: String,
+    pub days_held: Vec<String>,
+    pub requests: u64,
+    pub requests_per_second: f64,
+    /// Over the last 4096 answered queries (event streams excluded).
+    pub latency_ms: Latency,
+    pub by_route: Vec<RouteCount>,
+    pub bars_served: BarsServed,
+    pub live: LiveStatus,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteCount {
+    pub route: String,
+    pub status: u16,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BarsServed {
+    pub redis: u64,
+    pub clickhouse: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LiveStatus {
+    pub connected: bool,
+    pub clients: usize,
+    pub channels: usize,
+    pub forwarded: u64,
+}
+
+/// Shared by the request tracking, the handlers and the ops endpoints.
+pub struct Monitor {
+    started: Instant,
+    routes: Mutex<BTreeMap<(String, u16), u64>>,
+    latencies: Mutex<VecDeque<Duration>>,
+    requests: AtomicU64,
+    rate: Rate,
+    served: [AtomicU64; 2],
+    same_day: Arc<SameDay>,
+    history: History,
+    hub: Arc<Hub>,
+}
+
+impl Monitor {
+    pub fn new(same_day: Arc<SameDay>, history: History, hub: Arc<Hub>) -> Monitor {
+        Monitor {
+            started: Instant::now(),
+            routes: Mutex::new(BTreeMap::new()),
+            latencies: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
+            requests: AtomicU64::new(0),
+            rate: Rate::new(Duration::from_secs(5)),
+            served: [AtomicU64::new(0), AtomicU64::new(0)],
+            same_day,
+            history,
+            hub,
+        }
+    }
+
+    /// Counts bars served from each store.
+    pub fn served(&self, redis: usize, clickhouse: usize) {
+        self.served[0].fetch_add(redis as u64, Ordering::Relaxed);
+        self.served[1].fetch_add(clickhouse as u64, Ordering::Relaxed);
+    }
+
+    fn record(&self, route: String, status: u16, took: Option<Duration>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        *self.routes.lock().expect("routes lock").entry((route, status)).or_default() += 1;
+        if let Some(took) = took {
+            let mut latencies = self.latencies.lock().expect("latency lock");
+            if latencies.len() == LATENCY_SAMPLES {
+                latencies.pop_front();
+            }
+            latencies.push_back(took);
+        }
+    }
+
+    fn latency(&self) -> Latency {
+        let mut ms: Vec<f64> =
+            self.latencies.lock().expect("latency lock").iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        if ms.is_empty() {
+            return Latency::default();
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        Latency { p50: at(0.5), p99: at(0.99), max: at(1.0) }
+    }
+
+    async fn status(&self) -> Status {
+        let (redis, clickhouse) = tokio::join!(self.same_day.ping(), self.history.ping());
+        let state = |r: crate::error::Result<()>| r.map_or_else(|e| format!("down: {e}"), |()| "up".to_owned());
+        let days_held = match &redis {
+            Ok(()) => self.same_day.days_held().await.map(|d| d.iter().map(ToString::to_string).collect()),
+            Err(_) => Ok(Vec::new()),
+        };
+        let requests = self.requests.load(Ordering::Relaxed);
+        let (clients, channels) = self.hub.counts();
+        Status {
+            uptime_seconds: self.started.elapsed().as_secs(),
+            redis: state(redis),
+            clickhouse: state(clickhouse),
+            days_held: days_held.unwrap_or_default(),
+            requests,
+            requests_per_second: self.rate.sample(requests),
+            latency_ms: self.latency(),
+            by_route: (self.routes.lock().expect("routes lock").iter())
+                .map(|((route, status), count)| RouteCount { route: route.clone(), status: *status, count: *count })
+                .collect(),
+            bars_served: BarsServed {
+                redis: self.served[0].load(Ordering::Relaxed),
+                clickhouse: self.served[1].load(Ordering::Relaxed),
+            },
+            live: LiveStatus {
+                connected: self.hub.connected(),
+                clients,
+                channels,
+                forwarded: self.hub.forwarded.load(Ordering::Relaxed),
+            },
+        }
+    }
+}
+
+/// Counts every request by route and status; times the ones that are not event streams.
+pub async fn track(State(monitor): State<Arc<Monitor>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let streaming = route.starts_with("/api/v1/stream/");
+    monitor.record(route, response.status().as_u16(), (!streaming).then(|| started.elapsed()));
+    response
+}
+
+impl Ops for Monitor {
+    type Status = Status;
+
+    async fn status(&self) -> Status {
+        Monitor::status(self).await
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        self.same_day.ping().await.map_err(|e| e.to_string())?;
+        self.history.ping().await.map_err(|e| e.to_string())
+    }
+
+    async fn metrics(&self) -> String {
+        let s = self.status().await;
+        let mut m = Metrics::new();
+        for r in &s.by_route {
+            let status = r.status.to_string();
+            let labels = [("route", r.route.as_str()), ("status", status.as_str())];
+            m.counter("tickbar_api_requests_total", "Requests answered, by route and status.", &labels, r.count);
+        }
+        for (quantile, value) in [("0.5", s.latency_ms.p50), ("0.99", s.latency_ms.p99)] {
+            let help = "Query latency over the last 4096 queries, in seconds.";
+            m.gauge("tickbar_api_request_seconds", help, &[("quantile", quantile)], value / 1000.0);
+        }
+        for (store, n) in [("redis", s.bars_served.redis), ("clickhouse", s.bars_served.clickhouse)] {
+            m.counter(
+                "tickbar_api_bars_served_total",
+                "Bars served, by the store they came from.",
+                &[("store", store)],
+                n,
+            );
+        }
+        for (store, state) in [("redis", &s.redis), ("clickhouse", &s.clickhouse)] {
+            let up = if state == "up" { 1.0 } else { 0.0 };
+            m.gauge("tickbar_api_store_up", "Whether a store answers.", &[("store", store)], up);
+        }
+        m.gauge("tickbar_api_days_held", "Trading days Redis holds bars for.", &[], s.days_held.len() as f64);
+        m.gauge("tickbar_api_live_clients", "Open live-bar event streams.", &[], s.live.clients as f64);
+        m.gauge("tickbar_api_live_channels", "Redis channels subscribed for live bars.", &[], s.live.channels as f64);
+        m.counter("tickbar_api_live_bars_total", "Live bars received from Redis.", &[], s.live.forwarded);
+        m.finish()
+    }
+}

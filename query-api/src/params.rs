@@ -1,0 +1,340 @@
+//! The query parameters of every endpoint: read strictly (an unknown or repeated parameter is a 400),
+//! then checked into domain values with messages that say what was wrong and what is accepted.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{NaiveDate, NaiveTime};
+use common::time::parse_datetime;
+use common::{Frame, Period, Symbol};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::{AppError, Result};
+
+/// A query string read into `T`, whose fields are the only parameters accepted.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(Params).map_err(|e| {
+            let message = e.to_string().replace("field", "parameter");
+            let code = if message.starts_with("unknown") { "unknown_parameter" } else { "bad_parameter" };
+            AppError::bad(code, message)
+        })
+    }
+}
+
+/// `GET /api/v1/bars`
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BarsParams {
+    /// The security, e.g. `600519.SH` (`.SH`, `.SZ` or `.BJ`; lower case accepted).
+    #[param(required = true, example = "600519.SH")]
+    pub symbol: Option<String>,
+    /// Bar length in minutes: 1, 5, 15, 30 or 60 (default 1).
+    #[param(example = "5")]
+    pub period: Option<String>,
+    /// First frame, inclusive: `2026-11-19T09:30:00`, `2026-11-19 09:30`, an offset such as `+08:00`
+    /// (none means Asia/Shanghai), or a date alone for the start of that day. 24-hour times only.
+    #[param(required = true, example = "2026-11-19T09:30:00")]
+    pub start: Option<String>,
+    /// Last frame, inclusive; same forms as `start`; a date alone means the end of that day.
+    #[param(required = true, example = "2026-11-20")]
+    pub end: Option<String>,
+    /// `json` (default) or `csv` (streamed, with a header line).
+    #[param(example = "json")]
+    pub format: Option<String>,
+    /// `true` adds the bar still forming now, marked `"forming": true` (default `false`).
+    #[param(example = "false")]
+    pub include_forming: Option<String>,
+}
+
+/// The answer format of `/api/v1/bars`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// A checked bars query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarsQuery {
+    pub symbol: Symbol,
+    pub period: Period,
+    pub start: Frame,
+    pub end: Frame,
+    pub format: Format,
+    pub include_forming: bool,
+}
+
+impl BarsParams {
+    /// The query these parameters ask for; a range may span at most `max_range_days` days per
+    /// minute of the period.
+    pub fn check(self, max_range_days: u32) -> Result<BarsQuery> {
+        let symbol = symbol(self.symbol)?;
+        let period = period(self.period)?;
+        let start = bound("start", self.start, Bound::Start)?;
+        let end = bound("end", self.end, Bound::End)?;
+        if start > end {
+            return Err(AppError::bad(
+                "bad_range",
+                format!("start {} is after end {}", start.to_iso8601(), end.to_iso8601()),
+            ));
+        }
+        let limit_days = i64::from(max_range_days) * i64::from(period.minutes());
+        if end.epoch_seconds() - start.epoch_seconds() >= limit_days * 86_400 {
+            return Err(AppError::bad(
+                "range_too_long",
+                format!(
+                    "the range from {} to {} is longer than {limit_days} days, the most one request may span \
+                     for {period}-minute bars ({max_range_days} days of 1-minute bars); split it",
+                    start.to_iso8601(),
+                    end.to_iso8601()
+                ),
+            ));
+        }
+        let format = match self.format.as_deref() {
+            None | Some("json") => Format::Json,
+            Some("csv") => Format::Csv,
+            Some(other) => {
+                return Err(AppError::bad("bad_parameter", format!("format {other:?}: accepted are json and csv")))
+            }
+        };
+        let include_forming = flag("include_forming", self.include_forming)?;
+        Ok(BarsQuery { symbol, period, start, end, format, include_forming })
+    }
+}
+
+/// `GET /api/v1/stream/bars`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// The security, e.g. `600519.SH`.
+    #[param(required = true, example = "600519.SH")]
+    pub symbol: Option<String>,
+    /// Bar length in minutes: 1, 5, 15, 30 or 60 (default 1).
+    #[param(example = "1")]
+    pub period: Option<String>,
+}
+
+impl StreamParams {
+    pub fn check(self) -> Result<(Symbol, Period)> {
+        Ok((symbol(self.symbol)?, period(self.period)?))
+    }
+}
+
+/// `GET /api/v1/calendar/trading-days`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DayRangeParams {
+    /// First date, inclusive (`YYYY-MM-DD`).
+    #[param(required = true, example = "2026-11-02")]
+    pub start: Option<String>,
+    /// Last date, inclusive (`YYYY-MM-DD`).
+    #[param(required = true, example = "2026-11-30")]
+    pub end: Option<String>,
+}
+
+impl DayRangeParams {
+    pub fn check(self) -> Result<(NaiveDate, NaiveDate)> {
+        let (start, end) = (date("start", self.start)?, date("end", self.end)?);
+        if start > end {
+            return Err(AppError::bad("bad_range", format!("start {start} is after end {end}")));
+        }
+        Ok((start, end))
+    }
+}
+
+/// `GET /api/v1/calendar/is-trading-day` and `GET /api/v1/calendar/next`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DateParams {
+    /// The date (`YYYY-MM-DD`).
+    #[param(required = true, example = "2026-11-20")]
+    pub date: Option<String>,
+    /// For `/next`: how many trading days on (T+n; negative goes back), -1000 to 1000, default 1.
+    #[param(example = "1")]
+    pub n: Option<String>,
+}
+
+impl DateParams {
+    pub const MAX_N: i32 = 1000;
+
+    pub fn date(&self) -> Result<NaiveDate> {
+        date("date", self.date.clone())
+    }
+
+    pub fn n(&self) -> Result<i32> {
+        let Some(text) = &self.n else { return Ok(1) };
+        text.parse().ok().filter(|n: &i32| n.abs() <= Self::MAX_N).ok_or_else(|| {
+            AppError::bad("bad_parameter", format!("n {text:?}: expected a whole number from -1000 to 1000"))
+        })
+    }
+}
+
+fn required(name: &str, value: Option<String>) -> Result<String> {
+    value.ok_or_else(|| AppError::bad("missing_parameter", format!("the parameter `{name}` is required")))
+}
+
+fn symbol(value: Option<String>) -> Result<Symbol> {
+    required("symbol", value)?.parse().map_err(|e: common::Error| AppError::bad("bad_symbol", e.to_string()))
+}
+
+fn period(value: Option<String>) -> Result<Period> {
+    value.map_or(Ok(Period::M1), |p| p.parse().map_err(|e: common::Error| AppError::bad("bad_period", e.to_string())))
+}
+
+fn flag(name: &str, value: Option<String>) -> Result<bool> {
+    match value.as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(AppError::bad("bad_parameter", format!("{name} {other:?}: accepted are true and false"))),
+    }
+}
+
+fn date(name: &str, value: Option<String>) -> Result<NaiveDate> {
+    let text = required(name, value)?;
+    parse_date(&text).ok_or_else(|| AppError::bad("bad_time", format!("{name} {text:?}: expected a date YYYY-MM-DD")))
+}
+
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    (text.len() == 10).then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten()
+}
+
+/// `2026-11-19T09:30:00 08:00` back to `+08:00`: an unencoded `+` in a query string arrives as a space.
+fn restore_plus(text: String) -> String {
+    let b = text.as_bytes();
+    let n = b.len();
+    let offset_like = n > 16 && b[n - 6] == b' ' && b[n - 3] == b':' && text.contains('T');
+    if offset_like {
+        format!("{}+{}", &text[..n - 6], &text[n - 5..])
+    } else {
+        text
+    }
+}
+
+/// Which end of a range a time is: a date alone means the start or the end of that day.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    Start,
+    End,
+}
+
+/// The first (or last) whole second a bound admits, between 1970 and 2105 (ClickHouse `DateTime`).
+fn bound(name: &str, value: Option<String>, bound: Bound) -> Result<Frame> {
+    let text = restore_plus(required(name, value)?);
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    if lower.ends_with("am") || lower.ends_with("pm") {
+        return Err(AppError::bad(
+            "bad_time",
+            format!("{name} {text:?}: times are 24-hour (09:30, 13:05, 15:00); AM/PM is not accepted"),
+        ));
+    }
+    let frame = match (parse_date(text), bound) {
+        (Some(day), Bound::Start) => Frame::from_local(day.and_time(NaiveTime::MIN)),
+        (Some(day), Bound::End) => Frame::from_local(day.and_hms_opt(23, 59, 59).expect("a valid time")),
+        (None, _) => {
+            let ms = parse_datetime(text).map_err(|e| {
+                AppError::bad("bad_time", format!("{name}: {e}; a date alone (2026-11-20) means the whole day"))
+            })?;
+            let secs = match bound {
+                Bound::Start => ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0),
+                Bound::End => ms.div_euclid(1000),
+            };
+            Frame::from_epoch_seconds(secs)
+        }
+    };
+    if !(0..=i64::from(u32::MAX)).contains(&frame.epoch_seconds()) {
+        return Err(AppError::bad("bad_time", format!("{name} {text:?}: times must lie between 1970 and 2105")));
+    }
+    Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> BarsParams {
+        serde_urlencoded::from_str(query).unwrap()
+    }
+
+    fn check(query: &str) -> Result<BarsQuery> {
+        params(query).check(366)
+    }
+
+    fn code(query: &str) -> (&'static str, String) {
+        match check(query).unwrap_err() {
+            AppError::BadRequest { code, message } => (code, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dates_alone_cover_whole_days_and_times_take_every_contract_form() {
+        let q =
+            check("symbol=600519.sh&period=5&start=2026-11-19&end=2026-11-20&format=csv&include_forming=true").unwrap();
+        assert_eq!(q.symbol.to_string(), "600519.SH");
+        assert_eq!((q.period, q.format, q.include_forming), (Period::M5, Format::Csv, true));
+        assert_eq!(
+            (q.start.to_string(), q.end.to_string()),
+            ("2026-11-19 00:00:00".into(), "2026-11-20 23:59:59".into())
+        );
+        for (start, expected) in [
+            ("2026-11-19T09:30:00", "2026-11-19 09:30:00"),
+            ("2026-11-19 09:30", "2026-11-19 09:30:00"),
+            ("2026-11-19T01:30:00Z", "2026-11-19 09:30:00"),
+            ("2026-11-19T09:30:00%2B08:00", "2026-11-19 09:30:00"),
+            ("2026-11-19T10:30:00+09:00", "2026-11-19 09:30:00"),
+            ("2026-11-19T09:30:00.5", "2026-11-19 09:30:01"),
+        ] {
+            let q = check(&format!("symbol=600519.SH&start={start}&end=2026-11-20")).unwrap();
+            assert_eq!((q.start.to_string(), q.period, q.format), (expected.to_owned(), Period::M1, Format::Json));
+        }
+    }
+
+    #[test]
+    fn each_malformed_parameter_names_what_is_accepted() {
+        let cases = [
+            ("period=1&start=2026-11-19&end=2026-11-19", "missing_parameter", "`symbol` is required"),
+            ("symbol=600519&start=2026-11-19&end=2026-11-19", "bad_symbol", ".SH, .SZ or .BJ"),
+            ("symbol=600519.SH&period=7&start=2026-11-19&end=2026-11-19", "bad_period", "1, 5, 15, 30 and 60"),
+            ("symbol=600519.SH&start=2026-11-19%209:30%20PM&end=2026-11-19", "bad_time", "AM/PM is not accepted"),
+            ("symbol=600519.SH&start=2026-11-31&end=2026-12-01", "bad_time", "24-hour ISO-8601"),
+            ("symbol=600519.SH&start=2026-11-20&end=2026-11-19", "bad_range", "is after end"),
+            ("symbol=600519.SH&start=2024-01-01&end=2025-12-31", "range_too_long", "366 days of 1-minute bars"),
+            ("symbol=600519.SH&start=2026-11-19&end=2026-11-19&format=xml", "bad_parameter", "json and csv"),
+            ("symbol=600519.SH&start=2026-11-19&end=2026-11-19&include_forming=yes", "bad_parameter", "true and false"),
+            ("symbol=600519.SH&start=1969-12-31&end=2026-11-19", "bad_time", "between 1970 and 2105"),
+        ];
+        for (query, expected_code, says) in cases {
+            let (code, message) = code(query);
+            assert_eq!(code, expected_code, "{query}: {message}");
+            assert!(message.contains(says), "{query}: {message}");
+        }
+    }
+
+    #[test]
+    fn longer_periods_may_span_proportionally_more_days() {
+        assert!(check("symbol=600519.SH&period=5&start=2024-01-01&end=2025-12-31").is_ok());
+        assert_eq!(code("symbol=600519.SH&period=5&start=2015-01-01&end=2025-12-31").0, "range_too_long");
+    }
+
+    #[test]
+    fn calendar_parameters_are_dates_and_a_bounded_n() {
+        let p = DateParams { date: Some("2026-11-20".into()), n: Some("-3".into()) };
+        assert_eq!((p.date().unwrap().to_string(), p.n().unwrap()), ("2026-11-20".into(), -3));
+        assert!(DateParams { date: Some("20261120".into()), n: Some("1001".into()) }.n().is_err());
+        assert!(DateParams { date: Some("20261120".into()), n: None }.date().is_err());
+        let range = DayRangeParams { start: Some("2026-11-20".into()), end: Some("2026-11-19".into()) };
+        assert!(matches!(range.check(), Err(AppError::BadRequest { code: "bad_range", .. })));
+    }
+}

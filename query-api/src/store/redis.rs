@@ -1,0 +1,96 @@
+//! Same-day bars in Redis, as the producer writes them: the set of days held, each day's closed bars
+//! (a sorted set per symbol and period, read by score range) and the forming bar of each symbol.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use common::keys::Keys;
+use common::{Bar, Frame, Period, Symbol};
+use redis::aio::ConnectionManager;
+
+use crate::error::{AppError, Result, Store};
+use crate::merge::{Served, Source};
+
+/// The days Redis holds and their bars.
+pub struct SameDay {
+    con: ConnectionManager,
+    keys: Keys,
+    /// The days held as last read, used while Redis does not answer.
+    last_held: Mutex<Option<BTreeSet<NaiveDate>>>,
+}
+
+impl SameDay {
+    pub fn new(con: ConnectionManager, keys: Keys) -> SameDay {
+        SameDay { con, keys, last_held: Mutex::new(None) }
+    }
+
+    /// The trading days Redis holds bars for. While Redis does not answer, the days it held when it
+    /// last did (so history still answers); an error when it never has.
+    pub async fn days_held(&self) -> Result<BTreeSet<NaiveDate>> {
+        let read: redis::RedisResult<Vec<String>> =
+            redis::cmd("SMEMBERS").arg(self.keys.days_held()).query_async(&mut self.con.clone()).await;
+        let mut last = self.last_held.lock().expect("days lock");
+        match read {
+            Ok(days) => {
+                let held: BTreeSet<NaiveDate> = days.iter().filter_map(|d| d.parse().ok()).collect();
+                *last = Some(held.clone());
+                Ok(held)
+            }
+            Err(e) => last.clone().ok_or_else(|| AppError::redis(e)),
+        }
+    }
+
+    /// The closed bars of `days` inside `start..=end`, oldest first, with each day's forming bar
+    /// when `forming` is set and that bar lies in the range and has not closed.
+    pub async fn bars(
+        &self,
+        days: &[NaiveDate],
+        (symbol, period): (Symbol, Period),
+        (start, end): (Frame, Frame),
+        forming: bool,
+    ) -> Result<Vec<Served>> {
+        let mut pipe = redis::pipe();
+        for day in days {
+            pipe.zrangebyscore(self.keys.day_bars(*day, period, symbol), start.epoch_seconds(), end.epoch_seconds());
+            if forming {
+                pipe.hget(self.keys.forming_bars(*day, period), symbol.to_string());
+            }
+        }
+        let replies: Vec<redis::Value> = pipe.query_async(&mut self.con.clone()).await.map_err(AppError::redis)?;
+        let mut out = Vec::new();
+        let mut replies = replies.into_iter();
+        for _ in days {
+            let closed: Vec<String> = decode(replies.next())?;
+            let first = out.len();
+            for json in &closed {
+                out.push(Served::new(parse(json)?, Source::Redis));
+            }
+            if forming {
+                let bar: Option<String> = decode(replies.next())?;
+                if let Some(bar) = bar.as_deref().map(parse).transpose()? {
+                    let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
+                    if open && (start..=end).contains(&bar.frame) {
+                        out.push(Served { forming: true, ..Served::new(bar, Source::Redis) });
+                        out[first..].sort_by_key(Served::frame);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        redis::cmd("PING").query_async::<()>(&mut self.con.clone()).await.map_err(AppError::redis)
+    }
+}
+
+fn decode<T: redis::FromRedisValue>(value: Option<redis::Value>) -> Result<T> {
+    let value = value.unwrap_or(redis::Value::Nil);
+    redis::from_redis_value(value).map_err(|e| AppError::redis(e.into()))
+}
+
+fn parse(json: &str) -> Result<Bar> {
+    serde_json::from_str(json)
+        .map_err(|e| AppError::Unavailable { store: Store::Redis, detail: format!("an unreadable bar ({e}): {json}") })
+}

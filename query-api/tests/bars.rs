@@ -1,0 +1,184 @@
+//! `GET /api/v1/bars` against a real Redis and ClickHouse: the three-day merge, yesterday still in
+//! Redis, the forming bar, CSV, and a store that does not answer.
+
+mod support;
+
+use common::{Bar, Period};
+use support::{bars_of, day_bars, get_json, Stack};
+
+const SYMBOL: &str = "600519.SH";
+const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
+
+fn path(period: Period, start: &str, end: &str) -> String {
+    format!("/api/v1/bars?symbol={SYMBOL}&period={period}&start={start}&end={end}")
+}
+
+/// Two history days in ClickHouse, the third day in Redis, and one frame of the third day also in
+/// ClickHouse with other numbers.
+async fn three_days(stack: &mut Stack) -> Vec<(Period, Vec<Bar>)> {
+    let mut expected = Vec::new();
+    for period in Period::ALL {
+        let history: Vec<Bar> = DAYS[..2].iter().flat_map(|d| day_bars(SYMBOL, d, period, 0)).collect();
+        let today = day_bars(SYMBOL, DAYS[2], period, 1);
+        stack.store_history(period, &history).await;
+        stack.store_history(period, &day_bars(SYMBOL, DAYS[2], period, 2)[..1]).await;
+        stack.store_same_day(period, &today).await;
+        expected.push((period, history.into_iter().chain(today).collect()));
+    }
+    expected
+}
+
+#[tokio::test]
+async fn three_days_merge_in_order_with_the_same_day_from_redis() {
+    let mut stack = Stack::start().await;
+    let expected = three_days(&mut stack).await;
+    let api = stack.api(&[]).await;
+    for (period, bars) in expected {
+        let (status, answer) = get_json(&api, &path(period, DAYS[0], DAYS[2])).await;
+        assert_eq!(status, 200, "{answer}");
+        let per_day = 240 / usize::from(period.minutes());
+        assert_eq!(answer["count"], 3 * per_day, "{period}m");
+        assert_eq!(answer["sources"], serde_json::json!({"redis": per_day, "clickhouse": 2 * per_day}), "{period}m");
+        assert_eq!(bars_of(&answer), bars, "{period}m: every bar, in order, today's first frame from Redis");
+        assert_eq!(answer["period"], period.minutes());
+        assert_eq!(answer["start"], "2026-11-18T00:00:00+08:00");
+        assert_eq!(answer["end"], "2026-11-20T23:59:59+08:00");
+        assert_eq!(answer["bars"][0]["frame"].as_str().unwrap().len(), 25, "ISO-8601 with +08:00");
+    }
+    let (_, part) = get_json(&api, &path(Period::M1, "2026-11-19T14:58", "2026-11-20%2009:32:00")).await;
+    let frames: Vec<&str> = part["bars"].as_array().unwrap().iter().map(|b| b["frame"].as_str().unwrap()).collect();
+    assert_eq!(
+        frames,
+        [
+            "2026-11-19T14:58:00+08:00",
+            "2026-11-19T14:59:00+08:00",
+            "2026-11-19T15:00:00+08:00",
+            "2026-11-20T09:31:00+08:00",
+            "2026-11-20T09:32:00+08:00"
+        ]
+    );
+    assert_eq!(part["sources"], serde_json::json!({"redis": 2, "clickhouse": 3}));
+}
+
+#[tokio::test]
+async fn yesterday_still_in_redis_is_served_from_redis() {
+    let mut stack = Stack::start().await;
+    let mut expected = Vec::new();
+    for day in DAYS {
+        stack.store_history(Period::M1, &day_bars(SYMBOL, day, Period::M1, 0)).await;
+    }
+    for day in &DAYS[1..] {
+        let live = day_bars(SYMBOL, day, Period::M1, 3);
+        stack.store_same_day(Period::M1, &live).await;
+        expected.extend(live);
+    }
+    let api = stack.api(&[]).await;
+    let (status, answer) = get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["sources"], serde_json::json!({"redis": 480, "clickhouse": 240}));
+    let bars = bars_of(&answer);
+    assert_eq!(bars[..240], day_bars(SYMBOL, DAYS[0], Period::M1, 0)[..]);
+    assert_eq!(bars[240..], expected[..], "the two held days are Redis's bars");
+}
+
+#[tokio::test]
+async fn the_forming_bar_is_added_only_when_asked_and_only_while_open() {
+    let mut stack = Stack::start().await;
+    let today = day_bars(SYMBOL, DAYS[2], Period::M1, 0);
+    stack.store_same_day(Period::M1, &today[..30]).await;
+    let mut con = stack.con.clone();
+    let forming = serde_json::to_string(&today[30]).unwrap();
+    let stale = serde_json::to_string(&day_bars(SYMBOL, DAYS[2], Period::M5, 0)[0]).unwrap();
+    stack.store_same_day(Period::M5, &day_bars(SYMBOL, DAYS[2], Period::M5, 0)[..1]).await;
+    let day = DAYS[2].parse().unwrap();
+    redis::pipe()
+        .hset(stack.keys.forming_bars(day, Period::M1), SYMBOL, forming)
+        .hset(stack.keys.forming_bars(day, Period::M5), SYMBOL, stale)
+        .query_async::<()>(&mut con)
+        .await
+        .unwrap();
+    let api = stack.api(&[]).await;
+
+    let (_, plain) = get_json(&api, &path(Period::M1, DAYS[2], DAYS[2])).await;
+    assert_eq!(plain["count"], 30);
+    let (_, with) = get_json(&api, &format!("{}&include_forming=true", path(Period::M1, DAYS[2], DAYS[2]))).await;
+    assert_eq!((with["count"].as_u64(), with["sources"]["redis"].as_u64()), (Some(31), Some(31)));
+    assert_eq!(with["bars"][30]["forming"], true);
+    assert!(with["bars"][29].get("forming").is_none());
+    assert_eq!(bars_of(&with), today[..31]);
+    let (_, five) = get_json(&api, &format!("{}&include_forming=true", path(Period::M5, DAYS[2], DAYS[2]))).await;
+    assert_eq!(five["count"], 1, "a forming bar whose frame has closed is stale: {five}");
+    assert!(five["bars"][0].get("forming").is_none());
+}
+
+#[tokio::test]
+async fn csv_holds_the_same_bars_under_a_header() {
+    let mut stack = Stack::start().await;
+    let expected = three_days(&mut stack).await;
+    let api = stack.api(&[]).await;
+    let response = support::get_with(&api, &format!("{}&format=csv", path(Period::M5, DAYS[0], DAYS[2])), &[]).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("text/csv; charset=utf-8"));
+    let mut lines = response.body.lines();
+    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount"));
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    let bars = &expected.iter().find(|(p, _)| *p == Period::M5).unwrap().1;
+    assert_eq!(rows.len(), bars.len());
+    for (row, bar) in rows.iter().zip(bars) {
+        let want = [
+            bar.symbol.to_string(),
+            bar.frame.to_iso8601(),
+            bar.open.normalize().to_string(),
+            bar.high.normalize().to_string(),
+            bar.low.normalize().to_string(),
+            bar.close.normalize().to_string(),
+            bar.vol.to_string(),
+            bar.amount.normalize().to_string(),
+        ];
+        assert_eq!(row[..], want[..]);
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_does_not_answer_is_a_503_naming_it_and_the_other_store_still_serves() {
+    let mut stack = Stack::start().await;
+    three_days(&mut stack).await;
+    let api = stack.api(&[]).await;
+    assert_eq!(get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await.0, 200);
+
+    stack.clickhouse.stop();
+    let (status, answer) = get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "clickhouse_unavailable");
+    assert!(answer["error"]["message"].as_str().unwrap().starts_with("clickhouse is unavailable"), "{answer}");
+    let (status, today) = get_json(&api, &path(Period::M1, DAYS[2], DAYS[2])).await;
+    assert_eq!((status, today["count"].as_u64()), (200, Some(240)), "today needs only Redis: {today}");
+    assert_eq!(api.get("/readyz").await.0, 503);
+
+    stack.clickhouse.launch().await.unwrap();
+    stack.redis.stop();
+    let (status, answer) = get_json(&api, &path(Period::M1, DAYS[2], DAYS[2])).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("redis_unavailable")), "{answer}");
+    let (status, history) = get_json(&api, &path(Period::M1, DAYS[0], DAYS[1])).await;
+    assert_eq!((status, history["count"].as_u64()), (200, Some(480)), "history needs only ClickHouse: {history}");
+    assert_eq!(history["sources"]["clickhouse"], 480);
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_timeout_is_a_503_timeout() {
+    let stack = Stack::start().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let api = stack.api(&[("TICKBAR__CLICKHOUSE__URL", &silent_url), ("TICKBAR__API__TIMEOUT_MS", "300")]).await;
+    let started = std::time::Instant::now();
+    let (status, answer) = get_json(&api, &path(Period::M1, DAYS[0], DAYS[1])).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("timeout")), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    hold.abort();
+}

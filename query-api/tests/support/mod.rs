@@ -1,0 +1,114 @@
+//! What the query API's end-to-end tests share: a private Redis and ClickHouse with the schema,
+//! bars of chosen days written where the producer (Redis) and the consumer (ClickHouse) write
+//! them, and the query-api binary as a child process.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use common::keys::Keys;
+use common::time::day_number;
+use common::{Bar, Layout, Period, Sessions};
+use harness::{ClickHouseServer, HttpResponse, RedisServer, ServiceProcess};
+use redis::aio::MultiplexedConnection;
+use runtime::clickhouse::{apply_schema, BarRow, TABLE};
+
+pub const DATABASE: &str = "tickbar";
+
+/// A private Redis and ClickHouse with the bars table.
+pub struct Stack {
+    pub redis: RedisServer,
+    pub clickhouse: ClickHouseServer,
+    pub con: MultiplexedConnection,
+    pub keys: Keys,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let (redis, clickhouse) = tokio::join!(RedisServer::start(), ClickHouseServer::start());
+        let (redis, clickhouse) = (redis.expect("redis-server"), clickhouse.expect("clickhouse-server"));
+        apply_schema(&clickhouse.client(), DATABASE).await.expect("the schema");
+        let con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        Stack { redis, clickhouse, con, keys: Keys::default() }
+    }
+
+    /// The query API on this stack, with `env` overriding settings; returns once it answers.
+    pub async fn api(&self, env: &[(&str, &str)]) -> ServiceProcess {
+        let (redis, clickhouse) = (self.redis.url(), self.clickhouse.url());
+        let mut all = vec![("TICKBAR__REDIS__URL", redis.as_str()), ("TICKBAR__CLICKHOUSE__URL", clickhouse.as_str())];
+        all.extend_from_slice(env);
+        let mut api = ServiceProcess::spawn(env!("CARGO_BIN_EXE_query-api"), &[], &all);
+        let started = Instant::now();
+        while api.get("/healthz").await.0 != 200 {
+            api.assert_running();
+            assert!(started.elapsed() < Duration::from_secs(20), "the query-api did not answer: {}", api.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        api
+    }
+
+    /// Writes `bars` of `period` into ClickHouse, as the consumer does.
+    pub async fn store_history(&self, period: Period, bars: &[Bar]) {
+        let client = self.clickhouse.client().with_database(DATABASE);
+        let mut insert = client.insert::<BarRow>(TABLE).await.unwrap();
+        for bar in bars {
+            insert.write(&BarRow::new(bar, period, 1).unwrap()).await.unwrap();
+        }
+        insert.end().await.unwrap();
+    }
+
+    /// Writes `bars` of `period` as closed bars of their days into Redis and records the days as
+    /// held, as the producer does.
+    pub async fn store_same_day(&mut self, period: Period, bars: &[Bar]) {
+        let mut pipe = redis::pipe();
+        for bar in bars {
+            let key = self.keys.day_bars(bar.frame.date(), period, bar.symbol);
+            let score = bar.frame.epoch_seconds();
+            pipe.zrembyscore(&key, score, score).ignore();
+            pipe.zadd(key, serde_json::to_string(bar).unwrap(), score).ignore();
+            pipe.sadd(self.keys.days_held(), bar.frame.date().to_string()).ignore();
+        }
+        pipe.query_async::<()>(&mut self.con).await.unwrap();
+    }
+}
+
+/// Every bar of `symbol`'s grid on `day` for `period`; `variant` changes the numbers, so that
+/// the same frame from two stores can be told apart.
+pub fn day_bars(symbol: &str, day: &str, period: Period, variant: u64) -> Vec<Bar> {
+    let day: NaiveDate = day.parse().unwrap();
+    let sessions = Sessions::new(Layout::default());
+    let grid = sessions.grid(symbol.parse().unwrap());
+    grid.frames(day_number(day), period)
+        .enumerate()
+        .map(|(i, frame)| {
+            let json = harness::seed_bar(symbol, &frame.to_string(), i as u64 + 7 * variant);
+            serde_json::from_str(&json).unwrap()
+        })
+        .collect()
+}
+
+/// The bars of an API answer.
+pub fn bars_of(answer: &serde_json::Value) -> Vec<Bar> {
+    answer["bars"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no bars in {answer}"))
+        .iter()
+        .map(|b| {
+            let mut b = b.clone();
+            b.as_object_mut().unwrap().remove("forming");
+            serde_json::from_value(b).unwrap()
+        })
+        .collect()
+}
+
+/// `GET path` with JSON parsed; panics on a non-JSON body.
+pub async fn get_json(api: &ServiceProcess, path: &str) -> (u16, serde_json::Value) {
+    let (status, body) = api.get(path).await;
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {status} {e}: {body}"));
+    (status, json)
+}
+
+/// `GET path` with extra headers.
+pub async fn get_with(api: &ServiceProcess, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    harness::http_request(api.http, path, headers).await
+}
