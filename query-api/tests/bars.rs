@@ -4,34 +4,18 @@
 mod support;
 
 use common::{Bar, Period};
-use support::{bars_of, day_bars, get_json, Stack};
+use support::{bars_of, day_bars, get_json, Stack, DAYS};
 
 const SYMBOL: &str = "600519.SH";
-const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
 
 fn path(period: Period, start: &str, end: &str) -> String {
     format!("/api/v1/bars?symbol={SYMBOL}&period={period}&start={start}&end={end}")
 }
 
-/// Two history days in ClickHouse, the third day in Redis, and one frame of the third day also in
-/// ClickHouse with other numbers.
-async fn three_days(stack: &mut Stack) -> Vec<(Period, Vec<Bar>)> {
-    let mut expected = Vec::new();
-    for period in Period::ALL {
-        let history: Vec<Bar> = DAYS[..2].iter().flat_map(|d| day_bars(SYMBOL, d, period, 0)).collect();
-        let today = day_bars(SYMBOL, DAYS[2], period, 1);
-        stack.store_history(period, &history).await;
-        stack.store_history(period, &day_bars(SYMBOL, DAYS[2], period, 2)[..1]).await;
-        stack.store_same_day(period, &today).await;
-        expected.push((period, history.into_iter().chain(today).collect()));
-    }
-    expected
-}
-
 #[tokio::test]
 async fn three_days_merge_in_order_with_the_same_day_from_redis() {
     let mut stack = Stack::start().await;
-    let expected = three_days(&mut stack).await;
+    let expected = stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
     for (period, bars) in expected {
         let (status, answer) = get_json(&api, &path(period, DAYS[0], DAYS[2])).await;
@@ -114,7 +98,7 @@ async fn the_forming_bar_is_added_only_when_asked_and_only_while_open() {
 #[tokio::test]
 async fn csv_holds_the_same_bars_under_a_header() {
     let mut stack = Stack::start().await;
-    let expected = three_days(&mut stack).await;
+    let expected = stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
     let response = support::get_with(&api, &format!("{}&format=csv", path(Period::M5, DAYS[0], DAYS[2])), &[]).await;
     assert_eq!(response.status, 200);
@@ -142,7 +126,7 @@ async fn csv_holds_the_same_bars_under_a_header() {
 #[tokio::test]
 async fn a_store_that_does_not_answer_is_a_503_naming_it_and_the_other_store_still_serves() {
     let mut stack = Stack::start().await;
-    three_days(&mut stack).await;
+    stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
     assert_eq!(get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await.0, 200);
 

@@ -14,6 +14,8 @@ use redis::aio::MultiplexedConnection;
 use runtime::clickhouse::{apply_schema, BarRow, TABLE};
 
 pub const DATABASE: &str = "tickbar";
+/// Two history days and the day Redis holds.
+pub const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
 
 /// A private Redis and ClickHouse with the bars table.
 pub struct Stack {
@@ -45,6 +47,22 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         api
+    }
+
+    /// For every period: the first two [`DAYS`] of `symbol` in ClickHouse, the third in Redis, and
+    /// the third day's first frame also in ClickHouse with other numbers. Returns the bars a query
+    /// over the three days must answer, per period.
+    pub async fn three_days(&mut self, symbol: &str) -> Vec<(Period, Vec<Bar>)> {
+        let mut expected = Vec::new();
+        for period in Period::ALL {
+            let history: Vec<Bar> = DAYS[..2].iter().flat_map(|d| day_bars(symbol, d, period, 0)).collect();
+            let today = day_bars(symbol, DAYS[2], period, 1);
+            self.store_history(period, &history).await;
+            self.store_history(period, &day_bars(symbol, DAYS[2], period, 2)[..1]).await;
+            self.store_same_day(period, &today).await;
+            expected.push((period, history.into_iter().chain(today).collect()));
+        }
+        expected
     }
 
     /// Writes `bars` of `period` into ClickHouse, as the consumer does.

@@ -1,0 +1,98 @@
+//! `GET /api/v1/stream/bars`: live bars as Server-Sent Events from the producer's channels, one
+//! Redis subscription per channel shared by its clients, restored after the connection drops.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use support::Stack;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const BAR: &str = r#"{"symbol":"600519.SH","frame":"2026-11-20T09:31:00+08:00","open":1650,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":198612345.5}"#;
+
+/// An open event stream, past its response headers.
+struct Events(BufReader<TcpStream>);
+
+impl Events {
+    async fn open(port: u16, path: &str) -> Events {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await.unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut status = String::new();
+        reader.read_line(&mut status).await.unwrap();
+        assert!(status.contains(" 200 "), "{status}");
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            reader.read_line(&mut line).await.unwrap();
+        }
+        Events(reader)
+    }
+
+    /// The next event's name and data, skipping keep-alive comments and chunk framing.
+    async fn next(&mut self) -> (String, String) {
+        let (mut event, mut data) = (String::new(), String::new());
+        let read = async {
+            loop {
+                let mut line = String::new();
+                assert!(self.0.read_line(&mut line).await.unwrap() > 0, "the stream ended");
+                let line = line.trim_end();
+                if let Some(name) = line.strip_prefix("event: ").or(line.strip_prefix("event:")) {
+                    event = name.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ").or(line.strip_prefix("data:")) {
+                    data = d.to_owned();
+                } else if line.is_empty() && !event.is_empty() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read).await.expect("an event within 10 s");
+        (event, data)
+    }
+}
+
+async fn subscribers(con: &mut redis::aio::MultiplexedConnection, channels: &[&str]) -> Vec<u64> {
+    let reply: Vec<redis::Value> = redis::cmd("PUBSUB").arg("NUMSUB").arg(channels).query_async(con).await.unwrap();
+    reply.chunks(2).map(|pair| redis::from_redis_value_ref(&pair[1]).unwrap()).collect()
+}
+
+async fn until_subscribers(con: &mut redis::aio::MultiplexedConnection, channels: &[&str], want: &[u64]) {
+    let started = Instant::now();
+    while subscribers(con, channels).await != want {
+        assert!(started.elapsed() < Duration::from_secs(10), "{channels:?} never had {want:?} subscribers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn clients_of_a_channel_share_one_subscription_and_each_gets_every_bar() {
+    let mut stack = Stack::start().await;
+    let api = stack.api(&[]).await;
+    let one = "/api/v1/stream/bars?symbol=600519.SH&period=1";
+    let (mut a, mut b) = (Events::open(api.http, one).await, Events::open(api.http, one).await);
+    let mut five = Events::open(api.http, "/api/v1/stream/bars?symbol=600519.sh&period=5").await;
+    let channels = ["bars:1:600519.SH", "bars:5:600519.SH"];
+    until_subscribers(&mut stack.con, &channels, &[1, 1]).await;
+
+    let _: () = stack.con.publish(channels[0], BAR).await.unwrap();
+    let _: () = stack.con.publish(channels[1], "five").await.unwrap();
+    assert_eq!(a.next().await, ("bar".into(), BAR.into()));
+    assert_eq!(b.next().await, ("bar".into(), BAR.into()));
+    assert_eq!(five.next().await, ("bar".into(), "five".into()), "the 5-minute client gets only its channel");
+
+    let killed: u64 =
+        redis::cmd("CLIENT").arg(&["KILL", "TYPE", "pubsub"][..]).query_async(&mut stack.con).await.unwrap();
+    assert_eq!(killed, 1, "one pub/sub connection serves every channel");
+    assert_eq!(a.next().await.0, "gap", "clients learn that bars may have been missed");
+    until_subscribers(&mut stack.con, &channels, &[1, 1]).await;
+    let _: () = stack.con.publish(channels[0], "after").await.unwrap();
+    assert_eq!(b.next().await.0, "gap");
+    assert_eq!(b.next().await, ("bar".into(), "after".into()));
+
+    drop((a, b));
+    until_subscribers(&mut stack.con, &channels, &[0, 1]).await;
+    let (_, metrics) = api.get("/metrics").await;
+    assert!(metrics.contains("tickbar_api_live_channels 1"), "{metrics}");
+}
