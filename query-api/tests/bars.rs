@@ -3,7 +3,7 @@
 
 mod support;
 
-use common::{Bar, Period};
+use common::Period;
 use support::{bars_of, day_bars, get_json, Stack, DAYS};
 
 const SYMBOL: &str = "600519.SH";
