@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of tickbar: formatting, clippy, unit, property, real-data and
 # real-server integration tests. Installs redis-server, clickhouse-server and chromium (Debian
-# packages) when they are missing; the tests start their own private instances on free ports and
-# check the web pages in headless Chromium.
+# packages) when they are missing, and schemathesis (PyPI) into target/schemathesis-venv; the tests
+# start their own private instances on free ports, check the web pages in headless Chromium and
+# fuzz the query API from its OpenAPI document.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v clickhouse-server >/dev/null || command -v clickhouse >/dev/null || need+=(clickhouse-server)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+command -v python3 >/dev/null || need+=(python3 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -20,6 +22,20 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing ${need[*]}: on macOS run 'brew install redis clickhouse chromium'" >&2
     exit 1
   fi
+fi
+
+if [ -z "${TICKBAR_SCHEMATHESIS:-}" ] && ! command -v schemathesis >/dev/null; then
+  venv=target/schemathesis-venv
+  if [ ! -x "$venv/bin/schemathesis" ]; then
+    echo "installing schemathesis (pip, into $venv)"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q schemathesis
+  fi
+  export TICKBAR_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
 fi
 
 cargo fmt --all -- --check

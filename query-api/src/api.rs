@@ -271,8 +271,9 @@ fn gap(why: &str) -> Event {
     Event::default().event("gap").data(format!("{why}; bars may have been missed: re-query /api/v1/bars"))
 }
 
+/// A date the calendar does not cover: well-formed, but not a day it knows (404).
 fn calendar_error(e: common::Error) -> AppError {
-    AppError::bad("outside_calendar", e.to_string())
+    AppError::OutsideCalendar(e.to_string())
 }
 
 /// The trading days from `start` to `end`, both inclusive.
@@ -283,7 +284,8 @@ fn calendar_error(e: common::Error) -> AppError {
     params(DayRangeParams),
     responses(
         (status = 200, body = TradingDays),
-        (status = 400, description = "A missing or malformed date, or one outside the calendar", body = ErrorBody),
+        (status = 400, description = "A missing or malformed date", body = ErrorBody),
+        (status = 404, description = "A date outside the trading calendar", body = ErrorBody),
         (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
     )
 )]
@@ -301,10 +303,11 @@ async fn trading_days(
     get,
     path = "/api/v1/calendar/is-trading-day",
     tag = "calendar",
-    params(("date" = String, Query, description = "The date (`YYYY-MM-DD`)", example = "2026-11-20")),
+    params(("date" = String, Query, format = Date, description = "The date (`YYYY-MM-DD`)", example = "2026-11-20")),
     responses(
         (status = 200, body = IsTradingDay),
-        (status = 400, description = "A missing or malformed date, or one outside the calendar", body = ErrorBody),
+        (status = 400, description = "A missing or malformed date", body = ErrorBody),
+        (status = 404, description = "A date outside the trading calendar", body = ErrorBody),
         (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
     )
 )]
@@ -325,7 +328,8 @@ async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<Date
     params(DateParams),
     responses(
         (status = 200, body = NextDay),
-        (status = 400, description = "A missing or malformed date or n, or a day outside the calendar", body = ErrorBody),
+        (status = 400, description = "A missing or malformed date or n", body = ErrorBody),
+        (status = 404, description = "A day outside the trading calendar", body = ErrorBody),
         (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
     )
 )]

@@ -14,6 +14,9 @@ pub enum AppError {
     BadRequest { code: &'static str, message: String },
     #[error("no such endpoint: {0}")]
     NotFound(String),
+    /// A well-formed date the trading calendar does not cover.
+    #[error("{0}")]
+    OutsideCalendar(String),
     #[error("this API needs `Authorization: Bearer <token>`")]
     Unauthorized,
     /// A store the answer needs does not answer.
@@ -62,7 +65,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::NotFound(_) | AppError::OutsideCalendar(_) => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Unavailable { .. } | AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -73,6 +76,7 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. } => code,
             AppError::NotFound(_) => "not_found",
+            AppError::OutsideCalendar(_) => "outside_calendar",
             AppError::Unauthorized => "unauthorized",
             AppError::Unavailable { store: Store::Redis, .. } => "redis_unavailable",
             AppError::Unavailable { store: Store::ClickHouse, .. } => "clickhouse_unavailable",
@@ -90,8 +94,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// What kind of failure: `bad_symbol`, `bad_period`, `bad_time`, `bad_range`, `range_too_long`,
-    /// `unknown_parameter`, `bad_parameter`, `missing_parameter`, `outside_calendar`, `not_found`,
-    /// `unauthorized`, `redis_unavailable`, `clickhouse_unavailable`, `timeout`.
+    /// `unknown_parameter`, `bad_parameter`, `missing_parameter` (400), `outside_calendar`, `not_found` (404),
+    /// `unauthorized` (401), `redis_unavailable`, `clickhouse_unavailable`, `timeout` (503).
     pub code: String,
     /// What was wrong and what is accepted.
     pub message: String,

@@ -37,20 +37,28 @@ pub struct BarsParams {
     #[param(required = true, example = "600519.SH")]
     pub symbol: Option<String>,
     /// Bar length in minutes: 1, 5, 15, 30 or 60 (default 1).
-    #[param(example = "5")]
+    #[param(value_type = Option<u16>, example = 5)]
     pub period: Option<String>,
     /// First frame, inclusive: `2026-11-19T09:30:00`, `2026-11-19 09:30`, an offset such as `+08:00`
     /// (none means Asia/Shanghai), or a date alone for the start of that day. 24-hour times only.
-    #[param(required = true, example = "2026-11-19T09:30:00")]
+    #[param(
+        required = true,
+        pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        example = "2026-11-19T09:30:00"
+    )]
     pub start: Option<String>,
     /// Last frame, inclusive; same forms as `start`; a date alone means the end of that day.
-    #[param(required = true, example = "2026-11-20")]
+    #[param(
+        required = true,
+        pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        example = "2026-11-20"
+    )]
     pub end: Option<String>,
     /// `json` (default) or `csv` (streamed, with a header line).
-    #[param(example = "json")]
+    #[param(pattern = "^(json|csv)$", example = "json")]
     pub format: Option<String>,
     /// `true` adds the bar still forming now, marked `"forming": true` (default `false`).
-    #[param(example = "false")]
+    #[param(value_type = Option<bool>, example = false)]
     pub include_forming: Option<String>,
 }
 
@@ -119,7 +127,7 @@ pub struct StreamParams {
     #[param(required = true, example = "600519.SH")]
     pub symbol: Option<String>,
     /// Bar length in minutes: 1, 5, 15, 30 or 60 (default 1).
-    #[param(example = "1")]
+    #[param(value_type = Option<u16>, example = 1)]
     pub period: Option<String>,
 }
 
@@ -135,10 +143,10 @@ impl StreamParams {
 #[into_params(parameter_in = Query)]
 pub struct DayRangeParams {
     /// First date, inclusive (`YYYY-MM-DD`).
-    #[param(required = true, example = "2026-11-02")]
+    #[param(required = true, value_type = String, format = Date, example = "2026-11-02")]
     pub start: Option<String>,
     /// Last date, inclusive (`YYYY-MM-DD`).
-    #[param(required = true, example = "2026-11-30")]
+    #[param(required = true, value_type = String, format = Date, example = "2026-11-30")]
     pub end: Option<String>,
 }
 
@@ -158,10 +166,10 @@ impl DayRangeParams {
 #[into_params(parameter_in = Query)]
 pub struct DateParams {
     /// The date (`YYYY-MM-DD`).
-    #[param(required = true, example = "2026-11-20")]
+    #[param(required = true, value_type = String, format = Date, example = "2026-11-20")]
     pub date: Option<String>,
     /// For `/next`: how many trading days on (T+n; negative goes back), -1000 to 1000, default 1.
-    #[param(example = "1")]
+    #[param(value_type = Option<i32>, minimum = -1000, maximum = 1000, example = 1)]
     pub n: Option<String>,
 }
 
