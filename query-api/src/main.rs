@@ -56,8 +56,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(settings: QueryApiSettings, calendar: TradingCalendar) -> anyhow::Result<()> {
     let keys = Keys::new(settings.redis.key_prefix.clone());
-    let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
-    let same_day = Arc::new(SameDay::new(con, keys.clone()));
+    let connections = (0..settings.api.redis_connections.max(1))
+        .map(|_| runtime::redis::connect(&settings.redis.url))
+        .collect::<Result<Vec<_>, _>>()
+        .context("redis.url")?;
+    let same_day = Arc::new(SameDay::new(connections, keys.clone()));
     let history = History::new(runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let hub = Hub::start(redis::Client::open(settings.redis.url.as_str())?, stop_rx.clone());

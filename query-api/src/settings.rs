@@ -48,6 +48,8 @@ pub struct ApiSection {
     pub max_concurrency: usize,
     /// How long a request may wait and run before it is answered with a 503 `timeout`.
     pub timeout_ms: u64,
+    /// Redis connections the bar reads take turns on (each decodes its replies on one core).
+    pub redis_connections: usize,
     /// The longest range of one request, in days of 1-minute bars: a period of N minutes may span
     /// N times as many days (the same number of bars).
     pub max_range_days: u32,
@@ -64,6 +66,7 @@ impl Default for ApiSection {
             cors_origins: Vec::new(),
             max_concurrency: 64,
             timeout_ms: 10_000,
+            redis_connections: 4,
             max_range_days: 366,
             producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),

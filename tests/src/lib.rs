@@ -2,7 +2,8 @@
 //! on free loopback ports with data in a temp dir, waits until they answer, and tears them down on
 //! drop. Nothing touches the shared default ports, so tests run in parallel.
 //!
-//! It also generates seed-era history bars for the consumer's tests and load benchmark.
+//! It also generates seed-era history bars for the consumer's tests and load benchmark, and writes
+//! bars where the producer (Redis) and the consumer (ClickHouse) would, for the query API's tests.
 //!
 //! Binaries come from `PATH`, or from `TICKBAR_REDIS_SERVER` / `TICKBAR_CLICKHOUSE_SERVER`.
 //! Current ClickHouse ships one `clickhouse` binary; it is run as `clickhouse server`.
@@ -12,8 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+use common::keys::Keys;
 use common::time::day_number;
-use common::{Period, Sessions, TradingCalendar};
+use common::{Bar, Period, Sessions, TradingCalendar};
+use runtime::clickhouse::BarRow;
 use tempfile::TempDir;
 
 /// Why a test server could not be started.
@@ -25,6 +29,8 @@ pub enum HarnessError {
     Io { what: String, source: std::io::Error },
     #[error("{what} did not answer within {seconds} s; its log: {log}")]
     NotReady { what: &'static str, seconds: u64, log: String },
+    #[error("writing bars: {0}")]
+    Store(String),
 }
 
 type Result<T> = std::result::Result<T, HarnessError>;
@@ -393,6 +399,52 @@ pub async fn http_request(port: u16, path: &str, headers: &[(&str, &str)]) -> Ht
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     HttpResponse { status, head: head.to_owned(), body: body.to_owned() }
+}
+
+/// Writes `bars` of `period` into the bars table of `database`, as the consumer does (version 1).
+pub async fn write_history(client: &clickhouse::Client, database: &str, period: Period, bars: &[Bar]) -> Result<()> {
+    let failed = |e: clickhouse::error::Error| HarnessError::Store(e.to_string());
+    let client = client.clone().with_database(database);
+    let mut insert = client.insert::<BarRow>(runtime::clickhouse::TABLE).await.map_err(failed)?;
+    for bar in bars {
+        let row = BarRow::new(bar, period, 1).map_err(|e| HarnessError::Store(e.to_string()))?;
+        insert.write(&row).await.map_err(failed)?;
+    }
+    insert.end().await.map_err(failed)
+}
+
+/// Writes `bars` of `period` into Redis as closed bars of their days and records the days as held,
+/// as the producer does.
+pub async fn write_same_day(
+    con: &mut redis::aio::MultiplexedConnection,
+    keys: &Keys,
+    period: Period,
+    bars: &[Bar],
+) -> Result<()> {
+    let mut pipe = redis::pipe();
+    for bar in bars {
+        let key = keys.day_bars(bar.frame.date(), period, bar.symbol);
+        let score = bar.frame.epoch_seconds();
+        let json = serde_json::to_string(bar).map_err(|e| HarnessError::Store(e.to_string()))?;
+        pipe.zrembyscore(&key, score, score).ignore();
+        pipe.zadd(key, json, score).ignore();
+        pipe.sadd(keys.days_held(), bar.frame.date().to_string()).ignore();
+    }
+    pipe.query_async::<()>(con).await.map_err(|e| HarnessError::Store(e.to_string()))
+}
+
+/// Every bar of `symbol`'s grid on `day` for `period` in the seed-era numbers; `variant` changes
+/// them, so that the same frame from two stores can be told apart.
+pub fn day_bars(symbol: &str, day: NaiveDate, period: Period, variant: u64) -> Vec<Bar> {
+    let sessions = Sessions::new(common::Layout::default());
+    let grid = sessions.grid(symbol.parse().expect("a valid symbol"));
+    grid.frames(day_number(day), period)
+        .enumerate()
+        .map(|(i, frame)| {
+            let json = seed_bar(symbol, &frame.to_string(), i as u64 + 7 * variant);
+            serde_json::from_str(&json).expect("seed bars parse")
+        })
+        .collect()
 }
 
 /// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.

@@ -39,7 +39,7 @@ impl History {
             .map_err(AppError::clickhouse)?;
         rows.iter()
             .map(|row| {
-                row.bar().map(|bar| Served::new(bar, Source::ClickHouse)).map_err(|e| AppError::Unavailable {
+                row.bar().map(|bar| Served::parsed(bar, Source::ClickHouse)).map_err(|e| AppError::Unavailable {
                     store: Store::ClickHouse,
                     detail: format!("an unreadable row: {e}"),
                 })

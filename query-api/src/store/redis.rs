@@ -2,6 +2,7 @@
 //! (a sorted set per symbol and period, read by score range) and the forming bar of each symbol.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
@@ -10,26 +11,35 @@ use common::{Bar, Frame, Period, Symbol};
 use redis::aio::ConnectionManager;
 
 use crate::error::{AppError, Result, Store};
-use crate::merge::{Served, Source};
+use crate::merge::{Body, Served, Source};
 
 /// The days Redis holds and their bars.
 pub struct SameDay {
-    con: ConnectionManager,
+    /// Connections used in turn: one multiplexed connection decodes its replies on one core.
+    connections: Vec<ConnectionManager>,
+    next: AtomicUsize,
     keys: Keys,
     /// The days held as last read, used while Redis does not answer.
     last_held: Mutex<Option<BTreeSet<NaiveDate>>>,
 }
 
 impl SameDay {
-    pub fn new(con: ConnectionManager, keys: Keys) -> SameDay {
-        SameDay { con, keys, last_held: Mutex::new(None) }
+    /// Reads through `connections` (at least one) in turn.
+    pub fn new(connections: Vec<ConnectionManager>, keys: Keys) -> SameDay {
+        assert!(!connections.is_empty(), "at least one redis connection");
+        SameDay { connections, next: AtomicUsize::new(0), keys, last_held: Mutex::new(None) }
+    }
+
+    fn con(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[i].clone()
     }
 
     /// The trading days Redis holds bars for. While Redis does not answer, the days it held when it
     /// last did (so history still answers); an error when it never has.
     pub async fn days_held(&self) -> Result<BTreeSet<NaiveDate>> {
         let read: redis::RedisResult<Vec<String>> =
-            redis::cmd("SMEMBERS").arg(self.keys.days_held()).query_async(&mut self.con.clone()).await;
+            redis::cmd("SMEMBERS").arg(self.keys.days_held()).query_async(&mut self.con()).await;
         let mut last = self.last_held.lock().expect("days lock");
         match read {
             Ok(days) => {
@@ -52,26 +62,35 @@ impl SameDay {
     ) -> Result<Vec<Served>> {
         let mut pipe = redis::pipe();
         for day in days {
-            pipe.zrangebyscore(self.keys.day_bars(*day, period, symbol), start.epoch_seconds(), end.epoch_seconds());
+            let key = self.keys.day_bars(*day, period, symbol);
+            pipe.cmd("ZRANGEBYSCORE").arg(key).arg(start.epoch_seconds()).arg(end.epoch_seconds()).arg("WITHSCORES");
             if forming {
                 pipe.hget(self.keys.forming_bars(*day, period), symbol.to_string());
             }
         }
-        let replies: Vec<redis::Value> = pipe.query_async(&mut self.con.clone()).await.map_err(AppError::redis)?;
+        let replies: Vec<redis::Value> = pipe.query_async(&mut self.con()).await.map_err(AppError::redis)?;
         let mut out = Vec::new();
         let mut replies = replies.into_iter();
         for _ in days {
-            let closed: Vec<String> = decode(replies.next())?;
+            let closed: Vec<(String, i64)> = decode(replies.next())?;
             let first = out.len();
-            for json in &closed {
-                out.push(Served::new(parse(json)?, Source::Redis));
+            for (json, score) in closed {
+                if !(json.starts_with('{') && json.ends_with('}')) {
+                    return Err(unreadable(&json));
+                }
+                let body = Body::Stored(json);
+                out.push(Served { frame: Frame::from_epoch_seconds(score), body, source: Source::Redis });
             }
             if forming {
                 let bar: Option<String> = decode(replies.next())?;
                 if let Some(bar) = bar.as_deref().map(parse).transpose()? {
                     let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
                     if open && (start..=end).contains(&bar.frame) {
-                        out.push(Served { forming: true, ..Served::new(bar, Source::Redis) });
+                        out.push(Served {
+                            frame: bar.frame,
+                            body: Body::Parsed { bar, forming: true },
+                            source: Source::Redis,
+                        });
                         out[first..].sort_by_key(Served::frame);
                     }
                 }
@@ -81,7 +100,7 @@ impl SameDay {
     }
 
     pub async fn ping(&self) -> Result<()> {
-        redis::cmd("PING").query_async::<()>(&mut self.con.clone()).await.map_err(AppError::redis)
+        redis::cmd("PING").query_async::<()>(&mut self.con()).await.map_err(AppError::redis)
     }
 }
 
@@ -91,6 +110,9 @@ fn decode<T: redis::FromRedisValue>(value: Option<redis::Value>) -> Result<T> {
 }
 
 fn parse(json: &str) -> Result<Bar> {
-    serde_json::from_str(json)
-        .map_err(|e| AppError::Unavailable { store: Store::Redis, detail: format!("an unreadable bar ({e}): {json}") })
+    serde_json::from_str(json).map_err(|_| unreadable(json))
+}
+
+fn unreadable(json: &str) -> AppError {
+    AppError::Unavailable { store: Store::Redis, detail: format!("an unreadable bar: {json}") }
 }

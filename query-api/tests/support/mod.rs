@@ -5,13 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
 use common::keys::Keys;
-use common::time::day_number;
-use common::{Bar, Layout, Period, Sessions};
+use common::{Bar, Period};
 use harness::{ClickHouseServer, HttpResponse, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
-use runtime::clickhouse::{apply_schema, BarRow, TABLE};
+use runtime::clickhouse::apply_schema;
 
 pub const DATABASE: &str = "tickbar";
 /// Two history days and the day Redis holds.
@@ -67,42 +65,18 @@ impl Stack {
 
     /// Writes `bars` of `period` into ClickHouse, as the consumer does.
     pub async fn store_history(&self, period: Period, bars: &[Bar]) {
-        let client = self.clickhouse.client().with_database(DATABASE);
-        let mut insert = client.insert::<BarRow>(TABLE).await.unwrap();
-        for bar in bars {
-            insert.write(&BarRow::new(bar, period, 1).unwrap()).await.unwrap();
-        }
-        insert.end().await.unwrap();
+        harness::write_history(&self.clickhouse.client(), DATABASE, period, bars).await.unwrap();
     }
 
-    /// Writes `bars` of `period` as closed bars of their days into Redis and records the days as
-    /// held, as the producer does.
+    /// Writes `bars` of `period` into Redis as the producer does.
     pub async fn store_same_day(&mut self, period: Period, bars: &[Bar]) {
-        let mut pipe = redis::pipe();
-        for bar in bars {
-            let key = self.keys.day_bars(bar.frame.date(), period, bar.symbol);
-            let score = bar.frame.epoch_seconds();
-            pipe.zrembyscore(&key, score, score).ignore();
-            pipe.zadd(key, serde_json::to_string(bar).unwrap(), score).ignore();
-            pipe.sadd(self.keys.days_held(), bar.frame.date().to_string()).ignore();
-        }
-        pipe.query_async::<()>(&mut self.con).await.unwrap();
+        harness::write_same_day(&mut self.con, &self.keys, period, bars).await.unwrap();
     }
 }
 
-/// Every bar of `symbol`'s grid on `day` for `period`; `variant` changes the numbers, so that
-/// the same frame from two stores can be told apart.
+/// [`harness::day_bars`] of a day given as text.
 pub fn day_bars(symbol: &str, day: &str, period: Period, variant: u64) -> Vec<Bar> {
-    let day: NaiveDate = day.parse().unwrap();
-    let sessions = Sessions::new(Layout::default());
-    let grid = sessions.grid(symbol.parse().unwrap());
-    grid.frames(day_number(day), period)
-        .enumerate()
-        .map(|(i, frame)| {
-            let json = harness::seed_bar(symbol, &frame.to_string(), i as u64 + 7 * variant);
-            serde_json::from_str(&json).unwrap()
-        })
-        .collect()
+    harness::day_bars(symbol, day.parse().unwrap(), period, variant)
 }
 
 /// The bars of an API answer.

@@ -1,0 +1,80 @@
+//! Query API load test: starts a private Redis and ClickHouse (the test harness), writes one day of
+//! 1-minute bars for 50 symbols into Redis (the day it holds) and the day before into ClickHouse,
+//! runs the release query-api, and drives it with wrk (32 connections, a random symbol per request)
+//! for one day of 1-minute bars from each store; then sends the same history query straight to
+//! ClickHouse over HTTP. Run by `deploy/bench-query.sh`.
+//!
+//! `cargo run --release -p query-api --example load -- QUERY_API_BIN [SECONDS]`
+
+use std::process::Command;
+
+use common::keys::Keys;
+use common::Period;
+use harness::{ClickHouseServer, RedisServer, ServiceProcess};
+use runtime::clickhouse::apply_schema;
+
+const SYMBOLS: u32 = 50;
+const TODAY: &str = "2026-11-20";
+const HISTORY: &str = "2026-11-19";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let binary = args.get(1).expect("QUERY_API_BIN");
+    let seconds = args.get(2).map_or("15", String::as_str);
+    let (redis, clickhouse) = tokio::join!(RedisServer::start(), ClickHouseServer::start());
+    let (redis, clickhouse) = (redis?, clickhouse?);
+    apply_schema(&clickhouse.client(), "tickbar").await?;
+    let mut con = redis::Client::open(redis.url())?.get_multiplexed_async_connection().await?;
+    for code in 600_000..600_000 + SYMBOLS {
+        let symbol = format!("{code}.SH");
+        let today = harness::day_bars(&symbol, TODAY.parse()?, Period::M1, 1);
+        harness::write_same_day(&mut con, &Keys::default(), Period::M1, &today).await?;
+        let history = harness::day_bars(&symbol, HISTORY.parse()?, Period::M1, 0);
+        harness::write_history(&clickhouse.client(), "tickbar", Period::M1, &history).await?;
+    }
+    println!("{SYMBOLS} symbols: {TODAY} (240 1m bars each) in Redis, {HISTORY} in ClickHouse");
+    let env = [("TICKBAR__REDIS__URL", redis.url()), ("TICKBAR__CLICKHOUSE__URL", clickhouse.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut api = ServiceProcess::spawn(binary, &[], &env);
+    while api.get("/readyz").await.0 != 200 {
+        api.assert_running();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let base = format!("http://127.0.0.1:{}", api.http);
+    let bars = "/api/v1/bars?symbol={symbol}&period=1";
+    let sql = format!(
+        "SELECT symbol, frame, open, high, low, close, vol, amount FROM tickbar.bars FINAL \
+         WHERE symbol = '{{symbol}}' AND period = 1 AND frame >= toDateTime('{HISTORY} 00:00:00') \
+         AND frame <= toDateTime('{HISTORY} 23:59:59') ORDER BY frame FORMAT JSON"
+    );
+    let runs = [
+        (format!("query-api, {TODAY} from Redis"), base.clone(), format!("{bars}&start={TODAY}&end={TODAY}")),
+        (format!("query-api, {HISTORY} from ClickHouse"), base, format!("{bars}&start={HISTORY}&end={HISTORY}")),
+        ("ClickHouse HTTP, same history query".into(), clickhouse.url(), format!("/?query={}", encode(&sql))),
+    ];
+    for (name, url, path) in runs {
+        let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+        let (status, body) = harness::http_get(port, &path.replace("{symbol}", "600000.SH")).await;
+        anyhow::ensure!(status == 200 && body.matches("600000.SH").count() >= 240, "{name}: {status} {body}");
+        let out = Command::new("wrk")
+            .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", "-s", "deploy/bench/random-symbol.lua", &url])
+            .env("TICKBAR_BENCH_PATH", &path)
+            .env("TICKBAR_BENCH_SYMBOLS", SYMBOLS.to_string())
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let result = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or("no result (is wrk installed?)");
+        println!("{name:<40} {}", result.trim_start_matches("RESULT "));
+    }
+    Ok(())
+}
+
+/// `text` percent-encoded for a query string, `{symbol}` kept for the wrk script to fill in.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'{' | b'}' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
