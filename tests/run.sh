@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of tickbar: formatting, clippy, unit, property, real-data and
 # real-server integration tests. Installs redis-server, clickhouse-server and chromium (Debian
-# packages) when they are missing, and schemathesis (PyPI) into target/schemathesis-venv; the tests
+# packages) when they are missing, and schemathesis and redis (PyPI) into target/py-venv; the tests
 # start their own private instances on free ports, check the web pages in headless Chromium and
 # fuzz the query API from its OpenAPI document.
 set -euo pipefail
@@ -24,20 +24,20 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-if [ -z "${TICKBAR_SCHEMATHESIS:-}" ] && ! command -v schemathesis >/dev/null; then
-  venv=target/schemathesis-venv
-  if [ ! -x "$venv/bin/schemathesis" ]; then
-    echo "installing schemathesis (pip, into $venv)"
-    if ! python3 -m venv "$venv" 2>/dev/null; then
-      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
-      python3 -m venv "$venv"
-    fi
-    "$venv/bin/pip" install -q schemathesis
+# Python for schemathesis and the QMT bridge's tests, in a venv under target/ (rebuilt when missing).
+venv=target/py-venv
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c "import redis" 2>/dev/null; then
+  echo "installing schemathesis and redis (pip, into $venv)"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
   fi
-  export TICKBAR_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
+  "$venv/bin/pip" install -q schemathesis redis
 fi
+export TICKBAR_SCHEMATHESIS="${TICKBAR_SCHEMATHESIS:-$PWD/$venv/bin/schemathesis}"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+(cd deploy/qmt && "../../$venv/bin/python" -m unittest discover -v)

@@ -1,0 +1,128 @@
+"""QMT -> tickbar bridge: runs on the Windows machine that runs QMT (miniQMT / xtquant).
+
+Subscribes whole-market quotes with xtquant and XADDs every callback payload, unchanged, to
+tickbar's tick stream as the field ``qmt`` (the contract's shape). The callback only queues the
+payload; a sender thread writes it, so a slow or absent Redis never stalls QMT. When Redis drops,
+the sender reconnects with backoff and writes the queued payloads in order; nothing is dropped
+unless the queue (``--queue`` payloads) overflows, which is logged and counted.
+
+    pip install redis
+    python qmt_bridge.py --redis-url redis://tickbar-redis:6379/0 [--stream ticks] [--markets SH,SZ,BJ]
+"""
+
+import argparse
+import json
+import logging
+import queue
+import threading
+import time
+
+import redis
+
+log = logging.getLogger("qmt_bridge")
+
+
+class Bridge:
+    """Queues QMT payloads and writes them to the stream from one sender thread."""
+
+    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200):
+        self.redis_url = redis_url
+        self.stream = stream
+        self.maxlen = maxlen
+        self.batch = batch
+        self.pending = queue.Queue(maxsize=queue_size)
+        self.sent = 0
+        self.overflowed = 0
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._client = None
+        self._thread = threading.Thread(target=self._run, name="qmt-bridge-sender", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=10.0):
+        """Writes what is queued (for up to ``timeout`` seconds), then stops the sender."""
+        deadline = time.monotonic() + timeout
+        while not self.pending.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def on_quote(self, data):
+        """The xtquant callback: ``data`` maps each symbol to its snapshot dict."""
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        try:
+            self.pending.put_nowait(payload)
+        except queue.Full:
+            self.overflowed += 1
+            log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
+
+    def _connect(self):
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        client.ping()
+        return client
+
+    def _run(self):
+        backoff = 0.1
+        batch = []
+        while not self._stop.is_set() or batch:
+            if not batch:
+                try:
+                    batch.append(self.pending.get(timeout=0.2))
+                except queue.Empty:
+                    continue
+                while len(batch) < self.batch:
+                    try:
+                        batch.append(self.pending.get_nowait())
+                    except queue.Empty:
+                        break
+            try:
+                if self._client is None:
+                    self._client = self._connect()
+                    log.info("connected to %s", self.redis_url)
+                pipe = self._client.pipeline(transaction=False)
+                for payload in batch:
+                    if self.maxlen:
+                        pipe.xadd(self.stream, {"qmt": payload}, maxlen=self.maxlen, approximate=True)
+                    else:
+                        pipe.xadd(self.stream, {"qmt": payload})
+                pipe.execute()
+                self.sent += len(batch)
+                batch = []
+                backoff = 0.1
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+                if self._stop.is_set():
+                    log.error("stopping with %d payloads unsent: %s", len(batch) + self.pending.qsize(), e)
+                    return
+                log.warning("redis unavailable (%s); retrying in %.1f s with %d payloads held", e, backoff, len(batch))
+                self._client = None
+                self.reconnects += 1
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--stream", default="ticks", help="the tick stream (with redis.key_prefix, if any)")
+    parser.add_argument("--markets", default="SH,SZ,BJ", help="markets for subscribe_whole_quote")
+    parser.add_argument("--maxlen", type=int, default=None, help="cap the stream at about this many entries")
+    parser.add_argument("--queue", type=int, default=100_000, help="payloads held while Redis is away")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    from xtquant import xtdata
+
+    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen).start()
+    xtdata.subscribe_whole_quote(args.markets.split(","), callback=bridge.on_quote)
+    log.info("subscribed to whole-market quotes of %s; writing to %s", args.markets, args.stream)
+    try:
+        xtdata.run()
+    finally:
+        bridge.stop()
+
+
+if __name__ == "__main__":
+    main()
