@@ -41,3 +41,4 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 (cd deploy/qmt && "../../$venv/bin/python" -m unittest discover -v)
+bash deploy/check-service-files.sh
