@@ -37,10 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let env = [("TICKBAR__REDIS__URL", redis.url()), ("TICKBAR__CLICKHOUSE__URL", clickhouse.url())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut api = ServiceProcess::spawn(binary, &[], &env);
-    while api.get("/readyz").await.0 != 200 {
-        api.assert_running();
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    api.answering("/readyz").await;
     let base = format!("http://127.0.0.1:{}", api.http);
     let bars = "/api/v1/bars?symbol={symbol}&period=1";
     let sql = format!(

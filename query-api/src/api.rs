@@ -26,7 +26,7 @@ use crate::error::{AppError, ErrorBody, ErrorDetail, Result};
 use crate::live::{Hub, Live};
 use crate::merge::{merge, Series, Served};
 use crate::monitor::Monitor;
-use crate::params::{BarsParams, BarsQuery, DateParams, DayRangeParams, Format, Params, StreamParams};
+use crate::params::{BarsParams, BarsQuery, DateParams, DayParams, DayRangeParams, Format, Params, StreamParams};
 use crate::plan::plan;
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
@@ -73,14 +73,36 @@ pub fn routes(app: Arc<App>) -> (Router, Router) {
 )]
 pub struct ApiDoc;
 
+/// The optional bearer token: its scheme, and its 401 answer on every operation (the token guards
+/// every `/api` route, so the document says so in one place).
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let unauthorized = ResponseBuilder::new()
+            .description("`api.token` is set and the request does not carry it")
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.responses.responses.insert("401".into(), unauthorized.clone().into());
+            }
+        }
     }
 }
 
@@ -176,7 +198,6 @@ pub struct NextDay {
             (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5\n")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
-        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody),
         (status = 503, description = "A store the range needs does not answer, or the request timed out", body = ErrorBody)
     )
 )]
@@ -272,8 +293,7 @@ fn csv(q: &BarsQuery, series: Series) -> Response {
     params(StreamParams),
     responses(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "A parameter is missing or malformed", body = ErrorBody),
-        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+        (status = 400, description = "A parameter is missing or malformed", body = ErrorBody)
     )
 )]
 async fn stream_bars(
@@ -315,8 +335,7 @@ fn calendar_error(e: common::Error) -> AppError {
     responses(
         (status = 200, body = TradingDays),
         (status = 400, description = "A missing or malformed date", body = ErrorBody),
-        (status = 404, description = "A date outside the trading calendar", body = ErrorBody),
-        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+        (status = 404, description = "A date outside the trading calendar", body = ErrorBody)
     )
 )]
 async fn trading_days(
@@ -333,18 +352,14 @@ async fn trading_days(
     get,
     path = "/api/v1/calendar/is-trading-day",
     tag = "calendar",
-    params(("date" = String, Query, format = Date, description = "The date (`YYYY-MM-DD`)", example = "2026-11-20")),
+    params(DayParams),
     responses(
         (status = 200, body = IsTradingDay),
         (status = 400, description = "A missing or malformed date", body = ErrorBody),
-        (status = 404, description = "A date outside the trading calendar", body = ErrorBody),
-        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+        (status = 404, description = "A date outside the trading calendar", body = ErrorBody)
     )
 )]
-async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DateParams>) -> Result<Json<IsTradingDay>> {
-    if params.n.is_some() {
-        return Err(AppError::bad("unknown_parameter", "unknown parameter `n`, expected `date`"));
-    }
+async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DayParams>) -> Result<Json<IsTradingDay>> {
     let date = params.date()?;
     let trading_day = app.calendar.is_trading_day(date).map_err(calendar_error)?;
     Ok(Json(IsTradingDay { date, trading_day }))
@@ -359,12 +374,11 @@ async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<Date
     responses(
         (status = 200, body = NextDay),
         (status = 400, description = "A missing or malformed date or n", body = ErrorBody),
-        (status = 404, description = "A day outside the trading calendar", body = ErrorBody),
-        (status = 401, description = "`api.token` is set and the request does not carry it", body = ErrorBody)
+        (status = 404, description = "A day outside the trading calendar", body = ErrorBody)
     )
 )]
 async fn next_trading_day(State(app): State<Arc<App>>, Params(params): Params<DateParams>) -> Result<Json<NextDay>> {
-    let (date, n) = (params.date()?, params.n()?);
+    let (date, n) = params.check()?;
     let day = app.calendar.add_trading_days(date, n).map_err(calendar_error)?;
     Ok(Json(NextDay { date, n, day }))
 }

@@ -160,7 +160,23 @@ impl DayRangeParams {
     }
 }
 
-/// `GET /api/v1/calendar/is-trading-day` and `GET /api/v1/calendar/next`
+/// `GET /api/v1/calendar/is-trading-day`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DayParams {
+    /// The date (`YYYY-MM-DD`).
+    #[param(required = true, value_type = String, format = Date, example = "2026-11-20")]
+    pub date: Option<String>,
+}
+
+impl DayParams {
+    pub fn date(self) -> Result<NaiveDate> {
+        date("date", self.date)
+    }
+}
+
+/// `GET /api/v1/calendar/next`
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -168,7 +184,7 @@ pub struct DateParams {
     /// The date (`YYYY-MM-DD`).
     #[param(required = true, value_type = String, format = Date, example = "2026-11-20")]
     pub date: Option<String>,
-    /// For `/next`: how many trading days on (T+n; negative goes back), -1000 to 1000, default 1.
+    /// How many trading days on (T+n; negative goes back), -1000 to 1000, default 1.
     #[param(value_type = Option<i32>, minimum = -1000, maximum = 1000, example = 1)]
     pub n: Option<String>,
 }
@@ -176,15 +192,16 @@ pub struct DateParams {
 impl DateParams {
     pub const MAX_N: i32 = 1000;
 
-    pub fn date(&self) -> Result<NaiveDate> {
-        date("date", self.date.clone())
-    }
-
-    pub fn n(&self) -> Result<i32> {
-        let Some(text) = &self.n else { return Ok(1) };
-        text.parse().ok().filter(|n: &i32| n.abs() <= Self::MAX_N).ok_or_else(|| {
-            AppError::bad("bad_parameter", format!("n {text:?}: expected a whole number from -1000 to 1000"))
-        })
+    /// The date and n.
+    pub fn check(self) -> Result<(NaiveDate, i32)> {
+        let date = date("date", self.date)?;
+        let n = match &self.n {
+            None => 1,
+            Some(text) => text.parse().ok().filter(|n: &i32| n.abs() <= Self::MAX_N).ok_or_else(|| {
+                AppError::bad("bad_parameter", format!("n {text:?}: expected a whole number from -1000 to 1000"))
+            })?,
+        };
+        Ok((date, n))
     }
 }
 
@@ -339,9 +356,12 @@ mod tests {
     #[test]
     fn calendar_parameters_are_dates_and_a_bounded_n() {
         let p = DateParams { date: Some("2026-11-20".into()), n: Some("-3".into()) };
-        assert_eq!((p.date().unwrap().to_string(), p.n().unwrap()), ("2026-11-20".into(), -3));
-        assert!(DateParams { date: Some("20261120".into()), n: Some("1001".into()) }.n().is_err());
-        assert!(DateParams { date: Some("20261120".into()), n: None }.date().is_err());
+        let (date, n) = p.check().unwrap();
+        assert_eq!((date.to_string(), n), ("2026-11-20".into(), -3));
+        let too_far = DateParams { date: Some("2026-11-20".into()), n: Some("1001".into()) }.check();
+        assert!(matches!(too_far, Err(AppError::BadRequest { code: "bad_parameter", .. })));
+        assert!(DateParams { date: Some("20261120".into()), n: None }.check().is_err());
+        assert!(DayParams { date: Some("20261120".into()) }.date().is_err());
         let range = DayRangeParams { start: Some("2026-11-20".into()), end: Some("2026-11-19".into()) };
         assert!(matches!(range.check(), Err(AppError::BadRequest { code: "bad_range", .. })));
     }

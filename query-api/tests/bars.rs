@@ -72,8 +72,9 @@ async fn the_forming_bar_is_added_only_when_asked_and_only_while_open() {
     stack.store_same_day(Period::M1, &today[..30]).await;
     let mut con = stack.con.clone();
     let forming = serde_json::to_string(&today[30]).unwrap();
-    let stale = serde_json::to_string(&day_bars(SYMBOL, DAYS[2], Period::M5, 0)[0]).unwrap();
-    stack.store_same_day(Period::M5, &day_bars(SYMBOL, DAYS[2], Period::M5, 0)[..1]).await;
+    let five_minute = day_bars(SYMBOL, DAYS[2], Period::M5, 0);
+    let stale = serde_json::to_string(&five_minute[0]).unwrap();
+    stack.store_same_day(Period::M5, &five_minute[..1]).await;
     let day = DAYS[2].parse().unwrap();
     redis::pipe()
         .hset(stack.keys.forming_bars(day, Period::M1), SYMBOL, forming)

@@ -302,6 +302,21 @@ impl ServiceProcess {
     pub async fn get(&self, path: &str) -> (u16, String) {
         http_get(self.http, path).await
     }
+
+    /// Waits until `path` answers 200 (panics with the log when the service exits, or after 20 s).
+    pub async fn answering(&mut self, path: &str) {
+        let started = Instant::now();
+        while self.get(path).await.0 != 200 {
+            self.assert_running();
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{path} of the {} did not answer: {}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl Drop for ServiceProcess {

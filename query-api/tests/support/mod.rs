@@ -3,8 +3,6 @@
 //! them, and the query-api binary as a child process.
 #![allow(dead_code)] // each test file uses its own part
 
-use std::time::{Duration, Instant};
-
 use common::keys::Keys;
 use common::{Bar, Period};
 use harness::{ClickHouseServer, HttpResponse, RedisServer, ServiceProcess};
@@ -38,12 +36,7 @@ impl Stack {
         let mut all = vec![("TICKBAR__REDIS__URL", redis.as_str()), ("TICKBAR__CLICKHOUSE__URL", clickhouse.as_str())];
         all.extend_from_slice(env);
         let mut api = ServiceProcess::spawn(env!("CARGO_BIN_EXE_query-api"), &[], &all);
-        let started = Instant::now();
-        while api.get("/healthz").await.0 != 200 {
-            api.assert_running();
-            assert!(started.elapsed() < Duration::from_secs(20), "the query-api did not answer: {}", api.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        api.answering("/healthz").await;
         api
     }
 
