@@ -20,6 +20,8 @@ use common::{Bar, Period, Sessions, TradingCalendar};
 use runtime::clickhouse::BarRow;
 use tempfile::TempDir;
 
+pub mod stack;
+
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -29,6 +31,8 @@ pub enum HarnessError {
     Io { what: String, source: std::io::Error },
     #[error("{what} did not answer within {seconds} s; its log: {log}")]
     NotReady { what: &'static str, seconds: u64, log: String },
+    #[error("{what} failed: {detail}")]
+    Command { what: String, detail: String },
     #[error("writing bars: {0}")]
     Store(String),
 }
@@ -57,6 +61,31 @@ fn locate(binary: &'static str, package: &'static str, env: &'static str) -> Res
         .map(|dir| dir.join(binary))
         .find(|p| p.is_file())
         .ok_or(HarnessError::MissingBinary { binary, package, env })
+}
+
+/// Where a server keeps its data: a temp dir removed on drop, or a directory that stays.
+enum DataDir {
+    Temp(TempDir),
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    fn new(kept: Option<&Path>) -> Result<DataDir> {
+        match kept {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(io(dir.display().to_string()))?;
+                Ok(DataDir::Kept(dir.to_owned()))
+            }
+            None => Ok(DataDir::Temp(tempfile::tempdir().map_err(io("a temp dir"))?)),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Temp(dir) => dir.path(),
+            DataDir::Kept(dir) => dir,
+        }
+    }
 }
 
 /// A child process killed (and reaped) on drop.
@@ -90,13 +119,18 @@ where
 pub struct RedisServer {
     port: u16,
     process: Option<Guard>,
-    _dir: TempDir,
+    _dir: DataDir,
 }
 
 impl RedisServer {
     pub async fn start() -> Result<RedisServer> {
+        RedisServer::start_in(None).await
+    }
+
+    /// Starts a server with its files in `dir` (kept), or in a temp dir.
+    pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
         let binary = locate("redis-server", "redis-server", "TICKBAR_REDIS_SERVER")?;
-        let dir = tempfile::tempdir().map_err(io("a temp dir"))?;
+        let dir = DataDir::new(dir)?;
         let port = free_port()?;
         let log = dir.path().join("redis.log");
         let child = Command::new(binary)
@@ -142,12 +176,17 @@ impl RedisServer {
 pub struct ClickHouseServer {
     http_port: u16,
     process: Option<Guard>,
-    dir: TempDir,
+    dir: DataDir,
 }
 
 impl ClickHouseServer {
     pub async fn start() -> Result<ClickHouseServer> {
-        let dir = tempfile::tempdir().map_err(io("a temp dir"))?;
+        ClickHouseServer::start_in(None).await
+    }
+
+    /// Starts a server with its files in `dir` (kept), or in a temp dir.
+    pub async fn start_in(dir: Option<&Path>) -> Result<ClickHouseServer> {
+        let dir = DataDir::new(dir)?;
         let mut server = ClickHouseServer { http_port: 0, process: None, dir };
         server.launch().await?;
         Ok(server)
@@ -252,27 +291,36 @@ pub struct ServiceProcess {
     pub child: Child,
     pub http: u16,
     name: String,
-    log: tempfile::NamedTempFile,
+    log: PathBuf,
+    _temp_log: Option<tempfile::NamedTempFile>,
 }
 
 impl ServiceProcess {
     /// Runs `binary` with `args`, the environment `env` and `TICKBAR__HTTP__LISTEN` on a free port;
-    /// logs at `warn` to a file that [`Self::assert_running`] shows when it died.
+    /// logs at `warn` to a temp file that [`Self::assert_running`] shows when it died.
     pub fn spawn(binary: &str, args: &[&str], env: &[(&str, &str)]) -> ServiceProcess {
+        let temp = tempfile::NamedTempFile::new().expect("a log file");
+        let mut service = ServiceProcess::spawn_logging(binary, args, env, temp.path(), "warn");
+        service._temp_log = Some(temp);
+        service
+    }
+
+    /// As [`Self::spawn`], logging at `level` (`RUST_LOG`) to the file `log`.
+    pub fn spawn_logging(binary: &str, args: &[&str], env: &[(&str, &str)], log: &Path, level: &str) -> ServiceProcess {
         let http = free_port().expect("a free port");
-        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let mut cmd = Command::new(binary);
         cmd.args(args)
             .env("TICKBAR__HTTP__LISTEN", format!("127.0.0.1:{http}"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(Stdio::null())
-            .stderr(log.reopen().expect("the log file"));
+            .stderr(file);
         for (k, v) in env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("{binary}: {e}"));
         let name = Path::new(binary).file_name().map_or(binary.into(), |n| n.to_string_lossy().into_owned());
-        ServiceProcess { child, http, name, log }
+        ServiceProcess { child, http, name, log: log.to_owned(), _temp_log: None }
     }
 
     /// Panics with the service's log when it has exited.
@@ -284,7 +332,7 @@ impl ServiceProcess {
 
     /// What the service has logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGKILL, and wait for it.

@@ -1,0 +1,229 @@
+//! The whole stack on one machine, as the end-to-end test and the demo run it: a private Redis and
+//! ClickHouse, the three service binaries as child processes wired to them on free ports, and the
+//! bundled sample (`deploy/sample`) loaded through the services' own doors: the history days
+//! through `producer import-history` and the queues, the sample day through `producer replay` and
+//! the tick stream.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::keys::Keys;
+use common::Period;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+
+use crate::{io, ClickHouseServer, DataDir, HarnessError, RedisServer, Result, ServiceProcess};
+
+/// How long loading may take before the stack is declared stuck.
+const LOAD_LIMIT: Duration = Duration::from_secs(300);
+
+/// Where the stack finds its binaries and keeps its files.
+pub struct StackOptions<'a> {
+    /// The directory holding the `producer`, `consumer` and `query-api` binaries.
+    pub bin_dir: &'a Path,
+    /// Where servers, logs and unpacked files go (kept); a temp dir when `None`.
+    pub dir: Option<&'a Path>,
+    /// `RUST_LOG` of the services.
+    pub log_level: &'a str,
+}
+
+/// The bundled sample, unpacked: one history file per period, the sample day's QMT payloads.
+pub struct Sample {
+    pub history: Vec<(Period, PathBuf)>,
+    /// Bars in the history files, all periods.
+    pub history_bars: u64,
+    pub day: PathBuf,
+}
+
+/// The stores' addresses.
+struct Stores {
+    redis: String,
+    clickhouse: String,
+}
+
+impl Stores {
+    /// The settings of `binary` that wire it to the stores (each service refuses sections it has
+    /// not got); the producer runs on the event clock, as replays want.
+    fn env(&self, binary: &str) -> Vec<(String, String)> {
+        let mut env = vec![("TICKBAR__REDIS__URL".to_owned(), self.redis.clone())];
+        match binary {
+            "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
+            _ => env.push(("TICKBAR__CLICKHOUSE__URL".to_owned(), self.clickhouse.clone())),
+        }
+        env
+    }
+}
+
+/// Redis, ClickHouse and the three services. Fields drop in order: the services before the stores.
+pub struct Stack {
+    pub api: ServiceProcess,
+    pub producer: ServiceProcess,
+    pub consumer: ServiceProcess,
+    pub redis: RedisServer,
+    pub clickhouse: ClickHouseServer,
+    stores: Stores,
+    bin_dir: PathBuf,
+    work: DataDir,
+    con: MultiplexedConnection,
+}
+
+impl Stack {
+    /// Starts the stores, then the consumer, the producer (event clock) and the query API, and
+    /// waits until each answers `/readyz`.
+    pub async fn start(options: StackOptions<'_>) -> Result<Stack> {
+        let work = DataDir::new(options.dir)?;
+        let logs = work.path().join("logs");
+        std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
+        let kept = |name: &str| options.dir.map(|d| d.join(name));
+        let redis = RedisServer::start_in(kept("redis").as_deref()).await?;
+        let clickhouse = ClickHouseServer::start_in(kept("clickhouse").as_deref()).await?;
+        let spawn = |name: &str, env: Vec<(String, String)>| {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let binary = options.bin_dir.join(name).display().to_string();
+            ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{name}.log")), options.log_level)
+        };
+        let stores = Stores { redis: redis.url(), clickhouse: clickhouse.url() };
+        let consumer = spawn("consumer", stores.env("consumer"));
+        let producer = spawn("producer", stores.env("producer"));
+        let mut api_env = stores.env("query-api");
+        api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
+        api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
+        let api = spawn("query-api", api_env);
+        let con = redis::Client::open(redis.url())
+            .map_err(|e| HarnessError::Store(e.to_string()))?
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| HarnessError::Store(e.to_string()))?;
+        let bin_dir = options.bin_dir.to_owned();
+        let mut stack = Stack { api, producer, consumer, redis, clickhouse, stores, bin_dir, work, con };
+        for service in [&mut stack.consumer, &mut stack.producer, &mut stack.api] {
+            service.answering("/readyz").await;
+        }
+        Ok(stack)
+    }
+
+    /// The directory of the stack's logs and unpacked files.
+    pub fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    /// A service binary's one-shot command (`producer replay`, `consumer cleanup`, …) wired to
+    /// this stack's stores.
+    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join(binary));
+        cmd.args(args).env("RUST_LOG", "warn").envs(self.stores.env(binary));
+        cmd
+    }
+
+    /// Runs [`Self::command`] to its end; an error with its output unless it exits 0.
+    pub fn run(&self, binary: &str, args: &[&str]) -> Result<Output> {
+        let what = format!("{binary} {}", args.join(" "));
+        let out = self.command(binary, args).output().map_err(io(what.clone()))?;
+        if !out.status.success() {
+            let detail = format!(
+                "{}: {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return Err(HarnessError::Command { what, detail });
+        }
+        Ok(out)
+    }
+
+    /// Unpacks the gzipped sample files of `sample_dir` into the stack's directory.
+    pub fn unpack(&self, sample_dir: &Path) -> Result<Sample> {
+        let unpack = |name: String| -> Result<(PathBuf, String)> {
+            let content = sample::files::read_gz(&sample_dir.join(&name)).map_err(io(name.clone()))?;
+            let path = self.dir().join(name.trim_end_matches(".gz"));
+            std::fs::write(&path, &content).map_err(io(path.display().to_string()))?;
+            Ok((path, content))
+        };
+        let mut history = Vec::new();
+        let mut history_bars = 0;
+        for period in Period::ALL {
+            let (path, content) = unpack(sample::files::history_file(period))?;
+            history_bars += content.lines().count() as u64 - 1;
+            history.push((period, path));
+        }
+        let (day, _) = unpack(sample::files::qmt_file(sample::market::DAYS[2]))?;
+        Ok(Sample { history, history_bars, day })
+    }
+
+    /// Pushes the history files onto the queues with `producer import-history`.
+    pub fn import_history(&self, sample: &Sample) -> Result<()> {
+        for (period, file) in &sample.history {
+            let minutes = period.minutes().to_string();
+            self.run("producer", &["import-history", "--file", &file.display().to_string(), "--period", &minutes])?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the queues are empty and ClickHouse holds `rows` deduplicated bars.
+    pub async fn history_stored(&mut self, rows: u64) -> Result<()> {
+        let sql = format!("SELECT count() FROM {} FINAL", common::keys::bars_table("tickbar"));
+        let client = self.clickhouse.client();
+        let keys = Keys::new("");
+        self.until("the history in ClickHouse", |mut con| {
+            let (client, sql, keys) = (client.clone(), sql.clone(), keys.clone());
+            async move {
+                for period in Period::ALL {
+                    if con.llen::<_, u64>(keys.history_queue(period)).await.unwrap_or(1) > 0 {
+                        return false;
+                    }
+                }
+                client.query(&sql).fetch_one::<u64>().await.is_ok_and(|n| n == rows)
+            }
+        })
+        .await
+    }
+
+    /// Waits until the producer has committed every entry of the tick stream.
+    pub async fn day_applied(&mut self) -> Result<()> {
+        let stream = Keys::new("").tick_stream();
+        self.until("the tick stream applied", |mut con| {
+            let stream = stream.clone();
+            async move { producer_caught_up(&mut con, &stream).await }
+        })
+        .await
+    }
+
+    async fn until<F, Fut>(&mut self, what: &'static str, mut done: F) -> Result<()>
+    where
+        F: FnMut(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !done(self.con.clone()).await {
+            for service in [&mut self.consumer, &mut self.producer, &mut self.api] {
+                service.assert_running();
+            }
+            if start.elapsed() > LOAD_LIMIT {
+                return Err(HarnessError::NotReady { what, seconds: LOAD_LIMIT.as_secs(), log: String::new() });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Stops the services with SIGTERM (API, producer, consumer), then the stores.
+    pub fn stop(mut self) {
+        for service in [&mut self.api, &mut self.producer, &mut self.consumer] {
+            service.terminate();
+        }
+    }
+}
+
+/// Whether the producer's group has been delivered the stream's last entry and acknowledged all.
+pub async fn producer_caught_up(con: &mut MultiplexedConnection, stream: &str) -> bool {
+    let last: redis::streams::StreamRangeReply = match con.xrevrange_count(stream, "+", "-", 1).await {
+        Ok(last) => last,
+        Err(_) => return false,
+    };
+    let groups: redis::streams::StreamInfoGroupsReply = con.xinfo_groups(stream).await.unwrap_or_default();
+    groups
+        .groups
+        .first()
+        .is_some_and(|g| g.pending == 0 && last.ids.first().is_none_or(|e| e.id == g.last_delivered_id))
+}

@@ -1,0 +1,90 @@
+//! The whole stack end to end: private Redis and ClickHouse, the three service binaries, the
+//! bundled sample's two history days through `producer import-history` and the queues, its QMT
+//! day through `producer replay` and the tick stream. The API's bars over the three days, for
+//! symbols of every kind and every period, equal the bars the rule oracle computes from the
+//! generated snapshots; then `consumer cleanup` of the sample day empties its Redis data and the
+//! API answers the day with no bar.
+//!
+//! The service binaries are those `cargo test --workspace` builds beside this test's own binary.
+
+use std::path::PathBuf;
+
+use common::keys::Keys;
+use common::{Bar, Period};
+use harness::stack::{Stack, StackOptions};
+use redis::AsyncCommands;
+use sample::market::{generate, Activity, DAYS, LIMIT_UP, SUSPENDED};
+
+/// `target/debug` (or the profile in use): this test runs from its `deps` directory.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("a target directory").to_owned();
+    for binary in ["producer", "consumer", "query-api"] {
+        assert!(
+            dir.join(binary).is_file(),
+            "{binary} is not in {}: run `cargo build --workspace` first",
+            dir.display()
+        );
+    }
+    dir
+}
+
+fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/sample")
+}
+
+/// `GET /api/v1/bars` of `symbol` and `period` from `start` to `end`: the bars and the sources.
+async fn served(stack: &Stack, symbol: &str, period: Period, start: &str, end: &str) -> (Vec<Bar>, (u64, u64)) {
+    let path = format!("/api/v1/bars?symbol={symbol}&period={}&start={start}&end={end}", period.minutes());
+    let (status, body) = stack.api.get(&path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bars = serde_json::from_value(answer["bars"].clone()).unwrap();
+    let sources = &answer["sources"];
+    (bars, (sources["redis"].as_u64().unwrap(), sources["clickhouse"].as_u64().unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_through_the_three_services_is_served_as_the_rules_give_and_cleanup_empties_the_day() {
+    let bins = bin_dir();
+    let mut stack = Stack::start(StackOptions { bin_dir: &bins, dir: None, log_level: "warn" }).await.unwrap();
+    let sample = stack.unpack(&sample_dir()).unwrap();
+    stack.import_history(&sample).unwrap();
+    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
+    stack.history_stored(sample.history_bars).await.unwrap();
+    stack.day_applied().await.unwrap();
+
+    let (stocks, days) = generate();
+    let pick = |activity: Activity| stocks.iter().position(|s| s.activity == activity).unwrap();
+    let chosen = [pick(Activity::Liquid), 1, pick(Activity::Active), LIMIT_UP, pick(Activity::Thin)]
+        .into_iter()
+        .chain([pick(Activity::Rare)])
+        .chain(SUSPENDED.map(|(s, _)| s));
+    let [first, _, day] = DAYS;
+    for i in chosen {
+        let symbol = stocks[i].symbol.to_string();
+        for period in Period::ALL {
+            let want: Vec<Bar> = days.iter().flat_map(|d| sample::oracle::bars(&d.symbols[i], period)).collect();
+            let on_day = want.iter().filter(|b| b.frame.date().to_string() == day).count() as u64;
+            let (bars, sources) = served(&stack, &symbol, period, first, day).await;
+            assert_eq!(bars, want, "{symbol} {period}m over {first}..{day}");
+            assert_eq!(sources, (on_day, want.len() as u64 - on_day), "{symbol} {period}m sources");
+        }
+    }
+
+    let out = stack.command("consumer", &["cleanup", "--day", day]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
+    assert_ne!(out.status.code(), Some(1), "the cleanup failed: {report}");
+    assert_eq!(report["days"], serde_json::json!([day]), "{report}");
+
+    let mut con = redis::Client::open(stack.redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let left: Vec<String> = con.keys(format!("tickbar:*{day}*")).await.unwrap();
+    assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
+    let held: Vec<String> = con.smembers(Keys::new("").days_held()).await.unwrap();
+    assert!(!held.contains(&day.to_owned()), "{held:?}");
+    let symbol = stocks[0].symbol.to_string();
+    let (bars, sources) = served(&stack, &symbol, Period::M1, day, day).await;
+    assert!(bars.is_empty() && sources == (0, 0), "the cleaned day still answers {} bars", bars.len());
+    let (bars, _) = served(&stack, &symbol, Period::M1, first, day).await;
+    assert_eq!(bars.len(), 480, "the two history days are still served");
+}
