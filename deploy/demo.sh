@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The demo. Today it replays a bundled real trading day through the aggregator and validates the
-# three services' settings; the full local stack (Redis, ClickHouse, producer, consumer, query API
-# and a sample day) arrives with issue #6.
+# The demo: the whole stack on this machine with the bundled sample. Installs redis-server and
+# clickhouse-server when missing (apt-get; on macOS it names the brew line), builds the release
+# binaries and runs target/release/tickbar-demo: its own Redis and ClickHouse on free ports with
+# their files under target/demo, the producer, the consumer and the query API, two history days
+# through the queues and a QMT day through the tick stream. Ctrl-C stops everything it started.
+# Options go to tickbar-demo (--speed N, --dir DIR; --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --workspace --quiet
-cargo run --release --quiet -p common --example replay_day
-for service in producer consumer query-api; do
-  echo; echo "$service settings:"; "target/release/$service" check-config
-done
+source deploy/packages.sh
+ensure_packages redis-server=redis-server "clickhouse-server|clickhouse=clickhouse-server"
+echo "building the release binaries (the first build takes a few minutes)"
+cargo build --release --locked -p producer -p consumer -p query-api -p tickbar-tests --bins
+exec target/release/tickbar-demo "$@"

@@ -7,22 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v clickhouse-server >/dev/null || command -v clickhouse >/dev/null || need+=(clickhouse-server)
-command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
-command -v python3 >/dev/null || need+=(python3 python3-venv)
-if [ ${#need[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null; then
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing ${need[*]} (apt-get)"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "missing ${need[*]}: on macOS run 'brew install redis clickhouse chromium'" >&2
-    exit 1
-  fi
-fi
+source deploy/packages.sh
+ensure_packages redis-server=redis-server "clickhouse-server|clickhouse=clickhouse-server" \
+  "chromium|chromium-browser=chromium" python3=python3
 
 # Python for schemathesis and the QMT bridge's tests, in a venv under target/ (rebuilt when missing).
 venv=target/py-venv

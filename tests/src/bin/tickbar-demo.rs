@@ -1,0 +1,116 @@
+//! `tickbar-demo`: the whole stack on this machine with the bundled sample (run by
+//! `deploy/demo.sh`). Redis and ClickHouse start on free ports with their files under `--dir`,
+//! then the consumer, the producer (event clock) and the query API; the two history days go
+//! through `producer import-history` and the queues, the sample day of QMT payloads through
+//! `producer replay` at `--speed` times market time. Ctrl-C (or SIGTERM) stops what it started.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use harness::stack::{Stack, StackOptions};
+use sample::market::DAYS;
+
+/// Marks a directory as the demo's own, so that a later run may wipe it.
+const MARKER: &str = ".tickbar-demo";
+
+#[derive(Parser)]
+#[command(about = "Runs Redis, ClickHouse, producer, consumer and query API with the bundled sample day")]
+struct Args {
+    /// Where Redis, ClickHouse, the logs and the unpacked sample live (wiped at start).
+    #[arg(long, default_value = "target/demo")]
+    dir: PathBuf,
+    /// The bundled sample files.
+    #[arg(long, default_value = "deploy/sample")]
+    sample: PathBuf,
+    /// Replay speed over market time (600: the 4-hour day in about 25 s; 0: as fast as possible).
+    #[arg(long, default_value_t = 600.0)]
+    speed: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    fresh_dir(&args.dir)?;
+    let dir = std::path::absolute(&args.dir)?;
+    let exe = std::env::current_exe()?;
+    let bin_dir = exe.parent().context("the demo's own directory")?;
+    println!("Starting Redis and ClickHouse (files under {}) ...", dir.display());
+    let mut stack = Stack::start(StackOptions { bin_dir, dir: Some(&dir), log_level: "info" }).await?;
+    let loaded = tokio::select! {
+        loaded = load(&mut stack, &args) => Some(loaded),
+        () = stopped() => None,
+    };
+    if let Some(Ok(())) = loaded {
+        println!("\nRunning. Logs: {}/logs/. Press Ctrl-C to stop everything the demo started.", dir.display());
+        stopped().await;
+    }
+    stop(stack);
+    loaded.unwrap_or(Ok(()))
+}
+
+/// Makes `dir` empty: creates it, or wipes it when an earlier demo made it.
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        if !dir.join(MARKER).exists() {
+            bail!("{} exists and is not a demo directory; pass another --dir", dir.display());
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("wiping {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(MARKER), "made by tickbar-demo; wiped by its next run\n")?;
+    Ok(())
+}
+
+/// Loads the sample through the services and prints where to look.
+async fn load(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
+    let sample = stack.unpack(&args.sample)?;
+    stack.import_history(&sample)?;
+    println!("History: {} bars of {} and {} queued for the consumer.", sample.history_bars, DAYS[0], DAYS[1]);
+    print_urls(stack);
+    let speed = args.speed.to_string();
+    let day = sample.day.display().to_string();
+    println!("\nReplaying {} (QMT snapshots of 50 symbols) at {speed}x market time ...", DAYS[2]);
+    let replay = stack.command("producer", &["replay", "--file", &day, "--speed", &speed]);
+    let status = tokio::process::Command::from(replay).kill_on_drop(true).status().await?;
+    if !status.success() {
+        bail!("producer replay: {status}");
+    }
+    stack.day_applied().await?;
+    stack.history_stored(sample.history_bars).await?;
+    println!(
+        "Loaded: {} in Redis (from the tick stream), {} and {} in ClickHouse (from the queues).",
+        DAYS[2], DAYS[0], DAYS[1]
+    );
+    Ok(())
+}
+
+/// The stack's URLs.
+fn print_urls(stack: &Stack) {
+    let [first, _, day] = DAYS;
+    let api = format!("http://127.0.0.1:{}", stack.api.http);
+    println!("\nQuery page (history and the sample day, 5-minute candles):");
+    println!("  {api}/?symbol=600519.SH&period=5&start={first}&end={day}");
+    println!(
+        "Monitors: producer http://127.0.0.1:{}/  consumer http://127.0.0.1:{}/  query API {api}/monitor/",
+        stack.producer.http, stack.consumer.http
+    );
+    println!("API:      curl '{api}/api/v1/bars?symbol=000333.SZ&period=60&start={first}&end={day}'");
+    println!("          {api}/openapi.json");
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stopped() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}
+
+fn stop(stack: Stack) {
+    println!("\nStopping the query API, the producer, the consumer, then ClickHouse and Redis ...");
+    stack.stop();
+    println!("Stopped. The data stays under the demo directory until the next run.");
+}
