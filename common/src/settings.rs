@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
+    /// `redis://[user][:password@]host:port/db`; `check-config` hides the password.
+    #[serde(serialize_with = "redacted_url")]
     pub url: String,
     /// Prepended to every key and channel, so deployments and tests can share one Redis.
     pub key_prefix: String,
@@ -28,6 +30,7 @@ pub struct ClickHouseSettings {
     pub url: String,
     pub database: String,
     pub user: String,
+    #[serde(serialize_with = "redacted")]
     pub password: String,
 }
 
@@ -66,4 +69,55 @@ impl HttpSettings {
 pub struct CalendarSettings {
     /// A `date,name` CSV of weekday closures replacing the bundled list; unset means the bundled one.
     pub holidays_file: Option<PathBuf>,
+}
+
+/// A secret setting: whether it is set.
+pub trait Secret {
+    fn is_set(&self) -> bool;
+}
+
+impl Secret for String {
+    fn is_set(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+impl Secret for Option<String> {
+    fn is_set(&self) -> bool {
+        self.is_some()
+    }
+}
+
+/// A secret as `check-config` prints it: `(set)` or empty, never its value.
+pub fn redacted<T: Secret, S: serde::Serializer>(secret: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_set() { "(set)" } else { "" })
+}
+
+/// A URL as `check-config` prints it: a password in it shown as `(set)`.
+pub fn redacted_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    let credentials = url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?)));
+    match credentials {
+        Some((scheme, (user_info, host))) if user_info.contains(':') => {
+            let user = user_info.split_once(':').map_or("", |(user, _)| user);
+            serializer.serialize_str(&format!("{scheme}://{user}:(set)@{host}"))
+        }
+        _ => serializer.serialize_str(url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_settings_show_whether_a_secret_is_set_never_its_value() {
+        let redis = RedisSettings { url: "redis://tickbar:s3cret@10.0.0.5:6379/0".into(), key_prefix: String::new() };
+        let clickhouse = ClickHouseSettings { password: "s3cret".into(), ..ClickHouseSettings::default() };
+        let printed = serde_json::to_string(&(redis, clickhouse, ClickHouseSettings::default())).unwrap();
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains(r#""redis://tickbar:(set)@10.0.0.5:6379/0""#), "{printed}");
+        assert!(printed.contains(r#""password":"(set)""#) && printed.contains(r#""password":"""#), "{printed}");
+        let plain = serde_json::to_string(&RedisSettings::default()).unwrap();
+        assert!(plain.contains(r#""redis://127.0.0.1:6379/0""#), "{plain}");
+    }
 }

@@ -40,7 +40,7 @@ impl ServiceSettings for QueryApiSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSection {
     /// When set, every `/api` route needs `Authorization: Bearer <token>`.
-    #[serde(serialize_with = "redacted")]
+    #[serde(serialize_with = "common::settings::redacted")]
     pub token: Option<String>,
     /// Origins (`https://host:port`) browsers may call the API from; empty allows none but our own.
     pub cors_origins: Vec<String>,
@@ -72,9 +72,4 @@ impl Default for ApiSection {
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),
         }
     }
-}
-
-/// The token as `check-config` prints it: whether it is set, never its value.
-fn redacted<S: serde::Serializer>(token: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(if token.is_some() { "(set)" } else { "" })
 }

@@ -1,0 +1,70 @@
+//! The example configuration files (`deploy/config/*.toml`) are a complete reference: each
+//! service reads its file (strictly: an unknown key is an error) to exactly its defaults, every
+//! setting the service has is in it (commented out where the default is "unset"), and the
+//! environment variable named beside each setting is the one that overrides it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join(name);
+    assert!(path.is_file(), "{} is missing: run `cargo build --workspace` first", path.display());
+    path
+}
+
+fn check_config(service: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(binary(service)).args(args).arg("check-config").output().unwrap();
+    assert!(out.status.success(), "{service} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The dotted paths of the leaves of the printed settings.
+fn leaves(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match value.as_object() {
+        Some(map) => map.iter().for_each(|(k, v)| leaves(v, &format!("{prefix}{k}."), out)),
+        None => {
+            out.insert(prefix.trim_end_matches('.').to_owned());
+        }
+    }
+}
+
+/// The settings of an example file, set or commented out, each with the variable named beside it.
+fn documented(toml: &str) -> Vec<(String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in toml.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+            continue;
+        }
+        let setting = line.trim_start_matches('#').trim_start();
+        let Some((key, rest)) = setting.split_once(" = ") else { continue };
+        if key.contains(' ') || section.is_empty() {
+            continue;
+        }
+        let variable = rest.split_whitespace().find(|w| w.starts_with("TICKBAR__")).unwrap_or("(none)");
+        out.push((format!("{section}.{key}"), variable.trim_end_matches(';').to_owned()));
+    }
+    out
+}
+
+#[test]
+fn each_example_configuration_holds_every_setting_with_its_default_and_variable() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/config");
+    for service in ["producer", "consumer", "query-api"] {
+        let file = dir.join(format!("{service}.toml"));
+        let defaults = check_config(service, &[]);
+        assert_eq!(check_config(service, &["--config", file.to_str().unwrap()]), defaults, "{service}: not the defaults");
+
+        let mut settings = BTreeSet::new();
+        leaves(&defaults, "", &mut settings);
+        let example = documented(&std::fs::read_to_string(&file).unwrap());
+        let keys: BTreeSet<String> = example.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, settings, "{service}: the example's settings are not the service's");
+        for (key, variable) in example {
+            assert_eq!(variable, format!("TICKBAR__{}", key.to_uppercase().replace('.', "__")), "{service}: {key}");
+        }
+    }
+}
