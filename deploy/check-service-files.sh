@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the service files: the systemd units with `systemd-analyze verify` (where systemd is
-# installed; any complaint fails), and the launchd plists as property lists (Python's plistlib,
-# the equivalent of `plutil -lint`) with the keys launchd needs. Run by tests/run.sh.
+# installed; any complaint fails), the launchd plists as property lists (Python's plistlib, the
+# equivalent of `plutil -lint`) with the keys launchd needs, and the WinSW service definitions as
+# XML with what the service needs (its binary and config, restart on failure, a stop timeout
+# above the services' 10 s, the LocalService account). Run by tests/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
 services=(producer consumer query-api)
@@ -34,4 +36,20 @@ for s in sys.argv[1:]:
     assert p["ProgramArguments"][0].endswith(f"/bin/{s}") and "--config" in p["ProgramArguments"], path
     assert p["KeepAlive"] == {"SuccessfulExit": False} and p["RunAtLoad"] is True, path
 print("launchd plists: valid")
+
+import re
+import xml.etree.ElementTree as ET
+for s in sys.argv[1:]:
+    path = f"windows/tickbar-{s}.xml"
+    root = ET.parse(path).getroot()
+    text = lambda tag: (root.findtext(tag) or "").strip()
+    assert root.tag == "service" and text("id") == f"tickbar-{s}", path
+    assert text("executable") == rf"%BASE%\bin\{s}.exe", (path, text("executable"))
+    assert text("arguments") == rf'--config "%BASE%\{s}.toml"', (path, text("arguments"))
+    assert [f.get("action") for f in root.findall("onfailure")] == ["restart"] * 3, path
+    seconds = int(re.fullmatch(r"(\d+) sec", text("stoptimeout")).group(1))
+    assert 10 < seconds <= 30, (path, seconds)
+    assert root.findtext("serviceaccount/user") == "LocalService", path
+    assert root.find("log").get("mode") == "roll-by-size", path
+print("WinSW service definitions: valid")
 PY
