@@ -56,7 +56,11 @@ fn each_example_configuration_holds_every_setting_with_its_default_and_variable(
     for service in ["producer", "consumer", "query-api"] {
         let file = dir.join(format!("{service}.toml"));
         let defaults = check_config(service, &[]);
-        assert_eq!(check_config(service, &["--config", file.to_str().unwrap()]), defaults, "{service}: not the defaults");
+        assert_eq!(
+            check_config(service, &["--config", file.to_str().unwrap()]),
+            defaults,
+            "{service}: not the defaults"
+        );
 
         let mut settings = BTreeSet::new();
         leaves(&defaults, "", &mut settings);
