@@ -50,6 +50,15 @@ pub fn free_port() -> Result<u16> {
     Ok(listener.local_addr().map_err(io("a free port"))?.port())
 }
 
+/// A workspace binary (`producer`, `consumer`, `query-api`) built beside the running test, which
+/// `cargo test --workspace` does: a test binary runs from `target/<profile>/deps`.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join(name);
+    assert!(path.is_file(), "{} is missing: run `cargo build --workspace` first", path.display());
+    path
+}
+
 /// Finds `binary` on `PATH` (or the path in `env`).
 fn locate(binary: &'static str, package: &'static str, env: &'static str) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(env) {

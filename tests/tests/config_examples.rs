@@ -7,15 +7,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let path = exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join(name);
-    assert!(path.is_file(), "{} is missing: run `cargo build --workspace` first", path.display());
-    path
-}
-
 fn check_config(service: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(binary(service)).args(args).arg("check-config").output().unwrap();
+    let out = Command::new(harness::workspace_binary(service)).args(args).arg("check-config").output().unwrap();
     assert!(out.status.success(), "{service} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

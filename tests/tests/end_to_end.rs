@@ -5,7 +5,7 @@
 //! generated snapshots; then `consumer cleanup` of the sample day empties its Redis data and the
 //! API answers the day with no bar.
 //!
-//! The service binaries are those `cargo test --workspace` builds beside this test's own binary.
+//! The service binaries are those `cargo test --workspace` builds (`harness::workspace_binary`).
 
 use std::path::PathBuf;
 
@@ -14,20 +14,6 @@ use common::{Bar, Period};
 use harness::stack::{Stack, StackOptions};
 use redis::AsyncCommands;
 use sample::market::{generate, Activity, DAYS, LIMIT_UP, SUSPENDED};
-
-/// `target/debug` (or the profile in use): this test runs from its `deps` directory.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("a target directory").to_owned();
-    for binary in ["producer", "consumer", "query-api"] {
-        assert!(
-            dir.join(binary).is_file(),
-            "{binary} is not in {}: run `cargo build --workspace` first",
-            dir.display()
-        );
-    }
-    dir
-}
 
 fn sample_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/sample")
@@ -46,8 +32,10 @@ async fn served(stack: &Stack, symbol: &str, period: Period, start: &str, end: &
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sample_through_the_three_services_is_served_as_the_rules_give_and_cleanup_empties_the_day() {
-    let bins = bin_dir();
-    let mut stack = Stack::start(StackOptions { bin_dir: &bins, dir: None, log_level: "warn" }).await.unwrap();
+    let producer = harness::workspace_binary("producer");
+    let bins = producer.parent().unwrap();
+    ["consumer", "query-api"].iter().for_each(|b| assert!(bins.join(b).is_file(), "build the workspace first"));
+    let mut stack = Stack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn" }).await.unwrap();
     let sample = stack.unpack(&sample_dir()).unwrap();
     stack.import_history(&sample).unwrap();
     stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();

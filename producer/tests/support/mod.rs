@@ -56,13 +56,7 @@ impl Stack {
         let start = Instant::now();
         loop {
             producer.assert_running();
-            let last: redis::streams::StreamRangeReply = self.con.xrevrange_count(&stream, "+", "-", 1).await.unwrap();
-            let groups: redis::streams::StreamInfoGroupsReply =
-                self.con.xinfo_groups(&stream).await.unwrap_or_default();
-            let done = groups
-                .groups
-                .first()
-                .is_some_and(|g| g.pending == 0 && last.ids.first().is_none_or(|e| e.id == g.last_delivered_id));
+            let done = harness::stack::producer_caught_up(&mut self.con, &stream).await;
             if done {
                 return;
             }
