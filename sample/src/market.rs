@@ -36,7 +36,7 @@ pub struct Stock {
     pub last_close: i64,
     /// The day's price limit in percent (10, or 20 on STAR and ChiNext).
     pub limit_pct: i64,
-    /// Days (index into [`DAYS`]) on which it is suspended: one heartbeat, no trade.
+    /// The day (index into [`DAYS`]) on which it is suspended: one heartbeat, no trade.
     pub suspended_on: Option<usize>,
     /// Day on which it runs up to its upper limit and trades there.
     pub limit_up_on: Option<usize>,
@@ -221,6 +221,7 @@ struct SymbolDay<'a> {
     index: usize,
     day: i32,
     limit_up: bool,
+    suspended: bool,
     rng: &'a mut Rng,
     now: Snapshot,
     out: Vec<Snapshot>,
@@ -240,12 +241,13 @@ impl<'a> SymbolDay<'a> {
             amount: 0,
             status: 13,
         };
-        SymbolDay { stock, index, day: day_number(date), limit_up: stock.limit_up_on == Some(d), rng, now, out: vec![] }
+        let (limit_up, suspended) = (stock.limit_up_on == Some(d), stock.suspended_on == Some(d));
+        SymbolDay { stock, index, day: day_number(date), limit_up, suspended, rng, now, out: vec![] }
     }
 
     fn run(mut self) -> Vec<Snapshot> {
         let offset = self.index as u32 % 3;
-        if self.stock.suspended_on.is_some_and(|d| day_number(DAYS[d].parse().unwrap()) == self.day) {
+        if self.suspended {
             self.now.last = self.stock.last_close;
             self.now.status = 15;
             self.push(hms(9, 15, offset));

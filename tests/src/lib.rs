@@ -293,6 +293,18 @@ impl ClickHouseServer {
     }
 }
 
+/// A private Redis and ClickHouse, started side by side, with their files under `dir/redis` and
+/// `dir/clickhouse` (kept), or in temp dirs.
+pub async fn start_stores(dir: Option<&Path>) -> Result<(RedisServer, ClickHouseServer)> {
+    let kept = |name: &str| dir.map(|d| d.join(name));
+    let (redis_dir, clickhouse_dir) = (kept("redis"), kept("clickhouse"));
+    let (redis, clickhouse) = tokio::join!(
+        RedisServer::start_in(redis_dir.as_deref()),
+        ClickHouseServer::start_in(clickhouse_dir.as_deref())
+    );
+    Ok((redis?, clickhouse?))
+}
+
 pub use runtime::clickhouse::schema_statements;
 
 /// A tickbar service binary run as a child process with its own HTTP port; killed on drop.

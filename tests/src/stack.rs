@@ -36,23 +36,15 @@ pub struct Sample {
     pub day: PathBuf,
 }
 
-/// The stores' addresses.
-struct Stores {
-    redis: String,
-    clickhouse: String,
-}
-
-impl Stores {
-    /// The settings of `binary` that wire it to the stores (each service refuses sections it has
-    /// not got); the producer runs on the event clock, as replays want.
-    fn env(&self, binary: &str) -> Vec<(String, String)> {
-        let mut env = vec![("TICKBAR__REDIS__URL".to_owned(), self.redis.clone())];
-        match binary {
-            "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
-            _ => env.push(("TICKBAR__CLICKHOUSE__URL".to_owned(), self.clickhouse.clone())),
-        }
-        env
+/// The settings of `binary` that wire it to the stores (each service refuses sections it has
+/// not got); the producer runs on the event clock, as replays want.
+fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> Vec<(String, String)> {
+    let mut env = vec![("TICKBAR__REDIS__URL".to_owned(), redis.url())];
+    match binary {
+        "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
+        _ => env.push(("TICKBAR__CLICKHOUSE__URL".to_owned(), clickhouse.url())),
     }
+    env
 }
 
 /// Redis, ClickHouse and the three services. Fields drop in order: the services before the stores.
@@ -62,7 +54,6 @@ pub struct Stack {
     pub consumer: ServiceProcess,
     pub redis: RedisServer,
     pub clickhouse: ClickHouseServer,
-    stores: Stores,
     bin_dir: PathBuf,
     work: DataDir,
     con: MultiplexedConnection,
@@ -75,18 +66,15 @@ impl Stack {
         let work = DataDir::new(options.dir)?;
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
-        let kept = |name: &str| options.dir.map(|d| d.join(name));
-        let redis = RedisServer::start_in(kept("redis").as_deref()).await?;
-        let clickhouse = ClickHouseServer::start_in(kept("clickhouse").as_deref()).await?;
+        let (redis, clickhouse) = crate::start_stores(options.dir).await?;
         let spawn = |name: &str, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
             ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{name}.log")), options.log_level)
         };
-        let stores = Stores { redis: redis.url(), clickhouse: clickhouse.url() };
-        let consumer = spawn("consumer", stores.env("consumer"));
-        let producer = spawn("producer", stores.env("producer"));
-        let mut api_env = stores.env("query-api");
+        let consumer = spawn("consumer", wiring("consumer", &redis, &clickhouse));
+        let producer = spawn("producer", wiring("producer", &redis, &clickhouse));
+        let mut api_env = wiring("query-api", &redis, &clickhouse);
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
         let api = spawn("query-api", api_env);
@@ -96,7 +84,7 @@ impl Stack {
             .await
             .map_err(|e| HarnessError::Store(e.to_string()))?;
         let bin_dir = options.bin_dir.to_owned();
-        let mut stack = Stack { api, producer, consumer, redis, clickhouse, stores, bin_dir, work, con };
+        let mut stack = Stack { api, producer, consumer, redis, clickhouse, bin_dir, work, con };
         for service in [&mut stack.consumer, &mut stack.producer, &mut stack.api] {
             service.answering("/readyz").await;
         }
@@ -112,7 +100,7 @@ impl Stack {
     /// this stack's stores.
     pub fn command(&self, binary: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(binary));
-        cmd.args(args).env("RUST_LOG", "warn").envs(self.stores.env(binary));
+        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(binary, &self.redis, &self.clickhouse));
         cmd
     }
 

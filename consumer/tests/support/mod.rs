@@ -23,8 +23,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Stack {
-        let (redis, clickhouse) = tokio::join!(RedisServer::start(), ClickHouseServer::start());
-        let (redis, clickhouse) = (redis.expect("redis-server"), clickhouse.expect("clickhouse-server"));
+        let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
         let con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
         Stack { redis, clickhouse, con, keys: Keys::default() }
     }
