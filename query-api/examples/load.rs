@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let (redis, clickhouse) = tokio::join!(RedisServer::start(), ClickHouseServer::start());
     let (redis, clickhouse) = (redis?, clickhouse?);
     apply_schema(&clickhouse.client(), "tickbar").await?;
-    let mut con = redis::Client::open(redis.url())?.get_multiplexed_async_connection().await?;
+    let mut con = redis.connect().await?;
     for code in 600_000..600_000 + SYMBOLS {
         let symbol = format!("{code}.SH");
         let today = harness::day_bars(&symbol, TODAY.parse()?, Period::M1, 1);

@@ -179,6 +179,17 @@ impl RedisServer {
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
+
+    /// A connection for a test's own reads and writes. Its replies may take up to 30 s: redis's
+    /// default of 500 ms is too short while a busy service and ClickHouse share the machine.
+    pub async fn connect(&self) -> Result<redis::aio::MultiplexedConnection> {
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+        let client = redis::Client::open(self.url()).map_err(|e| HarnessError::Store(e.to_string()))?;
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| HarnessError::Store(e.to_string()))
+    }
 }
 
 /// A private `clickhouse-server` (Debian's 18.16 or a current one).

@@ -78,11 +78,7 @@ impl Stack {
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
         let api = spawn("query-api", api_env);
-        let con = redis::Client::open(redis.url())
-            .map_err(|e| HarnessError::Store(e.to_string()))?
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| HarnessError::Store(e.to_string()))?;
+        let con = redis.connect().await?;
         let bin_dir = options.bin_dir.to_owned();
         let mut stack = Stack { api, producer, consumer, redis, clickhouse, bin_dir, work, con };
         for service in [&mut stack.consumer, &mut stack.producer, &mut stack.api] {

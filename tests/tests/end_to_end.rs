@@ -65,7 +65,7 @@ async fn the_sample_through_the_three_services_is_served_as_the_rules_give_and_c
     assert_ne!(out.status.code(), Some(1), "the cleanup failed: {report}");
     assert_eq!(report["days"], serde_json::json!([day]), "{report}");
 
-    let mut con = redis::Client::open(stack.redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut con = stack.redis.connect().await.unwrap();
     let left: Vec<String> = con.keys(format!("tickbar:*{day}*")).await.unwrap();
     assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
     let held: Vec<String> = con.smembers(Keys::new("").days_held()).await.unwrap();

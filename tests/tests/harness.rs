@@ -24,7 +24,7 @@ fn sample_bar(vol: u64) -> Bar {
 #[tokio::test]
 async fn a_bar_written_to_the_private_redis_reads_back_equal() {
     let server = RedisServer::start().await.unwrap();
-    let mut redis = redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut redis = server.connect().await.unwrap();
     let bar = sample_bar(120_300);
     let key = Keys::new("harness:").day_bars(bar.frame.date(), Period::M1, bar.symbol);
     let _: () = redis.zadd(&key, serde_json::to_string(&bar).unwrap(), bar.frame.epoch_seconds()).await.unwrap();

@@ -24,7 +24,7 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Stack {
         let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
-        let con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let con = redis.connect().await.unwrap();
         Stack { redis, clickhouse, con, keys: Keys::default() }
     }
 

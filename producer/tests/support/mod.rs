@@ -21,7 +21,7 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Stack {
         let redis = RedisServer::start().await.expect("redis-server");
-        let con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let con = redis.connect().await.unwrap();
         Stack { redis, con }
     }
 
