@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::number;
 use crate::period::Period;
 use crate::symbol::Symbol;
+use crate::tick::{MAX_AMOUNT, MAX_PRICE, MAX_VOLUME};
 use crate::time::Frame;
 use crate::Error;
 
@@ -72,11 +73,15 @@ impl Bar {
         Ohlcv { open: self.open, high: self.high, low: self.low, close: self.close, vol: self.vol, amount: self.amount }
     }
 
-    /// Checks the bar's own consistency: positive prices, `low <= open, close <= high`, no negative amount.
+    /// Checks the bar's own consistency: positive prices, `low <= open, close <= high`, no negative
+    /// amount, and prices, volume and amount inside the bounds a tick has (so bars fold without overflow).
     pub fn check(&self) -> Result<(), Error> {
         let fail = |what: &str| Err(Error::InvalidBar(format!("{} {}: {what}", self.symbol, self.frame)));
         if self.low <= Decimal::ZERO {
             return fail("prices must be positive");
+        }
+        if self.high > MAX_PRICE || self.vol > MAX_VOLUME || self.amount > MAX_AMOUNT {
+            return fail("a price, the volume or the amount is beyond what a bar can hold");
         }
         if self.low > self.open.min(self.close) || self.high < self.open.max(self.close) {
             return fail("needs low <= open, close <= high");
@@ -133,5 +138,9 @@ mod tests {
         .unwrap();
         bar.high = dec!(9.5);
         assert!(bar.check().is_err());
+        bar.high = dec!(100001);
+        assert!(bar.check().is_err(), "a price beyond any A-share");
+        (bar.high, bar.vol) = (dec!(11), u64::MAX);
+        assert!(bar.check().is_err(), "a volume that would overflow a fold");
     }
 }

@@ -37,8 +37,19 @@ pub struct Tick {
 /// Epoch milliseconds of 2000-01-01 and 2100-01-01: anything outside is no market time.
 const PLAUSIBLE_MS: std::ops::Range<i64> = 946_684_800_000..4_102_444_800_000;
 
+/// The highest price a tick may carry, in yuan: about forty times the highest A-share price ever
+/// traded (600519.SH near 2,600 yuan), so a misplaced decimal point or a garbage number is refused.
+pub const MAX_PRICE: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
+/// The most shares a tick (or a day-cumulative snapshot, or one bar) may carry: a hundred times the
+/// busiest stock's busiest day (about 10^10 shares).
+pub const MAX_VOLUME: u64 = 1_000_000_000_000;
+/// The largest amount a tick (or a snapshot, or one bar) may carry, in yuan: 10^14, some sixty
+/// times the whole market's daily turnover. Sums of bounded values cannot overflow `Decimal`.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0x107A_4000, 0x5AF3, 0, false, 0);
+
 impl Tick {
-    /// Checks what any tick must satisfy whatever the calendar says.
+    /// Checks what any tick must satisfy whatever the calendar says: a plausible time, and prices,
+    /// volume and amount inside the bounds above.
     pub fn validate(self) -> Result<Tick, Error> {
         if !PLAUSIBLE_MS.contains(&self.time_ms) {
             let detail = format!("time {} ms is outside any plausible day", self.time_ms);
@@ -48,15 +59,52 @@ impl Tick {
             let detail = format!("price {} with volume {}", self.price, self.volume);
             return Err(Error::InvalidTick { reason: "bad_price", detail });
         }
+        check_price("price", self.price)?;
+        if let TickKind::Cumulative { day_high, day_low } = self.kind {
+            day_high.map(|p| check_price("high", p)).transpose()?;
+            day_low.map(|p| check_price("low", p)).transpose()?;
+        }
+        check_volume(self.volume)?;
         if self.amount.is_sign_negative() && !self.amount.is_zero() {
             return Err(Error::InvalidTick { reason: "negative_amount", detail: format!("{}", self.amount) });
+        }
+        if self.amount > MAX_AMOUNT {
+            let detail = format!("amount {} is above {MAX_AMOUNT} yuan", self.amount);
+            return Err(Error::InvalidTick { reason: "out_of_bounds", detail });
         }
         Ok(self)
     }
 }
 
+fn check_price(what: &str, price: Decimal) -> Result<(), Error> {
+    if price.is_sign_negative() && !price.is_zero() {
+        return Err(Error::InvalidTick { reason: "bad_price", detail: format!("{what} {price} is negative") });
+    }
+    if price > MAX_PRICE {
+        let detail = format!("{what} {price} is above {MAX_PRICE} yuan");
+        return Err(Error::InvalidTick { reason: "out_of_bounds", detail });
+    }
+    Ok(())
+}
+
+fn check_volume(volume: u64) -> Result<(), Error> {
+    if volume > MAX_VOLUME {
+        let detail = format!("volume {volume} is above {MAX_VOLUME} shares");
+        return Err(Error::InvalidTick { reason: "out_of_bounds", detail });
+    }
+    Ok(())
+}
+
+/// One element of a payload that could not be used: why, and the element itself (for a QMT payload
+/// the one-entry object `{"SYMBOL": {...}}`), so its dead letter need not copy the whole payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadElement {
+    pub error: Error,
+    pub element: String,
+}
+
 /// Each element of a payload, parsed on its own so that one bad element spoils only itself.
-pub type Parsed = Vec<Result<Tick, Error>>;
+pub type Parsed = Vec<Result<Tick, BadElement>>;
 
 /// Parses a `tick` stream field: one tick object or a JSON array of them.
 pub fn parse_tick_payload(json: &str) -> Result<Parsed, Error> {
@@ -65,14 +113,20 @@ pub fn parse_tick_payload(json: &str) -> Result<Parsed, Error> {
     } else {
         vec![serde_json::from_str(json).map_err(bad_json)?]
     };
-    Ok(items.into_iter().map(|raw| parse_tick_object(raw.get())).collect())
+    let parse = |raw: &RawValue| {
+        parse_tick_object(raw.get()).map_err(|error| BadElement { error, element: raw.get().to_owned() })
+    };
+    Ok(items.into_iter().map(parse).collect())
 }
 
 /// Parses one plain tick object.
 pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
     let obj: TickObject = serde_json::from_str(json).map_err(bad_json)?;
+    check_price("price", obj.price)?;
+    check_volume(obj.volume)?;
     let amount = match (obj.amount, obj.cumulative) {
         (Some(amount), _) => amount,
+        // Both factors are bounded above, so the product fits.
         (None, false) => obj.price * Decimal::from(obj.volume),
         (None, true) => {
             let detail = "a cumulative tick needs its amount".into();
@@ -87,7 +141,13 @@ pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
 /// Parses a `qmt` stream field: an xtquant whole-quote payload mapping symbol to snapshot dict.
 pub fn parse_qmt_payload(json: &str) -> Result<Parsed, Error> {
     let quotes: Vec<(&str, &RawValue)> = serde_json::from_str::<QuoteMap>(json).map_err(bad_json)?.0;
-    Ok(quotes.into_iter().map(|(symbol, raw)| parse_qmt_snapshot(symbol, raw.get())).collect())
+    let parse = |(symbol, raw): (&str, &RawValue)| {
+        parse_qmt_snapshot(symbol, raw.get()).map_err(|error| {
+            let key = serde_json::to_string(symbol).expect("strings serialize");
+            BadElement { error, element: format!("{{{key}:{}}}", raw.get()) }
+        })
+    };
+    Ok(quotes.into_iter().map(parse).collect())
 }
 
 /// Parses one QMT snapshot dict of `symbol`: cumulative lots become shares.
@@ -248,6 +308,11 @@ mod tests {
     }
 
     #[test]
+    fn the_bounds_are_the_documented_numbers() {
+        assert_eq!((MAX_PRICE, MAX_AMOUNT), (Decimal::from(100_000), Decimal::from(100_000_000_000_000u64)));
+    }
+
+    #[test]
     fn a_trade_without_amount_is_priced_exactly() {
         let t = parse_tick_object(r#"{"symbol":"000001.SZ","time":1763602203000,"price":10.01,"volume":300}"#).unwrap();
         assert_eq!(t.amount, dec!(3003));
@@ -265,6 +330,13 @@ mod tests {
             (r#"{"symbol":"600519.SH","price":1,"volume":1}"#, "missing_field"),
             (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"cumulative":true}"#, "missing_field"),
             (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"amount":-5}"#, "negative_amount"),
+            (
+                r#"{"symbol":"600519.SH","time":"2026-11-18T10:00:00","price":"79228162514264337593543950335","volume":2}"#,
+                "out_of_bounds",
+            ),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1000000000001}"#, "out_of_bounds"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1,"amount":1e15}"#, "out_of_bounds"),
+            (r#"{"symbol":"600519.SH","time":1763602203000,"price":1e400,"volume":1}"#, "bad_field"),
             (r#"not json"#, "bad_json"),
             (r#"{"symbol":"600519.SH","#, "bad_json"),
         ] {
@@ -272,9 +344,10 @@ mod tests {
         }
         let qmt = parse_qmt_payload(r#"{"60051.SH":{},"600519.SH":{"time":1763602203000,"lastPrice":1}}"#).unwrap();
         assert_eq!(
-            qmt.iter().map(|r| r.as_ref().unwrap_err().reason()).collect::<Vec<_>>(),
+            qmt.iter().map(|r| r.as_ref().unwrap_err().error.reason()).collect::<Vec<_>>(),
             ["bad_symbol", "missing_field"]
         );
+        assert_eq!(qmt[0].as_ref().unwrap_err().element, r#"{"60051.SH":{}}"#, "the element, not the payload");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use common::tick::{parse_qmt_payload, parse_tick_payload, Parsed};
+use common::tick::{parse_qmt_payload, parse_tick_payload, BadElement, Parsed};
 use common::Tick;
 
 /// A stream entry id, `ms-seq`, ordered as Redis orders them.
@@ -48,7 +48,7 @@ pub struct DeadLetter {
     /// The full explanation.
     pub detail: String,
     pub field: String,
-    /// The original payload.
+    /// The unusable part: the payload, or only the bad element of a payload of several.
     pub entry: Vec<u8>,
 }
 
@@ -89,10 +89,11 @@ fn take(
             for (i, element) in elements.into_iter().enumerate() {
                 match element {
                     Ok(tick) => ticks.push(tick),
-                    Err(e) if several => {
-                        dead.push(letter(entry, field, value, e.reason(), format!("element {i}: {e}")))
+                    Err(BadElement { error, element }) if several => {
+                        let detail = format!("element {i}: {error}");
+                        dead.push(letter(entry, field, element.as_bytes(), error.reason(), detail))
                     }
-                    Err(e) => dead.push(letter(entry, field, value, e.reason(), e.to_string())),
+                    Err(bad) => dead.push(letter(entry, field, value, bad.error.reason(), bad.error.to_string())),
                 }
             }
         }

@@ -12,6 +12,7 @@ use crate::bar::{Bar, BarEvent, BarEventKind, Ohlcv};
 use crate::period::Period;
 use crate::session::{Grid, Slot};
 use crate::symbol::Symbol;
+use crate::tick::{MAX_AMOUNT, MAX_VOLUME};
 use crate::time::{epoch_ms, DayNumber, Frame};
 
 /// When a book next has bars to close: once `now` reaches `now_ms`, or the latest tick time seen
@@ -40,6 +41,8 @@ pub(crate) enum Placement {
     Applied,
     Amended,
     LateDropped,
+    /// It would take its bar past [`MAX_VOLUME`] shares or [`MAX_AMOUNT`] yuan.
+    TooLarge,
 }
 
 /// What the book's operations need from the aggregator.
@@ -85,6 +88,11 @@ impl Minute {
         let mut m = Minute::flat(slot, t.price);
         m.absorb(t);
         m
+    }
+
+    /// Whether the bar can take `t` and stay inside the bounds, so that no sum of bars overflows.
+    fn fits(&self, t: &Trade) -> bool {
+        self.v.vol + t.volume <= MAX_VOLUME && self.v.amount + t.amount <= MAX_AMOUNT
     }
 
     /// Adds a trade; open and close follow trade time, so a late trade lands where it happened.
@@ -161,19 +169,51 @@ impl Book {
         }
     }
 
+    /// Checks a book read from a checkpoint against `grid`: every slot and window inside the day,
+    /// closed bars in order, and every total inside the bounds, so nothing later can index out of
+    /// range or overflow.
+    pub fn check(&self, grid: &Grid) -> Result<(), String> {
+        let slot_ok = |s: Slot| (s as usize) < grid.len();
+        let minute_ok = |m: &Minute| slot_ok(m.slot) && m.v.vol <= MAX_VOLUME && bounded(m.v.amount, MAX_AMOUNT);
+        if !self.forming.iter().chain(&self.closed).all(minute_ok) {
+            return Err("a one-minute bar is outside the day or its bounds".into());
+        }
+        if !self.closed.iter().zip(self.closed.iter().skip(1)).all(|(a, b)| a.slot < b.slot) {
+            return Err("closed bars are out of order".into());
+        }
+        if !self.last.is_none_or(|(s, _)| slot_ok(s)) {
+            return Err("the last closed slot is outside the day".into());
+        }
+        // A longer bar folds at most a day of one-minute bars.
+        let (day_volume, day_amount) = (MAX_VOLUME * grid.len() as u64, MAX_AMOUNT * Decimal::from(grid.len()));
+        for (k, rollup) in self.rollups.iter().enumerate() {
+            let Some(r) = rollup else { continue };
+            let inside = (r.window as usize) < grid.windows(Period::ALL[k + 1]).len();
+            if !inside || r.v.vol > day_volume || !bounded(r.v.amount, day_amount) {
+                return Err(format!("the forming {}m bar is outside the day or its bounds", Period::ALL[k + 1]));
+            }
+        }
+        self.feed.check()
+    }
+
     /// The slot of the forming one-minute bar, if any.
     pub fn forming_slot(&self) -> Option<Slot> {
         self.forming.map(|f| f.slot)
     }
 
-    /// Volume and amount that went into no bar.
+    /// Volume and amount that went into no bar; saturating, since nothing bounds a day's count of
+    /// refused ticks.
     pub fn unattribute(&mut self, volume: u64, amount: Decimal) {
-        self.unattributed_volume += volume;
-        self.unattributed_amount += amount;
+        self.unattributed_volume = self.unattributed_volume.saturating_add(volume);
+        self.unattributed_amount = self.unattributed_amount.saturating_add(amount);
     }
 
     /// Puts a trade into the bar of `slot`: the forming bar, a new one, or (late) a closed one.
     pub fn place(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) -> Placement {
+        if !self.fits(slot, t) {
+            self.unattribute(t.volume, t.amount);
+            return Placement::TooLarge;
+        }
         match &mut self.forming {
             Some(f) if f.slot == slot => f.absorb(t),
             Some(f) if f.slot < slot => {
@@ -185,6 +225,13 @@ impl Book {
         }
         self.touched = true;
         Placement::Applied
+    }
+
+    /// Whether the bar of `slot`, if it exists yet, can take `t`.
+    fn fits(&self, slot: Slot, t: &Trade) -> bool {
+        let forming = self.forming.filter(|f| f.slot == slot);
+        let closed = || self.closed.binary_search_by_key(&slot, |m| m.slot).ok().map(|i| self.closed[i]);
+        forming.or_else(closed).is_none_or(|m| m.fits(t))
     }
 
     fn start(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) {
@@ -394,4 +441,9 @@ impl Book {
             ctx.events.push(BarEvent { kind, period, bar });
         }
     }
+}
+
+/// Whether `v` lies in `[0, max]`.
+pub(crate) fn bounded(v: Decimal, max: Decimal) -> bool {
+    v >= Decimal::ZERO && v <= max
 }

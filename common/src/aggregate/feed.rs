@@ -5,7 +5,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::tick::{Tick, TickKind};
+use super::book::bounded;
+use crate::tick::{Tick, TickKind, MAX_AMOUNT, MAX_PRICE, MAX_VOLUME};
 
 /// Snapshots stamped before 09:31:00 hold the opening auction, so the first one seen counts whole.
 const FIRST_SNAPSHOT_COUNTS_BEFORE: u32 = (9 * 60 + 31) * 60;
@@ -56,6 +57,17 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
+    /// Checks a baseline read from a checkpoint: totals inside the bounds a tick has.
+    pub fn check(&self) -> Result<(), String> {
+        let price_ok = |p: Option<Decimal>| p.is_none_or(|p| bounded(p, MAX_PRICE));
+        match self.base {
+            Some(b) if b.volume > MAX_VOLUME || !bounded(b.amount, MAX_AMOUNT) || !price_ok(b.high) || !price_ok(b.low) => {
+                Err("the cumulative baseline is outside the bounds of a tick".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Reads `tick`, stamped at `sec_of_day` market time, and moves the baseline.
     pub fn take(&mut self, tick: &Tick, sec_of_day: u32) -> Fed {
         let TickKind::Cumulative { day_high, day_low } = tick.kind else {

@@ -105,9 +105,11 @@ pub enum TickOutcome {
     Rejected(Rejection),
     /// Later than the correction window.
     LateDropped,
+    /// Its bar would hold more than a bar can (`tick::MAX_VOLUME` shares, `tick::MAX_AMOUNT` yuan).
+    TooLarge,
 }
 
-const OUTCOMES: usize = 13;
+const OUTCOMES: usize = 14;
 const REJECTIONS: [Rejection; 6] = [
     Rejection::NonTradingDay,
     Rejection::OutsideCalendar,
@@ -128,6 +130,7 @@ impl TickOutcome {
             TickOutcome::Stale,
             TickOutcome::Unattributed,
             TickOutcome::LateDropped,
+            TickOutcome::TooLarge,
         ]
         .into_iter()
         .chain(REJECTIONS.into_iter().map(TickOutcome::Rejected))
@@ -142,6 +145,7 @@ impl TickOutcome {
             TickOutcome::Stale => "stale",
             TickOutcome::Unattributed => "unattributed",
             TickOutcome::LateDropped => "late_dropped",
+            TickOutcome::TooLarge => "too_large",
             TickOutcome::Rejected(r) => r.as_str(),
         }
     }
@@ -156,6 +160,8 @@ impl TickOutcome {
             TickOutcome::Unattributed => 5,
             TickOutcome::LateDropped => 6,
             TickOutcome::Rejected(r) => 7 + r as usize,
+            // Last, so that the counts of checkpoints written before it keep their places.
+            TickOutcome::TooLarge => 13,
         }
     }
 }
@@ -263,6 +269,7 @@ impl BarAggregator {
             Placement::Applied => TickOutcome::Applied,
             Placement::Amended => TickOutcome::Amended,
             Placement::LateDropped => TickOutcome::LateDropped,
+            Placement::TooLarge => TickOutcome::TooLarge,
         }
     }
 
@@ -356,8 +363,14 @@ impl BarAggregator {
             )));
         }
         let mut agg = BarAggregator::new(settings, calendar);
+        for (symbol, book) in &state.books {
+            book.check(agg.sessions.grid(*symbol)).map_err(|e| Error::InvalidState(format!("{symbol}: {e}")))?;
+        }
         agg.latest_ms = state.latest_ms;
-        agg.counts = state.counts;
+        if state.counts.len() > OUTCOMES {
+            return Err(Error::InvalidState(format!("{} outcome counts, at most {OUTCOMES} exist", state.counts.len())));
+        }
+        agg.counts[..state.counts.len()].copy_from_slice(&state.counts);
         agg.deadline = state.books.values().fold(Deadline::NEVER, |d, b| d.min(b.deadline));
         agg.books = state.books;
         Ok(agg)
@@ -378,6 +391,7 @@ struct StateRef<'a> {
 struct State {
     layout: Layout,
     latest_ms: i64,
-    counts: [u64; OUTCOMES],
+    /// Checkpoints written before an outcome was added have fewer.
+    counts: Vec<u64>,
     books: FxHashMap<Symbol, Book>,
 }
