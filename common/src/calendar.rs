@@ -1,7 +1,9 @@
 //! The A-share trading calendar: which dates trade, from a holiday list loaded at run time plus
-//! "never on Saturday or Sunday". One bit a day, so every lookup is O(1).
+//! "never on Saturday or Sunday". One bit a day, so every lookup is O(1). Past the end of the list
+//! the [`BeyondList`] policy decides: weekdays trade provisionally, or the date is an error.
 
 use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
 
 use crate::time::{date_of, day_number, DayNumber};
 use crate::Error;
@@ -9,13 +11,29 @@ use crate::Error;
 /// The holiday list shipped with tickbar (see `common/data/a_share_holidays.SOURCES.md`).
 pub const BUNDLED_HOLIDAYS_CSV: &str = include_str!("../data/a_share_holidays.csv");
 
-/// Trading days of the years a holiday list covers.
+/// What a date after the end of the holiday list is: the `calendar.beyond_list` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BeyondList {
+    /// Every weekday trades, provisionally (the next year's holidays are not known yet): the
+    /// services keep building and cleaning, and say the day is provisional.
+    #[default]
+    Weekdays,
+    /// An error, as before the list is extended: nothing is built for such a day.
+    Refuse,
+}
+
+/// How many days before the end of its holiday list a service warns.
+pub const WARN_DAYS_BEFORE_END: i64 = 30;
+
+/// Trading days of the years a holiday list covers, and what to make of the dates after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TradingCalendar {
     first: NaiveDate,
     last: NaiveDate,
     /// Bit `i` is set when the day `first + i` trades.
     bits: Vec<u64>,
+    beyond: BeyondList,
 }
 
 impl TradingCalendar {
@@ -35,7 +53,8 @@ impl TradingCalendar {
         let first = NaiveDate::from_ymd_opt(min.year(), 1, 1).expect("January 1st exists");
         let last = NaiveDate::from_ymd_opt(max.year(), 12, 31).expect("December 31st exists");
         let days = (last - first).num_days() as usize + 1;
-        let mut calendar = TradingCalendar { first, last, bits: vec![0; days.div_ceil(64)] };
+        let mut calendar =
+            TradingCalendar { first, last, bits: vec![0; days.div_ceil(64)], beyond: BeyondList::default() };
         for (i, date) in first.iter_days().take(days).enumerate() {
             if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
                 calendar.bits[i / 64] |= 1 << (i % 64);
@@ -48,6 +67,40 @@ impl TradingCalendar {
         Ok(calendar)
     }
 
+    /// The calendar with `policy` for the dates after the end of the list.
+    pub fn beyond_list(mut self, policy: BeyondList) -> TradingCalendar {
+        self.beyond = policy;
+        self
+    }
+
+    /// Whether `date` lies after the list, where weekdays trade only provisionally.
+    pub fn is_provisional(&self, date: NaiveDate) -> bool {
+        date > self.last
+    }
+
+    /// Days from `today` to the last date of the list (negative once past it).
+    pub fn days_left(&self, today: NaiveDate) -> i64 {
+        (self.last - today).num_days()
+    }
+
+    /// The warning a service shows on `today`: from [`WARN_DAYS_BEFORE_END`] days before the end
+    /// of the list, and past it.
+    pub fn warning(&self, today: NaiveDate) -> Option<String> {
+        let left = self.days_left(today);
+        let what = match self.beyond {
+            BeyondList::Weekdays => "weekdays after it are provisional trading days",
+            BeyondList::Refuse => "dates after it are refused",
+        };
+        let install = "install the next year's list (calendar.holidays_file) and restart";
+        match left {
+            l if l < 0 => Some(format!("the holiday list ended on {}: {what}; {install}", self.last)),
+            l if l <= WARN_DAYS_BEFORE_END => {
+                Some(format!("the holiday list ends on {} ({l} days left): then {what}; {install}", self.last))
+            }
+            _ => None,
+        }
+    }
+
     /// The first date the list covers (January 1st of its first year).
     pub fn first_date(&self) -> NaiveDate {
         self.first
@@ -58,9 +111,15 @@ impl TradingCalendar {
         self.last
     }
 
+    /// Whether `date` trades; after the list, as the [`BeyondList`] policy says.
     pub fn is_trading_day(&self, date: NaiveDate) -> Result<bool, Error> {
-        let i = self.index(date)?;
-        Ok(self.bit(i))
+        match self.index(date) {
+            Ok(i) => Ok(self.bit(i)),
+            Err(_) if date > self.last && self.beyond == BeyondList::Weekdays => {
+                Ok(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Self::is_trading_day`] for a day number, the form the aggregator holds.
@@ -70,20 +129,39 @@ impl TradingCalendar {
 
     /// The first trading day after `date`.
     pub fn next(&self, date: NaiveDate) -> Result<NaiveDate, Error> {
-        let from = self.index(date)? + 1;
-        (from..self.len()).find(|&i| self.bit(i)).map(|i| self.date_at(i)).ok_or_else(|| self.beyond(date))
+        self.is_trading_day(date)?;
+        let mut day = date;
+        loop {
+            day = day.succ_opt().ok_or_else(|| self.beyond(date))?;
+            if self.is_trading_day(day)? {
+                return Ok(day);
+            }
+        }
     }
 
     /// The last trading day before `date`.
     pub fn prev(&self, date: NaiveDate) -> Result<NaiveDate, Error> {
-        let to = self.index(date)?;
-        (0..to).rev().find(|&i| self.bit(i)).map(|i| self.date_at(i)).ok_or_else(|| self.beyond(date))
+        self.is_trading_day(date)?;
+        let mut day = date;
+        loop {
+            day = day.pred_opt().ok_or_else(|| self.beyond(date))?;
+            if self.is_trading_day(day)? {
+                return Ok(day);
+            }
+        }
     }
 
     /// Trading days from `start` to `end`, both inclusive; empty when `start > end`.
     pub fn trading_days(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>, Error> {
-        let (from, to) = (self.index(start)?, self.index(end)?);
-        Ok((from..=to).filter(|&i| self.bit(i)).map(|i| self.date_at(i)).collect())
+        self.is_trading_day(start)?;
+        self.is_trading_day(end)?;
+        let mut days = Vec::new();
+        for day in start.iter_days().take_while(|d| *d <= end) {
+            if self.is_trading_day(day)? {
+                days.push(day);
+            }
+        }
+        Ok(days)
     }
 
     /// T+n: the `n`-th trading day after `date` (before it for negative `n`). With `n == 0` it is
@@ -99,10 +177,6 @@ impl TradingCalendar {
         Ok(day)
     }
 
-    fn len(&self) -> usize {
-        (self.last - self.first).num_days() as usize + 1
-    }
-
     fn index(&self, date: NaiveDate) -> Result<usize, Error> {
         if date < self.first || date > self.last {
             return Err(self.beyond(date));
@@ -112,10 +186,6 @@ impl TradingCalendar {
 
     fn bit(&self, i: usize) -> bool {
         self.bits[i / 64] & (1 << (i % 64)) != 0
-    }
-
-    fn date_at(&self, i: usize) -> NaiveDate {
-        date_of(day_number(self.first) + i as DayNumber)
     }
 
     fn beyond(&self, date: NaiveDate) -> Error {
@@ -163,6 +233,30 @@ mod tests {
     #[test]
     fn an_empty_list_is_an_error() {
         assert!(TradingCalendar::from_csv("date,name\n").is_err());
+    }
+
+    #[test]
+    fn past_the_list_weekdays_trade_provisionally_or_are_refused() {
+        let c = TradingCalendar::bundled();
+        assert_eq!(c.is_trading_day(d("2027-01-04")), Ok(true));
+        assert_eq!(c.is_trading_day(d("2027-01-09")), Ok(false), "a Saturday");
+        assert!(c.is_provisional(d("2027-01-04")) && !c.is_provisional(d("2026-12-31")));
+        assert_eq!(c.next(d("2026-12-31")).unwrap(), d("2027-01-01"), "provisional: New Year is not known");
+        assert_eq!(c.prev(d("2027-01-04")).unwrap(), d("2027-01-01"));
+        assert_eq!(c.trading_days(d("2026-12-30"), d("2027-01-05")).unwrap().len(), 5);
+        let refusing = TradingCalendar::bundled().beyond_list(BeyondList::Refuse);
+        assert!(refusing.is_trading_day(d("2027-01-04")).is_err());
+        assert!(refusing.next(d("2026-12-31")).is_err());
+        assert!(c.is_trading_day(d("2014-12-31")).is_err(), "before the list stays an error");
+    }
+
+    #[test]
+    fn the_warning_starts_thirty_days_before_the_end() {
+        let c = TradingCalendar::bundled();
+        assert_eq!(c.days_left(d("2026-12-01")), 30);
+        assert!(c.warning(d("2026-11-30")).is_none());
+        assert!(c.warning(d("2026-12-01")).unwrap().contains("30 days left"));
+        assert!(c.warning(d("2027-01-04")).unwrap().contains("ended on 2026-12-31"));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::BeyondList;
+
 /// `[redis]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -69,6 +71,27 @@ impl HttpSettings {
 pub struct CalendarSettings {
     /// A `date,name` CSV of weekday closures replacing the bundled list; unset means the bundled one.
     pub holidays_file: Option<PathBuf>,
+    /// What a date after the end of the list is: `weekdays` (provisional trading days) or `refuse`.
+    pub beyond_list: BeyondList,
+}
+
+/// `[clock]`: the time the service believes it is. Unset, the system clock; set, a clock that
+/// read `start` (market time) at the real instant `origin_ms` and runs `speed` times as fast. For
+/// tests and demos that play a trading day at any hour; never for production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockSettings {
+    /// ISO-8601 market time, e.g. `2026-11-18T09:25:00`.
+    pub start: Option<String>,
+    /// Real epoch milliseconds at which the clock reads `start`; unset, when the service starts.
+    pub origin_ms: Option<i64>,
+    pub speed: f64,
+}
+
+impl Default for ClockSettings {
+    fn default() -> Self {
+        ClockSettings { start: None, origin_ms: None, speed: 1.0 }
+    }
 }
 
 /// A secret setting: whether it is set.

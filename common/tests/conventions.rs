@@ -78,13 +78,19 @@ fn next_prev_and_t_plus_n_skip_closures() {
 }
 
 #[test]
-fn a_day_past_the_end_of_the_list_is_an_error_not_a_guess() {
-    let c = TradingCalendar::bundled();
+fn a_day_past_the_end_of_the_list_is_an_error_or_a_provisional_day_never_a_silent_guess() {
+    let refusing = TradingCalendar::bundled().beyond_list(common::calendar::BeyondList::Refuse);
     for d in ["2027-01-04", "2014-12-31"] {
-        assert!(matches!(c.is_trading_day(d.parse().unwrap()), Err(common::Error::OutsideCalendar { .. })), "{d}");
+        let date = d.parse().unwrap();
+        assert!(matches!(refusing.is_trading_day(date), Err(common::Error::OutsideCalendar { .. })), "{d}");
     }
-    assert!(c.next("2026-12-31".parse().unwrap()).is_err());
-    assert_eq!(frame_of(Layout::default(), MOUTAI, "2027-01-04T10:00:00", Period::M1), Err(Rejection::OutsideCalendar));
+    assert!(refusing.next("2026-12-31".parse().unwrap()).is_err());
+    let provisional = TradingCalendar::bundled();
+    let day = "2027-01-04".parse().unwrap();
+    assert_eq!(provisional.is_trading_day(day), Ok(true));
+    assert!(provisional.is_provisional(day), "said to be provisional");
+    assert!(provisional.warning(day).is_some(), "and warned about");
+    assert!(provisional.is_trading_day("2014-12-31".parse().unwrap()).is_err(), "before the list: an error");
 }
 
 // ## Sessions

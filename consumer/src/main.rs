@@ -70,9 +70,10 @@ fn main() -> anyhow::Result<()> {
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
-    let parts = parts(&settings, Arc::new(calendar));
+    let calendar = Arc::new(calendar);
+    let parts = parts(&settings, calendar.clone());
     match cli.command {
-        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::print_settings(&settings),
+        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
         None => rt.block_on(serve(settings, parts))?,
         Some(Command::Cleanup { day }) => {
             let code = rt.block_on(cleanup_once(&settings, &parts, day))?;
@@ -128,7 +129,13 @@ async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
     let section = &settings.consumer;
     let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
     let monitor =
-        Arc::new(Monitor::new(parts.instance.clone(), parts.queues.clone(), parts.history.clone(), con.clone()));
+        Arc::new(Monitor::new(
+            parts.instance.clone(),
+            parts.queues.clone(),
+            parts.history.clone(),
+            con.clone(),
+            parts.cleanup.calendar.clone(),
+        ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use common::Period;
+use common::{Period, TradingCalendar};
 use redis::aio::ConnectionManager;
 use runtime::ops::{Metrics, Ops, Rate};
 use serde::Serialize;
@@ -59,11 +59,18 @@ pub struct Monitor {
     queues: Queues,
     history: History,
     con: AsyncMutex<ConnectionManager>,
+    calendar: Arc<TradingCalendar>,
 }
 
 impl Monitor {
     /// `con` is the monitor's own connection, so probes never wait behind a batch.
-    pub fn new(instance: String, queues: Queues, history: History, con: ConnectionManager) -> Monitor {
+    pub fn new(
+        instance: String,
+        queues: Queues,
+        history: History,
+        con: ConnectionManager,
+        calendar: Arc<TradingCalendar>,
+    ) -> Monitor {
         let status =
             Status { instance, redis: "down", clickhouse: "down", drain: "starting".into(), ..Status::default() };
         Monitor {
@@ -74,6 +81,7 @@ impl Monitor {
             queues,
             history,
             con: AsyncMutex::new(con),
+            calendar,
         }
     }
 
@@ -171,6 +179,10 @@ impl Monitor {
 
 impl Ops for Monitor {
     type Status = Status;
+
+    fn calendar(&self) -> &TradingCalendar {
+        &self.calendar
+    }
 
     async fn status(&self) -> Status {
         Monitor::status(self).await

@@ -1,7 +1,7 @@
 //! The consumer's settings: the shared sections plus `[consumer]`.
 
 use chrono::NaiveTime;
-use common::settings::{CalendarSettings, ClickHouseSettings, HttpSettings, RedisSettings};
+use common::settings::{CalendarSettings, ClockSettings, ClickHouseSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ pub struct ConsumerSettings {
     pub clickhouse: ClickHouseSettings,
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
+    pub clock: ClockSettings,
     pub bars: BarSettings,
     pub consumer: ConsumerSection,
 }
@@ -24,6 +25,7 @@ impl Default for ConsumerSettings {
             clickhouse: ClickHouseSettings::default(),
             http: HttpSettings::on(HttpSettings::CONSUMER),
             calendar: CalendarSettings::default(),
+            clock: ClockSettings::default(),
             bars: BarSettings::default(),
             consumer: ConsumerSection::default(),
         }
@@ -105,5 +107,9 @@ mod hh_mm {
 impl ServiceSettings for ConsumerSettings {
     fn calendar(&self) -> &CalendarSettings {
         &self.calendar
+    }
+
+    fn clock(&self) -> &ClockSettings {
+        &self.clock
     }
 }

@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     let _entered = rt.enter();
     let keys = Keys::new(settings.redis.key_prefix.clone());
     match cli.command {
-        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::print_settings(&settings),
+        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
         None => rt.block_on(serve(settings, calendar))?,
         Some(Command::Replay { file, speed }) => {
             anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");
@@ -113,7 +113,7 @@ async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let con = store::connect(&settings.redis.url).context("redis.url")?;
     let probe = store::Store::new(store::connect(&settings.redis.url)?, keys, &settings.producer);
-    let monitor = Arc::new(monitor::Monitor::new(settings.producer.clock, probe));
+    let monitor = Arc::new(monitor::Monitor::new(settings.producer.clock, probe, calendar.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut http_stop = stop_rx.clone();
     let listener = tokio::net::TcpListener::bind(settings.http.listen)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use common::time::split_ms;
-use common::{Frame, Period, TickOutcome};
+use common::{Frame, Period, TickOutcome, TradingCalendar};
 use runtime::ops::{Metrics, Ops, Rate};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
@@ -45,11 +45,12 @@ pub struct Monitor {
     redis_up: AtomicBool,
     recoveries: AtomicU64,
     store: AsyncMutex<Store>,
+    calendar: Arc<TradingCalendar>,
 }
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(clock: Clock, store: Store) -> Monitor {
+    pub fn new(clock: Clock, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
         let clock = match clock {
             Clock::Wall => "wall",
             Clock::Event => "event",
@@ -60,6 +61,7 @@ impl Monitor {
             redis_up: AtomicBool::new(false),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
+            calendar,
         }
     }
 
@@ -111,6 +113,10 @@ impl Monitor {
 
 impl Ops for Monitor {
     type Status = Status;
+
+    fn calendar(&self) -> &TradingCalendar {
+        &self.calendar
+    }
 
     async fn status(&self) -> Status {
         Monitor::status(self).await

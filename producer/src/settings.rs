@@ -1,6 +1,6 @@
 //! The producer's settings: the shared sections plus `[producer]`.
 
-use common::settings::{CalendarSettings, HttpSettings, RedisSettings};
+use common::settings::{CalendarSettings, ClockSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ pub struct ProducerSettings {
     pub redis: RedisSettings,
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
+    pub clock: ClockSettings,
     pub producer: ProducerSection,
     pub bars: BarSettings,
 }
@@ -21,6 +22,7 @@ impl Default for ProducerSettings {
             redis: RedisSettings::default(),
             http: HttpSettings::on(HttpSettings::PRODUCER),
             calendar: CalendarSettings::default(),
+            clock: ClockSettings::default(),
             producer: ProducerSection::default(),
             bars: BarSettings::default(),
         }
@@ -71,5 +73,9 @@ pub enum Clock {
 impl ServiceSettings for ProducerSettings {
     fn calendar(&self) -> &CalendarSettings {
         &self.calendar
+    }
+
+    fn clock(&self) -> &ClockSettings {
+        &self.clock
     }
 }

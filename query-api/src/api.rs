@@ -166,6 +166,9 @@ pub struct TradingDays {
     pub count: usize,
     #[schema(value_type = Vec<String>)]
     pub days: Vec<NaiveDate>,
+    /// Some of `days` lie after the holiday list: weekdays taken as trading days until the next
+    /// list is installed (`calendar.beyond_list = "weekdays"`).
+    pub provisional: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -173,6 +176,8 @@ pub struct IsTradingDay {
     #[schema(value_type = String, format = Date)]
     pub date: NaiveDate,
     pub trading_day: bool,
+    /// `date` lies after the holiday list: the answer is the weekday rule, not a known schedule.
+    pub provisional: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,6 +189,8 @@ pub struct NextDay {
     /// trading day for n = 0).
     #[schema(value_type = String, format = Date)]
     pub day: NaiveDate,
+    /// `day` (or a day counted to reach it) lies after the holiday list.
+    pub provisional: bool,
 }
 
 /// Bars of one symbol and period over a range, same-day bars from Redis merged with history.
@@ -344,7 +351,8 @@ async fn trading_days(
 ) -> Result<Json<TradingDays>> {
     let (start, end) = params.check()?;
     let days = app.calendar.trading_days(start, end).map_err(calendar_error)?;
-    Ok(Json(TradingDays { start, end, count: days.len(), days }))
+    let provisional = app.calendar.is_provisional(end);
+    Ok(Json(TradingDays { start, end, count: days.len(), days, provisional }))
 }
 
 /// Whether `date` is a trading day.
@@ -362,7 +370,7 @@ async fn trading_days(
 async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DayParams>) -> Result<Json<IsTradingDay>> {
     let date = params.date()?;
     let trading_day = app.calendar.is_trading_day(date).map_err(calendar_error)?;
-    Ok(Json(IsTradingDay { date, trading_day }))
+    Ok(Json(IsTradingDay { date, trading_day, provisional: app.calendar.is_provisional(date) }))
 }
 
 /// T+n: the n-th trading day after `date`.
@@ -380,5 +388,6 @@ async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DayP
 async fn next_trading_day(State(app): State<Arc<App>>, Params(params): Params<DateParams>) -> Result<Json<NextDay>> {
     let (date, n) = params.check()?;
     let day = app.calendar.add_trading_days(date, n).map_err(calendar_error)?;
-    Ok(Json(NextDay { date, n, day }))
+    let provisional = app.calendar.is_provisional(day.max(date));
+    Ok(Json(NextDay { date, n, day, provisional }))
 }

@@ -64,9 +64,10 @@ async fn serve(settings: QueryApiSettings, calendar: TradingCalendar) -> anyhow:
     let history = History::new(runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let hub = Hub::start(redis::Client::open(settings.redis.url.as_str())?, stop_rx.clone());
-    let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), hub.clone()));
+    let calendar = Arc::new(calendar);
+    let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), hub.clone(), calendar.clone()));
     let app = Arc::new(App {
-        calendar: Arc::new(calendar),
+        calendar,
         same_day,
         history,
         hub,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use common::TradingCalendar;
 use runtime::ops::{Metrics, Ops, Rate};
 use serde::Serialize;
 
@@ -75,10 +76,11 @@ pub struct Monitor {
     same_day: Arc<SameDay>,
     history: History,
     hub: Arc<Hub>,
+    calendar: Arc<TradingCalendar>,
 }
 
 impl Monitor {
-    pub fn new(same_day: Arc<SameDay>, history: History, hub: Arc<Hub>) -> Monitor {
+    pub fn new(same_day: Arc<SameDay>, history: History, hub: Arc<Hub>, calendar: Arc<TradingCalendar>) -> Monitor {
         Monitor {
             started: Instant::now(),
             routes: Mutex::new(BTreeMap::new()),
@@ -89,6 +91,7 @@ impl Monitor {
             same_day,
             history,
             hub,
+            calendar,
         }
     }
 
@@ -167,6 +170,10 @@ pub async fn track(State(monitor): State<Arc<Monitor>>, request: Request, next: 
 
 impl Ops for Monitor {
     type Status = Status;
+
+    fn calendar(&self) -> &TradingCalendar {
+        &self.calendar
+    }
 
     async fn status(&self) -> Status {
         Monitor::status(self).await

@@ -1,6 +1,6 @@
 //! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
-use common::settings::{CalendarSettings, ClickHouseSettings, HttpSettings, RedisSettings};
+use common::settings::{CalendarSettings, ClockSettings, ClickHouseSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ pub struct QueryApiSettings {
     pub clickhouse: ClickHouseSettings,
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
+    pub clock: ClockSettings,
     pub bars: BarSettings,
     pub api: ApiSection,
 }
@@ -23,6 +24,7 @@ impl Default for QueryApiSettings {
             clickhouse: ClickHouseSettings::default(),
             http: HttpSettings::on(HttpSettings::QUERY_API),
             calendar: CalendarSettings::default(),
+            clock: ClockSettings::default(),
             bars: BarSettings::default(),
             api: ApiSection::default(),
         }
@@ -32,6 +34,10 @@ impl Default for QueryApiSettings {
 impl ServiceSettings for QueryApiSettings {
     fn calendar(&self) -> &CalendarSettings {
         &self.calendar
+    }
+
+    fn clock(&self) -> &ClockSettings {
+        &self.clock
     }
 }
 

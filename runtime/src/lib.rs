@@ -1,15 +1,17 @@
 //! What every tickbar service binary shares: loading its settings from one TOML file plus
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
-//! setting up logging; in [`ops`], what every service serves and how it stops; in [`clickhouse`],
-//! the bars table as every service reads and writes it; in [`redis`], the connection they use.
+//! setting up logging; in [`clock`], the time every service reads; in [`ops`], what every service
+//! serves and how it stops; in [`clickhouse`], the bars table as every service reads and writes it;
+//! in [`redis`], the connection they use.
 
 pub mod clickhouse;
+pub mod clock;
 pub mod ops;
 pub mod redis;
 
 use std::path::{Path, PathBuf};
 
-use common::settings::CalendarSettings;
+use common::settings::{CalendarSettings, ClockSettings};
 use common::TradingCalendar;
 use serde::de::DeserializeOwned;
 
@@ -22,6 +24,8 @@ pub enum Error {
     HolidayFile { path: PathBuf, source: std::io::Error },
     #[error("holiday list {path}: {source}")]
     HolidayList { path: PathBuf, source: common::Error },
+    #[error("{0}")]
+    Clock(#[from] clock::ClockError),
 }
 
 /// The `--config FILE` option every binary takes.
@@ -42,10 +46,12 @@ pub struct ServiceArgs {
 }
 
 impl ConfigArg {
-    /// The settings of this `--config` (and the environment) and the holiday list they name.
+    /// The settings of this `--config` (and the environment) and the holiday list they name; the
+    /// process clock is set from `[clock]`.
     pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar), Error> {
         let settings: T = load_settings(self.config.as_deref())?;
         let calendar = load_calendar(settings.calendar())?;
+        clock::init(settings.clock())?;
         Ok((settings, calendar))
     }
 }
@@ -57,9 +63,10 @@ pub enum ServiceCommand {
     CheckConfig,
 }
 
-/// Settings that name a holiday list, so loading can check it.
-pub trait ServiceSettings: DeserializeOwned + serde::Serialize {
+/// A service's settings: they name a holiday list and a clock, so loading can check them.
+pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
     fn calendar(&self) -> &CalendarSettings;
+    fn clock(&self) -> &ClockSettings;
 }
 
 impl ServiceArgs {
@@ -69,7 +76,7 @@ impl ServiceArgs {
         let (settings, calendar) = self.config.load::<T>()?;
         match self.command {
             Some(ServiceCommand::CheckConfig) => {
-                print_settings(&settings);
+                check_config(&settings, &calendar);
                 Ok(None)
             }
             None => Ok(Some((settings, calendar))),
@@ -77,16 +84,26 @@ impl ServiceArgs {
     }
 }
 
-/// Prints settings as `check-config` shows them.
-pub fn print_settings<T: serde::Serialize>(settings: &T) {
+/// `check-config`: prints the settings (secrets as `(set)`), and warns on stderr when the holiday
+/// list ends within 30 days or has ended.
+pub fn check_config<T: serde::Serialize>(settings: &T, calendar: &TradingCalendar) {
     println!("{}", serde_json::to_string_pretty(settings).expect("settings serialize"));
+    if let Some(warning) = calendar.warning(ops::today(ops::wall_ms())) {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// The environment variable prefix: `TICKBAR__REDIS__URL` sets `redis.url`.
 pub const ENV_PREFIX: &str = "TICKBAR";
 
+/// Every settings section of every tickbar service. A service ignores the sections of this list it
+/// does not have, so one environment (or one file) can serve all three; any other section, and any
+/// unknown key inside its own sections, is still an error.
+pub const SECTIONS: [&str; 9] = ["redis", "clickhouse", "http", "calendar", "clock", "bars", "producer", "consumer", "api"];
+
 /// Loads settings: defaults, then `file` when given, then the environment, last one winning.
-pub fn load_settings<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, Error> {
+/// Sections of the other services ([`SECTIONS`]) are left out before the service reads its own.
+pub fn load_settings<T: DeserializeOwned + serde::Serialize + Default>(file: Option<&Path>) -> Result<T, Error> {
     let mut builder = config::Config::builder();
     if let Some(path) = file {
         builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
@@ -98,16 +115,20 @@ pub fn load_settings<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, Erro
         .list_separator(",")
         .with_list_parse_key("bars.periods")
         .with_list_parse_key("api.cors_origins");
-    Ok(builder.add_source(env).build()?.try_deserialize()?)
+    let mut table: config::Map<String, config::Value> = builder.add_source(env).build()?.try_deserialize()?;
+    let own = serde_json::to_value(T::default()).expect("settings serialize");
+    table.retain(|section, _| own.get(section).is_some() || !SECTIONS.contains(&section.as_str()));
+    Ok(config::Value::from(table).try_deserialize()?)
 }
 
 /// The calendar of `[calendar] holidays_file`, or the bundled one when unset.
 pub fn load_calendar(settings: &CalendarSettings) -> Result<TradingCalendar, Error> {
     let Some(path) = &settings.holidays_file else {
-        return Ok(TradingCalendar::bundled());
+        return Ok(TradingCalendar::bundled().beyond_list(settings.beyond_list));
     };
     let text = std::fs::read_to_string(path).map_err(|source| Error::HolidayFile { path: path.clone(), source })?;
-    TradingCalendar::from_csv(&text).map_err(|source| Error::HolidayList { path: path.clone(), source })
+    let calendar = TradingCalendar::from_csv(&text).map_err(|source| Error::HolidayList { path: path.clone(), source })?;
+    Ok(calendar.beyond_list(settings.beyond_list))
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -122,7 +143,7 @@ mod tests {
     use common::settings::RedisSettings;
     use serde::Deserialize;
 
-    #[derive(Debug, Default, Deserialize)]
+    #[derive(Debug, Default, Deserialize, serde::Serialize)]
     #[serde(default, deny_unknown_fields)]
     struct Sample {
         redis: RedisSettings,
@@ -155,9 +176,30 @@ mod tests {
         assert!(err.contains("urll"), "{err}");
     }
 
+    #[derive(Debug, Default, Deserialize, serde::Serialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Other {
+        redis: RedisSettings,
+    }
+
+    #[test]
+    fn one_file_serves_every_service_but_typos_are_still_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared.toml");
+        std::fs::write(&shared, "[redis]\nkey_prefix = \"x:\"\n[clickhouse]\npassword = \"s\"\n[api]\ntoken = \"t\"\n").unwrap();
+        let s: Other = load_settings(Some(&shared)).unwrap();
+        assert_eq!(s.redis.key_prefix, "x:", "the other services' sections are left to them");
+        for (typo, named) in [("[redis]\nurll = \"x\"\n", "urll"), ("[redsi]\nurl = \"x\"\n", "redsi")] {
+            std::fs::write(&shared, typo).unwrap();
+            let err = load_settings::<Other>(Some(&shared)).unwrap_err().to_string();
+            assert!(err.contains(named), "{err}");
+        }
+    }
+
     #[test]
     fn a_missing_holiday_file_is_a_clear_error() {
-        let settings = CalendarSettings { holidays_file: Some("/nonexistent/holidays.csv".into()) };
+        let settings =
+            CalendarSettings { holidays_file: Some("/nonexistent/holidays.csv".into()), ..CalendarSettings::default() };
         let err = load_calendar(&settings).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/holidays.csv"), "{err}");
     }

@@ -22,7 +22,9 @@ function poll(service, render) {
     try {
       const r = await fetch("api/status", {cache: "no-store"});
       if (!r.ok) throw new Error("status " + r.status);
-      render(await r.json());
+      const status = await r.json();
+      render(status);
+      calendar(status.calendar);
       set("refreshed", new Date().toLocaleTimeString("en-GB"));
       set("error", "");
     } catch (e) {
@@ -31,4 +33,16 @@ function poll(service, render) {
   }
   refresh();
   setInterval(refresh, 1000);
+}
+// The holiday list's end: a warning above the page from 30 days before it, and past it.
+function calendar(c) {
+  let el = document.getElementById("calendar-warning");
+  if (!el) {
+    el = document.createElement("p");
+    el.id = "calendar-warning";
+    el.className = "warning";
+    document.body.insertBefore(el, document.body.firstChild);
+  }
+  el.hidden = !(c && c.warning);
+  el.textContent = c && c.warning ? "Calendar: " + c.warning + (c.provisional ? " (today is provisional)" : "") : "";
 }

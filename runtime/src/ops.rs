@@ -12,11 +12,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::NaiveDate;
+use common::TradingCalendar;
+use serde::Serialize;
 
 /// A service as its ops endpoints see it.
 pub trait Ops: Send + Sync + 'static {
     /// The figures of the monitor page.
     type Status: serde::Serialize + Send;
+    /// The trading calendar the service works with: its end is on every page and in `/metrics`.
+    fn calendar(&self) -> &TradingCalendar;
     /// The figures as `/api/status` serves them, read now.
     fn status(&self) -> impl Future<Output = Self::Status> + Send;
     /// Whether the service's dependencies answer; the error says which does not.
@@ -44,8 +49,52 @@ pub fn monitor_page<O: Ops>(ops: Arc<O>, base: &str, page: &'static str) -> Rout
             &format!("{base}/monitor.js"),
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], include_str!("monitor.js")) }),
         )
-        .route(&format!("{base}/api/status"), get(|State(ops): State<Arc<O>>| async move { Json(ops.status().await) }))
+        .route(&format!("{base}/api/status"), get(status::<O>))
         .with_state(ops)
+}
+
+/// A service's figures with the state of its calendar beside them.
+#[derive(Serialize)]
+struct WithCalendar<S> {
+    #[serde(flatten)]
+    status: S,
+    calendar: CalendarStatus,
+}
+
+/// How long the holiday list lasts, as every monitor page and `/api/status` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalendarStatus {
+    pub last_date: NaiveDate,
+    /// Days from today to `last_date` (negative past it): `tickbar_calendar_days_left`.
+    pub days_left: i64,
+    /// Today lies after the list: a weekday counts as a trading day only provisionally.
+    pub provisional: bool,
+    pub warning: Option<String>,
+}
+
+impl CalendarStatus {
+    pub fn of(calendar: &TradingCalendar, now_ms: i64) -> CalendarStatus {
+        let today = today(now_ms);
+        CalendarStatus {
+            last_date: calendar.last_date(),
+            days_left: calendar.days_left(today),
+            provisional: calendar.is_provisional(today),
+            warning: calendar.warning(today),
+        }
+    }
+
+    /// Writes `tickbar_calendar_days_left` and `tickbar_calendar_provisional`.
+    pub fn metrics(&self, m: &mut Metrics) {
+        let help = "Days from today to the end of the holiday list (negative past it).";
+        m.gauge("tickbar_calendar_days_left", help, &[], self.days_left as f64);
+        let help = "1 when today lies after the holiday list and counts as a trading day only provisionally.";
+        m.gauge("tickbar_calendar_provisional", help, &[], f64::from(u8::from(self.provisional)));
+    }
+}
+
+async fn status<O: Ops>(State(ops): State<Arc<O>>) -> Response {
+    let calendar = CalendarStatus::of(ops.calendar(), wall_ms());
+    Json(WithCalendar { status: ops.status().await, calendar }).into_response()
 }
 
 /// `/healthz` (alive), `/readyz` (the dependencies answer) and `/metrics`.
@@ -57,9 +106,14 @@ pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
         .with_state(ops)
 }
 
-/// The wall clock in epoch milliseconds.
+/// The wall clock in epoch milliseconds: the system clock, or the one `[clock]` set.
 pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    crate::clock::now_ms()
+}
+
+/// The market date (Asia/Shanghai) at `epoch_ms`.
+pub fn today(epoch_ms: i64) -> chrono::NaiveDate {
+    common::time::date_of(common::time::split_ms(epoch_ms).0)
 }
 
 async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
@@ -70,7 +124,10 @@ async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
 }
 
 async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], ops.metrics().await).into_response()
+    let mut calendar = Metrics::new();
+    CalendarStatus::of(ops.calendar(), wall_ms()).metrics(&mut calendar);
+    let text = ops.metrics().await + &calendar.finish();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
