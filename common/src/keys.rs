@@ -84,6 +84,17 @@ impl Keys {
         self.key(format_args!("tickbar:producer:journal"))
     }
 
+    /// The active producer's lease: `{fence} {instance}`, expiring unless renewed. Every commit checks
+    /// it, so a producer that lost it cannot write.
+    pub fn producer_lease(&self) -> String {
+        self.key(format_args!("tickbar:producer:lease"))
+    }
+
+    /// The counter the lease's fencing tokens are drawn from: each holder gets a larger one.
+    pub fn producer_fence(&self) -> String {
+        self.key(format_args!("tickbar:producer:fence"))
+    }
+
     /// The lock one consumer instance holds while it drains the history queues.
     pub fn drain_lock(&self) -> String {
         self.key(format_args!("tickbar:consumer:drain-lock"))

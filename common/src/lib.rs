@@ -14,6 +14,7 @@
 //! - [`history`]: vendor history normalised into the project's bar layout.
 //! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
 //! - [`settings`]: the settings sections the services share.
+//! - [`stream`]: `EntryId`, a Redis stream entry id.
 //! - `openapi` (feature `openapi`): the OpenAPI schemas of the symbol and the frame.
 
 pub mod aggregate;
@@ -28,6 +29,7 @@ mod openapi;
 pub mod period;
 pub mod session;
 pub mod settings;
+pub mod stream;
 pub mod symbol;
 pub mod tick;
 pub mod time;

@@ -161,7 +161,8 @@ proptest! {
 
 #[test]
 fn the_overflowing_price_of_the_report_is_refused_with_its_reason() {
-    let payload = r#"{"symbol":"600519.SH","time":"2026-11-18T10:00:00","price":"79228162514264337593543950335","volume":2}"#;
+    let payload =
+        r#"{"symbol":"600519.SH","time":"2026-11-18T10:00:00","price":"79228162514264337593543950335","volume":2}"#;
     let parsed = parse_tick_payload(payload).unwrap();
     assert_eq!(parsed[0].as_ref().unwrap_err().error.reason(), "out_of_bounds");
 }
@@ -176,7 +177,11 @@ fn a_bar_never_holds_more_than_the_bounds_the_excess_is_counted_too_large() {
     let now = on_day(36_010);
     assert_eq!(agg.apply(&tick(36_000, MAX_VOLUME), now), TickOutcome::Applied);
     assert_eq!(agg.apply(&tick(36_001, 1), now), TickOutcome::TooLarge);
-    assert_eq!(agg.apply(&tick(36_061, MAX_VOLUME), now + 60_000), TickOutcome::Applied, "the next minute is another bar");
+    assert_eq!(
+        agg.apply(&tick(36_061, MAX_VOLUME), now + 60_000),
+        TickOutcome::Applied,
+        "the next minute is another bar"
+    );
     agg.advance(on_day(40_000));
     let closed: Vec<u64> = agg.drain_events().filter(|e| e.period == common::Period::M60).map(|e| e.bar.vol).collect();
     assert_eq!(closed, [2 * MAX_VOLUME], "the hour folds both full minutes without overflow");

@@ -128,14 +128,13 @@ async fn cleanup_once(settings: &ConsumerSettings, parts: &Parts, day: Option<Na
 async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
     let section = &settings.consumer;
     let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
-    let monitor =
-        Arc::new(Monitor::new(
-            parts.instance.clone(),
-            parts.queues.clone(),
-            parts.history.clone(),
-            con.clone(),
-            parts.cleanup.calendar.clone(),
-        ));
+    let monitor = Arc::new(Monitor::new(
+        parts.instance.clone(),
+        parts.queues.clone(),
+        parts.history.clone(),
+        con.clone(),
+        parts.cleanup.calendar.clone(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await

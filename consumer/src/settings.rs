@@ -1,7 +1,7 @@
 //! The consumer's settings: the shared sections plus `[consumer]`.
 
 use chrono::NaiveTime;
-use common::settings::{CalendarSettings, ClockSettings, ClickHouseSettings, HttpSettings, RedisSettings};
+use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -76,15 +76,7 @@ impl Default for ConsumerSection {
 impl ConsumerSection {
     /// [`Self::instance`], or `host-pid` when unset.
     pub fn instance_name(&self) -> String {
-        if !self.instance.is_empty() {
-            return self.instance.clone();
-        }
-        let host = std::fs::read_to_string("/etc/hostname")
-            .ok()
-            .or_else(|| std::env::var("COMPUTERNAME").ok())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "consumer".into());
-        format!("{}-{}", host.trim(), std::process::id())
+        runtime::instance_name(&self.instance)
     }
 }
 

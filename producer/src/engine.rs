@@ -1,11 +1,16 @@
 //! The producer's deterministic core: batches of stream entries in, bar events and dead letters out,
-//! with the counters the monitor shows. The same batch at the same `now` always gives the same
+//! with the counters the monitor shows. The same batch at the same [`Tempo`] always gives the same
 //! result, which is what makes a restart exact: the journal records each batch's last entry id and
-//! `now`, and recovery replays them on top of the last checkpoint.
+//! tempo, and recovery replays them on top of the last checkpoint.
+//!
+//! On the wall clock a batch is applied at the wall clock while the producer is caught up, and in
+//! event time (the watermark moving with the ticks, never past the wall clock) while it works off a
+//! backlog: bars then close as they would have, had the producer never stopped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::time::{date_of, split_ms};
 use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Tick, TradingCalendar};
 use serde::{Deserialize, Serialize};
 
@@ -25,22 +30,38 @@ pub struct Counters {
     pub amended: [u64; 5],
 }
 
-/// One journal record: entries up to `upto` were applied at `now_ms`, then the clock advanced.
+/// When a step happens: the wall clock read before its entries were, and whether they are a
+/// backlog to apply in event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tempo {
+    pub wall_ms: i64,
+    pub catch_up: bool,
+}
+
+/// One journal record: entries up to `upto` were applied at `tempo`, then the clock advanced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
     pub upto: EntryId,
-    pub now_ms: i64,
+    pub tempo: Tempo,
 }
 
 impl Record {
     pub fn encode(&self) -> String {
-        format!("{} {}", self.upto, self.now_ms)
+        let mode = if self.tempo.catch_up { " catch-up" } else { "" };
+        format!("{} {}{mode}", self.upto, self.tempo.wall_ms)
     }
 
     pub fn decode(text: &str) -> Result<Record> {
         let bad = || Error::State(format!("journal record {text:?}"));
-        let (upto, now) = text.split_once(' ').ok_or_else(bad)?;
-        Ok(Record { upto: upto.parse().map_err(|_| bad())?, now_ms: now.parse().map_err(|_| bad())? })
+        let mut parts = text.split(' ');
+        let (Some(upto), Some(now)) = (parts.next(), parts.next()) else { return Err(bad()) };
+        let catch_up = match parts.next() {
+            None => false,
+            Some("catch-up") => true,
+            Some(_) => return Err(bad()),
+        };
+        let tempo = Tempo { wall_ms: now.parse().map_err(|_| bad())?, catch_up };
+        Ok(Record { upto: upto.parse().map_err(|_| bad())?, tempo })
     }
 }
 
@@ -49,43 +70,47 @@ impl Record {
 pub struct Step {
     pub events: Vec<BarEvent>,
     pub dead: Vec<DeadLetter>,
-    pub acks: Vec<EntryId>,
     pub record: Option<Record>,
+    /// Entries read since the stream was first read, the group's `ENTRIESREAD`.
+    pub entries_read: u64,
 }
 
 impl Step {
     pub fn clear(&mut self) {
         self.events.clear();
         self.dead.clear();
-        self.acks.clear();
         self.record = None;
     }
 }
 
-/// A checkpoint: the whole state after the entry `last_id`.
+/// A checkpoint: the whole state after the entry `last_id`, and the market date of its latest tick
+/// (empty before the first), which the cleanup reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Saved {
     pub aggregator: Vec<u8>,
     pub counters: Vec<u8>,
     pub last_id: EntryId,
+    pub latest_day: String,
 }
 
 /// The aggregator with its clock, counters and stream position.
 pub struct Engine {
     agg: BarAggregator,
     clock: Clock,
+    max_ahead_ms: i64,
     counters: Counters,
     last_id: EntryId,
     ticks: Vec<Tick>,
 }
 
 impl Engine {
-    pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>, clock: Clock) -> Engine {
-        Engine::with(BarAggregator::new(settings, calendar), clock, Counters::default(), EntryId::default())
+    pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>, clock: Clock, max_ahead_ms: u64) -> Engine {
+        let agg = BarAggregator::new(settings, calendar);
+        Engine::with(agg, clock, max_ahead_ms, Counters::default(), EntryId::default())
     }
 
-    fn with(agg: BarAggregator, clock: Clock, counters: Counters, last_id: EntryId) -> Engine {
-        Engine { agg, clock, counters, last_id, ticks: Vec::new() }
+    fn with(agg: BarAggregator, clock: Clock, max_ahead_ms: u64, counters: Counters, last_id: EntryId) -> Engine {
+        Engine { agg, clock, max_ahead_ms: max_ahead_ms as i64, counters, last_id, ticks: Vec::new() }
     }
 
     /// The engine as a checkpoint left it.
@@ -93,47 +118,56 @@ impl Engine {
         settings: &BarSettings,
         calendar: Arc<TradingCalendar>,
         clock: Clock,
+        max_ahead_ms: u64,
         saved: &Saved,
     ) -> Result<Engine> {
         let agg = BarAggregator::restore(settings, calendar, &saved.aggregator)?;
         let counters = serde_json::from_slice(&saved.counters).map_err(|e| Error::State(format!("counters: {e}")))?;
-        Ok(Engine::with(agg, clock, counters, saved.last_id))
+        Ok(Engine::with(agg, clock, max_ahead_ms, counters, saved.last_id))
     }
 
     pub fn save(&self) -> Saved {
+        let latest_day = self.agg.latest_tick_ms().map(|ms| date_of(split_ms(ms).0).to_string());
         Saved {
             aggregator: self.agg.save(),
             counters: serde_json::to_vec(&self.counters).expect("counters serialize"),
             last_id: self.last_id,
+            latest_day: latest_day.unwrap_or_default(),
         }
     }
 
-    /// Applies `entries` (in stream order, all after [`Self::last_id`]) at `now_ms`, then advances
-    /// the clock; what happened goes into `step`. In event time `now_ms` is not used.
-    pub fn step(&mut self, entries: &[Entry], now_ms: i64, step: &mut Step) {
+    /// Applies `entries` (in stream order, all after [`Self::last_id`]) at `tempo`, then advances
+    /// the clock; what happened goes into `step`.
+    pub fn step(&mut self, entries: &[Entry], tempo: Tempo, step: &mut Step) {
         self.ticks.clear();
         let first_dead = step.dead.len();
         for entry in entries {
+            let first_tick = self.ticks.len();
             read_entry(entry, &mut self.ticks, &mut step.dead);
-            step.acks.push(entry.id);
+            self.refuse_ahead(entry, first_tick, tempo.wall_ms, &mut step.dead);
         }
         self.counters.entries += entries.len() as u64;
         self.counters.ticks += self.ticks.len() as u64;
         for d in &step.dead[first_dead..] {
             *self.counters.dead.entry(d.reason.to_owned()).or_default() += 1;
         }
-        let now_ms = match self.clock {
-            Clock::Wall => {
+        let now_ms = match (self.clock, tempo.catch_up) {
+            (Clock::Wall, false) => {
                 self.ticks.iter().for_each(|t| {
-                    self.agg.apply(t, now_ms);
+                    self.agg.apply(t, tempo.wall_ms);
                 });
-                now_ms
+                tempo.wall_ms
             }
-            Clock::Event => {
+            (Clock::Wall, true) | (Clock::Event, _) => {
                 self.ticks.iter().for_each(|t| {
                     self.agg.apply_at_watermark(t);
                 });
-                self.agg.latest_tick_ms().unwrap_or(i64::MIN)
+                let watermark = self.agg.latest_tick_ms().unwrap_or(i64::MIN);
+                if self.clock == Clock::Wall {
+                    watermark.min(tempo.wall_ms)
+                } else {
+                    watermark
+                }
             }
         };
         self.agg.advance(now_ms);
@@ -148,7 +182,35 @@ impl Engine {
         if let Some(last) = entries.last() {
             self.last_id = last.id;
         }
-        step.record = Some(Record { upto: self.last_id, now_ms });
+        step.record = Some(Record { upto: self.last_id, tempo });
+        step.entries_read = self.counters.entries;
+    }
+
+    /// Moves the ticks of `entry` (from `first`) stamped more than `max_ahead_ms` after the wall
+    /// clock to dead letters: a clock gone wrong upstream must not close bars or open a day.
+    fn refuse_ahead(&mut self, entry: &Entry, first: usize, wall_ms: i64, dead: &mut Vec<DeadLetter>) {
+        let limit = wall_ms.saturating_add(self.max_ahead_ms);
+        if self.ticks[first..].iter().all(|t| t.time_ms <= limit) {
+            return;
+        }
+        let mut kept = first;
+        for i in first..self.ticks.len() {
+            let t = self.ticks[i];
+            if t.time_ms <= limit {
+                self.ticks[kept] = t;
+                kept += 1;
+                continue;
+            }
+            let detail =
+                format!("tick time {} is {} ms ahead of the clock {}", t.time_ms, t.time_ms - wall_ms, wall_ms);
+            dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
+        }
+        self.ticks.truncate(kept);
+    }
+
+    /// The latest tick time applied: the event-time watermark.
+    pub fn watermark(&self) -> Option<i64> {
+        self.agg.latest_tick_ms()
     }
 
     /// Whether the clock alone has bars to close at `now_ms` (never in event time: only ticks move it).

@@ -13,6 +13,20 @@ pub enum Error {
     Input { path: std::path::PathBuf, line: u64, message: String },
     #[error("saved producer state: {0}")]
     State(String),
+    /// The lease passed to another producer: this one's commit was refused, nothing was written.
+    #[error("the producer lease is held by {0}")]
+    Fenced(String),
+}
+
+impl Error {
+    /// Whether trying again may succeed without anyone acting: a store that did not answer, a lease
+    /// that may come back. A corrupt saved state or bad input stays as it is until someone fixes it.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Redis(_) | Error::Fenced(_) => true,
+            Error::Domain(_) | Error::File { .. } | Error::Input { .. } | Error::State(_) => false,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,36 +1,9 @@
 //! Stream entries into ticks: the entry ids, the two payload kinds of the contract (`tick`, `qmt`),
 //! and the dead letter of whatever cannot be used. Pure: the Redis side lives in `store`.
 
-use std::fmt;
-use std::str::FromStr;
-
+pub use common::stream::EntryId;
 use common::tick::{parse_qmt_payload, parse_tick_payload, BadElement, Parsed};
-use common::Tick;
-
-/// A stream entry id, `ms-seq`, ordered as Redis orders them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct EntryId {
-    pub ms: u64,
-    pub seq: u64,
-}
-
-impl FromStr for EntryId {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<EntryId, String> {
-        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
-        match (ms.parse(), seq.parse()) {
-            (Ok(ms), Ok(seq)) => Ok(EntryId { ms, seq }),
-            _ => Err(format!("not a stream id: {s:?}")),
-        }
-    }
-}
-
-impl fmt::Display for EntryId {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}-{}", self.ms, self.seq)
-    }
-}
+use common::{Tick, TickKind};
 
 /// One stream entry: its id and its field/value pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +23,25 @@ pub struct DeadLetter {
     pub field: String,
     /// The unusable part: the payload, or only the bad element of a payload of several.
     pub entry: Vec<u8>,
+}
+
+impl DeadLetter {
+    /// The dead letter of one parsed tick refused for `reason`: the tick as a contract tick object.
+    pub fn of_tick(entry: &Entry, reason: &'static str, detail: String, tick: &Tick) -> DeadLetter {
+        let mut object = serde_json::json!({
+            "symbol": tick.symbol.to_string(),
+            "time": tick.time_ms,
+            "price": tick.price.to_string(),
+            "volume": tick.volume,
+            "amount": tick.amount.to_string(),
+        });
+        if let TickKind::Cumulative { day_high, day_low } = tick.kind {
+            object["cumulative"] = true.into();
+            object["high"] = day_high.map(|p| p.to_string()).into();
+            object["low"] = day_low.map(|p| p.to_string()).into();
+        }
+        DeadLetter { id: entry.id, reason, detail, field: "tick".into(), entry: object.to_string().into_bytes() }
+    }
 }
 
 /// Reads an entry's ticks into `ticks` and what cannot be used into `dead`.
@@ -119,15 +111,6 @@ mod tests {
         let (mut ticks, mut dead) = (Vec::new(), Vec::new());
         read_entry(&entry(fields), &mut ticks, &mut dead);
         (ticks, dead.into_iter().map(|d| (d.reason, d.detail)).collect())
-    }
-
-    #[test]
-    fn ids_order_as_redis_orders_them() {
-        let a: EntryId = "1700000000000-9".parse().unwrap();
-        let b: EntryId = "1700000000000-10".parse().unwrap();
-        assert!(a < b);
-        assert_eq!(b.to_string(), "1700000000000-10");
-        assert!("x-1".parse::<EntryId>().is_err());
     }
 
     #[test]

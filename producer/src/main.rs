@@ -113,7 +113,12 @@ async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let con = store::connect(&settings.redis.url).context("redis.url")?;
     let probe = store::Store::new(store::connect(&settings.redis.url)?, keys, &settings.producer);
-    let monitor = Arc::new(monitor::Monitor::new(settings.producer.clock, probe, calendar.clone()));
+    let monitor = Arc::new(monitor::Monitor::new(
+        settings.producer.clock,
+        runtime::instance_name(&settings.producer.instance),
+        probe,
+        calendar.clone(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut http_stop = stop_rx.clone();
     let listener = tokio::net::TcpListener::bind(settings.http.listen)

@@ -1,8 +1,9 @@
 //! What the producer shows: the figures behind the monitor page (`/`, `/api/status`), the
-//! Prometheus `/metrics`, and readiness (Redis answers and the state is recovered).
+//! Prometheus `/metrics`, and readiness (Redis answers, the state is recovered or another producer
+//! is active, and no fault stops it); its role (active or standby) and who holds the lease.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::engine::{Counters, Engine};
+use crate::error::Error;
 use crate::settings::Clock;
 use crate::store::Store;
 
@@ -25,13 +27,24 @@ const RATE_WINDOW: Duration = Duration::from_secs(5);
 pub struct Status {
     pub clock: &'static str,
     pub redis: &'static str,
+    /// This producer's name in the lease.
+    pub instance: String,
+    /// `starting`, `active` (it holds the lease and builds bars) or `standby` (another one does).
+    pub role: &'static str,
+    /// The lease's holder, `{fence} {instance}`: the active producer, this one or another.
+    pub lease: Option<String>,
+    /// Working off a backlog in event time (after a restart or a pause) rather than on the wall clock.
+    pub catching_up: bool,
+    /// What stops this producer until someone acts (an unusable saved state); `/readyz` says it too.
+    pub fault: Option<String>,
+    /// The last error that it retries by itself (Redis away, the lease lost).
+    pub last_error: Option<String>,
     pub recovered: bool,
     pub ticks_per_second: f64,
     pub symbols_active: usize,
     pub last_tick_time: Option<String>,
     pub last_entry_id: String,
     pub stream_lag: Option<u64>,
-    pub stream_pending: u64,
     pub counters: Counters,
     pub bars_closed: BTreeMap<u16, u64>,
     pub outcomes: BTreeMap<&'static str, u64>,
@@ -42,7 +55,6 @@ pub struct Status {
 pub struct Monitor {
     status: Mutex<Status>,
     rate: Rate,
-    redis_up: AtomicBool,
     recoveries: AtomicU64,
     store: AsyncMutex<Store>,
     calendar: Arc<TradingCalendar>,
@@ -50,37 +62,87 @@ pub struct Monitor {
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(clock: Clock, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
+    pub fn new(clock: Clock, instance: String, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
         let clock = match clock {
             Clock::Wall => "wall",
             Clock::Event => "event",
         };
         Monitor {
-            status: Mutex::new(Status { clock, redis: "down", ..Status::default() }),
+            status: Mutex::new(Status { clock, redis: "down", role: "starting", instance, ..Status::default() }),
             rate: Rate::new(RATE_WINDOW),
-            redis_up: AtomicBool::new(false),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
             calendar,
         }
     }
 
-    pub fn set_redis(&self, up: bool) {
-        self.redis_up.store(up, Ordering::Relaxed);
+    fn with<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
+        f(&mut self.status.lock().expect("status lock"))
+    }
+
+    /// This producer took the lease (`lease` is its value).
+    pub fn active(&self, lease: &str) {
+        tracing::info!(lease, "producer active");
+        self.with(|s| (s.role, s.lease, s.redis) = ("active", Some(lease.to_owned()), "up"));
+    }
+
+    /// Another producer holds the lease; logged when the holder changes.
+    pub fn standing_by(&self, holder: &str) {
+        let news = self.with(|s| {
+            let news = s.role != "standby" || s.lease.as_deref() != Some(holder);
+            (s.role, s.lease, s.redis, s.recovered, s.fault) = ("standby", Some(holder.to_owned()), "up", false, None);
+            news
+        });
+        if news {
+            tracing::info!(holder, "another producer is active; standing by");
+        }
+    }
+
+    /// Something failed: a fault when retrying alone cannot help, else retried; logged when it
+    /// changes, so a fault repeated every few seconds is not a flood.
+    pub fn failed(&self, e: &Error) {
+        let message = e.to_string();
+        let news = self.with(|s| {
+            let slot = if e.is_retryable() { &mut s.last_error } else { &mut s.fault };
+            let news = slot.as_deref() != Some(message.as_str());
+            *slot = Some(message.clone());
+            if matches!(e, Error::Redis(_)) {
+                s.redis = "down";
+            }
+            if !matches!(e, Error::Fenced(_) | Error::Redis(_)) {
+                s.recovered = false;
+            }
+            news
+        });
+        match (news, e.is_retryable()) {
+            (false, _) => {}
+            (true, true) => tracing::warn!(error = %e, "retrying after a backoff"),
+            (true, false) => {
+                tracing::error!(error = %e, "cannot build bars until this is repaired (see docs/operations.md)")
+            }
+        }
+    }
+
+    /// Whether a fault stops the producer.
+    pub fn faulty(&self) -> bool {
+        self.with(|s| s.fault.is_some())
     }
 
     pub fn recovered(&self, engine: &Engine) {
         self.recoveries.fetch_add(1, Ordering::Relaxed);
-        self.committed(engine);
+        self.with(|s| s.fault = None);
+        self.committed(engine, true);
     }
 
     /// Takes the figures of the engine after a commit.
-    pub fn committed(&self, engine: &Engine) {
+    pub fn committed(&self, engine: &Engine, catching_up: bool) {
         let agg = engine.aggregator();
         let counters = engine.counters();
         let latest = agg.latest_tick_ms();
         let mut s = self.status.lock().expect("status lock");
         s.recovered = true;
+        s.catching_up = catching_up;
+        s.redis = "up";
         s.ticks_per_second = self.rate.sample(counters.ticks);
         s.symbols_active = latest.map_or(0, |ms| agg.symbols_on(split_ms(ms).0));
         s.last_tick_time = latest.map(|ms| Frame::from_epoch_seconds(ms.div_euclid(1000)).to_iso8601());
@@ -94,10 +156,10 @@ impl Monitor {
     pub async fn status(&self) -> Status {
         let backlog = self.store.lock().await.backlog().await;
         let mut s = self.status.lock().expect("status lock").clone();
-        if let Ok((lag, pending)) = backlog {
-            (s.stream_lag, s.stream_pending) = (lag, pending);
+        match backlog {
+            Ok(lag) => s.stream_lag = lag,
+            Err(_) => s.redis = "down",
         }
-        s.redis = if self.redis_up.load(Ordering::Relaxed) && backlog.is_ok() { "up" } else { "down" };
         s.recoveries = self.recoveries.load(Ordering::Relaxed);
         if s.ticks_per_second > 0.0 {
             s.ticks_per_second = self.rate.sample(s.counters.ticks);
@@ -124,11 +186,11 @@ impl Ops for Monitor {
 
     async fn ready(&self) -> Result<(), String> {
         self.store.lock().await.ping().await.map_err(|e| format!("redis: {e}"))?;
-        if self.status.lock().expect("status lock").recovered {
-            Ok(())
-        } else {
-            Err("state not recovered yet".into())
-        }
+        self.with(|s| match (&s.fault, s.role, s.recovered) {
+            (Some(fault), _, _) => Err(fault.clone()),
+            (None, "standby", _) | (None, _, true) => Ok(()),
+            (None, _, false) => Err("state not recovered yet".into()),
+        })
     }
 
     async fn metrics(&self) -> String {
@@ -179,9 +241,35 @@ impl Ops for Monitor {
         m.gauge("tickbar_producer_redis_up", "Whether Redis answers.", &[], up);
         m.counter("tickbar_producer_recoveries_total", "Times the state was recovered from Redis.", &[], s.recoveries);
         if let Some(lag) = s.stream_lag {
-            m.gauge("tickbar_producer_stream_lag", "Stream entries not yet read by the group.", &[], lag as f64);
+            m.gauge("tickbar_producer_stream_lag", "Stream entries after the committed position.", &[], lag as f64);
         }
-        m.gauge("tickbar_producer_stream_pending", "Entries read but not yet committed.", &[], s.stream_pending as f64);
+        let active = f64::from(u8::from(s.role == "active"));
+        m.gauge(
+            "tickbar_producer_active",
+            "1 when this producer holds the lease, 0 on standby.",
+            &[("instance", &s.instance)],
+            active,
+        );
+        if let Some(lease) = &s.lease {
+            m.gauge(
+                "tickbar_producer_lease_holder",
+                "The producer holding the lease, by its lease value.",
+                &[("holder", lease)],
+                1.0,
+            );
+        }
+        m.gauge(
+            "tickbar_producer_catching_up",
+            "1 while a backlog is applied in event time.",
+            &[],
+            f64::from(u8::from(s.catching_up)),
+        );
+        m.gauge(
+            "tickbar_producer_fault",
+            "1 when a fault (an unusable saved state) stops the producer.",
+            &[],
+            f64::from(u8::from(s.fault.is_some())),
+        );
         m.gauge("tickbar_producer_ticks_per_second", "Ticks per second over the last 5 s.", &[], s.ticks_per_second);
         m.finish()
     }

@@ -1,6 +1,8 @@
-//! The producer service: recovers its state from Redis, then reads, applies and commits batches
-//! until asked to stop. Any Redis failure sends it back to recovery after a backoff: the state in
-//! memory may be ahead of what was committed, and Redis alone says what was.
+//! The producer service: takes the lease (or stands by while another producer holds it), recovers
+//! its state from Redis, then reads, applies and commits batches until asked to stop. A Redis
+//! failure or a lost lease sends it back to the lease after a backoff: the state in memory may be
+//! ahead of what was committed, and Redis alone says what was. A saved state it cannot use is a
+//! fault: shown on `/readyz` and the monitor, and looked at again until someone repairs it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,16 +10,19 @@ use std::time::{Duration, Instant};
 use common::keys::Keys;
 use common::TradingCalendar;
 use redis::aio::ConnectionManager;
-use runtime::ops::Backoff;
+use runtime::ops::{wall_ms, Backoff};
 use tokio::sync::watch;
 
-use crate::engine::{Engine, Step};
+use crate::engine::{Engine, Step, Tempo};
 use crate::error::Result;
 use crate::monitor::Monitor;
 use crate::settings::ProducerSettings;
-use crate::store::Store;
+use crate::store::{Lease, Store};
 
-/// Runs until `stop` turns true, then commits a checkpoint and returns.
+/// How often a producer whose saved state is unusable looks whether it was repaired.
+const FAULT_RECHECK: Duration = Duration::from_secs(10);
+
+/// Runs until `stop` turns true, then commits a checkpoint (when active) and returns.
 pub async fn run(
     settings: &ProducerSettings,
     calendar: Arc<TradingCalendar>,
@@ -25,21 +30,40 @@ pub async fn run(
     monitor: Arc<Monitor>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let instance = runtime::instance_name(&settings.producer.instance);
+    let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
     while !*stop.borrow() {
-        match Worker::recover(settings, calendar.clone(), con.clone(), &monitor).await {
-            Ok(mut worker) => {
-                backoff.reset();
-                monitor.set_redis(true);
-                match worker.run(&monitor, &stop).await {
-                    Ok(()) => return,
-                    Err(e) => tracing::warn!(error = %e, "redis failed; recovering from the last commit"),
+        let mut store = Store::new(con.clone(), Keys::new(settings.redis.key_prefix.clone()), &settings.producer);
+        let delay = match store.acquire(&instance).await {
+            Ok(Lease::Ours(lease)) => {
+                monitor.active(&lease);
+                match Worker::recover(settings, calendar.clone(), store, lease, &monitor).await {
+                    Ok(mut worker) => {
+                        backoff.reset();
+                        match worker.run(&monitor, &stop).await {
+                            Ok(()) => return,
+                            Err(e) => monitor.failed(&e),
+                        }
+                    }
+                    Err(e) => monitor.failed(&e),
+                }
+                if monitor.faulty() {
+                    FAULT_RECHECK
+                } else {
+                    backoff.next_delay()
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot recover from redis yet"),
-        }
-        monitor.set_redis(false);
-        let delay = backoff.next_delay();
+            Ok(Lease::Held(holder)) => {
+                monitor.standing_by(&holder);
+                backoff.reset();
+                lease_ttl / 10
+            }
+            Err(e) => {
+                monitor.failed(&e);
+                backoff.next_delay()
+            }
+        };
         tokio::select! {
             () = tokio::time::sleep(delay) => {},
             _ = stop.changed() => {},
@@ -47,18 +71,27 @@ pub async fn run(
     }
 }
 
-/// A connected producer with its recovered engine.
+/// An active producer with its recovered engine.
 struct Worker {
     store: Store,
     engine: Engine,
+    /// The lease value every commit must find.
+    lease: String,
     batch: usize,
     block: Duration,
     checkpoint_every: Duration,
     last_checkpoint: Instant,
     /// Commits journalled since the checkpoint: nothing to checkpoint while it is zero.
     journalled: usize,
-    /// Entries delivered before a crash are re-read first.
-    draining_pending: bool,
+    /// The lease is renewed by every commit, and by an empty one when this much passed without.
+    renew_every: Duration,
+    last_commit: Instant,
+    /// Working off a backlog: the next batch is applied in event time.
+    behind: bool,
+    /// The wall clock at the previous read; a longer pause than `catch_up_lag_ms` (a SIGSTOP, a
+    /// starved process) means entries may have piled up behind it.
+    last_wall: i64,
+    catch_up_lag_ms: i64,
 }
 
 impl Worker {
@@ -66,23 +99,27 @@ impl Worker {
     async fn recover(
         settings: &ProducerSettings,
         calendar: Arc<TradingCalendar>,
-        con: ConnectionManager,
+        mut store: Store,
+        lease: String,
         monitor: &Monitor,
     ) -> Result<Worker> {
         let section = &settings.producer;
-        let mut store = Store::new(con, Keys::new(settings.redis.key_prefix.clone()), section);
         store.ensure_group().await?;
         let (saved, journal) = store.load().await?;
         let mut engine = match &saved {
-            Some(saved) => Engine::restore(&settings.bars, calendar, section.clock, saved)?,
-            None => Engine::new(&settings.bars, calendar, section.clock),
+            Some(saved) => Engine::restore(&settings.bars, calendar, section.clock, section.max_ahead_ms, saved)?,
+            None => Engine::new(&settings.bars, calendar, section.clock, section.max_ahead_ms),
         };
         let started = Instant::now();
         let mut scratch = Step::default();
         for record in &journal {
             let entries = store.range(engine.last_id(), record.upto).await?;
+            if record.upto > engine.last_id() && entries.last().is_none_or(|e| e.id != record.upto) {
+                let missing = format!("the journal needs stream entries up to {} that are gone", record.upto);
+                return Err(crate::error::Error::State(missing));
+            }
             scratch.clear();
-            engine.step(&entries, record.now_ms, &mut scratch);
+            engine.step(&entries, record.tempo, &mut scratch);
         }
         tracing::info!(
             checkpoint = saved.as_ref().map(|s| s.last_id.to_string()),
@@ -95,12 +132,17 @@ impl Worker {
         Ok(Worker {
             store,
             engine,
+            lease,
             batch: section.batch_entries.max(1),
             block: Duration::from_millis(section.block_ms.max(1)),
             checkpoint_every: Duration::from_millis(section.checkpoint_interval_ms),
             last_checkpoint: Instant::now(),
             journalled: journal.len(),
-            draining_pending: true,
+            renew_every: Duration::from_millis(section.lease_ttl_ms.max(100) / 3),
+            last_commit: Instant::now(),
+            behind: true,
+            last_wall: wall_ms(),
+            catch_up_lag_ms: section.catch_up_lag_ms as i64,
         })
     }
 
@@ -109,35 +151,33 @@ impl Worker {
         loop {
             if *stop.borrow() {
                 step.clear();
-                return self.store.commit(&step, Some(&self.engine.save())).await;
+                return self.store.commit(&self.lease, &step, Some(&self.engine.save())).await;
             }
-            let mut entries = if self.draining_pending {
-                self.store.pending(self.batch).await?
-            } else {
-                self.store.next(self.batch, self.block).await?
-            };
-            step.clear();
-            if self.draining_pending {
-                self.draining_pending = !entries.is_empty();
-                let applied = self.engine.last_id();
-                step.acks.extend(entries.iter().map(|e| e.id).filter(|id| *id <= applied));
-                entries.retain(|e| e.id > applied);
-            }
-            let now = runtime::ops::wall_ms();
+            let wall = wall_ms();
+            let paused = wall - self.last_wall > self.catch_up_lag_ms;
+            self.last_wall = wall;
+            let entries = self.store.next(self.engine.last_id(), self.batch, self.block).await?;
             let checkpoint_due = self.journalled > 0 && self.last_checkpoint.elapsed() >= self.checkpoint_every;
-            if entries.is_empty() && step.acks.is_empty() && !self.engine.due(now) && !checkpoint_due {
+            let renew_due = self.last_commit.elapsed() >= self.renew_every;
+            if entries.is_empty() && !self.engine.due(wall) && !checkpoint_due && !renew_due {
                 continue;
             }
-            self.engine.step(&entries, now, &mut step);
+            // An empty read means the stream is drained: the wall clock may close bars again.
+            let tempo = Tempo { wall_ms: wall, catch_up: !entries.is_empty() && (self.behind || paused) };
+            step.clear();
+            self.engine.step(&entries, tempo, &mut step);
             let checkpoint = checkpoint_due.then(|| self.engine.save());
-            self.store.commit(&step, checkpoint.as_ref()).await?;
+            self.store.commit(&self.lease, &step, checkpoint.as_ref()).await?;
+            self.last_commit = Instant::now();
             if checkpoint.is_some() {
                 self.last_checkpoint = Instant::now();
                 self.journalled = 0;
             } else {
                 self.journalled += 1;
             }
-            monitor.committed(&self.engine);
+            let fresh = self.engine.watermark().is_some_and(|w| w >= wall - self.catch_up_lag_ms);
+            self.behind = entries.len() == self.batch || (tempo.catch_up && !fresh);
+            monitor.committed(&self.engine, self.behind);
         }
     }
 }

@@ -34,9 +34,8 @@ impl Default for ProducerSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct ProducerSection {
     pub clock: Clock,
-    /// The consumer group on the tick stream, and this producer's name in it.
+    /// The consumer group on the tick stream: its position is the producer's, for `XINFO` and lag.
     pub group: String,
-    pub consumer: String,
     /// Stream entries read per batch (XREADGROUP COUNT).
     pub batch_entries: usize,
     /// How long a read waits for entries; also how often the wall clock closes bars when idle.
@@ -45,6 +44,17 @@ pub struct ProducerSection {
     pub checkpoint_interval_ms: u64,
     /// Trim stream entries older than the latest checkpoint (they are applied and acknowledged).
     pub trim_stream: bool,
+    /// A tick stamped this far ahead of the clock is refused (`ahead_of_clock`): it cannot move the
+    /// watermark, close bars or open a day.
+    pub max_ahead_ms: u64,
+    /// On the wall clock, the producer counts as caught up once its latest tick is at most this far
+    /// behind the clock and the stream is drained; before that, a backlog is applied in event time.
+    pub catch_up_lag_ms: u64,
+    /// The active producer's lease: a standby takes over at most this long after the active one
+    /// stops renewing it.
+    pub lease_ttl_ms: u64,
+    /// This producer's name in the lease and on the monitors; empty: `host-pid`.
+    pub instance: String,
 }
 
 impl Default for ProducerSection {
@@ -52,11 +62,14 @@ impl Default for ProducerSection {
         ProducerSection {
             clock: Clock::Wall,
             group: "tickbar-producer".into(),
-            consumer: "producer-1".into(),
             batch_entries: 1000,
             block_ms: 200,
             checkpoint_interval_ms: 10_000,
             trim_stream: true,
+            max_ahead_ms: 5_000,
+            catch_up_lag_ms: 5_000,
+            lease_ttl_ms: 5_000,
+            instance: String::new(),
         }
     }
 }

@@ -1,16 +1,17 @@
-//! The producer's Redis: reading the tick stream through the consumer group, committing each step
-//! (bars, forming bars, publications, dead letters, journal record, acknowledgements and, now and
-//! then, the checkpoint) as one MULTI/EXEC, and reading back the checkpoint and journal on start.
+//! The producer's Redis: reading the tick stream from the producer's own position, the lease that
+//! keeps one producer active, committing each step (bars, forming bars, publications, dead letters,
+//! journal record, the group's position and, now and then, the checkpoint) as one script that first
+//! checks the lease, and reading back the checkpoint and journal on start.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::keys::Keys;
-use common::{BarEventKind, Period};
+use common::{BarEventKind, Period, Symbol};
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, Value};
+use redis::{AsyncCommands, Script, Value};
 
 use crate::engine::{Record, Saved, Step};
 use crate::error::{Error, Result};
@@ -21,6 +22,32 @@ use crate::settings::ProducerSection;
 const DEAD_LETTERS_KEPT: usize = 1_000_000;
 /// Entries per XRANGE page while replaying the journal.
 const RANGE_PAGE: usize = 10_000;
+/// Arguments per command a commit sends: the script unpacks each command onto Lua's stack.
+const ARGS_PER_COMMAND: usize = 2_000;
+
+/// Takes the lease when nobody holds it: the holder's value is a new fencing token and the name.
+/// Returns the value now held, ours or another's.
+const ACQUIRE: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+local fence = redis.call('INCR', KEYS[2])
+local value = fence .. ' ' .. ARGV[1]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value";
+
+/// A commit: fails with FENCED unless the lease is still ours, renews it, then runs the commands
+/// packed in ARGV[3..] as (count, command, arguments...).
+const COMMIT: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held ~= ARGV[1] then return redis.error_reply('FENCED ' .. tostring(held)) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return 1";
 
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
@@ -35,8 +62,19 @@ pub struct Store {
     keys: Keys,
     stream: String,
     group: String,
-    consumer: String,
     trim: bool,
+    lease_ttl: Duration,
+    acquire: Script,
+    commit: Script,
+}
+
+/// The lease as one attempt to take it found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// Ours: the value every commit must find.
+    Ours(String),
+    /// Another producer's, by its value (`{fence} {instance}`).
+    Held(String),
 }
 
 impl Store {
@@ -46,9 +84,25 @@ impl Store {
             stream: keys.tick_stream(),
             keys,
             group: section.group.clone(),
-            consumer: section.consumer.clone(),
             trim: section.trim_stream,
+            lease_ttl: Duration::from_millis(section.lease_ttl_ms.max(100)),
+            acquire: Script::new(ACQUIRE),
+            commit: Script::new(COMMIT),
         }
+    }
+
+    /// Takes the lease for `instance` unless another producer holds it.
+    pub async fn acquire(&mut self, instance: &str) -> Result<Lease> {
+        let value: String = self
+            .acquire
+            .key(self.keys.producer_lease())
+            .key(self.keys.producer_fence())
+            .arg(instance)
+            .arg(self.lease_ttl.as_millis() as u64)
+            .invoke_async(&mut self.con)
+            .await?;
+        let ours = value.split_once(' ').is_some_and(|(_, name)| name == instance);
+        Ok(if ours { Lease::Ours(value) } else { Lease::Held(value) })
     }
 
     /// Creates the consumer group (reading the stream from its start) unless it exists.
@@ -71,6 +125,7 @@ impl Store {
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .ok_or_else(|| Error::State("last_id".into()))?,
+                latest_day: String::from_utf8_lossy(state.get("latest_day").map_or(&[][..], Vec::as_slice)).into(),
             }),
             (None, None, None) => None,
             _ => return Err(Error::State(format!("{} is incomplete", self.keys.producer_state()))),
@@ -94,30 +149,19 @@ impl Store {
         Ok(out)
     }
 
-    /// Entries delivered to this consumer earlier but never acknowledged.
-    pub async fn pending(&mut self, count: usize) -> Result<Vec<Entry>> {
-        self.read("0", count, None).await
-    }
-
-    /// New entries, waiting up to `block` for the first.
-    pub async fn next(&mut self, count: usize, block: Duration) -> Result<Vec<Entry>> {
-        self.read(">", count, Some(block)).await
-    }
-
-    async fn read(&mut self, from: &str, count: usize, block: Option<Duration>) -> Result<Vec<Entry>> {
-        let mut options = StreamReadOptions::default().group(&self.group, &self.consumer).count(count);
-        if let Some(block) = block {
-            options = options.block(block.as_millis() as usize);
-        }
-        let reply: StreamReadReply = self.con.xread_options(&[&self.stream], &[from], &options).await?;
+    /// Up to `count` entries after `after`, waiting up to `block` for the first. The producer reads
+    /// by its own position, so what another (fenced-out) producer read changes nothing.
+    pub async fn next(&mut self, after: EntryId, count: usize, block: Duration) -> Result<Vec<Entry>> {
+        let options = StreamReadOptions::default().count(count).block(block.as_millis() as usize);
+        let reply: StreamReadReply = self.con.xread_options(&[&self.stream], &[after.to_string()], &options).await?;
         reply.keys.into_iter().flat_map(|k| k.ids).map(entry).collect()
     }
 
-    /// Writes a step as one transaction; with `checkpoint`, the state replaces the journal and the
-    /// stream is trimmed below the checkpoint.
-    pub async fn commit(&mut self, step: &Step, checkpoint: Option<&Saved>) -> Result<()> {
+    /// Writes a step atomically under the lease `lease` (renewing it); with `checkpoint`, the state
+    /// replaces the journal and the stream is trimmed below the checkpoint. `Error::Fenced` when
+    /// the lease is no longer ours: nothing was written.
+    pub async fn commit(&mut self, lease: &str, step: &Step, checkpoint: Option<&Saved>) -> Result<()> {
         let mut pipe = redis::pipe();
-        pipe.atomic();
         self.write_bars(&mut pipe, step);
         for d in &step.dead {
             let id = d.id.to_string();
@@ -131,9 +175,15 @@ impl Store {
             let limit = redis::streams::StreamMaxlen::Approx(DEAD_LETTERS_KEPT);
             pipe.xadd_maxlen(self.keys.dead_ticks(), limit, "*", &fields).ignore();
         }
-        if !step.acks.is_empty() {
-            pipe.xack(&self.stream, &self.group, &step.acks.iter().map(ToString::to_string).collect::<Vec<_>>())
-                .ignore();
+        if let Some(record) = step.record {
+            // The group's position is the producer's, so `XINFO GROUPS` shows its lag.
+            pipe.cmd("XGROUP")
+                .arg("SETID")
+                .arg(&self.stream)
+                .arg(&self.group)
+                .arg(record.upto.to_string())
+                .arg("ENTRIESREAD")
+                .arg(step.entries_read);
         }
         match (checkpoint, step.record) {
             (Some(saved), _) => {
@@ -142,6 +192,7 @@ impl Store {
                     ("aggregator", saved.aggregator.as_slice()),
                     ("counters", saved.counters.as_slice()),
                     ("last_id", last_id.as_bytes()),
+                    ("latest_day", saved.latest_day.as_bytes()),
                 ];
                 pipe.hset_multiple(self.keys.producer_state(), &state).ignore();
                 pipe.del(self.keys.producer_journal()).ignore();
@@ -154,49 +205,85 @@ impl Store {
             }
             (None, None) => {}
         }
-        Ok(pipe.query_async::<()>(&mut self.con).await?)
+        let mut invocation = self.commit.key(self.keys.producer_lease());
+        invocation.arg(lease).arg(self.lease_ttl.as_millis() as u64);
+        for cmd in pipe.cmd_iter() {
+            invocation.arg(cmd.args_iter().len());
+            for arg in cmd.args_iter() {
+                if let redis::Arg::Simple(bytes) = arg {
+                    invocation.arg(bytes);
+                }
+            }
+        }
+        invocation.invoke_async::<()>(&mut self.con).await.map_err(|e| match e.code() {
+            Some("FENCED") => Error::Fenced(e.detail().unwrap_or("nobody").to_owned()),
+            _ => Error::Redis(e),
+        })
     }
 
     /// Closed and amended bars replace their frame in the day's sorted set and are published;
-    /// forming bars go to the day's hash, one HSET per (day, period).
+    /// forming bars go to the day's hash, and leave it when they close without a successor: the
+    /// hash holds each symbol's forming bar as of the step's end, wherever steps were cut.
     fn write_bars(&self, pipe: &mut redis::Pipeline, step: &Step) {
-        let mut forming: BTreeMap<(NaiveDate, Period), Vec<(String, String)>> = BTreeMap::new();
+        let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
         let mut days = BTreeSet::new();
         for e in &step.events {
             let day = e.bar.frame.date();
             days.insert(day.to_string());
             let json = serde_json::to_string(&e.bar).expect("bars serialize");
-            match e.kind {
-                BarEventKind::Updated => {
-                    forming.entry((day, e.period)).or_default().push((e.bar.symbol.to_string(), json))
-                }
-                BarEventKind::Closed | BarEventKind::Amended => {
-                    let key = self.keys.day_bars(day, e.period, e.bar.symbol);
-                    let score = e.bar.frame.epoch_seconds();
-                    pipe.zrembyscore(&key, score, score).ignore();
-                    pipe.zadd(&key, &json, score).ignore();
-                    pipe.publish(self.keys.bar_channel(e.period, e.bar.symbol), &json).ignore();
-                }
+            let field = (day, e.period, e.bar.symbol);
+            if e.kind == BarEventKind::Updated {
+                forming.insert(field, Some(json));
+                continue;
+            }
+            if e.kind == BarEventKind::Closed {
+                forming.insert(field, None);
+            }
+            let key = self.keys.day_bars(day, e.period, e.bar.symbol);
+            let score = e.bar.frame.epoch_seconds();
+            pipe.zrembyscore(&key, score, score).ignore();
+            pipe.zadd(&key, &json, score).ignore();
+            pipe.publish(self.keys.bar_channel(e.period, e.bar.symbol), &json).ignore();
+        }
+        let mut by_hash: BTreeMap<(NaiveDate, Period), FormingHash> = BTreeMap::new();
+        for ((day, period, symbol), bar) in forming {
+            let hash = by_hash.entry((day, period)).or_default();
+            match bar {
+                Some(json) => hash.set.push((symbol.to_string(), json)),
+                None => hash.removed.push(symbol.to_string()),
             }
         }
-        for ((day, period), fields) in &forming {
-            pipe.hset_multiple(self.keys.forming_bars(*day, *period), fields).ignore();
+        for ((day, period), hash) in &by_hash {
+            let key = self.keys.forming_bars(*day, *period);
+            for chunk in hash.set.chunks(ARGS_PER_COMMAND / 2) {
+                pipe.hset_multiple(&key, chunk).ignore();
+            }
+            for chunk in hash.removed.chunks(ARGS_PER_COMMAND) {
+                pipe.hdel(&key, chunk).ignore();
+            }
         }
         if !days.is_empty() {
             pipe.sadd(self.keys.days_held(), days).ignore();
         }
     }
 
-    /// Entries waiting for the group (`lag`) and delivered but unacknowledged (`pending`).
-    pub async fn backlog(&mut self) -> Result<(Option<u64>, u64)> {
+    /// Entries after the producer's committed position (`lag`).
+    pub async fn backlog(&mut self) -> Result<Option<u64>> {
         let groups: redis::streams::StreamInfoGroupsReply = self.con.xinfo_groups(&self.stream).await?;
         let group = groups.groups.into_iter().find(|g| g.name == self.group);
-        Ok(group.map_or((None, 0), |g| (g.lag.map(|l| l as u64), g.pending as u64)))
+        Ok(group.and_then(|g| g.lag.map(|l| l as u64)))
     }
 
     pub async fn ping(&mut self) -> Result<()> {
         Ok(redis::cmd("PING").query_async::<()>(&mut self.con).await?)
     }
+}
+
+/// What one step writes to one forming-bar hash: the symbols' bars set, the symbols removed.
+#[derive(Default)]
+struct FormingHash {
+    set: Vec<(String, String)>,
+    removed: Vec<String>,
 }
 
 fn entry(s: StreamId) -> Result<Entry> {

@@ -1,6 +1,6 @@
 //! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
-use common::settings::{CalendarSettings, ClockSettings, ClickHouseSettings, HttpSettings, RedisSettings};
+use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};

@@ -51,13 +51,12 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
         let (status, body) = get_json(&api, path).await;
         assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{path}: {body}");
     }
-    for path in
-        ["/api/v1/calendar/trading-days?start=2014-01-01&end=2014-02-01", "/api/v1/calendar/next?date=2026-12-31"]
-    {
-        let (status, body) = get_json(&api, path).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{path}: {body}");
-        assert!(body["error"]["message"].as_str().unwrap().contains("covers 2015-01-01 to 2026-12-31"), "{body}");
-    }
+    let (status, body) = get_json(&api, "/api/v1/calendar/trading-days?start=2014-01-01&end=2014-02-01").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("covers 2015-01-01 to 2026-12-31"), "{body}");
+    let refusing = stack.api(&[("TICKBAR__CALENDAR__BEYOND_LIST", "refuse")]).await;
+    let (status, body) = get_json(&refusing, "/api/v1/calendar/next?date=2026-12-31").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{body}");
     let (status, body) = get_json(&api, "/api/v2/bars").await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
 }
@@ -71,13 +70,19 @@ async fn the_calendar_endpoints_answer_from_the_trading_calendar() {
     assert_eq!(nov["days"][0], "2026-11-02");
     assert_eq!(nov["days"][20], "2026-11-30");
     let (_, national_day) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2026-10-05").await;
-    assert_eq!(national_day, serde_json::json!({"date": "2026-10-05", "trading_day": false}));
+    assert_eq!(national_day, serde_json::json!({"date": "2026-10-05", "trading_day": false, "provisional": false}));
     let (_, friday) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2026-11-20").await;
     assert_eq!(friday["trading_day"], true);
     let (_, after) = get_json(&api, "/api/v1/calendar/next?date=2026-09-30").await;
-    assert_eq!(after, serde_json::json!({"date": "2026-09-30", "n": 1, "day": "2026-10-08"}));
+    assert_eq!(after, serde_json::json!({"date": "2026-09-30", "n": 1, "day": "2026-10-08", "provisional": false}));
     let (_, back) = get_json(&api, "/api/v1/calendar/next?date=2026-10-08&n=-2").await;
     assert_eq!(back["day"], "2026-09-29");
+    let (_, beyond) = get_json(&api, "/api/v1/calendar/next?date=2026-12-31&n=2").await;
+    assert_eq!(beyond, serde_json::json!({"date": "2026-12-31", "n": 2, "day": "2027-01-04", "provisional": true}));
+    let (_, saturday) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2027-01-09").await;
+    assert_eq!((saturday["trading_day"].as_bool(), saturday["provisional"].as_bool()), (Some(false), Some(true)));
+    let (_, status) = get_json(&api, "/api/status").await;
+    assert_eq!(status["calendar"]["last_date"], "2026-12-31", "{status}");
 }
 
 #[tokio::test]

@@ -99,7 +99,8 @@ pub const ENV_PREFIX: &str = "TICKBAR";
 /// Every settings section of every tickbar service. A service ignores the sections of this list it
 /// does not have, so one environment (or one file) can serve all three; any other section, and any
 /// unknown key inside its own sections, is still an error.
-pub const SECTIONS: [&str; 9] = ["redis", "clickhouse", "http", "calendar", "clock", "bars", "producer", "consumer", "api"];
+pub const SECTIONS: [&str; 9] =
+    ["redis", "clickhouse", "http", "calendar", "clock", "bars", "producer", "consumer", "api"];
 
 /// Loads settings: defaults, then `file` when given, then the environment, last one winning.
 /// Sections of the other services ([`SECTIONS`]) are left out before the service reads its own.
@@ -127,8 +128,31 @@ pub fn load_calendar(settings: &CalendarSettings) -> Result<TradingCalendar, Err
         return Ok(TradingCalendar::bundled().beyond_list(settings.beyond_list));
     };
     let text = std::fs::read_to_string(path).map_err(|source| Error::HolidayFile { path: path.clone(), source })?;
-    let calendar = TradingCalendar::from_csv(&text).map_err(|source| Error::HolidayList { path: path.clone(), source })?;
+    let calendar =
+        TradingCalendar::from_csv(&text).map_err(|source| Error::HolidayList { path: path.clone(), source })?;
     Ok(calendar.beyond_list(settings.beyond_list))
+}
+
+/// `configured`, or `host-pid` when empty: the name an instance gives itself in locks and reports.
+pub fn instance_name(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "tickbar".into());
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+/// A token no other process holds: `name` with this process's id and start instant, so that two
+/// instances configured with the same name never take each other's lock for their own.
+pub fn process_token(name: &str) -> String {
+    static START: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    let nanos = START
+        .get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("{name}#{}.{nanos:x}", std::process::id())
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -186,7 +210,8 @@ mod tests {
     fn one_file_serves_every_service_but_typos_are_still_caught() {
         let dir = tempfile::tempdir().unwrap();
         let shared = dir.path().join("shared.toml");
-        std::fs::write(&shared, "[redis]\nkey_prefix = \"x:\"\n[clickhouse]\npassword = \"s\"\n[api]\ntoken = \"t\"\n").unwrap();
+        std::fs::write(&shared, "[redis]\nkey_prefix = \"x:\"\n[clickhouse]\npassword = \"s\"\n[api]\ntoken = \"t\"\n")
+            .unwrap();
         let s: Other = load_settings(Some(&shared)).unwrap();
         assert_eq!(s.redis.key_prefix, "x:", "the other services' sections are left to them");
         for (typo, named) in [("[redis]\nurll = \"x\"\n", "urll"), ("[redsi]\nurl = \"x\"\n", "redsi")] {

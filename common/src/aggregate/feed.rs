@@ -61,7 +61,9 @@ impl Feed {
     pub fn check(&self) -> Result<(), String> {
         let price_ok = |p: Option<Decimal>| p.is_none_or(|p| bounded(p, MAX_PRICE));
         match self.base {
-            Some(b) if b.volume > MAX_VOLUME || !bounded(b.amount, MAX_AMOUNT) || !price_ok(b.high) || !price_ok(b.low) => {
+            Some(b)
+                if b.volume > MAX_VOLUME || !bounded(b.amount, MAX_AMOUNT) || !price_ok(b.high) || !price_ok(b.low) =>
+            {
                 Err("the cumulative baseline is outside the bounds of a tick".into())
             }
             _ => Ok(()),

@@ -368,7 +368,10 @@ impl BarAggregator {
         }
         agg.latest_ms = state.latest_ms;
         if state.counts.len() > OUTCOMES {
-            return Err(Error::InvalidState(format!("{} outcome counts, at most {OUTCOMES} exist", state.counts.len())));
+            return Err(Error::InvalidState(format!(
+                "{} outcome counts, at most {OUTCOMES} exist",
+                state.counts.len()
+            )));
         }
         agg.counts[..state.counts.len()].copy_from_slice(&state.counts);
         agg.deadline = state.books.values().fold(Deadline::NEVER, |d, b| d.min(b.deadline));
