@@ -54,6 +54,11 @@ impl Keys {
         self.key(format_args!("historical_bar_data_{period}min:processing:{slot}"))
     }
 
+    /// A `SCAN MATCH` pattern for every worker's [`Self::history_processing`] list of `period`.
+    pub fn history_processing_pattern(&self, period: Period) -> String {
+        format!("{}historical_bar_data_{period}min:processing:*", glob_escape(&self.prefix))
+    }
+
     /// The list unusable history items go to (contract: `historical_bar_data_dead`).
     pub fn history_dead(&self) -> String {
         self.key(format_args!("historical_bar_data_dead"))

@@ -1,5 +1,6 @@
-//! Redis stream entry ids (`ms-seq`), ordered as Redis orders them: the producer's position in the
-//! tick stream, and what the consumer reads of it.
+//! Redis stream entry ids (`ms-seq`), ordered as Redis orders them, with one string form for
+//! `Display`, `FromStr` and serde: the producer's position in the tick stream, as the producer
+//! keeps it and the consumer's cleanup reports it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +40,19 @@ impl fmt::Display for EntryId {
     }
 }
 
+impl serde::Serialize for EntryId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EntryId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<EntryId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +66,7 @@ mod tests {
         assert_eq!(a.successor(), b);
         assert!("x-1".parse::<EntryId>().is_err());
         assert_eq!("5".parse::<EntryId>().unwrap(), EntryId { ms: 5, seq: 0 });
+        assert_eq!(serde_json::to_string(&b).unwrap(), "\"1700000000000-10\"");
+        assert_eq!(serde_json::from_str::<EntryId>("\"1700000000000-10\"").unwrap(), b);
     }
 }

@@ -1,16 +1,18 @@
 //! The nightly cleanup: at `consumer.cleanup_at` (Asia/Shanghai) one instance, under the cleanup
-//! lock, removes the previous trading day's same-day data from Redis (bars, forming bars, the
-//! stream entries the producer has committed, and its state when that day is its latest), then
-//! checks the recent ClickHouse history and keeps a JSON report in Redis. A run missed while the
-//! service was down happens at start; running twice removes nothing more.
+//! lock, removes the previous trading day's same-day bars from Redis once ClickHouse holds that
+//! day's history for every symbol and period Redis held (else it keeps the day, says so and tries
+//! again at the next run; `--force` removes anyway), then checks the recent ClickHouse history and
+//! keeps a JSON report in Redis. The producer's stream and state are the producer's: the report
+//! only says how far it got. A run missed while the service was down happens at start; running
+//! twice removes nothing more.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use common::keys::Keys;
-use common::time::split_ms;
-use common::{BarAggregator, BarSettings, Frame, Period, Sessions, TradingCalendar};
+use common::stream::EntryId;
+use common::{BarSettings, Frame, Period, Sessions, TradingCalendar};
 use redis::aio::ConnectionManager;
 use runtime::ops::wall_ms;
 use serde::{Deserialize, Serialize};
@@ -20,7 +22,10 @@ use crate::error::{Error, Result};
 use crate::integrity::{check_group, daily_flags, intraday_flags, Flag, Issue, VOLUME_DAYS};
 use crate::monitor::Monitor;
 use crate::store::clickhouse::History;
-use crate::store::redis::{self as store, DayRemoved, Lock};
+use crate::store::redis::{self as store, DayRemoved, HeldGroup, Lock};
+
+/// Groups named in a report's list of what ClickHouse lacks; the count covers the rest.
+const MISSING_LISTED: usize = 50;
 
 /// How often the service looks whether a cleanup is due, and retries one that failed.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
@@ -48,14 +53,40 @@ pub struct Report {
     pub scheduled_for: Option<String>,
     pub started_at: String,
     pub finished_at: String,
-    /// The trading days whose same-day data was removed.
+    /// The trading days this run was for.
     pub days: Vec<NaiveDate>,
+    /// `--force`: days removed whether or not ClickHouse holds their history.
+    pub forced: bool,
     pub redis: Vec<DayRemoved>,
-    pub stream_entries_trimmed: u64,
-    pub producer_state: String,
+    /// Days kept in Redis because ClickHouse lacks some of their history; tried again next run.
+    pub kept: Vec<KeptDay>,
+    /// How far the producer got: its latest tick's date and its committed stream position.
+    pub producer_latest_day: Option<NaiveDate>,
+    pub producer_position: Option<EntryId>,
+    /// The holiday list's end drawing near or passed.
+    pub calendar_warning: Option<String>,
     pub integrity: Integrity,
     /// Data checks: flagged, kept.
     pub flags: Vec<Flag>,
+}
+
+/// A day left in Redis: the (symbol, period) groups ClickHouse holds fewer bars of than Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeptDay {
+    pub day: NaiveDate,
+    /// Groups short in ClickHouse, all of them.
+    pub groups_missing: usize,
+    /// The first [`MISSING_LISTED`] of them.
+    pub missing: Vec<Missing>,
+}
+
+/// One (symbol, period) of a kept day: bars in Redis, bars in ClickHouse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Missing {
+    pub symbol: String,
+    pub period: u16,
+    pub redis: u64,
+    pub clickhouse: u64,
 }
 
 /// The check of ClickHouse history over recent trading days.
@@ -82,14 +113,16 @@ pub struct Cleanup {
 }
 
 impl Cleanup {
-    /// Runs the cleanup of `days` under the lock, keeps its report and alerts on failure.
-    /// `Err` only when the lock is held elsewhere or Redis cannot take the report.
+    /// Runs the cleanup of `days` under the lock (`force`: remove them even when ClickHouse lacks
+    /// their history), keeps its report and alerts on failure, on kept days and on the calendar's
+    /// end. `Err` only when the lock is held elsewhere or Redis cannot take the report.
     pub async fn run(
         &self,
         con: &mut ConnectionManager,
         days: Vec<NaiveDate>,
         trigger: Trigger,
         scheduled_for: Option<NaiveDateTime>,
+        force: bool,
     ) -> Result<Report> {
         self.lock.acquire(con).await?;
         let started_at = now_iso();
@@ -102,23 +135,26 @@ impl Cleanup {
             started_at,
             finished_at: String::new(),
             days,
+            forced: force,
             redis: Vec::new(),
-            stream_entries_trimmed: 0,
-            producer_state: String::new(),
+            kept: Vec::new(),
+            producer_latest_day: None,
+            producer_position: None,
+            calendar_warning: self.calendar.warning(runtime::ops::today(wall_ms())),
             integrity: Integrity::default(),
             flags: Vec::new(),
         };
         let mut work_con = con.clone();
         let outcome = self.lock.hold(con.clone(), self.work(&mut work_con, &mut report)).await;
         report.error = outcome.err().map(|e| e.to_string());
-        report.ok = report.error.is_none() && report.integrity.issues.is_empty();
+        report.ok = report.error.is_none() && report.integrity.issues.is_empty() && report.kept.is_empty();
         report.finished_at = now_iso();
         let stored =
             store::store_report(con, &self.keys, &serde_json::to_string(&report).expect("reports serialize")).await;
         if let Err(e) = self.lock.release(con).await {
             tracing::warn!(error = %e, "could not release the cleanup lock; it expires by itself");
         }
-        if !report.ok {
+        if !report.ok || report.calendar_warning.is_some() {
             self.alert(&report).await;
         }
         stored.map(|()| report)
@@ -130,9 +166,15 @@ impl Cleanup {
         days.dedup();
         let Some(&newest) = days.last() else { return Ok(()) };
         for day in &days {
-            report.redis.push(store::remove_day(con, &self.keys, *day).await?);
+            match self.missing(con, *day).await? {
+                Some(kept) if !report.forced => {
+                    tracing::warn!(day = %day, groups = kept.groups_missing, "clickhouse lacks history of the day; it stays in redis");
+                    report.kept.push(kept);
+                }
+                _ => report.redis.push(store::remove_day(con, &self.keys, *day).await?),
+            }
         }
-        (report.stream_entries_trimmed, report.producer_state) = self.producer(con, &days).await?;
+        (report.producer_latest_day, report.producer_position) = store::producer_progress(con, &self.keys).await?;
         let first = self.calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
         let checked = self.calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
@@ -141,26 +183,34 @@ impl Cleanup {
         Ok(())
     }
 
-    /// Trims the stream entries the producer has checkpointed, and deletes its state when its
-    /// latest tick is on one of `days` (sorted) and nothing is journalled on top of it.
-    async fn producer(&self, con: &mut ConnectionManager, days: &[NaiveDate]) -> Result<(u64, String)> {
-        let Some(&day) = days.last() else { return Ok((0, "untouched".into())) };
-        let Some(checkpoint) = store::producer_checkpoint(con, &self.keys).await? else {
-            return Ok((0, "none".into()));
-        };
-        let aggregator = BarAggregator::restore(&self.bars, self.calendar.clone(), &checkpoint.aggregator);
-        let latest_day =
-            aggregator.ok().and_then(|a| a.latest_tick_ms()).map(|ms| common::time::date_of(split_ms(ms).0));
-        let latest = latest_day.map_or("-".into(), |d| d.to_string());
-        if checkpoint.journal == 0 && latest_day.is_none_or(|d| days.contains(&d)) {
-            let trimmed = store::trim_stream(con, &self.keys, &successor(&checkpoint.last_id)).await?;
-            store::delete_producer_state(con, &self.keys).await?;
-            return Ok((trimmed, format!("removed (last tick on {latest})")));
+    /// What ClickHouse lacks of `day`'s history: the (symbol, period) groups of Redis whose bars
+    /// ClickHouse holds fewer distinct frames of; `None` when it lacks nothing.
+    async fn missing(&self, con: &mut ConnectionManager, day: NaiveDate) -> Result<Option<KeptDay>> {
+        let held: Vec<HeldGroup> = store::held_groups(con, &self.keys, day).await?;
+        if held.is_empty() {
+            return Ok(None);
         }
-        let next_day_ms = common::time::epoch_ms(common::time::day_number(day) + 1, 0);
-        let boundary = min_id(format!("{next_day_ms}-0"), &checkpoint.last_id);
-        let trimmed = store::trim_stream(con, &self.keys, &boundary).await?;
-        Ok((trimmed, format!("kept: it holds ticks up to {latest}")))
+        let stored: std::collections::HashMap<(String, u16), u64> =
+            self.history.day_groups(day).await?.into_iter().map(|g| ((g.symbol, g.period), g.distinct)).collect();
+        let mut missing: Vec<Missing> = held
+            .into_iter()
+            .filter_map(|g| {
+                let clickhouse = stored.get(&(g.symbol.clone(), g.period)).copied().unwrap_or(0);
+                (clickhouse < g.bars).then_some(Missing {
+                    symbol: g.symbol,
+                    period: g.period,
+                    redis: g.bars,
+                    clickhouse,
+                })
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(None);
+        }
+        missing.sort_by(|a, b| (&a.symbol, a.period).cmp(&(&b.symbol, b.period)));
+        let groups_missing = missing.len();
+        missing.truncate(MISSING_LISTED);
+        Ok(Some(KeptDay { day, groups_missing, missing }))
     }
 
     async fn integrity(&self, days: &[NaiveDate], report: &mut Report) -> Result<()> {
@@ -194,7 +244,9 @@ impl Cleanup {
             .issues
             .first()
             .map(|i| format!("; first: {} {}m {} {} {}", i.symbol, i.period, i.day, i.kind, i.count));
-        let text = match &report.error {
+        let kept = report.kept.iter().map(|k| format!("{} ({} groups short)", k.day, k.groups_missing));
+        let kept: Vec<String> = kept.collect();
+        let mut text = match &report.error {
             Some(e) => format!("tickbar cleanup of {:?} failed: {e}", report.days),
             None => format!(
                 "tickbar cleanup of {:?}: {} integrity issues{}",
@@ -203,6 +255,12 @@ impl Cleanup {
                 first.unwrap_or_default()
             ),
         };
+        if !kept.is_empty() {
+            text.push_str(&format!("; kept in redis, clickhouse lacks their history: {}", kept.join(", ")));
+        }
+        if let Some(warning) = &report.calendar_warning {
+            text.push_str(&format!("; calendar: {warning}"));
+        }
         let body =
             serde_json::json!({ "text": text, "ok": report.ok, "days": report.days, "instance": report.instance });
         if let Err(e) = crate::webhook::post(url, body.to_string()).await {
@@ -221,7 +279,8 @@ impl Cleanup {
     }
 
     /// Whether the run scheduled for `slot` is still to do, given the last report; and its days:
-    /// the trading day before the slot's date, plus days held that runs missed since the last one.
+    /// the trading day before the slot's date, plus days held that runs missed since the last one
+    /// or that the last one kept.
     pub fn due(&self, slot: NaiveDateTime, last: Option<&Report>, held: &[NaiveDate]) -> Option<Vec<NaiveDate>> {
         let slot_iso = Frame::from_local(slot).to_iso8601();
         let last_scheduled = last.filter(|r| r.trigger == Trigger::Schedule && r.scheduled_for.is_some());
@@ -234,10 +293,11 @@ impl Cleanup {
         }
         let previous = self.calendar.prev(slot.date()).ok()?;
         let cleaned_before = last_scheduled.and_then(|r| r.days.iter().max().copied());
+        let kept = |d: &NaiveDate| last.is_some_and(|r| r.kept.iter().any(|k| k.day == *d));
         let mut days: Vec<NaiveDate> = held
             .iter()
             .copied()
-            .filter(|d| *d < slot.date() && cleaned_before.is_some_and(|c| *d > c))
+            .filter(|d| *d < slot.date() && (cleaned_before.is_some_and(|c| *d > c) || kept(d)))
             .chain([previous])
             .collect();
         days.sort();
@@ -267,29 +327,10 @@ impl Cleanup {
         let held = store::days_held(con, &self.keys).await?;
         if let Some(days) = self.due(slot, last.as_ref(), &held) {
             tracing::info!(?days, %slot, "cleanup due");
-            self.run(con, days, Trigger::Schedule, Some(slot)).await?;
+            self.run(con, days, Trigger::Schedule, Some(slot), false).await?;
         }
         Ok(())
     }
-}
-
-/// The smaller of two stream ids.
-fn min_id(a: String, b: &str) -> String {
-    let key = |id: &str| {
-        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-        (ms.parse::<u64>().unwrap_or(0), seq.parse::<u64>().unwrap_or(0))
-    };
-    if key(b) < key(&a) {
-        b.to_owned()
-    } else {
-        a
-    }
-}
-
-/// The stream id right after `id`.
-fn successor(id: &str) -> String {
-    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-    format!("{ms}-{}", seq.parse::<u64>().unwrap_or(0) + 1)
 }
 
 fn now_iso() -> String {
@@ -337,9 +378,12 @@ mod tests {
             started_at: now_iso(),
             finished_at: now_iso(),
             days: days.iter().map(|s| d(s)).collect(),
+            forced: false,
             redis: vec![],
-            stream_entries_trimmed: 0,
-            producer_state: String::new(),
+            kept: vec![],
+            producer_latest_day: None,
+            producer_position: None,
+            calendar_warning: None,
             integrity: Integrity::default(),
             flags: vec![],
         }
@@ -375,9 +419,11 @@ mod tests {
     }
 
     #[test]
-    fn stream_ids_compare_by_number() {
-        assert_eq!(min_id("1700000000000-0".into(), "999-5"), "999-5");
-        assert_eq!(min_id("5-0".into(), "5-1"), "5-0");
-        assert_eq!(successor("5-9"), "5-10");
+    fn a_day_the_last_run_kept_is_tried_again() {
+        let c = cleanup();
+        let mut last = ran("2026-11-19 02:00", &["2026-11-18"]);
+        last.kept.push(KeptDay { day: d("2026-11-18"), groups_missing: 1, missing: vec![] });
+        let held = [d("2026-11-18"), d("2026-11-19")];
+        assert_eq!(c.due(at("2026-11-20 02:00"), Some(&last), &held), Some(vec![d("2026-11-18"), d("2026-11-19")]));
     }
 }

@@ -72,19 +72,32 @@ impl Drain {
         self.monitor.set_drain("stopped".into());
     }
 
-    /// Drains every period until `stop` (Ok) or until the lock is lost (Err).
+    /// Drains every period until `stop` (Ok) or until the lock is lost (Err); first finishes the
+    /// batches left in processing by workers this configuration does not have.
     async fn drain_while_held(&self, con: &ConnectionManager, stop: &watch::Receiver<bool>) -> Result<()> {
-        let workers = self.periods.iter().flat_map(|p| (0..self.queues.slots()).map(move |slot| (*p, slot)));
-        let drains = workers.map(|(p, slot)| self.drain_period(p, slot, con.clone(), stop.clone()));
-        let all = async { futures_util::future::try_join_all(drains).await.map(|_| ()) };
-        self.queues.lock().hold(con.clone(), all).await
+        let work = async {
+            let leftovers = self.queues.leftovers(&mut con.clone()).await?;
+            if !leftovers.is_empty() {
+                tracing::info!(?leftovers, "finishing batches left by more workers than configured");
+            }
+            let finish = leftovers
+                .into_iter()
+                .map(|(p, slot)| self.drain_period(p, slot, Run::Leftover, con.clone(), stop.clone()));
+            futures_util::future::try_join_all(finish).await?;
+            let workers = self.periods.iter().flat_map(|p| (0..self.queues.slots()).map(move |slot| (*p, slot)));
+            let drains = workers.map(|(p, slot)| self.drain_period(p, slot, Run::Worker, con.clone(), stop.clone()));
+            futures_util::future::try_join_all(drains).await.map(|_| ())
+        };
+        self.queues.lock().hold(con.clone(), work).await
     }
 
-    /// Works one period's queue as worker `slot` until `stop`; backs off while a store fails.
+    /// Works one period's queue as worker `slot` until `stop` (a leftover: until its batch in
+    /// processing is written); backs off while a store fails.
     async fn drain_period(
         &self,
         period: Period,
         slot: usize,
+        run: Run,
         mut con: ConnectionManager,
         mut stop: watch::Receiver<bool>,
     ) -> Result<()> {
@@ -100,6 +113,7 @@ impl Drain {
                 () = async { let _ = stopping.wait_for(|s| *s).await; tokio::time::sleep(STOP_GRACE).await } => return Ok(()),
             };
             let wait = match outcome {
+                Ok(_) if run == Run::Leftover => return Ok(()),
                 Ok(true) => {
                     backoff.reset();
                     continue;
@@ -177,6 +191,13 @@ impl Drain {
         }
         Ok(rejected)
     }
+}
+
+/// What a worker does: drain its queue, or finish the batch a worker slot no longer configured left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Worker,
+    Leftover,
 }
 
 /// The dead letter of a row ClickHouse refused, taken out of the tally's written rows.

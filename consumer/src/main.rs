@@ -48,11 +48,15 @@ enum Command {
     #[command(flatten)]
     Service(runtime::ServiceCommand),
     /// Runs the cleanup once for one trading day and prints its report as JSON. Exit status 0: done
-    /// and clean; 1: it failed (or another instance holds the lock); 2: done, with integrity issues.
+    /// and clean; 1: it failed (or another instance holds the lock); 2: done, with integrity issues
+    /// or the day kept because ClickHouse lacks its history.
     Cleanup {
         /// The trading day to remove from Redis (default: the trading day before today).
         #[arg(long)]
         day: Option<NaiveDate>,
+        /// Remove the day even when ClickHouse lacks its history (the bars are then gone).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -75,8 +79,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
         None => rt.block_on(serve(settings, parts))?,
-        Some(Command::Cleanup { day }) => {
-            let code = rt.block_on(cleanup_once(&settings, &parts, day))?;
+        Some(Command::Cleanup { day, force }) => {
+            let code = rt.block_on(cleanup_once(&settings, &parts, day, force))?;
             std::process::exit(code);
         }
     }
@@ -109,14 +113,19 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
 }
 
 /// `consumer cleanup [--day D]`: the exit status.
-async fn cleanup_once(settings: &ConsumerSettings, parts: &Parts, day: Option<NaiveDate>) -> anyhow::Result<i32> {
+async fn cleanup_once(
+    settings: &ConsumerSettings,
+    parts: &Parts,
+    day: Option<NaiveDate>,
+    force: bool,
+) -> anyhow::Result<i32> {
     let day = match day {
         Some(day) => day,
         None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(runtime::ops::wall_ms() / 1000).date())?,
     };
     apply_schema(settings).await.context("clickhouse")?;
     let mut con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
-    let report = parts.cleanup.run(&mut con, vec![day], Trigger::Command, None).await?;
+    let report = parts.cleanup.run(&mut con, vec![day], Trigger::Command, None, force).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(match (&report.error, report.ok) {
         (Some(_), _) => 1,

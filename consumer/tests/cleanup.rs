@@ -1,15 +1,16 @@
 //! The cleanup against a real Redis and ClickHouse: it removes one trading day's same-day data and
-//! nothing of the next, names a symbol with a missing bar in its report and alerts a webhook, runs
-//! at start when the scheduled run was missed, and never runs in two instances at once.
+//! nothing of the next (leaving the producer's stream and state alone), names a symbol with a
+//! missing bar in its report and alerts a webhook, keeps a day whose history ClickHouse lacks until
+//! it arrives or `--force`, runs at start when the scheduled run was missed, and never runs in two
+//! instances at once.
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
-use common::time::{day_number, epoch_ms};
-use common::{BarAggregator, BarSettings, Period, Sessions, Tick, TickKind, TradingCalendar};
+use common::time::day_number;
+use common::{Period, Sessions};
 use harness::seed_bar;
 use redis::AsyncCommands;
 use support::Stack;
@@ -43,28 +44,52 @@ async fn days_held(stack: &mut Stack) -> Vec<String> {
     days
 }
 
-/// A producer checkpoint whose latest tick is on `day`, with `entries` stream entries before it.
+/// What a producer's state says of its progress: its latest tick on `day`, after `entries` entries.
 async fn producer_state(stack: &mut Stack, day: &str, entries: usize) -> String {
-    let mut agg = BarAggregator::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()));
-    let time_ms = epoch_ms(day_number(day.parse().unwrap()), 10 * 3600);
-    let tick = Tick {
-        symbol: "600519.SH".parse().unwrap(),
-        time_ms,
-        price: "1800".parse().unwrap(),
-        volume: 100,
-        amount: "180000".parse().unwrap(),
-        kind: TickKind::Trade,
-    };
-    agg.apply_at_watermark(&tick);
     let mut last = String::new();
     for _ in 0..entries {
         last = stack.con.xadd("ticks", "*", &[("tick", "{}")]).await.unwrap();
     }
-    let keys = stack.keys.clone();
-    let fields: [(&str, Vec<u8>); 3] =
-        [("aggregator", agg.save()), ("counters", b"{}".to_vec()), ("last_id", last.clone().into_bytes())];
-    let _: () = stack.con.hset_multiple(keys.producer_state(), &fields).await.unwrap();
+    let fields = [("latest_day", day), ("last_id", last.as_str())];
+    let _: () = stack.con.hset_multiple(stack.keys.producer_state(), &fields).await.unwrap();
     last
+}
+
+/// History of `day` in every period for `symbols`, as a loader queues it; `skip` leaves out one
+/// (symbol, one-minute frame). Returns the rows it makes.
+fn history(day: &str, symbols: &[&str], skip: Option<(&str, &str)>) -> Vec<(Period, Vec<String>)> {
+    let sessions = Sessions::new(common::Layout::default());
+    let mut n = 0;
+    Period::ALL
+        .iter()
+        .map(|&period| {
+            let mut items = Vec::new();
+            for symbol in symbols {
+                for frame in sessions.grid(symbol.parse().unwrap()).frames(day_number(day.parse().unwrap()), period) {
+                    let frame = frame.to_string();
+                    if period == Period::M1 && skip.is_some_and(|(s, f)| s == *symbol && frame.ends_with(f)) {
+                        continue;
+                    }
+                    n += 1;
+                    items.push(seed_bar(symbol, &frame, n));
+                }
+            }
+            (period, items)
+        })
+        .collect()
+}
+
+/// Queues `history` and waits until the consumer has written it all.
+async fn load(stack: &mut Stack, history: &[(Period, Vec<String>)], env: &[(&str, &str)]) {
+    let rows = history.iter().map(|(_, items)| items.len() as u64).sum();
+    for (period, items) in history {
+        stack.push(*period, items).await;
+    }
+    let mut consumer = stack.consumer(env);
+    stack.drained(&mut consumer, rows).await;
+    let stopping = Instant::now();
+    assert!(consumer.terminate().success(), "SIGTERM stops the consumer cleanly: {}", consumer.log());
+    assert!(stopping.elapsed() < Duration::from_secs(10));
 }
 
 /// A webhook receiver on a free port: the body of the first POST it gets.
@@ -105,24 +130,8 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     same_day_data(&mut stack, day).await;
     same_day_data(&mut stack, next).await;
     let last_id = producer_state(&mut stack, day, 5).await;
-    let later: String = stack.con.xadd("ticks", "*", &[("tick", "{}")]).await.unwrap();
-
-    let sessions = Sessions::new(common::Layout::default());
-    let mut history = Vec::new();
-    for symbol in ["600519.SH", "000002.SZ"] {
-        for frame in sessions.grid(symbol.parse().unwrap()).frames(day_number(day.parse().unwrap()), Period::M1) {
-            if symbol == "000002.SZ" && frame.to_string().ends_with("10:00:00") {
-                continue;
-            }
-            history.push(seed_bar(symbol, &frame.to_string(), history.len() as u64));
-        }
-    }
-    stack.push(Period::M1, &history).await;
-    let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]);
-    stack.drained(&mut consumer, 479).await;
-    let stopping = Instant::now();
-    assert!(consumer.terminate().success(), "SIGTERM stops the consumer cleanly: {}", consumer.log());
-    assert!(stopping.elapsed() < Duration::from_secs(10));
+    let history = history(day, &["600519.SH", "000001.SZ"], Some(("000001.SZ", "10:00:00")));
+    load(&mut stack, &history, &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
 
     let (url, received) = webhook().await;
     let (code, report, _) = stack.cleanup(day, &[("TICKBAR__CONSUMER__WEBHOOK_URL", &url)]);
@@ -131,22 +140,20 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     assert_eq!(issues.len(), 1, "{report:#}");
     assert_eq!(
         (&issues[0]["symbol"], &issues[0]["kind"], &issues[0]["count"], &issues[0]["frames"]),
-        (&"000002.SZ".into(), &"missing".into(), &1.into(), &serde_json::json!(["10:00"]))
+        (&"000001.SZ".into(), &"missing".into(), &1.into(), &serde_json::json!(["10:00"]))
     );
-    assert_eq!(report["integrity"]["bars"], 479);
+    assert_eq!(report["integrity"]["bars"], 2 * (240 + 48 + 16 + 8 + 4) - 1);
+    assert_eq!(report["kept"], serde_json::json!([]), "ClickHouse holds the day's history: {report:#}");
     let alert = tokio::time::timeout(Duration::from_secs(10), received).await.expect("the webhook was called").unwrap();
-    assert!(alert.contains("000002.SZ") && alert.contains("integrity issues"), "{alert}");
+    assert!(alert.contains("000001.SZ") && alert.contains("integrity issues"), "{alert}");
 
     assert_eq!(keys_of(&mut stack, day).await, 0, "the day's bars and forming bars are gone");
     assert_eq!(keys_of(&mut stack, next).await, 15, "the next day's are all there");
     assert_eq!(days_held(&mut stack).await, [next]);
-    assert!(report["producer_state"].as_str().unwrap().starts_with("removed"), "{report:#}");
+    assert_eq!((&report["producer_latest_day"], &report["producer_position"]), (&day.into(), &last_id.clone().into()));
     let state: bool = stack.con.exists(stack.keys.producer_state()).await.unwrap();
-    assert!(!state, "the producer state of the day is gone");
-    let left: Vec<(String, Vec<(String, String)>)> =
-        redis::cmd("XRANGE").arg("ticks").arg("-").arg("+").query_async(&mut stack.con).await.unwrap();
-    let left: Vec<&str> = left.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(left, [later.as_str()], "committed entries up to {last_id} are trimmed, the later one kept");
+    let entries: u64 = stack.con.xlen("ticks").await.unwrap();
+    assert!(state && entries == 5, "the producer's state and stream are the producer's: left alone");
 
     let stored: String = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&stored).unwrap()["days"], serde_json::json!([day]));
@@ -157,15 +164,50 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or_is_forced() {
+    let mut stack = Stack::start().await;
+    let day = "2023-02-01";
+    same_day_data(&mut stack, day).await;
+    load(&mut stack, &history(day, &["600519.SH"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
+
+    let (url, received) = webhook().await;
+    let (code, report, _) = stack.cleanup(day, &[("TICKBAR__CONSUMER__WEBHOOK_URL", &url)]);
+    assert_eq!((code, &report["ok"]), (2, &false.into()), "kept, so not ok: {report:#}");
+    assert_eq!(report["kept"][0]["day"], day, "{report:#}");
+    assert_eq!(report["kept"][0]["groups_missing"], 5, "000001.SZ in each period: {report:#}");
+    assert_eq!(
+        report["kept"][0]["missing"][0],
+        serde_json::json!({"symbol": "000001.SZ", "period": 1, "redis": 1, "clickhouse": 0})
+    );
+    let alert = tokio::time::timeout(Duration::from_secs(10), received).await.expect("the webhook was called").unwrap();
+    assert!(alert.contains("kept in redis") && alert.contains(day), "{alert}");
+    assert_eq!(keys_of(&mut stack, day).await, 15, "the only copy of 000001.SZ's bars stays");
+    assert_eq!(days_held(&mut stack).await, [day], "and is still served from Redis");
+
+    let (code, report, log) = stack.cleanup_with(&["--day", day, "--force"], &[]);
+    assert_eq!(
+        (code, &report["forced"], &report["kept"]),
+        (0, &true.into(), &serde_json::json!([])),
+        "{report:#} {log}"
+    );
+    assert_eq!(keys_of(&mut stack, day).await, 0, "--force removes it anyway");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_missed_cleanup_runs_at_start() {
     let mut stack = Stack::start().await;
-    let calendar = TradingCalendar::bundled();
-    let today = common::Frame::from_epoch_seconds(chrono::Utc::now().timestamp()).date();
-    let previous = calendar.prev(today).expect("the bundled calendar covers today").to_string();
-    let today = today.to_string();
+    let (previous, today) = ("2026-11-18".to_owned(), "2026-11-19".to_owned());
     same_day_data(&mut stack, &previous).await;
     same_day_data(&mut stack, &today).await;
-    let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__CLEANUP_AT", "00:00")]);
+    let clock = [("TICKBAR__CLOCK__START", "2026-11-19T00:30:00"), ("TICKBAR__CONSUMER__CLEANUP_AT", "00:00")];
+    load(
+        &mut stack,
+        &history(&previous, &["600519.SH", "000001.SZ"], None),
+        &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")],
+    )
+    .await;
+    let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
+    let mut consumer = stack.consumer(&clock);
     let start = Instant::now();
     let report = loop {
         consumer.assert_running();
@@ -206,11 +248,14 @@ async fn two_instances_never_run_the_cleanup_at_once() {
     let (code, report, log) = stack.cleanup(day, &[]);
     assert_eq!((code, report), (1, serde_json::Value::Null), "refused while another instance holds the lock");
     assert!(log.contains("the cleanup lock is held by other-instance"), "{log}");
+    let (_, _, log) =
+        stack.cleanup_with(&["--day", day, "--force"], &[("TICKBAR__CONSUMER__INSTANCE", "other-instance")]);
+    assert!(log.contains("the cleanup lock is held by other-instance"), "one name, another process: still out: {log}");
     assert_eq!(keys_of(&mut stack, day).await, 15, "nothing removed meanwhile");
     let holder: String = stack.con.get(&lock).await.unwrap();
     assert_eq!(holder, "other-instance", "the other instance's lock is left alone");
     let _: () = stack.con.del(&lock).await.unwrap();
-    let (code, report, log) = stack.cleanup(day, &[]);
+    let (code, report, log) = stack.cleanup_with(&["--day", day, "--force"], &[]);
     assert_eq!(code, 0, "{report:#} {log}");
     assert_eq!(keys_of(&mut stack, day).await, 0);
     let after: Option<String> = stack.con.get(&lock).await.unwrap();

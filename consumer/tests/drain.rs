@@ -145,3 +145,26 @@ async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
     assert_eq!(code, 200);
     assert!(metrics.contains("tickbar_consumer_dead_letters_total{reason=\"bad_bar\"} 1"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_left_by_more_workers_than_configured_are_finished() {
+    let mut stack = Stack::start().await;
+    let bars = history(3_000);
+    let mut queued = Vec::new();
+    for (slot, chunk) in bars.chunks(1_000).enumerate() {
+        let (period, _) = chunk[0];
+        let items: Vec<&String> = chunk.iter().filter(|(p, _)| *p == period).map(|(_, item)| item).collect();
+        // The layout a worker's take leaves: the version, then the items newest first.
+        let processing = stack.keys.history_processing(period, 6 + slot);
+        let _: () = stack.con.rpush(&processing, "1700000000000000").await.unwrap();
+        let _: () = stack.con.rpush(&processing, items.iter().rev().collect::<Vec<_>>()).await.unwrap();
+        queued.push(items.len() as u64);
+    }
+    let rows: u64 = queued.iter().sum();
+    let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__WORKERS_PER_QUEUE", "2")]);
+    stack.drained(&mut consumer, rows).await;
+    for period in Period::ALL {
+        let left: Vec<String> = stack.con.keys(stack.keys.history_processing_pattern(period)).await.unwrap();
+        assert!(left.is_empty(), "no processing list is left: {left:?}");
+    }
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::keys::Keys;
+use common::stream::EntryId;
 use common::Period;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
@@ -44,7 +45,7 @@ const RENEW: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
-/// An expiring lock: `SET NX PX` with this instance's token, renewed and released only by it.
+/// An expiring lock: `SET NX PX` with this process's token, renewed and released only by it.
 #[derive(Clone)]
 pub struct Lock {
     pub what: &'static str,
@@ -54,8 +55,10 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// A lock whose token is `instance` made unique to this process, so two instances configured
+    /// with the same name never both hold it.
     pub fn new(what: &'static str, key: String, instance: &str, ttl: Duration) -> Lock {
-        Lock { what, key, token: instance.to_owned(), ttl }
+        Lock { what, key, token: runtime::process_token(instance), ttl }
     }
 
     /// Takes the lock when free (or already ours); otherwise says who holds it.
@@ -85,7 +88,7 @@ impl Lock {
         }
     }
 
-    /// This instance's name, the lock's value while it holds it.
+    /// This process's token, the lock's value while it holds it.
     pub fn token(&self) -> &str {
         &self.token
     }
@@ -191,6 +194,20 @@ impl Queues {
         Ok(())
     }
 
+    /// Processing lists of workers beyond `workers_per_queue` (left by an instance configured with
+    /// more): each (period, worker) whose batch must still be finished.
+    pub async fn leftovers(&self, con: &mut ConnectionManager) -> Result<Vec<(Period, usize)>> {
+        let mut left = Vec::new();
+        for period in Period::ALL {
+            for key in scan(con, &self.keys.history_processing_pattern(period)).await? {
+                let slot = key.rsplit(':').next().and_then(|s| s.parse::<usize>().ok());
+                left.extend(slot.filter(|s| *s >= self.slots).map(|s| (period, s)));
+            }
+        }
+        left.sort();
+        Ok(left)
+    }
+
     /// Queue length and items in processing per period, and the dead list's length.
     pub async fn lengths(&self, con: &mut ConnectionManager) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
         let mut pipe = redis::pipe();
@@ -243,59 +260,66 @@ pub struct DayRemoved {
 pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<DayRemoved> {
     let was_held: i64 = con.srem(keys.days_held(), day.to_string()).await?;
     let mut removed = DayRemoved { day, was_held: was_held == 1, ..DayRemoved::default() };
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(keys.day_bars_pattern(day))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(con)
-            .await?;
-        if !found.is_empty() {
-            removed.bar_keys += con.unlink::<_, u64>(&found).await?;
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
+    for chunk in scan(con, &keys.day_bars_pattern(day)).await?.chunks(1000) {
+        removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
     }
     let forming: Vec<String> = Period::ALL.iter().map(|p| keys.forming_bars(day, *p)).collect();
     removed.forming_keys = con.unlink(&forming).await?;
     Ok(removed)
 }
 
-/// The producer's checkpoint as the cleanup needs it.
-#[derive(Debug)]
-pub struct ProducerCheckpoint {
-    pub aggregator: Vec<u8>,
-    /// The last applied stream entry id, `ms-seq`.
-    pub last_id: String,
-    pub journal: u64,
-}
-
-pub async fn producer_checkpoint(con: &mut ConnectionManager, keys: &Keys) -> Result<Option<ProducerCheckpoint>> {
-    let (aggregator, last_id, journal): (Option<Vec<u8>>, Option<String>, u64) = redis::pipe()
-        .hget(keys.producer_state(), "aggregator")
+/// How far the producer got, from its state: the date of its latest tick and its committed
+/// stream position (read, never changed: the state is the producer's).
+pub async fn producer_progress(
+    con: &mut ConnectionManager,
+    keys: &Keys,
+) -> Result<(Option<NaiveDate>, Option<EntryId>)> {
+    let (day, position): (Option<String>, Option<String>) = redis::pipe()
+        .hget(keys.producer_state(), "latest_day")
         .hget(keys.producer_state(), "last_id")
-        .llen(keys.producer_journal())
         .query_async(con)
         .await?;
-    Ok(match (aggregator, last_id) {
-        (Some(aggregator), Some(last_id)) => Some(ProducerCheckpoint { aggregator, last_id, journal }),
-        _ => None,
-    })
+    Ok((day.and_then(|d| d.parse().ok()), position.and_then(|p| p.parse().ok())))
 }
 
-/// Deletes stream entries below `min_id`; how many went.
-pub async fn trim_stream(con: &mut ConnectionManager, keys: &Keys, min_id: &str) -> Result<u64> {
-    Ok(redis::cmd("XTRIM").arg(keys.tick_stream()).arg("MINID").arg(min_id).query_async(con).await?)
+/// One (symbol, period) whose bars of a day Redis holds, and how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldGroup {
+    pub symbol: String,
+    pub period: u16,
+    pub bars: u64,
 }
 
-pub async fn delete_producer_state(con: &mut ConnectionManager, keys: &Keys) -> Result<()> {
-    con.del::<_, ()>(&[keys.producer_state(), keys.producer_journal()]).await?;
-    Ok(())
+/// Every (symbol, period) Redis holds closed bars of on `day`, with their counts.
+pub async fn held_groups(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
+    let found = scan(con, &keys.day_bars_pattern(day)).await?;
+    let mut pipe = redis::pipe();
+    for key in &found {
+        pipe.zcard(key);
+    }
+    let counts: Vec<u64> = if found.is_empty() { Vec::new() } else { pipe.query_async(con).await? };
+    let groups = found.iter().zip(counts).filter_map(|(key, bars)| {
+        let mut parts = key.rsplitn(3, ':');
+        let symbol = parts.next()?.to_owned();
+        let period = parts.next()?.parse().ok()?;
+        Some(HeldGroup { symbol, period, bars })
+    });
+    Ok(groups.collect())
+}
+
+/// Every key matching `pattern`.
+async fn scan(con: &mut ConnectionManager, pattern: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).query_async(con).await?;
+        keys.extend(found);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
 }
 
 /// Keeps `report` as the latest and in the list of the last 30.
@@ -345,7 +369,8 @@ mod tests {
         let lock = Lock::new("drain", keys.drain_lock(), "me", Duration::from_millis(300));
         lock.acquire(&mut con).await.unwrap();
         let other = Lock::new("drain", keys.drain_lock(), "other", Duration::from_millis(300));
-        assert!(matches!(other.acquire(&mut con).await, Err(Error::LockHeld { holder, .. }) if holder == "me"));
+        assert!(matches!(other.acquire(&mut con).await, Err(Error::LockHeld { holder, .. }) if holder == lock.token()));
+        assert!(lock.token().starts_with("me#"), "the name, made unique to the process: {}", lock.token());
         let queues = Queues::new(keys.clone(), lock.clone(), 1);
         let _: () = con.lpush(keys.history_queue(Period::M1), &["b", "a"]).await.unwrap();
         let batch = queues.take(&mut con, Period::M1, 0, 10).await.unwrap().unwrap();
@@ -354,7 +379,7 @@ mod tests {
         let mut thief = con.clone();
         let steal = async move {
             tokio::time::sleep(Duration::from_millis(150)).await;
-            let _: () = thief.set(keys.drain_lock(), "other").await.unwrap();
+            let _: () = thief.set(keys.drain_lock(), "other#1").await.unwrap();
             tokio::time::sleep(Duration::from_secs(5)).await;
             Ok(())
         };

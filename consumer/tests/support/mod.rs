@@ -47,9 +47,14 @@ impl Stack {
 
     /// `consumer cleanup --day day`: its exit code, the report it printed and its log.
     pub fn cleanup(&self, day: &str, env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+        self.cleanup_with(&["--day", day], env)
+    }
+
+    /// `consumer cleanup ARGS`: its exit status, report and log.
+    pub fn cleanup_with(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
         let urls = (self.redis.url(), self.clickhouse.url());
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_consumer"));
-        cmd.args(["cleanup", "--day", day]).env("RUST_LOG", "warn");
+        cmd.arg("cleanup").args(args).env("RUST_LOG", "warn");
         for (k, v) in self.env(&urls, env) {
             cmd.env(k, v);
         }
