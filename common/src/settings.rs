@@ -29,6 +29,8 @@ impl Default for RedisSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClickHouseSettings {
+    /// `http://host:8123`; user info in it is hidden by `check-config` like the password.
+    #[serde(serialize_with = "redacted_url")]
     pub url: String,
     pub database: String,
     pub user: String,
@@ -116,15 +118,35 @@ pub fn redacted<T: Secret, S: serde::Serializer>(secret: &T, serializer: S) -> R
     serializer.serialize_str(if secret.is_set() { "(set)" } else { "" })
 }
 
-/// A URL as `check-config` prints it: a password in it shown as `(set)`.
+/// A URL as `check-config` prints it: its user info (a password, which may itself hold `@` or
+/// `/`, or a bare token) shown as `(set)`, the user name kept.
 pub fn redacted_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    let credentials = url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?)));
-    match credentials {
-        Some((scheme, (user_info, host))) if user_info.contains(':') => {
-            let user = user_info.split_once(':').map_or("", |(user, _)| user);
-            serializer.serialize_str(&format!("{scheme}://{user}:(set)@{host}"))
+    serializer.serialize_str(&hide_user_info(url))
+}
+
+/// An endpoint whose path and query may carry a secret (a webhook such as Slack's): only its
+/// scheme and host are printed, the rest as `(set)`.
+pub fn redacted_endpoint<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    let Some(url) = url else { return serializer.serialize_none() };
+    let hidden = hide_user_info(url);
+    let shown = match hidden.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let more = if rest.len() > host.len() { "/(set)" } else { "" };
+            format!("{scheme}://{host}{more}")
         }
-        _ => serializer.serialize_str(url),
+        None => "(set)".to_owned(),
+    };
+    serializer.serialize_str(&shown)
+}
+
+fn hide_user_info(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // The host never holds `@`: everything before the last one is user info, whatever it holds.
+    let Some((user_info, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match user_info.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:(set)@{host}"),
+        None => format!("{scheme}://(set)@{host}"),
     }
 }
 
@@ -142,5 +164,20 @@ mod tests {
         assert!(printed.contains(r#""password":"(set)""#) && printed.contains(r#""password":"""#), "{printed}");
         let plain = serde_json::to_string(&RedisSettings::default()).unwrap();
         assert!(plain.contains(r#""redis://127.0.0.1:6379/0""#), "{plain}");
+        for (url, shown) in [
+            ("redis://u:p@ss/w@rd@10.0.0.5:6379/0", "redis://u:(set)@10.0.0.5:6379/0"),
+            ("https://reader:s3cret@ch.example:8443", "https://reader:(set)@ch.example:8443"),
+            ("http://t0ken@host:8123", "http://(set)@host:8123"),
+        ] {
+            let redis = RedisSettings { url: url.into(), key_prefix: String::new() };
+            let printed = serde_json::to_value(&redis).unwrap();
+            assert_eq!(printed["url"], shown);
+            let clickhouse = ClickHouseSettings { url: url.into(), ..ClickHouseSettings::default() };
+            assert_eq!(serde_json::to_value(&clickhouse).unwrap()["url"], shown);
+        }
+        #[derive(Serialize)]
+        struct Hook(#[serde(serialize_with = "redacted_endpoint")] Option<String>);
+        let hook = serde_json::to_string(&Hook(Some("https://hooks.example/services/T0/B0/XyZsecret".into()))).unwrap();
+        assert_eq!(hook, r#""https://hooks.example/(set)""#);
     }
 }

@@ -53,7 +53,9 @@ pub struct ConsumerSection {
     pub lock_ttl_ms: u64,
     /// This instance's name in locks and reports; empty means host name and process id.
     pub instance: String,
-    /// An `http://` URL that receives a short JSON alert when the cleanup or its checks fail.
+    /// An `http://` URL that receives a short JSON alert when the cleanup or its checks fail;
+    /// `check-config` prints only its host, since the path of a webhook is often its secret.
+    #[serde(serialize_with = "common::settings::redacted_endpoint")]
     pub webhook_url: Option<String>,
 }
 

@@ -65,3 +65,49 @@ fn each_example_configuration_holds_every_setting_with_its_default_and_variable(
         }
     }
 }
+
+/// `SERVICE check-config` under `env` (and nothing else of this process's `TICKBAR__` variables):
+/// whether it succeeded, what it printed, what it logged.
+fn check_config_with(service: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = Command::new(harness::workspace_binary(service));
+    cmd.arg("check-config");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TICKBAR__")) {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn one_environment_serves_all_three_services_and_typos_are_still_refused() {
+    let shared = [
+        ("TICKBAR__REDIS__URL", "redis://tickbar:r3dis@redis.internal:6379/0"),
+        ("TICKBAR__CLICKHOUSE__URL", "https://reader:ch@rd/pw@clickhouse.internal:8443"),
+        ("TICKBAR__CLICKHOUSE__PASSWORD", "p@ssw0rd"),
+        ("TICKBAR__PRODUCER__CLOCK", "wall"),
+        ("TICKBAR__CONSUMER__WEBHOOK_URL", "https://hooks.example/services/T0/B0/w3bh00k"),
+        ("TICKBAR__API__TOKEN", "t0ken"),
+        ("TICKBAR__BARS__GRACE_MS", "1500"),
+    ];
+    for service in ["producer", "consumer", "query-api"] {
+        let (ok, printed, log) = check_config_with(service, &shared);
+        assert!(ok, "{service} refused the shared environment: {log}");
+        for secret in ["r3dis", "ch@rd", "pw@", "p@ssw0rd", "w3bh00k", "t0ken"] {
+            assert!(!printed.contains(secret), "{service} printed the secret {secret}: {printed}");
+        }
+        assert!(printed.contains("\"grace_ms\": 1500"), "{service} read its own sections: {printed}");
+        for (typo, named) in [("TICKBAR__REDIS__URLL", "urll"), ("TICKBAR__REDSI__URL", "redsi")] {
+            let (ok, _, log) = check_config_with(service, &[(typo, "x")]);
+            assert!(!ok && log.contains(named), "{service} must refuse {typo}: {log}");
+        }
+    }
+}
+
+#[test]
+fn check_config_warns_when_the_holiday_list_runs_out() {
+    let (ok, _, log) = check_config_with("consumer", &[("TICKBAR__CLOCK__START", "2026-12-15T10:00:00")]);
+    assert!(ok && log.contains("warning: the holiday list ends on 2026-12-31 (16 days left)"), "{log}");
+    let (ok, _, log) = check_config_with("producer", &[("TICKBAR__CLOCK__START", "2026-11-01T10:00:00")]);
+    assert!(ok && !log.contains("warning"), "no warning two months ahead: {log}");
+}

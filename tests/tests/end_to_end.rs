@@ -60,12 +60,19 @@ async fn the_sample_through_the_three_services_is_served_as_the_rules_give_and_c
         }
     }
 
+    let mut con = stack.redis.connect().await.unwrap();
     let out = stack.command("consumer", &["cleanup", "--day", day]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
-    assert_ne!(out.status.code(), Some(1), "the cleanup failed: {report}");
-    assert_eq!(report["days"], serde_json::json!([day]), "{report}");
+    assert_eq!(out.status.code(), Some(2), "the day's history never reached ClickHouse: kept: {report}");
+    assert_eq!(report["kept"][0]["day"], day, "{report}");
+    let held: Vec<String> = con.smembers(Keys::new("").days_held()).await.unwrap();
+    assert!(held.contains(&day.to_owned()), "the only copy of the day stays in Redis: {held:?}");
 
-    let mut con = stack.redis.connect().await.unwrap();
+    let out = stack.command("consumer", &["cleanup", "--day", day, "--force"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
+    assert_ne!(out.status.code(), Some(1), "the cleanup failed: {report}");
+    assert_eq!((&report["days"], &report["forced"]), (&serde_json::json!([day]), &true.into()), "{report}");
+
     let left: Vec<String> = con.keys(format!("tickbar:*{day}*")).await.unwrap();
     assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
     let held: Vec<String> = con.smembers(Keys::new("").days_held()).await.unwrap();
