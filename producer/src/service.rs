@@ -30,7 +30,8 @@ pub async fn run(
     monitor: Arc<Monitor>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let instance = runtime::instance_name(&settings.producer.instance);
+    // Unique to this process: two producers configured with one name still exclude each other.
+    let instance = runtime::process_token(&runtime::instance_name(&settings.producer.instance));
     let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
     while !*stop.borrow() {

@@ -1,0 +1,295 @@
+//! The producer in live operation, on a clock the test sets (`[clock]`): an outage on the wall
+//! clock is caught up in event time and loses nothing, and one producer is active while a second
+//! stands by, takes over when the first dies or stalls, and fences the stalled one out. Each run is
+//! compared with an undisturbed one.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use common::keys::Keys;
+use common::Bar;
+use redis::AsyncCommands;
+use support::*;
+
+/// The set clock of a run: it reads `START` at the real instant `origin_ms` and runs `SPEED` times
+/// as fast, for the producers and for the feeder alike.
+struct TestClock {
+    origin_ms: i64,
+}
+
+impl TestClock {
+    const START: &'static str = "2026-11-18T09:59:50";
+    const SPEED: i64 = 10;
+
+    fn new() -> TestClock {
+        TestClock { origin_ms: now_ms() + 1_000 }
+    }
+
+    fn start_ms() -> i64 {
+        common::time::parse_datetime(Self::START).unwrap()
+    }
+
+    /// The producer settings of this clock.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TICKBAR__CLOCK__START", Self::START.into()),
+            ("TICKBAR__CLOCK__ORIGIN_MS", self.origin_ms.to_string()),
+            ("TICKBAR__CLOCK__SPEED", Self::SPEED.to_string()),
+        ]
+    }
+
+    /// Sleeps until the set clock reads `at_ms`.
+    async fn until(&self, at_ms: i64) {
+        let real = self.origin_ms + (at_ms - Self::start_ms()) / Self::SPEED;
+        let wait = real - now_ms();
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn at(time: &str) -> i64 {
+    common::time::parse_datetime(&format!("2026-11-18T{time}")).unwrap()
+}
+
+/// A tick every 0.5 s of 600519.SH and every 7 s of a quiet 000333.SZ, 10:00:00 to 10:05:59.5.
+fn live_ticks() -> Vec<(i64, String)> {
+    (0..720)
+        .flat_map(|i: i64| {
+            let time = at("10:00:00") + i * 500;
+            let liquid = format!(
+                r#"{{"symbol":"600519.SH","time":{time},"price":"{}.{:02}","volume":{}}}"#,
+                1800 + i % 5,
+                i % 100,
+                100 * (1 + i % 7)
+            );
+            let quiet =
+                (i % 14 == 3).then(|| format!(r#"{{"symbol":"000333.SZ","time":{time},"price":"60.5","volume":300}}"#));
+            [Some((time, liquid)), quiet.map(|q| (time, q))].into_iter().flatten()
+        })
+        .collect()
+}
+
+/// The closed bars under `prefix` of frames up to `last` (market time), every key in order.
+async fn closed_up_to(stack: &mut Stack, prefix: &str, last: &str) -> Vec<(String, Vec<Bar>)> {
+    let mut keys: Vec<String> = stack.con.keys(format!("{prefix}tickbar:bars:*")).await.unwrap();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let members: Vec<String> = stack.con.zrange(&key, 0, -1).await.unwrap();
+        let bars: Vec<Bar> = members
+            .iter()
+            .map(|m| serde_json::from_str::<Bar>(m).unwrap())
+            .filter(|b| b.frame.time().format("%H:%M:%S").to_string().as_str() <= last)
+            .collect();
+        out.push((key.trim_start_matches(prefix).to_owned(), bars));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() {
+    let mut stack = Stack::start().await;
+    let clock = TestClock::new();
+    let mut env: Vec<(&str, String)> = clock.env();
+    env.extend([
+        ("TICKBAR__PRODUCER__CLOCK", "wall".into()),
+        ("TICKBAR__PRODUCER__LEASE_TTL_MS", "1000".into()),
+        ("TICKBAR__BARS__CORRECTION_WINDOW_MS", "120000".into()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut clean = stack.producer("clean:", &env);
+    let mut outage = Some(stack.producer("outage:", &env));
+    let ticks = live_ticks();
+    let fed: u64 = ticks.iter().filter(|(_, t)| t.contains("600519")).map(|(_, t)| volume_of(t)).sum();
+    for (time, tick) in &ticks {
+        clock.until(*time).await;
+        if *time == at("10:01:00") {
+            outage.take().unwrap().kill();
+        }
+        if *time == at("10:04:20") {
+            outage = Some(stack.producer("outage:", &env));
+        }
+        stack.send("clean:", &[("tick", tick.clone())]).await;
+        stack.send("outage:", &[("tick", tick.clone())]).await;
+    }
+    let mut outage = outage.unwrap();
+    clock.until(at("10:06:05")).await;
+    stack.drained("clean:", &mut clean).await;
+    stack.drained("outage:", &mut outage).await;
+
+    let expected = closed_up_to(&mut stack, "clean:", "10:06:00").await;
+    let minutes: Vec<&Bar> =
+        expected.iter().filter(|(k, _)| k.ends_with(":1:600519.SH")).flat_map(|(_, b)| b).collect();
+    assert_eq!(minutes.len(), 6, "the undisturbed run closed 10:01 .. 10:06 on the wall clock");
+    assert_eq!(minutes.iter().map(|b| b.vol).sum::<u64>(), fed, "and holds every share fed");
+    let quiet: Vec<&Bar> = expected.iter().filter(|(k, _)| k.ends_with(":1:000333.SZ")).flat_map(|(_, b)| b).collect();
+    assert_eq!(quiet.len(), 6, "the quiet symbol's minutes closed on the wall clock too");
+    assert_eq!(closed_up_to(&mut stack, "outage:", "10:06:00").await, expected, "the outage lost or moved nothing");
+}
+
+fn volume_of(tick: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(tick).unwrap()["volume"].as_u64().unwrap()
+}
+
+/// The producer's `/api/status`.
+async fn status(producer: &Producer) -> serde_json::Value {
+    let (code, body) = producer.get("/api/status").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Waits (at most `within`) until the producer's role is `role`; how long it took.
+async fn role(producer: &mut Producer, role: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        producer.assert_running();
+        let (code, body) = producer.get("/api/status").await;
+        if code == 200 && serde_json::from_str::<serde_json::Value>(&body).unwrap()["role"] == role {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "not {role} within {within:?}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_takes_over_a_dead_or_stalled_producer_which_is_fenced_out_and_the_bars_equal_a_clean_run() {
+    let mut stack = Stack::start().await;
+    let mut ticks = real_trades("2023-02-01");
+    ticks.extend(real_snapshots("000333.SZ", "2023-02-01"));
+    ticks.sort_by_key(|t| t.time_ms);
+    let entries: Vec<(&str, String)> = ticks.iter().map(|t| ("tick", tick_json(t))).collect();
+    let mut clean = stack.producer("clean:", &[]);
+    stack.send("clean:", &entries).await;
+    stack.drained("clean:", &mut clean).await;
+    let expected = stack.dump("clean:").await;
+
+    let lease = [("TICKBAR__PRODUCER__LEASE_TTL_MS", "1000")];
+    let mut first = stack.producer("pair:", &[&lease[..], &[("TICKBAR__PRODUCER__INSTANCE", "first")]].concat());
+    role(&mut first, "active", Duration::from_secs(20)).await;
+    let mut second = stack.producer("pair:", &[&lease[..], &[("TICKBAR__PRODUCER__INSTANCE", "second")]].concat());
+    role(&mut second, "standby", Duration::from_secs(20)).await;
+    let standby = status(&second).await;
+    assert!(standby["lease"].as_str().unwrap().contains(" first#"), "it names the active one: {standby}");
+    let (_, metrics) = second.get("/metrics").await;
+    assert!(metrics.contains("tickbar_producer_active{instance=\"second\"} 0"), "{metrics}");
+
+    let thirds: Vec<&[(&str, String)]> = entries.chunks(entries.len() / 3 + 1).collect();
+    stack.send("pair:", thirds[0]).await;
+    stack.drained("pair:", &mut first).await;
+    first.signal("STOP");
+    let took = role(&mut second, "active", Duration::from_secs(10)).await;
+    assert!(took < Duration::from_secs(3), "the standby took over within the lease time: {took:?}");
+    stack.send("pair:", thirds[1]).await;
+    stack.drained("pair:", &mut second).await;
+    first.signal("CONT");
+    role(&mut first, "standby", Duration::from_secs(10)).await;
+    let fenced = status(&first).await;
+    assert!(fenced["lease"].as_str().unwrap().contains(" second#"), "{fenced}");
+
+    second.kill();
+    role(&mut first, "active", Duration::from_secs(10)).await;
+    stack.send("pair:", thirds[2]).await;
+    stack.drained("pair:", &mut first).await;
+    let got = stack.dump("pair:").await;
+    assert_eq!(got.len(), expected.len());
+    for (a, b) in got.iter().zip(&expected) {
+        assert_eq!(a, b, "the stalled producer's writes never landed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_kind_of_poison_is_refused_with_its_reason_and_valid_ticks_still_make_their_bars() {
+    let mut stack = Stack::start().await;
+    let valid = real_trades("2023-02-01");
+    let bad_element = r#"{"symbol":"600519.SH","time":1675215000000,"price":-1,"volume":1}"#;
+    let mut crowd: Vec<&str> = vec![bad_element; 50_000];
+    let good_in_crowd = tick_json(&valid[0]);
+    crowd.insert(25_000, &good_in_crowd);
+    let poison: Vec<(&str, String)> = vec![
+        (
+            "tick",
+            r#"{"symbol":"600519.SH","time":"2023-02-01T10:00:00","price":"79228162514264337593543950335","volume":2}"#
+                .into(),
+        ),
+        ("tick", r#"{"symbol":"600519.SH","time":"2023-02-01T10:00:00","price":"1800","volume":1000000000001}"#.into()),
+        (
+            "tick",
+            r#"{"symbol":"600519.SH","time":"2023-02-01T10:00:00","price":"1800","volume":1,"amount":1e15}"#.into(),
+        ),
+        ("qmt", r#"{"600519.SH":{"time":1675216800000,"lastPrice":1e400,"volume":1,"amount":1}}"#.into()),
+        ("tick", r#"{"symbol":"600519.SH","time":"2099-01-05T10:00:00","price":"1800","volume":100}"#.into()),
+        ("tick", format!("[{}]", crowd.join(","))),
+    ];
+    let mut entries = poison.clone();
+    entries.extend(valid[1..].iter().map(|t| ("tick", tick_json(t))));
+    let mut producer = stack.producer("poison:", &[]);
+    stack.send("poison:", &entries).await;
+    stack.drained("poison:", &mut producer).await;
+
+    for p in common::Period::ALL {
+        assert_eq!(
+            stack.bars("poison:", "2023-02-01", p, "600519.SH").await,
+            aggregate(&valid, "600519.SH", p),
+            "{p}m"
+        );
+    }
+    let dead: u64 = stack.con.xlen(Keys::new("poison:").dead_ticks()).await.unwrap();
+    assert_eq!(dead, 5 + 50_000);
+    let counted = status(&producer).await["counters"]["dead"].clone();
+    assert_eq!(
+        counted,
+        serde_json::json!({"out_of_bounds": 3, "bad_field": 1, "ahead_of_clock": 1, "bad_price": 50_000}),
+        "each with its reason"
+    );
+    let letters: redis::streams::StreamRangeReply =
+        stack.con.xrevrange_count(Keys::new("poison:").dead_ticks(), "+", "-", 10).await.unwrap();
+    for letter in &letters.ids {
+        let entry: String = letter.get("entry").unwrap();
+        assert_eq!(entry, bad_element, "a bad element's letter holds the element, not the payload");
+        let detail: String = letter.get("detail").unwrap();
+        assert!(detail.starts_with("element "), "{detail}");
+    }
+    assert_eq!(producer.get("/readyz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_checkpoint_is_a_clear_fault_on_readyz_not_a_panic_until_it_is_repaired() {
+    let mut stack = Stack::start().await;
+    let keys = Keys::new("corrupt:");
+    let state = [("aggregator", "{\"layout\":{}}"), ("counters", "{}"), ("last_id", "0-0")];
+    let _: () = stack.con.hset_multiple(keys.producer_state(), &state).await.unwrap();
+    let mut producer = stack.producer("corrupt:", &[]);
+    let start = Instant::now();
+    let (code, why) = loop {
+        producer.assert_running();
+        let (code, why) = producer.get("/readyz").await;
+        if why.contains("unusable") || start.elapsed() > Duration::from_secs(20) {
+            break (code, why);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(code, 503, "{why}");
+    assert!(why.contains("unusable saved aggregator state"), "{why}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    producer.assert_running();
+    assert!(status(&producer).await["fault"].as_str().is_some_and(|f| f.contains("unusable")));
+    let (_, metrics) = producer.get("/metrics").await;
+    assert!(metrics.contains("tickbar_producer_fault 1"), "{metrics}");
+
+    let _: () = stack.con.del(keys.producer_state()).await.unwrap();
+    let start = Instant::now();
+    while producer.get("/readyz").await.0 != 200 {
+        producer.assert_running();
+        assert!(start.elapsed() < Duration::from_secs(20), "not repaired: {}", producer.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.send("corrupt:", &[("tick", tick_json(&real_trades("2023-02-01")[0]))]).await;
+    stack.drained("corrupt:", &mut producer).await;
+}
