@@ -232,6 +232,30 @@ async fn a_missed_cleanup_runs_at_start() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn past_the_holiday_list_the_scheduled_cleanup_still_runs_and_says_the_list_ended() {
+    let mut stack = Stack::start().await;
+    let day = "2027-01-04";
+    same_day_data(&mut stack, day).await;
+    load(&mut stack, &history(day, &["600519.SH", "000001.SZ"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")])
+        .await;
+    let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
+    let mut consumer = stack.consumer(&[("TICKBAR__CLOCK__START", "2027-01-05T02:00:30")]);
+    let start = Instant::now();
+    let report = loop {
+        consumer.assert_running();
+        let stored: Option<String> = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
+        if let Some(report) = stored.map(|s| serde_json::from_str::<serde_json::Value>(&s).unwrap()) {
+            break report;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no cleanup ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["days"], serde_json::json!([day]), "{report:#}");
+    assert!(report["calendar_warning"].as_str().unwrap().contains("ended on 2026-12-31"), "{report:#}");
+    assert_eq!(keys_of(&mut stack, day).await, 0, "the provisional day was cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn two_instances_never_run_the_cleanup_at_once() {
     let mut stack = Stack::start().await;
     let day = "2023-02-01";

@@ -128,10 +128,10 @@ impl Monitor {
         self.with(|s| s.fault.is_some())
     }
 
-    pub fn recovered(&self, engine: &Engine) {
+    pub fn recovered(&self, engine: &Engine, catching_up: bool) {
         self.recoveries.fetch_add(1, Ordering::Relaxed);
         self.with(|s| s.fault = None);
-        self.committed(engine, true);
+        self.committed(engine, catching_up);
     }
 
     /// Takes the figures of the engine after a commit.

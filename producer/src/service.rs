@@ -87,6 +87,8 @@ struct Worker {
     /// The lease is renewed by every commit, and by an empty one when this much passed without.
     renew_every: Duration,
     last_commit: Instant,
+    /// On the wall clock (in event time there is nothing to catch up with).
+    wall_clock: bool,
     /// Working off a backlog: the next batch is applied in event time.
     behind: bool,
     /// The wall clock at the previous read; a longer pause than `catch_up_lag_ms` (a SIGSTOP, a
@@ -129,8 +131,7 @@ impl Worker {
             took_ms = started.elapsed().as_millis() as u64,
             "recovered"
         );
-        monitor.recovered(&engine);
-        Ok(Worker {
+        let worker = Worker {
             store,
             engine,
             lease,
@@ -141,10 +142,13 @@ impl Worker {
             journalled: journal.len(),
             renew_every: Duration::from_millis(section.lease_ttl_ms.max(100) / 3),
             last_commit: Instant::now(),
-            behind: true,
+            wall_clock: section.clock == crate::settings::Clock::Wall,
+            behind: section.clock == crate::settings::Clock::Wall,
             last_wall: wall_ms(),
             catch_up_lag_ms: section.catch_up_lag_ms as i64,
-        })
+        };
+        monitor.recovered(&worker.engine, worker.behind);
+        Ok(worker)
     }
 
     async fn run(&mut self, monitor: &Monitor, stop: &watch::Receiver<bool>) -> Result<()> {
@@ -177,7 +181,7 @@ impl Worker {
                 self.journalled += 1;
             }
             let fresh = self.engine.watermark().is_some_and(|w| w >= wall - self.catch_up_lag_ms);
-            self.behind = entries.len() == self.batch || (tempo.catch_up && !fresh);
+            self.behind = self.wall_clock && (entries.len() == self.batch || (tempo.catch_up && !fresh));
             monitor.committed(&self.engine, self.behind);
         }
     }

@@ -293,3 +293,32 @@ async fn a_corrupt_checkpoint_is_a_clear_fault_on_readyz_not_a_panic_until_it_is
     stack.send("corrupt:", &[("tick", tick_json(&real_trades("2023-02-01")[0]))]).await;
     stack.drained("corrupt:", &mut producer).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_the_holiday_list_weekdays_build_bars_provisionally_unless_refused() {
+    let mut stack = Stack::start().await;
+    let ticks: Vec<(&str, String)> = ["10:00:05", "10:03:30", "15:00:01"]
+        .iter()
+        .map(|t| ("tick", format!(r#"{{"symbol":"600519.SH","time":"2027-01-04T{t}","price":"1500","volume":100}}"#)))
+        .collect();
+    let clock = ("TICKBAR__CLOCK__START", "2027-01-04T15:10:00");
+    let mut provisional = stack.producer("weekdays:", &[clock]);
+    let mut refusing = stack.producer("refuse:", &[clock, ("TICKBAR__CALENDAR__BEYOND_LIST", "refuse")]);
+    stack.send("weekdays:", &ticks).await;
+    stack.send("refuse:", &ticks).await;
+    stack.drained("weekdays:", &mut provisional).await;
+    stack.drained("refuse:", &mut refusing).await;
+
+    let minutes = stack.bars("weekdays:", "2027-01-04", common::Period::M1, "600519.SH").await;
+    assert_eq!(minutes.len(), 240 - 30, "10:01 to 15:00, the quiet minutes filled");
+    assert_eq!(minutes.iter().map(|b| b.vol).sum::<u64>(), 300);
+    let calendar = status(&provisional).await["calendar"].clone();
+    assert_eq!((&calendar["provisional"], &calendar["days_left"]), (&true.into(), &(-4).into()), "{calendar}");
+    assert!(calendar["warning"].as_str().unwrap().contains("ended on 2026-12-31"), "{calendar}");
+    let (_, metrics) = provisional.get("/metrics").await;
+    assert!(metrics.contains("tickbar_calendar_days_left -4") && metrics.contains("tickbar_calendar_provisional 1"));
+
+    assert!(stack.bars("refuse:", "2027-01-04", common::Period::M1, "600519.SH").await.is_empty());
+    let outcomes = status(&refusing).await["outcomes"].clone();
+    assert_eq!(outcomes["outside_calendar"], 3, "refused and counted: {outcomes}");
+}

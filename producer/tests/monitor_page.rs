@@ -10,7 +10,7 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     let ticks = real_trades("2023-02-01");
     let mut entries: Vec<(&str, String)> = ticks.iter().map(|t| ("tick", tick_json(t))).collect();
     entries.push(("tick", "{broken".to_owned()));
-    let mut producer = stack.producer("page:", &[]);
+    let mut producer = stack.producer("page:", &[("TICKBAR__CLOCK__START", "2026-12-15T10:00:00")]);
     stack.send("page:", &entries).await;
     stack.drained("page:", &mut producer).await;
 
@@ -18,6 +18,12 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     let dom = tokio::task::spawn_blocking(move || harness::chromium_dom(&url, 3_000)).await.unwrap().unwrap();
     let figure = |id: &str| harness::element_text(&dom, id);
     assert_eq!(figure("redis"), "up");
+    assert_eq!(figure("role"), "active");
+    assert_eq!(figure("catching_up"), "no");
+    assert!(
+        figure("calendar-warning").contains("the holiday list ends on 2026-12-31 (16 days left)"),
+        "the calendar's end shows a fortnight ahead: {dom}"
+    );
     assert_eq!(figure("ticks_total"), harness::thousands(ticks.len() as u64));
     assert_eq!(figure("symbols_active"), "1");
     let last = ticks.iter().map(|t| t.time_ms).max().unwrap();
