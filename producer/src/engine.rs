@@ -30,8 +30,9 @@ pub struct Counters {
     pub amended: [u64; 5],
 }
 
-/// When a step happens: the wall clock read before its entries were, and whether they are a
-/// backlog to apply in event time.
+/// When a step happens: the wall clock read right after its entries were (no tick of them can be
+/// stamped later, short of a wrong clock upstream), and whether they are a backlog to apply in
+/// event time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tempo {
     pub wall_ms: i64,

@@ -91,7 +91,7 @@ struct Worker {
     wall_clock: bool,
     /// Working off a backlog: the next batch is applied in event time.
     behind: bool,
-    /// The wall clock at the previous read; a longer pause than `catch_up_lag_ms` (a SIGSTOP, a
+    /// The wall clock after the previous read; a longer pause than `catch_up_lag_ms` (a SIGSTOP, a
     /// starved process) means entries may have piled up behind it.
     last_wall: i64,
     catch_up_lag_ms: i64,
@@ -158,10 +158,14 @@ impl Worker {
                 step.clear();
                 return self.store.commit(&self.lease, &step, Some(&self.engine.save())).await;
             }
-            let wall = wall_ms();
-            let paused = wall - self.last_wall > self.catch_up_lag_ms;
-            self.last_wall = wall;
+            let before = wall_ms();
             let entries = self.store.next(self.engine.last_id(), self.batch, self.block).await?;
+            // Read after the entries, so none is stamped after it; a stall anywhere in the loop
+            // longer than `catch_up_lag_ms` (besides the read's own wait) means a backlog.
+            let wall = wall_ms();
+            let waited = self.block.as_millis() as i64 + self.catch_up_lag_ms;
+            let paused = before - self.last_wall > self.catch_up_lag_ms || wall - before > waited;
+            self.last_wall = wall;
             let checkpoint_due = self.journalled > 0 && self.last_checkpoint.elapsed() >= self.checkpoint_every;
             let renew_due = self.last_commit.elapsed() >= self.renew_every;
             if entries.is_empty() && !self.engine.due(wall) && !checkpoint_due && !renew_due {
