@@ -127,8 +127,10 @@ where
 /// A private `redis-server`.
 pub struct RedisServer {
     port: u16,
+    /// Every write fsynced to an append-only file, so a restart (even after SIGKILL) keeps it all.
+    aof: bool,
     process: Option<Guard>,
-    _dir: DataDir,
+    dir: DataDir,
 }
 
 impl RedisServer {
@@ -136,24 +138,40 @@ impl RedisServer {
         RedisServer::start_in(None).await
     }
 
-    /// Starts a server with its files in `dir` (kept), or in a temp dir.
+    /// Starts a server with its files in `dir` (kept), or in a temp dir; nothing kept on disk.
     pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
+        let mut server = RedisServer { port: free_port()?, aof: false, process: None, dir: DataDir::new(dir)? };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// Starts a server whose every write is in its append-only file (`appendfsync always`), as a
+    /// production Redis under tickbar runs, for tests that restart it.
+    pub async fn start_durable() -> Result<RedisServer> {
+        let mut server = RedisServer { port: free_port()?, aof: true, process: None, dir: DataDir::new(None)? };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// Starts the server process (again, after [`Self::stop`]) on its port, with what its files hold.
+    pub async fn launch(&mut self) -> Result<()> {
         let binary = locate("redis-server", "redis-server", "TICKBAR_REDIS_SERVER")?;
-        let dir = DataDir::new(dir)?;
-        let port = free_port()?;
-        let log = dir.path().join("redis.log");
+        let log = self.dir.path().join("redis.log");
+        let aof: &[&str] =
+            if self.aof { &["--appendonly", "yes", "--appendfsync", "always"] } else { &["--appendonly", "no"] };
         let child = Command::new(binary)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(aof)
             .arg("--dir")
-            .arg(dir.path())
+            .arg(self.dir.path())
             .arg("--logfile")
             .arg(&log)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(io("redis-server"))?;
-        let server = RedisServer { port, process: Some(Guard(child)), _dir: dir };
-        let client = redis::Client::open(server.url()).expect("a valid URL");
+        self.process = Some(Guard(child));
+        let client = redis::Client::open(self.url()).expect("a valid URL");
         wait_until("redis-server", Duration::from_secs(20), &log, || {
             let client = client.clone();
             async move {
@@ -163,15 +181,14 @@ impl RedisServer {
                 }
             }
         })
-        .await?;
-        Ok(server)
+        .await
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Stops the server process for good (its port is left closed).
+    /// Kills the server process (SIGKILL); [`Self::launch`] starts it again on the same port.
     pub fn stop(&mut self) {
         self.process = None;
     }
