@@ -207,7 +207,7 @@ mod tests {
             ("2023-02-01 12:00:00", Refusal::OutsideSessions),
             ("2023-02-01 15:01:00", Refusal::OutsideSessions),
             ("2023-02-04 10:00:00", Refusal::NonTradingDay),
-            ("2031-02-04 10:00:00", Refusal::OutsideCalendar),
+            ("2014-02-04 10:00:00", Refusal::OutsideCalendar),
         ] {
             assert_eq!(n.push(bar(frame, "10", "10", 1)), Err(refusal), "{frame}");
         }
