@@ -13,10 +13,17 @@ pub enum Error {
     LockLost(&'static str),
     #[error("the {what} lock is held by {holder}")]
     LockHeld { what: &'static str, holder: String },
-    #[error("{0} does not start with a batch version")]
-    Corrupt(String),
     #[error("webhook: {0}")]
     Webhook(String),
+}
+
+impl Error {
+    /// Whether trying again may succeed without anyone acting: a store that did not answer, a
+    /// lock another instance holds or lost. A domain error (a date beyond the calendar under
+    /// `calendar.beyond_list = "refuse"`) stays until the settings change.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Error::Domain(_))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

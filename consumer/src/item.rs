@@ -65,6 +65,25 @@ pub struct DeadLetter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_item_is_a_bar_or_a_reason_never_a_panic(
+            item in prop_oneof![
+                ".{0,80}",
+                (any::<u64>(), "[0-9eE.+-]{1,40}", "[0-9eE.+-]{1,40}").prop_map(|(vol, price, amount)| format!(
+                    r#"{{"symbol":"600519.SH","frame":"2023-02-01 09:35:00","open":"{price}","high":"{price}","low":"{price}","close":"{price}","vol":{vol},"amount":"{amount}"}}"#
+                )),
+            ],
+            period in prop::sample::select(Period::ALL.to_vec()),
+        ) {
+            match validator().bar(period, &item) {
+                Ok(bar) => prop_assert!(bar.check().is_ok()),
+                Err(refused) => prop_assert!(!refused.reason.is_empty()),
+            }
+        }
+    }
 
     fn validator() -> Validator {
         Validator::new(Arc::new(Sessions::new(common::Layout::default())), Arc::new(TradingCalendar::bundled()))

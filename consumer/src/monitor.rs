@@ -113,8 +113,12 @@ impl Monitor {
             s.last_error = Some(message);
             news
         });
-        if news {
-            tracing::warn!(store, error = %e, "store failed; retrying with backoff");
+        match (news, e.is_retryable()) {
+            (false, _) => {}
+            (true, true) => tracing::warn!(store, error = %e, "store failed; retrying with backoff"),
+            (true, false) => {
+                tracing::error!(store, error = %e, "failed; retrying cannot help until the settings change")
+            }
         }
     }
 

@@ -174,8 +174,15 @@ impl Queues {
         if items.is_empty() {
             return Ok(None);
         }
-        let version =
-            items.remove(0).parse().map_err(|_| Error::Corrupt(self.keys.history_processing(period, slot)))?;
+        // A list whose head is no version was not made by `take` (written by hand): its items are
+        // worked all the same, at the lowest version, so whatever is stored wins.
+        let version = match items[0].parse() {
+            Ok(version) => {
+                items.remove(0);
+                version
+            }
+            Err(_) => 0,
+        };
         items.reverse();
         Ok(Some(Batch { version, items }))
     }
@@ -389,5 +396,16 @@ mod tests {
         assert!(matches!(queues.done(&mut con, Period::M1, 0, &[]).await, Err(Error::LockLost("drain"))));
         let kept: Vec<String> = con.lrange(queues.keys().history_processing(Period::M1, 0), 0, -1).await.unwrap();
         assert_eq!(kept.len(), 3, "the batch (version and two items) stays for the new holder");
+    }
+
+    #[tokio::test]
+    async fn a_processing_list_written_by_hand_is_worked_at_the_lowest_version() {
+        let (_server, mut con) = redis().await;
+        let keys = Keys::default();
+        let lock = Lock::new("drain", keys.drain_lock(), "me", Duration::from_secs(5));
+        lock.acquire(&mut con).await.unwrap();
+        let _: () = con.rpush(keys.history_processing(Period::M5, 0), &["b", "a"]).await.unwrap();
+        let batch = Queues::new(keys, lock, 1).take(&mut con, Period::M5, 0, 10).await.unwrap().unwrap();
+        assert_eq!((batch.version, batch.items), (0, vec!["a".to_owned(), "b".to_owned()]));
     }
 }
