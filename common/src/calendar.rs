@@ -129,22 +129,21 @@ impl TradingCalendar {
 
     /// The first trading day after `date`.
     pub fn next(&self, date: NaiveDate) -> Result<NaiveDate, Error> {
-        self.is_trading_day(date)?;
-        let mut day = date;
-        loop {
-            day = day.succ_opt().ok_or_else(|| self.beyond(date))?;
-            if self.is_trading_day(day)? {
-                return Ok(day);
-            }
-        }
+        self.walk(date, NaiveDate::succ_opt)
     }
 
     /// The last trading day before `date`.
     pub fn prev(&self, date: NaiveDate) -> Result<NaiveDate, Error> {
+        self.walk(date, NaiveDate::pred_opt)
+    }
+
+    /// The first trading day from `date` (excluded) on in the direction `step` takes; an error
+    /// where the calendar ends first.
+    fn walk(&self, date: NaiveDate, step: fn(&NaiveDate) -> Option<NaiveDate>) -> Result<NaiveDate, Error> {
         self.is_trading_day(date)?;
         let mut day = date;
         loop {
-            day = day.pred_opt().ok_or_else(|| self.beyond(date))?;
+            day = step(&day).ok_or_else(|| self.beyond(date))?;
             if self.is_trading_day(day)? {
                 return Ok(day);
             }
