@@ -81,7 +81,7 @@ async fn the_calendar_endpoints_answer_from_the_trading_calendar() {
     assert_eq!(beyond, serde_json::json!({"date": "2026-12-31", "n": 2, "day": "2027-01-04", "provisional": true}));
     let (_, saturday) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2027-01-09").await;
     assert_eq!((saturday["trading_day"].as_bool(), saturday["provisional"].as_bool()), (Some(false), Some(true)));
-    let (_, status) = get_json(&api, "/api/status").await;
+    let (_, status) = get_json(&api, "/monitor/api/status").await;
     assert_eq!(status["calendar"]["last_date"], "2026-12-31", "{status}");
 }
 
