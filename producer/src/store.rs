@@ -162,6 +162,17 @@ impl Store {
     /// the lease is no longer ours: nothing was written.
     pub async fn commit(&mut self, lease: &str, step: &Step, checkpoint: Option<&Saved>) -> Result<()> {
         let mut pipe = redis::pipe();
+        if let Some(record) = step.record {
+            // The group's position is the producer's, so `XINFO GROUPS` shows its lag. First, so
+            // that a stream deleted under the producer (no group) fails the script before it writes.
+            pipe.cmd("XGROUP")
+                .arg("SETID")
+                .arg(&self.stream)
+                .arg(&self.group)
+                .arg(record.upto.to_string())
+                .arg("ENTRIESREAD")
+                .arg(step.entries_read);
+        }
         self.write_bars(&mut pipe, step);
         for d in &step.dead {
             let id = d.id.to_string();
@@ -174,16 +185,6 @@ impl Store {
             ];
             let limit = redis::streams::StreamMaxlen::Approx(DEAD_LETTERS_KEPT);
             pipe.xadd_maxlen(self.keys.dead_ticks(), limit, "*", &fields).ignore();
-        }
-        if let Some(record) = step.record {
-            // The group's position is the producer's, so `XINFO GROUPS` shows its lag.
-            pipe.cmd("XGROUP")
-                .arg("SETID")
-                .arg(&self.stream)
-                .arg(&self.group)
-                .arg(record.upto.to_string())
-                .arg("ENTRIESREAD")
-                .arg(step.entries_read);
         }
         match (checkpoint, step.record) {
             (Some(saved), _) => {

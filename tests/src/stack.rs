@@ -36,8 +36,8 @@ pub struct Sample {
     pub day: PathBuf,
 }
 
-/// The settings of `binary` that wire it to the stores (each service refuses sections it has
-/// not got); the producer runs on the event clock, as replays want.
+/// The settings of `binary` that wire it to the stores; the producer runs on the event clock, as
+/// replays want.
 fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> Vec<(String, String)> {
     let mut env = vec![("TICKBAR__REDIS__URL".to_owned(), redis.url())];
     match binary {
