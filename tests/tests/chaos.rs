@@ -143,6 +143,7 @@ async fn import(producer: &Path, url: &str, period: Period, file: &Path) {
             .env("TICKBAR__REDIS__URL", &url)
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
         {
