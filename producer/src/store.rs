@@ -1,7 +1,8 @@
 //! The producer's Redis: reading the tick stream from the producer's own position, the lease that
 //! keeps one producer active, committing each step (bars, forming bars, publications, dead letters,
-//! journal record, the group's position and, now and then, the checkpoint) as one script that first
-//! checks the lease, and reading back the checkpoint and journal on start.
+//! journal record, the group's position and, now and then, the checkpoint) as one MULTI/EXEC that
+//! lands only while the lease is this producer's (WATCH), and reading back the checkpoint and
+//! journal on start.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -22,8 +23,6 @@ use crate::settings::ProducerSection;
 const DEAD_LETTERS_KEPT: usize = 1_000_000;
 /// Entries per XRANGE page while replaying the journal.
 const RANGE_PAGE: usize = 10_000;
-/// Arguments per command a commit sends: the script unpacks each command onto Lua's stack.
-const ARGS_PER_COMMAND: usize = 2_000;
 
 /// Takes the lease when nobody holds it: the holder's value is a new fencing token and the name.
 /// Returns the value now held, ours or another's.
@@ -34,20 +33,6 @@ local fence = redis.call('INCR', KEYS[2])
 local value = fence .. ' ' .. ARGV[1]
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 return value";
-
-/// A commit: fails with FENCED unless the lease is still ours, renews it, then runs the commands
-/// packed in ARGV[3..] as (count, command, arguments...).
-const COMMIT: &str = r"
-local held = redis.call('GET', KEYS[1])
-if held ~= ARGV[1] then return redis.error_reply('FENCED ' .. tostring(held)) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local i = 3
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-end
-return 1";
 
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
@@ -65,7 +50,6 @@ pub struct Store {
     trim: bool,
     lease_ttl: Duration,
     acquire: Script,
-    commit: Script,
 }
 
 /// The lease as one attempt to take it found it.
@@ -87,7 +71,6 @@ impl Store {
             trim: section.trim_stream,
             lease_ttl: Duration::from_millis(section.lease_ttl_ms.max(100)),
             acquire: Script::new(ACQUIRE),
-            commit: Script::new(COMMIT),
         }
     }
 
@@ -159,12 +142,20 @@ impl Store {
 
     /// Writes a step atomically under the lease `lease` (renewing it); with `checkpoint`, the state
     /// replaces the journal and the stream is trimmed below the checkpoint. `Error::Fenced` when
-    /// the lease is no longer ours: nothing was written.
+    /// the lease is no longer ours: nothing was written. The lease is watched from the moment it
+    /// is read as ours, so if it changes before the transaction runs, the transaction does not.
     pub async fn commit(&mut self, lease: &str, step: &Step, checkpoint: Option<&Saved>) -> Result<()> {
+        let key = self.keys.producer_lease();
+        let (held,): (Option<String>,) =
+            redis::pipe().cmd("WATCH").arg(&key).ignore().get(&key).query_async(&mut self.con).await?;
+        if held.as_deref() != Some(lease) {
+            redis::cmd("UNWATCH").query_async::<()>(&mut self.con).await?;
+            return Err(Error::Fenced(held.unwrap_or_else(|| "nobody".into())));
+        }
         let mut pipe = redis::pipe();
+        pipe.atomic().pexpire(&key, self.lease_ttl.as_millis() as i64).ignore();
         if let Some(record) = step.record {
-            // The group's position is the producer's, so `XINFO GROUPS` shows its lag. First, so
-            // that a stream deleted under the producer (no group) fails the script before it writes.
+            // The group's position is the producer's, so `XINFO GROUPS` shows its lag.
             pipe.cmd("XGROUP")
                 .arg("SETID")
                 .arg(&self.stream)
@@ -206,20 +197,8 @@ impl Store {
             }
             (None, None) => {}
         }
-        let mut invocation = self.commit.key(self.keys.producer_lease());
-        invocation.arg(lease).arg(self.lease_ttl.as_millis() as u64);
-        for cmd in pipe.cmd_iter() {
-            invocation.arg(cmd.args_iter().len());
-            for arg in cmd.args_iter() {
-                if let redis::Arg::Simple(bytes) = arg {
-                    invocation.arg(bytes);
-                }
-            }
-        }
-        invocation.invoke_async::<()>(&mut self.con).await.map_err(|e| match e.code() {
-            Some("FENCED") => Error::Fenced(e.detail().unwrap_or("nobody").to_owned()),
-            _ => Error::Redis(e),
-        })
+        let landed: Option<()> = pipe.query_async(&mut self.con).await?;
+        landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))
     }
 
     /// Closed and amended bars replace their frame in the day's sorted set and are published;
@@ -256,11 +235,11 @@ impl Store {
         }
         for ((day, period), hash) in &by_hash {
             let key = self.keys.forming_bars(*day, *period);
-            for chunk in hash.set.chunks(ARGS_PER_COMMAND / 2) {
-                pipe.hset_multiple(&key, chunk).ignore();
+            if !hash.set.is_empty() {
+                pipe.hset_multiple(&key, &hash.set).ignore();
             }
-            for chunk in hash.removed.chunks(ARGS_PER_COMMAND) {
-                pipe.hdel(&key, chunk).ignore();
+            if !hash.removed.is_empty() {
+                pipe.hdel(&key, &hash.removed).ignore();
             }
         }
         if !days.is_empty() {
