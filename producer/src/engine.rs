@@ -231,3 +231,75 @@ impl Engine {
         &self.agg
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::Period;
+
+    /// 2026-11-18 (a Wednesday) at `hms`, market time, epoch ms.
+    fn at(hms: &str) -> i64 {
+        common::time::parse_datetime(&format!("2026-11-18T{hms}")).unwrap()
+    }
+
+    /// One entry per tick of 600519.SH: 100 shares at `time`.
+    fn entries(times: &[i64]) -> Vec<Entry> {
+        let tick = |t: i64| format!(r#"{{"symbol":"600519.SH","time":{t},"price":"1800","volume":100}}"#);
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Entry {
+                id: EntryId { ms: 1, seq: i as u64 },
+                fields: vec![("tick".into(), tick(*t).into_bytes())],
+            })
+            .collect()
+    }
+
+    fn engine() -> Engine {
+        Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), Clock::Wall, 5_000)
+    }
+
+    /// The closed one-minute bars' volumes after `backlog` is applied at `tempo`.
+    fn minute_volumes(backlog: &[i64], tempo: Tempo) -> Vec<u64> {
+        let mut engine = engine();
+        let mut step = Step::default();
+        engine.step(&entries(backlog), tempo, &mut step);
+        let closed = step.events.iter().filter(|e| e.kind != BarEventKind::Updated && e.period == Period::M1);
+        let mut by_frame = BTreeMap::new();
+        for e in closed {
+            by_frame.insert(e.bar.frame, e.bar.vol);
+        }
+        by_frame.into_values().collect()
+    }
+
+    #[test]
+    fn a_backlog_in_event_time_keeps_what_the_wall_clock_drops_as_late() {
+        let backlog: Vec<i64> = (0..6).map(|i| at("10:00:10") + i * 30_000).collect();
+        let wall = at("10:05:00");
+        let caught_up = minute_volumes(&backlog, Tempo { wall_ms: wall, catch_up: true });
+        assert_eq!(caught_up, [200, 200], "10:01 and 10:02 closed with their trades, 10:03 forming up to 10:02:40");
+        let late = minute_volumes(&backlog, Tempo { wall_ms: wall, catch_up: false });
+        assert_eq!(late, [100, 0, 0, 0], "at the wall clock the first trade closes 10:01 to 10:04, the rest are late");
+    }
+
+    #[test]
+    fn a_tick_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing() {
+        let mut engine = engine();
+        let mut step = Step::default();
+        let wall = at("10:00:00");
+        engine.step(&entries(&[wall + 1_000, wall + 60_000]), Tempo { wall_ms: wall, catch_up: true }, &mut step);
+        assert_eq!(step.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), ["ahead_of_clock"]);
+        assert!(String::from_utf8_lossy(&step.dead[0].entry).contains(&(wall + 60_000).to_string()));
+        assert_eq!(engine.watermark(), Some(wall + 1_000), "the watermark kept to the tick in time");
+    }
+
+    #[test]
+    fn journal_records_round_trip_and_read_the_format_before_catch_up() {
+        for tempo in [Tempo { wall_ms: 5, catch_up: false }, Tempo { wall_ms: 7, catch_up: true }] {
+            let record = Record { upto: EntryId { ms: 3, seq: 1 }, tempo };
+            assert_eq!(Record::decode(&record.encode()).unwrap(), record);
+        }
+        assert_eq!(Record::decode("3-1 5").unwrap().tempo, Tempo { wall_ms: 5, catch_up: false });
+        assert!(Record::decode("3-1 5 sideways").is_err() && Record::decode("3-1").is_err());
+    }
+}
