@@ -142,18 +142,31 @@ impl Store {
 
     /// Writes a step atomically under the lease `lease` (renewing it); with `checkpoint`, the state
     /// replaces the journal and the stream is trimmed below the checkpoint. `Error::Fenced` when
-    /// the lease is no longer ours: nothing was written. The lease is watched from the moment it
-    /// is read as ours, so if it changes before the transaction runs, the transaction does not.
+    /// the lease is no longer ours: nothing was written. The lease and the fence counter are
+    /// watched from the moment they are read, so if another producer takes the lease before the
+    /// transaction runs, the transaction does not.
     pub async fn commit(&mut self, lease: &str, step: &Step, checkpoint: Option<&Saved>) -> Result<()> {
-        let key = self.keys.producer_lease();
-        let (held,): (Option<String>,) =
-            redis::pipe().cmd("WATCH").arg(&key).ignore().get(&key).query_async(&mut self.con).await?;
-        if held.as_deref() != Some(lease) {
+        let (key, fence) = (self.keys.producer_lease(), self.keys.producer_fence());
+        let (held, drawn): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("WATCH")
+            .arg(&[&key, &fence])
+            .ignore()
+            .get(&key)
+            .get(&fence)
+            .query_async(&mut self.con)
+            .await?;
+        // Expired but not taken (no fence drawn since ours: a step slower than the lease) is
+        // still ours; the transaction sets the lease again.
+        let ours = match held.as_deref() {
+            Some(value) => value == lease,
+            None => lease.split_once(' ').is_some_and(|(ours, _)| drawn.as_deref() == Some(ours)),
+        };
+        if !ours {
             redis::cmd("UNWATCH").query_async::<()>(&mut self.con).await?;
             return Err(Error::Fenced(held.unwrap_or_else(|| "nobody".into())));
         }
         let mut pipe = redis::pipe();
-        pipe.atomic().pexpire(&key, self.lease_ttl.as_millis() as i64).ignore();
+        pipe.atomic().pset_ex(&key, lease, self.lease_ttl.as_millis() as u64).ignore();
         if let Some(record) = step.record {
             // The group's position is the producer's, so `XINFO GROUPS` shows its lag.
             pipe.cmd("XGROUP")

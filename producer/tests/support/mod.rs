@@ -60,7 +60,7 @@ impl Stack {
             if done {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(120), "the producer did not drain the stream in time");
+            assert!(start.elapsed() < Duration::from_secs(120), "the producer did not drain the stream in time: {}", producer.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
