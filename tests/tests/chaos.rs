@@ -61,6 +61,8 @@ impl Lcg {
 
 struct Services {
     bin_dir: PathBuf,
+    /// Every process's log is kept, appended to, for the message of a failure.
+    logs: PathBuf,
     producer_env: Vec<(String, String)>,
     consumer_env: Vec<(String, String)>,
 }
@@ -68,7 +70,21 @@ struct Services {
 impl Services {
     fn spawn(&self, name: &str, env: &[(String, String)]) -> ServiceProcess {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        ServiceProcess::spawn(&self.bin_dir.join(name).display().to_string(), &[], &env)
+        let runs = std::fs::read_dir(&self.logs).map_or(0, |d| d.count());
+        let log = self.logs.join(format!("{runs:03}-{name}.log"));
+        ServiceProcess::spawn_logging(&self.bin_dir.join(name).display().to_string(), &[], &env, &log, "info")
+    }
+
+    /// The last lines of every log, oldest process first.
+    fn tails(&self) -> String {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.logs).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        let tail = |p: &PathBuf| {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(12)..].join("\n")
+        };
+        names.iter().map(|p| format!("== {}\n{}", p.display(), tail(p))).collect::<Vec<_>>().join("\n")
     }
 
     fn producer(&self) -> ServiceProcess {
@@ -171,15 +187,18 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     let (day, history) = unpack(work.path());
     let clock = Clock { origin_ms: Clock::now_real() + 3_000 };
     let var = |k: &str, v: String| (k.to_owned(), v);
+    let logs = work.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
     let services = Arc::new(Services {
         bin_dir: bin_dir.clone(),
+        logs,
         producer_env: vec![
             var("TICKBAR__REDIS__URL", redis.url()),
             var("TICKBAR__CLOCK__START", START.into()),
             var("TICKBAR__CLOCK__ORIGIN_MS", clock.origin_ms.to_string()),
             var("TICKBAR__CLOCK__SPEED", SPEED.to_string()),
             var("TICKBAR__PRODUCER__BLOCK_MS", "50".into()),
-            var("TICKBAR__PRODUCER__LEASE_TTL_MS", "1500".into()),
+            var("TICKBAR__PRODUCER__LEASE_TTL_MS", "3000".into()),
             var("TICKBAR__PRODUCER__CHECKPOINT_INTERVAL_MS", "700".into()),
             // Clock settings are in market time, 240 times the real: a minute is a quarter second.
             var("TICKBAR__PRODUCER__MAX_AHEAD_MS", "60000".into()),
@@ -251,10 +270,17 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
         if applied && rows == history_rows {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "not settled: applied {applied}, {rows} of {history_rows} rows"
-        );
+        if start.elapsed() > Duration::from_secs(120) {
+            let status = producer.get("/api/status").await.1;
+            let stream: redis::streams::StreamInfoGroupsReply = con.xinfo_groups("ticks").await.unwrap_or_default();
+            let last: redis::streams::StreamRangeReply = con.xrevrange_count("ticks", "+", "-", 1).await.unwrap();
+            panic!(
+                "not settled: applied {applied}, {rows} of {history_rows} rows (seed {seed})\nproducer: {status}\ngroup: {:?}\nlast: {:?}\n{}",
+                stream.groups.first().map(|g| (&g.last_delivered_id, g.pending, g.lag)),
+                last.ids.first().map(|e| &e.id),
+                services.tails()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 

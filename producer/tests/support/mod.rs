@@ -60,7 +60,11 @@ impl Stack {
             if done {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(120), "the producer did not drain the stream in time: {}", producer.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "the producer did not drain the stream in time: {}",
+                producer.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
