@@ -9,48 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::keys::Keys;
 use common::Bar;
+use harness::clock::SetClock;
 use redis::AsyncCommands;
 use support::*;
 
-/// The set clock of a run: it reads `START` at the real instant `origin_ms` and runs `SPEED` times
-/// as fast, for the producers and for the feeder alike.
-struct TestClock {
-    origin_ms: i64,
-}
-
-impl TestClock {
-    const START: &'static str = "2026-11-18T09:59:50";
-    const SPEED: i64 = 10;
-
-    fn new() -> TestClock {
-        TestClock { origin_ms: now_ms() + 1_000 }
-    }
-
-    fn start_ms() -> i64 {
-        common::time::parse_datetime(Self::START).unwrap()
-    }
-
-    /// The producer settings of this clock.
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("TICKBAR__CLOCK__START", Self::START.into()),
-            ("TICKBAR__CLOCK__ORIGIN_MS", self.origin_ms.to_string()),
-            ("TICKBAR__CLOCK__SPEED", Self::SPEED.to_string()),
-        ]
-    }
-
-    /// Sleeps until the set clock reads `at_ms`.
-    async fn until(&self, at_ms: i64) {
-        let real = self.origin_ms + (at_ms - Self::start_ms()) / Self::SPEED;
-        let wait = real - now_ms();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+/// The test clock: 09:59:50 a second from now, ten times as fast, for the producers and the feeder.
+fn test_clock() -> SetClock {
+    SetClock::new("2026-11-18T09:59:50", 10, 1_000)
 }
 
 fn at(time: &str) -> i64 {
@@ -95,7 +60,7 @@ async fn closed_up_to(stack: &mut Stack, prefix: &str, last: &str) -> Vec<(Strin
 #[tokio::test(flavor = "multi_thread")]
 async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() {
     let mut stack = Stack::start().await;
-    let clock = TestClock::new();
+    let clock = test_clock();
     let mut env: Vec<(&str, String)> = clock.env();
     env.extend([
         ("TICKBAR__PRODUCER__CLOCK", "wall".into()),

@@ -5,6 +5,8 @@
 //! It also generates seed-era history bars for the consumer's tests and load benchmark, and writes
 //! bars where the producer (Redis) and the consumer (ClickHouse) would, for the query API's tests.
 //!
+//! [`clock::SetClock`] is the clock live tests set for the services and their feeders.
+//!
 //! Binaries come from `PATH`, or from `TICKBAR_REDIS_SERVER` / `TICKBAR_CLICKHOUSE_SERVER`.
 //! Current ClickHouse ships one `clickhouse` binary; it is run as `clickhouse server`.
 
@@ -20,6 +22,7 @@ use common::{Bar, Period, Sessions, TradingCalendar};
 use runtime::clickhouse::BarRow;
 use tempfile::TempDir;
 
+pub mod clock;
 pub mod stack;
 
 /// Why a test server could not be started.

@@ -11,39 +11,10 @@ use std::time::{Duration, Instant};
 
 use common::keys::Keys;
 use common::{Bar, Period};
+use harness::clock::{real_ms, SetClock};
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::AsyncCommands;
 use sample::market::{generate, DAYS};
-
-const START: &str = "2026-11-18T09:14:00";
-const SPEED: i64 = 240;
-
-/// The set clock every party of the run reads.
-#[derive(Clone, Copy)]
-struct Clock {
-    origin_ms: i64,
-}
-
-impl Clock {
-    fn now_real() -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-    }
-
-    fn start_ms() -> i64 {
-        common::time::parse_datetime(START).unwrap()
-    }
-
-    fn now(&self) -> i64 {
-        Self::start_ms() + (Self::now_real() - self.origin_ms) * SPEED
-    }
-
-    async fn until(&self, at_ms: i64) {
-        let wait = self.origin_ms + (at_ms - Self::start_ms()) / SPEED - Self::now_real();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-        }
-    }
-}
 
 fn at(time: &str) -> i64 {
     common::time::parse_datetime(&format!("{}T{time}", DAYS[2])).unwrap()
@@ -120,7 +91,7 @@ fn payload_time(payload: &str) -> i64 {
 
 /// Feeds the day at the clock's pace, retrying every write through Redis outages (a bridge's
 /// queue), and runs `producer import-history` for each period at its moment, again until it works.
-async fn feed(clock: Clock, url: String, day: Vec<String>, history: Vec<(Period, PathBuf)>, producer: PathBuf) {
+async fn feed(clock: SetClock, url: String, day: Vec<String>, history: Vec<(Period, PathBuf)>, producer: PathBuf) {
     let imports: Vec<(i64, Period, PathBuf)> = ["10:00:00", "10:45:00", "11:20:00", "13:30:00", "14:15:00"]
         .iter()
         .zip(history)
@@ -185,26 +156,28 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     let (mut redis, clickhouse) = (redis.unwrap(), clickhouse.unwrap());
     let work = tempfile::tempdir().unwrap();
     let (day, history) = unpack(work.path());
-    let clock = Clock { origin_ms: Clock::now_real() + 3_000 };
+    let clock = SetClock::new("2026-11-18T09:14:00", 240, 3_000);
     let var = |k: &str, v: String| (k.to_owned(), v);
     let logs = work.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let services = Arc::new(Services {
         bin_dir: bin_dir.clone(),
         logs,
-        producer_env: vec![
-            var("TICKBAR__REDIS__URL", redis.url()),
-            var("TICKBAR__CLOCK__START", START.into()),
-            var("TICKBAR__CLOCK__ORIGIN_MS", clock.origin_ms.to_string()),
-            var("TICKBAR__CLOCK__SPEED", SPEED.to_string()),
-            var("TICKBAR__PRODUCER__BLOCK_MS", "50".into()),
-            var("TICKBAR__PRODUCER__LEASE_TTL_MS", "3000".into()),
-            var("TICKBAR__PRODUCER__CHECKPOINT_INTERVAL_MS", "700".into()),
-            // Clock settings are in market time, 240 times the real: a minute is a quarter second.
-            var("TICKBAR__PRODUCER__MAX_AHEAD_MS", "60000".into()),
-            var("TICKBAR__PRODUCER__CATCH_UP_LAG_MS", "60000".into()),
-            var("TICKBAR__BARS__CORRECTION_WINDOW_MS", "1200000".into()),
-        ],
+        producer_env: clock
+            .env()
+            .into_iter()
+            .map(|(k, v)| var(k, v))
+            .chain([
+                var("TICKBAR__REDIS__URL", redis.url()),
+                var("TICKBAR__PRODUCER__BLOCK_MS", "50".into()),
+                var("TICKBAR__PRODUCER__LEASE_TTL_MS", "3000".into()),
+                var("TICKBAR__PRODUCER__CHECKPOINT_INTERVAL_MS", "700".into()),
+                // Clock settings are in market time, 240 times the real: a minute is a quarter second.
+                var("TICKBAR__PRODUCER__MAX_AHEAD_MS", "60000".into()),
+                var("TICKBAR__PRODUCER__CATCH_UP_LAG_MS", "60000".into()),
+                var("TICKBAR__BARS__CORRECTION_WINDOW_MS", "1200000".into()),
+            ])
+            .collect(),
         consumer_env: vec![
             var("TICKBAR__REDIS__URL", redis.url()),
             var("TICKBAR__CLICKHOUSE__URL", clickhouse.url()),
@@ -216,7 +189,7 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     let mut consumer = services.consumer();
     let feeder = tokio::spawn(feed(clock, redis.url(), day, history, bin_dir.join("producer")));
 
-    let seed = Clock::now_real() as u64;
+    let seed = real_ms() as u64;
     println!("chaos seed {seed}");
     let mut rng = Lcg(seed);
     let faults = [Fault::KillProducer, Fault::KillConsumer, Fault::RestartRedis];
@@ -241,7 +214,7 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
                 redis.launch().await.unwrap();
             }
         }
-        injected.push((fault, Clock::now_real() - clock.origin_ms));
+        injected.push((fault, real_ms() - clock.origin_ms));
     }
     let chaos_for = chaos_started.elapsed();
     println!("injected {} faults over {chaos_for:?}: {injected:?}", injected.len());
