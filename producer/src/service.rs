@@ -107,6 +107,7 @@ impl Worker {
         monitor: &Monitor,
     ) -> Result<Worker> {
         let section = &settings.producer;
+        let wall_clock = section.clock == crate::settings::Clock::Wall;
         store.ensure_group().await?;
         let (saved, journal) = store.load().await?;
         let mut engine = match &saved {
@@ -142,8 +143,8 @@ impl Worker {
             journalled: journal.len(),
             renew_every: Duration::from_millis(section.lease_ttl_ms.max(100) / 3),
             last_commit: Instant::now(),
-            wall_clock: section.clock == crate::settings::Clock::Wall,
-            behind: section.clock == crate::settings::Clock::Wall,
+            wall_clock,
+            behind: wall_clock,
             last_wall: wall_ms(),
             catch_up_lag_ms: section.catch_up_lag_ms as i64,
         };
