@@ -1,4 +1,4 @@
-//! Vendor history into the project's bar layout (CONVENTIONS.md, History): volume in shares, a
+//! Vendor history into the project's bar layout (`docs/conventions.md`, History): volume in shares, a
 //! vendor's separate 09:30 auction bar folded into the first bar (or kept, under a layout with a
 //! separate auction bar), frames relabelled to the layout, and bars outside the sessions refused.
 

@@ -1,4 +1,4 @@
-//! Every rule of CONVENTIONS.md, one test named after it.
+//! Every rule of `docs/conventions.md`, one test named after it, under the document's headings.
 
 mod support;
 
@@ -395,8 +395,11 @@ fn empty_minutes_get_flat_bars_from_the_first_trade_on_so_an_auction_trader_has_
 #[test]
 fn a_suspended_symbol_has_no_bars() {
     let mut r = Replay::new();
+    r.tick(trade(MOUTAI, &at("09:25:00"), "11", 100));
     r.tick(snap("000002.SZ", &at("09:25:03"), "0", 0, "0"));
     r.tick(trade(MOUTAI, &at("15:00:00"), "11", 100));
+    r.clock(&at("15:00:05"));
+    assert_eq!(r.bars(MOUTAI, Period::M1).len(), 240, "the trading symbol beside it has its day");
     assert!(r.events.iter().all(|e| e.bar.symbol != sym("000002.SZ")));
 }
 
@@ -531,4 +534,25 @@ fn forming_bars_are_reported_once_per_batch_for_every_period() {
     assert_eq!(events.len(), 5, "one update per period");
     assert!(events.iter().all(|e| e.kind == BarEventKind::Updated && e.bar.vol == 500));
     assert_eq!(split_ms(events[4].bar.frame.epoch_seconds() * 1000).1, (10 * 60 + 30) * 60, "60m forming bar is 10:30");
+}
+
+#[test]
+fn this_document_names_every_convention_test() {
+    let doc = include_str!("../../docs/conventions.md");
+    let headings: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("## ")).collect();
+    let tests = include_str!("conventions.rs");
+    for section in tests.lines().filter_map(|l| l.strip_prefix("// ## ")) {
+        assert!(headings.contains(&section), "docs/conventions.md has no heading `## {section}`");
+    }
+    let history = include_str!("../src/history.rs");
+    let named = |source: &'static str| {
+        let lines: Vec<&str> = source.lines().map(str::trim).collect();
+        let after_test = lines.windows(2).filter(|w| w[0] == "#[test]").map(|w| w[1]);
+        after_test.filter_map(|l| l.strip_prefix("fn ")?.split('(').next()).collect::<Vec<_>>()
+    };
+    let all: Vec<&str> = named(tests).into_iter().chain(named(history)).collect();
+    assert!(all.len() > 50, "the test names were read: {all:?}");
+    for test in all.into_iter().filter(|t| *t != "this_document_names_every_convention_test") {
+        assert!(doc.contains(&format!("`{test}`")), "docs/conventions.md does not name the test `{test}`");
+    }
 }

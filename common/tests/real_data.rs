@@ -95,7 +95,7 @@ fn labels() -> Vec<String> {
     minutes.map(|m| format!("{:02}:{:02}", m / 60, m % 60)).collect()
 }
 
-/// The label a trade at `hh:mm:ss.mmm` belongs to, by the rules read straight off CONVENTIONS.md.
+/// The label a trade at `hh:mm:ss.mmm` belongs to, by the rules read straight off `docs/conventions.md`.
 fn label_of(time: &str) -> String {
     let (h, m): (u32, u32) = (time[0..2].parse().unwrap(), time[3..5].parse().unwrap());
     let minute = match h * 60 + m {

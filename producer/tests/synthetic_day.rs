@@ -1,7 +1,7 @@
 //! A synthetic trading day of QMT snapshots with everything a feed does (opening auction, lunch
 //! heartbeats, 11:30:02 and 15:00:03 snapshots, duplicates, a stale snapshot, an illiquid symbol,
 //! a suspended one, an after-hours trade on a STAR symbol), replayed in event time. The expected
-//! bars are computed here from the rules of CONVENTIONS.md, without the aggregator.
+//! bars are computed here from the rules of `docs/conventions.md`, without the aggregator.
 
 mod support;
 

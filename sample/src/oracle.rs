@@ -1,4 +1,4 @@
-//! The bars the rules of CONVENTIONS.md give for one symbol's clean snapshot sequence, in the
+//! The bars the rules of `docs/conventions.md` give for one symbol's clean snapshot sequence, in the
 //! default layout (end labels, the auction folded into 09:31, flat bars from the first trade on,
 //! no after-hours), computed here from the rules alone and not by `common`'s aggregator: the
 //! reference of the end-to-end test and the source of the sample history.

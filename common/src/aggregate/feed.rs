@@ -1,6 +1,6 @@
 //! Turns a symbol's ticks into trades: per-trade ticks pass through; day-cumulative snapshots become
 //! the trade between two snapshots, by difference, under the first-snapshot, stale and duplicate
-//! rules of CONVENTIONS.md.
+//! rules of `docs/conventions.md`.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
