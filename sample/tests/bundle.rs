@@ -25,8 +25,10 @@ fn the_market_has_every_kind_of_day_the_demo_promises() {
     let (stocks, days) = generate();
     let at = |ms: i64| split_ms(ms).1;
     for (symbol, day) in SUSPENDED {
-        assert!(days[day].symbols[symbol].iter().all(|s| s.lots == 0), "{symbol} is suspended on day {day}");
-        assert!(bars(&days[day].symbols[symbol], Period::M1).is_empty());
+        let snapshots = &days[day].symbols[symbol];
+        assert!(!snapshots.is_empty() && snapshots.iter().all(|s| s.lots == 0), "{symbol} is suspended on day {day}");
+        assert!(bars(snapshots, Period::M1).is_empty());
+        assert_eq!(bars(&days[day].symbols[0], Period::M1).len(), 240, "the liquid symbol beside it has its day");
     }
     let liquid = &days[2].symbols[0];
     assert_eq!(stocks[0].activity, Activity::Liquid);
