@@ -1,7 +1,6 @@
-//! The `/api/v1` endpoints and the OpenAPI document generated from them: merged bars (JSON or
-//! streamed CSV), live bars as Server-Sent Events, and the trading calendar.
+//! The `/api/v1` endpoints over HTTP: merged bars (JSON or streamed CSV), live bars as
+//! Server-Sent Events, and the trading calendar, with the answer types the OpenAPI document names.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,35 +13,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use common::keys::Keys;
-use common::{Bar, Frame, Symbol, TradingCalendar};
+use common::{Bar, Frame, Symbol};
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::watch;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-use crate::error::{AppError, ErrorBody, ErrorDetail, Result};
-use crate::live::{Hub, Live};
-use crate::merge::{merge, Series, Served};
-use crate::monitor::Monitor;
+use crate::app::App;
+use crate::error::{AppError, ErrorBody, Result};
+use crate::live::Live;
+use crate::merge::Series;
 use crate::params::{BarsParams, BarsQuery, DateParams, DayParams, DayRangeParams, Format, Params, StreamParams};
-use crate::plan::plan;
-use crate::store::clickhouse::History;
-use crate::store::redis::SameDay;
-
-/// What the handlers share.
-pub struct App {
-    pub calendar: Arc<TradingCalendar>,
-    pub same_day: Arc<SameDay>,
-    pub history: History,
-    pub hub: Arc<Hub>,
-    pub keys: Keys,
-    pub max_range_days: u32,
-    pub monitor: Arc<Monitor>,
-    /// Turns true at shutdown, ending open event streams.
-    pub stop: watch::Receiver<bool>,
-}
+use crate::query;
+use crate::served::{Served, Sources};
 
 /// The query routes (answered within the request limits) and the event stream route (long-lived).
 pub fn routes(app: Arc<App>) -> (Router, Router) {
@@ -54,56 +37,6 @@ pub fn routes(app: Arc<App>) -> (Router, Router) {
         .with_state(app.clone());
     let streams = Router::new().route("/api/v1/stream/bars", get(stream_bars)).with_state(app);
     (queries, streams)
-}
-
-/// The OpenAPI document of every endpoint.
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "tickbar query API",
-        description = "Same-day A-share bars from Redis merged with ClickHouse history, live bars, and the \
-                       trading calendar. When the service has `api.token` set, every `/api` route needs \
-                       `Authorization: Bearer <token>`."
-    ),
-    paths(bars, stream_bars, trading_days, is_trading_day, next_trading_day),
-    components(schemas(BarsResponse, BarsHead, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay)),
-    modifiers(&BearerAuth),
-    security((), ("bearer" = [])),
-    tags((name = "bars", description = "Bars of one symbol and period"), (name = "calendar", description = "The A-share trading calendar"))
-)]
-pub struct ApiDoc;
-
-/// The optional bearer token: its scheme, and its 401 answer on every operation (the token guards
-/// every `/api` route, so the document says so in one place).
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
-        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-        let unauthorized = ResponseBuilder::new()
-            .description("`api.token` is set and the request does not carry it")
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-            .build();
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-                &mut item.trace,
-            ];
-            for operation in operations.into_iter().flatten() {
-                operation.responses.responses.insert("401".into(), unauthorized.clone().into());
-            }
-        }
-    }
 }
 
 /// The answer of `/api/v1/bars`: [`BarsHead`] and the bars.
@@ -148,13 +81,6 @@ impl BarsResponse {
         out.extend_from_slice(b"]}");
         out
     }
-}
-
-/// How many of the bars each store gave.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Sources {
-    pub redis: usize,
-    pub clickhouse: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -208,10 +134,10 @@ pub struct NextDay {
         (status = 503, description = "A store the range needs does not answer, or the request timed out", body = ErrorBody)
     )
 )]
-async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
+pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
     let query = params.check(app.max_range_days)?;
-    let series = app.series(&query).await?;
-    app.monitor.served(series.redis, series.clickhouse);
+    let series = query::series(&app, &query).await?;
+    app.monitor.served(series.sources);
     Ok(match query.format {
         Format::Json => {
             let head = BarsHead {
@@ -220,36 +146,13 @@ async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -
                 start: query.start,
                 end: query.end,
                 count: series.bars.len(),
-                sources: Sources { redis: series.redis, clickhouse: series.clickhouse },
+                sources: series.sources,
             };
             let body = BarsResponse { head, bars: series.bars }.to_json();
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
         Format::Csv => csv(&query, series),
     })
-}
-
-impl App {
-    /// The merged series of a query: Redis and ClickHouse read concurrently, each only for the
-    /// days it serves.
-    async fn series(&self, q: &BarsQuery) -> Result<Series> {
-        let held: BTreeSet<NaiveDate> = self.same_day.days_held().await?;
-        let plan = plan(q.start, q.end, &held, &self.calendar);
-        let redis = async {
-            if plan.redis_days.is_empty() {
-                return Ok(Vec::new());
-            }
-            self.same_day.bars(&plan.redis_days, (q.symbol, q.period), (q.start, q.end), q.include_forming).await
-        };
-        let history = async {
-            match plan.clickhouse {
-                Some(range) => self.history.bars(q.symbol, q.period, range).await,
-                None => Ok(Vec::new()),
-            }
-        };
-        let (redis, history) = tokio::join!(redis, history);
-        Ok(merge(redis?, history?))
-    }
 }
 
 /// Rows per chunk of a CSV answer.
@@ -303,7 +206,7 @@ fn csv(q: &BarsQuery, series: Series) -> Response {
         (status = 400, description = "A parameter is missing or malformed", body = ErrorBody)
     )
 )]
-async fn stream_bars(
+pub async fn stream_bars(
     State(app): State<Arc<App>>,
     Params(params): Params<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
@@ -345,7 +248,7 @@ fn calendar_error(e: common::Error) -> AppError {
         (status = 404, description = "A date outside the trading calendar", body = ErrorBody)
     )
 )]
-async fn trading_days(
+pub async fn trading_days(
     State(app): State<Arc<App>>,
     Params(params): Params<DayRangeParams>,
 ) -> Result<Json<TradingDays>> {
@@ -367,7 +270,10 @@ async fn trading_days(
         (status = 404, description = "A date outside the trading calendar", body = ErrorBody)
     )
 )]
-async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DayParams>) -> Result<Json<IsTradingDay>> {
+pub async fn is_trading_day(
+    State(app): State<Arc<App>>,
+    Params(params): Params<DayParams>,
+) -> Result<Json<IsTradingDay>> {
     let date = params.date()?;
     let trading_day = app.calendar.is_trading_day(date).map_err(calendar_error)?;
     Ok(Json(IsTradingDay { date, trading_day, provisional: app.calendar.is_provisional(date) }))
@@ -385,7 +291,10 @@ async fn is_trading_day(State(app): State<Arc<App>>, Params(params): Params<DayP
         (status = 404, description = "A day outside the trading calendar", body = ErrorBody)
     )
 )]
-async fn next_trading_day(State(app): State<Arc<App>>, Params(params): Params<DateParams>) -> Result<Json<NextDay>> {
+pub async fn next_trading_day(
+    State(app): State<Arc<App>>,
+    Params(params): Params<DateParams>,
+) -> Result<Json<NextDay>> {
     let (date, n) = params.check()?;
     let day = app.calendar.add_trading_days(date, n).map_err(calendar_error)?;
     let provisional = app.calendar.is_provisional(day.max(date));

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::served::Store;
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,29 +26,9 @@ pub enum AppError {
     Unavailable { store: Store, detail: String },
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
-}
-
-/// The two stores, as errors and metrics name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Store {
-    Redis,
-    ClickHouse,
-}
-
-impl Store {
-    pub fn name(self) -> &'static str {
-        match self {
-            Store::Redis => "redis",
-            Store::ClickHouse => "clickhouse",
-        }
-    }
-}
-
-impl std::fmt::Display for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+    /// A setting the service cannot start with (never an answer to a request).
+    #[error("{0}")]
+    Settings(String),
 }
 
 impl AppError {
@@ -68,6 +50,7 @@ impl AppError {
             AppError::NotFound(_) | AppError::OutsideCalendar(_) => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Unavailable { .. } | AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Settings(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -81,6 +64,7 @@ impl AppError {
             AppError::Unavailable { store: Store::Redis, .. } => "redis_unavailable",
             AppError::Unavailable { store: Store::ClickHouse, .. } => "clickhouse_unavailable",
             AppError::Timeout(_) => "timeout",
+            AppError::Settings(_) => "settings",
         }
     }
 }

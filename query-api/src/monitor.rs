@@ -12,9 +12,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use common::TradingCalendar;
 use runtime::ops::{Metrics, Ops, Rate};
+use runtime::stores::{Store, StoreState};
 use serde::Serialize;
 
 use crate::live::Hub;
+use crate::served::Sources;
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
@@ -25,8 +27,10 @@ const LATENCY_SAMPLES: usize = 4096;
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub uptime_seconds: u64,
-    pub redis: String,
-    pub clickhouse: String,
+    pub redis: StoreState,
+    pub clickhouse: StoreState,
+    /// Why a store that is down failed, by store.
+    pub errors: BTreeMap<Store, String>,
     pub days_held: Vec<String>,
     pub requests: u64,
     pub requests_per_second: f64,
@@ -72,7 +76,8 @@ pub struct Monitor {
     latencies: Mutex<VecDeque<Duration>>,
     requests: AtomicU64,
     rate: Rate,
-    served: [AtomicU64; 2],
+    served_redis: AtomicU64,
+    served_clickhouse: AtomicU64,
     same_day: Arc<SameDay>,
     history: History,
     hub: Arc<Hub>,
@@ -87,7 +92,8 @@ impl Monitor {
             latencies: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
             requests: AtomicU64::new(0),
             rate: Rate::new(Duration::from_secs(5)),
-            served: [AtomicU64::new(0), AtomicU64::new(0)],
+            served_redis: AtomicU64::new(0),
+            served_clickhouse: AtomicU64::new(0),
             same_day,
             history,
             hub,
@@ -96,9 +102,17 @@ impl Monitor {
     }
 
     /// Counts bars served from each store.
-    pub fn served(&self, redis: usize, clickhouse: usize) {
-        self.served[0].fetch_add(redis as u64, Ordering::Relaxed);
-        self.served[1].fetch_add(clickhouse as u64, Ordering::Relaxed);
+    pub fn served(&self, sources: Sources) {
+        for store in Store::ALL {
+            self.served_from(store).fetch_add(sources.get(store) as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn served_from(&self, store: Store) -> &AtomicU64 {
+        match store {
+            Store::Redis => &self.served_redis,
+            Store::ClickHouse => &self.served_clickhouse,
+        }
     }
 
     fn record(&self, route: String, status: u16, took: Option<Duration>) {
@@ -126,7 +140,10 @@ impl Monitor {
 
     async fn status(&self) -> Status {
         let (redis, clickhouse) = tokio::join!(self.same_day.ping(), self.history.ping());
-        let state = |r: crate::error::Result<()>| r.map_or_else(|e| format!("down: {e}"), |()| "up".to_owned());
+        let errors = [(Store::Redis, &redis), (Store::ClickHouse, &clickhouse)]
+            .into_iter()
+            .filter_map(|(store, answer)| Some((store, answer.as_ref().err()?.to_string())))
+            .collect();
         let days_held = match &redis {
             Ok(()) => self.same_day.days_held().await.map(|d| d.iter().map(ToString::to_string).collect()),
             Err(_) => Ok(Vec::new()),
@@ -135,8 +152,9 @@ impl Monitor {
         let (clients, channels) = self.hub.counts();
         Status {
             uptime_seconds: self.started.elapsed().as_secs(),
-            redis: state(redis),
-            clickhouse: state(clickhouse),
+            redis: StoreState::of(&redis),
+            clickhouse: StoreState::of(&clickhouse),
+            errors,
             days_held: days_held.unwrap_or_default(),
             requests,
             requests_per_second: self.rate.sample(requests),
@@ -145,8 +163,8 @@ impl Monitor {
                 .map(|((route, status), count)| RouteCount { route: route.clone(), status: *status, count: *count })
                 .collect(),
             bars_served: BarsServed {
-                redis: self.served[0].load(Ordering::Relaxed),
-                clickhouse: self.served[1].load(Ordering::Relaxed),
+                redis: self.served_redis.load(Ordering::Relaxed),
+                clickhouse: self.served_clickhouse.load(Ordering::Relaxed),
             },
             live: LiveStatus {
                 connected: self.hub.connected(),
@@ -204,9 +222,8 @@ impl Ops for Monitor {
                 n,
             );
         }
-        for (store, state) in [("redis", &s.redis), ("clickhouse", &s.clickhouse)] {
-            let up = if state == "up" { 1.0 } else { 0.0 };
-            m.gauge("tickbar_api_store_up", "Whether a store answers.", &[("store", store)], up);
+        for (store, state) in [(Store::Redis, s.redis), (Store::ClickHouse, s.clickhouse)] {
+            m.gauge("tickbar_api_store_up", "Whether a store answers.", &[("store", store.as_str())], state.gauge());
         }
         m.gauge("tickbar_api_days_held", "Trading days Redis holds bars for.", &[], s.days_held.len() as f64);
         m.gauge("tickbar_api_live_clients", "Open live-bar event streams.", &[], s.live.clients as f64);

@@ -5,8 +5,8 @@ use common::keys::bars_table;
 use common::{Frame, Period, Symbol};
 use runtime::clickhouse::BarRow;
 
-use crate::error::{AppError, Result, Store};
-use crate::merge::{Served, Source};
+use crate::error::{AppError, Result};
+use crate::served::{Served, Store};
 
 /// The bars table of one database.
 #[derive(Clone)]
@@ -39,7 +39,7 @@ impl History {
             .map_err(AppError::clickhouse)?;
         rows.iter()
             .map(|row| {
-                row.bar().map(|bar| Served::parsed(bar, Source::ClickHouse)).map_err(|e| AppError::Unavailable {
+                row.bar().map(|bar| Served::parsed(bar, Store::ClickHouse)).map_err(|e| AppError::Unavailable {
                     store: Store::ClickHouse,
                     detail: format!("an unreadable row: {e}"),
                 })

@@ -10,8 +10,8 @@ use common::keys::Keys;
 use common::{Bar, Frame, Period, Symbol};
 use redis::aio::ConnectionManager;
 
-use crate::error::{AppError, Result, Store};
-use crate::merge::{Body, Served, Source};
+use crate::error::{AppError, Result};
+use crate::served::{Body, Served, Store};
 
 /// The days Redis holds and their bars.
 pub struct SameDay {
@@ -79,7 +79,7 @@ impl SameDay {
                     return Err(unreadable(&json));
                 }
                 let body = Body::Stored(json);
-                out.push(Served { frame: Frame::from_epoch_seconds(score), body, source: Source::Redis });
+                out.push(Served { frame: Frame::from_epoch_seconds(score), body, store: Store::Redis });
             }
             if forming {
                 let bar: Option<String> = decode(replies.next())?;
@@ -89,7 +89,7 @@ impl SameDay {
                         out.push(Served {
                             frame: bar.frame,
                             body: Body::Parsed { bar, forming: true },
-                            source: Source::Redis,
+                            store: Store::Redis,
                         });
                         out[first..].sort_by_key(Served::frame);
                     }

@@ -1,0 +1,64 @@
+//! What the handlers share: the calendar, the two stores, the live-bar hub, the monitor and the
+//! `[api]` settings, built once from the service's settings.
+
+use std::sync::Arc;
+
+use common::keys::Keys;
+use common::TradingCalendar;
+use tokio::sync::watch;
+use tower_http::cors::CorsLayer;
+
+use crate::error::{AppError, Result};
+use crate::guard;
+use crate::live::Hub;
+use crate::monitor::Monitor;
+use crate::settings::{ApiSection, QueryApiSettings};
+use crate::store::clickhouse::History;
+use crate::store::redis::SameDay;
+
+/// The service's state, one `Arc` shared by every request.
+pub struct App {
+    pub calendar: Arc<TradingCalendar>,
+    pub same_day: Arc<SameDay>,
+    pub history: History,
+    pub hub: Arc<Hub>,
+    pub keys: Keys,
+    pub max_range_days: u32,
+    pub monitor: Arc<Monitor>,
+    pub api: ApiSection,
+    /// `api.cors_origins` as checked at the start.
+    pub cors: Option<CorsLayer>,
+    /// Turns true at shutdown, ending open event streams.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl App {
+    /// The state for `settings`. Connections are made on first use (and remade after a failure),
+    /// so a store that is down at the start makes 503s, not a failed start; the live-bar hub's task
+    /// is started and ends when `stop` turns true. A setting that cannot work is an error.
+    pub fn connect(settings: &QueryApiSettings, calendar: TradingCalendar, stop: watch::Receiver<bool>) -> Result<App> {
+        let bad_url = |e: redis::RedisError| AppError::Settings(format!("redis.url: {e}"));
+        let keys = Keys::new(settings.redis.key_prefix.clone());
+        let connections = (0..settings.api.redis_connections.max(1))
+            .map(|_| runtime::redis::connect(&settings.redis.url))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad_url)?;
+        let same_day = Arc::new(SameDay::new(connections, keys.clone()));
+        let history = History::new(runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database);
+        let hub = Hub::start(redis::Client::open(settings.redis.url.as_str()).map_err(bad_url)?, stop.clone());
+        let calendar = Arc::new(calendar);
+        let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), hub.clone(), calendar.clone()));
+        Ok(App {
+            calendar,
+            same_day,
+            history,
+            hub,
+            keys,
+            max_range_days: settings.api.max_range_days.max(1),
+            monitor,
+            api: settings.api.clone(),
+            cors: guard::cors(&settings.api.cors_origins).map_err(AppError::Settings)?,
+            stop,
+        })
+    }
+}

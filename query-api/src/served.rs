@@ -1,0 +1,135 @@
+//! A bar as the API serves it, the store it came from, and how many bars each store gave: the
+//! types the two stores produce and the merge, the query and the answers consume.
+
+use common::{Bar, Frame};
+pub use runtime::stores::Store;
+use serde::Serialize;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+/// A bar as the API serves it: the contract's bar object, plus `"forming": true` on the bar still
+/// forming (only with `include_forming=true`).
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub frame: Frame,
+    pub body: Body,
+    /// The store it came from.
+    pub store: Store,
+}
+
+/// A served bar's content.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// The bar object exactly as the producer stored it in Redis: passed through without being
+    /// parsed and written again (the producer wrote it from a [`Bar`]).
+    Stored(String),
+    /// A bar read into its fields: ClickHouse rows and the forming bar.
+    Parsed { bar: Bar, forming: bool },
+}
+
+impl Served {
+    pub fn parsed(bar: Bar, store: Store) -> Served {
+        Served { frame: bar.frame, body: Body::Parsed { bar, forming: false }, store }
+    }
+
+    pub fn frame(&self) -> Frame {
+        self.frame
+    }
+
+    /// Whether this is the bar still forming.
+    pub fn forming(&self) -> bool {
+        matches!(self.body, Body::Parsed { forming: true, .. })
+    }
+
+    /// The bar's fields (a stored bar is parsed now).
+    pub fn bar(&self) -> serde_json::Result<Bar> {
+        match &self.body {
+            Body::Stored(json) => serde_json::from_str(json),
+            Body::Parsed { bar, .. } => Ok(bar.clone()),
+        }
+    }
+
+    /// Appends the bar object (with `"forming":true` on the forming bar) to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match &self.body {
+            Body::Stored(json) => out.extend_from_slice(json.as_bytes()),
+            Body::Parsed { bar, forming } => {
+                serde_json::to_writer(&mut *out, bar).expect("bars serialize");
+                if *forming {
+                    out.pop();
+                    out.extend_from_slice(br#","forming":true}"#);
+                }
+            }
+        }
+    }
+}
+
+impl PartialSchema for Served {
+    fn schema() -> RefOr<Schema> {
+        let forming = ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .description(Some("Present and true on the bar still forming; it may change until its interval ends."));
+        AllOfBuilder::new()
+            .item(Ref::from_schema_name("Bar"))
+            .item(ObjectBuilder::new().property("forming", forming))
+            .into()
+    }
+}
+
+impl ToSchema for Served {}
+
+/// How many of the bars each store gave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Sources {
+    pub redis: usize,
+    pub clickhouse: usize,
+}
+
+impl Sources {
+    /// The count of `bars` by the store each came from.
+    pub fn of(bars: &[Served]) -> Sources {
+        let redis = bars.iter().filter(|b| b.store == Store::Redis).count();
+        Sources { redis, clickhouse: bars.len() - redis }
+    }
+
+    pub fn get(&self, store: Store) -> usize {
+        match store {
+            Store::Redis => self.redis,
+            Store::ClickHouse => self.clickhouse,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use common::Ohlcv;
+    use rust_decimal::Decimal;
+
+    /// A flat bar of 600519.SH at `minute` after the epoch, closing at `price`.
+    pub fn served(minute: i64, store: Store, price: i64) -> Served {
+        let v = Ohlcv::flat(Decimal::from(price));
+        Served::parsed(Bar::new("600519.SH".parse().unwrap(), Frame::from_epoch_seconds(60 * minute), &v), store)
+    }
+
+    #[test]
+    fn stored_bars_pass_through_and_parsed_ones_carry_their_mark() {
+        let json = r#"{"symbol":"600519.SH","frame":"1970-01-01T08:01:00+08:00","open":2.50,"high":2.5,"low":2.5,"close":2.5,"vol":0,"amount":0}"#;
+        let stored =
+            Served { frame: Frame::from_epoch_seconds(60), body: Body::Stored(json.into()), store: Store::Redis };
+        let mut out = Vec::new();
+        stored.write_json(&mut out);
+        assert_eq!(out, json.as_bytes());
+        assert_eq!(stored.bar().unwrap().open, Decimal::new(25, 1));
+        let mut forming = served(2, Store::Redis, 3);
+        forming.body = Body::Parsed { bar: forming.bar().unwrap(), forming: true };
+        let (mut marked, mut plain) = (Vec::new(), Vec::new());
+        forming.write_json(&mut marked);
+        served(2, Store::ClickHouse, 3).write_json(&mut plain);
+        let marked: serde_json::Value = serde_json::from_slice(&marked).unwrap();
+        let mut plain: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+        plain["forming"] = true.into();
+        assert_eq!(marked, plain);
+    }
+}

@@ -1,0 +1,222 @@
+//! The query API's edges in-process, through [`query_api::router`] with `oneshot` and paused time
+//! (no server started): every malformed parameter is a 400 in the contract's shape, the calendar
+//! endpoints, the OpenAPI document, the token, CORS and the request timeout. The stores are
+//! addresses nobody answers on (or a listener that never replies), which none of these reach
+//! except the timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use common::calendar::BeyondList;
+use query_api::settings::QueryApiSettings;
+use query_api::App;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// Settings whose stores refuse every connection.
+fn settings() -> QueryApiSettings {
+    let mut settings = QueryApiSettings::default();
+    settings.redis.url = "redis://127.0.0.1:1".into();
+    settings.clickhouse.url = "http://127.0.0.1:1".into();
+    settings
+}
+
+fn router(settings: &QueryApiSettings) -> Router {
+    let calendar = runtime::load_calendar(&settings.calendar).unwrap();
+    let (_, stop) = tokio::sync::watch::channel(false);
+    query_api::router(Arc::new(App::connect(settings, calendar, stop).unwrap()))
+}
+
+/// An answer: status, headers and body.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{}: {e}: {}", self.status, self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn get(router: &Router, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    Answer { status: parts.status, headers: parts.headers, body: String::from_utf8(body.to_vec()).unwrap() }
+}
+
+async fn get_json(router: &Router, path: &str) -> (u16, Value) {
+    let answer = get(router, path, &[]).await;
+    (answer.status.as_u16(), answer.json())
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
+    let api = router(&settings());
+    let ok = "symbol=600519.SH&start=2026-11-20&end=2026-11-20";
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("".into(), "missing_parameter", "`symbol` is required"),
+        ("symbol=600519.SH&end=2026-11-20".into(), "missing_parameter", "`start` is required"),
+        ("symbol=600519.SH&start=2026-11-20".into(), "missing_parameter", "`end` is required"),
+        ("symbol=AAPL&start=2026-11-20&end=2026-11-20".into(), "bad_symbol", ".SH, .SZ or .BJ"),
+        ("symbol=600519.XX&start=2026-11-20&end=2026-11-20".into(), "bad_symbol", "600519.SH"),
+        (format!("{ok}&period=2"), "bad_period", "1, 5, 15, 30 and 60"),
+        (format!("{ok}&period=five"), "bad_period", "1, 5, 15, 30 and 60"),
+        ("symbol=600519.SH&start=2026-11-20%2009:30%20AM&end=2026-11-20".into(), "bad_time", "AM/PM is not accepted"),
+        ("symbol=600519.SH&start=2026-11-20&end=2026-11-20T3:00pm".into(), "bad_time", "24-hour"),
+        ("symbol=600519.SH&start=20261120&end=2026-11-20".into(), "bad_time", "a date alone"),
+        ("symbol=600519.SH&start=2026-11-20T25:00&end=2026-11-20".into(), "bad_time", "24-hour ISO-8601"),
+        ("symbol=600519.SH&start=2026-02-30&end=2026-03-02".into(), "bad_time", "ISO-8601"),
+        ("symbol=600519.SH&start=2026-11-21&end=2026-11-20".into(), "bad_range", "is after end"),
+        ("symbol=600519.SH&start=2024-11-20&end=2026-11-20".into(), "range_too_long", "366 days of 1-minute bars"),
+        (format!("{ok}&format=parquet"), "bad_parameter", "json and csv"),
+        (format!("{ok}&include_forming=1"), "bad_parameter", "true and false"),
+        (format!("{ok}&limit=10"), "unknown_parameter", "unknown parameter `limit`"),
+        (format!("{ok}&symbol=000333.SZ"), "bad_parameter", "duplicate parameter `symbol`"),
+    ];
+    for (query, code, says) in &cases {
+        let (status, body) = get_json(&api, &format!("/api/v1/bars?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], *code, "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+        assert_eq!(body.as_object().unwrap().len(), 1, "only `error`: {body}");
+    }
+    for (path, code) in [
+        ("/api/v1/calendar/trading-days?start=2026-11-01", "missing_parameter"),
+        ("/api/v1/calendar/trading-days?start=2026-11-30&end=2026-11-01", "bad_range"),
+        ("/api/v1/calendar/is-trading-day?date=2026/11/20", "bad_time"),
+        ("/api/v1/calendar/is-trading-day?date=2026-11-20&n=1", "unknown_parameter"),
+        ("/api/v1/calendar/next?date=2026-11-20&n=x", "bad_parameter"),
+        ("/api/v1/calendar/next?date=2026-11-20&n=100000", "bad_parameter"),
+        ("/api/v1/stream/bars?symbol=600519.SH&period=3", "bad_period"),
+        ("/api/v1/stream/bars?period=1", "missing_parameter"),
+    ] {
+        let (status, body) = get_json(&api, path).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{path}: {body}");
+    }
+    let (status, body) = get_json(&api, "/api/v1/calendar/trading-days?start=2014-01-01&end=2014-02-01").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("covers 2015-01-01 to 2026-12-31"), "{body}");
+    let mut refusing = settings();
+    refusing.calendar.beyond_list = BeyondList::Refuse;
+    let (status, body) = get_json(&router(&refusing), "/api/v1/calendar/next?date=2026-12-31").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{body}");
+    let (status, body) = get_json(&api, "/api/v2/bars").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_calendar_endpoints_answer_from_the_trading_calendar() {
+    let api = router(&settings());
+    let (status, nov) = get_json(&api, "/api/v1/calendar/trading-days?start=2026-11-01&end=2026-11-30").await;
+    assert_eq!((status, nov["count"].as_u64()), (200, Some(21)), "{nov}");
+    assert_eq!(nov["days"][0], "2026-11-02");
+    assert_eq!(nov["days"][20], "2026-11-30");
+    let (_, national_day) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2026-10-05").await;
+    assert_eq!(national_day, json!({"date": "2026-10-05", "trading_day": false, "provisional": false}));
+    let (_, friday) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2026-11-20").await;
+    assert_eq!(friday["trading_day"], true);
+    let (_, after) = get_json(&api, "/api/v1/calendar/next?date=2026-09-30").await;
+    assert_eq!(after, json!({"date": "2026-09-30", "n": 1, "day": "2026-10-08", "provisional": false}));
+    let (_, back) = get_json(&api, "/api/v1/calendar/next?date=2026-10-08&n=-2").await;
+    assert_eq!(back["day"], "2026-09-29");
+    let (_, beyond) = get_json(&api, "/api/v1/calendar/next?date=2026-12-31&n=2").await;
+    assert_eq!(beyond, json!({"date": "2026-12-31", "n": 2, "day": "2027-01-04", "provisional": true}));
+    let (_, saturday) = get_json(&api, "/api/v1/calendar/is-trading-day?date=2027-01-09").await;
+    assert_eq!((saturday["trading_day"].as_bool(), saturday["provisional"].as_bool()), (Some(false), Some(true)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
+    let (status, doc) = get_json(&router(&settings()), "/openapi.json").await;
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().unwrap();
+    let mut names: Vec<&str> = paths.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "/api/v1/bars",
+            "/api/v1/calendar/is-trading-day",
+            "/api/v1/calendar/next",
+            "/api/v1/calendar/trading-days",
+            "/api/v1/stream/bars"
+        ]
+    );
+    let bars = &paths["/api/v1/bars"]["get"];
+    let params: Vec<&str> =
+        bars["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(params, ["symbol", "period", "start", "end", "format", "include_forming"]);
+    for status in ["200", "400", "401", "503"] {
+        assert!(bars["responses"].get(status).is_some(), "{status} in {}", bars["responses"]);
+    }
+    assert!(bars["responses"]["200"]["content"].get("text/csv").is_some());
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_guards_every_api_route_and_cors_admits_only_listed_origins() {
+    let mut guarded = settings();
+    guarded.api.token = Some("s3cret".into());
+    guarded.api.cors_origins = vec!["http://strategy.local:3000".into()];
+    let api = router(&guarded);
+    let days = "/api/v1/calendar/trading-days?start=2026-11-02&end=2026-11-06";
+    for path in
+        [days, "/api/v1/bars?symbol=600519.SH&start=2026-11-20&end=2026-11-20", "/api/v1/stream/bars?symbol=600519.SH"]
+    {
+        let r = get(&api, path, &[]).await;
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(r.json()["error"]["code"], "unauthorized");
+        assert_eq!(get(&api, path, &[("Authorization", "Bearer wrong")]).await.status, 401);
+        assert_eq!(get(&api, path, &[("Authorization", "Bearer s3cret2")]).await.status, 401);
+    }
+    let r = get(&api, days, &[("Authorization", "Bearer s3cret"), ("Origin", "http://strategy.local:3000")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("access-control-allow-origin"), Some("http://strategy.local:3000"));
+    let r = get(&api, days, &[("Authorization", "Bearer s3cret"), ("Origin", "http://evil.example")]).await;
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (StatusCode::OK, None));
+    for open in ["/", "/openapi.json", "/healthz", "/monitor/"] {
+        assert_eq!(get(&api, open, &[]).await.status, 200, "{open} needs no token");
+    }
+    let mut bad = settings();
+    bad.api.cors_origins = vec!["not an\norigin".into()];
+    let (_, stop) = tokio::sync::watch::channel(false);
+    let refused = App::connect(&bad, common::TradingCalendar::bundled(), stop).err().expect("a bad origin is refused");
+    assert!(refused.to_string().contains("api.cors_origins"), "{refused}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_slower_than_the_timeout_is_a_503_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut slow = settings();
+    slow.redis.url = format!("redis://{}", silent.local_addr().unwrap());
+    slow.api.timeout_ms = 300;
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = tokio::time::Instant::now();
+    let (status, answer) =
+        get_json(&router(&slow), "/api/v1/bars?symbol=600519.SH&start=2026-11-18&end=2026-11-19").await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (503, Some("timeout")), "{answer}");
+    assert_eq!(answer["error"]["message"], "the request took longer than 300 ms");
+    assert_eq!(started.elapsed(), Duration::from_millis(300), "answered when the timeout passed, not before or after");
+    hold.abort();
+}
