@@ -3,91 +3,19 @@
 
 mod support;
 
-use std::io::Read;
 use std::str::FromStr;
 
 use common::{Bar, Period, Tick, TickKind};
+use harness::fixtures::{cents, compact, rows, snapshots, trades, tushare_daily as tushare};
 use rust_decimal::Decimal;
 use support::*;
 
 const DAYS: [&str; 3] = ["2023-02-01", "2023-02-02", "2023-02-03"];
 
-fn fixture(name: &str) -> Vec<Vec<String>> {
-    let path = format!("{}/tests/data/real/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut text = String::new();
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
-    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
-}
-
-/// A feed number rounded to the 0.01 it stands for (the feed writes `1854.980000000000018`, `6.24467892461E9`).
-fn cents(s: &str) -> Decimal {
-    let exact = if s.contains(['E', 'e']) { Decimal::from_scientific(s) } else { Decimal::from_str(s) };
-    exact.unwrap_or_else(|e| panic!("{s}: {e}")).round_dp(2)
-}
-
-fn compact(day: &str) -> String {
-    day.replace('-', "")
-}
-
-struct Daily {
-    open: Decimal,
-    high: Decimal,
-    low: Decimal,
-    close: Decimal,
-    vol: u64,
-    amount: Decimal,
-}
-
 /// Exchange totals of 600519.SH: the final snapshot of each day, as SOURCES.md records them.
 const MOUTAI_TOTALS: [(u64, &str); 3] =
     [(3_397_389, "6244678924.61"), (2_975_886, "5465509509.98"), (3_494_490, "6324635031.35")];
 const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
-
-/// Tushare's daily bar of 600519.SH (lots and thousand yuan) in shares and yuan.
-fn tushare(day: &str) -> Daily {
-    let text =
-        std::fs::read_to_string(format!("{}/tests/data/real/600519.SH-tushare-daily.csv", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
-    let row: Vec<&str> = text.lines().find(|l| l.contains(&compact(day))).unwrap().split(',').collect();
-    let d = |i: usize| Decimal::from_str(row[i]).unwrap();
-    Daily {
-        open: d(2),
-        high: d(3),
-        low: d(4),
-        close: d(5),
-        vol: common::number::whole_from_decimal(d(9) * Decimal::from(100)).unwrap(),
-        amount: d(10) * Decimal::from(1000),
-    }
-}
-
-fn trades(day: &str) -> Vec<Tick> {
-    fixture(&format!("600519.SH-{}-trades.csv.gz", compact(day)))
-        .iter()
-        .map(|r| Tick {
-            symbol: sym("600519.SH"),
-            time_ms: ms(&format!("{day}T{}", r[0])),
-            price: cents(&r[1]),
-            volume: r[2].parse().unwrap(),
-            amount: cents(&r[3]),
-            kind: TickKind::Trade,
-        })
-        .collect()
-}
-
-fn snapshots(symbol: &str, day: &str) -> Vec<Tick> {
-    fixture(&format!("{symbol}-{}-snapshots.csv.gz", compact(day)))
-        .iter()
-        .map(|r| Tick {
-            symbol: sym(symbol),
-            time_ms: ms(&format!("{day}T{}", r[0])),
-            price: cents(&r[1]),
-            volume: r[4].parse().unwrap(),
-            amount: cents(&r[5]),
-            kind: TickKind::Cumulative { day_high: Some(cents(&r[2])), day_low: Some(cents(&r[3])) },
-        })
-        .collect()
-}
 
 /// The day's 240 end labels, written out independently of the session module.
 fn labels() -> Vec<String> {
@@ -108,7 +36,7 @@ fn label_of(time: &str) -> String {
 
 /// One-minute bars built directly from the trades: no aggregator involved.
 fn bars_from_trades(day: &str) -> Vec<Bar> {
-    let rows = fixture(&format!("600519.SH-{}-trades.csv.gz", compact(day)));
+    let rows = rows(&format!("600519.SH-{}-trades.csv.gz", compact(day)));
     let mut out: Vec<Bar> = Vec::new();
     let mut previous_close = None;
     for label in labels() {

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let mut con = redis::Client::open(redis.url())?.get_multiplexed_async_connection_with_config(&config).await?;
     let keys = Keys::default();
     let symbols: Vec<String> = (600_000..600_200).map(|code| format!("{code}.SH")).collect();
-    let bars = harness::history(n, &symbols);
+    let bars = harness::seed::history(n, &symbols);
     for period in Period::ALL {
         let items: Vec<&String> = bars.iter().filter(|(p, _)| *p == period).map(|(_, b)| b).collect();
         for chunk in items.chunks(10_000) {

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use common::keys::Keys;
 use common::time::day_number;
 use common::{Period, Sessions};
-use harness::seed_bar;
+use harness::seed::seed_bar;
 use redis::AsyncCommands;
-use support::Stack;
+use support::ConsumerStores;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Writes what a producer leaves for `day`: a closed bar per period of two symbols, a forming bar
 /// per period, and the day in the set of days held.
-async fn same_day_data(stack: &mut Stack, day: &str) {
+async fn same_day_data(stack: &mut ConsumerStores, day: &str) {
     let keys = stack.keys.clone();
     let date = day.parse().unwrap();
     for symbol in ["600519.SH", "000001.SZ"] {
@@ -32,20 +32,20 @@ async fn same_day_data(stack: &mut Stack, day: &str) {
 }
 
 /// The same-day keys of `day` left in Redis.
-async fn keys_of(stack: &mut Stack, day: &str) -> usize {
+async fn keys_of(stack: &mut ConsumerStores, day: &str) -> usize {
     let bars: Vec<String> = stack.con.keys(format!("tickbar:bars:{day}:*")).await.unwrap();
     let forming: Vec<String> = stack.con.keys(format!("tickbar:forming:{day}:*")).await.unwrap();
     bars.len() + forming.len()
 }
 
-async fn days_held(stack: &mut Stack) -> Vec<String> {
+async fn days_held(stack: &mut ConsumerStores) -> Vec<String> {
     let mut days: Vec<String> = stack.con.smembers(Keys::default().days_held()).await.unwrap();
     days.sort();
     days
 }
 
 /// What a producer's state says of its progress: its latest tick on `day`, after `entries` entries.
-async fn producer_state(stack: &mut Stack, day: &str, entries: usize) -> String {
+async fn producer_state(stack: &mut ConsumerStores, day: &str, entries: usize) -> String {
     let mut last = String::new();
     for _ in 0..entries {
         last = stack.con.xadd("ticks", "*", &[("tick", "{}")]).await.unwrap();
@@ -80,7 +80,7 @@ fn history(day: &str, symbols: &[&str], skip: Option<(&str, &str)>) -> Vec<(Peri
 }
 
 /// Queues `history` and waits until the consumer has written it all.
-async fn load(stack: &mut Stack, history: &[(Period, Vec<String>)], env: &[(&str, &str)]) {
+async fn load(stack: &mut ConsumerStores, history: &[(Period, Vec<String>)], env: &[(&str, &str)]) {
     let rows = history.iter().map(|(_, items)| items.len() as u64).sum();
     for (period, items) in history {
         stack.push(*period, items).await;
@@ -125,7 +125,7 @@ async fn webhook() -> (String, tokio::task::JoinHandle<String>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let (day, next) = ("2023-02-01", "2023-02-02");
     same_day_data(&mut stack, day).await;
     same_day_data(&mut stack, next).await;
@@ -165,7 +165,7 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or_is_forced() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let day = "2023-02-01";
     same_day_data(&mut stack, day).await;
     load(&mut stack, &history(day, &["600519.SH"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
@@ -195,7 +195,7 @@ async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missed_cleanup_runs_at_start() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let (previous, today) = ("2026-11-18".to_owned(), "2026-11-19".to_owned());
     same_day_data(&mut stack, &previous).await;
     same_day_data(&mut stack, &today).await;
@@ -233,7 +233,7 @@ async fn a_missed_cleanup_runs_at_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_holiday_list_the_scheduled_cleanup_still_runs_and_says_the_list_ended() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let day = "2027-01-04";
     same_day_data(&mut stack, day).await;
     load(&mut stack, &history(day, &["600519.SH", "000001.SZ"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")])
@@ -257,7 +257,7 @@ async fn past_the_holiday_list_the_scheduled_cleanup_still_runs_and_says_the_lis
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_never_run_the_cleanup_at_once() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let day = "2023-02-01";
     same_day_data(&mut stack, day).await;
     let lock = stack.keys.cleanup_lock();

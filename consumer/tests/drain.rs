@@ -6,13 +6,13 @@ mod support;
 use std::time::Duration;
 
 use common::Period;
-use harness::seed_bar;
+use harness::seed::seed_bar;
 use redis::AsyncCommands;
-use support::{history, push_all, Stack};
+use support::{history, push_all, ConsumerStores};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_thousand_seed_bars_land_once_and_again_as_duplicates() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let bars = history(100_000);
     push_all(&mut stack, &bars).await;
     let mut consumer = stack.consumer(&[]);
@@ -48,7 +48,7 @@ async fn a_hundred_thousand_seed_bars_land_once_and_again_as_duplicates() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_drain_loses_and_doubles_nothing() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let bars = history(60_000);
     push_all(&mut stack, &bars).await;
     let small_batches = [("TICKBAR__CONSUMER__BATCH_ROWS", "500"), ("TICKBAR__CONSUMER__LOCK_TTL_MS", "1000")];
@@ -76,7 +76,7 @@ async fn kill_9_mid_drain_loses_and_doubles_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clickhouse_stopped_mid_drain_and_restarted_loses_nothing() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let bars = history(40_000);
     let (first, second) = bars.split_at(10_000);
     push_all(&mut stack, first).await;
@@ -104,7 +104,7 @@ async fn clickhouse_stopped_mid_drain_and_restarted_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let good = seed_bar("600519.SH", "2023-02-01 09:31:00", 1);
     let bad = [
         ("bad_json", "{\"symbol\":".to_owned()),
@@ -148,7 +148,7 @@ async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn batches_left_by_more_workers_than_configured_are_finished() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let bars = history(3_000);
     let mut queued = Vec::new();
     for (slot, chunk) in bars.chunks(1_000).enumerate() {

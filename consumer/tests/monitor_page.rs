@@ -4,12 +4,12 @@
 mod support;
 
 use common::Period;
-use harness::{element_text, thousands};
-use support::{history, push_all, Stack};
+use harness::page::{element_text, thousands};
+use support::{history, push_all, ConsumerStores};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_monitor_page_renders_live_figures_in_a_browser() {
-    let mut stack = Stack::start().await;
+    let mut stack = ConsumerStores::start().await;
     let bars = history(5_000);
     push_all(&mut stack, &bars).await;
     stack.push(Period::M5, &["{broken".to_owned()]).await;
@@ -19,7 +19,7 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     assert_eq!(code, 2, "the history stops mid-day, so the check finds missing bars: {report:#} {log}");
 
     let url = format!("http://127.0.0.1:{}/", consumer.http);
-    let dom = tokio::task::spawn_blocking(move || harness::chromium_dom(&url, 3_000)).await.unwrap().unwrap();
+    let dom = tokio::task::spawn_blocking(move || harness::page::chromium_dom(&url, 3_000)).await.unwrap().unwrap();
     let figure = |id: &str| element_text(&dom, id);
     assert_eq!((figure("redis"), figure("clickhouse")), ("up".into(), "up".into()));
     assert!(figure("drain").starts_with("active"), "{}", figure("drain"));

@@ -1,15 +1,5 @@
-//! `producer`: turns A-share ticks from the Redis stream `ticks` into bars kept in Redis; also
-//! replays tick files into the stream and imports vendor history into the historical queues.
-
-mod engine;
-mod error;
-mod history;
-mod ingest;
-mod monitor;
-mod replay;
-mod service;
-mod settings;
-mod store;
+//! The `producer` binary: the service (the default command), `replay` and `import-history`, over
+//! the library (`lib.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use common::history::{Normaliser, SourceLayout, VolumeUnit};
 use common::keys::Keys;
 use common::Period;
-use settings::ProducerSettings;
+use producer::settings::ProducerSettings;
+use producer::{history, monitor, replay, service, store};
 
 #[derive(Parser)]
 #[command(

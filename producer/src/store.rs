@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::keys::Keys;
-use common::{BarEventKind, Period, Symbol};
+use common::{BarEvent, BarEventKind, Period, Symbol};
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script, Value};
@@ -177,7 +177,7 @@ impl Store {
                 .arg("ENTRIESREAD")
                 .arg(step.entries_read);
         }
-        self.write_bars(&mut pipe, step);
+        write_bars(&mut pipe, &self.keys, &step.events);
         for d in &step.dead {
             let id = d.id.to_string();
             let fields: [(&str, &[u8]); 5] = [
@@ -214,52 +214,6 @@ impl Store {
         landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))
     }
 
-    /// Closed and amended bars replace their frame in the day's sorted set and are published;
-    /// forming bars go to the day's hash, and leave it when they close without a successor: the
-    /// hash holds each symbol's forming bar as of the step's end, wherever steps were cut.
-    fn write_bars(&self, pipe: &mut redis::Pipeline, step: &Step) {
-        let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
-        let mut days = BTreeSet::new();
-        for e in &step.events {
-            let day = e.bar.frame.date();
-            days.insert(day.to_string());
-            let json = serde_json::to_string(&e.bar).expect("bars serialize");
-            let field = (day, e.period, e.bar.symbol);
-            if e.kind == BarEventKind::Updated {
-                forming.insert(field, Some(json));
-                continue;
-            }
-            if e.kind == BarEventKind::Closed {
-                forming.insert(field, None);
-            }
-            let key = self.keys.day_bars(day, e.period, e.bar.symbol);
-            let score = e.bar.frame.epoch_seconds();
-            pipe.zrembyscore(&key, score, score).ignore();
-            pipe.zadd(&key, &json, score).ignore();
-            pipe.publish(self.keys.bar_channel(e.period, e.bar.symbol), &json).ignore();
-        }
-        let mut by_hash: BTreeMap<(NaiveDate, Period), FormingHash> = BTreeMap::new();
-        for ((day, period, symbol), bar) in forming {
-            let hash = by_hash.entry((day, period)).or_default();
-            match bar {
-                Some(json) => hash.set.push((symbol.to_string(), json)),
-                None => hash.removed.push(symbol.to_string()),
-            }
-        }
-        for ((day, period), hash) in &by_hash {
-            let key = self.keys.forming_bars(*day, *period);
-            if !hash.set.is_empty() {
-                pipe.hset_multiple(&key, &hash.set).ignore();
-            }
-            if !hash.removed.is_empty() {
-                pipe.hdel(&key, &hash.removed).ignore();
-            }
-        }
-        if !days.is_empty() {
-            pipe.sadd(self.keys.days_held(), days).ignore();
-        }
-    }
-
     /// Entries after the producer's committed position (`lag`).
     pub async fn backlog(&mut self) -> Result<Option<u64>> {
         let groups: redis::streams::StreamInfoGroupsReply = self.con.xinfo_groups(&self.stream).await?;
@@ -269,6 +223,53 @@ impl Store {
 
     pub async fn ping(&mut self) -> Result<()> {
         Ok(redis::cmd("PING").query_async::<()>(&mut self.con).await?)
+    }
+}
+
+/// Writes bar events as the producer commits them (the test harness writes same-day bars with it
+/// too). Closed and amended bars replace their frame in the day's sorted set and are published;
+/// forming bars go to the day's hash, and leave it when they close without a successor: the
+/// hash holds each symbol's forming bar as of the step's end, wherever steps were cut.
+pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent]) {
+    let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
+    let mut days = BTreeSet::new();
+    for e in events {
+        let day = e.bar.frame.date();
+        days.insert(day.to_string());
+        let json = serde_json::to_string(&e.bar).expect("bars serialize");
+        let field = (day, e.period, e.bar.symbol);
+        if e.kind == BarEventKind::Updated {
+            forming.insert(field, Some(json));
+            continue;
+        }
+        if e.kind == BarEventKind::Closed {
+            forming.insert(field, None);
+        }
+        let key = keys.day_bars(day, e.period, e.bar.symbol);
+        let score = e.bar.frame.epoch_seconds();
+        pipe.zrembyscore(&key, score, score).ignore();
+        pipe.zadd(&key, &json, score).ignore();
+        pipe.publish(keys.bar_channel(e.period, e.bar.symbol), &json).ignore();
+    }
+    let mut by_hash: BTreeMap<(NaiveDate, Period), FormingHash> = BTreeMap::new();
+    for ((day, period, symbol), bar) in forming {
+        let hash = by_hash.entry((day, period)).or_default();
+        match bar {
+            Some(json) => hash.set.push((symbol.to_string(), json)),
+            None => hash.removed.push(symbol.to_string()),
+        }
+    }
+    for ((day, period), hash) in &by_hash {
+        let key = keys.forming_bars(*day, *period);
+        if !hash.set.is_empty() {
+            pipe.hset_multiple(&key, &hash.set).ignore();
+        }
+        if !hash.removed.is_empty() {
+            pipe.hdel(&key, &hash.removed).ignore();
+        }
+    }
+    if !days.is_empty() {
+        pipe.sadd(keys.days_held(), days).ignore();
     }
 }
 

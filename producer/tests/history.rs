@@ -5,10 +5,11 @@ mod support;
 
 use common::keys::Keys;
 use common::{Bar, Period};
+use harness::fixtures;
 use redis::AsyncCommands;
 use support::*;
 
-fn import(stack: &Stack, file: &std::path::Path, args: &[&str]) -> serde_json::Value {
+fn import(stack: &ProducerRedis, file: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_producer"))
         .args(["import-history", "--file"])
         .arg(file)
@@ -23,10 +24,10 @@ fn import(stack: &Stack, file: &std::path::Path, args: &[&str]) -> serde_json::V
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_month_of_vendor_bars_is_queued_whole_and_a_241_file_is_folded_into_240() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("candle_201801.csv");
-    let rows: Vec<String> = fixture("000001.SZ-201801-candles.csv.gz").iter().map(|r| r.join(",")).collect();
+    let rows: Vec<String> = fixtures::rows("000001.SZ-201801-candles.csv.gz").iter().map(|r| r.join(",")).collect();
     let header = "symbol,exchange,cycle,tradingDay,date,time,open,high,low,close,volume,turnover,unixTime";
     std::fs::write(&real, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
     let report = import(&stack, &real, &["--period", "1"]);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::keys::Keys;
 use common::Bar;
 use harness::clock::SetClock;
+use harness::fixtures;
 use redis::AsyncCommands;
 use support::*;
 
@@ -41,7 +42,7 @@ fn live_ticks() -> Vec<(i64, String)> {
 }
 
 /// The closed bars under `prefix` of frames up to `last` (market time), every key in order.
-async fn closed_up_to(stack: &mut Stack, prefix: &str, last: &str) -> Vec<(String, Vec<Bar>)> {
+async fn closed_up_to(stack: &mut ProducerRedis, prefix: &str, last: &str) -> Vec<(String, Vec<Bar>)> {
     let mut keys: Vec<String> = stack.con.keys(format!("{prefix}tickbar:bars:*")).await.unwrap();
     keys.sort();
     let mut out = Vec::new();
@@ -59,7 +60,7 @@ async fn closed_up_to(stack: &mut Stack, prefix: &str, last: &str) -> Vec<(Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let clock = test_clock();
     let mut env: Vec<(&str, String)> = clock.env();
     env.extend([
@@ -125,9 +126,9 @@ async fn role(producer: &mut Producer, role: &str, within: Duration) -> Duration
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_standby_takes_over_a_dead_or_stalled_producer_which_is_fenced_out_and_the_bars_equal_a_clean_run() {
-    let mut stack = Stack::start().await;
-    let mut ticks = real_trades("2023-02-01");
-    ticks.extend(real_snapshots("000333.SZ", "2023-02-01"));
+    let mut stack = ProducerRedis::start().await;
+    let mut ticks = fixtures::trades("2023-02-01");
+    ticks.extend(fixtures::snapshots("000333.SZ", "2023-02-01"));
     ticks.sort_by_key(|t| t.time_ms);
     let entries: Vec<(&str, String)> = ticks.iter().map(|t| ("tick", tick_json(t))).collect();
     let mut clean = stack.producer("clean:", &[]);
@@ -171,8 +172,8 @@ async fn a_standby_takes_over_a_dead_or_stalled_producer_which_is_fenced_out_and
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_kind_of_poison_is_refused_with_its_reason_and_valid_ticks_still_make_their_bars() {
-    let mut stack = Stack::start().await;
-    let valid = real_trades("2023-02-01");
+    let mut stack = ProducerRedis::start().await;
+    let valid = fixtures::trades("2023-02-01");
     let bad_element = r#"{"symbol":"600519.SH","time":1675215000000,"price":-1,"volume":1}"#;
     let mut crowd: Vec<&str> = vec![bad_element; 50_000];
     let good_in_crowd = tick_json(&valid[0]);
@@ -226,7 +227,7 @@ async fn every_kind_of_poison_is_refused_with_its_reason_and_valid_ticks_still_m
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupt_checkpoint_is_a_clear_fault_on_readyz_not_a_panic_until_it_is_repaired() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let keys = Keys::new("corrupt:");
     let state = [("aggregator", "{\"layout\":{}}"), ("counters", "{}"), ("last_id", "0-0")];
     let _: () = stack.con.hset_multiple(keys.producer_state(), &state).await.unwrap();
@@ -255,13 +256,13 @@ async fn a_corrupt_checkpoint_is_a_clear_fault_on_readyz_not_a_panic_until_it_is
         assert!(start.elapsed() < Duration::from_secs(20), "not repaired: {}", producer.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stack.send("corrupt:", &[("tick", tick_json(&real_trades("2023-02-01")[0]))]).await;
+    stack.send("corrupt:", &[("tick", tick_json(&fixtures::trades("2023-02-01")[0]))]).await;
     stack.drained("corrupt:", &mut producer).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_holiday_list_weekdays_build_bars_provisionally_unless_refused() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let ticks: Vec<(&str, String)> = ["10:00:05", "10:03:30", "15:00:01"]
         .iter()
         .map(|t| ("tick", format!(r#"{{"symbol":"600519.SH","time":"2027-01-04T{t}","price":"1500","volume":100}}"#)))

@@ -4,6 +4,7 @@
 mod support;
 
 use common::{Period, Tick};
+use harness::fixtures;
 use rust_decimal::Decimal;
 use support::*;
 
@@ -16,7 +17,7 @@ const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
 const MOUTAI_OPEN_CLOSE: [(&str, &str); 3] = [("1854.98", "1844.97"), ("1848.38", "1836.11"), ("1820.0", "1818.0")];
 
 /// Replays ticks through `producer replay` (JSON lines) and waits until the producer has them.
-async fn run(stack: &mut Stack, prefix: &str, ticks: &[Tick]) {
+async fn run(stack: &mut ProducerRedis, prefix: &str, ticks: &[Tick]) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ticks.jsonl");
     std::fs::write(&file, ticks.iter().map(tick_json).collect::<Vec<_>>().join("\n")).unwrap();
@@ -34,13 +35,13 @@ async fn run(stack: &mut Stack, prefix: &str, ticks: &[Tick]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_trades_as_plain_ticks_give_the_exact_bars_and_the_exchange_totals() {
-    let mut stack = Stack::start().await;
-    let ticks: Vec<Tick> = DAYS.iter().flat_map(|d| real_trades(d)).collect();
+    let mut stack = ProducerRedis::start().await;
+    let ticks: Vec<Tick> = DAYS.iter().flat_map(|d| fixtures::trades(d)).collect();
     run(&mut stack, "trades:", &ticks).await;
     for (day, (vol, amount)) in DAYS.into_iter().zip(MOUTAI_TOTALS) {
         let ours = stack.bars("trades:", day, Period::M1, "600519.SH").await;
         assert_eq!(ours.len(), 240, "{day}");
-        let day_ticks: Vec<Tick> = real_trades(day);
+        let day_ticks: Vec<Tick> = fixtures::trades(day);
         assert_eq!(ours, aggregate(&day_ticks, "600519.SH", Period::M1), "{day}");
         assert_eq!(ours.iter().map(|b| b.vol).sum::<u64>(), vol, "{day}");
         assert_eq!(ours.iter().map(|b| b.amount).sum::<Decimal>(), amount.parse().unwrap(), "{day}");
@@ -53,11 +54,11 @@ async fn real_trades_as_plain_ticks_give_the_exact_bars_and_the_exchange_totals(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_snapshots_as_cumulative_ticks_give_the_exchange_day_volume_amount_open_and_close() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let mut ticks = Vec::new();
     for day in DAYS {
-        let mut day_ticks = real_snapshots("600519.SH", day);
-        day_ticks.extend(real_snapshots("000333.SZ", day));
+        let mut day_ticks = fixtures::snapshots("600519.SH", day);
+        day_ticks.extend(fixtures::snapshots("000333.SZ", day));
         day_ticks.sort_by_key(|t| t.time_ms);
         ticks.extend(day_ticks);
     }

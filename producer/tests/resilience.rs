@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::keys::Keys;
 use common::{Period, Tick};
+use harness::fixtures;
 use redis::AsyncCommands;
 use support::*;
 
@@ -14,8 +15,8 @@ const DAY: &str = "2023-02-01";
 
 /// A real day of two symbols, one tick per entry: 600519.SH trades and 000333.SZ snapshots.
 fn day_entries() -> (Vec<Tick>, Vec<(&'static str, String)>) {
-    let mut ticks = real_trades(DAY);
-    ticks.extend(real_snapshots("000333.SZ", DAY));
+    let mut ticks = fixtures::trades(DAY);
+    ticks.extend(fixtures::snapshots("000333.SZ", DAY));
     ticks.sort_by_key(|t| t.time_ms);
     let entries = ticks.iter().map(|t| ("tick", tick_json(t))).collect();
     (ticks, entries)
@@ -23,7 +24,7 @@ fn day_entries() -> (Vec<Tick>, Vec<(&'static str, String)>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_with_sigkill_mid_stream_and_restarted_the_bars_equal_a_clean_run() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let (_, entries) = day_entries();
 
     let mut clean = stack.producer("clean:", &[]);
@@ -71,7 +72,7 @@ fn malformed() -> Vec<((&'static str, String), &'static str)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_malformed_entries_are_dead_lettered_with_reasons_and_valid_ticks_are_unaffected() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let (ticks, valid) = day_entries();
     let bad = malformed();
     let mut mixed = Vec::new();

@@ -122,7 +122,7 @@ fn fold(minutes: &[Ohlcv]) -> Ohlcv {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_synthetic_qmt_day_gives_exactly_the_bars_of_the_rules_and_publishes_each_closed_bar() {
-    let mut stack = Stack::start().await;
+    let mut stack = ProducerRedis::start().await;
     let heartbeats: Vec<String> = every("09:15:00", "09:24:57", 3)
         .into_iter()
         .chain(["11:45:00", "12:30:00", "15:00:03"].map(String::from))

@@ -28,10 +28,10 @@ async fn main() -> anyhow::Result<()> {
     let mut con = redis.connect().await?;
     for code in 600_000..600_000 + SYMBOLS {
         let symbol = format!("{code}.SH");
-        let today = harness::day_bars(&symbol, TODAY.parse()?, Period::M1, 1);
-        harness::write_same_day(&mut con, &Keys::default(), Period::M1, &today).await?;
-        let history = harness::day_bars(&symbol, HISTORY.parse()?, Period::M1, 0);
-        harness::write_history(&clickhouse.client(), "tickbar", Period::M1, &history).await?;
+        let today = harness::seed::day_bars(&symbol, TODAY.parse()?, Period::M1, 1);
+        harness::writers::write_same_day(&mut con, &Keys::default(), Period::M1, &today).await?;
+        let history = harness::seed::day_bars(&symbol, HISTORY.parse()?, Period::M1, 0);
+        harness::writers::write_history(&clickhouse.client(), "tickbar", Period::M1, &history).await?;
     }
     println!("{SYMBOLS} symbols: {TODAY} (240 1m bars each) in Redis, {HISTORY} in ClickHouse");
     let env = [("TICKBAR__REDIS__URL", redis.url()), ("TICKBAR__CLICKHOUSE__URL", clickhouse.url())];

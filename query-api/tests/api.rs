@@ -3,11 +3,11 @@
 
 mod support;
 
-use support::{get_json, get_with, Stack};
+use support::{get_json, get_with, ApiStores};
 
 #[tokio::test]
 async fn the_ops_endpoints_count_requests_by_route_and_status() {
-    let stack = Stack::start().await;
+    let stack = ApiStores::start().await;
     let api = stack.api(&[("TICKBAR__API__TOKEN", "s3cret")]).await;
     let token = [("Authorization", "Bearer s3cret")];
     get_with(&api, "/api/v1/calendar/is-trading-day?date=2026-11-20", &token).await;

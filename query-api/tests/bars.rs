@@ -4,7 +4,7 @@
 mod support;
 
 use common::Period;
-use support::{bars_of, day_bars, get_json, Stack, DAYS};
+use support::{bars_of, day_bars, get_json, ApiStores, DAYS};
 
 const SYMBOL: &str = "600519.SH";
 
@@ -14,7 +14,7 @@ fn path(period: Period, start: &str, end: &str) -> String {
 
 #[tokio::test]
 async fn three_days_merge_in_order_with_the_same_day_from_redis() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     let expected = stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
     for (period, bars) in expected {
@@ -46,7 +46,7 @@ async fn three_days_merge_in_order_with_the_same_day_from_redis() {
 
 #[tokio::test]
 async fn yesterday_still_in_redis_is_served_from_redis() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     let mut expected = Vec::new();
     for day in DAYS {
         stack.store_history(Period::M1, &day_bars(SYMBOL, day, Period::M1, 0)).await;
@@ -67,7 +67,7 @@ async fn yesterday_still_in_redis_is_served_from_redis() {
 
 #[tokio::test]
 async fn the_forming_bar_is_added_only_when_asked_and_only_while_open() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     let today = day_bars(SYMBOL, DAYS[2], Period::M1, 0);
     stack.store_same_day(Period::M1, &today[..30]).await;
     let mut con = stack.con.clone();
@@ -98,7 +98,7 @@ async fn the_forming_bar_is_added_only_when_asked_and_only_while_open() {
 
 #[tokio::test]
 async fn csv_holds_the_same_bars_under_a_header() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     let expected = stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
     let response = support::get_with(&api, &format!("{}&format=csv", path(Period::M5, DAYS[0], DAYS[2])), &[]).await;
@@ -126,7 +126,7 @@ async fn csv_holds_the_same_bars_under_a_header() {
 
 #[tokio::test]
 async fn a_store_that_does_not_answer_is_a_503_naming_it_and_the_other_store_still_serves() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
     assert_eq!(get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await.0, 200);

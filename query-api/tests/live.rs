@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use support::Stack;
+use support::ApiStores;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -68,7 +68,7 @@ async fn until_subscribers(con: &mut redis::aio::MultiplexedConnection, channels
 
 #[tokio::test]
 async fn clients_of_a_channel_share_one_subscription_and_each_gets_every_bar() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     let api = stack.api(&[]).await;
     let one = "/api/v1/stream/bars?symbol=600519.SH&period=1";
     let (mut a, mut b) = (Events::open(api.http, one).await, Events::open(api.http, one).await);

@@ -3,8 +3,8 @@
 
 mod support;
 
-use harness::{chromium_dom, element_text};
-use support::Stack;
+use harness::page::{chromium_dom, element_text};
+use support::ApiStores;
 
 fn count(dom: &str, needle: &str) -> usize {
     dom.matches(needle).count()
@@ -12,7 +12,7 @@ fn count(dom: &str, needle: &str) -> usize {
 
 #[tokio::test]
 async fn the_page_charts_and_tabulates_a_merged_range_and_shows_errors() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     stack.three_days("600519.SH").await;
     let producer = "http://producer.example:9101/";
     let api = stack.api(&[("TICKBAR__API__PRODUCER_MONITOR_URL", producer)]).await;

@@ -8,11 +8,11 @@ mod support;
 
 use std::process::Command;
 
-use support::Stack;
+use support::ApiStores;
 
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
-    let mut stack = Stack::start().await;
+    let mut stack = ApiStores::start().await;
     stack.three_days("600519.SH").await;
     let api = stack.api(&[]).await;
     let program = std::env::var("TICKBAR_SCHEMATHESIS").unwrap_or_else(|_| "schemathesis".into());

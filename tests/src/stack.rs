@@ -13,7 +13,8 @@ use common::Period;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 
-use crate::{io, ClickHouseServer, DataDir, HarnessError, RedisServer, Result, ServiceProcess};
+use crate::servers::DataDir;
+use crate::{io, ClickHouseServer, HarnessError, RedisServer, Result, ServiceProcess};
 
 /// How long loading may take before the stack is declared stuck.
 const LOAD_LIMIT: Duration = Duration::from_secs(300);
@@ -48,7 +49,7 @@ fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> V
 }
 
 /// Redis, ClickHouse and the three services. Fields drop in order: the services before the stores.
-pub struct Stack {
+pub struct WholeStack {
     pub api: ServiceProcess,
     pub producer: ServiceProcess,
     pub consumer: ServiceProcess,
@@ -59,10 +60,10 @@ pub struct Stack {
     con: MultiplexedConnection,
 }
 
-impl Stack {
+impl WholeStack {
     /// Starts the stores, then the consumer, the producer (event clock) and the query API, and
     /// waits until each answers `/readyz`.
-    pub async fn start(options: StackOptions<'_>) -> Result<Stack> {
+    pub async fn start(options: StackOptions<'_>) -> Result<WholeStack> {
         let work = DataDir::new(options.dir)?;
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
@@ -80,7 +81,7 @@ impl Stack {
         let api = spawn("query-api", api_env);
         let con = redis.connect().await?;
         let bin_dir = options.bin_dir.to_owned();
-        let mut stack = Stack { api, producer, consumer, redis, clickhouse, bin_dir, work, con };
+        let mut stack = WholeStack { api, producer, consumer, redis, clickhouse, bin_dir, work, con };
         for service in [&mut stack.consumer, &mut stack.producer, &mut stack.api] {
             service.answering("/readyz").await;
         }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use common::keys::Keys;
 use common::{Bar, Period};
-use harness::stack::{Stack, StackOptions};
+use harness::stack::{StackOptions, WholeStack};
 use redis::AsyncCommands;
 use sample::market::{generate, Activity, DAYS, LIMIT_UP, SUSPENDED};
 
@@ -20,7 +20,7 @@ fn sample_dir() -> PathBuf {
 }
 
 /// `GET /api/v1/bars` of `symbol` and `period` from `start` to `end`: the bars and the sources.
-async fn served(stack: &Stack, symbol: &str, period: Period, start: &str, end: &str) -> (Vec<Bar>, (u64, u64)) {
+async fn served(stack: &WholeStack, symbol: &str, period: Period, start: &str, end: &str) -> (Vec<Bar>, (u64, u64)) {
     let path = format!("/api/v1/bars?symbol={symbol}&period={}&start={start}&end={end}", period.minutes());
     let (status, body) = stack.api.get(&path).await;
     assert_eq!(status, 200, "{path}: {body}");
@@ -35,7 +35,7 @@ async fn the_sample_through_the_three_services_is_served_as_the_rules_give_and_c
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
     ["consumer", "query-api"].iter().for_each(|b| assert!(bins.join(b).is_file(), "build the workspace first"));
-    let mut stack = Stack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn" }).await.unwrap();
+    let mut stack = WholeStack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn" }).await.unwrap();
     let sample = stack.unpack(&sample_dir()).unwrap();
     stack.import_history(&sample).unwrap();
     stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();

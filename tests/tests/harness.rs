@@ -3,8 +3,9 @@
 
 use common::keys::{bars_table, Keys, BARS_TABLE};
 use common::{Bar, Ohlcv, Period};
-use harness::{schema_statements, ClickHouseServer, RedisServer};
+use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
+use runtime::clickhouse::schema_statements;
 use runtime::clickhouse::BarRow;
 use rust_decimal::Decimal;
 

@@ -14,18 +14,18 @@ use redis::AsyncCommands;
 pub const DATABASE: &str = "tickbar";
 
 /// A private Redis and ClickHouse and connections to them.
-pub struct Stack {
+pub struct ConsumerStores {
     pub redis: RedisServer,
     pub clickhouse: ClickHouseServer,
     pub con: MultiplexedConnection,
     pub keys: Keys,
 }
 
-impl Stack {
-    pub async fn start() -> Stack {
+impl ConsumerStores {
+    pub async fn start() -> ConsumerStores {
         let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
         let con = redis.connect().await.unwrap();
-        Stack { redis, clickhouse, con, keys: Keys::default() }
+        ConsumerStores { redis, clickhouse, con, keys: Keys::default() }
     }
 
     /// The settings every consumer of this stack runs with, plus `extra`.
@@ -124,11 +124,11 @@ impl Stack {
 /// `n` distinct seed-era bars over 20 Shenzhen symbols (see [`harness::history`]).
 pub fn history(n: usize) -> Vec<(Period, String)> {
     let symbols: Vec<String> = (1..=20).map(|i| format!("{i:06}.SZ")).collect();
-    harness::history(n, &symbols)
+    harness::seed::history(n, &symbols)
 }
 
 /// Pushes `bars` onto their queues.
-pub async fn push_all(stack: &mut Stack, bars: &[(Period, String)]) {
+pub async fn push_all(stack: &mut ConsumerStores, bars: &[(Period, String)]) {
     for period in Period::ALL {
         let items: Vec<String> = bars.iter().filter(|(p, _)| *p == period).map(|(_, b)| b.clone()).collect();
         stack.push(period, &items).await;

@@ -2,7 +2,6 @@
 //! child process, stream writers, and readers of the bars it leaves in Redis.
 #![allow(dead_code)] // each test file uses its own part
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
@@ -10,19 +9,18 @@ use common::{Bar, Period, Symbol, Tick, TickKind};
 use harness::RedisServer;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
-use rust_decimal::Decimal;
 
 /// A private Redis and a connection to it.
-pub struct Stack {
+pub struct ProducerRedis {
     pub redis: RedisServer,
     pub con: MultiplexedConnection,
 }
 
-impl Stack {
-    pub async fn start() -> Stack {
+impl ProducerRedis {
+    pub async fn start() -> ProducerRedis {
         let redis = RedisServer::start().await.expect("redis-server");
         let con = redis.connect().await.unwrap();
-        Stack { redis, con }
+        ProducerRedis { redis, con }
     }
 
     /// A producer in event time on this Redis under `prefix`, with `env` overriding settings.
@@ -101,51 +99,6 @@ impl Stack {
 
 /// The producer as a child process.
 pub use harness::ServiceProcess as Producer;
-
-/// Real fixtures of `common` (see common/tests/data/real/SOURCES.md).
-pub fn fixture(name: &str) -> Vec<Vec<String>> {
-    let path = format!("{}/../common/tests/data/real/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut text = String::new();
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
-    text.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
-}
-
-/// A feed number rounded to the 0.01 it stands for (the feed writes `1854.980000000000018`).
-pub fn cents(s: &str) -> Decimal {
-    let exact = if s.contains(['E', 'e']) { Decimal::from_scientific(s) } else { s.parse() };
-    exact.unwrap_or_else(|e| panic!("{s}: {e}")).round_dp(2)
-}
-
-/// The real trades of 600519.SH on `day` (`2023-02-01`) as plain ticks.
-pub fn real_trades(day: &str) -> Vec<Tick> {
-    fixture(&format!("600519.SH-{}-trades.csv.gz", day.replace('-', "")))
-        .iter()
-        .map(|r| Tick {
-            symbol: "600519.SH".parse().unwrap(),
-            time_ms: common::time::parse_datetime(&format!("{day}T{}", r[0])).unwrap(),
-            price: cents(&r[1]),
-            volume: r[2].parse().unwrap(),
-            amount: cents(&r[3]),
-            kind: TickKind::Trade,
-        })
-        .collect()
-}
-
-/// The real 3-second snapshots of `symbol` on `day` as cumulative ticks with day high and low.
-pub fn real_snapshots(symbol: &str, day: &str) -> Vec<Tick> {
-    fixture(&format!("{symbol}-{}-snapshots.csv.gz", day.replace('-', "")))
-        .iter()
-        .map(|r| Tick {
-            symbol: symbol.parse().unwrap(),
-            time_ms: common::time::parse_datetime(&format!("{day}T{}", r[0])).unwrap(),
-            price: cents(&r[1]),
-            volume: r[4].parse().unwrap(),
-            amount: cents(&r[5]),
-            kind: TickKind::Cumulative { day_high: Some(cents(&r[2])), day_low: Some(cents(&r[3])) },
-        })
-        .collect()
-}
 
 /// A tick as the contract's tick object.
 pub fn tick_json(t: &Tick) -> String {

@@ -14,19 +14,19 @@ pub const DATABASE: &str = "tickbar";
 pub const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
 
 /// A private Redis and ClickHouse with the bars table.
-pub struct Stack {
+pub struct ApiStores {
     pub redis: RedisServer,
     pub clickhouse: ClickHouseServer,
     pub con: MultiplexedConnection,
     pub keys: Keys,
 }
 
-impl Stack {
-    pub async fn start() -> Stack {
+impl ApiStores {
+    pub async fn start() -> ApiStores {
         let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
         apply_schema(&clickhouse.client(), DATABASE).await.expect("the schema");
         let con = redis.connect().await.unwrap();
-        Stack { redis, clickhouse, con, keys: Keys::default() }
+        ApiStores { redis, clickhouse, con, keys: Keys::default() }
     }
 
     /// The query API on this stack, with `env` overriding settings; returns once it answers.
@@ -57,18 +57,18 @@ impl Stack {
 
     /// Writes `bars` of `period` into ClickHouse, as the consumer does.
     pub async fn store_history(&self, period: Period, bars: &[Bar]) {
-        harness::write_history(&self.clickhouse.client(), DATABASE, period, bars).await.unwrap();
+        harness::writers::write_history(&self.clickhouse.client(), DATABASE, period, bars).await.unwrap();
     }
 
     /// Writes `bars` of `period` into Redis as the producer does.
     pub async fn store_same_day(&mut self, period: Period, bars: &[Bar]) {
-        harness::write_same_day(&mut self.con, &self.keys, period, bars).await.unwrap();
+        harness::writers::write_same_day(&mut self.con, &self.keys, period, bars).await.unwrap();
     }
 }
 
-/// [`harness::day_bars`] of a day given as text.
+/// [`harness::seed::day_bars`] of a day given as text.
 pub fn day_bars(symbol: &str, day: &str, period: Period, variant: u64) -> Vec<Bar> {
-    harness::day_bars(symbol, day.parse().unwrap(), period, variant)
+    harness::seed::day_bars(symbol, day.parse().unwrap(), period, variant)
 }
 
 /// The bars of an API answer.

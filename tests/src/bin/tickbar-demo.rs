@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use harness::stack::{Stack, StackOptions};
+use harness::stack::{StackOptions, WholeStack};
 use sample::market::DAYS;
 
 /// Marks a directory as the demo's own, so that a later run may wipe it.
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let bin_dir = exe.parent().context("the demo's own directory")?;
     println!("Starting Redis and ClickHouse (files under {}) ...", dir.display());
-    let mut stack = Stack::start(StackOptions { bin_dir, dir: Some(&dir), log_level: "info" }).await?;
+    let mut stack = WholeStack::start(StackOptions { bin_dir, dir: Some(&dir), log_level: "info" }).await?;
     let loaded = tokio::select! {
         loaded = load(&mut stack, &args) => Some(loaded),
         () = stopped() => None,
@@ -63,7 +63,7 @@ fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Loads the sample through the services and prints where to look.
-async fn load(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
+async fn load(stack: &mut WholeStack, args: &Args) -> anyhow::Result<()> {
     let sample = stack.unpack(&args.sample)?;
     stack.import_history(&sample)?;
     println!("History: {} bars of {} and {} queued for the consumer.", sample.history_bars, DAYS[0], DAYS[1]);
@@ -86,7 +86,7 @@ async fn load(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
 }
 
 /// The stack's URLs.
-fn print_urls(stack: &Stack) {
+fn print_urls(stack: &WholeStack) {
     let [first, _, day] = DAYS;
     let api = format!("http://127.0.0.1:{}", stack.api.http);
     println!("\nQuery page (history and the sample day, 5-minute candles):");
@@ -109,7 +109,7 @@ async fn stopped() {
     }
 }
 
-fn stop(stack: Stack) {
+fn stop(stack: WholeStack) {
     println!("\nStopping the query API, the producer, the consumer, then ClickHouse and Redis ...");
     stack.stop();
     println!("Stopped. The data stays under the demo directory until the next run.");

@@ -1,0 +1,47 @@
+//! A minimal HTTP/1.1 client for the tests: one request per connection, the answer read whole.
+
+/// An HTTP answer: status, the header block and the body.
+#[derive(Debug, Clone, Default)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// `GET path` with extra request `headers` on a loopback port; status 0 and the error as the body
+/// when nothing answers.
+pub async fn http_request(port: u16, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = match exchange.await {
+        Ok(r) => r,
+        Err(e) => return HttpResponse { body: e.to_string(), ..HttpResponse::default() },
+    };
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    HttpResponse { status, head: head.to_owned(), body: body.to_owned() }
+}
+
+/// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let r = http_request(port, path, &[]).await;
+    (r.status, r.body)
+}

@@ -1,0 +1,272 @@
+//! Private `redis-server` and `clickhouse-server` processes on free loopback ports, their files in
+//! a temp dir (or a kept one), waited for until they answer and killed on drop; each can be
+//! stopped and launched again on the same port and files, as fault tests need.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::{free_port, io, locate, HarnessError, Result};
+
+/// Where a server keeps its data: a temp dir removed on drop, or a directory that stays.
+pub(crate) enum DataDir {
+    Temp(TempDir),
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    pub(crate) fn new(kept: Option<&Path>) -> Result<DataDir> {
+        match kept {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(io(dir.display().to_string()))?;
+                Ok(DataDir::Kept(dir.to_owned()))
+            }
+            None => Ok(DataDir::Temp(tempfile::tempdir().map_err(io("a temp dir"))?)),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            DataDir::Temp(dir) => dir.path(),
+            DataDir::Kept(dir) => dir,
+        }
+    }
+}
+
+/// A child process killed (and reaped) on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `ready` until it answers or `limit` passes.
+async fn wait_until<F, Fut>(what: &'static str, limit: Duration, log: &Path, mut ready: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
+    Err(HarnessError::NotReady { what, seconds: limit.as_secs(), log })
+}
+
+/// A private `redis-server`.
+pub struct RedisServer {
+    port: u16,
+    /// Every write fsynced to an append-only file, so a restart (even after SIGKILL) keeps it all.
+    aof: bool,
+    process: Option<Guard>,
+    dir: DataDir,
+}
+
+impl RedisServer {
+    pub async fn start() -> Result<RedisServer> {
+        RedisServer::start_in(None).await
+    }
+
+    /// Starts a server with its files in `dir` (kept), or in a temp dir; nothing kept on disk.
+    pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
+        let mut server = RedisServer { port: free_port()?, aof: false, process: None, dir: DataDir::new(dir)? };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// Starts a server whose every write is in its append-only file (`appendfsync always`), as a
+    /// production Redis under tickbar runs, for tests that restart it.
+    pub async fn start_durable() -> Result<RedisServer> {
+        let mut server = RedisServer { port: free_port()?, aof: true, process: None, dir: DataDir::new(None)? };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// Starts the server process (again, after [`Self::stop`]) on its port, with what its files hold.
+    pub async fn launch(&mut self) -> Result<()> {
+        let binary = locate("redis-server", "redis-server", "TICKBAR_REDIS_SERVER")?;
+        let log = self.dir.path().join("redis.log");
+        let aof: &[&str] =
+            if self.aof { &["--appendonly", "yes", "--appendfsync", "always"] } else { &["--appendonly", "no"] };
+        let child = Command::new(binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(aof)
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("redis-server"))?;
+        self.process = Some(Guard(child));
+        let client = redis::Client::open(self.url()).expect("a valid URL");
+        wait_until("redis-server", Duration::from_secs(20), &log, || {
+            let client = client.clone();
+            async move {
+                match client.get_multiplexed_async_connection().await {
+                    Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        })
+        .await
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server process (SIGKILL); [`Self::launch`] starts it again on the same port.
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// A connection for a test's own reads and writes. Its replies may take up to 30 s: redis's
+    /// default of 500 ms is too short while a busy service and ClickHouse share the machine.
+    pub async fn connect(&self) -> Result<redis::aio::MultiplexedConnection> {
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
+        let client = redis::Client::open(self.url()).map_err(|e| HarnessError::Store(e.to_string()))?;
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| HarnessError::Store(e.to_string()))
+    }
+}
+
+/// A private `clickhouse-server` (Debian's 18.16 or a current one).
+pub struct ClickHouseServer {
+    http_port: u16,
+    process: Option<Guard>,
+    dir: DataDir,
+}
+
+impl ClickHouseServer {
+    pub async fn start() -> Result<ClickHouseServer> {
+        ClickHouseServer::start_in(None).await
+    }
+
+    /// Starts a server with its files in `dir` (kept), or in a temp dir.
+    pub async fn start_in(dir: Option<&Path>) -> Result<ClickHouseServer> {
+        let dir = DataDir::new(dir)?;
+        let mut server = ClickHouseServer { http_port: 0, process: None, dir };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    /// Starts the server process (again, after [`Self::stop`]) on fresh ports, keeping its data.
+    pub async fn launch(&mut self) -> Result<()> {
+        let (program, args) = match locate("clickhouse-server", "clickhouse-server", "TICKBAR_CLICKHOUSE_SERVER") {
+            Ok(path) => (path, vec![]),
+            Err(missing) => (
+                locate("clickhouse", "clickhouse-server", "TICKBAR_CLICKHOUSE_SERVER").map_err(|_| missing)?,
+                vec!["server"],
+            ),
+        };
+        if self.http_port == 0 {
+            self.http_port = free_port()?;
+        }
+        let config = self.write_config(free_port()?)?;
+        let child = Command::new(program)
+            .args(args)
+            .arg(format!("--config-file={}", config.display()))
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("clickhouse-server"))?;
+        self.process = Some(Guard(child));
+        let client = self.client();
+        wait_until("clickhouse-server", Duration::from_secs(60), &self.dir.path().join("server.err.log"), || {
+            let client = client.clone();
+            async move { client.query("SELECT 1").fetch_one::<u8>().await.is_ok() }
+        })
+        .await
+    }
+
+    /// Stops the server process, keeping its data for [`Self::launch`].
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// A client of this server; `with_validation(false)` because 18.16 does not send column types.
+    pub fn client(&self) -> clickhouse::Client {
+        clickhouse::Client::default().with_url(self.url()).with_validation(false)
+    }
+
+    fn write_config(&self, tcp_port: u16) -> Result<PathBuf> {
+        let dir = self.dir.path();
+        let path = |name: &str| dir.join(name).display().to_string();
+        let config = format!(
+            r#"<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>{log}</log><errorlog>{err}</errorlog><console>0</console></logger>
+    <http_port>{http}</http_port>
+    <tcp_port>{tcp_port}</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <path>{data}/</path>
+    <tmp_path>{tmp}/</tmp_path>
+    <user_files_path>{files}/</user_files_path>
+    <format_schema_path>{schemas}/</format_schema_path>
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>Asia/Shanghai</timezone>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+"#,
+            log = path("server.log"),
+            err = path("server.err.log"),
+            http = self.http_port,
+            data = path("data"),
+            tmp = path("tmp"),
+            files = path("user_files"),
+            schemas = path("format_schemas"),
+        );
+        let users = r#"<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+"#;
+        std::fs::write(dir.join("users.xml"), users).map_err(io("users.xml"))?;
+        let file = dir.join("config.xml");
+        std::fs::write(&file, config).map_err(io("config.xml"))?;
+        Ok(file)
+    }
+}
+
+/// A private Redis and ClickHouse, started side by side, with their files under `dir/redis` and
+/// `dir/clickhouse` (kept), or in temp dirs.
+pub async fn start_stores(dir: Option<&Path>) -> Result<(RedisServer, ClickHouseServer)> {
+    let kept = |name: &str| dir.map(|d| d.join(name));
+    let (redis_dir, clickhouse_dir) = (kept("redis"), kept("clickhouse"));
+    let (redis, clickhouse) = tokio::join!(
+        RedisServer::start_in(redis_dir.as_deref()),
+        ClickHouseServer::start_in(clickhouse_dir.as_deref())
+    );
+    Ok((redis?, clickhouse?))
+}

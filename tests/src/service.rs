@@ -1,0 +1,101 @@
+//! A tickbar service binary (`producer`, `consumer`, `query-api`) run as a child process on a free
+//! HTTP port with its log in a file: signalled, killed and asked over HTTP by the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{free_port, http_get};
+
+/// A tickbar service binary run as a child process with its own HTTP port; killed on drop.
+pub struct ServiceProcess {
+    pub child: Child,
+    pub http: u16,
+    name: String,
+    log: PathBuf,
+    _temp_log: Option<tempfile::NamedTempFile>,
+}
+
+impl ServiceProcess {
+    /// Runs `binary` with `args`, the environment `env` and `TICKBAR__HTTP__LISTEN` on a free port;
+    /// logs at `warn` to a temp file that [`Self::assert_running`] shows when it died.
+    pub fn spawn(binary: &str, args: &[&str], env: &[(&str, &str)]) -> ServiceProcess {
+        let temp = tempfile::NamedTempFile::new().expect("a log file");
+        let mut service = ServiceProcess::spawn_logging(binary, args, env, temp.path(), "warn");
+        service._temp_log = Some(temp);
+        service
+    }
+
+    /// As [`Self::spawn`], logging at `level` (`RUST_LOG`) to the file `log`.
+    pub fn spawn_logging(binary: &str, args: &[&str], env: &[(&str, &str)], log: &Path, level: &str) -> ServiceProcess {
+        let http = free_port().expect("a free port");
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let mut cmd = Command::new(binary);
+        cmd.args(args)
+            .env("TICKBAR__HTTP__LISTEN", format!("127.0.0.1:{http}"))
+            .env("RUST_LOG", level)
+            .stdout(Stdio::null())
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{binary}: {e}"));
+        let name = Path::new(binary).file_name().map_or(binary.into(), |n| n.to_string_lossy().into_owned());
+        ServiceProcess { child, http, name, log: log.to_owned(), _temp_log: None }
+    }
+
+    /// Panics with the service's log when it has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("a child's status") {
+            panic!("the {} exited ({status}): {}", self.name, self.log());
+        }
+    }
+
+    /// What the service has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the service, as `kill -SIGNAL` does.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {}", self.child.id());
+    }
+
+    /// SIGTERM, and the exit status once it has stopped.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("a child's status")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.http, path).await
+    }
+
+    /// Waits until `path` answers 200 (panics with the log when the service exits, or after 20 s).
+    pub async fn answering(&mut self, path: &str) {
+        let started = Instant::now();
+        while self.get(path).await.0 != 200 {
+            self.assert_running();
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{path} of the {} did not answer: {}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
