@@ -29,6 +29,37 @@ impl Exchange {
     }
 }
 
+/// The board a security trades on, which sets its daily price limit and whether it has the
+/// after-hours fixed-price session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Board {
+    /// The SSE and SZSE main boards.
+    Main,
+    /// STAR Market: 688/689.SH.
+    Star,
+    /// ChiNext: 300/301.SZ.
+    ChiNext,
+    /// Every Beijing Stock Exchange listing.
+    Beijing,
+}
+
+impl Board {
+    /// The daily price limit as a fraction: 10% on the main boards (5% ST names are not told apart
+    /// by the code), 20% on STAR and ChiNext, 30% in Beijing.
+    pub const fn daily_limit(self) -> f64 {
+        match self {
+            Board::Main => 0.10,
+            Board::Star | Board::ChiNext => 0.20,
+            Board::Beijing => 0.30,
+        }
+    }
+
+    /// Whether the board has the 15:05–15:30 after-hours fixed-price session.
+    pub const fn has_after_hours(self) -> bool {
+        !matches!(self, Board::Main)
+    }
+}
+
 /// A security such as `600519.SH`. `Copy` and eight bytes, so it is a cheap map key on the hot path.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Symbol {
@@ -46,14 +77,21 @@ impl Symbol {
         self.exchange
     }
 
+    /// The board: the code prefix within the exchange.
+    pub fn board(&self) -> Board {
+        let prefixed = |a: &[u8], b: &[u8]| self.code.starts_with(a) || self.code.starts_with(b);
+        match self.exchange {
+            Exchange::Sh if prefixed(b"688", b"689") => Board::Star,
+            Exchange::Sz if prefixed(b"300", b"301") => Board::ChiNext,
+            Exchange::Bj => Board::Beijing,
+            _ => Board::Main,
+        }
+    }
+
     /// Whether the board has the 15:05–15:30 after-hours fixed-price session: STAR Market
     /// (688/689.SH), ChiNext (300/301.SZ) and every Beijing listing.
     pub fn has_after_hours(&self) -> bool {
-        match self.exchange {
-            Exchange::Sh => self.code.starts_with(b"688") || self.code.starts_with(b"689"),
-            Exchange::Sz => self.code.starts_with(b"300") || self.code.starts_with(b"301"),
-            Exchange::Bj => true,
-        }
+        self.board().has_after_hours()
     }
 }
 
@@ -123,6 +161,18 @@ mod tests {
         for s in ["600519", "60051.SH", "6005190.SH", "60051X.SH", "600519.HK", "", ".SH", " 600519.SH"] {
             assert_eq!(s.parse::<Symbol>(), Err(Error::InvalidSymbol(s.to_owned())), "{s}");
         }
+    }
+
+    #[test]
+    fn boards_come_from_the_code_prefix_and_set_the_daily_limit() {
+        let board = |s: &str| s.parse::<Symbol>().unwrap().board();
+        assert_eq!(board("600519.SH"), Board::Main);
+        assert_eq!(board("000001.SZ"), Board::Main);
+        assert_eq!(board("688981.SH"), Board::Star);
+        assert_eq!(board("300750.SZ"), Board::ChiNext);
+        assert_eq!(board("688981.SZ"), Board::Main, "688 is STAR in Shanghai only");
+        assert_eq!(board("430047.BJ"), Board::Beijing);
+        assert_eq!([Board::Main, Board::Star, Board::Beijing].map(Board::daily_limit), [0.10, 0.20, 0.30]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use common::stream::EntryId;
 use common::{BarSettings, Frame, Period, Sessions, TradingCalendar};
 use redis::aio::ConnectionManager;
 use runtime::ops::wall_ms;
+use runtime::stores::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -311,7 +312,7 @@ impl Cleanup {
             if let Err(e) = self.run_if_due(&mut con).await {
                 match e {
                     Error::LockHeld { holder, .. } => tracing::info!(holder, "the cleanup runs elsewhere"),
-                    e => monitor.failed("redis", &e),
+                    e => monitor.failed(Store::Redis, &e),
                 }
             }
             tokio::select! {

@@ -11,6 +11,7 @@ use common::Period;
 use redis::aio::ConnectionManager;
 use runtime::clickhouse::BarRow;
 use runtime::ops::Backoff;
+use runtime::stores::{Role, Store};
 use tokio::sync::watch;
 
 use crate::batch::{prepare, reconcile, Tally};
@@ -45,7 +46,7 @@ impl Drain {
             let wait = match lock.acquire(&mut con).await {
                 Ok(()) => {
                     backoff.reset();
-                    self.monitor.set_drain(format!("active ({})", lock.token()));
+                    self.monitor.set_drain(Role::Active, Some(lock.token().to_owned()));
                     match self.drain_while_held(&con, &stop).await {
                         Ok(()) => break,
                         Err(e) => tracing::warn!(error = %e, "draining stopped"),
@@ -53,11 +54,11 @@ impl Drain {
                     Duration::ZERO
                 }
                 Err(Error::LockHeld { holder, .. }) => {
-                    self.monitor.set_drain(format!("standby: {holder} drains"));
+                    self.monitor.set_drain(Role::Standby, Some(holder.to_string()));
                     self.idle.max(Duration::from_secs(1))
                 }
                 Err(e) => {
-                    self.monitor.failed("redis", &e);
+                    self.monitor.failed(Store::Redis, &e);
                     backoff.next_delay()
                 }
             };
@@ -69,7 +70,7 @@ impl Drain {
         if let Err(e) = lock.release(&mut con).await {
             tracing::warn!(error = %e, "could not release the drain lock; it expires by itself");
         }
-        self.monitor.set_drain("stopped".into());
+        self.monitor.set_drain(Role::Stopped, None);
     }
 
     /// Drains every period until `stop` (Ok) or until the lock is lost (Err); first finishes the
@@ -121,8 +122,7 @@ impl Drain {
                 Ok(false) => self.idle,
                 Err(lost @ Error::LockLost(_)) => return Err(lost),
                 Err(e) => {
-                    let store = if matches!(e, Error::ClickHouse(_)) { "clickhouse" } else { "redis" };
-                    self.monitor.failed(store, &e);
+                    self.monitor.failed(e.store(), &e);
                     backoff.next_delay()
                 }
             };
@@ -137,7 +137,7 @@ impl Drain {
     async fn step(&self, period: Period, slot: usize, con: &mut ConnectionManager) -> Result<bool> {
         let started = Instant::now();
         let taken = self.queues.take(con, period, slot, self.batch_rows).await?;
-        self.monitor.set_up("redis");
+        self.monitor.set_up(Store::Redis);
         let Some(taken) = taken else { return Ok(false) };
         let took = started.elapsed();
         let queue = self.queues.keys().history_queue(period);
@@ -147,7 +147,7 @@ impl Drain {
         reconcile(&mut batch, &existing);
         let checked = started.elapsed();
         let rejected = self.insert(&batch.rows).await?;
-        self.monitor.set_up("clickhouse");
+        self.monitor.set_up(Store::ClickHouse);
         let inserted = started.elapsed();
         batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));
         self.queues.done(con, period, slot, &batch.dead).await?;

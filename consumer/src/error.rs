@@ -1,5 +1,7 @@
 //! The consumer's one error type.
 
+use runtime::stores::Store;
+
 /// What can interrupt a drain or a cleanup. Bad queue items never do: they are dead-lettered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -23,6 +25,15 @@ impl Error {
     /// `calendar.beyond_list = "refuse"`) stays until the settings change.
     pub fn is_retryable(&self) -> bool {
         !matches!(self, Error::Domain(_))
+    }
+
+    /// The store that failed: ClickHouse for its errors, else Redis (which holds the queues and
+    /// the locks).
+    pub fn store(&self) -> Store {
+        match self {
+            Error::ClickHouse(_) => Store::ClickHouse,
+            _ => Store::Redis,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! volume is far below the symbol's recent mean.
 
 use chrono::NaiveDate;
-use common::symbol::Exchange;
+use common::symbol::Board;
 use common::time::day_number;
 use common::{Frame, Period, Sessions, Symbol};
 use serde::{Deserialize, Serialize};
@@ -27,11 +27,48 @@ pub struct Issue {
     pub symbol: String,
     pub period: u16,
     pub day: NaiveDate,
-    /// `missing` (a frame of the grid without a bar), `extra` (a bar off the grid) or `duplicate`.
-    pub kind: String,
+    pub kind: IssueKind,
     pub count: u64,
     /// The first few frames concerned, `HH:MM`.
     pub frames: Vec<String>,
+}
+
+/// What is wrong with the stored frames of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// A frame of the grid without a bar.
+    Missing,
+    /// A bar off the grid.
+    Extra,
+    /// Rows beyond one per frame.
+    Duplicate,
+}
+
+impl IssueKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::Missing => "missing",
+            IssueKind::Extra => "extra",
+            IssueKind::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl std::fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why data that is kept looks wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// A close-to-close move the daily price limit cannot explain.
+    PriceJump,
+    /// A day's volume far below the symbol's recent mean.
+    LowVolume,
 }
 
 /// Data that looks wrong but is kept.
@@ -39,8 +76,7 @@ pub struct Issue {
 pub struct Flag {
     pub symbol: String,
     pub day: NaiveDate,
-    /// `price_jump` or `low_volume`.
-    pub kind: String,
+    pub kind: FlagKind,
     pub detail: String,
 }
 
@@ -51,7 +87,7 @@ pub fn check_group(sessions: &Sessions, day: NaiveDate, group: &DayGroup) -> Vec
             symbol: group.symbol.clone(),
             period: group.period,
             day,
-            kind: "extra".into(),
+            kind: IssueKind::Extra,
             count: group.rows,
             frames: vec!["(no valid symbol or period)".into()],
         };
@@ -63,11 +99,11 @@ pub fn check_group(sessions: &Sessions, day: NaiveDate, group: &DayGroup) -> Vec
     let expected: Vec<i64> = sessions.grid(symbol).frames(day_number(day), period).map(Frame::epoch_seconds).collect();
     let missing: Vec<i64> = expected.iter().copied().filter(|f| stored.binary_search(f).is_err()).collect();
     let extra: Vec<i64> = stored.iter().copied().filter(|f| !expected.contains(f)).collect();
-    let issue = |kind: &str, count: u64, frames: &[i64]| Issue {
+    let issue = |kind: IssueKind, count: u64, frames: &[i64]| Issue {
         symbol: group.symbol.clone(),
         period: group.period,
         day,
-        kind: kind.into(),
+        kind,
         count,
         frames: frames
             .iter()
@@ -77,25 +113,21 @@ pub fn check_group(sessions: &Sessions, day: NaiveDate, group: &DayGroup) -> Vec
     };
     let mut issues = Vec::new();
     if !missing.is_empty() {
-        issues.push(issue("missing", missing.len() as u64, &missing));
+        issues.push(issue(IssueKind::Missing, missing.len() as u64, &missing));
     }
     if !extra.is_empty() {
-        issues.push(issue("extra", extra.len() as u64, &extra));
+        issues.push(issue(IssueKind::Extra, extra.len() as u64, &extra));
     }
     if group.rows > group.distinct {
-        issues.push(issue("duplicate", group.rows - group.distinct, &[]));
+        issues.push(issue(IssueKind::Duplicate, group.rows - group.distinct, &[]));
     }
     issues
 }
 
-/// The daily price limit of a symbol's board: 20% on STAR and ChiNext, 30% in Beijing, else 10%
-/// (5% ST names show as 10%: the check errs towards fewer flags).
+/// The daily price limit of a symbol's board (5% ST names show as 10%: the check errs towards
+/// fewer flags); an unreadable symbol gets the main boards' 10%.
 fn daily_limit(symbol: &str) -> f64 {
-    match symbol.parse::<Symbol>() {
-        Ok(s) if s.exchange() == Exchange::Bj => 0.30,
-        Ok(s) if ["688", "689", "300", "301"].iter().any(|p| s.code().starts_with(p)) => 0.20,
-        _ => 0.10,
-    }
+    symbol.parse::<Symbol>().map_or(Board::Main, |s| s.board()).daily_limit()
 }
 
 fn jump(from: i64, to: i64) -> Option<f64> {
@@ -110,10 +142,13 @@ pub fn daily_flags(rows: &[DailyRow], days: &[NaiveDate]) -> Vec<Flag> {
         let limit = daily_limit(&series[0].symbol) + LIMIT_SLACK;
         for (i, row) in series.iter().enumerate() {
             let Some(day) = yyyymmdd(row.day).filter(|d| days.contains(d)) else { continue };
-            let flag = |kind: &str, detail: String| Flag { symbol: row.symbol.clone(), day, kind: kind.into(), detail };
+            let flag = |kind: FlagKind, detail: String| Flag { symbol: row.symbol.clone(), day, kind, detail };
             if let Some(change) = i.checked_sub(1).and_then(|p| jump(series[p].close, row.close)) {
                 if change > JUMP.max(limit) {
-                    flags.push(flag("price_jump", format!("close {:+.1}% on the previous day's", change * 100.0)));
+                    flags.push(flag(
+                        FlagKind::PriceJump,
+                        format!("close {:+.1}% on the previous day's", change * 100.0),
+                    ));
                 }
             }
             if i >= VOLUME_DAYS {
@@ -122,7 +157,7 @@ pub fn daily_flags(rows: &[DailyRow], days: &[NaiveDate]) -> Vec<Flag> {
                 let sd = (window.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / VOLUME_DAYS as f64).sqrt();
                 if (row.vol as f64) < mean - VOLUME_SIGMAS * sd {
                     let detail = format!("volume {} against a 20-day mean of {mean:.0} (sd {sd:.0})", row.vol);
-                    flags.push(flag("low_volume", detail));
+                    flags.push(flag(FlagKind::LowVolume, detail));
                 }
             }
         }
@@ -145,7 +180,7 @@ pub fn intraday_flags(day: NaiveDate, symbols: &[Closes]) -> Vec<Flag> {
                     "close at {at} moved {:+.1}% from the bar before",
                     jump(pair[0].1, pair[1].1).unwrap_or(0.0) * 100.0
                 );
-                flags.push(Flag { symbol: s.symbol.clone(), day, kind: "price_jump".into(), detail });
+                flags.push(Flag { symbol: s.symbol.clone(), day, kind: FlagKind::PriceJump, detail });
             }
         }
     }
@@ -181,12 +216,19 @@ mod tests {
         all.push(all[0] + 12 * 3600);
         let gap = DayGroup { symbol: symbol.to_string(), period: 1, rows: 241, distinct: 240, frames: all };
         let issues = check_group(&sessions, day(), &gap);
-        let kinds: Vec<(&str, u64, Vec<String>)> =
-            issues.iter().map(|i| (i.kind.as_str(), i.count, i.frames.clone())).collect();
+        let kinds: Vec<(IssueKind, u64, Vec<String>)> =
+            issues.iter().map(|i| (i.kind, i.count, i.frames.clone())).collect();
         assert_eq!(
             kinds,
-            [("missing", 1, vec!["09:33".into()]), ("extra", 1, vec!["21:31".into()]), ("duplicate", 1, vec![])]
+            [
+                (IssueKind::Missing, 1, vec!["09:33".into()]),
+                (IssueKind::Extra, 1, vec!["21:31".into()]),
+                (IssueKind::Duplicate, 1, vec![])
+            ]
         );
+        for kind in [IssueKind::Missing, IssueKind::Extra, IssueKind::Duplicate] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str(), "one string form");
+        }
     }
 
     fn daily(symbol: &str, closes: &[i64], vols: &[u64]) -> Vec<DailyRow> {
@@ -214,8 +256,9 @@ mod tests {
         closes[20] = 120_300;
         let rows = daily("600519.SH", &closes, &vols);
         let last = yyyymmdd(rows[20].day).unwrap();
-        let kinds: Vec<String> = daily_flags(&rows, &[last]).into_iter().map(|f| f.kind).collect();
-        assert_eq!(kinds, ["price_jump", "low_volume"]);
+        let kinds: Vec<FlagKind> = daily_flags(&rows, &[last]).into_iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FlagKind::PriceJump, FlagKind::LowVolume]);
+        assert_eq!(serde_json::to_value(FlagKind::LowVolume).unwrap(), "low_volume");
         let star = daily("688981.SH", &closes, &[1_000_000u64; 21]);
         assert!(daily_flags(&star, &[last]).is_empty(), "20.3% is within a STAR limit of 20% and its rounding");
     }

@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand};
 use common::keys::Keys;
 use common::{Frame, Sessions, TradingCalendar};
 use runtime::ops::Backoff;
+use runtime::stores::Store;
 use settings::ConsumerSettings;
 
 use crate::cleanup::{Cleanup, Trigger};
@@ -187,10 +188,10 @@ async fn schema_applied(
     loop {
         match apply_schema(settings).await {
             Ok(()) => {
-                monitor.set_up("clickhouse");
+                monitor.set_up(Store::ClickHouse);
                 return true;
             }
-            Err(e) => monitor.failed("clickhouse", &e.into()),
+            Err(e) => monitor.failed(Store::ClickHouse, &e.into()),
         }
         tokio::select! {
             () = tokio::time::sleep(backoff.next_delay()) => {},

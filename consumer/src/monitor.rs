@@ -9,6 +9,7 @@ use axum::Router;
 use common::{Period, TradingCalendar};
 use redis::aio::ConnectionManager;
 use runtime::ops::{Metrics, Ops, Rate};
+use runtime::stores::{Role, Store, StoreState};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -33,10 +34,13 @@ pub struct QueueState {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     pub instance: String,
-    pub redis: &'static str,
-    pub clickhouse: &'static str,
-    /// `active (instance)`, `standby: X drains`, `stopped`.
-    pub drain: String,
+    pub redis: StoreState,
+    pub clickhouse: StoreState,
+    /// This instance's part in draining: `active` while it holds the drain lock, `standby` while
+    /// another instance does.
+    pub drain: Role,
+    /// The drain lock's holder (its token): this instance or the one it stands by for.
+    pub drain_holder: Option<String>,
     pub last_error: Option<String>,
     pub uptime_seconds: u64,
     pub queues: BTreeMap<u16, QueueState>,
@@ -48,6 +52,15 @@ pub struct Status {
     /// Deduplicated rows per period in ClickHouse.
     pub rows: BTreeMap<u16, u64>,
     pub last_cleanup: Option<serde_json::Value>,
+}
+
+impl Status {
+    fn state(&mut self, store: Store) -> &mut StoreState {
+        match store {
+            Store::Redis => &mut self.redis,
+            Store::ClickHouse => &mut self.clickhouse,
+        }
+    }
 }
 
 /// Shared between the drain and cleanup tasks, which report to it, and the HTTP handlers.
@@ -71,8 +84,7 @@ impl Monitor {
         con: ConnectionManager,
         calendar: Arc<TradingCalendar>,
     ) -> Monitor {
-        let status =
-            Status { instance, redis: "down", clickhouse: "down", drain: "starting".into(), ..Status::default() };
+        let status = Status { instance, ..Status::default() };
         Monitor {
             started: Instant::now(),
             status: Mutex::new(status),
@@ -89,35 +101,35 @@ impl Monitor {
         f(&mut self.status.lock().expect("status lock"))
     }
 
-    pub fn set_drain(&self, state: String) {
-        self.with(|s| s.drain = state);
+    /// This instance's drain role, and who holds the drain lock.
+    pub fn set_drain(&self, role: Role, holder: Option<String>) {
+        self.with(|s| (s.drain, s.drain_holder) = (role, holder));
     }
 
-    pub fn set_up(&self, store: &'static str) {
+    pub fn set_up(&self, store: Store) {
         let back = self.with(|s| {
-            let state = if store == "clickhouse" { &mut s.clickhouse } else { &mut s.redis };
-            std::mem::replace(state, "up") == "down" && s.last_error.is_some()
+            let state = std::mem::replace(s.state(store), StoreState::Up);
+            state == StoreState::Down && s.last_error.is_some()
         });
         if back {
-            tracing::info!(store, "store answers again");
+            tracing::info!(%store, "store answers again");
         }
     }
 
     /// A store failed: shown until it answers again, logged when the state or the error changes.
-    pub fn failed(&self, store: &'static str, e: &Error) {
+    pub fn failed(&self, store: Store, e: &Error) {
         let message = format!("{store}: {e}");
         let news = self.with(|s| {
-            let state = if store == "clickhouse" { &mut s.clickhouse } else { &mut s.redis };
-            let news = *state == "up" || s.last_error.as_deref() != Some(message.as_str());
-            *state = "down";
+            let was = std::mem::replace(s.state(store), StoreState::Down);
+            let news = was == StoreState::Up || s.last_error.as_deref() != Some(message.as_str());
             s.last_error = Some(message);
             news
         });
         match (news, e.is_retryable()) {
             (false, _) => {}
-            (true, true) => tracing::warn!(store, error = %e, "store failed; retrying with backoff"),
+            (true, true) => tracing::warn!(%store, error = %e, "store failed; retrying with backoff"),
             (true, false) => {
-                tracing::error!(store, error = %e, "failed; retrying cannot help until the settings change")
+                tracing::error!(%store, error = %e, "failed; retrying cannot help until the settings change")
             }
         }
     }
@@ -152,7 +164,7 @@ impl Monitor {
                 s.dead_queue = dead;
                 s.last_cleanup = report.and_then(|r| serde_json::from_str(&r).ok());
             }
-            _ => s.redis = "down",
+            _ => s.redis = StoreState::Down,
         }
         s.bars_per_second = self.rate.sample(s.since_start.items);
         s
@@ -165,11 +177,11 @@ impl Monitor {
         match self.history.rows_per_period().await {
             Ok(rows) => {
                 *self.rows_read.lock().expect("rows lock") = Some(Instant::now());
-                self.set_up("clickhouse");
+                self.set_up(Store::ClickHouse);
                 Some(rows)
             }
             Err(e) => {
-                self.failed("clickhouse", &e);
+                self.failed(Store::ClickHouse, &e);
                 None
             }
         }
@@ -254,19 +266,9 @@ impl Ops for Monitor {
             &[],
             s.bars_per_second,
         );
-        m.gauge("tickbar_consumer_redis_up", "Whether Redis answers.", &[], f64::from(u8::from(s.redis == "up")));
-        m.gauge(
-            "tickbar_consumer_clickhouse_up",
-            "Whether ClickHouse answers.",
-            &[],
-            f64::from(u8::from(s.clickhouse == "up")),
-        );
-        m.gauge(
-            "tickbar_consumer_draining",
-            "Whether this instance holds the drain lock.",
-            &[],
-            f64::from(u8::from(s.drain.starts_with("active"))),
-        );
+        m.gauge("tickbar_consumer_redis_up", "Whether Redis answers.", &[], s.redis.gauge());
+        m.gauge("tickbar_consumer_clickhouse_up", "Whether ClickHouse answers.", &[], s.clickhouse.gauge());
+        m.gauge("tickbar_consumer_draining", "Whether this instance holds the drain lock.", &[], s.drain.gauge());
         if let Some(ok) = s.last_cleanup.as_ref().and_then(|r| r.get("ok")).and_then(serde_json::Value::as_bool) {
             m.gauge(
                 "tickbar_consumer_last_cleanup_ok",

@@ -22,7 +22,11 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     let dom = tokio::task::spawn_blocking(move || harness::page::chromium_dom(&url, 3_000)).await.unwrap().unwrap();
     let figure = |id: &str| element_text(&dom, id);
     assert_eq!((figure("redis"), figure("clickhouse")), ("up".into(), "up".into()));
-    assert!(figure("drain").starts_with("active"), "{}", figure("drain"));
+    let status = stack.status(&consumer).await;
+    assert_eq!(status["drain"], "active", "{status}");
+    let holder = status["drain_holder"].as_str().expect("the holder's token");
+    assert!(holder.contains(&status["instance"].as_str().unwrap().to_owned()), "{status}");
+    assert_eq!(figure("drain"), format!("active ({holder})"));
     assert_eq!(figure("items"), thousands(5_001));
     assert_eq!(figure("inserted"), format!("{} / 0", thousands(5_000)));
     assert_eq!(figure("dead_queue"), "1");

@@ -11,6 +11,7 @@ use axum::Router;
 use common::time::split_ms;
 use common::{Frame, Period, TickOutcome, TradingCalendar};
 use runtime::ops::{Metrics, Ops, Rate};
+use runtime::stores::{Role, StoreState};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -25,12 +26,12 @@ const RATE_WINDOW: Duration = Duration::from_secs(5);
 /// The figures of the monitor page, as `/api/status` serves them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
-    pub clock: &'static str,
-    pub redis: &'static str,
+    pub clock: Clock,
+    pub redis: StoreState,
     /// This producer's name in the lease.
     pub instance: String,
-    /// `starting`, `active` (it holds the lease and builds bars) or `standby` (another one does).
-    pub role: &'static str,
+    /// `active`: it holds the lease and builds bars; `standby`: another one does.
+    pub role: Role,
     /// The lease's holder, `{fence} {instance}`: the active producer, this one or another.
     pub lease: Option<String>,
     /// Working off a backlog in event time (after a restart or a pause) rather than on the wall clock.
@@ -63,12 +64,8 @@ pub struct Monitor {
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
     pub fn new(clock: Clock, instance: String, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
-        let clock = match clock {
-            Clock::Wall => "wall",
-            Clock::Event => "event",
-        };
         Monitor {
-            status: Mutex::new(Status { clock, redis: "down", role: "starting", instance, ..Status::default() }),
+            status: Mutex::new(Status { clock, instance, ..Status::default() }),
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
@@ -83,14 +80,15 @@ impl Monitor {
     /// This producer took the lease (`lease` is its value).
     pub fn active(&self, lease: &str) {
         tracing::info!(lease, "producer active");
-        self.with(|s| (s.role, s.lease, s.redis) = ("active", Some(lease.to_owned()), "up"));
+        self.with(|s| (s.role, s.lease, s.redis) = (Role::Active, Some(lease.to_owned()), StoreState::Up));
     }
 
     /// Another producer holds the lease; logged when the holder changes.
     pub fn standing_by(&self, holder: &str) {
         let news = self.with(|s| {
-            let news = s.role != "standby" || s.lease.as_deref() != Some(holder);
-            (s.role, s.lease, s.redis, s.recovered, s.fault) = ("standby", Some(holder.to_owned()), "up", false, None);
+            let news = s.role != Role::Standby || s.lease.as_deref() != Some(holder);
+            (s.role, s.lease, s.redis) = (Role::Standby, Some(holder.to_owned()), StoreState::Up);
+            (s.recovered, s.fault) = (false, None);
             news
         });
         if news {
@@ -107,7 +105,7 @@ impl Monitor {
             let news = slot.as_deref() != Some(message.as_str());
             *slot = Some(message.clone());
             if matches!(e, Error::Redis(_)) {
-                s.redis = "down";
+                s.redis = StoreState::Down;
             }
             if !matches!(e, Error::Fenced(_) | Error::Redis(_)) {
                 s.recovered = false;
@@ -142,7 +140,7 @@ impl Monitor {
         let mut s = self.status.lock().expect("status lock");
         s.recovered = true;
         s.catching_up = catching_up;
-        s.redis = "up";
+        s.redis = StoreState::Up;
         s.ticks_per_second = self.rate.sample(counters.ticks);
         s.symbols_active = latest.map_or(0, |ms| agg.symbols_on(split_ms(ms).0));
         s.last_tick_time = latest.map(|ms| Frame::from_epoch_seconds(ms.div_euclid(1000)).to_iso8601());
@@ -158,7 +156,7 @@ impl Monitor {
         let mut s = self.status.lock().expect("status lock").clone();
         match backlog {
             Ok(lag) => s.stream_lag = lag,
-            Err(_) => s.redis = "down",
+            Err(_) => s.redis = StoreState::Down,
         }
         s.recoveries = self.recoveries.load(Ordering::Relaxed);
         if s.ticks_per_second > 0.0 {
@@ -188,7 +186,7 @@ impl Ops for Monitor {
         self.store.lock().await.ping().await.map_err(|e| format!("redis: {e}"))?;
         self.with(|s| match (&s.fault, s.role, s.recovered) {
             (Some(fault), _, _) => Err(fault.clone()),
-            (None, "standby", _) | (None, _, true) => Ok(()),
+            (None, Role::Standby, _) | (None, _, true) => Ok(()),
             (None, _, false) => Err("state not recovered yet".into()),
         })
     }
@@ -237,18 +235,16 @@ impl Ops for Monitor {
             &[],
             s.symbols_active as f64,
         );
-        let up = f64::from(u8::from(s.redis == "up"));
-        m.gauge("tickbar_producer_redis_up", "Whether Redis answers.", &[], up);
+        m.gauge("tickbar_producer_redis_up", "Whether Redis answers.", &[], s.redis.gauge());
         m.counter("tickbar_producer_recoveries_total", "Times the state was recovered from Redis.", &[], s.recoveries);
         if let Some(lag) = s.stream_lag {
             m.gauge("tickbar_producer_stream_lag", "Stream entries after the committed position.", &[], lag as f64);
         }
-        let active = f64::from(u8::from(s.role == "active"));
         m.gauge(
             "tickbar_producer_active",
             "1 when this producer holds the lease, 0 on standby.",
             &[("instance", &s.instance)],
-            active,
+            s.role.gauge(),
         );
         if let Some(lease) = &s.lease {
             m.gauge(

@@ -1,5 +1,6 @@
-//! The two stores every service names (Redis, ClickHouse) and whether one answers, each with the
-//! one string form the monitors, the metrics, the logs and the error codes share.
+//! The two stores every service names (Redis, ClickHouse), whether one answers, and the part an
+//! instance plays beside others of its kind (the producer's lease, the consumer's drain lock):
+//! each with the one string form the monitors, the metrics, the logs and the error codes share.
 
 use serde::Serialize;
 
@@ -52,6 +53,28 @@ impl StoreState {
     }
 }
 
+/// An instance's part among the instances of one service sharing a lease or lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Not yet asked for the lease or lock.
+    #[default]
+    Starting,
+    /// Holds it and does the work.
+    Active,
+    /// Another instance holds it; this one takes over when it lapses.
+    Standby,
+    /// Stopped and released it.
+    Stopped,
+}
+
+impl Role {
+    /// 1 when active: the value of a Prometheus gauge.
+    pub fn gauge(self) -> f64 {
+        f64::from(u8::from(self == Role::Active))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +87,6 @@ mod tests {
         assert_eq!(serde_json::to_value(StoreState::Up).unwrap(), "up");
         assert_eq!(serde_json::to_value(StoreState::Down).unwrap(), "down");
         assert_eq!(StoreState::of(&Err::<(), ()>(())), StoreState::Down);
+        assert_eq!(serde_json::to_value(Role::Standby).unwrap(), "standby");
     }
 }
