@@ -11,7 +11,7 @@
 //! - [`calendar`]: `TradingCalendar`, trading days from a holiday list.
 //! - [`session`]: `Sessions`, the bar grid of a layout and the reasons a time has no bar.
 //! - [`aggregate`]: `BarAggregator`, ticks to bars of every period.
-//! - [`history`]: vendor history normalised into the project's bar layout.
+//! - [`normalise`]: vendor history normalised into the project's bar layout.
 //! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
 //! - [`settings`]: the settings sections the services share.
 //! - [`stream`]: `EntryId`, a Redis stream entry id.
@@ -21,8 +21,8 @@ pub mod aggregate;
 pub mod bar;
 pub mod calendar;
 mod error;
-pub mod history;
 pub mod keys;
+pub mod normalise;
 pub mod number;
 #[cfg(feature = "openapi")]
 mod openapi;

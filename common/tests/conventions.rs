@@ -405,7 +405,7 @@ fn a_suspended_symbol_has_no_bars() {
 
 #[test]
 fn the_no_filling_layout_leaves_quiet_minutes_without_bars() {
-    let mut r = Replay::with(BarSettings {
+    let mut r = Replay::with_settings(BarSettings {
         layout: Layout { fill_empty: false, ..Layout::default() },
         ..BarSettings::default()
     });
@@ -544,7 +544,7 @@ fn this_document_names_every_convention_test() {
     for section in tests.lines().filter_map(|l| l.strip_prefix("// ## ")) {
         assert!(headings.contains(&section), "docs/conventions.md has no heading `## {section}`");
     }
-    let history = include_str!("../src/history.rs");
+    let history = include_str!("../src/normalise.rs");
     let named = |source: &'static str| {
         let lines: Vec<&str> = source.lines().map(str::trim).collect();
         let after_test = lines.windows(2).filter(|w| w[0] == "#[test]").map(|w| w[1]);

@@ -279,26 +279,26 @@ impl Cleanup {
         }
     }
 
-    /// Whether the run scheduled for `slot` is still to do, given the last report; and its days:
-    /// the trading day before the slot's date, plus days held that runs missed since the last one
+    /// Whether the run scheduled for `scheduled` is still to do, given the last report; and its days:
+    /// the trading day before the scheduled's date, plus days held that runs missed since the last one
     /// or that the last one kept.
-    pub fn due(&self, slot: NaiveDateTime, last: Option<&Report>, held: &[NaiveDate]) -> Option<Vec<NaiveDate>> {
-        let slot_iso = Frame::from_local(slot).to_iso8601();
+    pub fn due(&self, scheduled: NaiveDateTime, last: Option<&Report>, held: &[NaiveDate]) -> Option<Vec<NaiveDate>> {
+        let scheduled_iso = Frame::from_local(scheduled).to_iso8601();
         let last_scheduled = last.filter(|r| r.trigger == Trigger::Schedule && r.scheduled_for.is_some());
         if let Some(r) = last_scheduled {
-            let done = r.scheduled_for.as_deref() >= Some(slot_iso.as_str());
+            let done = r.scheduled_for.as_deref() >= Some(scheduled_iso.as_str());
             let retry = r.error.is_some() && since_ms(&r.finished_at) > RETRY_FAILED_AFTER_MS;
             if done && !retry {
                 return None;
             }
         }
-        let previous = self.calendar.prev(slot.date()).ok()?;
+        let previous = self.calendar.prev(scheduled.date()).ok()?;
         let cleaned_before = last_scheduled.and_then(|r| r.days.iter().max().copied());
         let kept = |d: &NaiveDate| last.is_some_and(|r| r.kept.iter().any(|k| k.day == *d));
         let mut days: Vec<NaiveDate> = held
             .iter()
             .copied()
-            .filter(|d| *d < slot.date() && (cleaned_before.is_some_and(|c| *d > c) || kept(d)))
+            .filter(|d| *d < scheduled.date() && (cleaned_before.is_some_and(|c| *d > c) || kept(d)))
             .chain([previous])
             .collect();
         days.sort();
@@ -323,12 +323,12 @@ impl Cleanup {
     }
 
     async fn run_if_due(&self, con: &mut ConnectionManager) -> Result<()> {
-        let slot = self.scheduled_before(Frame::from_epoch_seconds(wall_ms() / 1000).local());
+        let scheduled = self.scheduled_before(Frame::from_epoch_seconds(wall_ms() / 1000).local());
         let last = store::last_report(con, &self.keys).await?.and_then(|r| serde_json::from_str::<Report>(&r).ok());
         let held = store::days_held(con, &self.keys).await?;
-        if let Some(days) = self.due(slot, last.as_ref(), &held) {
-            tracing::info!(?days, %slot, "cleanup due");
-            self.run(con, days, Trigger::Schedule, Some(slot), false).await?;
+        if let Some(days) = self.due(scheduled, last.as_ref(), &held) {
+            tracing::info!(?days, %scheduled, "cleanup due");
+            self.run(con, days, Trigger::Schedule, Some(scheduled), false).await?;
         }
         Ok(())
     }
@@ -369,13 +369,13 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn ran(slot: &str, days: &[&str]) -> Report {
+    fn ran(scheduled: &str, days: &[&str]) -> Report {
         Report {
             ok: true,
             error: None,
             trigger: Trigger::Schedule,
             instance: "me".into(),
-            scheduled_for: Some(Frame::from_local(at(slot)).to_iso8601()),
+            scheduled_for: Some(Frame::from_local(at(scheduled)).to_iso8601()),
             started_at: now_iso(),
             finished_at: now_iso(),
             days: days.iter().map(|s| d(s)).collect(),

@@ -83,21 +83,22 @@ impl Drain {
             }
             let finish = leftovers
                 .into_iter()
-                .map(|(p, slot)| self.drain_period(p, slot, Run::Leftover, con.clone(), stop.clone()));
+                .map(|(p, worker)| self.drain_period(p, worker, Run::Leftover, con.clone(), stop.clone()));
             futures_util::future::try_join_all(finish).await?;
-            let workers = self.periods.iter().flat_map(|p| (0..self.queues.slots()).map(move |slot| (*p, slot)));
-            let drains = workers.map(|(p, slot)| self.drain_period(p, slot, Run::Worker, con.clone(), stop.clone()));
+            let workers = self.periods.iter().flat_map(|p| (0..self.queues.workers()).map(move |worker| (*p, worker)));
+            let drains =
+                workers.map(|(p, worker)| self.drain_period(p, worker, Run::Worker, con.clone(), stop.clone()));
             futures_util::future::try_join_all(drains).await.map(|_| ())
         };
         self.queues.lock().hold(con.clone(), work).await
     }
 
-    /// Works one period's queue as worker `slot` until `stop` (a leftover: until its batch in
+    /// Works one period's queue as worker `worker` until `stop` (a leftover: until its batch in
     /// processing is written); backs off while a store fails.
     async fn drain_period(
         &self,
         period: Period,
-        slot: usize,
+        worker: usize,
         run: Run,
         mut con: ConnectionManager,
         mut stop: watch::Receiver<bool>,
@@ -107,7 +108,7 @@ impl Drain {
             if *stop.borrow() {
                 return Ok(());
             }
-            let step = self.step(period, slot, &mut con);
+            let step = self.step(period, worker, &mut con);
             let mut stopping = stop.clone();
             let outcome = tokio::select! {
                 r = step => r,
@@ -133,10 +134,10 @@ impl Drain {
         }
     }
 
-    /// One batch of worker `slot` of `period`; `false` when its queue was empty.
-    async fn step(&self, period: Period, slot: usize, con: &mut ConnectionManager) -> Result<bool> {
+    /// One batch of worker `worker` of `period`; `false` when its queue was empty.
+    async fn step(&self, period: Period, worker: usize, con: &mut ConnectionManager) -> Result<bool> {
         let started = Instant::now();
-        let taken = self.queues.take(con, period, slot, self.batch_rows).await?;
+        let taken = self.queues.take(con, period, worker, self.batch_rows).await?;
         self.monitor.set_up(Store::Redis);
         let Some(taken) = taken else { return Ok(false) };
         let took = started.elapsed();
@@ -150,11 +151,11 @@ impl Drain {
         self.monitor.set_up(Store::ClickHouse);
         let inserted = started.elapsed();
         batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));
-        self.queues.done(con, period, slot, &batch.dead).await?;
+        self.queues.done(con, period, worker, &batch.dead).await?;
         self.monitor.batch_done(period, &batch.tally);
         tracing::debug!(
             period = period.minutes(),
-            slot,
+            worker,
             items = batch.tally.items,
             written = batch.rows.len(),
             take_ms = took.as_millis() as u64,
@@ -193,7 +194,7 @@ impl Drain {
     }
 }
 
-/// What a worker does: drain its queue, or finish the batch a worker slot no longer configured left.
+/// What a worker does: drain its queue, or finish the batch a worker worker no longer configured left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Run {
     Worker,

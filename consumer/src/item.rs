@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use common::history::check_bar;
+use common::normalise::check_bar;
 use common::{Bar, Period, Sessions, TradingCalendar};
 use serde::Serialize;
 

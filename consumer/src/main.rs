@@ -62,7 +62,7 @@ enum Command {
 }
 
 /// The parts both the service and `cleanup` are built from.
-struct Parts {
+struct Wiring {
     instance: String,
     queues: Queues,
     history: History,
@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
+fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Wiring {
     let section = &settings.consumer;
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let instance = section.instance_name();
@@ -110,13 +110,13 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Parts {
         integrity_days: section.integrity_days,
         webhook_url: section.webhook_url.clone().filter(|u| !u.is_empty()),
     };
-    Parts { instance, queues, history, cleanup }
+    Wiring { instance, queues, history, cleanup }
 }
 
 /// `consumer cleanup [--day D]`: the exit status.
 async fn cleanup_once(
     settings: &ConsumerSettings,
-    parts: &Parts,
+    parts: &Wiring,
     day: Option<NaiveDate>,
     force: bool,
 ) -> anyhow::Result<i32> {
@@ -135,7 +135,7 @@ async fn cleanup_once(
     })
 }
 
-async fn serve(settings: ConsumerSettings, parts: Parts) -> anyhow::Result<()> {
+async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> {
     let section = &settings.consumer;
     let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
     let monitor = Arc::new(Monitor::new(

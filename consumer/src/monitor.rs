@@ -97,17 +97,17 @@ impl Monitor {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
+    fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
         f(&mut self.status.lock().expect("status lock"))
     }
 
     /// This instance's drain role, and who holds the drain lock.
     pub fn set_drain(&self, role: Role, holder: Option<String>) {
-        self.with(|s| (s.drain, s.drain_holder) = (role, holder));
+        self.update(|s| (s.drain, s.drain_holder) = (role, holder));
     }
 
     pub fn set_up(&self, store: Store) {
-        let back = self.with(|s| {
+        let back = self.update(|s| {
             let state = std::mem::replace(s.state(store), StoreState::Up);
             state == StoreState::Down && s.last_error.is_some()
         });
@@ -119,7 +119,7 @@ impl Monitor {
     /// A store failed: shown until it answers again, logged when the state or the error changes.
     pub fn failed(&self, store: Store, e: &Error) {
         let message = format!("{store}: {e}");
-        let news = self.with(|s| {
+        let news = self.update(|s| {
             let was = std::mem::replace(s.state(store), StoreState::Down);
             let news = was == StoreState::Up || s.last_error.as_deref() != Some(message.as_str());
             s.last_error = Some(message);
@@ -135,7 +135,7 @@ impl Monitor {
     }
 
     pub fn batch_done(&self, period: Period, tally: &Tally) {
-        self.with(|s| {
+        self.update(|s| {
             s.since_start.add(tally);
             s.by_period.entry(period.minutes()).or_default().add(tally);
         });
@@ -148,7 +148,7 @@ impl Monitor {
         let report = last_report(&mut con, self.queues.keys()).await;
         drop(con);
         let rows = self.rows_if_stale().await;
-        let mut s = self.with(|s| {
+        let mut s = self.update(|s| {
             if let Some(rows) = rows {
                 s.rows = rows;
             }

@@ -68,7 +68,7 @@ impl Record {
 
 /// What one step produced, committed to Redis as one transaction.
 #[derive(Debug, Default)]
-pub struct Step {
+pub struct Commit {
     pub events: Vec<BarEvent>,
     pub dead: Vec<DeadLetter>,
     pub record: Option<Record>,
@@ -76,7 +76,7 @@ pub struct Step {
     pub entries_read: u64,
 }
 
-impl Step {
+impl Commit {
     pub fn clear(&mut self) {
         self.events.clear();
         self.dead.clear();
@@ -107,10 +107,10 @@ pub struct Engine {
 impl Engine {
     pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>, clock: Clock, max_ahead_ms: u64) -> Engine {
         let agg = BarAggregator::new(settings, calendar);
-        Engine::with(agg, clock, max_ahead_ms, Counters::default(), EntryId::default())
+        Engine::assemble(agg, clock, max_ahead_ms, Counters::default(), EntryId::default())
     }
 
-    fn with(agg: BarAggregator, clock: Clock, max_ahead_ms: u64, counters: Counters, last_id: EntryId) -> Engine {
+    fn assemble(agg: BarAggregator, clock: Clock, max_ahead_ms: u64, counters: Counters, last_id: EntryId) -> Engine {
         Engine { agg, clock, max_ahead_ms: max_ahead_ms as i64, counters, last_id, ticks: Vec::new() }
     }
 
@@ -124,7 +124,7 @@ impl Engine {
     ) -> Result<Engine> {
         let agg = BarAggregator::restore(settings, calendar, &saved.aggregator)?;
         let counters = serde_json::from_slice(&saved.counters).map_err(|e| Error::State(format!("counters: {e}")))?;
-        Ok(Engine::with(agg, clock, max_ahead_ms, counters, saved.last_id))
+        Ok(Engine::assemble(agg, clock, max_ahead_ms, counters, saved.last_id))
     }
 
     pub fn save(&self) -> Saved {
@@ -139,17 +139,17 @@ impl Engine {
 
     /// Applies `entries` (in stream order, all after [`Self::last_id`]) at `tempo`, then advances
     /// the clock; what happened goes into `step`.
-    pub fn step(&mut self, entries: &[Entry], tempo: Tempo, step: &mut Step) {
+    pub fn step(&mut self, entries: &[Entry], tempo: Tempo, commit: &mut Commit) {
         self.ticks.clear();
-        let first_dead = step.dead.len();
+        let first_dead = commit.dead.len();
         for entry in entries {
             let first_tick = self.ticks.len();
-            read_entry(entry, &mut self.ticks, &mut step.dead);
-            self.refuse_ahead(entry, first_tick, tempo.wall_ms, &mut step.dead);
+            read_entry(entry, &mut self.ticks, &mut commit.dead);
+            self.refuse_ahead(entry, first_tick, tempo.wall_ms, &mut commit.dead);
         }
         self.counters.entries += entries.len() as u64;
         self.counters.ticks += self.ticks.len() as u64;
-        for d in &step.dead[first_dead..] {
+        for d in &commit.dead[first_dead..] {
             *self.counters.dead.entry(d.reason.to_owned()).or_default() += 1;
         }
         let now_ms = match (self.clock, tempo.catch_up) {
@@ -178,13 +178,13 @@ impl Engine {
                 BarEventKind::Amended => self.counters.amended[e.period.index()] += 1,
                 BarEventKind::Updated => {}
             }
-            step.events.push(e);
+            commit.events.push(e);
         }
         if let Some(last) = entries.last() {
             self.last_id = last.id;
         }
-        step.record = Some(Record { upto: self.last_id, tempo });
-        step.entries_read = self.counters.entries;
+        commit.record = Some(Record { upto: self.last_id, tempo });
+        commit.entries_read = self.counters.entries;
     }
 
     /// Moves the ticks of `entry` (from `first`) stamped more than `max_ahead_ms` after the wall
@@ -262,9 +262,9 @@ mod tests {
     /// The closed one-minute bars' volumes after `backlog` is applied at `tempo`.
     fn minute_volumes(backlog: &[i64], tempo: Tempo) -> Vec<u64> {
         let mut engine = engine();
-        let mut step = Step::default();
-        engine.step(&entries(backlog), tempo, &mut step);
-        let closed = step.events.iter().filter(|e| e.kind != BarEventKind::Updated && e.period == Period::M1);
+        let mut commit = Commit::default();
+        engine.step(&entries(backlog), tempo, &mut commit);
+        let closed = commit.events.iter().filter(|e| e.kind != BarEventKind::Updated && e.period == Period::M1);
         let mut by_frame = BTreeMap::new();
         for e in closed {
             by_frame.insert(e.bar.frame, e.bar.vol);
@@ -285,12 +285,73 @@ mod tests {
     #[test]
     fn a_tick_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing() {
         let mut engine = engine();
-        let mut step = Step::default();
+        let mut commit = Commit::default();
         let wall = at("10:00:00");
-        engine.step(&entries(&[wall + 1_000, wall + 60_000]), Tempo { wall_ms: wall, catch_up: true }, &mut step);
-        assert_eq!(step.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), ["ahead_of_clock"]);
-        assert!(String::from_utf8_lossy(&step.dead[0].entry).contains(&(wall + 60_000).to_string()));
+        engine.step(&entries(&[wall + 1_000, wall + 60_000]), Tempo { wall_ms: wall, catch_up: true }, &mut commit);
+        assert_eq!(commit.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), ["ahead_of_clock"]);
+        assert!(String::from_utf8_lossy(&commit.dead[0].entry).contains(&(wall + 60_000).to_string()));
         assert_eq!(engine.watermark(), Some(wall + 1_000), "the watermark kept to the tick in time");
+    }
+
+    /// Entries numbered from `first`: trades of two symbols every 7 s from 09:29:50 and, every
+    /// fifth, an entry that is not a tick.
+    fn mixed(first: u64, n: u64) -> Vec<Entry> {
+        (first..first + n)
+            .map(|i| {
+                let symbol = if i % 2 == 0 { "600519.SH" } else { "000333.SZ" };
+                let time = at("09:29:50") + i as i64 * 7_000;
+                let body = match i % 5 {
+                    4 => "{broken".to_owned(),
+                    _ => format!(
+                        r#"{{"symbol":"{symbol}","time":{time},"price":"{}.5","volume":{}}}"#,
+                        50 + i % 3,
+                        100 * (i % 4 + 1)
+                    ),
+                };
+                Entry { id: EntryId { ms: 10 + i, seq: 0 }, fields: vec![("tick".into(), body.into_bytes())] }
+            })
+            .collect()
+    }
+
+    /// What `engine` commits for each batch at its tempo, then its saved state.
+    fn run(engine: &mut Engine, batches: &[(Vec<Entry>, Tempo)]) -> (Vec<String>, Saved) {
+        let commits = batches
+            .iter()
+            .map(|(entries, tempo)| {
+                let mut commit = Commit::default();
+                engine.step(entries, *tempo, &mut commit);
+                format!("{commit:?}")
+            })
+            .collect();
+        (commits, engine.save())
+    }
+
+    #[test]
+    fn the_same_batches_at_the_same_clock_give_the_same_commits_and_a_restored_engine_goes_on_alike() {
+        let wall = |hms: &str| Tempo { wall_ms: at(hms), catch_up: false };
+        let batches = [
+            (mixed(0, 40), Tempo { wall_ms: at("09:35:00"), catch_up: true }),
+            (mixed(40, 25), wall("09:37:30")),
+            (Vec::new(), wall("09:38:10")),
+            (mixed(65, 30), wall("09:41:00")),
+        ];
+        let (first, saved) = run(&mut engine(), &batches);
+        let (second, saved_again) = run(&mut engine(), &batches);
+        assert_eq!(first, second, "same batches, same clock: same commits");
+        assert_eq!(saved, saved_again);
+        assert!(
+            first[0].contains("Closed") && first[0].contains("bad_json"),
+            "the batches close bars and refuse entries"
+        );
+
+        let mut before = engine();
+        let (_, checkpoint) = run(&mut before, &batches[..2]);
+        let settings = BarSettings::default();
+        let calendar = Arc::new(TradingCalendar::bundled());
+        let mut restored = Engine::restore(&settings, calendar, Clock::Wall, 5_000, &checkpoint).unwrap();
+        let (after_restore, saved_restored) = run(&mut restored, &batches[2..]);
+        assert_eq!(after_restore, first[2..], "a restored engine commits what the running one did");
+        assert_eq!(saved_restored, saved);
     }
 
     #[test]

@@ -8,12 +8,12 @@
 //! - [`engine`]: the aggregator behind the stream: steps, the journal record, the checkpoint.
 //! - [`store`]: the producer's Redis: reading the stream, the lease, one transaction per step.
 //! - [`service`]: the active/standby loop around them; [`monitor`]: what it shows.
-//! - [`replay`] and [`history`]: the `replay` and `import-history` commands.
+//! - [`replay`] and [`import`]: the `replay` and `import-history` commands.
 //! - [`settings`] and [`error`].
 
 pub mod engine;
 pub mod error;
-pub mod history;
+pub mod import;
 pub mod ingest;
 pub mod monitor;
 pub mod replay;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use common::history::{Normaliser, SourceLayout, VolumeUnit};
 use common::keys::Keys;
+use common::normalise::{Normaliser, SourceLayout, VolumeUnit};
 use common::Period;
 use producer::settings::ProducerSettings;
-use producer::{history, monitor, replay, service, store};
+use producer::{import, monitor, replay, service, store};
 
 #[derive(Parser)]
 #[command(
@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
             };
             let normaliser = Normaliser::new(settings.bars.layout, calendar, period, source, unit);
             let mut con = store::connect(&settings.redis.url)?;
-            let report = rt.block_on(history::import(&mut con, &keys, &file, period, normaliser))?;
+            let report = rt.block_on(import::import(&mut con, &keys, &file, period, normaliser))?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }

@@ -73,19 +73,19 @@ impl Monitor {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
+    fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
         f(&mut self.status.lock().expect("status lock"))
     }
 
     /// This producer took the lease (`lease` is its value).
     pub fn active(&self, lease: &str) {
         tracing::info!(lease, "producer active");
-        self.with(|s| (s.role, s.lease, s.redis) = (Role::Active, Some(lease.to_owned()), StoreState::Up));
+        self.update(|s| (s.role, s.lease, s.redis) = (Role::Active, Some(lease.to_owned()), StoreState::Up));
     }
 
     /// Another producer holds the lease; logged when the holder changes.
     pub fn standing_by(&self, holder: &str) {
-        let news = self.with(|s| {
+        let news = self.update(|s| {
             let news = s.role != Role::Standby || s.lease.as_deref() != Some(holder);
             (s.role, s.lease, s.redis) = (Role::Standby, Some(holder.to_owned()), StoreState::Up);
             (s.recovered, s.fault) = (false, None);
@@ -100,7 +100,7 @@ impl Monitor {
     /// changes, so a fault repeated every few seconds is not a flood.
     pub fn failed(&self, e: &Error) {
         let message = e.to_string();
-        let news = self.with(|s| {
+        let news = self.update(|s| {
             let slot = if e.is_retryable() { &mut s.last_error } else { &mut s.fault };
             let news = slot.as_deref() != Some(message.as_str());
             *slot = Some(message.clone());
@@ -123,12 +123,12 @@ impl Monitor {
 
     /// Whether a fault stops the producer.
     pub fn faulty(&self) -> bool {
-        self.with(|s| s.fault.is_some())
+        self.update(|s| s.fault.is_some())
     }
 
     pub fn recovered(&self, engine: &Engine, catching_up: bool) {
         self.recoveries.fetch_add(1, Ordering::Relaxed);
-        self.with(|s| s.fault = None);
+        self.update(|s| s.fault = None);
         self.committed(engine, catching_up);
     }
 
@@ -184,7 +184,7 @@ impl Ops for Monitor {
 
     async fn ready(&self) -> Result<(), String> {
         self.store.lock().await.ping().await.map_err(|e| format!("redis: {e}"))?;
-        self.with(|s| match (&s.fault, s.role, s.recovered) {
+        self.update(|s| match (&s.fault, s.role, s.recovered) {
             (Some(fault), _, _) => Err(fault.clone()),
             (None, Role::Standby, _) | (None, _, true) => Ok(()),
             (None, _, false) => Err("state not recovered yet".into()),

@@ -13,7 +13,7 @@ use redis::aio::ConnectionManager;
 use runtime::ops::{wall_ms, Backoff};
 use tokio::sync::watch;
 
-use crate::engine::{Engine, Step, Tempo};
+use crate::engine::{Commit, Engine, Tempo};
 use crate::error::Result;
 use crate::monitor::Monitor;
 use crate::settings::ProducerSettings;
@@ -115,7 +115,7 @@ impl Worker {
             None => Engine::new(&settings.bars, calendar, section.clock, section.max_ahead_ms),
         };
         let started = Instant::now();
-        let mut scratch = Step::default();
+        let mut scratch = Commit::default();
         for record in &journal {
             let entries = store.range(engine.last_id(), record.upto).await?;
             if record.upto > engine.last_id() && entries.last().is_none_or(|e| e.id != record.upto) {
@@ -153,11 +153,11 @@ impl Worker {
     }
 
     async fn run(&mut self, monitor: &Monitor, stop: &watch::Receiver<bool>) -> Result<()> {
-        let mut step = Step::default();
+        let mut commit = Commit::default();
         loop {
             if *stop.borrow() {
-                step.clear();
-                return self.store.commit(&self.lease, &step, Some(&self.engine.save())).await;
+                commit.clear();
+                return self.store.commit(&self.lease, &commit, Some(&self.engine.save())).await;
             }
             let before = wall_ms();
             let entries = self.store.next(self.engine.last_id(), self.batch, self.block).await?;
@@ -174,10 +174,10 @@ impl Worker {
             }
             // An empty read means the stream is drained: the wall clock may close bars again.
             let tempo = Tempo { wall_ms: wall, catch_up: !entries.is_empty() && (self.behind || paused) };
-            step.clear();
-            self.engine.step(&entries, tempo, &mut step);
+            commit.clear();
+            self.engine.step(&entries, tempo, &mut commit);
             let checkpoint = checkpoint_due.then(|| self.engine.save());
-            self.store.commit(&self.lease, &step, checkpoint.as_ref()).await?;
+            self.store.commit(&self.lease, &commit, checkpoint.as_ref()).await?;
             self.last_commit = Instant::now();
             if checkpoint.is_some() {
                 self.last_checkpoint = Instant::now();

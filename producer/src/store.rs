@@ -14,7 +14,7 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script, Value};
 
-use crate::engine::{Record, Saved, Step};
+use crate::engine::{Commit, Record, Saved};
 use crate::error::{Error, Result};
 use crate::ingest::{Entry, EntryId};
 use crate::settings::ProducerSection;
@@ -145,7 +145,7 @@ impl Store {
     /// the lease is no longer ours: nothing was written. The lease and the fence counter are
     /// watched from the moment they are read, so if another producer takes the lease before the
     /// transaction runs, the transaction does not.
-    pub async fn commit(&mut self, lease: &str, step: &Step, checkpoint: Option<&Saved>) -> Result<()> {
+    pub async fn commit(&mut self, lease: &str, commit: &Commit, checkpoint: Option<&Saved>) -> Result<()> {
         let (key, fence) = (self.keys.producer_lease(), self.keys.producer_fence());
         let (held, drawn): (Option<String>, Option<String>) = redis::pipe()
             .cmd("WATCH")
@@ -167,7 +167,7 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         pipe.atomic().pset_ex(&key, lease, self.lease_ttl.as_millis() as u64).ignore();
-        if let Some(record) = step.record {
+        if let Some(record) = commit.record {
             // The group's position is the producer's, so `XINFO GROUPS` shows its lag.
             pipe.cmd("XGROUP")
                 .arg("SETID")
@@ -175,10 +175,10 @@ impl Store {
                 .arg(&self.group)
                 .arg(record.upto.to_string())
                 .arg("ENTRIESREAD")
-                .arg(step.entries_read);
+                .arg(commit.entries_read);
         }
-        write_bars(&mut pipe, &self.keys, &step.events);
-        for d in &step.dead {
+        write_bars(&mut pipe, &self.keys, &commit.events);
+        for d in &commit.dead {
             let id = d.id.to_string();
             let fields: [(&str, &[u8]); 5] = [
                 ("reason", d.reason.as_bytes()),
@@ -190,7 +190,7 @@ impl Store {
             let limit = redis::streams::StreamMaxlen::Approx(DEAD_LETTERS_KEPT);
             pipe.xadd_maxlen(self.keys.dead_ticks(), limit, "*", &fields).ignore();
         }
-        match (checkpoint, step.record) {
+        match (checkpoint, commit.record) {
             (Some(saved), _) => {
                 let last_id = saved.last_id.to_string();
                 let state = [

@@ -20,13 +20,13 @@ pub async fn authorize(State(token): State<Option<Arc<str>>>, request: Request, 
     };
     let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match given.and_then(|v| v.strip_prefix("Bearer ")) {
-        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => next.run(request).await,
         _ => AppError::Unauthorized.into_response(),
     }
 }
 
 /// Compares in time that depends on the lengths only, so the token cannot be guessed byte by byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -71,9 +71,9 @@ mod tests {
 
     #[test]
     fn tokens_match_only_whole() {
-        assert!(same(b"secret", b"secret"));
-        assert!(!same(b"secret", b"secreT"));
-        assert!(!same(b"secret", b"secret2"));
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
         assert!(cors(&["not a\norigin".into()]).is_err());
         assert!(cors(&[]).unwrap().is_none());
     }

@@ -46,7 +46,7 @@ pub(crate) enum Placement {
 }
 
 /// What the book's operations need from the aggregator.
-pub(crate) struct Ctx<'a> {
+pub(crate) struct Turn<'a> {
     pub symbol: Symbol,
     pub grid: &'a Grid,
     pub rules: &'a Rules,
@@ -56,7 +56,7 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut Vec<BarEvent>,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a> Turn<'a> {
     pub fn new(
         symbol: Symbol,
         grid: &'a Grid,
@@ -64,8 +64,8 @@ impl<'a> Ctx<'a> {
         now_ms: i64,
         latest_ms: i64,
         events: &'a mut Vec<BarEvent>,
-    ) -> Ctx<'a> {
-        Ctx { symbol, grid, rules, now_ms, latest_ms, events }
+    ) -> Turn<'a> {
+        Turn { symbol, grid, rules, now_ms, latest_ms, events }
     }
 }
 
@@ -209,7 +209,7 @@ impl Book {
     }
 
     /// Puts a trade into the bar of `slot`: the forming bar, a new one, or (late) a closed one.
-    pub fn place(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) -> Placement {
+    pub fn place(&mut self, slot: Slot, t: &Trade, ctx: &mut Turn) -> Placement {
         if !self.fits(slot, t) {
             self.unattribute(t.volume, t.amount);
             return Placement::TooLarge;
@@ -234,7 +234,7 @@ impl Book {
         forming.or_else(closed).is_none_or(|m| m.fits(t))
     }
 
-    fn start(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) {
+    fn start(&mut self, slot: Slot, t: &Trade, ctx: &mut Turn) {
         if let (true, Some((last, close))) = (ctx.rules.layout.fill_empty, self.last) {
             for empty in last + 1..slot {
                 self.close_minute(Minute::flat(empty, close), ctx);
@@ -244,7 +244,7 @@ impl Book {
     }
 
     /// Closes every bar whose time has come, with flat bars for the minutes nobody traded in.
-    pub fn close_due(&mut self, ctx: &mut Ctx) {
+    pub fn close_due(&mut self, ctx: &mut Turn) {
         let (grid, rules) = (ctx.grid, ctx.rules);
         let final_slot = grid.last_slot();
         while let Some(next) = self.next_minute(grid, rules) {
@@ -302,7 +302,7 @@ impl Book {
     }
 
     /// Emits the forming bar of every period, once per batch of ticks.
-    pub fn report_forming(&mut self, ctx: &mut Ctx) {
+    pub fn report_forming(&mut self, ctx: &mut Turn) {
         let (grid, rules) = (ctx.grid, ctx.rules);
         self.touched = false;
         let Some(f) = self.forming else { return };
@@ -321,18 +321,18 @@ impl Book {
         }
     }
 
-    fn due(&self, ctx: &Ctx, end_sec: u32, is_final: bool) -> bool {
+    fn due(&self, ctx: &Turn, end_sec: u32, is_final: bool) -> bool {
         let end = epoch_ms(self.day, end_sec);
         ctx.now_ms >= end + ctx.rules.grace_ms || (is_final && ctx.latest_ms >= end)
     }
 
-    fn close_forming(&mut self, ctx: &mut Ctx) {
+    fn close_forming(&mut self, ctx: &mut Turn) {
         if let Some(f) = self.forming.take() {
             self.close_minute(f, ctx);
         }
     }
 
-    fn close_minute(&mut self, m: Minute, ctx: &mut Ctx) {
+    fn close_minute(&mut self, m: Minute, ctx: &mut Turn) {
         let (grid, rules) = (ctx.grid, ctx.rules);
         self.emit(ctx, BarEventKind::Closed, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
         self.last = Some((m.slot, m.v.close));
@@ -359,7 +359,7 @@ impl Book {
 
     /// A trade for a closed bar: amend it (and the flat bars after it, and the longer bars holding
     /// them) inside the correction window; drop it after.
-    fn amend(&mut self, slot: Slot, t: &Trade, ctx: &mut Ctx) -> Placement {
+    fn amend(&mut self, slot: Slot, t: &Trade, ctx: &mut Turn) -> Placement {
         let (grid, rules) = (ctx.grid, ctx.rules);
         let end = epoch_ms(self.day, grid.window(Period::M1, slot).end);
         if ctx.now_ms > end + rules.grace_ms + rules.correction_window_ms {
@@ -405,7 +405,7 @@ impl Book {
     }
 
     /// Rebuilds the `p` bar of window `w` from its one-minute bars after an amendment.
-    fn refold(&mut self, p: Period, w: u16, ctx: &mut Ctx) {
+    fn refold(&mut self, p: Period, w: u16, ctx: &mut Turn) {
         let window = ctx.grid.windows(p)[w as usize];
         let from = self.closed.partition_point(|m| m.slot < window.first);
         let folded =
@@ -423,7 +423,7 @@ impl Book {
     }
 
     /// Forgets closed bars that neither they nor their longest window can still be amended.
-    fn prune(&mut self, ctx: &Ctx) {
+    fn prune(&mut self, ctx: &Turn) {
         let longest = ctx.rules.higher.last().copied().unwrap_or(Period::M1);
         let keep = ctx.rules.grace_ms + ctx.rules.correction_window_ms;
         while let Some(m) = self.closed.front() {
@@ -435,7 +435,7 @@ impl Book {
         }
     }
 
-    fn emit(&self, ctx: &mut Ctx, kind: BarEventKind, period: Period, label: u32, v: &Ohlcv) {
+    fn emit(&self, ctx: &mut Turn, kind: BarEventKind, period: Period, label: u32, v: &Ohlcv) {
         if ctx.rules.emits(period) {
             let bar = Bar::new(ctx.symbol, Frame::at(self.day, label), v);
             ctx.events.push(BarEvent { kind, period, bar });

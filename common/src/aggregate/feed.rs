@@ -25,7 +25,7 @@ pub(crate) struct Trade {
 
 /// The reading of one tick against the symbol's cumulative baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fed {
+pub(crate) enum Reading {
     Trade(Trade),
     /// Volume did not rise: an old `lastPrice`, no trade.
     NoTrade,
@@ -71,25 +71,29 @@ impl Feed {
     }
 
     /// Reads `tick`, stamped at `sec_of_day` market time, and moves the baseline.
-    pub fn take(&mut self, tick: &Tick, sec_of_day: u32) -> Fed {
+    pub fn take(&mut self, tick: &Tick, sec_of_day: u32) -> Reading {
         let TickKind::Cumulative { day_high, day_low } = tick.kind else {
-            return if tick.volume == 0 { Fed::NoTrade } else { Fed::Trade(trade(tick, tick.volume, tick.amount)) };
+            return if tick.volume == 0 {
+                Reading::NoTrade
+            } else {
+                Reading::Trade(trade(tick, tick.volume, tick.amount))
+            };
         };
         let (high, low) = (positive(day_high), positive(day_low));
         let base = match self.base {
-            Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume => return Fed::Stale,
+            Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume => return Reading::Stale,
             Some(b) => b,
             None if sec_of_day >= FIRST_SNAPSHOT_COUNTS_BEFORE => {
                 self.base =
                     Some(Baseline { time_ms: tick.time_ms, volume: tick.volume, amount: tick.amount, high, low });
-                return Fed::Unattributed { volume: tick.volume, amount: tick.amount };
+                return Reading::Unattributed { volume: tick.volume, amount: tick.amount };
             }
             None => Baseline { time_ms: 0, volume: 0, amount: Decimal::ZERO, high: None, low: None },
         };
         // Compared through the difference: one Decimal operation instead of three on the hot path.
         let amount = tick.amount - base.amount;
         if amount.is_sign_negative() && !amount.is_zero() {
-            return Fed::Stale;
+            return Reading::Stale;
         }
         self.base = Some(Baseline {
             time_ms: tick.time_ms,
@@ -101,15 +105,15 @@ impl Feed {
         let volume = tick.volume - base.volume;
         if volume == 0 {
             return match (amount.is_zero(), tick.time_ms == base.time_ms) {
-                (true, true) => Fed::Duplicate,
-                (true, false) => Fed::NoTrade,
-                (false, _) => Fed::Unattributed { volume, amount },
+                (true, true) => Reading::Duplicate,
+                (true, false) => Reading::NoTrade,
+                (false, _) => Reading::Unattributed { volume, amount },
             };
         }
         let mut t = trade(tick, volume, amount);
         t.high = high.filter(|h| base.high.is_none_or(|b| *h > b));
         t.low = low.filter(|l| base.low.is_none_or(|b| *l < b));
-        Fed::Trade(t)
+        Reading::Trade(t)
     }
 }
 

@@ -25,8 +25,8 @@ use crate::symbol::Symbol;
 use crate::tick::Tick;
 use crate::time::{split_ms, DayNumber};
 use crate::Error;
-use book::{Book, Ctx, Deadline, Placement};
-use feed::Fed;
+use book::{Book, Deadline, Placement, Turn};
+use feed::Reading;
 
 /// How bars are built: the `[bars]` settings section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,16 +231,16 @@ impl BarAggregator {
         }
         if book.day < day {
             // The previous day is over whatever the clock says: close and fill all of it.
-            book.close_due(&mut Ctx::new(tick.symbol, grid, &self.rules, i64::MAX, self.latest_ms, &mut self.events));
+            book.close_due(&mut Turn::new(tick.symbol, grid, &self.rules, i64::MAX, self.latest_ms, &mut self.events));
             *book = Book::new(day);
         }
-        let mut ctx = Ctx::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
+        let mut ctx = Turn::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
         let trade = match book.feed.take(tick, sec) {
-            Fed::Trade(t) => t,
-            Fed::NoTrade => return TickOutcome::NoTrade,
-            Fed::Duplicate => return TickOutcome::Duplicate,
-            Fed::Stale => return TickOutcome::Stale,
-            Fed::Unattributed { volume, amount } => {
+            Reading::Trade(t) => t,
+            Reading::NoTrade => return TickOutcome::NoTrade,
+            Reading::Duplicate => return TickOutcome::Duplicate,
+            Reading::Stale => return TickOutcome::Stale,
+            Reading::Unattributed { volume, amount } => {
                 book.unattribute(volume, amount);
                 return TickOutcome::Unattributed;
             }
@@ -297,7 +297,7 @@ impl BarAggregator {
             for (&symbol, book) in self.books.iter_mut() {
                 if book.deadline.passed(now_ms, self.latest_ms) {
                     let grid = sessions.grid(symbol);
-                    book.close_due(&mut Ctx::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
+                    book.close_due(&mut Turn::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
                     book.deadline = book.deadline(grid, rules);
                 }
                 next = next.min(book.deadline);
@@ -307,7 +307,7 @@ impl BarAggregator {
         for symbol in self.touched.drain(..) {
             let book = self.books.get_mut(&symbol).expect("touched books exist");
             let grid = sessions.grid(symbol);
-            book.report_forming(&mut Ctx::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
+            book.report_forming(&mut Turn::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
         }
     }
 

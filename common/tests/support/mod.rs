@@ -69,10 +69,10 @@ pub struct Replay {
 
 impl Replay {
     pub fn new() -> Replay {
-        Replay::with(BarSettings::default())
+        Replay::with_settings(BarSettings::default())
     }
 
-    pub fn with(settings: BarSettings) -> Replay {
+    pub fn with_settings(settings: BarSettings) -> Replay {
         Replay {
             agg: BarAggregator::new(&settings, Arc::new(TradingCalendar::bundled())),
             events: Vec::new(),

@@ -124,17 +124,17 @@ pub struct Queues {
     keys: Keys,
     lock: Lock,
     /// Workers per queue, each with its processing list.
-    slots: usize,
+    workers: usize,
     take: Script,
     done: Script,
 }
 
 impl Queues {
-    pub fn new(keys: Keys, lock: Lock, slots: usize) -> Queues {
+    pub fn new(keys: Keys, lock: Lock, workers: usize) -> Queues {
         Queues {
             keys,
             lock,
-            slots: slots.max(1),
+            workers: workers.max(1),
             take: Script::new(&format!("{FENCE}{TAKE}")),
             done: Script::new(&format!("{FENCE}{DONE}")),
         }
@@ -144,28 +144,28 @@ impl Queues {
         &self.lock
     }
 
-    pub fn slots(&self) -> usize {
-        self.slots
+    pub fn workers(&self) -> usize {
+        self.workers
     }
 
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
-    /// The batch of worker `slot` of `period`: the one left in processing by an interrupted
+    /// The batch of worker `worker` of `period`: the one left in processing by an interrupted
     /// attempt, else up to `n` items moved from the queue's old end; `None` when there is none.
     pub async fn take(
         &self,
         con: &mut ConnectionManager,
         period: Period,
-        slot: usize,
+        worker: usize,
         n: usize,
     ) -> Result<Option<Batch>> {
         let mut items: Vec<String> = self
             .take
             .key(&self.lock.key)
             .key(self.keys.history_queue(period))
-            .key(self.keys.history_processing(period, slot))
+            .key(self.keys.history_processing(period, worker))
             .arg(&self.lock.token)
             .arg(n.max(1))
             .invoke_async(con)
@@ -187,11 +187,17 @@ impl Queues {
         Ok(Some(Batch { version, items }))
     }
 
-    /// Ends the batch of worker `slot`: pushes its dead letters and drops the processing list, atomically.
-    pub async fn done(&self, con: &mut ConnectionManager, period: Period, slot: usize, dead: &[String]) -> Result<()> {
+    /// Ends the batch of worker `worker`: pushes its dead letters and drops the processing list, atomically.
+    pub async fn done(
+        &self,
+        con: &mut ConnectionManager,
+        period: Period,
+        worker: usize,
+        dead: &[String],
+    ) -> Result<()> {
         self.done
             .key(&self.lock.key)
-            .key(self.keys.history_processing(period, slot))
+            .key(self.keys.history_processing(period, worker))
             .key(self.keys.history_dead())
             .arg(&self.lock.token)
             .arg(dead)
@@ -207,8 +213,8 @@ impl Queues {
         let mut left = Vec::new();
         for period in Period::ALL {
             for key in scan(con, &self.keys.history_processing_pattern(period)).await? {
-                let slot = key.rsplit(':').next().and_then(|s| s.parse::<usize>().ok());
-                left.extend(slot.filter(|s| *s >= self.slots).map(|s| (period, s)));
+                let worker = key.rsplit(':').next().and_then(|s| s.parse::<usize>().ok());
+                left.extend(worker.filter(|s| *s >= self.workers).map(|s| (period, s)));
             }
         }
         left.sort();
@@ -220,14 +226,14 @@ impl Queues {
         let mut pipe = redis::pipe();
         for p in Period::ALL {
             pipe.llen(self.keys.history_queue(p));
-            for slot in 0..self.slots {
-                pipe.llen(self.keys.history_processing(p, slot));
+            for worker in 0..self.workers {
+                pipe.llen(self.keys.history_processing(p, worker));
             }
         }
         pipe.llen(self.keys.history_dead());
         let lens: Vec<u64> = pipe.query_async(con).await?;
         let mut per_period = BTreeMap::new();
-        for (p, lens) in Period::ALL.iter().zip(lens.chunks(self.slots + 1)) {
+        for (p, lens) in Period::ALL.iter().zip(lens.chunks(self.workers + 1)) {
             let processing = lens[1..].iter().map(|n| n.saturating_sub(1)).sum();
             per_period.insert(p.minutes(), (lens[0], processing));
         }

@@ -1,12 +1,12 @@
 //! `producer import-history`: vendor bars from CSV or JSON lines, normalised into the project's
-//! layout by `common::history`, pushed onto `historical_bar_data_{N}min` for the consumer.
+//! layout by `common::normalise`, pushed onto `historical_bar_data_{N}min` for the consumer.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use common::history::{Normaliser, Refusal};
 use common::keys::Keys;
+use common::normalise::{Normaliser, Refusal};
 use common::{Bar, Period};
 use redis::aio::ConnectionManager;
 use serde::Serialize;
@@ -106,13 +106,13 @@ fn read_bars(file: &Path, mut each: impl FnMut(u64, Result<Bar, String>)) -> Res
 struct Columns {
     symbol: usize,
     exchange: Option<usize>,
-    frame: Frame,
+    frame: FrameColumns,
     prices: [usize; 4],
     vol: usize,
     amount: usize,
 }
 
-enum Frame {
+enum FrameColumns {
     One(usize),
     /// `date` (`20180102` or `2018-01-02`) and `time` (`93100000`, `093100` or `09:31:00`).
     DateTime(usize, usize),
@@ -125,8 +125,8 @@ impl Columns {
         let need =
             |aliases: &[&str]| find(aliases).ok_or_else(|| format!("no column {} in the header", aliases.join("/")));
         let frame = match (find(&["frame", "datetime", "trade_time"]), find(&["date", "trade_date"]), find(&["time"])) {
-            (Some(i), _, _) => Frame::One(i),
-            (None, Some(d), Some(t)) => Frame::DateTime(d, t),
+            (Some(i), _, _) => FrameColumns::One(i),
+            (None, Some(d), Some(t)) => FrameColumns::DateTime(d, t),
             _ => return Err("no frame/datetime/trade_time column (nor date and time)".into()),
         };
         Ok(Columns {
@@ -153,8 +153,8 @@ impl Columns {
             symbol = format!("{symbol}.{suffix}");
         }
         let frame = match self.frame {
-            Frame::One(i) => cell(i).to_owned(),
-            Frame::DateTime(d, t) => format!("{} {}", date(cell(d)), time(cell(t))),
+            FrameColumns::One(i) => cell(i).to_owned(),
+            FrameColumns::DateTime(d, t) => format!("{} {}", date(cell(d)), time(cell(t))),
         };
         let object = serde_json::json!({
             "symbol": symbol, "frame": frame,
