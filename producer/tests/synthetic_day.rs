@@ -215,15 +215,18 @@ async fn a_synthetic_qmt_day_gives_exactly_the_bars_of_the_rules_and_publishes_e
     assert_eq!(status["outcomes"]["duplicate"], 1, "the repeated 10:30:00 snapshot");
     assert_eq!(status["outcomes"]["stale"], 1, "the 09:59:00 snapshot after 10:00:00");
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let stored = stack.bars("syn:", DAY, Period::M1, "600519.SH").await;
-    let mut last_published = BTreeMap::new();
-    for bar in received.lock().unwrap().iter() {
-        last_published.insert(bar.frame, bar.clone());
+    let last_published = || {
+        let mut by_frame = BTreeMap::new();
+        for bar in received.lock().unwrap().iter() {
+            by_frame.insert(bar.frame, bar.clone());
+        }
+        by_frame.into_values().collect::<Vec<_>>()
+    };
+    // Publications travel apart from the stored bars: wait until the subscriber has seen them all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while last_published() != stored && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        last_published.into_values().collect::<Vec<_>>(),
-        stored,
-        "each closed bar is published, last version last"
-    );
+    assert_eq!(last_published(), stored, "each closed bar is published, last version last");
 }
