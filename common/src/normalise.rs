@@ -10,7 +10,7 @@ use chrono::Timelike;
 use crate::bar::Bar;
 use crate::calendar::TradingCalendar;
 use crate::period::Period;
-use crate::session::{Layout, Sessions};
+use crate::session::{Layout, Rejection, Sessions};
 use crate::symbol::Symbol;
 use crate::time::{day_number, DayNumber, Frame};
 
@@ -138,10 +138,10 @@ pub fn check_bar(sessions: &Sessions, calendar: &TradingCalendar, period: Period
 /// The day of `frame` when it trades.
 fn trading_day(calendar: &TradingCalendar, frame: Frame) -> Result<DayNumber, Refusal> {
     let day = day_number(frame.date());
-    match calendar.is_trading_day_number(day) {
-        Ok(true) => Ok(day),
-        Ok(false) => Err(Refusal::NonTradingDay),
-        Err(_) => Err(Refusal::OutsideCalendar),
+    match Rejection::check_day(calendar, day) {
+        Ok(()) => Ok(day),
+        Err(Rejection::OutsideCalendar) => Err(Refusal::OutsideCalendar),
+        Err(_) => Err(Refusal::NonTradingDay),
     }
 }
 

@@ -72,6 +72,16 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Whether `day` trades: `NonTradingDay` on a weekend or holiday, `OutsideCalendar` when the
+    /// calendar does not cover it.
+    pub fn check_day(calendar: &TradingCalendar, day: DayNumber) -> Result<(), Rejection> {
+        match calendar.is_trading_day_number(day) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Rejection::NonTradingDay),
+            Err(_) => Err(Rejection::OutsideCalendar),
+        }
+    }
+
     /// The snake-case name used in metrics and dead-letter reasons.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -268,11 +278,7 @@ impl Sessions {
         period: Period,
     ) -> Result<Frame, Rejection> {
         let (day, sec) = split_ms(epoch_ms);
-        match calendar.is_trading_day_number(day) {
-            Ok(true) => {}
-            Ok(false) => return Err(Rejection::NonTradingDay),
-            Err(_) => return Err(Rejection::OutsideCalendar),
-        }
+        Rejection::check_day(calendar, day)?;
         let grid = self.grid(symbol);
         let slot = grid.classify(sec)?;
         Ok(Frame::at(day, grid.window(period, slot).label))

@@ -1,31 +1,20 @@
 //! `producer import-history`: vendor bars from CSV or JSON lines, normalised into the project's
 //! layout by `common::normalise`, pushed onto `historical_bar_data_{N}min` for the consumer.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use common::keys::Keys;
 use common::normalise::{Normaliser, Refusal};
 use common::{Bar, Period};
 use redis::aio::ConnectionManager;
-use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::input::{InputFile, Report};
 
 /// Bars pushed per pipeline.
 const PIPELINE: usize = 1000;
 /// Refused lines logged one by one before only counting.
 const LOGGED: u64 = 20;
-
-/// What an import did.
-#[derive(Debug, Default, Serialize)]
-pub struct Report {
-    pub read: u64,
-    pub queued: u64,
-    /// Refused bars by reason (`unreadable` for a line that is no bar at all).
-    pub refused: BTreeMap<&'static str, u64>,
-}
 
 /// Reads `file`, normalises each bar and pushes the good ones onto the queue of `period`.
 pub async fn import(
@@ -35,6 +24,7 @@ pub async fn import(
     period: Period,
     mut normaliser: Normaliser,
 ) -> Result<Report> {
+    let started = std::time::Instant::now();
     let mut report = Report::default();
     let mut out = Pusher { queue: keys.history_queue(period), batch: Vec::new(), queued: 0 };
     read_bars(file, |line, bar| {
@@ -58,7 +48,8 @@ pub async fn import(
     })?;
     out.batch.extend(normaliser.finish());
     out.flush(con).await?;
-    report.queued = out.queued;
+    report.written = out.queued;
+    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -82,22 +73,20 @@ impl Pusher {
 
 /// Calls `each` with every bar of the file (or why its line is none), by line number.
 fn read_bars(file: &Path, mut each: impl FnMut(u64, Result<Bar, String>)) -> Result<()> {
-    let io = |source| Error::File { path: file.to_owned(), source };
-    let mut lines = BufReader::new(std::fs::File::open(file).map_err(io)?).lines().peekable();
-    if matches!(lines.peek(), Some(Ok(first)) if first.trim_start().starts_with('{')) {
-        for (n, line) in lines.enumerate() {
-            let line = line.map_err(io)?;
-            if !line.trim().is_empty() {
-                each(n as u64 + 1, serde_json::from_str(&line).map_err(|e| e.to_string()));
+    match InputFile::open(file)? {
+        InputFile::JsonLines(lines) => {
+            for line in lines {
+                let (n, line) = line?;
+                each(n, serde_json::from_str(&line).map_err(|e| e.to_string()));
             }
         }
-        return Ok(());
-    }
-    let in_header = |message: String| Error::Input { path: file.to_owned(), line: 1, message };
-    let mut csv = csv::Reader::from_path(file).map_err(|e| in_header(e.to_string()))?;
-    let columns = Columns::new(csv.headers().map_err(|e| in_header(e.to_string()))?).map_err(in_header)?;
-    for (n, record) in csv.records().enumerate() {
-        each(n as u64 + 2, record.map_err(|e| e.to_string()).and_then(|r| columns.bar(&r)));
+        InputFile::Csv(mut csv) => {
+            let in_header = |message: String| Error::Input { path: file.to_owned(), line: 1, message };
+            let columns = Columns::new(csv.headers().map_err(|e| in_header(e.to_string()))?).map_err(in_header)?;
+            for (n, record) in csv.records().enumerate() {
+                each(n as u64 + 2, record.map_err(|e| e.to_string()).and_then(|r| columns.bar(&r)));
+            }
+        }
     }
     Ok(())
 }

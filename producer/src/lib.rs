@@ -8,13 +8,15 @@
 //! - [`engine`]: the aggregator behind the stream: steps, the journal record, the checkpoint.
 //! - [`store`]: the producer's Redis: reading the stream, the lease, one transaction per step.
 //! - [`service`]: the active/standby loop around them; [`monitor`]: what it shows.
-//! - [`replay`] and [`import`]: the `replay` and `import-history` commands.
+//! - [`replay`] and [`import`]: the `replay` and `import-history` commands; [`input`]: the files
+//!   they read and the report they print.
 //! - [`settings`] and [`error`].
 
 pub mod engine;
 pub mod error;
 pub mod import;
 pub mod ingest;
+pub mod input;
 pub mod monitor;
 pub mod replay;
 pub mod service;

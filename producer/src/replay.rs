@@ -2,30 +2,21 @@
 //! tick time. CSV with a header (plain ticks, or QMT snapshots when there is a `lastPrice` column)
 //! or JSON lines (tick objects or arrays, or QMT whole-quote payloads), written as they are.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
 use common::tick::{parse_qmt_payload, parse_tick_payload};
 use redis::aio::ConnectionManager;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::input::{csv_error, InputFile, Report};
 
 /// Entries sent per pipeline when nothing makes the replay wait.
 const PIPELINE: usize = 1000;
 /// Plain ticks of one time put in one array entry, at most.
 const TICKS_PER_ENTRY: usize = 500;
-
-/// What a replay wrote.
-#[derive(Debug, Default, Serialize)]
-pub struct Report {
-    pub lines: u64,
-    pub entries: u64,
-    pub seconds: f64,
-}
 
 /// One stream entry to write: its field (`tick` or `qmt`), payload and tick time (if readable).
 struct Outgoing {
@@ -36,45 +27,36 @@ struct Outgoing {
 
 /// Replays `file` into the tick stream at `speed` times tick time (0: as fast as Redis takes it).
 pub async fn replay(con: &mut ConnectionManager, keys: &Keys, file: &Path, speed: f64) -> Result<Report> {
-    let io = |source| Error::File { path: file.to_owned(), source };
-    let reader = BufReader::new(std::fs::File::open(file).map_err(io)?);
-    let mut lines = reader.lines().peekable();
-    let json = matches!(lines.peek(), Some(Ok(first)) if first.trim_start().starts_with(['{', '[']));
     let started = Instant::now();
     let mut out = Sender::new(keys.tick_stream(), speed);
     let mut report = Report::default();
-    if json {
-        for line in lines {
-            let line = line.map_err(io)?;
-            report.lines += 1;
-            if !line.trim().is_empty() {
+    match InputFile::open(file)? {
+        InputFile::JsonLines(lines) => {
+            for line in lines {
+                let (_, line) = line?;
+                report.read += 1;
                 out.push(con, json_line(line)).await?;
             }
         }
-    } else {
-        let mut csv = csv::Reader::from_path(file).map_err(|e| csv_error(file, e))?;
-        let header = csv.headers().map_err(|e| csv_error(file, e))?.clone();
-        let mut rows = CsvEntries::new(&header);
-        for record in csv.records() {
-            let record = record.map_err(|e| csv_error(file, e))?;
-            report.lines += 1;
-            if let Some(entry) = rows.push(&record) {
+        InputFile::Csv(mut csv) => {
+            let header = csv.headers().map_err(|e| csv_error(file, e))?.clone();
+            let mut rows = CsvEntries::new(&header);
+            for record in csv.records() {
+                let record = record.map_err(|e| csv_error(file, e))?;
+                report.read += 1;
+                if let Some(entry) = rows.push(&record) {
+                    out.push(con, entry).await?;
+                }
+            }
+            if let Some(entry) = rows.flush() {
                 out.push(con, entry).await?;
             }
         }
-        if let Some(entry) = rows.flush() {
-            out.push(con, entry).await?;
-        }
     }
     out.flush(con).await?;
-    report.entries = out.sent;
+    report.written = out.sent;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-fn csv_error(file: &Path, e: csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
-    Error::Input { path: file.to_owned(), line, message: e.to_string() }
 }
 
 /// A JSON line is a QMT payload unless it is a tick object (it has `symbol`) or an array of them.

@@ -32,7 +32,7 @@ async fn a_real_month_of_vendor_bars_is_queued_whole_and_a_241_file_is_folded_in
     std::fs::write(&real, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
     let report = import(&stack, &real, &["--period", "1"]);
     assert_eq!(report["read"], 21 * 240);
-    assert_eq!(report["queued"], 21 * 240);
+    assert_eq!(report["written"], 21 * 240);
     let queue = Keys::new("h:").history_queue(Period::M1);
     let oldest: Vec<String> = stack.con.lrange(&queue, -1, -1).await.unwrap();
     let bar: Bar = serde_json::from_str(&oldest[0]).unwrap();
@@ -51,7 +51,7 @@ async fn a_real_month_of_vendor_bars_is_queued_whole_and_a_241_file_is_folded_in
     )
     .unwrap();
     let report = import(&stack, &file, &["--period", "1", "--layout", "vendor241", "--volume-unit", "lots"]);
-    assert_eq!(report["queued"], 1);
+    assert_eq!(report["written"], 1);
     assert_eq!(report["refused"], serde_json::json!({"bad_bar": 1, "non_trading_day": 1, "outside_sessions": 1}));
     let newest: Vec<String> = stack.con.lrange(&queue, 0, 0).await.unwrap();
     let folded: Bar = serde_json::from_str(&newest[0]).unwrap();

@@ -209,7 +209,7 @@ impl Book {
     }
 
     /// Puts a trade into the bar of `slot`: the forming bar, a new one, or (late) a closed one.
-    pub fn place(&mut self, slot: Slot, t: &Trade, ctx: &mut Turn) -> Placement {
+    pub fn place(&mut self, slot: Slot, t: &Trade, turn: &mut Turn) -> Placement {
         if !self.fits(slot, t) {
             self.unattribute(t.volume, t.amount);
             return Placement::TooLarge;
@@ -217,11 +217,11 @@ impl Book {
         match &mut self.forming {
             Some(f) if f.slot == slot => f.absorb(t),
             Some(f) if f.slot < slot => {
-                self.close_forming(ctx);
-                self.start(slot, t, ctx);
+                self.close_forming(turn);
+                self.start(slot, t, turn);
             }
-            None if self.last.is_none_or(|(s, _)| s < slot) => self.start(slot, t, ctx),
-            _ => return self.amend(slot, t, ctx),
+            None if self.last.is_none_or(|(s, _)| s < slot) => self.start(slot, t, turn),
+            _ => return self.amend(slot, t, turn),
         }
         self.touched = true;
         Placement::Applied
@@ -234,39 +234,39 @@ impl Book {
         forming.or_else(closed).is_none_or(|m| m.fits(t))
     }
 
-    fn start(&mut self, slot: Slot, t: &Trade, ctx: &mut Turn) {
-        if let (true, Some((last, close))) = (ctx.rules.layout.fill_empty, self.last) {
+    fn start(&mut self, slot: Slot, t: &Trade, turn: &mut Turn) {
+        if let (true, Some((last, close))) = (turn.rules.layout.fill_empty, self.last) {
             for empty in last + 1..slot {
-                self.close_minute(Minute::flat(empty, close), ctx);
+                self.close_minute(Minute::flat(empty, close), turn);
             }
         }
         self.forming = Some(Minute::traded(slot, t));
     }
 
     /// Closes every bar whose time has come, with flat bars for the minutes nobody traded in.
-    pub fn close_due(&mut self, ctx: &mut Turn) {
-        let (grid, rules) = (ctx.grid, ctx.rules);
+    pub fn close_due(&mut self, turn: &mut Turn) {
+        let (grid, rules) = (turn.grid, turn.rules);
         let final_slot = grid.last_slot();
         while let Some(next) = self.next_minute(grid, rules) {
-            if !self.due(ctx, grid.window(Period::M1, next).end, next == final_slot) {
+            if !self.due(turn, grid.window(Period::M1, next).end, next == final_slot) {
                 break;
             }
             match (self.forming.take(), self.last) {
-                (Some(f), _) => self.close_minute(f, ctx),
-                (None, Some((_, close))) => self.close_minute(Minute::flat(next, close), ctx),
+                (Some(f), _) => self.close_minute(f, turn),
+                (None, Some((_, close))) => self.close_minute(Minute::flat(next, close), turn),
                 (None, None) => unreachable!("`next` exists only with a forming or a last bar"),
             }
         }
         for &p in &rules.higher {
             if let Some(r) = self.rollups[p.index() - 1] {
                 let w = grid.windows(p)[r.window as usize];
-                if self.due(ctx, w.end, w.last == final_slot) {
+                if self.due(turn, w.end, w.last == final_slot) {
                     self.rollups[p.index() - 1] = None;
-                    self.emit(ctx, BarEventKind::Closed, p, w.label, &r.v);
+                    self.emit(turn, BarEventKind::Closed, p, w.label, &r.v);
                 }
             }
         }
-        self.prune(ctx);
+        self.prune(turn);
     }
 
     /// The one-minute slot that closes next: the forming bar's, or (filling) the quiet minute after
@@ -302,11 +302,11 @@ impl Book {
     }
 
     /// Emits the forming bar of every period, once per batch of ticks.
-    pub fn report_forming(&mut self, ctx: &mut Turn) {
-        let (grid, rules) = (ctx.grid, ctx.rules);
+    pub fn report_forming(&mut self, turn: &mut Turn) {
+        let (grid, rules) = (turn.grid, turn.rules);
         self.touched = false;
         let Some(f) = self.forming else { return };
-        self.emit(ctx, BarEventKind::Updated, Period::M1, grid.window(Period::M1, f.slot).label, &f.v);
+        self.emit(turn, BarEventKind::Updated, Period::M1, grid.window(Period::M1, f.slot).label, &f.v);
         for &p in &rules.higher {
             let w = grid.window_index(p, f.slot);
             let v = match self.rollups[p.index() - 1] {
@@ -317,24 +317,24 @@ impl Book {
                 }
                 _ => f.v,
             };
-            self.emit(ctx, BarEventKind::Updated, p, grid.windows(p)[w as usize].label, &v);
+            self.emit(turn, BarEventKind::Updated, p, grid.windows(p)[w as usize].label, &v);
         }
     }
 
-    fn due(&self, ctx: &Turn, end_sec: u32, is_final: bool) -> bool {
+    fn due(&self, turn: &Turn, end_sec: u32, is_final: bool) -> bool {
         let end = epoch_ms(self.day, end_sec);
-        ctx.now_ms >= end + ctx.rules.grace_ms || (is_final && ctx.latest_ms >= end)
+        turn.now_ms >= end + turn.rules.grace_ms || (is_final && turn.latest_ms >= end)
     }
 
-    fn close_forming(&mut self, ctx: &mut Turn) {
+    fn close_forming(&mut self, turn: &mut Turn) {
         if let Some(f) = self.forming.take() {
-            self.close_minute(f, ctx);
+            self.close_minute(f, turn);
         }
     }
 
-    fn close_minute(&mut self, m: Minute, ctx: &mut Turn) {
-        let (grid, rules) = (ctx.grid, ctx.rules);
-        self.emit(ctx, BarEventKind::Closed, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
+    fn close_minute(&mut self, m: Minute, turn: &mut Turn) {
+        let (grid, rules) = (turn.grid, turn.rules);
+        self.emit(turn, BarEventKind::Closed, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
         self.last = Some((m.slot, m.v.close));
         self.closed.push_back(m);
         for &p in &rules.higher {
@@ -344,7 +344,7 @@ impl Book {
                 Some(ref mut r) if r.window == w => r.v.fold(&m.v),
                 previous => {
                     if let Some(r) = previous {
-                        self.emit(ctx, BarEventKind::Closed, p, grid.windows(p)[r.window as usize].label, &r.v);
+                        self.emit(turn, BarEventKind::Closed, p, grid.windows(p)[r.window as usize].label, &r.v);
                     }
                     self.rollups[k] = Some(Rollup { window: w, v: m.v });
                 }
@@ -352,17 +352,17 @@ impl Book {
             let window = grid.windows(p)[w as usize];
             if window.last == m.slot {
                 let r = self.rollups[k].take().expect("just folded");
-                self.emit(ctx, BarEventKind::Closed, p, window.label, &r.v);
+                self.emit(turn, BarEventKind::Closed, p, window.label, &r.v);
             }
         }
     }
 
     /// A trade for a closed bar: amend it (and the flat bars after it, and the longer bars holding
     /// them) inside the correction window; drop it after.
-    fn amend(&mut self, slot: Slot, t: &Trade, ctx: &mut Turn) -> Placement {
-        let (grid, rules) = (ctx.grid, ctx.rules);
+    fn amend(&mut self, slot: Slot, t: &Trade, turn: &mut Turn) -> Placement {
+        let (grid, rules) = (turn.grid, turn.rules);
         let end = epoch_ms(self.day, grid.window(Period::M1, slot).end);
-        if ctx.now_ms > end + rules.grace_ms + rules.correction_window_ms {
+        if turn.now_ms > end + rules.grace_ms + rules.correction_window_ms {
             self.unattribute(t.volume, t.amount);
             return Placement::LateDropped;
         }
@@ -389,7 +389,7 @@ impl Book {
         for j in i..=changed {
             let m = self.closed[j];
             close = m.v.close;
-            self.emit(ctx, BarEventKind::Amended, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
+            self.emit(turn, BarEventKind::Amended, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
         }
         let newest = self.closed.back().expect("holds the amended bar").slot;
         if changed == self.closed.len() - 1 && self.last.is_none_or(|(s, _)| s <= newest) {
@@ -398,15 +398,15 @@ impl Book {
         let (from, to) = (self.closed[i].slot, self.closed[changed].slot);
         for &p in &rules.higher {
             for w in grid.window_index(p, from)..=grid.window_index(p, to) {
-                self.refold(p, w, ctx);
+                self.refold(p, w, turn);
             }
         }
         Placement::Amended
     }
 
     /// Rebuilds the `p` bar of window `w` from its one-minute bars after an amendment.
-    fn refold(&mut self, p: Period, w: u16, ctx: &mut Turn) {
-        let window = ctx.grid.windows(p)[w as usize];
+    fn refold(&mut self, p: Period, w: u16, turn: &mut Turn) {
+        let window = turn.grid.windows(p)[w as usize];
         let from = self.closed.partition_point(|m| m.slot < window.first);
         let folded =
             self.closed.range(from..).take_while(|m| m.slot <= window.last).fold(None, |acc: Option<Ohlcv>, m| {
@@ -418,27 +418,27 @@ impl Book {
         let Some(v) = folded else { return };
         match &mut self.rollups[p.index() - 1] {
             Some(r) if r.window == w => r.v = v,
-            _ => self.emit(ctx, BarEventKind::Amended, p, window.label, &v),
+            _ => self.emit(turn, BarEventKind::Amended, p, window.label, &v),
         }
     }
 
     /// Forgets closed bars that neither they nor their longest window can still be amended.
-    fn prune(&mut self, ctx: &Turn) {
-        let longest = ctx.rules.higher.last().copied().unwrap_or(Period::M1);
-        let keep = ctx.rules.grace_ms + ctx.rules.correction_window_ms;
+    fn prune(&mut self, turn: &Turn) {
+        let longest = turn.rules.higher.last().copied().unwrap_or(Period::M1);
+        let keep = turn.rules.grace_ms + turn.rules.correction_window_ms;
         while let Some(m) = self.closed.front() {
-            let end = epoch_ms(self.day, ctx.grid.window(longest, m.slot).end);
-            if ctx.now_ms <= end + keep {
+            let end = epoch_ms(self.day, turn.grid.window(longest, m.slot).end);
+            if turn.now_ms <= end + keep {
                 break;
             }
             self.closed.pop_front();
         }
     }
 
-    fn emit(&self, ctx: &mut Turn, kind: BarEventKind, period: Period, label: u32, v: &Ohlcv) {
-        if ctx.rules.emits(period) {
-            let bar = Bar::new(ctx.symbol, Frame::at(self.day, label), v);
-            ctx.events.push(BarEvent { kind, period, bar });
+    fn emit(&self, turn: &mut Turn, kind: BarEventKind, period: Period, label: u32, v: &Ohlcv) {
+        if turn.rules.emits(period) {
+            let bar = Bar::new(turn.symbol, Frame::at(self.day, label), v);
+            turn.events.push(BarEvent { kind, period, bar });
         }
     }
 }

@@ -234,7 +234,7 @@ impl BarAggregator {
             book.close_due(&mut Turn::new(tick.symbol, grid, &self.rules, i64::MAX, self.latest_ms, &mut self.events));
             *book = Book::new(day);
         }
-        let mut ctx = Turn::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
+        let mut turn = Turn::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
         let trade = match book.feed.take(tick, sec) {
             Reading::Trade(t) => t,
             Reading::NoTrade => return TickOutcome::NoTrade,
@@ -253,12 +253,12 @@ impl BarAggregator {
             }
         };
         let (was_touched, was_forming) = (book.touched, book.forming_slot());
-        let placement = book.place(slot, &trade, &mut ctx);
+        let placement = book.place(slot, &trade, &mut turn);
         if book.forming_slot() != was_forming {
             book.deadline = book.deadline(grid, &self.rules);
         }
         if book.deadline.passed(now_ms, self.latest_ms) {
-            book.close_due(&mut ctx);
+            book.close_due(&mut turn);
             book.deadline = book.deadline(grid, &self.rules);
         }
         self.deadline = self.deadline.min(book.deadline);
@@ -277,11 +277,7 @@ impl BarAggregator {
         match self.last_day {
             Some((d, verdict)) if d == day => verdict,
             _ => {
-                let verdict = match self.calendar.is_trading_day_number(day) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(Rejection::NonTradingDay),
-                    Err(_) => Err(Rejection::OutsideCalendar),
-                };
+                let verdict = Rejection::check_day(&self.calendar, day);
                 self.last_day = Some((day, verdict));
                 verdict
             }

@@ -351,12 +351,9 @@ pub async fn last_report(con: &mut ConnectionManager, keys: &Keys) -> Result<Opt
     Ok(con.get(keys.cleanup_last()).await?)
 }
 
-/// The trading days Redis holds same-day bars for.
+/// The trading days Redis holds same-day bars for, oldest first.
 pub async fn days_held(con: &mut ConnectionManager, keys: &Keys) -> Result<Vec<NaiveDate>> {
-    let days: Vec<String> = con.smembers(keys.days_held()).await?;
-    let mut days: Vec<NaiveDate> = days.iter().filter_map(|d| d.parse().ok()).collect();
-    days.sort();
-    Ok(days)
+    Ok(runtime::redis::days_held(con, keys).await?.into_iter().collect())
 }
 
 pub async fn ping(con: &mut ConnectionManager) -> Result<()> {

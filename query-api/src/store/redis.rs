@@ -38,12 +38,10 @@ impl SameDay {
     /// The trading days Redis holds bars for. While Redis does not answer, the days it held when it
     /// last did (so history still answers); an error when it never has.
     pub async fn days_held(&self) -> Result<BTreeSet<NaiveDate>> {
-        let read: redis::RedisResult<Vec<String>> =
-            redis::cmd("SMEMBERS").arg(self.keys.days_held()).query_async(&mut self.con()).await;
+        let read = runtime::redis::days_held(&mut self.con(), &self.keys).await;
         let mut last = self.last_held.lock().expect("days lock");
         match read {
-            Ok(days) => {
-                let held: BTreeSet<NaiveDate> = days.iter().filter_map(|d| d.parse().ok()).collect();
+            Ok(held) => {
                 *last = Some(held.clone());
                 Ok(held)
             }
