@@ -256,10 +256,6 @@ impl Sessions {
         Sessions { layout, regular: Grid::new(layout, false), extended: Grid::new(layout, layout.after_hours) }
     }
 
-    pub fn layout(&self) -> Layout {
-        self.layout
-    }
-
     /// The grid of `symbol`: with the after-hours session when the layout builds it and the board has it.
     pub fn grid(&self, symbol: Symbol) -> &Grid {
         if self.layout.after_hours && symbol.has_after_hours() {

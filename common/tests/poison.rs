@@ -168,24 +168,21 @@ fn the_overflowing_price_of_the_report_is_refused_with_its_reason() {
 }
 
 #[test]
-fn a_bar_never_holds_more_than_the_bounds_the_excess_is_counted_too_large() {
+fn no_bar_of_any_period_holds_more_than_the_bounds_the_excess_is_counted_too_large() {
     let mut agg = BarAggregator::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()));
     let tick = |sec: i64, volume: u64| {
         let json = format!(r#"{{"symbol":"600519.SH","time":{},"price":1,"volume":{volume}}}"#, on_day(sec));
         parse_tick_payload(&json).unwrap().remove(0).unwrap()
     };
     let now = on_day(36_010);
-    assert_eq!(agg.apply(&tick(36_000, MAX_VOLUME), now), TickOutcome::Applied);
-    assert_eq!(agg.apply(&tick(36_001, 1), now), TickOutcome::TooLarge);
-    assert_eq!(
-        agg.apply(&tick(36_061, MAX_VOLUME), now + 60_000),
-        TickOutcome::Applied,
-        "the next minute is another bar"
-    );
+    assert_eq!(agg.apply(&tick(36_000, MAX_VOLUME - 1), now), TickOutcome::Applied);
+    assert_eq!(agg.apply(&tick(36_001, 2), now), TickOutcome::TooLarge);
+    assert_eq!(agg.apply(&tick(36_061, 2), now + 60_000), TickOutcome::TooLarge, "the hour would hold too much");
+    assert_eq!(agg.apply(&tick(36_062, 1), now + 60_000), TickOutcome::Applied, "up to the bound exactly");
     agg.advance(on_day(40_000));
     let closed: Vec<u64> = agg.drain_events().filter(|e| e.period == common::Period::M60).map(|e| e.bar.vol).collect();
-    assert_eq!(closed, [2 * MAX_VOLUME], "the hour folds both full minutes without overflow");
-    assert_eq!(agg.count(TickOutcome::TooLarge), 1);
+    assert_eq!(closed, [MAX_VOLUME], "the hour holds the day's placed volume, at most the bound");
+    assert_eq!(agg.count(TickOutcome::TooLarge), 2);
     let symbol = "600519.SH".parse().unwrap();
-    assert_eq!(agg.unattributed(symbol).0, 1, "the refused share is accounted for");
+    assert_eq!(agg.unattributed(symbol).0, 4, "the refused shares are accounted for");
 }

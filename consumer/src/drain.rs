@@ -212,8 +212,18 @@ fn reject(tally: &mut Tally, queue: &str, row: &BarRow, why: &str) -> String {
     serde_json::to_string(&letter).expect("dead letters serialize")
 }
 
-/// ClickHouse error codes that refuse the data itself, so retrying the same rows cannot succeed.
-const DATA_ERROR_CODES: [u32; 8] = [6, 27, 38, 53, 69, 70, 321, 407];
+/// ClickHouse error codes (`ErrorCodes.cpp`) that refuse the data itself, so retrying the same
+/// rows cannot succeed.
+const DATA_ERROR_CODES: [(u32, &str); 8] = [
+    (6, "CANNOT_PARSE_TEXT"),
+    (27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED"),
+    (38, "CANNOT_PARSE_DATE"),
+    (53, "TYPE_MISMATCH"),
+    (69, "ARGUMENT_OUT_OF_BOUND"),
+    (70, "CANNOT_CONVERT_TYPE"),
+    (321, "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"),
+    (407, "DECIMAL_OVERFLOW"),
+];
 
 /// Whether `e` is ClickHouse refusing values (a parse, type or range error), not failing to answer.
 pub fn is_data_error(e: &clickhouse::error::Error) -> bool {
@@ -221,7 +231,7 @@ pub fn is_data_error(e: &clickhouse::error::Error) -> bool {
         return false;
     };
     let code = text.split("Code: ").nth(1).and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next());
-    code.and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| DATA_ERROR_CODES.contains(&c))
+    code.and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| DATA_ERROR_CODES.iter().any(|(data, _)| *data == c))
 }
 
 #[cfg(test)]

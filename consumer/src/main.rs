@@ -1,5 +1,15 @@
 //! `consumer`: drains the historical-bar queues into ClickHouse and runs the nightly cleanup of the
 //! previous trading day's Redis data with its integrity report; `consumer cleanup` runs it once.
+//!
+//! # Layout
+//! - [`item`]: a queue item checked into a bar or a dead letter; [`batch`]: a batch deduplicated
+//!   against ClickHouse and tallied.
+//! - [`drain`]: the drain lock and the per-period workers around them.
+//! - [`cleanup`]: the 2 a.m. cleanup, its schedule and report; [`integrity`]: the checks of the
+//!   cleaned days, without I/O; [`webhook`]: the report's delivery.
+//! - [`store`]: the queues, locks and same-day keys in Redis, the bars table in ClickHouse.
+//! - [`monitor`]: the monitor page, `/metrics` and `/readyz`; [`settings`] and [`error`].
+//! - This file: the commands, and the wiring both the service and `cleanup` are built from.
 
 mod batch;
 mod cleanup;
@@ -145,18 +155,9 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
         con.clone(),
         parts.cleanup.calendar.clone(),
     ));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let listener = tokio::net::TcpListener::bind(settings.http.listen)
-        .await
-        .with_context(|| format!("http.listen {}", settings.http.listen))?;
-    let mut http_stop = stop_rx.clone();
-    let http = tokio::spawn(runtime::ops::serve(listener, monitor.routes(), async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    }));
-    tokio::spawn(async move {
-        runtime::ops::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
+    let stop_rx = lifetime.stop();
+    let http = lifetime.serve(monitor.routes());
     tracing::info!(listen = %settings.http.listen, instance = %parts.instance, "consumer started");
     if !schema_applied(&settings, &monitor, stop_rx.clone()).await {
         http.await??;

@@ -110,20 +110,11 @@ async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar
         probe,
         calendar.clone(),
     ));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut http_stop = stop_rx.clone();
-    let listener = tokio::net::TcpListener::bind(settings.http.listen)
-        .await
-        .with_context(|| format!("http.listen {}", settings.http.listen))?;
-    let http = tokio::spawn(runtime::ops::serve(listener, monitor.routes(), async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    }));
-    tokio::spawn(async move {
-        runtime::ops::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
+    let stop = lifetime.stop();
+    let http = lifetime.serve(monitor.routes());
     tracing::info!(clock = ?settings.producer.clock, listen = %settings.http.listen, "producer started");
-    service::run(&settings, calendar, con, monitor, stop_rx).await;
+    service::run(&settings, calendar, con, monitor, stop).await;
     http.await??;
     tracing::info!("producer stopped");
     Ok(())

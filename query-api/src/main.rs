@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Parser;
 use query_api::settings::QueryApiSettings;
 use query_api::App;
@@ -26,21 +25,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: QueryApiSettings, calendar: common::TradingCalendar) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = Arc::new(App::connect(&settings, calendar, stop_rx.clone())?);
-    let listener = tokio::net::TcpListener::bind(settings.http.listen)
-        .await
-        .with_context(|| format!("http.listen {}", settings.http.listen))?;
+    let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
+    let app = Arc::new(App::connect(&settings, calendar, lifetime.stop())?);
     tracing::info!(listen = %settings.http.listen, "query-api started");
-    tokio::spawn(async move {
-        runtime::ops::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let mut stopped = stop_rx;
-    runtime::ops::serve(listener, query_api::router(app), async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    })
-    .await?;
+    lifetime.serve(query_api::router(app)).await??;
     tracing::info!("query-api stopped");
     Ok(())
 }

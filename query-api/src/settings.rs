@@ -1,7 +1,6 @@
 //! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
 use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
-use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +12,6 @@ pub struct QueryApiSettings {
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
     pub clock: ClockSettings,
-    pub bars: BarSettings,
     pub api: ApiSection,
 }
 
@@ -25,7 +23,6 @@ impl Default for QueryApiSettings {
             http: HttpSettings::on(HttpSettings::QUERY_API),
             calendar: CalendarSettings::default(),
             clock: ClockSettings::default(),
-            bars: BarSettings::default(),
             api: ApiSection::default(),
         }
     }

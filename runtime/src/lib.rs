@@ -27,6 +27,8 @@ pub enum Error {
     HolidayList { path: PathBuf, source: common::Error },
     #[error("{0}")]
     Clock(#[from] clock::ClockError),
+    #[error("http.listen {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// The `--config FILE` option every binary takes.

@@ -130,13 +130,40 @@ async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
-pub async fn serve(
+/// A started service's lifetime: its HTTP port bound and the stop flag that SIGTERM or SIGINT
+/// turns true. Each service binds, builds its work around [`Lifetime::stop`], then serves.
+pub struct Lifetime {
     listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Lifetime {
+    /// Binds `listen` and starts waiting for the stop signal.
+    pub async fn start(listen: std::net::SocketAddr) -> Result<Lifetime, crate::Error> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| crate::Error::Listen { addr: listen, source })?;
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        Ok(Lifetime { listener, stop })
+    }
+
+    /// Turns true when the service is asked to stop.
+    pub fn stop(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.clone()
+    }
+
+    /// Serves `router` until the stop, then lets open requests finish; the task ends with it.
+    pub fn serve(self, router: Router) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let mut stop = self.stop;
+        let shutdown = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(async move { axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await })
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C; on Windows the service manager's stop arrives as Ctrl-C).

@@ -122,10 +122,6 @@ impl RedisServer {
         .await
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Kills the server process (SIGKILL); [`Self::launch`] starts it again on the same port.
     pub fn stop(&mut self) {
         self.process = None;
@@ -200,10 +196,6 @@ impl ClickHouseServer {
     /// Stops the server process, keeping its data for [`Self::launch`].
     pub fn stop(&mut self) {
         self.process = None;
-    }
-
-    pub fn http_port(&self) -> u16 {
-        self.http_port
     }
 
     pub fn url(&self) -> String {

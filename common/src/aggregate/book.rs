@@ -90,11 +90,6 @@ impl Minute {
         m
     }
 
-    /// Whether the bar can take `t` and stay inside the bounds, so that no sum of bars overflows.
-    fn fits(&self, t: &Trade) -> bool {
-        self.v.vol + t.volume <= MAX_VOLUME && self.v.amount + t.amount <= MAX_AMOUNT
-    }
-
     /// Adds a trade; open and close follow trade time, so a late trade lands where it happened.
     fn absorb(&mut self, t: &Trade) {
         if !self.traded {
@@ -148,6 +143,12 @@ pub(crate) struct Book {
     rollups: [Option<Rollup>; 4],
     pub unattributed_volume: u64,
     pub unattributed_amount: Decimal,
+    /// The volume and amount of every trade placed in a bar today: no bar of any period holds
+    /// more, so keeping these inside the bounds keeps every bar inside them.
+    #[serde(default)]
+    placed_volume: u64,
+    #[serde(default)]
+    placed_amount: Decimal,
     pub touched: bool,
     /// When [`Self::close_due`] next has work; kept current by the aggregator.
     pub deadline: Deadline,
@@ -164,6 +165,8 @@ impl Book {
             rollups: [None; 4],
             unattributed_volume: 0,
             unattributed_amount: Decimal::ZERO,
+            placed_volume: 0,
+            placed_amount: Decimal::ZERO,
             touched: false,
             deadline: Deadline::NEVER,
         }
@@ -184,12 +187,13 @@ impl Book {
         if !self.last.is_none_or(|(s, _)| slot_ok(s)) {
             return Err("the last closed slot is outside the day".into());
         }
-        // A longer bar folds at most a day of one-minute bars.
-        let (day_volume, day_amount) = (MAX_VOLUME * grid.len() as u64, MAX_AMOUNT * Decimal::from(grid.len()));
+        if self.placed_volume > MAX_VOLUME || !bounded(self.placed_amount, MAX_AMOUNT) {
+            return Err("the day's placed totals are outside the bounds".into());
+        }
         for (k, rollup) in self.rollups.iter().enumerate() {
             let Some(r) = rollup else { continue };
             let inside = (r.window as usize) < grid.windows(Period::ALL[k + 1]).len();
-            if !inside || r.v.vol > day_volume || !bounded(r.v.amount, day_amount) {
+            if !inside || r.v.vol > MAX_VOLUME || !bounded(r.v.amount, MAX_AMOUNT) {
                 return Err(format!("the forming {}m bar is outside the day or its bounds", Period::ALL[k + 1]));
             }
         }
@@ -210,28 +214,40 @@ impl Book {
 
     /// Puts a trade into the bar of `slot`: the forming bar, a new one, or (late) a closed one.
     pub fn place(&mut self, slot: Slot, t: &Trade, turn: &mut Turn) -> Placement {
-        if !self.fits(slot, t) {
+        if !self.fits(t) {
             self.unattribute(t.volume, t.amount);
             return Placement::TooLarge;
         }
-        match &mut self.forming {
-            Some(f) if f.slot == slot => f.absorb(t),
+        let placement = match &mut self.forming {
+            Some(f) if f.slot == slot => {
+                f.absorb(t);
+                Placement::Applied
+            }
             Some(f) if f.slot < slot => {
                 self.close_forming(turn);
                 self.start(slot, t, turn);
+                Placement::Applied
             }
-            None if self.last.is_none_or(|(s, _)| s < slot) => self.start(slot, t, turn),
-            _ => return self.amend(slot, t, turn),
+            None if self.last.is_none_or(|(s, _)| s < slot) => {
+                self.start(slot, t, turn);
+                Placement::Applied
+            }
+            _ => self.amend(slot, t, turn),
+        };
+        if placement != Placement::LateDropped {
+            self.placed_volume += t.volume;
+            self.placed_amount += t.amount;
         }
-        self.touched = true;
-        Placement::Applied
+        if placement == Placement::Applied {
+            self.touched = true;
+        }
+        placement
     }
 
-    /// Whether the bar of `slot`, if it exists yet, can take `t`.
-    fn fits(&self, slot: Slot, t: &Trade) -> bool {
-        let forming = self.forming.filter(|f| f.slot == slot);
-        let closed = || self.closed.binary_search_by_key(&slot, |m| m.slot).ok().map(|i| self.closed[i]);
-        forming.or_else(closed).is_none_or(|m| m.fits(t))
+    /// Whether the day's bars can take `t` and stay inside the bounds: a bar of any period holds at
+    /// most what was placed today, so no bar and no sum of bars can overflow.
+    fn fits(&self, t: &Trade) -> bool {
+        self.placed_volume + t.volume <= MAX_VOLUME && self.placed_amount + t.amount <= MAX_AMOUNT
     }
 
     fn start(&mut self, slot: Slot, t: &Trade, turn: &mut Turn) {

@@ -198,10 +198,6 @@ impl BarAggregator {
         }
     }
 
-    pub fn sessions(&self) -> &Sessions {
-        &self.sessions
-    }
-
     /// Feeds one tick. `now_ms` is the wall clock (live) or the event-time watermark (replay).
     pub fn apply(&mut self, tick: &Tick, now_ms: i64) -> TickOutcome {
         let outcome = self.route(tick, Some(now_ms));
