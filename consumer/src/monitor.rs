@@ -68,7 +68,8 @@ pub struct Monitor {
     started: Instant,
     status: Mutex<Status>,
     rate: Rate,
-    rows_read: Mutex<Option<Instant>>,
+    /// When the rows were last counted, and the items this consumer had drained then.
+    rows_read: Mutex<Option<(Instant, u64)>>,
     queues: Queues,
     history: History,
     con: AsyncMutex<ConnectionManager>,
@@ -141,42 +142,52 @@ impl Monitor {
         });
     }
 
-    /// The current figures, with queue lengths, row counts and the last report read now.
-    pub async fn status(&self) -> Status {
+    /// Reads the queue lengths, the last cleanup report and (when stale) the row counts
+    /// for the figures.
+    pub async fn probe(&self) {
         let mut con = self.con.lock().await;
         let lengths = self.queues.lengths(&mut con).await;
         let report = last_report(&mut con, self.queues.keys()).await;
         drop(con);
         let rows = self.rows_if_stale().await;
-        let mut s = self.update(|s| {
+        self.update(|s| {
             if let Some(rows) = rows {
                 s.rows = rows;
             }
-            s.uptime_seconds = self.started.elapsed().as_secs();
-            s.clone()
-        });
-        match (lengths, report) {
-            (Ok((per_period, dead)), Ok(report)) => {
-                s.queues = per_period
-                    .into_iter()
-                    .map(|(p, (queued, processing))| (p, QueueState { queued, processing }))
-                    .collect();
-                s.dead_queue = dead;
-                s.last_cleanup = report.and_then(|r| serde_json::from_str(&r).ok());
+            match (lengths, report) {
+                (Ok((per_period, dead)), Ok(report)) => {
+                    s.queues = per_period
+                        .into_iter()
+                        .map(|(p, (queued, processing))| (p, QueueState { queued, processing }))
+                        .collect();
+                    s.dead_queue = dead;
+                    s.last_cleanup = report.and_then(|r| serde_json::from_str(&r).ok());
+                    s.redis = StoreState::Up;
+                }
+                _ => s.redis = StoreState::Down,
             }
-            _ => s.redis = StoreState::Down,
-        }
+        });
+    }
+
+    /// The figures as of the last probe.
+    pub fn status(&self) -> Status {
+        let mut s = self.update(|s| s.clone());
+        s.uptime_seconds = self.started.elapsed().as_secs();
         s.bars_per_second = self.rate.sample(s.since_start.items);
         s
     }
 
+    /// The row counts, when this consumer drained anything since they were last counted or they
+    /// are older than [`ROWS_TTL`] (another instance may have written).
     async fn rows_if_stale(&self) -> Option<BTreeMap<u16, u64>> {
-        if self.rows_read.lock().expect("rows lock").is_some_and(|at| at.elapsed() < ROWS_TTL) {
+        let drained = self.update(|s| s.since_start.items);
+        let read = *self.rows_read.lock().expect("rows lock");
+        if read.is_some_and(|(at, then)| at.elapsed() < ROWS_TTL && then == drained) {
             return None;
         }
         match self.history.rows_per_period().await {
             Ok(rows) => {
-                *self.rows_read.lock().expect("rows lock") = Some(Instant::now());
+                *self.rows_read.lock().expect("rows lock") = Some((Instant::now(), drained));
                 self.set_up(Store::ClickHouse);
                 Some(rows)
             }
@@ -200,8 +211,12 @@ impl Ops for Monitor {
         &self.calendar
     }
 
-    async fn status(&self) -> Status {
-        Monitor::status(self).await
+    async fn probe(&self) {
+        Monitor::probe(self).await;
+    }
+
+    fn status(&self) -> Status {
+        Monitor::status(self)
     }
 
     async fn ready(&self) -> Result<(), String> {
@@ -209,8 +224,8 @@ impl Ops for Monitor {
         self.history.ping().await.map_err(|e| e.to_string())
     }
 
-    async fn metrics(&self) -> String {
-        let s = self.status().await;
+    fn metrics(&self) -> String {
+        let s = self.status();
         let mut m = Metrics::new();
         for (period, q) in &s.queues {
             let p = period.to_string();
@@ -260,12 +275,6 @@ impl Ops for Monitor {
                 *rows as f64,
             );
         }
-        m.gauge(
-            "tickbar_consumer_bars_per_second",
-            "Items drained per second over the last 5 s.",
-            &[],
-            s.bars_per_second,
-        );
         m.gauge("tickbar_consumer_redis_up", "Whether Redis answers.", &[], s.redis.gauge());
         m.gauge("tickbar_consumer_clickhouse_up", "Whether ClickHouse answers.", &[], s.clickhouse.gauge());
         m.gauge("tickbar_consumer_draining", "Whether this instance holds the drain lock.", &[], s.drain.gauge());

@@ -150,14 +150,18 @@ impl Monitor {
         s.outcomes = TickOutcome::all().map(|o| (o.as_str(), agg.count(o))).collect();
     }
 
-    /// The current figures, with the stream backlog read now.
-    pub async fn status(&self) -> Status {
+    /// Reads the stream backlog, and so whether Redis answers, for the figures.
+    pub async fn probe(&self) {
         let backlog = self.store.lock().await.backlog().await;
-        let mut s = self.status.lock().expect("status lock").clone();
-        match backlog {
-            Ok(lag) => s.stream_lag = lag,
+        self.update(|s| match backlog {
+            Ok(lag) => (s.stream_lag, s.redis) = (lag, StoreState::Up),
             Err(_) => s.redis = StoreState::Down,
-        }
+        });
+    }
+
+    /// The figures as of the last commit and probe.
+    pub fn status(&self) -> Status {
+        let mut s = self.status.lock().expect("status lock").clone();
         s.recoveries = self.recoveries.load(Ordering::Relaxed);
         if s.ticks_per_second > 0.0 {
             s.ticks_per_second = self.rate.sample(s.counters.ticks);
@@ -178,8 +182,12 @@ impl Ops for Monitor {
         &self.calendar
     }
 
-    async fn status(&self) -> Status {
-        Monitor::status(self).await
+    async fn probe(&self) {
+        Monitor::probe(self).await;
+    }
+
+    fn status(&self) -> Status {
+        Monitor::status(self)
     }
 
     async fn ready(&self) -> Result<(), String> {
@@ -191,8 +199,8 @@ impl Ops for Monitor {
         })
     }
 
-    async fn metrics(&self) -> String {
-        let s = self.status().await;
+    fn metrics(&self) -> String {
+        let s = self.status();
         let c = &s.counters;
         let mut m = Metrics::new();
         m.counter("tickbar_producer_entries_total", "Stream entries read.", &[], c.entries);
@@ -266,7 +274,6 @@ impl Ops for Monitor {
             &[],
             f64::from(u8::from(s.fault.is_some())),
         );
-        m.gauge("tickbar_producer_ticks_per_second", "Ticks per second over the last 5 s.", &[], s.ticks_per_second);
         m.finish()
     }
 }

@@ -20,8 +20,20 @@ use crate::served::Sources;
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
-/// Request durations kept for the latency percentiles.
+/// Request durations kept for the latency percentiles of the monitor page.
 const LATENCY_SAMPLES: usize = 4096;
+/// Upper bounds (seconds) of the request-duration histogram's buckets.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// What the last probe of the stores found.
+#[derive(Debug, Clone, Default)]
+struct Probed {
+    redis: StoreState,
+    clickhouse: StoreState,
+    errors: BTreeMap<Store, String>,
+    days_held: Vec<String>,
+}
 
 /// The figures of the monitor page, as `/monitor/api/status` serves them.
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +86,10 @@ pub struct Monitor {
     started: Instant,
     routes: Mutex<BTreeMap<(String, u16), u64>>,
     latencies: Mutex<VecDeque<Duration>>,
+    /// Query durations by histogram bucket (one more than the bounds), and their sum in µs.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    duration_sum_us: AtomicU64,
+    probed: Mutex<Probed>,
     requests: AtomicU64,
     rate: Rate,
     served_redis: AtomicU64,
@@ -90,6 +106,9 @@ impl Monitor {
             started: Instant::now(),
             routes: Mutex::new(BTreeMap::new()),
             latencies: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            duration_sum_us: AtomicU64::new(0),
+            probed: Mutex::new(Probed::default()),
             requests: AtomicU64::new(0),
             rate: Rate::new(Duration::from_secs(5)),
             served_redis: AtomicU64::new(0),
@@ -119,6 +138,10 @@ impl Monitor {
         self.requests.fetch_add(1, Ordering::Relaxed);
         *self.routes.lock().expect("routes lock").entry((route, status)).or_default() += 1;
         if let Some(took) = took {
+            let bucket =
+                LATENCY_BUCKETS.iter().position(|le| took.as_secs_f64() <= *le).unwrap_or(LATENCY_BUCKETS.len());
+            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+            self.duration_sum_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
             let mut latencies = self.latencies.lock().expect("latency lock");
             if latencies.len() == LATENCY_SAMPLES {
                 latencies.pop_front();
@@ -138,7 +161,8 @@ impl Monitor {
         Latency { p50: at(0.5), p99: at(0.99), max: at(1.0) }
     }
 
-    async fn status(&self) -> Status {
+    /// Pings both stores and reads the days Redis holds.
+    async fn probe(&self) {
         let (redis, clickhouse) = tokio::join!(self.same_day.ping(), self.history.ping());
         let errors = [(Store::Redis, &redis), (Store::ClickHouse, &clickhouse)]
             .into_iter()
@@ -148,14 +172,25 @@ impl Monitor {
             Ok(()) => self.same_day.days_held().await.map(|d| d.iter().map(ToString::to_string).collect()),
             Err(_) => Ok(Vec::new()),
         };
-        let requests = self.requests.load(Ordering::Relaxed);
-        let (clients, channels) = self.hub.counts();
-        Status {
-            uptime_seconds: self.started.elapsed().as_secs(),
+        *self.probed.lock().expect("probe lock") = Probed {
             redis: StoreState::of(&redis),
             clickhouse: StoreState::of(&clickhouse),
             errors,
             days_held: days_held.unwrap_or_default(),
+        };
+    }
+
+    /// The figures as of the last probe.
+    fn status(&self) -> Status {
+        let probed = self.probed.lock().expect("probe lock").clone();
+        let requests = self.requests.load(Ordering::Relaxed);
+        let (clients, channels) = self.hub.counts();
+        Status {
+            uptime_seconds: self.started.elapsed().as_secs(),
+            redis: probed.redis,
+            clickhouse: probed.clickhouse,
+            errors: probed.errors,
+            days_held: probed.days_held,
             requests,
             requests_per_second: self.rate.sample(requests),
             latency_ms: self.latency(),
@@ -193,8 +228,12 @@ impl Ops for Monitor {
         &self.calendar
     }
 
-    async fn status(&self) -> Status {
-        Monitor::status(self).await
+    async fn probe(&self) {
+        Monitor::probe(self).await;
+    }
+
+    fn status(&self) -> Status {
+        Monitor::status(self)
     }
 
     async fn ready(&self) -> Result<(), String> {
@@ -202,18 +241,18 @@ impl Ops for Monitor {
         self.history.ping().await.map_err(|e| e.to_string())
     }
 
-    async fn metrics(&self) -> String {
-        let s = self.status().await;
+    fn metrics(&self) -> String {
+        let s = self.status();
         let mut m = Metrics::new();
         for r in &s.by_route {
             let status = r.status.to_string();
             let labels = [("route", r.route.as_str()), ("status", status.as_str())];
             m.counter("tickbar_api_requests_total", "Requests answered, by route and status.", &labels, r.count);
         }
-        for (quantile, value) in [("0.5", s.latency_ms.p50), ("0.99", s.latency_ms.p99)] {
-            let help = "Query latency over the last 4096 queries, in seconds.";
-            m.gauge("tickbar_api_request_seconds", help, &[("quantile", quantile)], value / 1000.0);
-        }
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let sum = self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let help = "Time to answer a query (event streams excluded), in seconds.";
+        m.histogram("tickbar_api_request_duration_seconds", help, &LATENCY_BUCKETS, &counts, sum);
         for (store, n) in [("redis", s.bars_served.redis), ("clickhouse", s.bars_served.clickhouse)] {
             m.counter(
                 "tickbar_api_bars_served_total",

@@ -220,3 +220,25 @@ async fn a_request_slower_than_the_timeout_is_a_503_timeout() {
     assert_eq!(started.elapsed(), Duration::from_millis(300), "answered when the timeout passed, not before or after");
     hold.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_scrape_answers_from_memory_while_the_stores_hang() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut hung = settings();
+    hung.redis.url = format!("redis://{}", silent.local_addr().unwrap());
+    hung.clickhouse.url = format!("http://{}", silent.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let api = router(&hung);
+    let started = tokio::time::Instant::now();
+    let metrics = get(&api, "/metrics", &[]).await;
+    assert_eq!(metrics.status, 200);
+    assert_eq!(started.elapsed(), Duration::ZERO, "no store was waited for");
+    assert!(metrics.body.contains("tickbar_api_store_up{store=\"redis\"} 0"), "{}", metrics.body);
+    assert!(metrics.body.contains("tickbar_calendar_days_left"), "{}", metrics.body);
+    hold.abort();
+}

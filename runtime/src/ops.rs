@@ -22,13 +22,20 @@ pub trait Ops: Send + Sync + 'static {
     type Status: serde::Serialize + Send;
     /// The trading calendar the service works with: its end is on every page and in `/metrics`.
     fn calendar(&self) -> &TradingCalendar;
-    /// The figures as `/api/status` serves them, read now.
-    fn status(&self) -> impl Future<Output = Self::Status> + Send;
+    /// Reads what only the stores know (backlogs, queue lengths, whether each answers) and keeps
+    /// it for [`Self::metrics`]; every [`PROBE_INTERVAL`], and on each `/api/status`.
+    fn probe(&self) -> impl Future<Output = ()> + Send;
+    /// The figures as `/api/status` serves them, as of the last probe.
+    fn status(&self) -> Self::Status;
     /// Whether the service's dependencies answer; the error says which does not.
     fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// The service's metrics in the Prometheus text format (see [`Metrics`]).
-    fn metrics(&self) -> impl Future<Output = String> + Send;
+    /// The service's metrics in the Prometheus text format (see [`Metrics`]), from memory only: a
+    /// scrape never waits on a store.
+    fn metrics(&self) -> String;
 }
+
+/// How often the stores are probed for the figures `/metrics` serves.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The monitor `page` at `/` with the stylesheet and script every page shares (`monitor.css`,
 /// `monitor.js`), its figures at `/api/status`, and `/healthz`, `/readyz`, `/metrics`.
@@ -93,12 +100,21 @@ impl CalendarStatus {
 }
 
 async fn status<O: Ops>(State(ops): State<Arc<O>>) -> Response {
+    ops.probe().await;
     let calendar = CalendarStatus::of(ops.calendar(), wall_ms());
-    Json(WithCalendar { status: ops.status().await, calendar }).into_response()
+    Json(WithCalendar { status: ops.status(), calendar }).into_response()
 }
 
-/// `/healthz` (alive), `/readyz` (the dependencies answer) and `/metrics`.
+/// `/healthz` (alive), `/readyz` (the dependencies answer) and `/metrics`; starts probing the
+/// stores every [`PROBE_INTERVAL`] for `/metrics`.
 pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
+    let probed = ops.clone();
+    tokio::spawn(async move {
+        loop {
+            probed.probe().await;
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    });
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready::<O>))
@@ -126,7 +142,7 @@ async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
 async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
     let mut calendar = Metrics::new();
     CalendarStatus::of(ops.calendar(), wall_ms()).metrics(&mut calendar);
-    let text = ops.metrics().await + &calendar.finish();
+    let text = ops.metrics() + &calendar.finish();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -272,10 +288,36 @@ impl Metrics {
         self.sample(name, "gauge", help, labels, &value.to_string())
     }
 
+    /// A histogram: `counts[i]` observations at or below `bounds[i]` (not cumulative; one more
+    /// count than bounds for the rest), their `sum`.
+    pub fn histogram(&mut self, name: &str, help: &str, bounds: &[f64], counts: &[u64], sum: f64) -> &mut Metrics {
+        let mut cumulative = 0;
+        for (i, count) in counts.iter().enumerate() {
+            cumulative += count;
+            let le = bounds.get(i).map_or("+Inf".to_owned(), f64::to_string);
+            self.sample_of(name, "histogram", help, &format!("{name}_bucket"), &[("le", &le)], &cumulative.to_string());
+        }
+        self.sample_of(name, "histogram", help, &format!("{name}_sum"), &[], &sum.to_string());
+        self.sample_of(name, "histogram", help, &format!("{name}_count"), &[], &cumulative.to_string())
+    }
+
     fn sample(&mut self, name: &str, kind: &str, help: &str, labels: &[(&str, &str)], value: &str) -> &mut Metrics {
-        if self.family != name {
-            let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            self.family = name.to_owned();
+        self.sample_of(name, kind, help, name, labels, value)
+    }
+
+    /// One line of the family `family`, named `name` (a histogram's lines carry suffixes).
+    fn sample_of(
+        &mut self,
+        family: &str,
+        kind: &str,
+        help: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        value: &str,
+    ) -> &mut Metrics {
+        if self.family != family {
+            let _ = writeln!(self.text, "# HELP {family} {help}\n# TYPE {family} {kind}");
+            self.family = family.to_owned();
         }
         self.text.push_str(name);
         if !labels.is_empty() {
@@ -308,6 +350,17 @@ mod tests {
             m.finish(),
             "# HELP x_total Things.\n# TYPE x_total counter\nx_total{reason=\"bad \\\"json\\\"\"} 3\nx_total 4\n\
              # HELP y Level.\n# TYPE y gauge\ny 1.5\n"
+        );
+    }
+
+    #[test]
+    fn histograms_write_cumulative_buckets_sum_and_count() {
+        let mut m = Metrics::new();
+        m.histogram("d_seconds", "Durations.", &[0.01, 0.1], &[2, 0, 1], 1.25);
+        assert_eq!(
+            m.finish(),
+            "# HELP d_seconds Durations.\n# TYPE d_seconds histogram\nd_seconds_bucket{le=\"0.01\"} 2\n\
+             d_seconds_bucket{le=\"0.1\"} 2\nd_seconds_bucket{le=\"+Inf\"} 3\nd_seconds_sum 1.25\nd_seconds_count 3\n"
         );
     }
 
