@@ -142,41 +142,6 @@ impl Monitor {
         });
     }
 
-    /// Reads the queue lengths, the last cleanup report and (when stale) the row counts
-    /// for the figures.
-    pub async fn probe(&self) {
-        let mut con = self.con.lock().await;
-        let lengths = self.queues.lengths(&mut con).await;
-        let report = last_report(&mut con, self.queues.keys()).await;
-        drop(con);
-        let rows = self.rows_if_stale().await;
-        self.update(|s| {
-            if let Some(rows) = rows {
-                s.rows = rows;
-            }
-            match (lengths, report) {
-                (Ok((per_period, dead)), Ok(report)) => {
-                    s.queues = per_period
-                        .into_iter()
-                        .map(|(p, (queued, processing))| (p, QueueState { queued, processing }))
-                        .collect();
-                    s.dead_queue = dead;
-                    s.last_cleanup = report.and_then(|r| serde_json::from_str(&r).ok());
-                    s.redis = StoreState::Up;
-                }
-                _ => s.redis = StoreState::Down,
-            }
-        });
-    }
-
-    /// The figures as of the last probe.
-    pub fn status(&self) -> Status {
-        let mut s = self.update(|s| s.clone());
-        s.uptime_seconds = self.started.elapsed().as_secs();
-        s.bars_per_second = self.rate.sample(s.since_start.items);
-        s
-    }
-
     /// The row counts, when this consumer drained anything since they were last counted or they
     /// are older than [`ROWS_TTL`] (another instance may have written).
     async fn rows_if_stale(&self) -> Option<BTreeMap<u16, u64>> {
@@ -211,12 +176,39 @@ impl Ops for Monitor {
         &self.calendar
     }
 
+    /// Reads the queue lengths, the last cleanup report and (when stale) the row counts
+    /// for the figures.
     async fn probe(&self) {
-        Monitor::probe(self).await;
+        let mut con = self.con.lock().await;
+        let lengths = self.queues.lengths(&mut con).await;
+        let report = last_report(&mut con, self.queues.keys()).await;
+        drop(con);
+        let rows = self.rows_if_stale().await;
+        self.update(|s| {
+            if let Some(rows) = rows {
+                s.rows = rows;
+            }
+            match (lengths, report) {
+                (Ok((per_period, dead)), Ok(report)) => {
+                    s.queues = per_period
+                        .into_iter()
+                        .map(|(p, (queued, processing))| (p, QueueState { queued, processing }))
+                        .collect();
+                    s.dead_queue = dead;
+                    s.last_cleanup = report.and_then(|r| serde_json::from_str(&r).ok());
+                    s.redis = StoreState::Up;
+                }
+                _ => s.redis = StoreState::Down,
+            }
+        });
     }
 
+    /// The figures as of the last probe.
     fn status(&self) -> Status {
-        Monitor::status(self)
+        let mut s = self.update(|s| s.clone());
+        s.uptime_seconds = self.started.elapsed().as_secs();
+        s.bars_per_second = self.rate.sample(s.since_start.items);
+        s
     }
 
     async fn ready(&self) -> Result<(), String> {

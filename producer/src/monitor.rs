@@ -150,25 +150,6 @@ impl Monitor {
         s.outcomes = TickOutcome::all().map(|o| (o.as_str(), agg.count(o))).collect();
     }
 
-    /// Reads the stream backlog, and so whether Redis answers, for the figures.
-    pub async fn probe(&self) {
-        let backlog = self.store.lock().await.backlog().await;
-        self.update(|s| match backlog {
-            Ok(lag) => (s.stream_lag, s.redis) = (lag, StoreState::Up),
-            Err(_) => s.redis = StoreState::Down,
-        });
-    }
-
-    /// The figures as of the last commit and probe.
-    pub fn status(&self) -> Status {
-        let mut s = self.status.lock().expect("status lock").clone();
-        s.recoveries = self.recoveries.load(Ordering::Relaxed);
-        if s.ticks_per_second > 0.0 {
-            s.ticks_per_second = self.rate.sample(s.counters.ticks);
-        }
-        s
-    }
-
     /// The monitor page, its JSON, and the ops endpoints.
     pub fn routes(self: &Arc<Monitor>) -> Router {
         runtime::ops::monitor_routes(self.clone(), include_str!("monitor.html"))
@@ -182,12 +163,23 @@ impl Ops for Monitor {
         &self.calendar
     }
 
+    /// Reads the stream backlog, and so whether Redis answers, for the figures.
     async fn probe(&self) {
-        Monitor::probe(self).await;
+        let backlog = self.store.lock().await.backlog().await;
+        self.update(|s| match backlog {
+            Ok(lag) => (s.stream_lag, s.redis) = (lag, StoreState::Up),
+            Err(_) => s.redis = StoreState::Down,
+        });
     }
 
+    /// The figures as of the last commit and probe.
     fn status(&self) -> Status {
-        Monitor::status(self)
+        let mut s = self.status.lock().expect("status lock").clone();
+        s.recoveries = self.recoveries.load(Ordering::Relaxed);
+        if s.ticks_per_second > 0.0 {
+            s.ticks_per_second = self.rate.sample(s.counters.ticks);
+        }
+        s
     }
 
     async fn ready(&self) -> Result<(), String> {

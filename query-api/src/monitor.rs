@@ -160,6 +160,24 @@ impl Monitor {
         let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
         Latency { p50: at(0.5), p99: at(0.99), max: at(1.0) }
     }
+}
+
+/// Counts every request by route and status; times the ones that are not event streams.
+pub async fn track(State(monitor): State<Arc<Monitor>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let streaming = route.starts_with("/api/v1/stream/");
+    monitor.record(route, response.status().as_u16(), (!streaming).then(|| started.elapsed()));
+    response
+}
+
+impl Ops for Monitor {
+    type Status = Status;
+
+    fn calendar(&self) -> &TradingCalendar {
+        &self.calendar
+    }
 
     /// Pings both stores and reads the days Redis holds.
     async fn probe(&self) {
@@ -208,32 +226,6 @@ impl Monitor {
                 forwarded: self.hub.forwarded.load(Ordering::Relaxed),
             },
         }
-    }
-}
-
-/// Counts every request by route and status; times the ones that are not event streams.
-pub async fn track(State(monitor): State<Arc<Monitor>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let streaming = route.starts_with("/api/v1/stream/");
-    monitor.record(route, response.status().as_u16(), (!streaming).then(|| started.elapsed()));
-    response
-}
-
-impl Ops for Monitor {
-    type Status = Status;
-
-    fn calendar(&self) -> &TradingCalendar {
-        &self.calendar
-    }
-
-    async fn probe(&self) {
-        Monitor::probe(self).await;
-    }
-
-    fn status(&self) -> Status {
-        Monitor::status(self)
     }
 
     async fn ready(&self) -> Result<(), String> {

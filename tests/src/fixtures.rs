@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use common::{Tick, TickKind};
+use common::{Ohlcv, Tick, TickKind};
 use rust_decimal::Decimal;
 
 /// A fixture file's path.
@@ -68,24 +68,14 @@ pub fn snapshots(symbol: &str, day: &str) -> Vec<Tick> {
         .collect()
 }
 
-/// A daily bar in shares and yuan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Daily {
-    pub open: Decimal,
-    pub high: Decimal,
-    pub low: Decimal,
-    pub close: Decimal,
-    pub vol: u64,
-    pub amount: Decimal,
-}
-
-/// Tushare's daily bar of 600519.SH on `day` (published in lots and thousand yuan).
-pub fn tushare_daily(day: &str) -> Daily {
+/// Tushare's daily bar of 600519.SH on `day` in shares and yuan (published in lots and thousand
+/// yuan).
+pub fn tushare_daily(day: &str) -> Ohlcv {
     let path = path("600519.SH-tushare-daily.csv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let row: Vec<&str> = text.lines().find(|l| l.contains(&compact(day))).unwrap().split(',').collect();
     let d = |i: usize| -> Decimal { row[i].parse().unwrap() };
-    Daily {
+    Ohlcv {
         open: d(2),
         high: d(3),
         low: d(4),
