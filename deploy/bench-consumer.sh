@@ -6,5 +6,5 @@
 # Usage: deploy/bench-consumer.sh [BARS] [SEED_BARS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p consumer --bin consumer --example load
-./target/release/examples/load ./target/release/consumer "${1:-1000000}" "${2:-10000}"
+cargo build --release -q -p consumer --bin consumer --example consumer_load
+./target/release/examples/consumer_load ./target/release/consumer "${1:-1000000}" "${2:-10000}"

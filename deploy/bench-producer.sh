@@ -4,12 +4,12 @@
 # ceiling (redis-benchmark -P 16 -t set) beside it.  Usage: deploy/bench-producer.sh [SNAPSHOTS] [SYMBOLS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p producer --bin producer --example load
+cargo build --release -q -p producer --bin producer --example producer_load
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" >/dev/null
 trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null; rm -rf "$dir"' EXIT
 sleep 0.3
-./target/release/examples/load "redis://127.0.0.1:$port/0" ./target/release/producer "${1:-1000000}" "${2:-2000}"
+./target/release/examples/producer_load "redis://127.0.0.1:$port/0" ./target/release/producer "${1:-1000000}" "${2:-2000}"
 echo "redis-benchmark -P 16 -t set:"
 redis-benchmark -p "$port" -P 16 -t set -q -n 2000000 | tr "\r" "\n" | tail -n 1

@@ -11,5 +11,5 @@ if ! command -v wrk >/dev/null; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release -q -p query-api --bin query-api --example load
-./target/release/examples/load ./target/release/query-api "${1:-15}"
+cargo build --release -q -p query-api --bin query-api --example query_load
+./target/release/examples/query_load ./target/release/query-api "${1:-15}"
