@@ -2,30 +2,26 @@
 //! Server-Sent Events, and the trading calendar, with the answer types the OpenAPI document names.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use common::{Bar, Frame, Symbol};
+use common::Frame;
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
+use crate::answer::{self, BarsAnswer};
 use crate::app::App;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
-use crate::merge::Series;
-use crate::params::{BarsParams, BarsQuery, DateParams, DayParams, DayRangeParams, Format, Params, StreamParams};
+use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Params, StreamParams};
 use crate::query;
-use crate::served::{Served, Sources};
 
 /// The query routes (answered within the request limits) and the event stream route (long-lived).
 pub fn routes(app: Arc<App>) -> (Router, Router) {
@@ -37,50 +33,6 @@ pub fn routes(app: Arc<App>) -> (Router, Router) {
         .with_state(app.clone());
     let streams = Router::new().route("/api/v1/stream/bars", get(stream_bars)).with_state(app);
     (queries, streams)
-}
-
-/// The answer of `/api/v1/bars`: [`BarsHead`] and the bars.
-#[derive(Debug, ToSchema)]
-pub struct BarsResponse {
-    #[serde(flatten)]
-    pub head: BarsHead,
-    /// One bar per frame, oldest first.
-    pub bars: Vec<Served>,
-}
-
-/// Everything of the answer of `/api/v1/bars` but its bars.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BarsHead {
-    #[schema(value_type = String, example = "600519.SH")]
-    pub symbol: Symbol,
-    /// Minutes.
-    pub period: u16,
-    /// The range's first frame as understood (ISO-8601, `+08:00`).
-    #[schema(value_type = String)]
-    pub start: Frame,
-    /// The range's last frame as understood.
-    #[schema(value_type = String)]
-    pub end: Frame,
-    pub count: usize,
-    pub sources: Sources,
-}
-
-impl BarsResponse {
-    /// The answer as JSON, written by hand so that bars stored in Redis pass through untouched.
-    fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + self.bars.len() * 192);
-        serde_json::to_writer(&mut out, &self.head).expect("the head serializes");
-        out.pop();
-        out.extend_from_slice(br#","bars":["#);
-        for (i, bar) in self.bars.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            bar.write_json(&mut out);
-        }
-        out.extend_from_slice(b"]}");
-        out
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,7 +71,8 @@ pub struct NextDay {
     pub provisional: bool,
 }
 
-/// Bars of one symbol and period over a range, same-day bars from Redis merged with history.
+/// Bars of one symbol (or several) and a period over a range (or the last `count`), same-day bars
+/// from Redis merged with history.
 #[utoipa::path(
     get,
     path = "/api/v1/bars",
@@ -127,7 +80,7 @@ pub struct NextDay {
     params(BarsParams),
     responses(
         (status = 200, description = "The bars, one per frame, oldest first", content(
-            (BarsResponse = "application/json"),
+            (BarsAnswer = "application/json"),
             (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5\n")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
@@ -135,63 +88,13 @@ pub struct NextDay {
     )
 )]
 pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
-    let query = params.check(app.max_range_days)?;
+    let now = Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000));
+    let query = params.check(app.limits(), now)?;
     let series = query::series(&app, &query).await?;
-    app.monitor.served(series.sources);
-    Ok(match query.format {
-        Format::Json => {
-            let head = BarsHead {
-                symbol: query.symbol,
-                period: query.period.minutes(),
-                start: query.start,
-                end: query.end,
-                count: series.bars.len(),
-                sources: series.sources,
-            };
-            let body = BarsResponse { head, bars: series.bars }.to_json();
-            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
-        Format::Csv => csv(&query, series),
-    })
-}
-
-/// Rows per chunk of a CSV answer.
-const CSV_CHUNK: usize = 1024;
-
-/// The series as CSV with a header line, written and sent a chunk of rows at a time.
-fn csv(q: &BarsQuery, series: Series) -> Response {
-    let forming = q.include_forming;
-    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
-    header.push_str(if forming { ",forming\n" } else { "\n" });
-    let mut rest = series.bars.into_iter().peekable();
-    let chunks = std::iter::from_fn(move || {
-        rest.peek()?;
-        let mut chunk = String::with_capacity(CSV_CHUNK * 96);
-        for served in rest.by_ref().take(CSV_CHUNK) {
-            let Ok(Bar { symbol, frame, open, high, low, close, vol, amount }) = served.bar() else {
-                tracing::warn!(frame = %served.frame(), "an unreadable stored bar left out of a CSV answer");
-                continue;
-            };
-            let [open, high, low, close, amount] = [open, high, low, close, amount].map(|d| d.normalize());
-            let _ = write!(chunk, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
-            chunk.push_str(match (forming, served.forming()) {
-                (false, _) => "\n",
-                (true, false) => ",false\n",
-                (true, true) => ",true\n",
-            });
-        }
-        Some(chunk)
-    });
-    let body = stream::iter(std::iter::once(header).chain(chunks).map(Ok::<_, Infallible>));
-    let name = format!("{}_{}m_{}_{}.csv", q.symbol, q.period, q.start.date(), q.end.date());
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response()
+    for s in &series {
+        app.monitor.served(s.sources);
+    }
+    Ok(answer::render(&query, series))
 }
 
 /// Live bars of one symbol and period as Server-Sent Events: `event: bar` with a bar object for each

@@ -12,6 +12,7 @@ use crate::error::{AppError, Result};
 use crate::guard;
 use crate::live::Hub;
 use crate::monitor::Monitor;
+use crate::params::Limits;
 use crate::settings::{ApiSection, QueryApiSettings};
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
@@ -24,6 +25,7 @@ pub struct App {
     pub hub: Arc<Hub>,
     pub keys: Keys,
     pub max_range_days: u32,
+    pub max_symbols: usize,
     pub monitor: Arc<Monitor>,
     pub api: ApiSection,
     /// `api.cors_origins` as checked at the start.
@@ -33,6 +35,11 @@ pub struct App {
 }
 
 impl App {
+    /// What one request may ask for.
+    pub fn limits(&self) -> Limits {
+        Limits { max_range_days: self.max_range_days, max_symbols: self.max_symbols }
+    }
+
     /// The state for `settings`. Connections are made on first use (and remade after a failure),
     /// so a store that is down at the start makes 503s, not a failed start; the live-bar hub's task
     /// is started and ends when `stop` turns true. A setting that cannot work is an error.
@@ -55,6 +62,7 @@ impl App {
             hub,
             keys,
             max_range_days: settings.api.max_range_days.max(1),
+            max_symbols: settings.api.max_symbols.max(1),
             monitor,
             api: settings.api.clone(),
             cors: guard::cors(&settings.api.cors_origins).map_err(AppError::Settings)?,

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - [`app`]: the state every request shares, built from the settings.
-//! - [`api`]: the `/api/v1` handlers and their answer types; [`openapi`]: the document of them.
+//! - [`api`]: the `/api/v1` handlers and the calendar answers; [`answer`]: the bar answers (JSON,
+//!   keyed JSON, CSV); [`openapi`]: the document of them.
 //! - [`params`]: query parameters, checked into queries or a 400.
 //! - [`query`]: the bar query: [`plan`] (which store serves which days), [`store`] (the Redis and
 //!   ClickHouse reads), [`merge`] (one series, Redis winning a frame both hold).
@@ -15,6 +16,7 @@
 //! - [`page`]: the query page; [`monitor`]: request figures, `/metrics`, `/readyz` and the monitor page.
 //! - [`settings`]: `[api]` and the sections the service reads.
 
+pub mod answer;
 pub mod api;
 pub mod app;
 pub mod error;

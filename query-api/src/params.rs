@@ -33,27 +33,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct BarsParams {
-    /// The security, e.g. `600519.SH` (`.SH`, `.SZ` or `.BJ`; lower case accepted).
-    #[param(required = true, example = "600519.SH")]
+    /// One security, e.g. `600519.SH` (`.SH`, `.SZ` or `.BJ`; lower case accepted). Exactly one
+    /// of `symbol` and `symbols` is required.
+    #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)$", example = "600519.SH")]
     pub symbol: Option<String>,
+    /// Several securities, comma-separated (up to `api.max_symbols`, 1,000 by default): the answer
+    /// is keyed by symbol (JSON) or one long table (CSV).
+    #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)(,\d{6}\.(SH|SZ|BJ|sh|sz|bj))*$", example = "600519.SH,000001.SZ")]
+    pub symbols: Option<String>,
     /// Bar length in minutes: 1, 5, 15, 30 or 60 (default 1).
     #[param(value_type = Option<u16>, example = 5)]
     pub period: Option<String>,
     /// First frame, inclusive: `2026-11-19T09:30:00`, `2026-11-19 09:30`, an offset such as `+08:00`
     /// (none means Asia/Shanghai), or a date alone for the start of that day. 24-hour times only.
+    /// Required unless `count` is given (the two exclude each other).
     #[param(
-        required = true,
         pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
         example = "2026-11-19T09:30:00"
     )]
     pub start: Option<String>,
     /// Last frame, inclusive; same forms as `start`; a date alone means the end of that day.
+    /// Required with `start`; with `count` it defaults to now.
     #[param(
-        required = true,
         pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
         example = "2026-11-20"
     )]
     pub end: Option<String>,
+    /// The last `count` bars of each symbol at or before `end` (1 to 100,000), walking back over
+    /// trading days through Redis, then ClickHouse.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100000, example = 240)]
+    pub count: Option<String>,
     /// `json` (default) or `csv` (streamed, with a header line).
     #[param(pattern = "^(json|csv)$", example = "json")]
     pub format: Option<String>,
@@ -69,42 +78,67 @@ pub enum Format {
     Csv,
 }
 
+/// The most bars `count` may ask for per symbol.
+pub const MAX_COUNT: u32 = 100_000;
+
+/// Which bars of each symbol a query wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// Every bar with a frame in `start..=end`.
+    Between { start: Frame, end: Frame },
+    /// The last `count` bars with a frame at or before `end`.
+    Last { count: u32, end: Frame },
+}
+
+impl Span {
+    pub fn end(self) -> Frame {
+        match self {
+            Span::Between { end, .. } | Span::Last { end, .. } => end,
+        }
+    }
+}
+
 /// A checked bars query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BarsQuery {
-    pub symbol: Symbol,
+    /// In the order asked, each once.
+    pub symbols: Vec<Symbol>,
+    /// Asked with `symbols=`: the answer is keyed by symbol.
+    pub keyed: bool,
     pub period: Period,
-    pub start: Frame,
-    pub end: Frame,
+    pub span: Span,
     pub format: Format,
     pub include_forming: bool,
 }
 
 impl BarsParams {
-    /// The query these parameters ask for; a range may span at most `max_range_days` days per
-    /// minute of the period.
-    pub fn check(self, max_range_days: u32) -> Result<BarsQuery> {
-        let symbol = symbol(self.symbol)?;
+    /// The query these parameters ask for: at most `limits.max_symbols` symbols; a range may span
+    /// at most `limits.max_range_days` days per minute of the period; `now` is the default end of a
+    /// `count` query.
+    pub fn check(self, limits: Limits, now: Frame) -> Result<BarsQuery> {
+        let (symbols, keyed) = match (self.symbol, self.symbols) {
+            (Some(one), None) => (vec![symbol(Some(one))?], false),
+            (None, Some(many)) => (symbol_list(&many, limits.max_symbols)?, true),
+            (None, None) => return Err(AppError::bad("missing_parameter", "`symbol` or `symbols` is required")),
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad("bad_parameter", "`symbol` and `symbols` exclude each other: give one"))
+            }
+        };
         let period = period(self.period)?;
-        let start = bound("start", self.start, Bound::Start)?;
-        let end = bound("end", self.end, Bound::End)?;
-        if start > end {
-            return Err(AppError::bad(
-                "bad_range",
-                format!("start {} is after end {}", start.to_iso8601(), end.to_iso8601()),
-            ));
-        }
-        let limit_days = i64::from(max_range_days) * i64::from(period.minutes());
-        if end.epoch_seconds() - start.epoch_seconds() >= limit_days * 86_400 {
-            return Err(AppError::bad(
-                "range_too_long",
-                format!(
-                    "the range from {} to {} is longer than {limit_days} days, the most one request may span \
-                     for {period}-minute bars ({max_range_days} days of 1-minute bars); split it",
-                    start.to_iso8601(),
-                    end.to_iso8601()
-                ),
-            ));
+        let span = match (self.count, self.start) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad("bad_parameter", "`count` and `start` exclude each other: give one"))
+            }
+            (Some(count), None) => {
+                let end = self.end.map_or(Ok(now), |end| bound("end", Some(end), Bound::End))?;
+                Span::Last { count: count_of(&count)?, end }
+            }
+            (None, start) => {
+                Span::Between { start: bound("start", start, Bound::Start)?, end: bound("end", self.end, Bound::End)? }
+            }
+        };
+        if let Span::Between { start, end } = span {
+            check_range(start, end, period, limits.max_range_days)?;
         }
         let format = match self.format.as_deref() {
             None | Some("json") => Format::Json,
@@ -114,7 +148,65 @@ impl BarsParams {
             }
         };
         let include_forming = flag("include_forming", self.include_forming)?;
-        Ok(BarsQuery { symbol, period, start, end, format, include_forming })
+        Ok(BarsQuery { symbols, keyed, period, span, format, include_forming })
+    }
+}
+
+/// What one request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_range_days: u32,
+    pub max_symbols: usize,
+}
+
+/// `start..=end` in order and no longer than `max_range_days` days of 1-minute bars.
+fn check_range(start: Frame, end: Frame, period: Period, max_range_days: u32) -> Result<()> {
+    if start > end {
+        return Err(AppError::bad(
+            "bad_range",
+            format!("start {} is after end {}", start.to_iso8601(), end.to_iso8601()),
+        ));
+    }
+    let limit_days = i64::from(max_range_days) * i64::from(period.minutes());
+    if end.epoch_seconds() - start.epoch_seconds() >= limit_days * 86_400 {
+        return Err(AppError::bad(
+            "range_too_long",
+            format!(
+                "the range from {} to {} is longer than {limit_days} days, the most one request may span \
+                 for {period}-minute bars ({max_range_days} days of 1-minute bars); split it",
+                start.to_iso8601(),
+                end.to_iso8601()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A comma-separated symbol list: each valid, each once (first place kept), at most `max`.
+fn symbol_list(text: &str, max: usize) -> Result<Vec<Symbol>> {
+    let mut symbols: Vec<Symbol> = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let symbol: Symbol = part.parse().map_err(|e: common::Error| AppError::bad("bad_symbol", e.to_string()))?;
+        if !symbols.contains(&symbol) {
+            symbols.push(symbol);
+        }
+    }
+    if symbols.len() > max {
+        return Err(AppError::bad(
+            "too_many_symbols",
+            format!("`symbols` lists {} symbols; one request may ask for {max} (api.max_symbols)", symbols.len()),
+        ));
+    }
+    Ok(symbols)
+}
+
+fn count_of(text: &str) -> Result<u32> {
+    match text.parse::<u32>() {
+        Ok(n @ 1..=MAX_COUNT) => Ok(n),
+        _ => Err(AppError::bad(
+            "bad_parameter",
+            format!("count {text:?}: accepted is a whole number from 1 to {MAX_COUNT}"),
+        )),
     }
 }
 
@@ -292,8 +384,19 @@ mod tests {
         serde_urlencoded::from_str(query).unwrap()
     }
 
+    fn now() -> Frame {
+        "2026-11-20 10:00:00".parse().unwrap()
+    }
+
     fn check(query: &str) -> Result<BarsQuery> {
-        params(query).check(366)
+        params(query).check(Limits { max_range_days: 366, max_symbols: 3 }, now())
+    }
+
+    fn range(q: &BarsQuery) -> (String, String) {
+        match q.span {
+            Span::Between { start, end } => (start.to_string(), end.to_string()),
+            other => panic!("{other:?}"),
+        }
     }
 
     fn code(query: &str) -> (&'static str, String) {
@@ -307,12 +410,9 @@ mod tests {
     fn dates_alone_cover_whole_days_and_times_take_every_contract_form() {
         let q =
             check("symbol=600519.sh&period=5&start=2026-11-19&end=2026-11-20&format=csv&include_forming=true").unwrap();
-        assert_eq!(q.symbol.to_string(), "600519.SH");
+        assert_eq!((q.symbols[0].to_string(), q.keyed), ("600519.SH".into(), false));
         assert_eq!((q.period, q.format, q.include_forming), (Period::M5, Format::Csv, true));
-        assert_eq!(
-            (q.start.to_string(), q.end.to_string()),
-            ("2026-11-19 00:00:00".into(), "2026-11-20 23:59:59".into())
-        );
+        assert_eq!(range(&q), ("2026-11-19 00:00:00".into(), "2026-11-20 23:59:59".into()));
         for (start, expected) in [
             ("2026-11-19T09:30:00", "2026-11-19 09:30:00"),
             ("2026-11-19 09:30", "2026-11-19 09:30:00"),
@@ -322,14 +422,25 @@ mod tests {
             ("2026-11-19T09:30:00.5", "2026-11-19 09:30:01"),
         ] {
             let q = check(&format!("symbol=600519.SH&start={start}&end=2026-11-20")).unwrap();
-            assert_eq!((q.start.to_string(), q.period, q.format), (expected.to_owned(), Period::M1, Format::Json));
+            assert_eq!((range(&q).0, q.period, q.format), (expected.to_owned(), Period::M1, Format::Json));
         }
     }
 
     #[test]
     fn each_malformed_parameter_names_what_is_accepted() {
         let cases = [
-            ("period=1&start=2026-11-19&end=2026-11-19", "missing_parameter", "`symbol` is required"),
+            ("period=1&start=2026-11-19&end=2026-11-19", "missing_parameter", "`symbol` or `symbols` is required"),
+            (
+                "symbol=600519.SH&symbols=000001.SZ&count=5",
+                "bad_parameter",
+                "`symbol` and `symbols` exclude each other",
+            ),
+            ("symbols=600519.SH,000001.SZ,000002.SZ,000004.SZ&count=5", "too_many_symbols", "may ask for 3"),
+            ("symbols=600519.SH,AAPL&count=5", "bad_symbol", "AAPL"),
+            ("symbol=600519.SH&count=5&start=2026-11-19", "bad_parameter", "`count` and `start` exclude each other"),
+            ("symbol=600519.SH&count=0", "bad_parameter", "from 1 to 100000"),
+            ("symbol=600519.SH&count=ten", "bad_parameter", "from 1 to 100000"),
+            ("symbol=600519.SH&end=2026-11-19", "missing_parameter", "`start` is required"),
             ("symbol=600519&start=2026-11-19&end=2026-11-19", "bad_symbol", ".SH, .SZ or .BJ"),
             ("symbol=600519.SH&period=7&start=2026-11-19&end=2026-11-19", "bad_period", "1, 5, 15, 30 and 60"),
             ("symbol=600519.SH&start=2026-11-19%209:30%20PM&end=2026-11-19", "bad_time", "AM/PM is not accepted"),
@@ -345,6 +456,16 @@ mod tests {
             assert_eq!(code, expected_code, "{query}: {message}");
             assert!(message.contains(says), "{query}: {message}");
         }
+    }
+
+    #[test]
+    fn symbols_are_listed_once_in_order_and_count_ends_now_unless_told() {
+        let q = check("symbols=600519.SH,000001.sz,600519.SH&count=240").unwrap();
+        let symbols: Vec<String> = q.symbols.iter().map(ToString::to_string).collect();
+        assert_eq!((symbols, q.keyed), (vec!["600519.SH".to_owned(), "000001.SZ".to_owned()], true));
+        assert_eq!(q.span, Span::Last { count: 240, end: now() });
+        let q = check("symbol=600519.SH&count=5&end=2026-11-19").unwrap();
+        assert_eq!(q.span, Span::Last { count: 5, end: "2026-11-19 23:59:59".parse().unwrap() });
     }
 
     #[test]

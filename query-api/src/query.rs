@@ -1,28 +1,93 @@
 //! The bar query: a checked query, the plan of which store serves which days, both stores read
-//! concurrently (each only for the days it serves), and their bars merged into one series.
+//! concurrently for every symbol at once (Redis in one pipeline, ClickHouse in one query, each only
+//! for the days it serves), and each symbol's bars merged into one series.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, NaiveTime};
+use common::Frame;
 
 use crate::app::App;
 use crate::error::Result;
 use crate::merge::{merge, Series};
-use crate::params::BarsQuery;
+use crate::params::{BarsQuery, Span};
 use crate::plan::plan;
+use crate::served::{Served, Sources};
 
-/// The merged series `q` asks for.
-pub async fn series(app: &App, q: &BarsQuery) -> Result<Series> {
+/// One merged series per symbol of `q`, in its order.
+pub async fn series(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
     let held = app.same_day.days_held().await?;
-    let plan = plan(q.start, q.end, &held, &app.calendar);
+    let (redis, history) = match q.span {
+        Span::Between { start, end } => between(app, q, &held, (start, end)).await?,
+        Span::Last { count, end } => last(app, q, &held, (count, end)).await?,
+    };
+    let merged = redis.into_iter().zip(history).map(|(r, h)| merge(r, h));
+    Ok(match q.span {
+        Span::Between { .. } => merged.collect(),
+        Span::Last { count, .. } => merged.map(|s| keep_last(s, count as usize)).collect(),
+    })
+}
+
+type PerSymbol = Vec<Vec<Served>>;
+
+/// Every bar in `start..=end`: the days Redis holds from Redis, the rest from ClickHouse.
+async fn between(
+    app: &App,
+    q: &BarsQuery,
+    held: &BTreeSet<NaiveDate>,
+    range: (Frame, Frame),
+) -> Result<(PerSymbol, PerSymbol)> {
+    let plan = plan(range.0, range.1, held, &app.calendar);
+    let none = || vec![Vec::new(); q.symbols.len()];
     let redis = async {
         if plan.redis_days.is_empty() {
-            return Ok(Vec::new());
+            return Ok(none());
         }
-        app.same_day.bars(&plan.redis_days, (q.symbol, q.period), (q.start, q.end), q.include_forming).await
+        app.same_day.bars(&plan.redis_days, &q.symbols, q.period, range, q.include_forming).await
     };
     let history = async {
         match plan.clickhouse {
-            Some(range) => app.history.bars(q.symbol, q.period, range).await,
-            None => Ok(Vec::new()),
+            Some(range) => app.history.bars(&q.symbols, q.period, range).await,
+            None => Ok(none()),
         }
     };
     let (redis, history) = tokio::join!(redis, history);
-    Ok(merge(redis?, history?))
+    Ok((redis?, history?))
+}
+
+/// The last `count` bars at or before `end`: every day Redis holds up to `end`, and ClickHouse's
+/// last `count` outside those days, so that the newest `count` of both are exact.
+async fn last(
+    app: &App,
+    q: &BarsQuery,
+    held: &BTreeSet<NaiveDate>,
+    (count, end): (u32, Frame),
+) -> Result<(PerSymbol, PerSymbol)> {
+    let days: Vec<NaiveDate> = held.range(..=end.date()).copied().collect();
+    let whole_days: Vec<(Frame, Frame)> = days
+        .iter()
+        .map(|d| {
+            (
+                Frame::from_local(d.and_time(NaiveTime::MIN)),
+                Frame::from_local(d.and_hms_opt(23, 59, 59).expect("a valid time")),
+            )
+        })
+        .collect();
+    let redis = async {
+        if days.is_empty() {
+            return Ok(vec![Vec::new(); q.symbols.len()]);
+        }
+        app.same_day.bars(&days, &q.symbols, q.period, (Frame::from_epoch_seconds(0), end), q.include_forming).await
+    };
+    let history = app.history.last(&q.symbols, q.period, (count, end), &whole_days);
+    let (redis, history) = tokio::join!(redis, history);
+    Ok((redis?, history?))
+}
+
+/// The newest `count` bars of a series, with the stores recounted.
+fn keep_last(mut series: Series, count: usize) -> Series {
+    let extra = series.bars.len().saturating_sub(count);
+    series.bars.drain(..extra);
+    series.sources = Sources::of(&series.bars);
+    series
 }

@@ -93,6 +93,10 @@ impl Sources {
         Sources { redis, clickhouse: bars.len() - redis }
     }
 
+    pub fn plus(self, other: Sources) -> Sources {
+        Sources { redis: self.redis + other.redis, clickhouse: self.clickhouse + other.clickhouse }
+    }
+
     pub fn get(&self, store: Store) -> usize {
         match store {
             Store::Redis => self.redis,

@@ -56,6 +56,8 @@ pub struct ApiSection {
     /// The longest range of one request, in days of 1-minute bars: a period of N minutes may span
     /// N times as many days (the same number of bars).
     pub max_range_days: u32,
+    /// The most symbols one `symbols=` request may list.
+    pub max_symbols: usize,
     /// The producer's monitor page, linked from the query page.
     pub producer_monitor_url: String,
     /// The consumer's monitor page, linked from the query page.
@@ -71,6 +73,7 @@ impl Default for ApiSection {
             timeout_ms: 10_000,
             redis_connections: 4,
             max_range_days: 366,
+            max_symbols: 1_000,
             producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),
         }

@@ -148,3 +148,55 @@ async fn a_store_that_does_not_answer_is_a_503_naming_it_and_the_other_store_sti
     assert_eq!((status, history["count"].as_u64()), (200, Some(480)), "history needs only ClickHouse: {history}");
     assert_eq!(history["sources"]["clickhouse"], 480);
 }
+
+#[tokio::test]
+async fn many_symbols_answer_keyed_by_symbol_and_as_one_long_csv() {
+    let mut stack = ApiStores::start().await;
+    let moutai = stack.three_days(SYMBOL).await;
+    let ping_an = stack.three_days("000001.SZ").await;
+    let api = stack.api(&[]).await;
+    let query = format!("symbols=000001.SZ,{SYMBOL},000002.SZ&period=5&start={}&end={}", DAYS[0], DAYS[2]);
+    let (status, answer) = get_json(&api, &format!("/api/v1/bars?{query}")).await;
+    assert_eq!(status, 200, "{answer}");
+    let five = |expected: &[(Period, Vec<common::Bar>)]| expected[1].1.clone();
+    assert_eq!(bars_of(&answer["symbols"][SYMBOL]), five(&moutai));
+    assert_eq!(bars_of(&answer["symbols"]["000001.SZ"]), five(&ping_an));
+    assert_eq!(
+        answer["symbols"]["000002.SZ"],
+        serde_json::json!({"count": 0, "sources": {"redis": 0, "clickhouse": 0}, "bars": []})
+    );
+    assert_eq!((answer["count"].as_u64(), answer["period"].as_u64()), (Some(2 * 144), Some(5)));
+    assert_eq!(answer["sources"], serde_json::json!({"redis": 2 * 48, "clickhouse": 2 * 96}));
+
+    let (status, csv) = api.get(&format!("/api/v1/bars?{query}&format=csv")).await;
+    assert_eq!(status, 200);
+    let symbols: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(symbols.len(), 2 * 144);
+    assert!(
+        symbols[..144].iter().all(|s| *s == "000001.SZ") && symbols[144..].iter().all(|s| *s == SYMBOL),
+        "in the order asked"
+    );
+}
+
+#[tokio::test]
+async fn the_last_n_bars_walk_back_from_redis_into_clickhouse() {
+    let mut stack = ApiStores::start().await;
+    let expected = stack.three_days(SYMBOL).await;
+    let api = stack.api(&[]).await;
+    let one_minute = &expected[0].1;
+    let (status, answer) = get_json(&api, &format!("/api/v1/bars?symbol={SYMBOL}&count=300&end={}", DAYS[2])).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(bars_of(&answer), one_minute[one_minute.len() - 300..], "240 from Redis, the 60 before from ClickHouse");
+    assert_eq!(answer["sources"], serde_json::json!({"redis": 240, "clickhouse": 60}));
+    assert_eq!(answer["start"], "2026-11-19T14:01:00+08:00", "the first bar served");
+
+    let (_, before) = get_json(&api, &format!("/api/v1/bars?symbol={SYMBOL}&count=3&end=2026-11-20T09:32:00")).await;
+    assert_eq!(
+        bars_of(&before),
+        one_minute[479..482],
+        "15:00 of the day before, then today's first two, Redis winning 09:31"
+    );
+    let (_, all) = get_json(&api, &format!("/api/v1/bars?symbols={SYMBOL},000001.SZ&count=1000&end={}", DAYS[2])).await;
+    assert_eq!(bars_of(&all["symbols"][SYMBOL]), one_minute[..], "fewer bars than asked: all of them");
+    assert_eq!(all["symbols"]["000001.SZ"]["count"], 0);
+}

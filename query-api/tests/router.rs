@@ -68,7 +68,7 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
     let api = router(&settings());
     let ok = "symbol=600519.SH&start=2026-11-20&end=2026-11-20";
     let cases: Vec<(String, &str, &str)> = vec![
-        ("".into(), "missing_parameter", "`symbol` is required"),
+        ("".into(), "missing_parameter", "`symbol` or `symbols` is required"),
         ("symbol=600519.SH&end=2026-11-20".into(), "missing_parameter", "`start` is required"),
         ("symbol=600519.SH&start=2026-11-20".into(), "missing_parameter", "`end` is required"),
         ("symbol=AAPL&start=2026-11-20&end=2026-11-20".into(), "bad_symbol", ".SH, .SZ or .BJ"),
@@ -86,6 +86,10 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
         (format!("{ok}&include_forming=1"), "bad_parameter", "true and false"),
         (format!("{ok}&limit=10"), "unknown_parameter", "unknown parameter `limit`"),
         (format!("{ok}&symbol=000333.SZ"), "bad_parameter", "duplicate parameter `symbol`"),
+        (format!("{ok}&symbols=000333.SZ"), "bad_parameter", "`symbol` and `symbols` exclude each other"),
+        ("symbols=600519.SH,000333.XX&count=5".into(), "bad_symbol", "000333.XX"),
+        ("symbol=600519.SH&count=5&start=2026-11-20".into(), "bad_parameter", "`count` and `start` exclude each other"),
+        ("symbol=600519.SH&count=100001".into(), "bad_parameter", "from 1 to 100000"),
     ];
     for (query, code, says) in &cases {
         let (status, body) = get_json(&api, &format!("/api/v1/bars?{query}")).await;
@@ -111,6 +115,10 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
     let (status, body) = get_json(&api, "/api/v1/calendar/trading-days?start=2014-01-01&end=2014-02-01").await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("covers 2015-01-01 to 2026-12-31"), "{body}");
+    let mut few = settings();
+    few.api.max_symbols = 2;
+    let (status, body) = get_json(&router(&few), "/api/v1/bars?symbols=600519.SH,000001.SZ,000002.SZ&count=1").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("too_many_symbols")), "{body}");
     let mut refusing = settings();
     refusing.calendar.beyond_list = BeyondList::Refuse;
     let (status, body) = get_json(&router(&refusing), "/api/v1/calendar/next?date=2026-12-31").await;
@@ -160,7 +168,7 @@ async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
     let bars = &paths["/api/v1/bars"]["get"];
     let params: Vec<&str> =
         bars["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(params, ["symbol", "period", "start", "end", "format", "include_forming"]);
+    assert_eq!(params, ["symbol", "symbols", "period", "start", "end", "count", "format", "include_forming"]);
     for status in ["200", "400", "401", "503"] {
         assert!(bars["responses"].get(status).is_some(), "{status} in {}", bars["responses"]);
     }

@@ -1,5 +1,6 @@
-//! History in ClickHouse: one symbol and period over a range of frames, read deduplicated
-//! (`FINAL`), every value bound as a parameter, never spliced into the query text.
+//! History in ClickHouse: symbols and a period over a range of frames, or each symbol's last bars,
+//! read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
+//! the query text.
 
 use common::keys::bars_table;
 use common::{Frame, Period, Symbol};
@@ -12,42 +13,90 @@ use crate::served::{Served, Store};
 #[derive(Clone)]
 pub struct History {
     client: clickhouse::Client,
-    query: String,
+    table: String,
 }
 
 impl History {
     pub fn new(client: clickhouse::Client, database: &str) -> History {
-        let query = format!(
-            "SELECT ?fields FROM {} FINAL WHERE symbol = ? AND period = ? \
-             AND frame >= toDateTime(?) AND frame <= toDateTime(?) ORDER BY frame",
-            bars_table(database)
-        );
-        History { client, query }
+        History { client, table: bars_table(database) }
     }
 
-    /// The stored bars of `symbol` and `period` with frames in `from..=to`, oldest first.
-    pub async fn bars(&self, symbol: Symbol, period: Period, (from, to): (Frame, Frame)) -> Result<Vec<Served>> {
-        let rows = self
-            .client
-            .query(&self.query)
-            .bind(symbol.to_string())
-            .bind(period.minutes())
-            .bind(from.epoch_seconds())
-            .bind(to.epoch_seconds())
-            .fetch_all::<BarRow>()
-            .await
-            .map_err(AppError::clickhouse)?;
-        rows.iter()
-            .map(|row| {
-                row.bar().map(|bar| Served::parsed(bar, Store::ClickHouse)).map_err(|e| AppError::Unavailable {
-                    store: Store::ClickHouse,
-                    detail: format!("an unreadable row: {e}"),
-                })
-            })
-            .collect()
+    /// For each of `symbols`, in order: its stored bars of `period` with frames in `from..=to`,
+    /// oldest first. One query for all of them.
+    pub async fn bars(
+        &self,
+        symbols: &[Symbol],
+        period: Period,
+        (from, to): (Frame, Frame),
+    ) -> Result<Vec<Vec<Served>>> {
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE symbol IN ({}) AND period = ? \
+             AND frame >= toDateTime(?) AND frame <= toDateTime(?) ORDER BY symbol, frame",
+            self.table,
+            placeholders(symbols.len())
+        );
+        let query = bind_symbols(self.client.query(&sql), symbols).bind(period.minutes());
+        let rows = query.bind(from.epoch_seconds()).bind(to.epoch_seconds()).fetch_all::<BarRow>().await;
+        by_symbol(symbols, rows.map_err(AppError::clickhouse)?, false)
+    }
+
+    /// For each of `symbols`, in order: its last `count` stored bars of `period` with frames at or
+    /// before `end` and outside the `skip` ranges (the days Redis serves), oldest first.
+    pub async fn last(
+        &self,
+        symbols: &[Symbol],
+        period: Period,
+        (count, end): (u32, Frame),
+        skip: &[(Frame, Frame)],
+    ) -> Result<Vec<Vec<Served>>> {
+        let skipped = " AND NOT (frame >= toDateTime(?) AND frame <= toDateTime(?))".repeat(skip.len());
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE symbol IN ({}) AND period = ? AND frame <= toDateTime(?){skipped} \
+             ORDER BY symbol, frame DESC LIMIT ? BY symbol",
+            self.table,
+            placeholders(symbols.len())
+        );
+        let mut query = bind_symbols(self.client.query(&sql), symbols).bind(period.minutes()).bind(end.epoch_seconds());
+        for (from, to) in skip {
+            query = query.bind(from.epoch_seconds()).bind(to.epoch_seconds());
+        }
+        let rows = query.bind(count).fetch_all::<BarRow>().await.map_err(AppError::clickhouse)?;
+        by_symbol(symbols, rows, true)
     }
 
     pub async fn ping(&self) -> Result<()> {
         self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(AppError::clickhouse)
     }
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+fn bind_symbols(mut query: clickhouse::query::Query, symbols: &[Symbol]) -> clickhouse::query::Query {
+    for symbol in symbols {
+        query = query.bind(symbol.to_string());
+    }
+    query
+}
+
+/// Rows sorted by symbol (then frame, newest first when `newest_first`) as one oldest-first series
+/// per symbol of `symbols`.
+fn by_symbol(symbols: &[Symbol], rows: Vec<BarRow>, newest_first: bool) -> Result<Vec<Vec<Served>>> {
+    let mut series: Vec<Vec<Served>> = vec![Vec::new(); symbols.len()];
+    let place: std::collections::HashMap<String, usize> =
+        symbols.iter().enumerate().map(|(i, s)| (s.to_string(), i)).collect();
+    for row in &rows {
+        let bar = row.bar().map_err(|e| AppError::Unavailable {
+            store: Store::ClickHouse,
+            detail: format!("an unreadable row: {e}"),
+        })?;
+        if let Some(i) = place.get(&row.symbol) {
+            series[*i].push(Served::parsed(bar, Store::ClickHouse));
+        }
+    }
+    if newest_first {
+        series.iter_mut().for_each(|s| s.reverse());
+    }
+    Ok(series)
 }

@@ -49,52 +49,54 @@ impl SameDay {
         }
     }
 
-    /// The closed bars of `days` inside `start..=end`, oldest first, with each day's forming bar
-    /// when `forming` is set and that bar lies in the range and has not closed.
+    /// For each of `symbols`, in order: the closed bars of `days` inside `start..=end`, oldest
+    /// first, with each day's forming bar when `forming` is set and that bar lies in the range and
+    /// has not closed. One pipeline for all of them.
     pub async fn bars(
         &self,
         days: &[NaiveDate],
-        (symbol, period): (Symbol, Period),
+        symbols: &[Symbol],
+        period: Period,
         (start, end): (Frame, Frame),
         forming: bool,
-    ) -> Result<Vec<Served>> {
+    ) -> Result<Vec<Vec<Served>>> {
         let mut pipe = redis::pipe();
-        for day in days {
-            let key = self.keys.day_bars(*day, period, symbol);
-            pipe.cmd("ZRANGEBYSCORE").arg(key).arg(start.epoch_seconds()).arg(end.epoch_seconds()).arg("WITHSCORES");
-            if forming {
-                pipe.hget(self.keys.forming_bars(*day, period), symbol.to_string());
+        for symbol in symbols {
+            for day in days {
+                let key = self.keys.day_bars(*day, period, *symbol);
+                pipe.cmd("ZRANGEBYSCORE")
+                    .arg(key)
+                    .arg(start.epoch_seconds())
+                    .arg(end.epoch_seconds())
+                    .arg("WITHSCORES");
+                if forming {
+                    pipe.hget(self.keys.forming_bars(*day, period), symbol.to_string());
+                }
             }
         }
         let replies: Vec<redis::Value> = pipe.query_async(&mut self.con()).await.map_err(AppError::redis)?;
-        let mut out = Vec::new();
         let mut replies = replies.into_iter();
-        for _ in days {
-            let closed: Vec<(String, i64)> = decode(replies.next())?;
-            let first = out.len();
-            for (json, score) in closed {
-                if !(json.starts_with('{') && json.ends_with('}')) {
-                    return Err(unreadable(&json));
-                }
-                let body = Body::Stored(json);
-                out.push(Served { frame: Frame::from_epoch_seconds(score), body, store: Store::Redis });
-            }
-            if forming {
-                let bar: Option<String> = decode(replies.next())?;
-                if let Some(bar) = bar.as_deref().map(parse).transpose()? {
-                    let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
-                    if open && (start..=end).contains(&bar.frame) {
-                        out.push(Served {
-                            frame: bar.frame,
-                            body: Body::Parsed { bar, forming: true },
-                            store: Store::Redis,
-                        });
-                        out[first..].sort_by_key(Served::frame);
+        let mut all = Vec::with_capacity(symbols.len());
+        for _ in symbols {
+            let mut out = Vec::new();
+            for _ in days {
+                let first = out.len();
+                push_closed(&mut out, decode(replies.next())?)?;
+                if forming {
+                    let bar: Option<String> = decode(replies.next())?;
+                    if let Some(bar) = bar.as_deref().map(parse).transpose()? {
+                        let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
+                        if open && (start..=end).contains(&bar.frame) {
+                            let frame = bar.frame;
+                            out.push(Served { frame, body: Body::Parsed { bar, forming: true }, store: Store::Redis });
+                            out[first..].sort_by_key(Served::frame);
+                        }
                     }
                 }
             }
+            all.push(out);
         }
-        Ok(out)
+        Ok(all)
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -105,6 +107,17 @@ impl SameDay {
 fn decode<T: redis::FromRedisValue>(value: Option<redis::Value>) -> Result<T> {
     let value = value.unwrap_or(redis::Value::Nil);
     redis::from_redis_value(value).map_err(|e| AppError::redis(e.into()))
+}
+
+/// Appends a day's closed bars as stored (their JSON untouched), each with its frame (the score).
+fn push_closed(out: &mut Vec<Served>, closed: Vec<(String, i64)>) -> Result<()> {
+    for (json, score) in closed {
+        if !(json.starts_with('{') && json.ends_with('}')) {
+            return Err(unreadable(&json));
+        }
+        out.push(Served { frame: Frame::from_epoch_seconds(score), body: Body::Stored(json), store: Store::Redis });
+    }
+    Ok(())
 }
 
 fn parse(json: &str) -> Result<Bar> {
