@@ -3,7 +3,8 @@
 # ports, temp dirs), one day of 1-minute bars for 50 symbols in Redis and the day before in
 # ClickHouse, the release query-api, and wrk with 32 connections asking for one day of 1-minute
 # bars of a random symbol: from Redis, from ClickHouse through the API, and straight from
-# ClickHouse over HTTP. Installs wrk (Debian package) when missing.
+# ClickHouse over HTTP; and the Redis day of all 50 symbols in one call, and a symbol's last 240
+# bars. Installs wrk (Debian package) when missing.
 # Usage: deploy/bench-query.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,10 +1,11 @@
 //! Query API load test: starts a private Redis and ClickHouse (the test harness), writes one day of
 //! 1-minute bars for 50 symbols into Redis (the day it holds) and the day before into ClickHouse,
 //! runs the release query-api, and drives it with wrk (32 connections, a random symbol per request)
-//! for one day of 1-minute bars from each store; then sends the same history query straight to
-//! ClickHouse over HTTP. Run by `deploy/bench-query.sh`.
+//! for one day of 1-minute bars from each store, then for the Redis day of all 50 symbols in one
+//! call (`symbols=`) and for a symbol's last 240 bars (`count=`); then sends the same history query
+//! straight to ClickHouse over HTTP. Run by `deploy/bench-query.sh`.
 //!
-//! `cargo run --release -p query-api --example load -- QUERY_API_BIN [SECONDS]`
+//! `cargo run --release -p query-api --example query_load -- QUERY_API_BIN [SECONDS]`
 
 use std::process::Command;
 
@@ -45,8 +46,12 @@ async fn main() -> anyhow::Result<()> {
          WHERE symbol = '{{symbol}}' AND period = 1 AND frame >= toDateTime('{HISTORY} 00:00:00') \
          AND frame <= toDateTime('{HISTORY} 23:59:59') ORDER BY frame FORMAT JSON"
     );
+    let all: Vec<String> = (600_000..600_000 + SYMBOLS).map(|code| format!("{code}.SH")).collect();
+    let many = format!("/api/v1/bars?symbols={}&period=1&start={TODAY}&end={TODAY}", all.join(","));
     let runs = [
         (format!("query-api, {TODAY} from Redis"), base.clone(), format!("{bars}&start={TODAY}&end={TODAY}")),
+        (format!("query-api, {SYMBOLS} symbols x {TODAY}, one call"), base.clone(), many),
+        ("query-api, last 240 bars (count=240)".into(), base.clone(), format!("{bars}&count=240&end={TODAY}")),
         (format!("query-api, {HISTORY} from ClickHouse"), base, format!("{bars}&start={HISTORY}&end={HISTORY}")),
         ("ClickHouse HTTP, same history query".into(), clickhouse.url(), format!("/?query={}", encode(&sql))),
     ];
