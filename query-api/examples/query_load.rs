@@ -48,25 +48,34 @@ async fn main() -> anyhow::Result<()> {
     );
     let all: Vec<String> = (600_000..600_000 + SYMBOLS).map(|code| format!("{code}.SH")).collect();
     let many = format!("/api/v1/bars?symbols={}&period=1&start={TODAY}&end={TODAY}", all.join(","));
+    // (what, where, path, connections): 32 clients, and a lone client for the latency of one call.
     let runs = [
-        (format!("query-api, {TODAY} from Redis"), base.clone(), format!("{bars}&start={TODAY}&end={TODAY}")),
-        (format!("query-api, {SYMBOLS} symbols x {TODAY}, one call"), base.clone(), many),
-        ("query-api, last 240 bars (count=240)".into(), base.clone(), format!("{bars}&count=240&end={TODAY}")),
-        (format!("query-api, {HISTORY} from ClickHouse"), base, format!("{bars}&start={HISTORY}&end={HISTORY}")),
-        ("ClickHouse HTTP, same history query".into(), clickhouse.url(), format!("/?query={}", encode(&sql))),
+        (format!("query-api, {TODAY} from Redis"), base.clone(), format!("{bars}&start={TODAY}&end={TODAY}"), 32),
+        (format!("query-api, {SYMBOLS} symbols x {TODAY}, one call"), base.clone(), many.clone(), 32),
+        (format!("query-api, {SYMBOLS} symbols x {TODAY}, one client"), base.clone(), many, 1),
+        ("query-api, last 240 bars (count=240)".into(), base.clone(), format!("{bars}&count=240&end={TODAY}"), 32),
+        ("query-api, last 480 bars (count=480)".into(), base.clone(), format!("{bars}&count=480&end={TODAY}"), 32),
+        (format!("query-api, {HISTORY} from ClickHouse"), base, format!("{bars}&start={HISTORY}&end={HISTORY}"), 32),
+        ("ClickHouse HTTP, same history query".into(), clickhouse.url(), format!("/?query={}", encode(&sql)), 32),
     ];
-    for (name, url, path) in runs {
+    for (name, url, path, connections) in runs {
         let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
         let (status, body) = harness::http_get(port, &path.replace("{symbol}", "600000.SH")).await;
         anyhow::ensure!(status == 200 && body.matches("600000.SH").count() >= 240, "{name}: {status} {body}");
         let out = Command::new("wrk")
-            .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", "-s", "deploy/bench/random-symbol.lua", &url])
+            .args([
+                &format!("-t{}", connections.min(2)),
+                &format!("-c{connections}"),
+                &format!("-d{seconds}s"),
+                "--latency",
+            ])
+            .args(["-s", "deploy/bench/random-symbol.lua", &url])
             .env("TICKBAR_BENCH_PATH", &path)
             .env("TICKBAR_BENCH_SYMBOLS", SYMBOLS.to_string())
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         let result = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or("no result (is wrk installed?)");
-        println!("{name:<40} {}", result.trim_start_matches("RESULT "));
+        println!("{name:<48} {}", result.trim_start_matches("RESULT "));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, NaiveTime};
-use common::Frame;
+use common::{Frame, Symbol};
 
 use crate::app::App;
 use crate::error::Result;
@@ -55,8 +55,9 @@ async fn between(
     Ok((redis?, history?))
 }
 
-/// The last `count` bars at or before `end`: every day Redis holds up to `end`, and ClickHouse's
-/// last `count` outside those days, so that the newest `count` of both are exact.
+/// The last `count` bars at or before `end`: every day Redis holds up to `end`, then, for the
+/// symbols those days leave short of `count`, ClickHouse's last `count` outside those days; so the
+/// newest `count` of both are exact, and a query Redis can answer never waits on ClickHouse.
 async fn last(
     app: &App,
     q: &BarsQuery,
@@ -64,24 +65,30 @@ async fn last(
     (count, end): (u32, Frame),
 ) -> Result<(PerSymbol, PerSymbol)> {
     let days: Vec<NaiveDate> = held.range(..=end.date()).copied().collect();
-    let whole_days: Vec<(Frame, Frame)> = days
-        .iter()
-        .map(|d| {
-            (
-                Frame::from_local(d.and_time(NaiveTime::MIN)),
-                Frame::from_local(d.and_hms_opt(23, 59, 59).expect("a valid time")),
-            )
-        })
-        .collect();
-    let redis = async {
-        if days.is_empty() {
-            return Ok(vec![Vec::new(); q.symbols.len()]);
-        }
-        app.same_day.bars(&days, &q.symbols, q.period, (Frame::from_epoch_seconds(0), end), q.include_forming).await
+    let redis = if days.is_empty() {
+        vec![Vec::new(); q.symbols.len()]
+    } else {
+        app.same_day.bars(&days, &q.symbols, q.period, (Frame::from_epoch_seconds(0), end), q.include_forming).await?
     };
-    let history = app.history.last(&q.symbols, q.period, (count, end), &whole_days);
-    let (redis, history) = tokio::join!(redis, history);
-    Ok((redis?, history?))
+    let short: Vec<usize> = (0..q.symbols.len()).filter(|i| redis[*i].len() < count as usize).collect();
+    let mut history = vec![Vec::new(); q.symbols.len()];
+    if !short.is_empty() {
+        let symbols: Vec<Symbol> = short.iter().map(|i| q.symbols[*i]).collect();
+        let whole_days: Vec<(Frame, Frame)> = days.iter().map(|d| whole_day(*d)).collect();
+        let found = app.history.last(&symbols, q.period, (count, end), &whole_days).await?;
+        for (i, bars) in short.into_iter().zip(found) {
+            history[i] = bars;
+        }
+    }
+    Ok((redis, history))
+}
+
+/// The first and last frame of `day`.
+fn whole_day(day: NaiveDate) -> (Frame, Frame) {
+    (
+        Frame::from_local(day.and_time(NaiveTime::MIN)),
+        Frame::from_local(day.and_hms_opt(23, 59, 59).expect("a valid time")),
+    )
 }
 
 /// The newest `count` bars of a series, with the stores recounted.
