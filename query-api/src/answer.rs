@@ -136,7 +136,7 @@ fn bounds(q: &BarsQuery, series: &[Series]) -> (Frame, Frame) {
 
 impl BarsAnswer {
     fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4096);
+        let mut out = Vec::with_capacity(self.json_len());
         match self {
             BarsAnswer::One(one) => {
                 open_object(&mut out, &one.head);
@@ -168,6 +168,17 @@ impl BarsAnswer {
             }
         }
         out
+    }
+}
+
+impl BarsAnswer {
+    /// About the length of the answer: its bars and a head per symbol.
+    fn json_len(&self) -> usize {
+        let bars = |bars: &[Served]| bars.iter().map(|b| b.json_len() + 1).sum::<usize>();
+        match self {
+            BarsAnswer::One(one) => 256 + bars(&one.bars),
+            BarsAnswer::Keyed(keyed) => 256 + keyed.symbols.values().map(|s| 128 + bars(&s.bars)).sum::<usize>(),
+        }
     }
 }
 

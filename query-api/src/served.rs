@@ -51,6 +51,14 @@ impl Served {
     }
 
     /// Appends the bar object (with `"forming":true` on the forming bar) to `out`.
+    /// About how many bytes [`Self::write_json`] writes, to size the answer once.
+    pub fn json_len(&self) -> usize {
+        match &self.body {
+            Body::Stored(json) => json.len(),
+            Body::Parsed { .. } => 200,
+        }
+    }
+
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match &self.body {
             Body::Stored(json) => out.extend_from_slice(json.as_bytes()),

@@ -51,9 +51,27 @@ impl SameDay {
 
     /// For each of `symbols`, in order: the closed bars of `days` inside `start..=end`, oldest
     /// first, with each day's forming bar when `forming` is set and that bar lies in the range and
-    /// has not closed. One pipeline for all of them.
+    /// has not closed. One pipeline per connection, the symbols shared out among the connections
+    /// so that several cores decode the replies of a large query at once.
     pub async fn bars(
         &self,
+        days: &[NaiveDate],
+        symbols: &[Symbol],
+        period: Period,
+        range: (Frame, Frame),
+        forming: bool,
+    ) -> Result<Vec<Vec<Served>>> {
+        let per_connection = symbols.len().div_ceil(self.connections.len()).max(1);
+        let parts =
+            symbols.chunks(per_connection).map(|part| self.bars_on(self.con(), days, part, period, range, forming));
+        let parts = futures_util::future::try_join_all(parts).await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// [`Self::bars`] of `symbols` in one pipeline on `con`.
+    async fn bars_on(
+        &self,
+        mut con: ConnectionManager,
         days: &[NaiveDate],
         symbols: &[Symbol],
         period: Period,
@@ -74,7 +92,7 @@ impl SameDay {
                 }
             }
         }
-        let replies: Vec<redis::Value> = pipe.query_async(&mut self.con()).await.map_err(AppError::redis)?;
+        let replies: Vec<redis::Value> = pipe.query_async(&mut con).await.map_err(AppError::redis)?;
         let mut replies = replies.into_iter();
         let mut all = Vec::with_capacity(symbols.len());
         for _ in symbols {
