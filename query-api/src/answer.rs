@@ -43,14 +43,22 @@ pub struct BarsResponse {
 pub struct BarsHead {
     #[schema(value_type = String, example = "600519.SH")]
     pub symbol: Symbol,
+    #[serde(flatten)]
+    pub span: SpanHead,
+}
+
+/// What every bars answer says of its query and its bars in all.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct SpanHead {
     /// Minutes.
     pub period: u16,
-    /// The range's first frame as understood (ISO-8601, `+08:00`); with `count`, the first bar's.
+    /// The range's first frame as understood (ISO-8601, `+08:00`); with `count`, the earliest bar's.
     #[schema(value_type = String)]
     pub start: Frame,
     /// The range's last frame as understood.
     #[schema(value_type = String)]
     pub end: Frame,
+    /// Bars in the answer (of all symbols).
     pub count: usize,
     pub sources: Sources,
 }
@@ -58,16 +66,8 @@ pub struct BarsHead {
 /// The answer for `symbols=`: the query and, per symbol, its bars.
 #[derive(Debug, ToSchema)]
 pub struct KeyedBarsResponse {
-    /// Minutes.
-    pub period: u16,
-    /// The range's first frame as understood; with `count`, the earliest bar's.
-    #[schema(value_type = String)]
-    pub start: Frame,
-    #[schema(value_type = String)]
-    pub end: Frame,
-    /// Bars of all symbols.
-    pub count: usize,
-    pub sources: Sources,
+    #[serde(flatten)]
+    pub head: SpanHead,
     /// Every symbol asked for, with no bars when it has none.
     pub symbols: BTreeMap<String, SymbolBars>,
 }
@@ -79,16 +79,6 @@ pub struct SymbolBars {
     pub sources: Sources,
     /// One bar per frame, oldest first.
     pub bars: Vec<Served>,
-}
-
-/// The head a keyed answer writes before its symbols.
-#[derive(Serialize)]
-struct KeyedHead {
-    period: u16,
-    start: Frame,
-    end: Frame,
-    count: usize,
-    sources: Sources,
 }
 
 /// The response to `q` with its series (one per symbol, in `q.symbols` order).
@@ -107,17 +97,12 @@ pub fn render(q: &BarsQuery, series: Vec<Series>) -> Response {
         let symbols: BTreeMap<String, SymbolBars> = symbols.collect();
         let sources = symbols.values().fold(Sources::default(), |all, s| all.plus(s.sources));
         let count = symbols.values().map(|s| s.count).sum();
-        BarsAnswer::Keyed(KeyedBarsResponse { period: q.period.minutes(), start, end, count, sources, symbols })
+        let head = SpanHead { period: q.period.minutes(), start, end, count, sources };
+        BarsAnswer::Keyed(KeyedBarsResponse { head, symbols })
     } else {
         let s = series.into_iter().next().unwrap_or_default();
-        let head = BarsHead {
-            symbol: q.symbols[0],
-            period: q.period.minutes(),
-            start,
-            end,
-            count: s.bars.len(),
-            sources: s.sources,
-        };
+        let span = SpanHead { period: q.period.minutes(), start, end, count: s.bars.len(), sources: s.sources };
+        let head = BarsHead { symbol: q.symbols[0], span };
         BarsAnswer::One(BarsResponse { head, bars: s.bars })
     };
     ([(header::CONTENT_TYPE, "application/json")], answer.to_json()).into_response()
@@ -144,14 +129,7 @@ impl BarsAnswer {
                 out.push(b'}');
             }
             BarsAnswer::Keyed(keyed) => {
-                let head = KeyedHead {
-                    period: keyed.period,
-                    start: keyed.start,
-                    end: keyed.end,
-                    count: keyed.count,
-                    sources: keyed.sources,
-                };
-                open_object(&mut out, &head);
+                open_object(&mut out, &keyed.head);
                 out.extend_from_slice(br#","symbols":{"#);
                 for (i, (symbol, part)) in keyed.symbols.iter().enumerate() {
                     if i > 0 {

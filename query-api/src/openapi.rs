@@ -4,7 +4,7 @@
 use common::Bar;
 use utoipa::OpenApi;
 
-use crate::answer::{BarsAnswer, BarsHead, BarsResponse, KeyedBarsResponse, SymbolBars};
+use crate::answer::{BarsAnswer, BarsHead, BarsResponse, KeyedBarsResponse, SpanHead, SymbolBars};
 use crate::api::{
     __path_bars, __path_is_trading_day, __path_next_trading_day, __path_stream_bars, __path_trading_days, IsTradingDay,
     NextDay, TradingDays,
@@ -22,7 +22,7 @@ use crate::served::{Served, Sources};
                        `Authorization: Bearer <token>`."
     ),
     paths(bars, stream_bars, trading_days, is_trading_day, next_trading_day),
-    components(schemas(BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SymbolBars, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay)),
+    components(schemas(BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay)),
     modifiers(&BearerAuth),
     security((), ("bearer" = [])),
     tags((name = "bars", description = "Bars of one symbol and period"), (name = "calendar", description = "The A-share trading calendar"))
