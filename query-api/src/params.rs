@@ -3,7 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use common::time::parse_datetime;
 use common::{Frame, Period, Symbol};
 use serde::de::DeserializeOwned;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{AppError, Result};
+use crate::plan::whole_day;
 
 /// A query string read into `T`, whose fields are the only parameters accepted.
 pub struct Params<T>(pub T);
@@ -357,8 +358,8 @@ fn bound(name: &str, value: Option<String>, bound: Bound) -> Result<Frame> {
         ));
     }
     let frame = match (parse_date(text), bound) {
-        (Some(day), Bound::Start) => Frame::from_local(day.and_time(NaiveTime::MIN)),
-        (Some(day), Bound::End) => Frame::from_local(day.and_hms_opt(23, 59, 59).expect("a valid time")),
+        (Some(day), Bound::Start) => whole_day(day).0,
+        (Some(day), Bound::End) => whole_day(day).1,
         (None, _) => {
             let ms = parse_datetime(text).map_err(|e| {
                 AppError::bad("bad_time", format!("{name}: {e}; a date alone (2026-11-20) means the whole day"))

@@ -24,11 +24,17 @@ pub fn plan(start: Frame, end: Frame, held: &BTreeSet<NaiveDate>, calendar: &Tra
     let mut history = first.iter_days().take_while(|d| *d <= last).filter(needs_history);
     let clickhouse = history.next().map(|from| {
         let to = history.last().unwrap_or(from);
-        let day_start = Frame::from_local(from.and_time(NaiveTime::MIN));
-        let day_end = Frame::from_local(to.and_hms_opt(23, 59, 59).expect("a valid time"));
-        (start.max(day_start), end.min(day_end))
+        (start.max(whole_day(from).0), end.min(whole_day(to).1))
     });
     Plan { redis_days, clickhouse }
+}
+
+/// The first and last frame (second) of `day`, market time.
+pub fn whole_day(day: NaiveDate) -> (Frame, Frame) {
+    (
+        Frame::from_local(day.and_time(NaiveTime::MIN)),
+        Frame::from_local(day.and_hms_opt(23, 59, 59).expect("a valid time")),
+    )
 }
 
 #[cfg(test)]

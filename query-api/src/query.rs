@@ -4,14 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use common::{Frame, Symbol};
 
 use crate::app::App;
 use crate::error::Result;
 use crate::merge::{merge, Series};
 use crate::params::{BarsQuery, Span};
-use crate::plan::plan;
+use crate::plan::{plan, whole_day};
 use crate::served::{Served, Sources};
 
 /// One merged series per symbol of `q`, in its order.
@@ -81,14 +81,6 @@ async fn last(
         }
     }
     Ok((redis, history))
-}
-
-/// The first and last frame of `day`.
-fn whole_day(day: NaiveDate) -> (Frame, Frame) {
-    (
-        Frame::from_local(day.and_time(NaiveTime::MIN)),
-        Frame::from_local(day.and_hms_opt(23, 59, 59).expect("a valid time")),
-    )
 }
 
 /// The newest `count` bars of a series, with the stores recounted.
