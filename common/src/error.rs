@@ -10,6 +10,8 @@ pub enum Error {
     InvalidSymbol(String),
     #[error("invalid period {0:?}: accepted periods are 1, 5, 15, 30 and 60 (minutes)")]
     InvalidPeriod(String),
+    #[error("invalid period {0:?}: accepted are a number of minutes that divides 120 (1, 2, 3, 5, 10, 15, 20, 30, 40, 60, 120, ...), 1d, 1w and 1M")]
+    InvalidResolution(String),
     #[error("invalid time {0:?}: expected epoch milliseconds or 24-hour ISO-8601 like 2026-11-20T09:31:00 (offset optional, none means Asia/Shanghai)")]
     InvalidTime(String),
     #[error("invalid number {0:?}: {1}")]
@@ -31,7 +33,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::InvalidSymbol(_) => "bad_symbol",
-            Error::InvalidPeriod(_) => "bad_period",
+            Error::InvalidPeriod(_) | Error::InvalidResolution(_) => "bad_period",
             Error::InvalidTime(_) => "bad_time",
             Error::InvalidNumber(..) => "bad_number",
             Error::OutsideCalendar { .. } => "outside_calendar",

@@ -9,6 +9,8 @@
 //! - [`tick`]: `Tick` and the parsers of the two stream payloads (tick objects, QMT dicts).
 //! - [`bar`]: `Bar`, `Ohlcv` and the aggregator's `BarEvent`s.
 //! - [`calendar`]: `TradingCalendar`, trading days from a holiday list.
+//! - [`resample`]: `Resolution` and `Resampler`, any-minute, daily, weekly and monthly bars built
+//!   from stored ones.
 //! - [`session`]: `Sessions`, the bar grid of a layout and the reasons a time has no bar.
 //! - [`aggregate`]: `BarAggregator`, ticks to bars of every period.
 //! - [`normalise`]: vendor history normalised into the project's bar layout.
@@ -27,6 +29,7 @@ pub mod number;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod period;
+pub mod resample;
 pub mod session;
 pub mod settings;
 pub mod stream;

@@ -111,8 +111,18 @@ pub struct Window {
 #[derive(Debug, Clone)]
 pub struct Grid {
     by_minute: Vec<Result<Slot, Rejection>>,
-    windows: [Vec<Window>; 5],
-    window_of: [Vec<u16>; 5],
+    windows: [Tiling; 5],
+    sessions: Vec<(u32, u32)>,
+    slots: Vec<SlotSpec>,
+    label: LabelSide,
+}
+
+/// The session-aligned windows of one bar length over a day's grid, and the window of each slot.
+#[derive(Debug, Clone, Default)]
+pub struct Tiling {
+    pub windows: Vec<Window>,
+    /// Per slot, the index of its window in `windows`.
+    pub window_of: Vec<u16>,
 }
 
 const fn hm(h: u32, m: u32) -> u32 {
@@ -124,6 +134,7 @@ const AFTERNOON: (u32, u32) = (hm(13, 0), 120);
 const AFTER_HOURS: (u32, u32) = (hm(15, 5), 25);
 
 /// One one-minute slot while a grid is built: its session, minute offset in it and interval.
+#[derive(Debug, Clone)]
 struct SlotSpec {
     session: usize,
     offset: u32,
@@ -151,43 +162,47 @@ impl Grid {
             }));
         }
         let by_minute = (0..24 * 60).map(|m| classify_minute(m, &sessions, separate)).collect();
-        let mut windows: [Vec<Window>; 5] = Default::default();
-        let mut window_of: [Vec<u16>; 5] = Default::default();
-        for p in Period::ALL {
-            let (list, index) = (&mut windows[p.index()], &mut window_of[p.index()]);
-            let size = u32::from(p.minutes());
-            let mut previous = None;
-            for (slot, spec) in slots.iter().enumerate() {
-                // Longer windows are aligned to their session's start; a separate auction bar joins the first.
-                let key = if size == 1 { (spec.session, slot as u32) } else { (spec.session, spec.offset / size) };
-                if previous != Some(key) {
-                    let (session_start, len) = sessions[spec.session];
-                    let (start, end) = if size == 1 {
-                        (spec.start, spec.end)
-                    } else {
-                        let first = session_start + key.1 * size;
-                        (first * 60, (first + size).min(session_start + len) * 60)
-                    };
-                    let label = if layout.label == LabelSide::End { end } else { start };
-                    list.push(Window { first: slot as Slot, last: slot as Slot, start, end, label });
-                    previous = Some(key);
-                }
-                let last = list.len() - 1;
-                list[last].last = slot as Slot;
-                index.push(last as u16);
+        let mut grid = Grid { by_minute, windows: Default::default(), sessions, slots, label: layout.label };
+        grid.windows = Period::ALL.map(|p| grid.tiling(p.minutes()));
+        grid
+    }
+
+    /// The windows of bars `minutes` long: one per minute for 1, otherwise aligned to each session's
+    /// start and cut at its end (a separate auction bar joins the first window). Any length works;
+    /// the ones that divide 120 tile the morning and the afternoon exactly.
+    pub fn tiling(&self, minutes: u16) -> Tiling {
+        let size = u32::from(minutes.max(1));
+        let mut tiling = Tiling::default();
+        let mut previous = None;
+        for (slot, spec) in self.slots.iter().enumerate() {
+            let key = if size == 1 { (spec.session, slot as u32) } else { (spec.session, spec.offset / size) };
+            if previous != Some(key) {
+                let (session_start, len) = self.sessions[spec.session];
+                let (start, end) = if size == 1 {
+                    (spec.start, spec.end)
+                } else {
+                    let first = session_start + key.1 * size;
+                    (first * 60, (first + size).min(session_start + len) * 60)
+                };
+                let label = if self.label == LabelSide::End { end } else { start };
+                tiling.windows.push(Window { first: slot as Slot, last: slot as Slot, start, end, label });
+                previous = Some(key);
             }
+            let last = tiling.windows.len() - 1;
+            tiling.windows[last].last = slot as Slot;
+            tiling.window_of.push(last as u16);
         }
-        Grid { by_minute, windows, window_of }
+        tiling
     }
 
     /// Number of one-minute bars in a full day.
     pub fn len(&self) -> usize {
-        self.windows[0].len()
+        self.slots.len()
     }
 
     /// Never true: every grid has its sessions.
     pub fn is_empty(&self) -> bool {
-        self.windows[0].is_empty()
+        self.slots.is_empty()
     }
 
     /// The last slot of the day.
@@ -202,17 +217,18 @@ impl Grid {
 
     /// The window of `period` that holds `slot`.
     pub fn window(&self, period: Period, slot: Slot) -> &Window {
-        &self.windows[period.index()][self.window_of[period.index()][slot as usize] as usize]
+        let tiling = &self.windows[period.index()];
+        &tiling.windows[tiling.window_of[slot as usize] as usize]
     }
 
     /// Index of that window among the day's windows of `period`.
     pub fn window_index(&self, period: Period, slot: Slot) -> u16 {
-        self.window_of[period.index()][slot as usize]
+        self.windows[period.index()].window_of[slot as usize]
     }
 
     /// The day's windows of `period`, in order.
     pub fn windows(&self, period: Period) -> &[Window] {
-        &self.windows[period.index()]
+        &self.windows[period.index()].windows
     }
 
     /// Every frame a full day has for `period`.
