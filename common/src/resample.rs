@@ -53,7 +53,7 @@ impl Resolution {
         stored
             .iter()
             .copied()
-            .filter(|p| minutes % p.minutes() == 0)
+            .filter(|p| minutes.is_multiple_of(p.minutes()))
             .max()
             .ok_or_else(|| Error::InvalidResolution(format!("{self}: no stored period divides it")))
     }
@@ -103,7 +103,7 @@ impl FromStr for Resolution {
         }
         let digits = s.strip_suffix("min").or_else(|| s.strip_suffix('m')).unwrap_or(s);
         match digits.parse::<u16>() {
-            Ok(m) if m > 0 && SESSION_MINUTES % m == 0 => Ok(Resolution::Minutes(m)),
+            Ok(m) if m > 0 && SESSION_MINUTES.is_multiple_of(m) => Ok(Resolution::Minutes(m)),
             _ => Err(bad()),
         }
     }
@@ -135,6 +135,8 @@ impl Serialize for Resolution {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built {
     pub bar: Bar,
+    /// When its interval begins (the first day's 00:00 for days, weeks and months).
+    pub opens: Frame,
     pub forming: bool,
     pub same_day: bool,
 }
@@ -160,6 +162,7 @@ pub struct Resampler<'a> {
 struct Window {
     key: (NaiveDate, u16),
     label: Frame,
+    opens: Frame,
     end: Frame,
 }
 
@@ -190,7 +193,8 @@ impl<'a> Resampler<'a> {
                 }
                 _ => {
                     let bar = Bar { frame: window.label, ..part.bar };
-                    out.push((window, Built { bar, forming: part.forming, same_day: part.same_day }));
+                    let built = Built { bar, opens: window.opens, forming: part.forming, same_day: part.same_day };
+                    out.push((window, built));
                 }
             }
         }
@@ -220,13 +224,15 @@ impl<'a> Resampler<'a> {
                 let tiling = tiling.expect("a minute tiling");
                 let index = tiling.window_of[base[i].first as usize];
                 let w = tiling.windows[index as usize];
-                Window { key: (date, index), label: at(date, w.label), end: at(date, w.end) }
+                Window { key: (date, index), label: at(date, w.label), opens: at(date, w.start), end: at(date, w.end) }
             }
-            Resolution::Day => Window { key: (date, 0), label: at(date, 0), end: at(date, day_close) },
+            Resolution::Day => {
+                Window { key: (date, 0), label: at(date, 0), opens: at(date, 0), end: at(date, day_close) }
+            }
             Resolution::Week | Resolution::Month => {
                 let (first, last) = self.target.days_covering(date, date);
                 let closing = self.last_trading_day(first, last).unwrap_or(date);
-                Window { key: (first, 0), label: at(closing, 0), end: at(closing, day_close) }
+                Window { key: (first, 0), label: at(closing, 0), opens: at(first, 0), end: at(closing, day_close) }
             }
         }
     }

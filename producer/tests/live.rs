@@ -11,6 +11,7 @@ use common::keys::Keys;
 use common::Bar;
 use harness::clock::SetClock;
 use harness::fixtures;
+use harness::seed::aggregate;
 use redis::AsyncCommands;
 use support::*;
 

@@ -5,6 +5,7 @@ mod support;
 
 use common::{Period, Tick};
 use harness::fixtures;
+use harness::seed::aggregate;
 use rust_decimal::Decimal;
 use support::*;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::keys::Keys;
 use common::{Period, Tick};
 use harness::fixtures;
+use harness::seed::aggregate;
 use redis::AsyncCommands;
 use support::*;
 

@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use common::resample::Resolution;
 use common::{Bar, Frame, Symbol};
 use futures_util::stream;
 use serde::Serialize;
+use utoipa::openapi::schema::Schema;
 use utoipa::ToSchema;
 
 use crate::merge::Series;
@@ -50,8 +52,9 @@ pub struct BarsHead {
 /// What every bars answer says of its query and its bars in all.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct SpanHead {
-    /// Minutes.
-    pub period: u16,
+    /// Minutes (a number), or `1d`, `1w`, `1M`.
+    #[schema(schema_with = period_schema)]
+    pub period: Resolution,
     /// The range's first frame as understood (ISO-8601, `+08:00`); with `count`, the earliest bar's.
     #[schema(value_type = String)]
     pub start: Frame,
@@ -97,11 +100,11 @@ pub fn render(q: &BarsQuery, series: Vec<Series>) -> Response {
         let symbols: BTreeMap<String, SymbolBars> = symbols.collect();
         let sources = symbols.values().fold(Sources::default(), |all, s| all.plus(s.sources));
         let count = symbols.values().map(|s| s.count).sum();
-        let head = SpanHead { period: q.period.minutes(), start, end, count, sources };
+        let head = SpanHead { period: q.resolution, start, end, count, sources };
         BarsAnswer::Keyed(KeyedBarsResponse { head, symbols })
     } else {
         let s = series.into_iter().next().unwrap_or_default();
-        let span = SpanHead { period: q.period.minutes(), start, end, count: s.bars.len(), sources: s.sources };
+        let span = SpanHead { period: q.resolution, start, end, count: s.bars.len(), sources: s.sources };
         let head = BarsHead { symbol: q.symbols[0], span };
         BarsAnswer::One(BarsResponse { head, bars: s.bars })
     };
@@ -205,7 +208,11 @@ fn csv(q: &BarsQuery, series: Vec<Series>) -> Response {
     });
     let body = stream::iter(std::iter::once(header).chain(chunks).map(Ok::<_, Infallible>));
     let who = if q.keyed { "bars".to_owned() } else { q.symbols[0].to_string() };
-    let name = format!("{who}_{}m_{}_{}.csv", q.period, start.date(), end.date());
+    let length = match q.resolution {
+        Resolution::Minutes(m) => format!("{m}m"),
+        other => other.to_string(),
+    };
+    let name = format!("{who}_{length}_{}_{}.csv", start.date(), end.date());
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -214,4 +221,12 @@ fn csv(q: &BarsQuery, series: Vec<Series>) -> Response {
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// A bar length in answers: minutes as a number, or `1d`, `1w`, `1M`.
+fn period_schema() -> Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let minutes = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1));
+    let named = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["1d", "1w", "1M"]));
+    Schema::OneOf(OneOfBuilder::new().item(minutes).item(named).build())
 }

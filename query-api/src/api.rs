@@ -89,7 +89,7 @@ pub struct NextDay {
 )]
 pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
     let now = Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000));
-    let query = params.check(app.limits(), now)?;
+    let query = params.check(&app.limits(), now)?;
     let series = query::series(&app, &query).await?;
     for s in &series {
         app.monitor.served(s.sources);

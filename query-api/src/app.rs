@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use common::keys::Keys;
-use common::TradingCalendar;
+use common::{Period, Sessions, TradingCalendar};
 use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 
@@ -26,6 +26,10 @@ pub struct App {
     pub keys: Keys,
     pub max_range_days: u32,
     pub max_symbols: usize,
+    /// The periods the producer and the consumer store (`[bars] periods`).
+    pub periods: Vec<Period>,
+    /// The producer's bar layout (`[bars.layout]`): the sessions longer bars are built on.
+    pub sessions: Sessions,
     pub monitor: Arc<Monitor>,
     pub api: ApiSection,
     /// `api.cors_origins` as checked at the start.
@@ -37,7 +41,7 @@ pub struct App {
 impl App {
     /// What one request may ask for.
     pub fn limits(&self) -> Limits {
-        Limits { max_range_days: self.max_range_days, max_symbols: self.max_symbols }
+        Limits { max_range_days: self.max_range_days, max_symbols: self.max_symbols, periods: self.periods.clone() }
     }
 
     /// The state for `settings`. Connections are made on first use (and remade after a failure),
@@ -63,6 +67,8 @@ impl App {
             keys,
             max_range_days: settings.api.max_range_days.max(1),
             max_symbols: settings.api.max_symbols.max(1),
+            periods: settings.bars.periods.clone(),
+            sessions: Sessions::new(settings.bars.layout),
             monitor,
             api: settings.api.clone(),
             cors: guard::cors(&settings.api.cors_origins).map_err(AppError::Settings)?,

@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::NaiveDate;
+use common::resample::Resolution;
 use common::time::parse_datetime;
 use common::{Frame, Period, Symbol};
 use serde::de::DeserializeOwned;
@@ -42,8 +43,10 @@ pub struct BarsParams {
     /// is keyed by symbol (JSON) or one long table (CSV).
     #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)(,\d{6}\.(SH|SZ|BJ|sh|sz|bj))*$", example = "600519.SH,000001.SZ")]
     pub symbols: Option<String>,
-    /// Bar length in minutes: 1, 5, 15, 30 or 60 (default 1).
-    #[param(value_type = Option<u16>, example = 5)]
+    /// Bar length: minutes that divide 120 (1, 2, 3, 5, 10, 15, 20, 30, 40, 60, 120, ...; `10m` and
+    /// `10min` too), or `1d`, `1w`, `1M` (default 1). 1, 5, 15, 30 and 60 are stored; the others
+    /// are built from the longest stored period that divides them.
+    #[param(value_type = Option<String>, pattern = r"^(\d{1,3}(m|min)?|1[dDwWM])$", example = "5")]
     pub period: Option<String>,
     /// First frame, inclusive: `2026-11-19T09:30:00`, `2026-11-19 09:30`, an offset such as `+08:00`
     /// (none means Asia/Shanghai), or a date alone for the start of that day. 24-hour times only.
@@ -106,17 +109,22 @@ pub struct BarsQuery {
     pub symbols: Vec<Symbol>,
     /// Asked with `symbols=`: the answer is keyed by symbol.
     pub keyed: bool,
+    /// The bar length of the answer.
+    pub resolution: Resolution,
+    /// The stored period read: `resolution` itself, or the longest stored period dividing it.
     pub period: Period,
     pub span: Span,
     pub format: Format,
     pub include_forming: bool,
+    /// The instant the query is answered at: which bars are still forming.
+    pub now: Frame,
 }
 
 impl BarsParams {
     /// The query these parameters ask for: at most `limits.max_symbols` symbols; a range may span
     /// at most `limits.max_range_days` days per minute of the period; `now` is the default end of a
     /// `count` query.
-    pub fn check(self, limits: Limits, now: Frame) -> Result<BarsQuery> {
+    pub fn check(self, limits: &Limits, now: Frame) -> Result<BarsQuery> {
         let (symbols, keyed) = match (self.symbol, self.symbols) {
             (Some(one), None) => (vec![symbol(Some(one))?], false),
             (None, Some(many)) => (symbol_list(&many, limits.max_symbols)?, true),
@@ -125,7 +133,11 @@ impl BarsParams {
                 return Err(AppError::bad("bad_parameter", "`symbol` and `symbols` exclude each other: give one"))
             }
         };
-        let period = period(self.period)?;
+        let resolution = resolution(self.period)?;
+        let period = match resolution.stored().filter(|p| limits.periods.contains(p)) {
+            Some(stored) => stored,
+            None => resolution.base(&limits.periods).map_err(|e| AppError::bad("bad_period", e.to_string()))?,
+        };
         let span = match (self.count, self.start) {
             (Some(_), Some(_)) => {
                 return Err(AppError::bad("bad_parameter", "`count` and `start` exclude each other: give one"))
@@ -149,15 +161,16 @@ impl BarsParams {
             }
         };
         let include_forming = flag("include_forming", self.include_forming)?;
-        Ok(BarsQuery { symbols, keyed, period, span, format, include_forming })
+        Ok(BarsQuery { symbols, keyed, resolution, period, span, format, include_forming, now })
     }
 }
 
-/// What one request may ask for.
-#[derive(Debug, Clone, Copy)]
+/// What one request may ask for, and the periods the stores hold.
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_range_days: u32,
     pub max_symbols: usize,
+    pub periods: Vec<Period>,
 }
 
 /// `start..=end` in order and no longer than `max_range_days` days of 1-minute bars.
@@ -310,6 +323,12 @@ fn period(value: Option<String>) -> Result<Period> {
     value.map_or(Ok(Period::M1), |p| p.parse().map_err(|e: common::Error| AppError::bad("bad_period", e.to_string())))
 }
 
+fn resolution(value: Option<String>) -> Result<Resolution> {
+    value.map_or(Ok(Resolution::Minutes(1)), |p| {
+        p.parse().map_err(|e: common::Error| AppError::bad("bad_period", e.to_string()))
+    })
+}
+
 fn flag(name: &str, value: Option<String>) -> Result<bool> {
     match value.as_deref() {
         None | Some("false") => Ok(false),
@@ -390,7 +409,7 @@ mod tests {
     }
 
     fn check(query: &str) -> Result<BarsQuery> {
-        params(query).check(Limits { max_range_days: 366, max_symbols: 3 }, now())
+        params(query).check(&Limits { max_range_days: 366, max_symbols: 3, periods: Period::ALL.to_vec() }, now())
     }
 
     fn range(q: &BarsQuery) -> (String, String) {
@@ -443,7 +462,8 @@ mod tests {
             ("symbol=600519.SH&count=ten", "bad_parameter", "from 1 to 100000"),
             ("symbol=600519.SH&end=2026-11-19", "missing_parameter", "`start` is required"),
             ("symbol=600519&start=2026-11-19&end=2026-11-19", "bad_symbol", ".SH, .SZ or .BJ"),
-            ("symbol=600519.SH&period=7&start=2026-11-19&end=2026-11-19", "bad_period", "1, 5, 15, 30 and 60"),
+            ("symbol=600519.SH&period=7&start=2026-11-19&end=2026-11-19", "bad_period", "divides 120"),
+            ("symbol=600519.SH&period=1y&start=2026-11-19&end=2026-11-19", "bad_period", "1d, 1w and 1M"),
             ("symbol=600519.SH&start=2026-11-19%209:30%20PM&end=2026-11-19", "bad_time", "AM/PM is not accepted"),
             ("symbol=600519.SH&start=2026-11-31&end=2026-12-01", "bad_time", "24-hour ISO-8601"),
             ("symbol=600519.SH&start=2026-11-20&end=2026-11-19", "bad_range", "is after end"),

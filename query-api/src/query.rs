@@ -1,21 +1,83 @@
 //! The bar query: a checked query, the plan of which store serves which days, both stores read
 //! concurrently for every symbol at once (Redis in one pipeline, ClickHouse in one query, each only
-//! for the days it serves), and each symbol's bars merged into one series.
+//! for the days it serves), and each symbol's bars merged into one series; bars of a length the
+//! stores do not hold are then built from the longest stored period that divides it.
 
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
+use common::resample::{Built, Part, Resampler};
 use common::{Frame, Symbol};
 
 use crate::app::App;
-use crate::error::Result;
+use crate::error::{AppError, Result};
 use crate::merge::{merge, Series};
 use crate::params::{BarsQuery, Span};
 use crate::plan::{plan, whole_day};
-use crate::served::{Served, Sources};
+use crate::served::{Served, Sources, Store};
+
+/// The most stored bars one symbol's `count` query of a built resolution reads.
+const MAX_BASE_COUNT: u32 = 1_000_000;
 
 /// One merged series per symbol of `q`, in its order.
 pub async fn series(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
+    if q.resolution.stored() == Some(q.period) {
+        stored(app, q).await
+    } else {
+        built(app, q).await
+    }
+}
+
+/// Bars of a resolution the stores do not hold: the stored bars of whole windows around the span,
+/// folded, and then the span's own.
+async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
+    let span = match q.span {
+        Span::Between { start, end } => {
+            let (first, last) = q.resolution.days_covering(start.date(), end.date());
+            Span::Between { start: whole_day(first).0, end: whole_day(last).1 }
+        }
+        Span::Last { count, end } => {
+            let per_bar = q.resolution.span_of(q.period);
+            Span::Last { count: (count.saturating_add(1)).saturating_mul(per_bar).min(MAX_BASE_COUNT), end }
+        }
+    };
+    let parts = stored(app, &BarsQuery { span, ..q.clone() }).await?;
+    let resampler = Resampler::new(&app.sessions, &app.calendar, q.period, q.resolution);
+    parts.into_iter().map(|s| fold(&resampler, s, q)).collect()
+}
+
+/// One symbol's built series: the bars in the span (a forming one only when asked, if its interval
+/// reaches into the span), each from Redis if any of its parts was.
+fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> {
+    let parts = series.bars.into_iter().map(|s| {
+        let bar =
+            s.bar().map_err(|e| AppError::Unavailable { store: s.store, detail: format!("an unreadable bar: {e}") })?;
+        Ok(Part { bar, forming: s.forming(), same_day: s.store == Store::Redis })
+    });
+    let parts = parts.collect::<Result<Vec<Part>>>()?;
+    let wanted = |b: &Built| match q.span {
+        _ if b.forming && !q.include_forming => false,
+        Span::Between { start, end } => b.bar.frame >= start && (b.bar.frame <= end || b.forming && b.opens <= end),
+        Span::Last { end, .. } => b.bar.frame <= end || b.forming,
+    };
+    let bars: Vec<Served> = resampler
+        .resample(parts, q.now)
+        .into_iter()
+        .filter(wanted)
+        .map(|b| {
+            let store = if b.same_day { Store::Redis } else { Store::ClickHouse };
+            Served::built(b.bar, b.forming, store)
+        })
+        .collect();
+    let series = Series { sources: Sources::of(&bars), bars };
+    Ok(match q.span {
+        Span::Between { .. } => series,
+        Span::Last { count, .. } => keep_last(series, count as usize),
+    })
+}
+
+/// One merged series per symbol of `q` from the stored bars of `q.period`.
+async fn stored(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
     let held = app.same_day.days_held().await?;
     let (redis, history) = match q.span {
         Span::Between { start, end } => between(app, q, &held, (start, end)).await?,

@@ -30,7 +30,12 @@ pub enum Body {
 
 impl Served {
     pub fn parsed(bar: Bar, store: Store) -> Served {
-        Served { frame: bar.frame, body: Body::Parsed { bar, forming: false }, store }
+        Served::built(bar, false, store)
+    }
+
+    /// A bar built here (forming or not), credited to `store`.
+    pub fn built(bar: Bar, forming: bool, store: Store) -> Served {
+        Served { frame: bar.frame, body: Body::Parsed { bar, forming }, store }
     }
 
     pub fn frame(&self) -> Frame {

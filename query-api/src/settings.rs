@@ -1,6 +1,7 @@
 //! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
 use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
+use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,9 @@ pub struct QueryApiSettings {
     pub calendar: CalendarSettings,
     pub clock: ClockSettings,
     pub api: ApiSection,
+    /// The producer's `[bars]`: its `periods` are what the stores hold and its `layout` the sessions
+    /// longer bars are built on (the other keys are the producer's own and ignored here).
+    pub bars: BarSettings,
 }
 
 impl Default for QueryApiSettings {
@@ -24,6 +28,7 @@ impl Default for QueryApiSettings {
             calendar: CalendarSettings::default(),
             clock: ClockSettings::default(),
             api: ApiSection::default(),
+            bars: BarSettings::default(),
         }
     }
 }

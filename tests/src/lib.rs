@@ -40,6 +40,8 @@ pub enum HarnessError {
     Io { what: String, source: std::io::Error },
     #[error("{what} did not answer within {seconds} s; its log: {log}")]
     NotReady { what: &'static str, seconds: u64, log: String },
+    #[error("{what} exited ({status}) before it answered; its log: {log}")]
+    Exited { what: &'static str, status: String, log: String },
     #[error("{what} failed: {detail}")]
     Command { what: String, detail: String },
     #[error("writing bars: {0}")]

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use common::time::day_number;
-use common::{Bar, Period, Sessions, TradingCalendar};
+use common::{Bar, Period, Sessions, Symbol, Tick, TradingCalendar};
 
 /// A bar object in the seed-era shape: frame with a space; prices alternately numbers and strings.
 pub fn seed_bar(symbol: &str, frame: &str, n: u64) -> String {
@@ -68,4 +68,24 @@ pub fn day_bars(symbol: &str, day: NaiveDate, period: Period, variant: u64) -> V
             serde_json::from_str(&json).expect("seed bars parse")
         })
         .collect()
+}
+
+/// The final bars an in-process aggregator builds from `ticks` in event time, as a second opinion.
+pub fn aggregate(ticks: &[Tick], symbol: &str, period: Period) -> Vec<Bar> {
+    let calendar = std::sync::Arc::new(common::TradingCalendar::bundled());
+    let mut agg = common::BarAggregator::new(&common::BarSettings::default(), calendar);
+    let mut events = Vec::new();
+    for t in ticks {
+        agg.apply_at_watermark(t);
+        agg.advance(agg.latest_tick_ms().unwrap());
+        events.extend(agg.drain_events());
+    }
+    let symbol: Symbol = symbol.parse().unwrap();
+    let mut by_frame = std::collections::BTreeMap::new();
+    for e in events.into_iter().filter(|e| e.period == period && e.bar.symbol == symbol) {
+        if e.kind != common::BarEventKind::Updated {
+            by_frame.insert(e.bar.frame, e.bar);
+        }
+    }
+    by_frame.into_values().collect()
 }

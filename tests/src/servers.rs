@@ -45,21 +45,39 @@ impl Drop for Guard {
     }
 }
 
-/// Polls `ready` until it answers or `limit` passes.
-async fn wait_until<F, Fut>(what: &'static str, limit: Duration, log: &Path, mut ready: F) -> Result<()>
+/// How often a server start is tried on fresh ports when another test's server took its port
+/// between the port being found free and the server binding it.
+const PORT_ATTEMPTS: usize = 4;
+
+/// Polls `ready` until it answers or `limit` passes, or the process exits (its port was taken).
+async fn wait_until<F, Fut>(
+    what: &'static str,
+    limit: Duration,
+    log: &Path,
+    process: &mut Guard,
+    mut ready: F,
+) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
+    let read_log = || std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
     while start.elapsed() < limit {
+        if let Ok(Some(status)) = process.0.try_wait() {
+            return Err(HarnessError::Exited { what, status: status.to_string(), log: read_log() });
+        }
         if ready().await {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let log = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
-    Err(HarnessError::NotReady { what, seconds: limit.as_secs(), log })
+    Err(HarnessError::NotReady { what, seconds: limit.as_secs(), log: read_log() })
+}
+
+/// Whether a failed start is worth another try on fresh ports.
+fn port_taken(e: &HarnessError) -> bool {
+    matches!(e, HarnessError::Exited { log, .. } if log.contains("in use"))
 }
 
 /// A private `redis-server`.
@@ -78,17 +96,25 @@ impl RedisServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir; nothing kept on disk.
     pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
-        let mut server = RedisServer { port: free_port()?, aof: false, process: None, dir: DataDir::new(dir)? };
-        server.launch().await?;
-        Ok(server)
+        RedisServer { port: 0, aof: false, process: None, dir: DataDir::new(dir)? }.first_launch().await
     }
 
     /// Starts a server whose every write is in its append-only file (`appendfsync always`), as a
     /// production Redis under tickbar runs, for tests that restart it.
     pub async fn start_durable() -> Result<RedisServer> {
-        let mut server = RedisServer { port: free_port()?, aof: true, process: None, dir: DataDir::new(None)? };
-        server.launch().await?;
-        Ok(server)
+        RedisServer { port: 0, aof: true, process: None, dir: DataDir::new(None)? }.first_launch().await
+    }
+
+    /// Launches on a free port, on another one if that is taken before the server binds it.
+    async fn first_launch(mut self) -> Result<RedisServer> {
+        let mut attempt = 1;
+        loop {
+            self.port = free_port()?;
+            match self.launch().await {
+                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
+                done => return done.map(|()| self),
+            }
+        }
     }
 
     /// Starts the server process (again, after [`Self::stop`]) on its port, with what its files hold.
@@ -108,15 +134,16 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .map_err(io("redis-server"))?;
-        self.process = Some(Guard(child));
+        let pid = child.id();
         let client = redis::Client::open(self.url()).expect("a valid URL");
-        wait_until("redis-server", Duration::from_secs(20), &log, || {
+        let process = self.process.insert(Guard(child));
+        wait_until("redis-server", Duration::from_secs(20), &log, process, || {
             let client = client.clone();
             async move {
-                match client.get_multiplexed_async_connection().await {
-                    Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await.is_ok(),
-                    Err(_) => false,
-                }
+                let Ok(mut c) = client.get_multiplexed_async_connection().await else { return false };
+                // Another test's server on this port answers too: only ours has our process id.
+                let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await.unwrap_or_default();
+                info.lines().any(|l| l.trim() == format!("process_id:{pid}"))
             }
         })
         .await
@@ -157,13 +184,19 @@ impl ClickHouseServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir.
     pub async fn start_in(dir: Option<&Path>) -> Result<ClickHouseServer> {
-        let dir = DataDir::new(dir)?;
-        let mut server = ClickHouseServer { http_port: 0, process: None, dir };
-        server.launch().await?;
-        Ok(server)
+        let mut server = ClickHouseServer { http_port: 0, process: None, dir: DataDir::new(dir)? };
+        let mut attempt = 1;
+        loop {
+            server.http_port = free_port()?;
+            match server.launch().await {
+                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
+                done => return done.map(|()| server),
+            }
+        }
     }
 
-    /// Starts the server process (again, after [`Self::stop`]) on fresh ports, keeping its data.
+    /// Starts the server process (again, after [`Self::stop`]) on its HTTP port and a fresh TCP
+    /// port, keeping its data.
     pub async fn launch(&mut self) -> Result<()> {
         let (program, args) = match locate("clickhouse-server", "clickhouse-server", "TICKBAR_CLICKHOUSE_SERVER") {
             Ok(path) => (path, vec![]),
@@ -172,10 +205,10 @@ impl ClickHouseServer {
                 vec!["server"],
             ),
         };
-        if self.http_port == 0 {
-            self.http_port = free_port()?;
-        }
         let config = self.write_config(free_port()?)?;
+        let owner = self.dir.path().display().to_string();
+        std::fs::create_dir_all(self.dir.path().join("user_files")).map_err(io("user_files"))?;
+        std::fs::write(self.dir.path().join("user_files/owner.tsv"), format!("{owner}\n")).map_err(io("owner.tsv"))?;
         let child = Command::new(program)
             .args(args)
             .arg(format!("--config-file={}", config.display()))
@@ -184,11 +217,13 @@ impl ClickHouseServer {
             .stderr(Stdio::null())
             .spawn()
             .map_err(io("clickhouse-server"))?;
-        self.process = Some(Guard(child));
-        let client = self.client();
-        wait_until("clickhouse-server", Duration::from_secs(60), &self.dir.path().join("server.err.log"), || {
-            let client = client.clone();
-            async move { client.query("SELECT 1").fetch_one::<u8>().await.is_ok() }
+        let (client, log) = (self.client(), self.dir.path().join("server.err.log"));
+        let process = self.process.insert(Guard(child));
+        wait_until("clickhouse-server", Duration::from_secs(60), &log, process, || {
+            let (client, owner) = (client.clone(), owner.clone());
+            // Another test's server on this port answers too: only ours reads our directory's name.
+            let mine = "SELECT s FROM file('owner.tsv', 'TSV', 's String')";
+            async move { client.query(mine).fetch_one::<String>().await.is_ok_and(|o| o == owner) }
         })
         .await
     }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
-use common::{Bar, Period, Symbol, Tick, TickKind};
+use common::{Bar, Period, Tick, TickKind};
 use harness::RedisServer;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
@@ -115,24 +115,4 @@ pub fn tick_json(t: &Tick) -> String {
         object["low"] = l.to_string().into();
     }
     object.to_string()
-}
-
-/// The final bars an in-process aggregator builds from `ticks` in event time, as a second opinion.
-pub fn aggregate(ticks: &[Tick], symbol: &str, period: Period) -> Vec<Bar> {
-    let calendar = std::sync::Arc::new(common::TradingCalendar::bundled());
-    let mut agg = common::BarAggregator::new(&common::BarSettings::default(), calendar);
-    let mut events = Vec::new();
-    for t in ticks {
-        agg.apply_at_watermark(t);
-        agg.advance(agg.latest_tick_ms().unwrap());
-        events.extend(agg.drain_events());
-    }
-    let symbol: Symbol = symbol.parse().unwrap();
-    let mut by_frame = std::collections::BTreeMap::new();
-    for e in events.into_iter().filter(|e| e.period == period && e.bar.symbol == symbol) {
-        if e.kind != common::BarEventKind::Updated {
-            by_frame.insert(e.bar.frame, e.bar);
-        }
-    }
-    by_frame.into_values().collect()
 }

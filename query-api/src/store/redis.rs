@@ -50,9 +50,10 @@ impl SameDay {
     }
 
     /// For each of `symbols`, in order: the closed bars of `days` inside `start..=end`, oldest
-    /// first, with each day's forming bar when `forming` is set and that bar lies in the range and
-    /// has not closed. One pipeline per connection, the symbols shared out among the connections
-    /// so that several cores decode the replies of a large query at once.
+    /// first, with each day's forming bar when `forming` is set, it has not closed and its interval
+    /// reaches into the range (the bar forming at `end` counts). One pipeline per connection, the
+    /// symbols shared out among the connections so that several cores decode the replies of a
+    /// large query at once.
     pub async fn bars(
         &self,
         days: &[NaiveDate],
@@ -104,7 +105,9 @@ impl SameDay {
                     let bar: Option<String> = decode(replies.next())?;
                     if let Some(bar) = bar.as_deref().map(parse).transpose()? {
                         let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
-                        if open && (start..=end).contains(&bar.frame) {
+                        let reaches =
+                            bar.frame.epoch_seconds() - i64::from(period.minutes()) * 60 <= end.epoch_seconds();
+                        if open && bar.frame >= start && reaches {
                             let frame = bar.frame;
                             out.push(Served { frame, body: Body::Parsed { bar, forming: true }, store: Store::Redis });
                             out[first..].sort_by_key(Served::frame);
