@@ -66,7 +66,12 @@ impl Keys {
 
     /// Completed bars of one trading day, symbol and period: a sorted set scored by frame epoch seconds.
     pub fn day_bars(&self, day: NaiveDate, period: Period, symbol: Symbol) -> String {
-        self.key(format_args!("tickbar:bars:{day}:{period}:{symbol}"))
+        format!("{}{symbol}", self.day_bars_prefix(day, period))
+    }
+
+    /// What every [`Self::day_bars`] key of one day and period starts with (the symbol follows).
+    pub fn day_bars_prefix(&self, day: NaiveDate, period: Period) -> String {
+        self.key(format_args!("tickbar:bars:{day}:{period}:"))
     }
 
     /// A `SCAN MATCH` pattern for every [`Self::day_bars`] key of one trading day.
@@ -77,6 +82,12 @@ impl Keys {
     /// Forming bars of one trading day and period: a hash from symbol to bar object.
     pub fn forming_bars(&self, day: NaiveDate, period: Period) -> String {
         self.key(format_args!("tickbar:forming:{day}:{period}"))
+    }
+
+    /// The symbols with a bar (closed or forming) on one trading day: a set, the index a snapshot
+    /// of the whole market reads in the same round trip as the bars.
+    pub fn day_symbols(&self, day: NaiveDate) -> String {
+        self.key(format_args!("tickbar:symbols:{day}"))
     }
 
     /// The producer's checkpoint: a hash of its aggregation state, counters and last applied entry id.

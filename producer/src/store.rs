@@ -229,13 +229,16 @@ impl Store {
 /// Writes bar events as the producer commits them (the test harness writes same-day bars with it
 /// too). Closed and amended bars replace their frame in the day's sorted set and are published;
 /// forming bars go to the day's hash, and leave it when they close without a successor: the
-/// hash holds each symbol's forming bar as of the step's end, wherever steps were cut.
+/// hash holds each symbol's forming bar as of the step's end, wherever steps were cut. Every
+/// symbol with a bar joins the day's symbol set.
 pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent]) {
     let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
     let mut days = BTreeSet::new();
+    let mut symbols: BTreeMap<NaiveDate, BTreeSet<Symbol>> = BTreeMap::new();
     for e in events {
         let day = e.bar.frame.date();
         days.insert(day.to_string());
+        symbols.entry(day).or_default().insert(e.bar.symbol);
         let json = serde_json::to_string(&e.bar).expect("bars serialize");
         let field = (day, e.period, e.bar.symbol);
         if e.kind == BarEventKind::Updated {
@@ -267,6 +270,10 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent]) 
         if !hash.removed.is_empty() {
             pipe.hdel(&key, &hash.removed).ignore();
         }
+    }
+    for (day, members) in symbols {
+        let members: Vec<String> = members.iter().map(ToString::to_string).collect();
+        pipe.sadd(keys.day_symbols(day), members).ignore();
     }
     if !days.is_empty() {
         pipe.sadd(keys.days_held(), days).ignore();

@@ -3,7 +3,8 @@
 //! runs the release query-api, and drives it with wrk (32 connections, a random symbol per request)
 //! for one day of 1-minute bars from each store, then for the Redis day of all 50 symbols in one
 //! call (`symbols=`) and for a symbol's last 240 bars (`count=`); then sends the same history query
-//! straight to ClickHouse over HTTP. Run by `deploy/bench-query.sh`.
+//! straight to ClickHouse over HTTP. Last, the Redis day grows to a whole market (5,000 symbols)
+//! and `/api/v1/snapshot` is asked for all of them at 14:00. Run by `deploy/bench-query.sh`.
 //!
 //! `cargo run --release -p query-api --example query_load -- QUERY_API_BIN [SECONDS]`
 
@@ -15,6 +16,8 @@ use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use runtime::clickhouse::apply_schema;
 
 const SYMBOLS: u32 = 50;
+/// The symbols of the whole-market snapshot run.
+const MARKET: u32 = 5_000;
 const TODAY: &str = "2026-11-20";
 const HISTORY: &str = "2026-11-19";
 
@@ -22,7 +25,7 @@ const HISTORY: &str = "2026-11-19";
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let binary = args.get(1).expect("QUERY_API_BIN");
-    let seconds = args.get(2).map_or("15", String::as_str);
+    let seconds = args.get(2).map_or("15", String::as_str).to_owned();
     let (redis, clickhouse) = tokio::join!(RedisServer::start(), ClickHouseServer::start());
     let (redis, clickhouse) = (redis?, clickhouse?);
     apply_schema(&clickhouse.client(), "tickbar").await?;
@@ -55,13 +58,47 @@ async fn main() -> anyhow::Result<()> {
         (format!("query-api, {SYMBOLS} symbols x {TODAY}, one client"), base.clone(), many, 1),
         ("query-api, last 240 bars (count=240)".into(), base.clone(), format!("{bars}&count=240&end={TODAY}"), 32),
         ("query-api, last 480 bars (count=480)".into(), base.clone(), format!("{bars}&count=480&end={TODAY}"), 32),
-        (format!("query-api, {HISTORY} from ClickHouse"), base, format!("{bars}&start={HISTORY}&end={HISTORY}"), 32),
+        (
+            format!("query-api, {HISTORY} from ClickHouse"),
+            base.clone(),
+            format!("{bars}&start={HISTORY}&end={HISTORY}"),
+            32,
+        ),
         ("ClickHouse HTTP, same history query".into(), clickhouse.url(), format!("/?query={}", encode(&sql)), 32),
     ];
     for (name, url, path, connections) in runs {
+        wrk(&name, &url, &path, connections, &seconds, 240).await?;
+    }
+    for chunk in (SYMBOLS..MARKET).collect::<Vec<u32>>().chunks(100) {
+        let bars: Vec<common::Bar> = chunk
+            .iter()
+            .flat_map(|i| harness::seed::day_bars(&format!("{:06}.SZ", i), TODAY.parse().unwrap(), Period::M1, 1))
+            .collect();
+        harness::writers::write_same_day(&mut con, &Keys::default(), Period::M1, &bars).await?;
+    }
+    println!("{MARKET} symbols: {TODAY} in Redis");
+    let snapshot = format!("/api/v1/snapshot?period=1&at={TODAY}T14:00");
+    for connections in [1, 32] {
+        let name = format!("query-api, snapshot of {MARKET} symbols, {connections} client(s)");
+        wrk(&name, &base, &snapshot, connections, &seconds, 1).await?;
+    }
+    Ok(())
+}
+
+/// Drives `url` + `path` with wrk for `seconds` over `connections`, after checking one answer
+/// names 600000.SH at least `at_least` times; prints wrk's result line.
+async fn wrk(
+    name: &str,
+    url: &str,
+    path: &str,
+    connections: u32,
+    seconds: &str,
+    at_least: usize,
+) -> anyhow::Result<()> {
+    {
         let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
         let (status, body) = harness::http_get(port, &path.replace("{symbol}", "600000.SH")).await;
-        anyhow::ensure!(status == 200 && body.matches("600000.SH").count() >= 240, "{name}: {status} {body}");
+        anyhow::ensure!(status == 200 && body.matches("600000.SH").count() >= at_least, "{name}: {status} {body}");
         let out = Command::new("wrk")
             .args([
                 &format!("-t{}", connections.min(2)),
@@ -69,8 +106,8 @@ async fn main() -> anyhow::Result<()> {
                 &format!("-d{seconds}s"),
                 "--latency",
             ])
-            .args(["-s", "deploy/bench/random-symbol.lua", &url])
-            .env("TICKBAR_BENCH_PATH", &path)
+            .args(["-s", "deploy/bench/random-symbol.lua", url])
+            .env("TICKBAR_BENCH_PATH", path)
             .env("TICKBAR_BENCH_SYMBOLS", SYMBOLS.to_string())
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);

@@ -164,14 +164,19 @@ impl BarsAnswer {
 }
 
 /// Writes `head` as an object left open for more members.
-fn open_object(out: &mut Vec<u8>, head: &impl Serialize) {
+pub fn open_object(out: &mut Vec<u8>, head: &impl Serialize) {
     serde_json::to_writer(&mut *out, head).expect("the head serializes");
     out.pop();
 }
 
 /// Writes `,"bars":[...]`.
 fn write_bars(out: &mut Vec<u8>, bars: &[Served]) {
-    out.extend_from_slice(br#","bars":["#);
+    write_list(out, "bars", bars);
+}
+
+/// Writes `,"name":[...]` of bar objects.
+pub fn write_list(out: &mut Vec<u8>, name: &str, bars: &[Served]) {
+    out.extend_from_slice(format!(r#","{name}":["#).as_bytes());
     for (i, bar) in bars.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -183,11 +188,22 @@ fn write_bars(out: &mut Vec<u8>, bars: &[Served]) {
 
 /// The series as CSV with a header line, written and sent a chunk of rows at a time.
 fn csv(q: &BarsQuery, series: Vec<Series>) -> Response {
-    let forming = q.include_forming;
+    let (start, end) = bounds(q, &series);
+    let who = if q.keyed { "bars".to_owned() } else { q.symbols[0].to_string() };
+    let length = match q.resolution {
+        Resolution::Minutes(m) => format!("{m}m"),
+        other => other.to_string(),
+    };
+    let name = format!("{who}_{length}_{}_{}.csv", start.date(), end.date());
+    csv_rows(series.into_iter().flat_map(|s| s.bars), q.include_forming, &name)
+}
+
+/// `rows` as a CSV download named `name`: a header line (with a `forming` column when `forming`),
+/// then the rows, written and sent a chunk at a time.
+pub fn csv_rows(rows: impl Iterator<Item = Served> + Send + 'static, forming: bool, name: &str) -> Response {
     let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
     header.push_str(if forming { ",forming\n" } else { "\n" });
-    let (start, end) = bounds(q, &series);
-    let mut rest = series.into_iter().flat_map(|s| s.bars).peekable();
+    let mut rest = rows.peekable();
     let chunks = std::iter::from_fn(move || {
         rest.peek()?;
         let mut chunk = String::with_capacity(CSV_CHUNK * 96);
@@ -207,12 +223,6 @@ fn csv(q: &BarsQuery, series: Vec<Series>) -> Response {
         Some(chunk)
     });
     let body = stream::iter(std::iter::once(header).chain(chunks).map(Ok::<_, Infallible>));
-    let who = if q.keyed { "bars".to_owned() } else { q.symbols[0].to_string() };
-    let length = match q.resolution {
-        Resolution::Minutes(m) => format!("{m}m"),
-        other => other.to_string(),
-    };
-    let name = format!("{who}_{length}_{}_{}.csv", start.date(), end.date());
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

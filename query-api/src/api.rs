@@ -20,13 +20,15 @@ use crate::answer::{self, BarsAnswer};
 use crate::app::App;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
-use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Params, StreamParams};
+use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Params, SnapshotParams, StreamParams};
 use crate::query;
+use crate::snapshot::Snapshot;
 
 /// The query routes (answered within the request limits) and the event stream route (long-lived).
 pub fn routes(app: Arc<App>) -> (Router, Router) {
     let queries = Router::new()
         .route("/api/v1/bars", get(bars))
+        .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/calendar/trading-days", get(trading_days))
         .route("/api/v1/calendar/is-trading-day", get(is_trading_day))
         .route("/api/v1/calendar/next", get(next_trading_day))
@@ -95,6 +97,29 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
         app.monitor.served(s.sources);
     }
     Ok(answer::render(&query, series))
+}
+
+/// The whole market at one moment: every symbol's latest closed bar at or before `at` (default now)
+/// on that trading day, or those of `symbols`, with the forming bars when asked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/snapshot",
+    tag = "bars",
+    params(SnapshotParams),
+    responses(
+        (status = 200, description = "One bar per symbol, in symbol order", content(
+            (Snapshot = "application/json"),
+            (String = "text/csv")
+        )),
+        (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
+        (status = 503, description = "The store the day needs does not answer, or the request timed out", body = ErrorBody)
+    )
+)]
+pub async fn snapshot(State(app): State<Arc<App>>, Params(params): Params<SnapshotParams>) -> Result<Response> {
+    let now = Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000));
+    let query = params.check(&app.limits(), now)?;
+    let found = crate::snapshot::read(&app, &query).await?;
+    Ok(crate::snapshot::render(&query, found))
 }
 
 /// Live bars of one symbol and period as Server-Sent Events: `event: bar` with a bar object for each

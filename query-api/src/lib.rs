@@ -10,6 +10,7 @@
 //! - [`params`]: query parameters, checked into queries or a 400.
 //! - [`query`]: the bar query: [`plan`] (which store serves which days), [`store`] (the Redis and
 //!   ClickHouse reads), [`merge`] (one series, Redis winning a frame both hold).
+//! - [`snapshot`]: the whole market at one moment, from Redis in one script call or ClickHouse.
 //! - [`served`]: a served bar, the store it came from and the per-store counts.
 //! - [`live`]: shared Redis subscriptions behind the event streams.
 //! - [`guard`]: token, CORS, concurrency limit and timeout; [`error`]: every failure as a JSON answer.
@@ -31,6 +32,7 @@ pub mod plan;
 pub mod query;
 pub mod served;
 pub mod settings;
+pub mod snapshot;
 pub mod store;
 
 use std::sync::Arc;

@@ -6,11 +6,12 @@ use utoipa::OpenApi;
 
 use crate::answer::{BarsAnswer, BarsHead, BarsResponse, KeyedBarsResponse, SpanHead, SymbolBars};
 use crate::api::{
-    __path_bars, __path_is_trading_day, __path_next_trading_day, __path_stream_bars, __path_trading_days, IsTradingDay,
-    NextDay, TradingDays,
+    __path_bars, __path_is_trading_day, __path_next_trading_day, __path_snapshot, __path_stream_bars,
+    __path_trading_days, IsTradingDay, NextDay, TradingDays,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::served::{Served, Sources};
+use crate::snapshot::{Snapshot, SnapshotHead};
 
 /// The OpenAPI document of every endpoint.
 #[derive(OpenApi)]
@@ -21,11 +22,11 @@ use crate::served::{Served, Sources};
                        trading calendar. When the service has `api.token` set, every `/api` route needs \
                        `Authorization: Bearer <token>`."
     ),
-    paths(bars, stream_bars, trading_days, is_trading_day, next_trading_day),
-    components(schemas(BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay)),
+    paths(bars, snapshot, stream_bars, trading_days, is_trading_day, next_trading_day),
+    components(schemas(BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Snapshot, SnapshotHead, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay)),
     modifiers(&BearerAuth),
     security((), ("bearer" = [])),
-    tags((name = "bars", description = "Bars of one symbol and period"), (name = "calendar", description = "The A-share trading calendar"))
+    tags((name = "bars", description = "Bars of symbols and a period, and snapshots of the market"), (name = "calendar", description = "The A-share trading calendar"))
 )]
 pub struct ApiDoc;
 

@@ -153,13 +153,7 @@ impl BarsParams {
         if let Span::Between { start, end } = span {
             check_range(start, end, period, limits.max_range_days)?;
         }
-        let format = match self.format.as_deref() {
-            None | Some("json") => Format::Json,
-            Some("csv") => Format::Csv,
-            Some(other) => {
-                return Err(AppError::bad("bad_parameter", format!("format {other:?}: accepted are json and csv")))
-            }
-        };
+        let format = format(self.format)?;
         let include_forming = flag("include_forming", self.include_forming)?;
         Ok(BarsQuery { symbols, keyed, resolution, period, span, format, include_forming, now })
     }
@@ -221,6 +215,68 @@ fn count_of(text: &str) -> Result<u32> {
             "bad_parameter",
             format!("count {text:?}: accepted is a whole number from 1 to {MAX_COUNT}"),
         )),
+    }
+}
+
+/// `GET /api/v1/snapshot`
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotParams {
+    /// Bar length in minutes: a stored period, 1, 5, 15, 30 or 60 (default 1).
+    #[param(value_type = Option<u16>, example = 1)]
+    pub period: Option<String>,
+    /// The moment of the snapshot (same forms as `start` of `/api/v1/bars`; a date alone is that
+    /// day's close). Default: now. On a day that does not trade, the trading day before.
+    #[param(
+        pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        example = "2026-11-20T10:30:00"
+    )]
+    pub at: Option<String>,
+    /// Only these securities, comma-separated (up to `api.max_symbols`); default: every symbol
+    /// with a bar that day.
+    #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)(,\d{6}\.(SH|SZ|BJ|sh|sz|bj))*$", example = "600519.SH,000001.SZ")]
+    pub symbols: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$", example = "json")]
+    pub format: Option<String>,
+    /// `true` adds each symbol's bar forming now (only without `at`), default `false`.
+    #[param(value_type = Option<bool>, example = false)]
+    pub include_forming: Option<String>,
+}
+
+/// A checked snapshot query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotQuery {
+    pub period: Period,
+    pub at: Frame,
+    /// `at` was not given: the snapshot is of now, and may hold forming bars.
+    pub live: bool,
+    /// The symbols asked for, or `None` for every symbol of the day.
+    pub symbols: Option<Vec<Symbol>>,
+    pub format: Format,
+    pub include_forming: bool,
+}
+
+impl SnapshotParams {
+    pub fn check(self, limits: &Limits, now: Frame) -> Result<SnapshotQuery> {
+        let period = period(self.period)?;
+        if !limits.periods.contains(&period) {
+            return Err(AppError::bad(
+                "bad_period",
+                format!("period {period}: this deployment stores no {period}-minute bars"),
+            ));
+        }
+        let at = self.at.map(|at| bound("at", Some(at), Bound::End)).transpose()?;
+        let symbols = self.symbols.map(|list| symbol_list(&list, limits.max_symbols)).transpose()?;
+        Ok(SnapshotQuery {
+            period,
+            at: at.unwrap_or(now),
+            live: at.is_none(),
+            symbols,
+            format: format(self.format)?,
+            include_forming: flag("include_forming", self.include_forming)?,
+        })
     }
 }
 
@@ -321,6 +377,14 @@ fn symbol(value: Option<String>) -> Result<Symbol> {
 
 fn period(value: Option<String>) -> Result<Period> {
     value.map_or(Ok(Period::M1), |p| p.parse().map_err(|e: common::Error| AppError::bad("bad_period", e.to_string())))
+}
+
+fn format(value: Option<String>) -> Result<Format> {
+    match value.as_deref() {
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some(other) => Err(AppError::bad("bad_parameter", format!("format {other:?}: accepted are json and csv"))),
+    }
 }
 
 fn resolution(value: Option<String>) -> Result<Resolution> {

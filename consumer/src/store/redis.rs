@@ -265,18 +265,20 @@ pub struct DayRemoved {
     /// Whether `tickbar:days` listed the day.
     pub was_held: bool,
     pub bar_keys: u64,
+    /// The forming-bar hashes and the symbol set.
     pub forming_keys: u64,
 }
 
 /// Unlists `day` from the days held (so readers stop routing to Redis first), then deletes its
-/// closed-bar sorted sets and forming-bar hashes.
+/// closed-bar sorted sets, its forming-bar hashes and its symbol set.
 pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<DayRemoved> {
     let was_held: i64 = con.srem(keys.days_held(), day.to_string()).await?;
     let mut removed = DayRemoved { day, was_held: was_held == 1, ..DayRemoved::default() };
     for chunk in scan(con, &keys.day_bars_pattern(day)).await?.chunks(1000) {
         removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
     }
-    let forming: Vec<String> = Period::ALL.iter().map(|p| keys.forming_bars(day, *p)).collect();
+    let mut forming: Vec<String> = Period::ALL.iter().map(|p| keys.forming_bars(day, *p)).collect();
+    forming.push(keys.day_symbols(day));
     removed.forming_keys = con.unlink(&forming).await?;
     Ok(removed)
 }

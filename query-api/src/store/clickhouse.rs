@@ -1,5 +1,5 @@
-//! History in ClickHouse: symbols and a period over a range of frames, or each symbol's last bars,
-//! read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
+//! History in ClickHouse: symbols and a period over a range of frames, each symbol's last bars, or
+//! every symbol's latest bar at a moment, read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
 //! the query text.
 
 use common::keys::bars_table;
@@ -64,6 +64,25 @@ impl History {
         by_symbol(symbols, rows, true)
     }
 
+    /// Every symbol's (or each of `symbols`') latest bar of `period` with a frame in `from..=at`,
+    /// in symbol order. One query.
+    pub async fn snapshot(
+        &self,
+        period: Period,
+        (from, at): (Frame, Frame),
+        symbols: Option<&[Symbol]>,
+    ) -> Result<Vec<Served>> {
+        let only = symbols.map_or(String::new(), |s| format!(" AND symbol IN ({})", placeholders(s.len())));
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE period = ? AND frame >= toDateTime(?) AND frame <= toDateTime(?){only} \
+             ORDER BY symbol, frame DESC LIMIT 1 BY symbol",
+            self.table
+        );
+        let query = self.client.query(&sql).bind(period.minutes()).bind(from.epoch_seconds()).bind(at.epoch_seconds());
+        let rows = bind_symbols(query, symbols.unwrap_or_default()).fetch_all::<BarRow>().await;
+        rows.map_err(AppError::clickhouse)?.iter().map(served).collect()
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(AppError::clickhouse)
     }
@@ -87,16 +106,19 @@ fn by_symbol(symbols: &[Symbol], rows: Vec<BarRow>, newest_first: bool) -> Resul
     let place: std::collections::HashMap<String, usize> =
         symbols.iter().enumerate().map(|(i, s)| (s.to_string(), i)).collect();
     for row in &rows {
-        let bar = row.bar().map_err(|e| AppError::Unavailable {
-            store: Store::ClickHouse,
-            detail: format!("an unreadable row: {e}"),
-        })?;
         if let Some(i) = place.get(&row.symbol) {
-            series[*i].push(Served::parsed(bar, Store::ClickHouse));
+            series[*i].push(served(row)?);
         }
     }
     if newest_first {
         series.iter_mut().for_each(|s| s.reverse());
     }
     Ok(series)
+}
+
+fn served(row: &BarRow) -> Result<Served> {
+    let bar = row
+        .bar()
+        .map_err(|e| AppError::Unavailable { store: Store::ClickHouse, detail: format!("an unreadable row: {e}") })?;
+    Ok(Served::parsed(bar, Store::ClickHouse))
 }

@@ -1,5 +1,6 @@
 //! Same-day bars in Redis, as the producer writes them: the set of days held, each day's closed bars
-//! (a sorted set per symbol and period, read by score range) and the forming bar of each symbol.
+//! (a sorted set per symbol and period, read by score range), the forming bar of each symbol, and
+//! the day's symbol set a snapshot of the whole market reads by.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,10 +121,85 @@ impl SameDay {
         Ok(all)
     }
 
+    /// Per symbol (those of `symbols`, or all of the day's symbol set, in symbol order): its
+    /// latest closed bar of `period` at or before `at`, and its forming bar when `forming` is set
+    /// (left out when already closed). One script call: one round trip, whatever the number of
+    /// symbols.
+    pub async fn snapshot(
+        &self,
+        day: NaiveDate,
+        period: Period,
+        at: Frame,
+        symbols: Option<&[Symbol]>,
+        forming: bool,
+    ) -> Result<Vec<Latest>> {
+        let mut invocation = SNAPSHOT.prepare_invoke();
+        invocation
+            .arg(self.keys.day_symbols(day))
+            .arg(self.keys.day_bars_prefix(day, period))
+            .arg(if forming { self.keys.forming_bars(day, period) } else { String::new() })
+            .arg(at.epoch_seconds());
+        for symbol in symbols.unwrap_or_default() {
+            invocation.arg(symbol.to_string());
+        }
+        let flat: Vec<Option<String>> = invocation.invoke_async(&mut self.con()).await.map_err(AppError::redis)?;
+        let mut latest = Vec::with_capacity(flat.len() / 4);
+        for row in flat.chunks_exact(4) {
+            let [Some(symbol), json, score, forming] = row else { continue };
+            let closed = match (json, score.as_deref().and_then(|s| s.parse::<i64>().ok())) {
+                (Some(json), Some(score)) => Some(stored(json.clone(), score)?),
+                _ => None,
+            };
+            let forming = forming.as_deref().map(parse).transpose()?;
+            let forming = forming.filter(|bar| closed.as_ref().is_none_or(|c| c.frame < bar.frame));
+            let forming = forming.map(|bar| Served::built(bar, true, Store::Redis));
+            latest.push(Latest { symbol: symbol.clone(), closed, forming });
+        }
+        if symbols.is_none() {
+            latest.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        }
+        Ok(latest)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         redis::cmd("PING").query_async::<()>(&mut self.con()).await.map_err(AppError::redis)
     }
 }
+
+/// One symbol of a snapshot.
+#[derive(Debug, Clone)]
+pub struct Latest {
+    pub symbol: String,
+    pub closed: Option<Served>,
+    pub forming: Option<Served>,
+}
+
+/// ARGV: the day's symbol set, the prefix of its sorted sets of one period, its forming hash of
+/// that period (empty: none wanted), the snapshot's epoch second, then the symbols asked for (none:
+/// the whole set). Returns four values per symbol: the symbol, its latest closed bar at or before
+/// the second and that bar's score (nil, nil without one), its forming bar (or nil). Keys are named
+/// in ARGV because the symbols are only known inside the script (a single-node Redis).
+static SNAPSHOT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local symbols = {}
+if #ARGV > 4 then
+  for i = 5, #ARGV do symbols[#symbols + 1] = ARGV[i] end
+else
+  symbols = redis.call('SMEMBERS', ARGV[1])
+end
+local out = {}
+for _, symbol in ipairs(symbols) do
+  local last = redis.call('ZREVRANGEBYSCORE', ARGV[2] .. symbol, ARGV[4], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  out[#out + 1] = symbol
+  out[#out + 1] = last[1] or false
+  out[#out + 1] = last[2] or false
+  out[#out + 1] = (ARGV[3] ~= '' and redis.call('HGET', ARGV[3], symbol)) or false
+end
+return out
+",
+    )
+});
 
 fn decode<T: redis::FromRedisValue>(value: Option<redis::Value>) -> Result<T> {
     let value = value.unwrap_or(redis::Value::Nil);
@@ -133,12 +209,17 @@ fn decode<T: redis::FromRedisValue>(value: Option<redis::Value>) -> Result<T> {
 /// Appends a day's closed bars as stored (their JSON untouched), each with its frame (the score).
 fn push_closed(out: &mut Vec<Served>, closed: Vec<(String, i64)>) -> Result<()> {
     for (json, score) in closed {
-        if !(json.starts_with('{') && json.ends_with('}')) {
-            return Err(unreadable(&json));
-        }
-        out.push(Served { frame: Frame::from_epoch_seconds(score), body: Body::Stored(json), store: Store::Redis });
+        out.push(stored(json, score)?);
     }
     Ok(())
+}
+
+/// A closed bar as stored (its JSON untouched) with its frame, the score.
+fn stored(json: String, score: i64) -> Result<Served> {
+    if !(json.starts_with('{') && json.ends_with('}')) {
+        return Err(unreadable(&json));
+    }
+    Ok(Served { frame: Frame::from_epoch_seconds(score), body: Body::Stored(json), store: Store::Redis })
 }
 
 fn parse(json: &str) -> Result<Bar> {
