@@ -12,6 +12,10 @@ pub enum Error {
     InvalidPeriod(String),
     #[error("invalid period {0:?}: accepted are a number of minutes that divides 120 (1, 2, 3, 5, 10, 15, 20, 30, 40, 60, 120, ...), 1d, 1w and 1M")]
     InvalidResolution(String),
+    #[error("invalid adjust {0:?}: accepted are none, forward (qfq) and backward (hfq)")]
+    InvalidAdjust(String),
+    #[error("invalid adjustment factor: {0}")]
+    InvalidFactor(String),
     #[error("invalid time {0:?}: expected epoch milliseconds or 24-hour ISO-8601 like 2026-11-20T09:31:00 (offset optional, none means Asia/Shanghai)")]
     InvalidTime(String),
     #[error("invalid number {0:?}: {1}")]
@@ -35,6 +39,8 @@ impl Error {
             Error::InvalidSymbol(_) => "bad_symbol",
             Error::InvalidPeriod(_) | Error::InvalidResolution(_) => "bad_period",
             Error::InvalidTime(_) => "bad_time",
+            Error::InvalidAdjust(_) => "bad_adjust",
+            Error::InvalidFactor(_) => "bad_factor",
             Error::InvalidNumber(..) => "bad_number",
             Error::OutsideCalendar { .. } => "outside_calendar",
             Error::HolidayList { .. } => "bad_holiday_list",

@@ -14,6 +14,14 @@ pub fn bars_table(database: &str) -> String {
     format!("{database}.{BARS_TABLE}")
 }
 
+/// The ClickHouse table of cumulative adjustment factors, inside `clickhouse.database`.
+pub const FACTORS_TABLE: &str = "adj_factors";
+
+/// `database.adj_factors`.
+pub fn factors_table(database: &str) -> String {
+    format!("{database}.{FACTORS_TABLE}")
+}
+
 /// Redis names under one key prefix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Keys {
@@ -57,6 +65,16 @@ impl Keys {
     /// A `SCAN MATCH` pattern for every worker's [`Self::history_processing`] list of `period`.
     pub fn history_processing_pattern(&self, period: Period) -> String {
         format!("{}historical_bar_data_{period}min:processing:*", glob_escape(&self.prefix))
+    }
+
+    /// The list `producer import-factors` pushes adjustment factors to, for the consumer.
+    pub fn factor_queue(&self) -> String {
+        self.key(format_args!("historical_adj_factors"))
+    }
+
+    /// Where the consumer parks a batch of factors until the INSERT has succeeded.
+    pub fn factor_processing(&self) -> String {
+        self.key(format_args!("historical_adj_factors:processing"))
     }
 
     /// The list unusable history items go to (contract: `historical_bar_data_dead`).

@@ -12,6 +12,7 @@
 //! - [`resample`]: `Resolution` and `Resampler`, any-minute, daily, weekly and monthly bars built
 //!   from stored ones.
 //! - [`session`]: `Sessions`, the bar grid of a layout and the reasons a time has no bar.
+//! - [`adjust`]: adjustment factors and forward/backward adjusted prices.
 //! - [`aggregate`]: `BarAggregator`, ticks to bars of every period.
 //! - [`normalise`]: vendor history normalised into the project's bar layout.
 //! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
@@ -19,6 +20,7 @@
 //! - [`stream`]: `EntryId`, a Redis stream entry id.
 //! - `openapi` (feature `openapi`): the OpenAPI schemas of the symbol and the frame.
 
+pub mod adjust;
 pub mod aggregate;
 pub mod bar;
 pub mod calendar;

@@ -1,15 +1,17 @@
 //! The drain: while this instance holds the drain lock, each period's queue is worked by
 //! `consumer.workers_per_queue` workers, batch by batch (take into the worker's processing list,
-//! check, skip what is stored, INSERT, then drop the processing list).
+//! check, skip what is stored, INSERT, then drop the processing list), and the adjustment-factor
+//! queue by one worker the same way (no existence check: a re-sent factor replaces the stored one).
 //! Whatever fails leaves the batch in processing, and the next attempt, after a backoff, starts
 //! from it; so does the next start after a crash.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::adjust::FactorItem;
 use common::Period;
 use redis::aio::ConnectionManager;
-use runtime::clickhouse::BarRow;
+use runtime::clickhouse::{BarRow, FactorRow};
 use runtime::ops::Backoff;
 use runtime::stores::{Role, Store};
 use tokio::sync::watch;
@@ -81,24 +83,23 @@ impl Drain {
             if !leftovers.is_empty() {
                 tracing::info!(?leftovers, "finishing batches left by more workers than configured");
             }
-            let finish = leftovers
-                .into_iter()
-                .map(|(p, worker)| self.drain_period(p, worker, Run::Leftover, con.clone(), stop.clone()));
+            let finish = leftovers.into_iter().map(|(period, worker)| {
+                self.drain_queue(Job::Bars { period, worker }, Run::Leftover, con.clone(), stop.clone())
+            });
             futures_util::future::try_join_all(finish).await?;
             let workers = self.periods.iter().flat_map(|p| (0..self.queues.workers()).map(move |worker| (*p, worker)));
-            let drains =
-                workers.map(|(p, worker)| self.drain_period(p, worker, Run::Worker, con.clone(), stop.clone()));
+            let jobs = workers.map(|(period, worker)| Job::Bars { period, worker }).chain([Job::Factors]);
+            let drains = jobs.map(|job| self.drain_queue(job, Run::Worker, con.clone(), stop.clone()));
             futures_util::future::try_join_all(drains).await.map(|_| ())
         };
         self.queues.lock().hold(con.clone(), work).await
     }
 
-    /// Works one period's queue as worker `worker` until `stop` (a leftover: until its batch in
-    /// processing is written); backs off while a store fails.
-    async fn drain_period(
+    /// Works one queue as `job` says until `stop` (a leftover: until its batch in processing is
+    /// written); backs off while a store fails.
+    async fn drain_queue(
         &self,
-        period: Period,
-        worker: usize,
+        job: Job,
         run: Run,
         mut con: ConnectionManager,
         mut stop: watch::Receiver<bool>,
@@ -108,7 +109,12 @@ impl Drain {
             if *stop.borrow() {
                 return Ok(());
             }
-            let step = self.step(period, worker, &mut con);
+            let step = async {
+                match job {
+                    Job::Bars { period, worker } => self.step(period, worker, &mut con).await,
+                    Job::Factors => self.step_factors(&mut con).await,
+                }
+            };
             let mut stopping = stop.clone();
             let outcome = tokio::select! {
                 r = step => r,
@@ -168,6 +174,35 @@ impl Drain {
         Ok(true)
     }
 
+    /// One batch of the factor queue; `false` when it was empty. An unreadable or impossible factor
+    /// is dead-lettered with its reason.
+    async fn step_factors(&self, con: &mut ConnectionManager) -> Result<bool> {
+        let keys = self.queues.keys();
+        let (queue, processing) = (keys.factor_queue(), keys.factor_processing());
+        let Some(taken) = self.queues.take_from(con, &queue, &processing, self.batch_rows).await? else {
+            return Ok(false);
+        };
+        let mut rows = Vec::with_capacity(taken.items.len());
+        let mut dead = Vec::new();
+        for item in &taken.items {
+            match factor_row(item, taken.version) {
+                Ok(row) => rows.push(row),
+                Err(why) => {
+                    let at_ms = runtime::ops::wall_ms();
+                    let letter = DeadLetter { reason: "bad_factor", detail: &why, queue: &queue, item, at_ms };
+                    dead.push(serde_json::to_string(&letter).expect("dead letters serialize"));
+                }
+            }
+        }
+        if !rows.is_empty() {
+            self.history.insert_factors(&rows).await?;
+            self.monitor.set_up(Store::ClickHouse);
+        }
+        self.queues.done_in(con, &processing, &dead).await?;
+        tracing::info!(written = rows.len(), refused = dead.len(), "adjustment factors written");
+        Ok(true)
+    }
+
     /// Inserts `rows`; when ClickHouse refuses data (not a failure to answer), splits the batch
     /// until the refused rows stand alone and returns them with ClickHouse's reason.
     async fn insert(&self, rows: &[BarRow]) -> Result<Vec<(BarRow, String)>> {
@@ -192,6 +227,22 @@ impl Drain {
         }
         Ok(rejected)
     }
+}
+
+/// The queue a worker drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// One period's history queue, as worker `worker`.
+    Bars { period: Period, worker: usize },
+    /// The adjustment-factor queue.
+    Factors,
+}
+
+/// A factor queue item as its row, or why it is none.
+fn factor_row(item: &str, version: u64) -> std::result::Result<FactorRow, String> {
+    let factor: FactorItem = serde_json::from_str(item).map_err(|e| e.to_string())?;
+    factor.check().map_err(|e| e.to_string())?;
+    FactorRow::new(&factor, version).map_err(|e| e.to_string())
 }
 
 /// What a worker does: drain its queue, or finish the batch a worker worker no longer configured left.

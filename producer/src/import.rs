@@ -154,7 +154,8 @@ impl Columns {
     }
 }
 
-fn date(d: &str) -> String {
+/// `20180102` as `2018-01-02`; other forms pass through.
+pub(crate) fn date(d: &str) -> String {
     if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
         format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..])
     } else {

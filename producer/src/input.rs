@@ -62,7 +62,7 @@ pub fn csv_error(path: &Path, e: csv::Error) -> Error {
 pub struct Report {
     /// Data lines read (CSV rows, or non-blank JSON lines).
     pub read: u64,
-    /// Stream entries (`replay`) or queue items (`import-history`) written.
+    /// Stream entries (`replay`) or queue items (`import-history`, `import-factors`) written.
     pub written: u64,
     /// Lines not written, by reason.
     pub refused: BTreeMap<&'static str, u64>,

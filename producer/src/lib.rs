@@ -14,6 +14,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod factors;
 pub mod import;
 pub mod ingest;
 pub mod input;

@@ -1,5 +1,5 @@
-//! The `producer` binary: the service (the default command), `replay` and `import-history`, over
-//! the library (`lib.rs`).
+//! The `producer` binary: the service (the default command), `replay`, `import-history` and
+//! `import-factors`, over the library (`lib.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use common::keys::Keys;
 use common::normalise::{Normaliser, SourceLayout, VolumeUnit};
 use common::Period;
 use producer::settings::ProducerSettings;
-use producer::{import, monitor, replay, service, store};
+use producer::{factors, import, monitor, replay, service, store};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +48,12 @@ enum Command {
         layout: Layout,
         #[arg(long, value_enum, default_value_t = Unit::Shares)]
         volume_unit: Unit,
+    },
+    /// Pushes adjustment factors (Tushare adj_factor or xtquant dividend-factor CSV) onto
+    /// `historical_adj_factors`, which the consumer writes to ClickHouse.
+    ImportFactors {
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 
@@ -94,6 +100,11 @@ fn main() -> anyhow::Result<()> {
             let normaliser = Normaliser::new(settings.bars.layout, calendar, period, source, unit);
             let mut con = store::connect(&settings.redis.url)?;
             let report = rt.block_on(import::import(&mut con, &keys, &file, period, normaliser))?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Some(Command::ImportFactors { file }) => {
+            let mut con = store::connect(&settings.redis.url)?;
+            let report = rt.block_on(factors::import(&mut con, &keys, &file))?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }

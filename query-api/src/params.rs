@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::NaiveDate;
+use common::adjust::Adjust;
 use common::resample::Resolution;
 use common::time::parse_datetime;
 use common::{Frame, Period, Symbol};
@@ -73,6 +74,14 @@ pub struct BarsParams {
     /// `true` adds the bar still forming now, marked `"forming": true` (default `false`).
     #[param(value_type = Option<bool>, example = false)]
     pub include_forming: Option<String>,
+    /// Prices `none` (default, as traded), `forward` (`qfq`, 前复权) or `backward` (`hfq`, 后复权),
+    /// by the factors in ClickHouse's `adj_factors`; rounded to the cent, volume and amount as traded.
+    #[param(pattern = "^(none|forward|backward|qfq|hfq)$", example = "forward")]
+    pub adjust: Option<String>,
+    /// With `adjust=forward`: the date whose prices stay as traded (`YYYY-MM-DD`; default: the
+    /// latest factor's).
+    #[param(value_type = Option<String>, format = Date, example = "2026-11-20")]
+    pub adjust_ref: Option<String>,
 }
 
 /// The answer format of `/api/v1/bars`.
@@ -118,6 +127,7 @@ pub struct BarsQuery {
     pub include_forming: bool,
     /// The instant the query is answered at: which bars are still forming.
     pub now: Frame,
+    pub adjust: Adjust,
 }
 
 impl BarsParams {
@@ -155,7 +165,8 @@ impl BarsParams {
         }
         let format = format(self.format)?;
         let include_forming = flag("include_forming", self.include_forming)?;
-        Ok(BarsQuery { symbols, keyed, resolution, period, span, format, include_forming, now })
+        let adjust = adjust(self.adjust, self.adjust_ref)?;
+        Ok(BarsQuery { symbols, keyed, resolution, period, span, format, include_forming, now, adjust })
     }
 }
 
@@ -377,6 +388,17 @@ fn symbol(value: Option<String>) -> Result<Symbol> {
 
 fn period(value: Option<String>) -> Result<Period> {
     value.map_or(Ok(Period::M1), |p| p.parse().map_err(|e: common::Error| AppError::bad("bad_period", e.to_string())))
+}
+
+fn adjust(value: Option<String>, reference: Option<String>) -> Result<Adjust> {
+    let adjust = value.map_or(Ok(Adjust::None), |a| {
+        a.parse().map_err(|e: common::Error| AppError::bad("bad_parameter", e.to_string()))
+    })?;
+    match (adjust, reference) {
+        (_, None) => Ok(adjust),
+        (Adjust::Forward { .. }, Some(day)) => Ok(Adjust::Forward { reference: Some(date("adjust_ref", Some(day))?) }),
+        (_, Some(_)) => Err(AppError::bad("bad_parameter", "`adjust_ref` goes with `adjust=forward` (or qfq) only")),
+    }
 }
 
 fn format(value: Option<String>) -> Result<Format> {

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
+use common::adjust::{Adjust, Factors};
 use common::resample::{Built, Part, Resampler};
 use common::{Frame, Symbol};
 
@@ -49,11 +50,10 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
 /// One symbol's built series: the bars in the span (a forming one only when asked, if its interval
 /// reaches into the span), each from Redis if any of its parts was.
 fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> {
-    let parts = series.bars.into_iter().map(|s| {
-        let bar =
-            s.bar().map_err(|e| AppError::Unavailable { store: s.store, detail: format!("an unreadable bar: {e}") })?;
-        Ok(Part { bar, forming: s.forming(), same_day: s.store == Store::Redis })
-    });
+    let parts = series
+        .bars
+        .into_iter()
+        .map(|s| Ok(Part { bar: readable(&s)?, forming: s.forming(), same_day: s.store == Store::Redis }));
     let parts = parts.collect::<Result<Vec<Part>>>()?;
     let wanted = |b: &Built| match q.span {
         _ if b.forming && !q.include_forming => false,
@@ -76,8 +76,37 @@ fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> 
     })
 }
 
-/// One merged series per symbol of `q` from the stored bars of `q.period`.
+/// One merged series per symbol of `q` from the stored bars of `q.period`, prices adjusted as asked.
 async fn stored(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
+    let (series, factors) = tokio::join!(merged(app, q), async {
+        match q.adjust {
+            Adjust::None => Ok(Vec::new()),
+            _ => app.history.factors(&q.symbols).await,
+        }
+    });
+    let series = series?;
+    if q.adjust == Adjust::None {
+        return Ok(series);
+    }
+    series.into_iter().zip(factors?).map(|(s, f)| adjusted(s, &f, q.adjust)).collect()
+}
+
+/// `series` with each bar's prices adjusted by `factors`.
+fn adjusted(series: Series, factors: &Factors, adjust: Adjust) -> Result<Series> {
+    let bars = series.bars.into_iter().map(|s| {
+        let bar = readable(&s)?;
+        Ok(Served::built(factors.apply(&bar, adjust), s.forming(), s.store))
+    });
+    Ok(Series { bars: bars.collect::<Result<Vec<Served>>>()?, sources: series.sources })
+}
+
+/// A served bar's fields, or the store it came from answering with an unreadable bar.
+fn readable(s: &Served) -> Result<common::Bar> {
+    s.bar().map_err(|e| AppError::Unavailable { store: s.store, detail: format!("an unreadable bar: {e}") })
+}
+
+/// One merged series per symbol of `q` from the stored bars of `q.period`, as stored.
+async fn merged(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
     let held = app.same_day.days_held().await?;
     let (redis, history) = match q.span {
         Span::Between { start, end } => between(app, q, &held, (start, end)).await?,

@@ -162,13 +162,17 @@ async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
             "/api/v1/calendar/is-trading-day",
             "/api/v1/calendar/next",
             "/api/v1/calendar/trading-days",
+            "/api/v1/snapshot",
             "/api/v1/stream/bars"
         ]
     );
     let bars = &paths["/api/v1/bars"]["get"];
     let params: Vec<&str> =
         bars["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(params, ["symbol", "symbols", "period", "start", "end", "count", "format", "include_forming"]);
+    assert_eq!(
+        params,
+        ["symbol", "symbols", "period", "start", "end", "count", "format", "include_forming", "adjust", "adjust_ref"]
+    );
     for status in ["200", "400", "401", "503"] {
         assert!(bars["responses"].get(status).is_some(), "{status} in {}", bars["responses"]);
     }

@@ -1,6 +1,8 @@
 //! The ClickHouse side every service shares: a client built from `[clickhouse]`, the DDL of `sql/`
-//! applied idempotently, and `BarRow`, the RowBinary shape of one row of `tickbar.bars`.
+//! applied idempotently, `BarRow`, the RowBinary shape of one row of `tickbar.bars`, and
+//! `FactorRow`, one row of `tickbar.adj_factors`.
 
+use common::adjust::{FactorItem, FACTOR_DECIMALS};
 use common::keys::BARS_TABLE;
 use common::number::{from_scaled, to_scaled};
 use common::settings::ClickHouseSettings;
@@ -14,8 +16,8 @@ pub const SCALE: u32 = 4;
 const PRICE_LIMIT: i128 = 10i128.pow(18);
 const AMOUNT_LIMIT: i128 = 10i128.pow(22);
 
-/// The single-node DDL (`sql/001_bars.sql`); `{database}` stands for `clickhouse.database`.
-const SCHEMA: &str = include_str!("../../sql/001_bars.sql");
+/// The single-node DDL (`sql/`), in order; `{database}` stands for `clickhouse.database`.
+const SCHEMA: [&str; 2] = [include_str!("../../sql/001_bars.sql"), include_str!("../../sql/002_adj_factors.sql")];
 
 /// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve.
 pub fn client(settings: &ClickHouseSettings) -> clickhouse::Client {
@@ -28,7 +30,8 @@ pub fn client(settings: &ClickHouseSettings) -> clickhouse::Client {
 
 /// The statements of the schema for `database`, in order, comments dropped.
 pub fn schema_statements(database: &str) -> Vec<String> {
-    let text: Vec<&str> = SCHEMA.lines().filter(|line| !line.trim_start().starts_with("--")).collect();
+    let text: Vec<&str> =
+        SCHEMA.iter().flat_map(|file| file.lines()).filter(|line| !line.trim_start().starts_with("--")).collect();
     text.join("\n")
         .split(';')
         .filter(|s| !s.trim().is_empty())
@@ -36,7 +39,7 @@ pub fn schema_statements(database: &str) -> Vec<String> {
         .collect()
 }
 
-/// Creates the database and the table when missing; safe to run at every start.
+/// Creates the database and the tables when missing; safe to run at every start.
 pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> clickhouse::error::Result<()> {
     for statement in schema_statements(database) {
         client.query(&statement).execute().await?;
@@ -109,6 +112,34 @@ impl BarRow {
     }
 }
 
+/// One row of `tickbar.adj_factors`: the factor in units of 10^-8, the ex-date as days since 1970.
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct FactorRow {
+    pub symbol: String,
+    pub ex_date: u16,
+    pub factor: i64,
+    pub version: u64,
+}
+
+impl FactorRow {
+    /// The row of a checked `item`.
+    pub fn new(item: &FactorItem, version: u64) -> Result<FactorRow, DoesNotFit> {
+        let days = item.ex_date.signed_duration_since(chrono::NaiveDate::default()).num_days();
+        let ex_date = u16::try_from(days).map_err(|_| DoesNotFit(format!("ex_date {}", item.ex_date)))?;
+        let factor = to_scaled(item.factor, FACTOR_DECIMALS)
+            .ok()
+            .and_then(|u| i64::try_from(u).ok())
+            .ok_or_else(|| DoesNotFit(format!("factor {}", item.factor)))?;
+        Ok(FactorRow { symbol: item.symbol.to_string(), ex_date, factor, version })
+    }
+
+    /// The ex-date and factor this row holds.
+    pub fn point(&self) -> (chrono::NaiveDate, Decimal) {
+        let date = chrono::NaiveDate::default() + chrono::Days::new(self.ex_date.into());
+        (date, from_scaled(self.factor.into(), FACTOR_DECIMALS))
+    }
+}
+
 /// `value` in units of `10^-SCALE` when it has at most `SCALE` decimals and stays below `limit`.
 fn fixed(value: Decimal, limit: i128) -> Option<i128> {
     to_scaled(value, SCALE).ok().filter(|u| u.abs() < limit)
@@ -136,6 +167,15 @@ mod tests {
     }
 
     #[test]
+    fn a_factor_row_holds_the_factor_and_the_ex_date_exactly() {
+        let item: FactorItem =
+            serde_json::from_str(r#"{"symbol":"600000.SH","ex_date":"2017-05-25","factor":9.385732}"#).unwrap();
+        let row = FactorRow::new(&item, 3).unwrap();
+        assert_eq!((row.ex_date, row.factor), (17_311, 938_573_200));
+        assert_eq!(row.point(), (item.ex_date, item.factor));
+    }
+
+    #[test]
     fn numbers_the_columns_cannot_hold_are_refused_by_name() {
         assert_eq!(BarRow::new(&bar("1.00001"), Period::M1, 1).unwrap_err().0, "amount 1.00001");
         assert!(BarRow::new(&bar("1000000000000000000"), Period::M1, 1).is_err());
@@ -145,9 +185,10 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_creates_the_database_then_the_contract_table() {
+    fn the_schema_creates_the_database_then_the_contract_tables() {
         let statements = schema_statements("db1");
-        assert_eq!(statements.len(), 2, "{statements:?}");
+        assert_eq!(statements.len(), 3, "{statements:?}");
+        assert!(statements[2].contains("CREATE TABLE IF NOT EXISTS db1.adj_factors"));
         assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"));
         assert!(
             statements[1].contains("CREATE TABLE IF NOT EXISTS db1.bars")

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use common::keys::bars_table;
+use common::keys::{bars_table, FACTORS_TABLE};
 use common::time::{day_number, epoch_ms};
 use common::Period;
-use runtime::clickhouse::{BarRow, TABLE};
+use runtime::clickhouse::{BarRow, FactorRow, TABLE};
 use serde::Deserialize;
 
 use crate::error::Result;
@@ -84,11 +84,20 @@ impl History {
 
     /// Writes `rows` in one INSERT; it either lands whole or fails.
     pub async fn insert(&self, rows: &[BarRow]) -> Result<()> {
-        let mut insert = self
-            .client
-            .insert::<BarRow>(TABLE)
-            .await?
-            .with_timeouts(Some(self.insert_timeout), Some(self.insert_timeout));
+        self.insert_into(TABLE, rows).await
+    }
+
+    /// Writes adjustment factors in one INSERT.
+    pub async fn insert_factors(&self, rows: &[FactorRow]) -> Result<()> {
+        self.insert_into(FACTORS_TABLE, rows).await
+    }
+
+    async fn insert_into<T>(&self, table: &str, rows: &[T]) -> Result<()>
+    where
+        T: clickhouse::RowWrite + for<'a> clickhouse::Row<Value<'a> = T>,
+    {
+        let mut insert =
+            self.client.insert::<T>(table).await?.with_timeouts(Some(self.insert_timeout), Some(self.insert_timeout));
         for row in rows {
             insert.write(row).await?;
         }

@@ -161,11 +161,23 @@ impl Queues {
         worker: usize,
         n: usize,
     ) -> Result<Option<Batch>> {
+        let (queue, processing) = (self.keys.history_queue(period), self.keys.history_processing(period, worker));
+        self.take_from(con, &queue, &processing, n).await
+    }
+
+    /// [`Self::take`] of any queue and its processing list.
+    pub async fn take_from(
+        &self,
+        con: &mut ConnectionManager,
+        queue: &str,
+        processing: &str,
+        n: usize,
+    ) -> Result<Option<Batch>> {
         let mut items: Vec<String> = self
             .take
             .key(&self.lock.key)
-            .key(self.keys.history_queue(period))
-            .key(self.keys.history_processing(period, worker))
+            .key(queue)
+            .key(processing)
             .arg(&self.lock.token)
             .arg(n.max(1))
             .invoke_async(con)
@@ -195,9 +207,14 @@ impl Queues {
         worker: usize,
         dead: &[String],
     ) -> Result<()> {
+        self.done_in(con, &self.keys.history_processing(period, worker), dead).await
+    }
+
+    /// [`Self::done`] of any processing list.
+    pub async fn done_in(&self, con: &mut ConnectionManager, processing: &str, dead: &[String]) -> Result<()> {
         self.done
             .key(&self.lock.key)
-            .key(self.keys.history_processing(period, worker))
+            .key(processing)
             .key(self.keys.history_dead())
             .arg(&self.lock.token)
             .arg(dead)

@@ -2,9 +2,10 @@
 //! every symbol's latest bar at a moment, read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
 //! the query text.
 
-use common::keys::bars_table;
+use common::adjust::Factors;
+use common::keys::{bars_table, factors_table};
 use common::{Frame, Period, Symbol};
-use runtime::clickhouse::BarRow;
+use runtime::clickhouse::{BarRow, FactorRow};
 
 use crate::error::{AppError, Result};
 use crate::served::{Served, Store};
@@ -14,11 +15,12 @@ use crate::served::{Served, Store};
 pub struct History {
     client: clickhouse::Client,
     table: String,
+    factors: String,
 }
 
 impl History {
     pub fn new(client: clickhouse::Client, database: &str) -> History {
-        History { client, table: bars_table(database) }
+        History { client, table: bars_table(database), factors: factors_table(database) }
     }
 
     /// For each of `symbols`, in order: its stored bars of `period` with frames in `from..=to`,
@@ -81,6 +83,24 @@ impl History {
         let query = self.client.query(&sql).bind(period.minutes()).bind(from.epoch_seconds()).bind(at.epoch_seconds());
         let rows = bind_symbols(query, symbols.unwrap_or_default()).fetch_all::<BarRow>().await;
         rows.map_err(AppError::clickhouse)?.iter().map(served).collect()
+    }
+
+    /// Each of `symbols`' adjustment factors, in order. One query.
+    pub async fn factors(&self, symbols: &[Symbol]) -> Result<Vec<Factors>> {
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE symbol IN ({}) ORDER BY symbol, ex_date",
+            self.factors,
+            placeholders(symbols.len())
+        );
+        let rows = bind_symbols(self.client.query(&sql), symbols).fetch_all::<FactorRow>().await;
+        let rows = rows.map_err(AppError::clickhouse)?;
+        Ok(symbols
+            .iter()
+            .map(|s| {
+                let name = s.to_string();
+                Factors::new(rows.iter().filter(|r| r.symbol == name).map(FactorRow::point).collect())
+            })
+            .collect())
     }
 
     pub async fn ping(&self) -> Result<()> {
