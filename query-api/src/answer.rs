@@ -1,27 +1,20 @@
-//! The answers of `/api/v1/bars`: JSON for one symbol (the contract's shape), JSON keyed by symbol
-//! for `symbols=`, and CSV (one long table with a `symbol` column) sent a chunk of rows at a time.
-//! JSON is written by hand so that bars stored in Redis pass through untouched.
+//! The JSON answers of `/api/v1/bars`: one symbol's (the contract's shape), or keyed by symbol for
+//! `symbols=`; and the file name of its downloads ([`crate::download`] writes those). JSON is
+//! written by hand so that bars stored in Redis pass through untouched.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::fmt::Write as _;
 
-use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use common::resample::Resolution;
-use common::{Bar, Frame, Symbol};
-use futures_util::stream;
+use common::{Frame, Symbol};
 use serde::Serialize;
 use utoipa::openapi::schema::Schema;
 use utoipa::ToSchema;
 
 use crate::merge::Series;
-use crate::params::{BarsQuery, Format, Span};
+use crate::params::{BarsQuery, Span};
 use crate::served::{Served, Sources};
-
-/// Rows per chunk of a CSV answer.
-const CSV_CHUNK: usize = 1024;
 
 /// The answer of `/api/v1/bars`: one symbol's, or several keyed by symbol.
 #[derive(Debug, ToSchema)]
@@ -84,11 +77,8 @@ pub struct SymbolBars {
     pub bars: Vec<Served>,
 }
 
-/// The response to `q` with its series (one per symbol, in `q.symbols` order).
+/// The JSON response to `q` with its series (one per symbol, in `q.symbols` order).
 pub fn render(q: &BarsQuery, series: Vec<Series>) -> Response {
-    if q.format == Format::Csv {
-        return csv(q, series);
-    }
     let (start, end) = bounds(q, &series);
     let answer = if q.keyed {
         let symbols = q
@@ -186,57 +176,24 @@ pub fn write_list(out: &mut Vec<u8>, name: &str, bars: &[Served]) {
     out.push(b']');
 }
 
-/// The series as CSV with a header line, written and sent a chunk of rows at a time.
-fn csv(q: &BarsQuery, series: Vec<Series>) -> Response {
-    let (start, end) = bounds(q, &series);
-    let who = if q.keyed { "bars".to_owned() } else { q.symbols[0].to_string() };
-    let length = match q.resolution {
-        Resolution::Minutes(m) => format!("{m}m"),
-        other => other.to_string(),
-    };
-    let name = format!("{who}_{length}_{}_{}.csv", start.date(), end.date());
-    csv_rows(series.into_iter().flat_map(|s| s.bars), q.include_forming, &name)
-}
-
-/// `rows` as a CSV download named `name`: a header line (with a `forming` column when `forming`),
-/// then the rows, written and sent a chunk at a time.
-pub fn csv_rows(rows: impl Iterator<Item = Served> + Send + 'static, forming: bool, name: &str) -> Response {
-    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
-    header.push_str(if forming { ",forming\n" } else { "\n" });
-    let mut rest = rows.peekable();
-    let chunks = std::iter::from_fn(move || {
-        rest.peek()?;
-        let mut chunk = String::with_capacity(CSV_CHUNK * 96);
-        for served in rest.by_ref().take(CSV_CHUNK) {
-            let Ok(Bar { symbol, frame, open, high, low, close, vol, amount }) = served.bar() else {
-                tracing::warn!(frame = %served.frame(), "an unreadable stored bar left out of a CSV answer");
-                continue;
-            };
-            let [open, high, low, close, amount] = [open, high, low, close, amount].map(|d| d.normalize());
-            let _ = write!(chunk, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
-            chunk.push_str(match (forming, served.forming()) {
-                (false, _) => "\n",
-                (true, false) => ",false\n",
-                (true, true) => ",true\n",
-            });
-        }
-        Some(chunk)
-    });
-    let body = stream::iter(std::iter::once(header).chain(chunks).map(Ok::<_, Infallible>));
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response()
-}
-
 /// A bar length in answers: minutes as a number, or `1d`, `1w`, `1M`.
 fn period_schema() -> Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     let minutes = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1));
     let named = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["1d", "1w", "1M"]));
     Schema::OneOf(OneOfBuilder::new().item(minutes).item(named).build())
+}
+
+/// The download name of `q`'s answer, without extension: `600519.SH_5m_2026-11-18_2026-11-20`,
+/// `bars_1d_last240_2026-11-20`.
+pub fn file_name(q: &BarsQuery) -> String {
+    let who = if q.keyed { "bars".to_owned() } else { q.symbols[0].to_string() };
+    let length = match q.resolution {
+        Resolution::Minutes(m) => format!("{m}m"),
+        other => other.to_string(),
+    };
+    match q.span {
+        Span::Between { start, end } => format!("{who}_{length}_{}_{}", start.date(), end.date()),
+        Span::Last { count, end } => format!("{who}_{length}_last{count}_{}", end.date()),
+    }
 }

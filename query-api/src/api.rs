@@ -11,16 +11,17 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use common::Frame;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
 use crate::answer::{self, BarsAnswer};
 use crate::app::App;
+use crate::download;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
-use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Params, SnapshotParams, StreamParams};
+use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Format, Params, SnapshotParams, StreamParams};
 use crate::query;
 use crate::snapshot::Snapshot;
 
@@ -92,11 +93,23 @@ pub struct NextDay {
 pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
     let now = Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000));
     let query = params.check(&app.limits(), now)?;
-    let series = query::series(&app, &query).await?;
-    for s in &series {
-        app.monitor.served(s.sources);
+    if query.format == Format::Json {
+        let series = query::series(&app, &query).await?;
+        for s in &series {
+            app.monitor.served(s.sources);
+        }
+        return Ok(answer::render(&query, series));
     }
-    Ok(answer::render(&query, series))
+    let mut chunks = query::chunks(app.clone(), query.clone()).boxed();
+    let first = chunks.next().await.transpose()?;
+    let monitor = app.monitor.clone();
+    let bars = stream::iter(first.map(Ok)).chain(chunks).map(move |chunk| {
+        chunk.map(|series| {
+            series.iter().for_each(|s| monitor.served(s.sources));
+            series.into_iter().flat_map(|s| s.bars).collect::<Vec<_>>()
+        })
+    });
+    Ok(download::file(query.format, query.include_forming, &answer::file_name(&query), bars))
 }
 
 /// The whole market at one moment: every symbol's latest closed bar at or before `at` (default now)

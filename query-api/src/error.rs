@@ -29,6 +29,9 @@ pub enum AppError {
     /// A setting the service cannot start with (never an answer to a request).
     #[error("{0}")]
     Settings(String),
+    /// An Arrow or Parquet answer could not be written (a fault of this service, never of the input).
+    #[error("the answer could not be encoded: {0}")]
+    Encoding(String),
 }
 
 impl AppError {
@@ -50,7 +53,7 @@ impl AppError {
             AppError::NotFound(_) | AppError::OutsideCalendar(_) => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Unavailable { .. } | AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Settings(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Settings(_) | AppError::Encoding(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -65,6 +68,7 @@ impl AppError {
             AppError::Unavailable { store: Store::ClickHouse, .. } => "clickhouse_unavailable",
             AppError::Timeout(_) => "timeout",
             AppError::Settings(_) => "settings",
+            AppError::Encoding(_) => "encoding_failed",
         }
     }
 }

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -30,20 +32,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// At most `permits` requests run at once; a request waiting and running longer than `timeout`
-/// is answered with a 503 `timeout`.
+/// At most `permits` requests run at once, each until its body is sent (so slow readers of long
+/// answers cannot pile up); a request waiting and running longer than `timeout` before its
+/// answer starts is answered with a 503 `timeout`.
 pub struct Limits {
-    pub permits: Semaphore,
+    pub permits: Arc<Semaphore>,
     pub timeout: Duration,
 }
 
 pub async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
     let run = async {
-        let _permit = limits.permits.acquire().await.expect("the semaphore is never closed");
-        next.run(request).await
+        let permit = limits.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+        (permit, next.run(request).await)
     };
     match tokio::time::timeout(limits.timeout, run).await {
-        Ok(response) => response,
+        Ok((permit, response)) => response.map(|body| {
+            // The permit goes with the body: released when it is sent or the client goes away.
+            Body::from_stream(body.into_data_stream().map(move |chunk| {
+                let _held = &permit;
+                chunk
+            }))
+        }),
         Err(_) => AppError::Timeout(limits.timeout.as_millis() as u64).into_response(),
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! # Layout
 //! - [`app`]: the state every request shares, built from the settings.
-//! - [`api`]: the `/api/v1` handlers and the calendar answers; [`answer`]: the bar answers (JSON,
-//!   keyed JSON, CSV); [`openapi`]: the document of them.
+//! - [`api`]: the `/api/v1` handlers and the calendar answers; [`answer`]: the JSON bar answers
+//!   (one symbol, keyed by symbol); [`download`]: CSV, Arrow and Parquet files sent chunk by chunk,
+//!   [`columnar`] the Arrow table they are; [`openapi`]: the document of them.
 //! - [`params`]: query parameters, checked into queries or a 400.
 //! - [`query`]: the bar query: [`plan`] (which store serves which days), [`store`] (the Redis and
 //!   ClickHouse reads), [`merge`] (one series, Redis winning a frame both hold).
@@ -20,6 +21,8 @@
 pub mod answer;
 pub mod api;
 pub mod app;
+pub mod columnar;
+pub mod download;
 pub mod error;
 pub mod guard;
 pub mod live;
@@ -53,7 +56,7 @@ use crate::guard::Limits;
 pub fn router(app: Arc<App>) -> Router {
     let api = &app.api;
     let limits = Arc::new(Limits {
-        permits: tokio::sync::Semaphore::new(api.max_concurrency.max(1)),
+        permits: Arc::new(tokio::sync::Semaphore::new(api.max_concurrency.max(1))),
         timeout: Duration::from_millis(api.timeout_ms.max(1)),
     });
     let token: Option<Arc<str>> = api.token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);

@@ -68,8 +68,9 @@ pub struct BarsParams {
     /// trading days through Redis, then ClickHouse.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100000, example = 240)]
     pub count: Option<String>,
-    /// `json` (default) or `csv` (streamed, with a header line).
-    #[param(pattern = "^(json|csv)$", example = "json")]
+    /// `json` (default), `csv` (with a header line), `arrow` (an Arrow IPC stream) or `parquet`;
+    /// the last three are one long table sent as it is read.
+    #[param(pattern = "^(json|csv|arrow|parquet)$", example = "json")]
     pub format: Option<String>,
     /// `true` adds the bar still forming now, marked `"forming": true` (default `false`).
     #[param(value_type = Option<bool>, example = false)]
@@ -84,11 +85,14 @@ pub struct BarsParams {
     pub adjust_ref: Option<String>,
 }
 
-/// The answer format of `/api/v1/bars`.
+/// The answer format of `/api/v1/bars` and `/api/v1/snapshot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
     Csv,
+    /// An Arrow IPC stream.
+    Arrow,
+    Parquet,
 }
 
 /// The most bars `count` may ask for per symbol.
@@ -248,8 +252,8 @@ pub struct SnapshotParams {
     /// with a bar that day.
     #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)(,\d{6}\.(SH|SZ|BJ|sh|sz|bj))*$", example = "600519.SH,000001.SZ")]
     pub symbols: Option<String>,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(json|csv)$", example = "json")]
+    /// `json` (default), `csv`, `arrow` or `parquet`.
+    #[param(pattern = "^(json|csv|arrow|parquet)$", example = "json")]
     pub format: Option<String>,
     /// `true` adds each symbol's bar forming now (only without `at`), default `false`.
     #[param(value_type = Option<bool>, example = false)]
@@ -405,7 +409,11 @@ fn format(value: Option<String>) -> Result<Format> {
     match value.as_deref() {
         None | Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
-        Some(other) => Err(AppError::bad("bad_parameter", format!("format {other:?}: accepted are json and csv"))),
+        Some("arrow") => Ok(Format::Arrow),
+        Some("parquet") => Ok(Format::Parquet),
+        Some(other) => {
+            Err(AppError::bad("bad_parameter", format!("format {other:?}: accepted are json, csv, arrow and parquet")))
+        }
     }
 }
 

@@ -4,11 +4,13 @@
 //! stores do not hold are then built from the longest stored period that divides it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use common::adjust::{Adjust, Factors};
 use common::resample::{Built, Part, Resampler};
 use common::{Frame, Symbol};
+use futures_util::stream::{self, Stream, StreamExt};
 
 use crate::app::App;
 use crate::error::{AppError, Result};
@@ -16,6 +18,27 @@ use crate::merge::{merge, Series};
 use crate::params::{BarsQuery, Span};
 use crate::plan::{plan, whole_day};
 use crate::served::{Served, Sources, Store};
+
+/// The series of `q` in chunks of symbols small enough to hold (about `api.stream_chunk_bars` bars
+/// each), in `q.symbols` order: what streamed answers read, so a long answer is never whole in
+/// memory. Each chunk is one Redis pipeline and one ClickHouse query for its symbols.
+pub fn chunks(app: Arc<App>, q: BarsQuery) -> impl Stream<Item = Result<Vec<Series>>> + Send + 'static {
+    let per_chunk = (app.api.stream_chunk_bars / bars_per_symbol(&q).max(1)).max(1) as usize;
+    let groups: Vec<Vec<Symbol>> = q.symbols.chunks(per_chunk).map(<[Symbol]>::to_vec).collect();
+    stream::iter(groups).then(move |symbols| {
+        let (app, q) = (app.clone(), BarsQuery { symbols, ..q.clone() });
+        async move { series(&app, &q).await }
+    })
+}
+
+/// At most how many stored bars one symbol of `q` reads.
+fn bars_per_symbol(q: &BarsQuery) -> u64 {
+    let per_day = 270 / u64::from(q.period.minutes()) + 1;
+    match q.span {
+        Span::Between { start, end } => ((end.epoch_seconds() - start.epoch_seconds()) / 86_400 + 1) as u64 * per_day,
+        Span::Last { count, .. } => u64::from(count) * u64::from(q.resolution.span_of(q.period)),
+    }
+}
 
 /// The most stored bars one symbol's `count` query of a built resolution reads.
 const MAX_BASE_COUNT: u32 = 1_000_000;

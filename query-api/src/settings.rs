@@ -63,6 +63,9 @@ pub struct ApiSection {
     pub max_range_days: u32,
     /// The most symbols one `symbols=` request may list.
     pub max_symbols: usize,
+    /// About how many bars a CSV, Arrow or Parquet answer reads and sends at a time: its symbols
+    /// are read in groups of about this many bars (one Redis pipeline and one ClickHouse query each).
+    pub stream_chunk_bars: u64,
     /// The producer's monitor page, linked from the query page.
     pub producer_monitor_url: String,
     /// The consumer's monitor page, linked from the query page.
@@ -79,6 +82,7 @@ impl Default for ApiSection {
             redis_connections: 4,
             max_range_days: 366,
             max_symbols: 1_000,
+            stream_chunk_bars: 250_000,
             producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),
         }

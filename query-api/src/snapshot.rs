@@ -9,8 +9,9 @@ use common::Frame;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::answer::{csv_rows, open_object, write_list};
+use crate::answer::{open_object, write_list};
 use crate::app::App;
+use crate::download;
 use crate::error::Result;
 use crate::params::{Format, SnapshotQuery};
 use crate::plan::whole_day;
@@ -108,12 +109,13 @@ fn in_asked_order(q: &SnapshotQuery, bars: Vec<Served>) -> Vec<Served> {
     keyed.into_iter().map(|(_, b)| b).collect()
 }
 
-/// The snapshot as JSON or CSV.
+/// The snapshot as JSON, or as a CSV, Arrow or Parquet file of one row per bar.
 pub fn render(q: &SnapshotQuery, s: Snapshot) -> Response {
     let forming = s.forming.unwrap_or_default();
-    if q.format == Format::Csv {
-        let name = format!("snapshot_{}m_{}.csv", q.period, s.head.at.local().format("%Y-%m-%dT%H%M"));
-        return csv_rows(s.bars.into_iter().chain(forming), q.include_forming, &name);
+    if q.format != Format::Json {
+        let name = format!("snapshot_{}m_{}", q.period, s.head.at.local().format("%Y-%m-%dT%H%M"));
+        let rows: Vec<Served> = s.bars.into_iter().chain(forming).collect();
+        return download::file(q.format, q.include_forming, &name, futures_util::stream::iter([Ok(rows)]));
     }
     let mut out = Vec::with_capacity(256 + s.bars.iter().chain(&forming).map(|b| b.json_len() + 1).sum::<usize>());
     open_object(&mut out, &s.head);

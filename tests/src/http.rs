@@ -1,11 +1,12 @@
 //! A minimal HTTP/1.1 client for the tests: one request per connection, the answer read whole.
 
-/// An HTTP answer: status, the header block and the body.
+/// An HTTP answer: status, the header block and the body (as text, and as the bytes it was).
 #[derive(Debug, Clone, Default)]
 pub struct HttpResponse {
     pub status: u16,
     pub head: String,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -27,17 +28,19 @@ pub async fn http_request(port: u16, path: &str, headers: &[(&str, &str)]) -> Ht
         let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
         let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}\r\n");
         stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
         Ok::<_, std::io::Error>(response)
     };
     let response = match exchange.await {
         Ok(r) => r,
         Err(e) => return HttpResponse { body: e.to_string(), ..HttpResponse::default() },
     };
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    HttpResponse { status, head: head.to_owned(), body: body.to_owned() }
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let bytes = response.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    HttpResponse { status, head, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
 }
 
 /// `GET path` on a loopback port: the status code and body, or `(0, why)` when nothing answers.

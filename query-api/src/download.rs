@@ -1,0 +1,114 @@
+//! Answers sent as files, chunk by chunk as the query produces them: CSV (a header line, then one
+//! row per bar), an Arrow IPC stream or Parquet (see [`crate::columnar`]). Nothing waits for the
+//! whole answer: each chunk of bars is encoded, sent and dropped before the next is read.
+
+use std::fmt::Write as _;
+
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use common::Bar;
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+
+use crate::columnar::{self, Columnar, Encoder};
+use crate::error::{AppError, Result};
+use crate::params::Format;
+use crate::served::Served;
+
+/// `chunks` of bars as a `format` file named `name` (the extension is added); `forming` adds the
+/// `forming` column. A failure after the first byte ends the body early (the client sees a cut
+/// transfer), and is logged. JSON is rendered in memory by its callers, never here (given JSON,
+/// this writes CSV).
+pub fn file(
+    format: Format,
+    forming: bool,
+    name: &str,
+    chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
+) -> Response {
+    let (content_type, extension, body): (&str, &str, BoxStream<'static, Result<Bytes>>) = match format {
+        Format::Csv | Format::Json => ("text/csv; charset=utf-8", "csv", csv(forming, chunks).boxed()),
+        Format::Arrow => ("application/vnd.apache.arrow.stream", "arrow", encoded(Columnar::Arrow, forming, chunks)),
+        Format::Parquet => ("application/vnd.apache.parquet", "parquet", encoded(Columnar::Parquet, forming, chunks)),
+    };
+    let body = body.inspect(|chunk| {
+        if let Err(e) = chunk {
+            tracing::warn!(error = %e, "an answer cut short");
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{extension}\"")),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The CSV header, then each chunk's rows.
+fn csv(
+    forming: bool,
+    chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
+) -> impl Stream<Item = Result<Bytes>> {
+    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
+    header.push_str(if forming { ",forming\n" } else { "\n" });
+    let rows = chunks.map(move |chunk| chunk.map(|bars| Bytes::from(csv_rows(&bars, forming))));
+    stream::once(async move { Ok(Bytes::from(header)) }).chain(rows)
+}
+
+/// `bars` as CSV rows; exact decimals, frames in ISO-8601 with `+08:00`.
+fn csv_rows(bars: &[Served], forming: bool) -> String {
+    let mut out = String::with_capacity(bars.len() * 96);
+    for served in bars {
+        let Ok(Bar { symbol, frame, open, high, low, close, vol, amount }) = served.bar() else {
+            tracing::warn!(frame = %served.frame(), "an unreadable stored bar left out of a CSV answer");
+            continue;
+        };
+        let [open, high, low, close, amount] = [open, high, low, close, amount].map(|d| d.normalize());
+        let _ = write!(out, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
+        out.push_str(match (forming, served.forming()) {
+            (false, _) => "\n",
+            (true, false) => ",false\n",
+            (true, true) => ",true\n",
+        });
+    }
+    out
+}
+
+/// An Arrow or Parquet body: the schema first, a record batch per chunk, the footer last.
+fn encoded(
+    kind: Columnar,
+    forming: bool,
+    chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
+) -> BoxStream<'static, Result<Bytes>> {
+    let schema = columnar::schema(forming);
+    let encoder = match Encoder::new(kind, &schema) {
+        Ok(encoder) => encoder,
+        Err(e) => return stream::once(async move { Err(arrow(e)) }).boxed(),
+    };
+    let state = (Some(encoder), chunks.boxed());
+    stream::unfold(state, move |(encoder, mut chunks)| {
+        let schema = schema.clone();
+        async move {
+            let mut encoder = encoder?;
+            match chunks.next().await {
+                Some(Ok(bars)) => {
+                    let bytes = columnar::batch(&schema, &bars)
+                        .and_then(|batch| encoder.write(&batch))
+                        .and_then(|head| Ok([head, encoder.flush()?].concat().into()))
+                        .map_err(arrow);
+                    let next = bytes.is_ok().then_some(encoder);
+                    Some((bytes, (next, chunks)))
+                }
+                Some(Err(e)) => Some((Err(e), (None, chunks))),
+                None => Some((encoder.finish().map_err(arrow), (None, chunks))),
+            }
+        }
+    })
+    .boxed()
+}
+
+fn arrow(e: arrow_schema::ArrowError) -> AppError {
+    AppError::Encoding(e.to_string())
+}
