@@ -3,7 +3,8 @@
 //! runs the release query-api, and drives it with wrk (32 connections, a random symbol per request)
 //! for one day of 1-minute bars from each store, then for the Redis day of all 50 symbols in one
 //! call (`symbols=`) and for a symbol's last 240 bars (`count=`); then sends the same history query
-//! straight to ClickHouse over HTTP. Last, the Redis day grows to a whole market (5,000 symbols)
+//! straight to ClickHouse over HTTP; then a year of one symbol's 1-minute history as Arrow. Last,
+//! the Redis day grows to a whole market (5,000 symbols)
 //! and `/api/v1/snapshot` is asked for all of them at 14:00. Run by `deploy/bench-query.sh`.
 //!
 //! `cargo run --release -p query-api --example query_load -- QUERY_API_BIN [SECONDS]`
@@ -20,6 +21,8 @@ const SYMBOLS: u32 = 50;
 const MARKET: u32 = 5_000;
 const TODAY: &str = "2026-11-20";
 const HISTORY: &str = "2026-11-19";
+/// The first day of the year of 600000.SH's history the Arrow run reads.
+const YEAR_START: &str = "2025-11-19";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -69,6 +72,15 @@ async fn main() -> anyhow::Result<()> {
     for (name, url, path, connections) in runs {
         wrk(&name, &url, &path, connections, &seconds, 240).await?;
     }
+    let calendar = common::TradingCalendar::bundled();
+    let year_start: chrono::NaiveDate = YEAR_START.parse()?;
+    let year = calendar.trading_days(year_start, HISTORY.parse::<chrono::NaiveDate>()?.pred_opt().expect("a day"))?;
+    let year_bars: Vec<common::Bar> =
+        year.iter().flat_map(|d| harness::seed::day_bars("600000.SH", *d, Period::M1, 0)).collect();
+    harness::writers::write_history(&clickhouse.client(), "tickbar", Period::M1, &year_bars).await?;
+    let arrow = format!("/api/v1/bars?symbol=600000.SH&period=1&start={YEAR_START}&end={HISTORY}&format=arrow");
+    let name = format!("query-api, 600000.SH x a year of 1m ({} bars) as Arrow, one client", year_bars.len() + 240);
+    wrk(&name, &base, &arrow, 1, &seconds, 1).await?;
     for chunk in (SYMBOLS..MARKET).collect::<Vec<u32>>().chunks(100) {
         let bars: Vec<common::Bar> = chunk
             .iter()

@@ -84,7 +84,9 @@ pub struct NextDay {
     responses(
         (status = 200, description = "The bars, one per frame, oldest first", content(
             (BarsAnswer = "application/json"),
-            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5\n")
+            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5\n"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream"),
+            (Vec<u8> = "application/vnd.apache.parquet")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
         (status = 503, description = "A store the range needs does not answer, or the request timed out", body = ErrorBody)
@@ -122,7 +124,9 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
     responses(
         (status = 200, description = "One bar per symbol, in symbol order", content(
             (Snapshot = "application/json"),
-            (String = "text/csv")
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream"),
+            (Vec<u8> = "application/vnd.apache.parquet")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
         (status = 503, description = "The store the day needs does not answer, or the request timed out", body = ErrorBody)
