@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of tickbar: formatting, clippy, unit, property, real-data and
 # real-server integration tests. Installs redis-server, clickhouse-server and chromium (Debian
-# packages) when they are missing, and schemathesis and redis (PyPI) into target/py-venv; the tests
+# packages) when they are missing, and schemathesis, redis and the Python client with pandas and
+# polars (PyPI) into target/py-venv; the tests
 # start their own private instances on free ports, check the web pages in headless Chromium and
 # fuzz the query API from its OpenAPI document.
 set -euo pipefail
@@ -11,16 +12,17 @@ source deploy/packages.sh
 ensure_packages redis-server=redis-server "clickhouse-server|clickhouse=clickhouse-server" \
   "chromium|chromium-browser=chromium" python3=python3
 
-# Python for schemathesis and the QMT bridge's tests, in a venv under target/ (rebuilt when missing).
+# Python for schemathesis, the QMT bridge's tests and the Python client (installed with pandas and
+# polars; its tests run from the source tree), in a venv under target/ (rebuilt when missing).
 venv=target/py-venv
-if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c "import redis" 2>/dev/null; then
-  echo "installing schemathesis and redis (pip, into $venv)"
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c "import redis, tickbar, pandas, polars" 2>/dev/null; then
+  echo "installing schemathesis, redis and ./clients/python[pandas,polars] (pip, into $venv)"
   if ! python3 -m venv "$venv" 2>/dev/null; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install -q schemathesis redis
+  "$venv/bin/pip" install -q schemathesis redis "./clients/python[pandas,polars]"
 fi
 export TICKBAR_SCHEMATHESIS="${TICKBAR_SCHEMATHESIS:-$PWD/$venv/bin/schemathesis}"
 

@@ -1,0 +1,266 @@
+"""The tickbar query API over HTTP: bars and snapshots as Arrow tables turned into DataFrames,
+the live bar stream as a generator, and the trading calendar.
+
+Only the standard library and pyarrow are needed; pandas and polars are imported when asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import queue
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import pyarrow as pa
+import pyarrow.ipc
+
+Symbols = Union[str, Sequence[str]]
+When = Union[str, dt.date, dt.datetime, None]
+
+
+class TickbarError(Exception):
+    """An answer other than 200: the API's error code and message (`status` 0: no answer)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of :meth:`Client.stream`.
+
+    ``kind`` is ``"bar"`` (``bar`` holds the bar object, prices as exact ``Decimal``) or ``"gap"``
+    (bars of ``symbol`` may have been missed: the feed reconnected or this client fell behind;
+    re-query :meth:`Client.bars` for the frames in question).
+    """
+
+    kind: str
+    symbol: str
+    bar: Optional[Dict[str, Any]] = None
+    message: str = ""
+
+
+def _text(value: When) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _symbols(symbols: Symbols) -> List[str]:
+    return [symbols] if isinstance(symbols, str) else list(symbols)
+
+
+class Client:
+    """A client of one tickbar query API, e.g. ``Client("http://127.0.0.1:8080")``.
+
+    ``token`` is the API's ``api.token`` when it has one; ``timeout`` (seconds) bounds each request.
+    """
+
+    def __init__(self, url: str, token: Optional[str] = None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _request(self, path: str, params: Dict[str, Any], timeout: Optional[float] = None):
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        request = urllib.request.Request(f"{self.url}{path}?{query}")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            return urllib.request.urlopen(request, timeout=timeout or self.timeout)
+        except urllib.error.HTTPError as e:
+            body = e.read().decode("utf-8", "replace")
+            try:
+                error = json.loads(body)["error"]
+                raise TickbarError(e.code, error["code"], error["message"]) from None
+            except (ValueError, KeyError, TypeError):
+                raise TickbarError(e.code, "http_error", body) from None
+        except urllib.error.URLError as e:
+            raise TickbarError(0, "unreachable", str(e.reason)) from None
+
+    def _json(self, path: str, params: Dict[str, Any]) -> Any:
+        with self._request(path, params) as response:
+            return json.loads(response.read(), parse_float=_decimal)
+
+    def _table(self, path: str, params: Dict[str, Any]) -> pa.Table:
+        with self._request(path, {**params, "format": "arrow"}) as response:
+            return pyarrow.ipc.open_stream(response.read()).read_all()
+
+    # -- bars -----------------------------------------------------------------------------------
+
+    def bars(
+        self,
+        symbols: Symbols,
+        period: Union[int, str] = 1,
+        start: When = None,
+        end: When = None,
+        count: Optional[int] = None,
+        adjust: Optional[str] = None,
+        adjust_ref: When = None,
+        include_forming: bool = False,
+        as_: str = "pandas",
+    ):
+        """Bars of one or more symbols as one long table: ``symbol, frame, open, high, low, close,
+        vol, amount`` (plus ``forming`` with ``include_forming``).
+
+        ``period``: minutes dividing 120 (1, 5, 10, 15, 30, 60, 120, ...), ``"1d"``, ``"1w"``, ``"1M"``.
+        Give ``start`` and ``end`` (dates, datetimes or ISO text; a date alone is the whole day), or
+        ``count`` for the last N bars of each symbol at or before ``end`` (default: now).
+        ``adjust``: ``None``/``"none"``, ``"forward"`` (``"qfq"``) or ``"backward"`` (``"hfq"``),
+        ``adjust_ref`` the date forward prices are kept at.
+
+        ``as_``: ``"pandas"`` (default; prices and amount are exact ``decimal.Decimal``, ``frame``
+        tz-aware Asia/Shanghai), ``"polars"`` (``Decimal`` columns) or ``"arrow"`` (a ``pyarrow.Table``).
+        """
+        if count is None and start is None:
+            raise ValueError("give start (and end) or count")
+        names = _symbols(symbols)
+        params = {
+            "symbols": ",".join(names),
+            "period": period,
+            "start": _text(start),
+            "end": _text(end),
+            "count": count,
+            "adjust": adjust,
+            "adjust_ref": _text(adjust_ref),
+            "include_forming": "true" if include_forming else None,
+        }
+        return _convert(self._table("/api/v1/bars", params), as_)
+
+    def snapshot(
+        self,
+        period: int = 1,
+        at: When = None,
+        symbols: Optional[Symbols] = None,
+        include_forming: bool = False,
+        as_: str = "pandas",
+    ):
+        """Every symbol's latest closed bar at or before ``at`` (default: now) on that trading day,
+        or only those of ``symbols``; with ``include_forming`` (and no ``at``) the forming bars too,
+        marked in the ``forming`` column."""
+        params = {
+            "period": period,
+            "at": _text(at),
+            "symbols": ",".join(_symbols(symbols)) if symbols else None,
+            "include_forming": "true" if include_forming else None,
+        }
+        return _convert(self._table("/api/v1/snapshot", params), as_)
+
+    # -- calendar -------------------------------------------------------------------------------
+
+    def trading_days(self, start: When, end: When) -> List[dt.date]:
+        """The trading days from ``start`` to ``end``, both included."""
+        answer = self._json("/api/v1/calendar/trading-days", {"start": _text(start), "end": _text(end)})
+        return [dt.date.fromisoformat(d) for d in answer["days"]]
+
+    # -- live -----------------------------------------------------------------------------------
+
+    def stream(
+        self,
+        symbols: Symbols,
+        period: int = 1,
+        retry: float = 1.0,
+        max_retry: float = 30.0,
+    ) -> Iterator[StreamEvent]:
+        """Live closed (and amended) bars of ``symbols`` as they are published, forever.
+
+        One event stream per symbol, each reconnecting with backoff (``retry`` doubling up to
+        ``max_retry`` seconds) when it drops; a drop or the server's ``gap`` event yields a
+        ``StreamEvent("gap", symbol)``, so the caller knows to re-query the missed frames.
+        Closing the generator stops the streams.
+        """
+        events: "queue.Queue[StreamEvent]" = queue.Queue()
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=self._follow, args=(s, period, retry, max_retry, events, stop), daemon=True)
+            for s in _symbols(symbols)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            while True:
+                yield events.get()
+        finally:
+            stop.set()
+
+    def _follow(
+        self,
+        symbol: str,
+        period: int,
+        retry: float,
+        max_retry: float,
+        events: "queue.Queue[StreamEvent]",
+        stop: threading.Event,
+    ) -> None:
+        delay = retry
+        connected_before = False
+        while not stop.is_set():
+            try:
+                with self._request("/api/v1/stream/bars", {"symbol": symbol, "period": period}, timeout=60) as r:
+                    if connected_before:
+                        events.put(StreamEvent("gap", symbol, message="the event stream reconnected"))
+                    connected_before, delay = True, retry
+                    for kind, data in _server_events(r):
+                        if stop.is_set():
+                            return
+                        if kind == "bar":
+                            events.put(StreamEvent("bar", symbol, json.loads(data, parse_float=_decimal)))
+                        elif kind == "gap":
+                            events.put(StreamEvent("gap", symbol, message=data))
+            except TickbarError as e:
+                if 400 <= e.status < 500:
+                    events.put(StreamEvent("gap", symbol, message=f"refused: {e}"))
+                    return
+            except OSError:
+                pass
+            stop.wait(delay)
+            delay = min(delay * 2, max_retry)
+
+
+def _decimal(text: str) -> decimal.Decimal:
+    return decimal.Decimal(text)
+
+
+def _server_events(response) -> Iterable[tuple]:
+    """(event, data) pairs of a text/event-stream."""
+    kind, data = "message", []
+    for raw in response:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield kind, "\n".join(data)
+            kind, data = "message", []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+
+
+def _convert(table: pa.Table, as_: str):
+    if as_ == "arrow":
+        return table
+    if as_ == "pandas":
+        return table.to_pandas()
+    if as_ == "polars":
+        import polars
+
+        return polars.from_arrow(table)
+    raise ValueError(f"as_={as_!r}: accepted are 'pandas', 'polars' and 'arrow'")
+

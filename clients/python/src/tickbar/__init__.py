@@ -1,0 +1,10 @@
+"""tickbar: A-share bars from the tickbar query API as pandas or polars DataFrames.
+
+    from tickbar import Client
+    api = Client("http://127.0.0.1:8080")
+    df = api.bars(["600519.SH", "000001.SZ"], period=5, count=240, adjust="qfq")
+"""
+
+from .client import Client, StreamEvent, TickbarError
+
+__all__ = ["Client", "StreamEvent", "TickbarError"]

@@ -1,0 +1,108 @@
+"""The tickbar client against a real query API on private Redis and ClickHouse servers.
+
+Run by ``query-api/tests/python_client.rs``, which seeds three days of two symbols (two days in
+ClickHouse, one in Redis), starts the API, sets ``TICKBAR_URL`` and ``TICKBAR_EXPECTED`` (a JSON file
+of the bars the API holds, from its JSON answer) and publishes live bars while this runs, killing
+the API's pub/sub connection once to make a gap.
+"""
+
+import datetime as dt
+import json
+import os
+import time
+import unittest
+from decimal import Decimal
+
+import pyarrow as pa
+
+from tickbar import Client, TickbarError
+
+URL = os.environ["TICKBAR_URL"]
+EXPECTED = json.load(open(os.environ["TICKBAR_EXPECTED"]), parse_float=Decimal)
+SYMBOLS = EXPECTED["symbols"]
+DAYS = EXPECTED["days"]
+ZONE = "Asia/Shanghai"
+
+
+def frame(bar):
+    return dt.datetime.fromisoformat(bar["frame"])
+
+
+class BarsTest(unittest.TestCase):
+    api = Client(URL)
+
+    def test_many_symbols_as_pandas_keep_exact_decimals_and_the_market_zone(self):
+        df = self.api.bars(SYMBOLS, period=1, start=DAYS[0], end=DAYS[2])
+        for symbol in SYMBOLS:
+            mine = df[df["symbol"] == symbol]
+            expected = EXPECTED["bars"][symbol]
+            self.assertEqual(len(mine), len(expected))
+            for (_, row), bar in zip(mine.iterrows(), expected):
+                self.assertEqual(row["frame"].to_pydatetime(), frame(bar))
+                self.assertEqual(str(row["frame"].tz), ZONE)
+                for column in ("open", "high", "low", "close", "amount"):
+                    self.assertIsInstance(row[column], Decimal)
+                    self.assertEqual(row[column], Decimal(str(bar[column])), column)
+                self.assertEqual(int(row["vol"]), int(bar["vol"]))
+
+    def test_polars_and_arrow(self):
+        frame_ = self.api.bars(SYMBOLS[0], period=5, start=DAYS[2], end=DAYS[2], as_="polars")
+        self.assertEqual(frame_.height, 48)
+        self.assertEqual(str(frame_.schema["open"]).split("(")[0], "Decimal")
+        table = self.api.bars(SYMBOLS[0], period=5, start=DAYS[2], end=DAYS[2], as_="arrow")
+        self.assertEqual(table.schema.field("amount").type, pa.decimal128(22, 4))
+
+    def test_the_last_n_bars_daily_bars_and_adjusted_prices(self):
+        last = self.api.bars(SYMBOLS[0], count=10, end=DAYS[2])
+        self.assertEqual(len(last), 10)
+        self.assertEqual(last["frame"].iloc[-1].to_pydatetime(), frame(EXPECTED["bars"][SYMBOLS[0]][-1]))
+        daily = self.api.bars(SYMBOLS[0], period="1d", start=DAYS[0], end=DAYS[2])
+        self.assertEqual(len(daily), 3)
+        hours = self.api.bars(SYMBOLS[0], period=60, start=DAYS[0], end=DAYS[0])
+        self.assertEqual(len(hours), 4)
+        self.assertEqual(int(daily["vol"].iloc[0]), int(hours["vol"].sum()), "a day folds its stored hours")
+        self.assertEqual(daily["high"].iloc[0], max(hours["high"]))
+        self.assertEqual(daily["close"].iloc[0], hours["close"].iloc[-1])
+        forward = self.api.bars(SYMBOLS[0], count=3, end=DAYS[2], adjust="qfq")
+        self.assertEqual(len(forward), 3, "no factors stored: prices as traded")
+
+    def test_a_snapshot_and_the_calendar(self):
+        snap = self.api.snapshot(period=1, at=f"{DAYS[2]}T10:00:00")
+        self.assertEqual(sorted(snap["symbol"]), sorted(SYMBOLS))
+        self.assertTrue(all(f.strftime("%H:%M") == "10:00" for f in snap["frame"]))
+        days = self.api.trading_days(DAYS[0], DAYS[2])
+        self.assertEqual(days, [dt.date.fromisoformat(d) for d in DAYS])
+
+    def test_bad_input_is_an_error_naming_it(self):
+        with self.assertRaises(TickbarError) as caught:
+            self.api.bars("AAPL", count=3)
+        self.assertEqual((caught.exception.status, caught.exception.code), (400, "bad_symbol"))
+        with self.assertRaises(ValueError):
+            self.api.bars(SYMBOLS[0])
+        with self.assertRaises(TickbarError) as unreachable:
+            Client("http://127.0.0.1:9", timeout=2).trading_days(DAYS[0], DAYS[2])
+        self.assertEqual(unreachable.exception.status, 0)
+
+
+class StreamTest(unittest.TestCase):
+    def test_live_bars_arrive_and_a_dropped_feed_is_reported_as_a_gap(self):
+        events = Client(URL).stream([EXPECTED["live"]], period=1)
+        seen = []
+        deadline = time.monotonic() + 60
+        try:
+            for event in events:
+                seen.append(event.kind)
+                if event.kind == "bar":
+                    self.assertEqual(event.bar["symbol"], EXPECTED["live"])
+                    self.assertIsInstance(event.bar["close"], Decimal)
+                if "gap" in seen and seen.index("gap") > 0 and seen[-1] == "bar":
+                    break
+                self.assertLess(time.monotonic(), deadline, seen)
+        finally:
+            events.close()
+        self.assertEqual(seen[0], "bar")
+        self.assertIn("gap", seen)
+
+
+if __name__ == "__main__":
+    unittest.main()
