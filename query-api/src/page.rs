@@ -1,6 +1,6 @@
-//! The query page at `/`: a form (symbol, period, dates with 24-hour times), a candlestick chart
-//! with volume, the table of bars, the sources line, CSV download, and links to the monitor pages
-//! whose addresses are settings.
+//! The query page at `/`: a form (a symbol list, any period the API serves, adjusted prices, dates
+//! with 24-hour times), a candlestick chart with volume and the table of bars of a chosen symbol,
+//! the sources line, CSV download, and links to the monitor pages whose addresses are settings.
 
 use axum::response::Html;
 use axum::routing::get;

@@ -20,10 +20,13 @@ fn root() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_client_passes_its_tests_against_the_real_api() {
-    let python = std::env::var("TICKBAR_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/py-venv/bin/python"));
-    assert!(python.is_file(), "{}: run tests/run.sh once (it installs ./clients/python[pandas,polars])", python.display());
+    let python =
+        std::env::var("TICKBAR_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root().join("target/py-venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "{}: run tests/run.sh once (it installs ./clients/python[pandas,polars])",
+        python.display()
+    );
     let mut stack = ApiStores::start().await;
     for symbol in SYMBOLS {
         stack.three_days(symbol).await;
@@ -31,7 +34,8 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     let api = stack.api(&[]).await;
     let mut expected = serde_json::Map::new();
     for symbol in SYMBOLS {
-        let (_, answer) = get_json(&api, &format!("/api/v1/bars?symbol={symbol}&start={}&end={}", DAYS[0], DAYS[2])).await;
+        let (_, answer) =
+            get_json(&api, &format!("/api/v1/bars?symbol={symbol}&start={}&end={}", DAYS[0], DAYS[2])).await;
         assert_eq!(bars_of(&answer).len(), 720);
         expected.insert(symbol.into(), answer["bars"].clone());
     }
@@ -71,10 +75,16 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
             output.await.unwrap()
         });
         let tick = started.elapsed().as_millis() / 300;
-        let _: i64 = redis::cmd("PUBLISH").arg(&channel).arg(serde_json::to_string(&live).unwrap()).query_async(&mut con).await.unwrap();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(serde_json::to_string(&live).unwrap())
+            .query_async(&mut con)
+            .await
+            .unwrap();
         if tick % 20 == 10 {
             // Drops the API's subscription: its clients get a `gap`, then bars again.
-            let _: redis::Value = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut con).await.unwrap();
+            let _: redis::Value =
+                redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut con).await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
