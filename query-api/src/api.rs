@@ -23,6 +23,7 @@ use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
 use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Format, Params, SnapshotParams, StreamParams};
 use crate::query;
+use crate::served::Sources;
 use crate::snapshot::Snapshot;
 
 /// The query routes (answered within the request limits) and the event stream route (long-lived).
@@ -93,8 +94,7 @@ pub struct NextDay {
     )
 )]
 pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
-    let now = Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000));
-    let query = params.check(&app.limits(), now)?;
+    let query = params.check(&app.limits(), now())?;
     if query.format == Format::Json {
         let series = query::series(&app, &query).await?;
         for s in &series {
@@ -133,10 +133,15 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
     )
 )]
 pub async fn snapshot(State(app): State<Arc<App>>, Params(params): Params<SnapshotParams>) -> Result<Response> {
-    let now = Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000));
-    let query = params.check(&app.limits(), now)?;
+    let query = params.check(&app.limits(), now())?;
     let found = crate::snapshot::read(&app, &query).await?;
+    app.monitor.served(Sources::of(&found.bars));
     Ok(crate::snapshot::render(&query, found))
+}
+
+/// The service clock's second: what `count` and snapshots end at, and which bars are forming.
+fn now() -> Frame {
+    Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000))
 }
 
 /// Live bars of one symbol and period as Server-Sent Events: `event: bar` with a bar object for each
