@@ -82,7 +82,7 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
         ("symbol=600519.SH&start=2026-02-30&end=2026-03-02".into(), "bad_time", "ISO-8601"),
         ("symbol=600519.SH&start=2026-11-21&end=2026-11-20".into(), "bad_range", "is after end"),
         ("symbol=600519.SH&start=2024-11-20&end=2026-11-20".into(), "range_too_long", "366 days of 1-minute bars"),
-        (format!("{ok}&format=parquet"), "bad_parameter", "json and csv"),
+        (format!("{ok}&format=feather"), "bad_parameter", "json, csv, arrow and parquet"),
         (format!("{ok}&include_forming=1"), "bad_parameter", "true and false"),
         (format!("{ok}&limit=10"), "unknown_parameter", "unknown parameter `limit`"),
         (format!("{ok}&symbol=000333.SZ"), "bad_parameter", "duplicate parameter `symbol`"),
