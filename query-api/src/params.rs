@@ -562,7 +562,11 @@ mod tests {
             ("symbol=600519.SH&start=2026-11-31&end=2026-12-01", "bad_time", "24-hour ISO-8601"),
             ("symbol=600519.SH&start=2026-11-20&end=2026-11-19", "bad_range", "is after end"),
             ("symbol=600519.SH&start=2024-01-01&end=2025-12-31", "range_too_long", "366 days of 1-minute bars"),
-            ("symbol=600519.SH&start=2026-11-19&end=2026-11-19&format=xml", "bad_parameter", "json, csv, arrow and parquet"),
+            (
+                "symbol=600519.SH&start=2026-11-19&end=2026-11-19&format=xml",
+                "bad_parameter",
+                "json, csv, arrow and parquet",
+            ),
             ("symbol=600519.SH&start=2026-11-19&end=2026-11-19&include_forming=yes", "bad_parameter", "true and false"),
             ("symbol=600519.SH&start=1969-12-31&end=2026-11-19", "bad_time", "between 1970 and 2105"),
         ];
