@@ -5,6 +5,7 @@
 //! - [`symbol`]: `Symbol` (`600519.SH`) and its exchange.
 //! - [`period`]: `Period`, the five bar lengths.
 //! - [`time`]: market time (UTC+8), day numbers and `Frame`, a bar's label instant.
+//! - [`json`]: a borrowing JSON scanner for the stream payloads.
 //! - [`number`]: exact JSON numbers for prices, amounts and volumes.
 //! - [`tick`]: `Tick` and the parsers of the two stream payloads (tick objects, QMT dicts).
 //! - [`bar`]: `Bar`, `Ohlcv` and the aggregator's `BarEvent`s.
@@ -25,6 +26,7 @@ pub mod aggregate;
 pub mod bar;
 pub mod calendar;
 mod error;
+pub mod json;
 pub mod keys;
 pub mod normalise;
 pub mod number;

@@ -1,7 +1,9 @@
 //! Exact numbers at the JSON edge: prices and amounts as `Decimal`, volumes as whole shares, each
 //! accepted as a JSON number or a string and never passed through `f64`.
 //!
-//! serde_json runs with `arbitrary_precision`, so a JSON number reaches us as its literal digits.
+//! serde_json runs with `arbitrary_precision`, so a JSON number reaches us as its literal digits;
+//! the stream payloads' scanner (`json`) hands them over the same way, to `decimal_from_text` and
+//! `whole_from_text`.
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -55,6 +57,49 @@ pub mod whole {
 pub fn deserialize_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     let value = rust_decimal::serde::arbitrary_precision::deserialize(deserializer)?;
     whole_from_decimal(value).map_err(serde::de::Error::custom)
+}
+
+/// The decimal a number's literal text (or a numeric string) stands for, read exactly as
+/// rust_decimal's serde reads it: plain notation, else scientific; `None` when it is neither. A plain
+/// literal of at most 19 digits, the stream's every price and amount, is built directly.
+pub fn decimal_from_text(text: &str) -> Option<Decimal> {
+    plain_decimal(text).or_else(|| text.parse().ok().or_else(|| Decimal::from_scientific(text).ok()))
+}
+
+/// `-`? digits (`.` digits)?, at most 19 digits in all, as the decimal `Decimal::from_str` makes
+/// of it (the same mantissa and scale, a negative zero kept); `None` for anything else.
+fn plain_decimal(text: &str) -> Option<Decimal> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    let dot = digits.iter().position(|&b| b == b'.');
+    let (int, frac) = match dot {
+        Some(at) => (&digits[..at], &digits[at + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    if int.is_empty() || (dot.is_some() && frac.is_empty()) || int.len() + frac.len() > 19 {
+        return None;
+    }
+    let mut mantissa = 0u64;
+    for &b in int.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    let (lo, mid) = (mantissa as u32, (mantissa >> 32) as u32);
+    Some(Decimal::from_parts(lo, mid, 0, negative, frac.len() as u32))
+}
+
+/// The whole non-negative count a number's literal text (or a numeric string) stands for, as
+/// `deserialize_u64` reads it: `300`, `300.0`, `3e2` and `"300"` are all 300.
+pub fn whole_from_text(text: &str) -> Result<u64, Error> {
+    if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(text.bytes().fold(0, |n, b| n * 10 + u64::from(b - b'0')));
+    }
+    let value = decimal_from_text(text).ok_or(Error::InvalidNumber(text.to_owned(), "is not a number"))?;
+    whole_from_decimal(value)
 }
 
 /// The `u64` a decimal stands for, or why it is not a whole non-negative count.
@@ -119,6 +164,45 @@ mod tests {
         assert_eq!(from_scaled(16_505_000, 4), dec!(1650.5));
         assert_eq!(to_scaled(dec!(-0.0001), 4).unwrap(), -1);
         assert!(to_scaled(dec!(1.00001), 4).is_err());
+    }
+
+    #[test]
+    fn texts_read_as_rust_decimal_reads_them_scale_and_sign_kept() {
+        for text in [
+            "0",
+            "-0",
+            "-0.0",
+            "1650.50",
+            "0.0001",
+            "007.10",
+            "9999999999999999999",
+            "999999999999999999.9",
+            "99999999999999999999",
+            "1e3",
+            "-2.5E-3",
+            "1_000",
+            "79228162514264337593543950335",
+            "1.",
+        ] {
+            let reference = text.parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(text).ok());
+            let ours = decimal_from_text(text);
+            assert_eq!(ours, reference, "{text}");
+            assert_eq!(ours.map(|d| (d.to_string(), d.scale())), reference.map(|d| (d.to_string(), d.scale())));
+        }
+        for text in ["", "-", ".5x", "1e400", "abc", "1..2"] {
+            assert_eq!(decimal_from_text(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn whole_texts_are_counts_or_a_reason() {
+        assert_eq!(whole_from_text("300").unwrap(), 300);
+        assert_eq!(whole_from_text("300.0").unwrap(), 300);
+        assert_eq!(whole_from_text("3e2").unwrap(), 300);
+        assert_eq!(whole_from_text("9999999999999999999").unwrap(), 9_999_999_999_999_999_999);
+        for bad in ["1.5", "-1", "99999999999999999999999", "", "x"] {
+            assert!(whole_from_text(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -105,10 +105,13 @@ impl FromStr for Symbol {
         if !code.iter().all(u8::is_ascii_digit) {
             return Err(invalid());
         }
-        let exchange = match suffix.to_ascii_uppercase().as_str() {
-            "SH" => Exchange::Sh,
-            "SZ" => Exchange::Sz,
-            "BJ" => Exchange::Bj,
+        let exchange = match suffix.as_bytes() {
+            [a, b] => match [a.to_ascii_uppercase(), b.to_ascii_uppercase()] {
+                [b'S', b'H'] => Exchange::Sh,
+                [b'S', b'Z'] => Exchange::Sz,
+                [b'B', b'J'] => Exchange::Bj,
+                _ => return Err(invalid()),
+            },
             _ => return Err(invalid()),
         };
         Ok(Symbol { code, exchange })

@@ -1,14 +1,11 @@
 //! Ticks: one trade, or a day-cumulative snapshot, of one symbol; parsed from the contract's two
-//! stream payloads, the plain tick object (or an array of them) and the QMT whole-quote dict.
-
-use std::fmt;
+//! stream payloads, the plain tick object (or an array of them) and the QMT whole-quote dict, read
+//! by the borrowing scanner of `json`: the fields a tick needs, in one pass, the rest skipped.
 
 use rust_decimal::Decimal;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use crate::number;
+use crate::json::{JsonError, Scanner, Value};
+use crate::number::{decimal_from_text, whole_from_text};
 use crate::symbol::Symbol;
 use crate::time::parse_datetime;
 use crate::Error;
@@ -108,60 +105,177 @@ pub type Parsed = Vec<Result<Tick, BadElement>>;
 
 /// Parses a `tick` stream field: one tick object or a JSON array of them.
 pub fn parse_tick_payload(json: &str) -> Result<Parsed, Error> {
-    let items: Vec<&RawValue> = if json.trim_start().starts_with('[') {
-        serde_json::from_str(json).map_err(bad_json)?
-    } else {
-        vec![serde_json::from_str(json).map_err(bad_json)?]
+    let mut s = Scanner::new(json);
+    let mut parsed = Vec::new();
+    let mut element = |s: &mut Scanner<'_>| {
+        let start = s.pos();
+        let tick = tick_object(s)?;
+        parsed.push(tick.map_err(|error| BadElement { error, element: s.slice(start, s.pos()).to_owned() }));
+        Ok(())
     };
-    let parse = |raw: &RawValue| {
-        parse_tick_object(raw.get()).map_err(|error| BadElement { error, element: raw.get().to_owned() })
-    };
-    Ok(items.into_iter().map(parse).collect())
+    let read = if s.peek() == Some(b'[') { s.elements(&mut element) } else { element(&mut s) };
+    read.and_then(|()| s.finish()).map_err(payload_error)?;
+    Ok(parsed)
 }
 
 /// Parses one plain tick object.
 pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
-    let obj: TickObject = serde_json::from_str(json).map_err(bad_json)?;
-    check_price("price", obj.price)?;
-    check_volume(obj.volume)?;
-    let amount = match (obj.amount, obj.cumulative) {
-        (Some(amount), _) => amount,
-        // Both factors are bounded above, so the product fits.
-        (None, false) => obj.price * Decimal::from(obj.volume),
-        (None, true) => {
-            let detail = "a cumulative tick needs its amount".into();
-            return Err(Error::InvalidTick { reason: "missing_field", detail });
-        }
-    };
-    let kind =
-        if obj.cumulative { TickKind::Cumulative { day_high: obj.high, day_low: obj.low } } else { TickKind::Trade };
-    Tick { symbol: obj.symbol, time_ms: obj.time.0, price: obj.price, volume: obj.volume, amount, kind }.validate()
+    let mut s = Scanner::new(json);
+    s.peek();
+    let tick = tick_object(&mut s).and_then(|tick| s.finish().map(|()| tick));
+    tick.map_err(payload_error)?
 }
 
 /// Parses a `qmt` stream field: an xtquant whole-quote payload mapping symbol to snapshot dict.
+/// Each snapshot's fields are read where they stand; its bid/ask arrays and the rest are skipped.
 pub fn parse_qmt_payload(json: &str) -> Result<Parsed, Error> {
-    let quotes: Vec<(&str, &RawValue)> = serde_json::from_str::<QuoteMap>(json).map_err(bad_json)?.0;
-    let parse = |(symbol, raw): (&str, &RawValue)| {
-        parse_qmt_snapshot(symbol, raw.get()).map_err(|error| {
-            let key = serde_json::to_string(symbol).expect("strings serialize");
-            BadElement { error, element: format!("{{{key}:{}}}", raw.get()) }
-        })
-    };
-    Ok(quotes.into_iter().map(parse).collect())
+    let mut s = Scanner::new(json);
+    let mut parsed = Vec::new();
+    let read = s.members("an object mapping symbols to QMT snapshot dicts", |s, symbol| {
+        let start = s.pos();
+        let tick = qmt_snapshot(s, &symbol)?;
+        parsed.push(tick.map_err(|error| {
+            let key = serde_json::to_string(&symbol).expect("strings serialize");
+            BadElement { error, element: format!("{{{key}:{}}}", s.slice(start, s.pos())) }
+        }));
+        Ok(())
+    });
+    read.and_then(|()| s.finish()).map_err(payload_error)?;
+    Ok(parsed)
 }
 
-/// Parses one QMT snapshot dict of `symbol`: cumulative lots become shares.
-pub fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
-    let symbol: Symbol = symbol.parse()?;
-    let snap: QmtSnapshot = serde_json::from_str(json).map_err(|e| of_symbol(symbol, bad_json(e)))?;
-    let volume = snap.volume.checked_mul(100).ok_or_else(|| Error::InvalidTick {
-        reason: "bad_number",
-        detail: format!("{symbol}: volume {} lots overflows", snap.volume),
-    })?;
-    let kind = TickKind::Cumulative { day_high: snap.high, day_low: snap.low };
-    Tick { symbol, time_ms: snap.time.0, price: snap.last_price, volume, amount: snap.amount, kind }
-        .validate()
-        .map_err(|e| of_symbol(symbol, e))
+/// The tick of the tick object at `s`; the outer error is the payload's (not JSON), the inner one
+/// the element's.
+fn tick_object(s: &mut Scanner<'_>) -> Result<Result<Tick, Error>, JsonError> {
+    let mut f = TickFields::default();
+    let read = s.members("a tick object", |s, key| {
+        let value = match &*key {
+            "symbol" | "time" | "price" | "volume" | "amount" | "cumulative" | "high" | "low" => s.value()?,
+            _ => return s.skip(),
+        };
+        let taken = match &*key {
+            "symbol" => put(&mut f.symbol, "symbol", symbol_of(value)),
+            "time" => put(&mut f.time, "time", epoch_ms(value)),
+            "price" => put(&mut f.price, "price", decimal(value)),
+            "volume" => put(&mut f.volume, "volume", whole(value)),
+            "amount" => put(&mut f.amount, "amount", optional_decimal(value)),
+            "cumulative" => put(&mut f.cumulative, "cumulative", flag(value)),
+            "high" => put(&mut f.high, "high", optional_decimal(value)),
+            _ => put(&mut f.low, "low", optional_decimal(value)),
+        };
+        f.error = f.error.take().or(taken.err());
+        Ok(())
+    });
+    element_of(read, f.error.take()).map(|checked| checked.and_then(|()| f.tick()))
+}
+
+/// The tick of the QMT snapshot dict of `symbol` at `s`; errors as `tick_object`'s.
+fn qmt_snapshot(s: &mut Scanner<'_>, symbol: &str) -> Result<Result<Tick, Error>, JsonError> {
+    let mut f = QmtFields::default();
+    let read = s.members("a QMT snapshot dict", |s, key| {
+        let value = match &*key {
+            "time" | "lastPrice" | "high" | "low" | "volume" | "amount" => s.value()?,
+            _ => return s.skip(),
+        };
+        let taken = match &*key {
+            "time" => put(&mut f.time, "time", epoch_ms(value)),
+            "lastPrice" => put(&mut f.last_price, "lastPrice", decimal(value)),
+            "high" => put(&mut f.high, "high", optional_decimal(value)),
+            "low" => put(&mut f.low, "low", optional_decimal(value)),
+            "volume" => put(&mut f.volume, "volume", whole(value)),
+            _ => put(&mut f.amount, "amount", decimal(value)),
+        };
+        f.error = f.error.take().or(taken.err());
+        Ok(())
+    });
+    let symbol = symbol.parse::<Symbol>();
+    let checked = element_of(read, f.error.take())?;
+    Ok(symbol.and_then(|symbol| checked.and_then(|()| f.tick(symbol)).map_err(|e| of_symbol(symbol, e))))
+}
+
+/// An element's verdict once its object was read: a syntax error spoils the whole payload, a
+/// value of the wrong kind or the first bad field only the element.
+fn element_of(read: Result<(), JsonError>, first_error: Option<Error>) -> Result<Result<(), Error>, JsonError> {
+    match read {
+        Err(e @ JsonError::Syntax { .. }) => Err(e),
+        Err(e) => Ok(Err(bad_field(e.to_string()))),
+        Ok(()) => Ok(first_error.map_or(Ok(()), Err)),
+    }
+}
+
+/// Stores a field's value; a field named twice is an error, as it is for serde.
+fn put<T>(slot: &mut Option<T>, name: &str, value: Result<T, Error>) -> Result<(), Error> {
+    if slot.is_some() {
+        return Err(bad_field(format!("duplicate field `{name}`")));
+    }
+    *slot = Some(value?);
+    Ok(())
+}
+
+fn required<T>(slot: Option<T>, name: &str) -> Result<T, Error> {
+    slot.ok_or_else(|| Error::InvalidTick { reason: "missing_field", detail: format!("missing field `{name}`") })
+}
+
+/// The fields of a plain tick object, as read so far.
+#[derive(Default)]
+struct TickFields {
+    symbol: Option<Symbol>,
+    time: Option<i64>,
+    price: Option<Decimal>,
+    volume: Option<u64>,
+    amount: Option<Option<Decimal>>,
+    cumulative: Option<bool>,
+    high: Option<Option<Decimal>>,
+    low: Option<Option<Decimal>>,
+    error: Option<Error>,
+}
+
+impl TickFields {
+    fn tick(self) -> Result<Tick, Error> {
+        let (symbol, time_ms) = (required(self.symbol, "symbol")?, required(self.time, "time")?);
+        let (price, volume) = (required(self.price, "price")?, required(self.volume, "volume")?);
+        check_price("price", price)?;
+        check_volume(volume)?;
+        let cumulative = self.cumulative.unwrap_or(false);
+        let amount = match (self.amount.flatten(), cumulative) {
+            (Some(amount), _) => amount,
+            // Both factors are bounded above, so the product fits.
+            (None, false) => price * Decimal::from(volume),
+            (None, true) => {
+                let detail = "a cumulative tick needs its amount".into();
+                return Err(Error::InvalidTick { reason: "missing_field", detail });
+            }
+        };
+        let (day_high, day_low) = (self.high.flatten(), self.low.flatten());
+        let kind = if cumulative { TickKind::Cumulative { day_high, day_low } } else { TickKind::Trade };
+        Tick { symbol, time_ms, price, volume, amount, kind }.validate()
+    }
+}
+
+/// The fields of a QMT snapshot dict, as read so far.
+#[derive(Default)]
+struct QmtFields {
+    time: Option<i64>,
+    last_price: Option<Decimal>,
+    high: Option<Option<Decimal>>,
+    low: Option<Option<Decimal>>,
+    volume: Option<u64>,
+    amount: Option<Decimal>,
+    error: Option<Error>,
+}
+
+impl QmtFields {
+    /// The snapshot as a cumulative tick: lots become shares.
+    fn tick(self, symbol: Symbol) -> Result<Tick, Error> {
+        let (time_ms, price) = (required(self.time, "time")?, required(self.last_price, "lastPrice")?);
+        let (lots, amount) = (required(self.volume, "volume")?, required(self.amount, "amount")?);
+        let volume = lots.checked_mul(100).ok_or_else(|| Error::InvalidTick {
+            reason: "bad_number",
+            detail: format!("volume {lots} lots overflows"),
+        })?;
+        let kind = TickKind::Cumulative { day_high: self.high.flatten(), day_low: self.low.flatten() };
+        Tick { symbol, time_ms, price, volume, amount, kind }.validate()
+    }
 }
 
 /// Names the symbol in an error about one element of a QMT payload.
@@ -172,115 +286,69 @@ fn of_symbol(symbol: Symbol, e: Error) -> Error {
     }
 }
 
-/// A JSON error, named for what it most likely was: broken JSON, a missing field, or a field whose
-/// value is not what it must be (the message names the field and the rule).
-fn bad_json(e: serde_json::Error) -> Error {
-    let detail = e.to_string();
-    let reason = if e.is_syntax() || e.is_eof() {
-        "bad_json"
-    } else if detail.starts_with("missing field") {
-        "missing_field"
-    } else if detail.starts_with("invalid symbol") {
-        "bad_symbol"
-    } else if detail.starts_with("invalid time") {
-        "bad_time"
-    } else {
-        "bad_field"
-    };
-    Error::InvalidTick { reason, detail }
+/// The error of a payload that is not JSON (`bad_json`), or not the JSON the contract describes.
+fn payload_error(e: JsonError) -> Error {
+    match e {
+        JsonError::Syntax { .. } => Error::InvalidTick { reason: "bad_json", detail: e.to_string() },
+        JsonError::Type { .. } => bad_field(e.to_string()),
+    }
 }
 
-#[derive(Deserialize)]
-struct TickObject {
-    symbol: Symbol,
-    time: EpochMs,
-    #[serde(with = "number::decimal")]
-    price: Decimal,
-    #[serde(with = "number::whole")]
-    volume: u64,
-    #[serde(default, with = "number::optional_decimal")]
-    amount: Option<Decimal>,
-    #[serde(default)]
-    cumulative: bool,
-    #[serde(default, with = "number::optional_decimal")]
-    high: Option<Decimal>,
-    #[serde(default, with = "number::optional_decimal")]
-    low: Option<Decimal>,
+fn bad_field(detail: String) -> Error {
+    Error::InvalidTick { reason: "bad_field", detail }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QmtSnapshot {
-    time: EpochMs,
-    #[serde(with = "number::decimal")]
-    last_price: Decimal,
-    #[serde(default, with = "number::optional_decimal")]
-    high: Option<Decimal>,
-    #[serde(default, with = "number::optional_decimal")]
-    low: Option<Decimal>,
-    #[serde(with = "number::whole")]
-    volume: u64,
-    #[serde(with = "number::decimal")]
-    amount: Decimal,
-}
-
-/// The symbol → dict pairs of a QMT payload, in payload order.
-struct QuoteMap<'a>(Vec<(&'a str, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for QuoteMap<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Pairs<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for Pairs<'a> {
-            type Value = QuoteMap<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object mapping symbols to QMT snapshot dicts")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(pair) = map.next_entry::<&'de str, &'de RawValue>()? {
-                    pairs.push(pair);
-                }
-                Ok(QuoteMap(pairs))
-            }
+/// A price or amount: a number, or a string of one.
+fn decimal(value: Value<'_>) -> Result<Decimal, Error> {
+    match value {
+        Value::Number(text) => decimal_from_text(text).ok_or_else(|| bad_field(format!("{text} is not a decimal"))),
+        Value::Str(text) => {
+            decimal_from_text(&text).ok_or_else(|| bad_field(format!("string {text:?} is not a decimal")))
         }
-        deserializer.deserialize_map(Pairs(std::marker::PhantomData))
+        other => Err(bad_field(other.unexpected("a decimal").to_string())),
+    }
+}
+
+fn optional_decimal(value: Value<'_>) -> Result<Option<Decimal>, Error> {
+    match value {
+        Value::Null => Ok(None),
+        other => decimal(other).map(Some),
+    }
+}
+
+/// A volume: a whole non-negative number, or a string of one.
+fn whole(value: Value<'_>) -> Result<u64, Error> {
+    let text = match &value {
+        Value::Number(text) => *text,
+        Value::Str(text) => text,
+        other => return Err(bad_field(other.unexpected("a whole number").to_string())),
+    };
+    whole_from_text(text).map_err(|e| bad_field(e.to_string()))
+}
+
+fn flag(value: Value<'_>) -> Result<bool, Error> {
+    match value {
+        Value::Bool(b) => Ok(b),
+        other => Err(bad_field(other.unexpected("a boolean").to_string())),
+    }
+}
+
+fn symbol_of(value: Value<'_>) -> Result<Symbol, Error> {
+    match value {
+        Value::Str(text) => text.parse(),
+        other => Err(bad_field(other.unexpected("a symbol string").to_string())),
     }
 }
 
 /// A tick time: epoch milliseconds (a number or a string of digits) or an ISO-8601 string.
-struct EpochMs(i64);
-
-impl<'de> Deserialize<'de> for EpochMs {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Time;
-        impl<'de> Visitor<'de> for Time {
-            type Value = EpochMs;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("epoch milliseconds or an ISO-8601 time")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EpochMs, E> {
-                Ok(EpochMs(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EpochMs, E> {
-                i64::try_from(v).map(EpochMs).map_err(E::custom)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<EpochMs, E> {
-                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-                    return v.parse().map(EpochMs).map_err(E::custom);
-                }
-                parse_datetime(v).map(EpochMs).map_err(E::custom)
-            }
-            // serde_json's arbitrary_precision hands a number over as a one-entry map of its digits.
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<EpochMs, M::Error> {
-                let (_, digits) =
-                    map.next_entry::<String, String>()?.ok_or_else(|| de::Error::custom("expected a number"))?;
-                digits
-                    .parse()
-                    .map(EpochMs)
-                    .map_err(|_| de::Error::custom(format!("time {digits} is not whole milliseconds")))
-            }
+fn epoch_ms(value: Value<'_>) -> Result<i64, Error> {
+    match value {
+        Value::Number(text) => text.parse().map_err(|_| bad_field(format!("time {text} is not whole milliseconds"))),
+        Value::Str(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            text.parse().map_err(|_| bad_field(format!("time {text:?} is too large")))
         }
-        deserializer.deserialize_any(Time)
+        Value::Str(text) => parse_datetime(&text),
+        other => Err(bad_field(other.unexpected("epoch milliseconds or an ISO-8601 time").to_string())),
     }
 }
 

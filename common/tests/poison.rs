@@ -1,6 +1,9 @@
 //! No input stops the aggregator: arbitrary payloads (random JSON, absurd numbers, odd strings,
 //! ticks at the bounds) go through both parsers and the aggregator, and a saved state restores,
-//! without a panic; whatever is refused is refused with a reason.
+//! without a panic; whatever is refused is refused with a reason. The parsers give what the
+//! serde_json parsers they replaced give (`serde_reference`), element by element.
+
+mod serde_reference;
 
 use std::sync::Arc;
 
@@ -90,6 +93,54 @@ fn qmt_payload() -> impl Strategy<Value = String> {
     })
 }
 
+/// A QMT snapshot dict as xtquant writes it and worse: the fields a tick needs and those it skips
+/// (bid/ask arrays, a nested object), each present or not, some twice, in any order.
+fn qmt_snapshot_any_order() -> impl Strategy<Value = String> {
+    let field = |name: &'static str| prop::option::of(scalar()).prop_map(move |v| v.map(|v| format!("\"{name}\":{v}")));
+    let needed = (field("time"), field("lastPrice"), field("high"), field("low"), field("volume"), field("amount"));
+    let skipped = prop::collection::vec(
+        prop_oneof![
+            prop::collection::vec(number(), 0..5).prop_map(|n| format!("\"bidPrice\":[{}]", n.join(","))),
+            scalar().prop_map(|v| format!("\"open\":{v}")),
+            Just("\"depth\":{\"a\":[1,{\"b\":null}],\"c\":\"x\\\"y\"}".to_owned()),
+            Just("\"last\\u0050rice\":1650.5".to_owned()),
+        ],
+        0..4,
+    );
+    (needed, skipped, prop::option::of(field("time"))).prop_flat_map(|((t, p, h, l, v, a), skipped, twice)| {
+        let mut fields: Vec<String> = [t, p, h, l, v, a, twice.flatten()].into_iter().flatten().collect();
+        fields.extend(skipped);
+        Just(fields).prop_shuffle().prop_map(|fields| format!("{{{}}}", fields.join(" , ")))
+    })
+}
+
+/// The payloads whose every verdict is compared with the reference: tick objects, arrays of
+/// them, and QMT payloads, JSON in the contract's shapes with any values.
+fn structured_payload() -> impl Strategy<Value = (bool, String)> {
+    let qmt = prop::collection::vec((symbol(), qmt_snapshot_any_order()), 0..6).prop_map(|pairs| {
+        let body: Vec<String> = pairs.iter().map(|(s, snap)| format!("\"{s}\":{snap}")).collect();
+        format!("{{{}}}", body.join(","))
+    });
+    prop_oneof![
+        tick_object().prop_map(|t| (true, t)),
+        prop::collection::vec(numeric_tick(), 1..8).prop_map(|ts| (true, format!("[{}]", ts.join(",")))),
+        prop::collection::vec(tick_object(), 0..5).prop_map(|ts| (true, format!(" [ {} ] ", ts.join(" , ")))),
+        qmt_payload().prop_map(|q| (false, q)),
+        qmt.prop_map(|q| (false, q)),
+    ]
+}
+
+/// A parse as the comparison sees it: each tick exactly (scales too), each refusal by its reason
+/// and its element, a refused payload by its reason.
+type Verdicts = Result<Vec<Result<String, (String, String)>>, String>;
+
+fn verdicts(parsed: Result<common::tick::Parsed, common::Error>) -> Verdicts {
+    let element = |e: Result<Tick, common::tick::BadElement>| {
+        e.map(|t| format!("{t:?}")).map_err(|bad| (bad.error.reason().to_owned(), bad.element))
+    };
+    parsed.map(|elements| elements.into_iter().map(element).collect()).map_err(|e| e.reason().to_owned())
+}
+
 /// What a stream field may hold: a tick object, an array of them, a QMT payload, or noise.
 fn payload() -> impl Strategy<Value = (bool, String)> {
     prop_oneof![
@@ -142,6 +193,26 @@ proptest! {
         }
         let restored = BarAggregator::restore(&settings, calendar, &agg.save());
         prop_assert!(restored.is_ok(), "a saved state restores: {:?}", restored.err());
+    }
+
+    #[test]
+    fn the_scanner_parsers_give_the_serde_parsers_verdicts((tick_field, text) in structured_payload()) {
+        let (ours, reference) = if tick_field {
+            (parse_tick_payload(&text), serde_reference::parse_tick_payload(&text))
+        } else {
+            (parse_qmt_payload(&text), serde_reference::parse_qmt_payload(&text))
+        };
+        prop_assert_eq!(verdicts(ours), verdicts(reference), "{}", text);
+    }
+
+    #[test]
+    fn noise_is_refused_by_both_or_by_neither((tick_field, text) in payload()) {
+        let (ours, reference) = if tick_field {
+            (parse_tick_payload(&text).is_ok(), serde_reference::parse_tick_payload(&text).is_ok())
+        } else {
+            (parse_qmt_payload(&text).is_ok(), serde_reference::parse_qmt_payload(&text).is_ok())
+        };
+        prop_assert_eq!(ours, reference, "{}", text);
     }
 
     #[test]
