@@ -71,8 +71,23 @@ fn all_bars(r: &Replay, p: Period) -> Vec<Bar> {
     SYMBOLS.iter().flat_map(|s| r.bars(s, p)).collect()
 }
 
+/// The most closed minutes a symbol's book may hold: the longest window (60) and the minutes the
+/// grace and the correction window (62 s) can still amend.
+const HELD_MINUTES: usize = 62;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_book_holds_an_hour_of_closed_minutes_not_the_day(ticks in prop_oneof![snapshot_day(), trade_day()]) {
+        let mut r = Replay::new();
+        r.ticks(ticks.iter().copied());
+        let saved: serde_json::Value = serde_json::from_slice(&r.agg.save()).unwrap();
+        for (symbol, book) in saved["books"].as_object().unwrap() {
+            let held = book["closed"].as_array().unwrap().len();
+            prop_assert!(held <= HELD_MINUTES, "{symbol} holds {held} closed minutes");
+        }
+    }
 
     #[test]
     fn every_bar_has_low_at_most_open_and_close_at_most_high(ticks in prop_oneof![snapshot_day(), trade_day()]) {

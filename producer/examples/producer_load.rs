@@ -1,8 +1,11 @@
 //! Producer load test: pushes N QMT snapshots (whole-quote payloads of 100 symbols) into the tick
 //! stream of a Redis, starts the producer binary in event time, and measures end-to-end ticks/s
-//! until the last entry is committed (bars in Redis, acknowledged). Run by `deploy/bench-producer.sh`.
+//! until the last entry is committed (bars in Redis, acknowledged), and the producer's peak RSS.
+//! Snapshots come every STEP_MS of market time from 09:30, the lunch break skipped: with 60000 and
+//! 241 rounds every symbol has a snapshot in every minute of a whole day, so every bar of every
+//! period is built and held. Run by `deploy/bench-producer.sh`.
 //!
-//! `cargo run --release -p producer --example load -- REDIS_URL PRODUCER_BIN [SNAPSHOTS] [SYMBOLS]`
+//! `cargo run --release -p producer --example producer_load -- REDIS_URL PRODUCER_BIN [SNAPSHOTS] [SYMBOLS] [STEP_MS]`
 
 use std::time::{Duration, Instant};
 
@@ -17,16 +20,16 @@ async fn main() -> redis::RedisResult<()> {
     let (url, producer) = (&args[1], &args[2]);
     let snapshots: usize = args.get(3).map_or(1_000_000, |a| a.parse().expect("SNAPSHOTS"));
     let symbols: usize = args.get(4).map_or(2_000, |a| a.parse().expect("SYMBOLS"));
+    let step_ms: i64 = args.get(5).map_or(3_000, |a| a.parse().expect("STEP_MS"));
     let mut con = redis::Client::open(url.as_str())?.get_multiplexed_async_connection().await?;
     let stream = format!("{PREFIX}ticks");
     let _: () = redis::cmd("FLUSHDB").query_async(&mut con).await?;
 
-    let start_ms = 1_675_215_000_000_i64; // 2023-02-01 09:30:00 +08:00
     let rounds = snapshots.div_ceil(symbols);
     let mut pipe = redis::pipe();
     let mut queued: usize = 0;
     for round in 0..rounds {
-        let time = start_ms + round as i64 * 3_000;
+        let time = market_time(round as i64 * step_ms);
         for chunk in (0..symbols).collect::<Vec<_>>().chunks(PER_PAYLOAD) {
             let quotes: Vec<String> = chunk.iter().map(|&s| snapshot(s, round, time)).collect();
             pipe.cmd("XADD").arg(&stream).arg("*").arg("qmt").arg(format!("{{{}}}", quotes.join(","))).ignore();
@@ -60,10 +63,34 @@ async fn main() -> redis::RedisResult<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    let peak = peak_rss_mib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     println!("{ticks} ticks end to end in {secs:.2} s: {:.0} ticks/s", ticks as f64 / secs);
+    println!("producer peak RSS (VmHWM): {peak}");
     Ok(())
+}
+
+/// Epoch ms of 2023-02-01 at `elapsed` ms of trading after 09:30, the lunch break skipped.
+fn market_time(elapsed: i64) -> i64 {
+    const OPEN: i64 = 1_675_215_000_000; // 09:30:00 +08:00
+    const MORNING: i64 = 2 * 3_600_000;
+    const LUNCH: i64 = 90 * 60_000;
+    if elapsed < MORNING {
+        OPEN + elapsed
+    } else {
+        OPEN + LUNCH + elapsed
+    }
+}
+
+/// The process's peak resident set from /proc (Linux), in MiB.
+fn peak_rss_mib(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok());
+    kib.map_or_else(|| "unknown (no /proc)".to_owned(), |kib| format!("{:.1} MiB", kib / 1024.0))
 }
 
 /// Symbol `s`'s `round`-th snapshot: one lot more each time, the price wandering by cents.

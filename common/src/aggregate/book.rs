@@ -282,7 +282,6 @@ impl Book {
                 }
             }
         }
-        self.prune(turn);
     }
 
     /// The one-minute slot that closes next: the forming bar's, or (filling) the quiet minute after
@@ -353,6 +352,9 @@ impl Book {
         self.emit(turn, BarEventKind::Closed, Period::M1, grid.window(Period::M1, m.slot).label, &m.v);
         self.last = Some((m.slot, m.v.close));
         self.closed.push_back(m);
+        // Here, not only when a deadline passes: a symbol whose every minute is closed by its next
+        // tick would otherwise keep the whole day's minutes.
+        self.prune(turn);
         for &p in &rules.higher {
             let k = p.index() - 1;
             let w = grid.window_index(p, m.slot);
