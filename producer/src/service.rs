@@ -78,7 +78,7 @@ struct Worker {
     engine: Engine,
     /// The lease value every commit must find.
     lease: String,
-    batch: usize,
+    read: ReadSize,
     block: Duration,
     checkpoint_every: Duration,
     last_checkpoint: Instant,
@@ -136,7 +136,7 @@ impl Worker {
             store,
             engine,
             lease,
-            batch: section.batch_entries.max(1),
+            read: ReadSize::new(section.batch_entries, section.batch_ticks),
             block: Duration::from_millis(section.block_ms.max(1)),
             checkpoint_every: Duration::from_millis(section.checkpoint_interval_ms),
             last_checkpoint: Instant::now(),
@@ -160,7 +160,8 @@ impl Worker {
                 return self.store.commit(&self.lease, &commit, Some(&self.engine.save())).await;
             }
             let before = wall_ms();
-            let entries = self.store.next(self.engine.last_id(), self.batch, self.block).await?;
+            let asked = self.read.count;
+            let entries = self.store.next(self.engine.last_id(), asked, self.block).await?;
             // Read after the entries, so none is stamped after it; a stall anywhere in the loop
             // longer than `catch_up_lag_ms` (besides the read's own wait) means a backlog.
             let wall = wall_ms();
@@ -175,7 +176,9 @@ impl Worker {
             // An empty read means the stream is drained: the wall clock may close bars again.
             let tempo = Tempo { wall_ms: wall, catch_up: !entries.is_empty() && (self.behind || paused) };
             commit.clear();
+            let ticks_before = self.engine.counters().ticks;
             self.engine.step(&entries, tempo, &mut commit);
+            self.read.adapt(entries.len(), self.engine.counters().ticks - ticks_before);
             let checkpoint = checkpoint_due.then(|| self.engine.save());
             self.store.commit(&self.lease, &commit, checkpoint.as_ref()).await?;
             self.last_commit = Instant::now();
@@ -186,8 +189,53 @@ impl Worker {
                 self.journalled += 1;
             }
             let fresh = self.engine.watermark().is_some_and(|w| w >= wall - self.catch_up_lag_ms);
-            self.behind = self.wall_clock && (entries.len() == self.batch || (tempo.catch_up && !fresh));
+            self.behind = self.wall_clock && (entries.len() == asked || (tempo.catch_up && !fresh));
             monitor.committed(&self.engine, self.behind);
         }
+    }
+}
+
+/// How many entries the next read asks for: at most `batch_entries`, and about `batch_ticks`
+/// ticks' worth at the size the last batch's payloads had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReadSize {
+    max_entries: usize,
+    ticks: usize,
+    count: usize,
+}
+
+impl ReadSize {
+    fn new(max_entries: usize, ticks: usize) -> ReadSize {
+        let max_entries = max_entries.max(1);
+        ReadSize { max_entries, ticks: ticks.max(1), count: max_entries }
+    }
+
+    /// Sizes the next read after a batch of `entries` entries that held `ticks` ticks.
+    fn adapt(&mut self, entries: usize, ticks: u64) {
+        if entries > 0 {
+            let per_entry = usize::try_from(ticks).unwrap_or(usize::MAX).div_ceil(entries).max(1);
+            self.count = (self.ticks / per_entry).clamp(1, self.max_entries);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadSize;
+
+    #[test]
+    fn reads_shrink_for_big_payloads_and_grow_back_for_small_ones() {
+        let mut read = ReadSize::new(1000, 20_000);
+        assert_eq!(read.count, 1000, "the first read asks for the most");
+        read.adapt(1000, 5_000_000);
+        assert_eq!(read.count, 4, "whole-market payloads of 5,000 snapshots: four a batch");
+        read.adapt(4, 20_000);
+        assert_eq!(read.count, 4);
+        read.adapt(4, 4);
+        assert_eq!(read.count, 1000, "single ticks again: back to the most");
+        read.adapt(0, 0);
+        assert_eq!(read.count, 1000, "an empty read changes nothing");
+        read.adapt(1, 1_000_000);
+        assert_eq!(read.count, 1, "never less than one entry");
     }
 }

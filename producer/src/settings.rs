@@ -36,8 +36,12 @@ pub struct ProducerSection {
     pub clock: Clock,
     /// The consumer group on the tick stream: its position is the producer's, for `XINFO` and lag.
     pub group: String,
-    /// Stream entries read per batch (XREADGROUP COUNT).
+    /// Stream entries read per batch at most (XREAD COUNT).
     pub batch_entries: usize,
+    /// Ticks one batch holds, about: after a batch of bigger payloads the next read asks for fewer
+    /// entries, so a backlog of whole-market payloads cannot make one commit (and the memory it
+    /// takes) a hundred times bigger.
+    pub batch_ticks: usize,
     /// How long a read waits for entries; also how often the wall clock closes bars when idle.
     pub block_ms: u64,
     /// How often the aggregation state is checkpointed; a restart replays at most this much.
@@ -63,6 +67,7 @@ impl Default for ProducerSection {
             clock: Clock::Wall,
             group: "tickbar-producer".into(),
             batch_entries: 1000,
+            batch_ticks: 50_000,
             block_ms: 200,
             checkpoint_interval_ms: 10_000,
             trim_stream: true,
