@@ -12,24 +12,14 @@ use common::time::parse_datetime;
 use common::{BarAggregator, BarSettings, Symbol, Tick, TickKind, TradingCalendar};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rust_decimal::Decimal;
+use support::{symbol_name, Lcg};
+
+mod support;
 
 const SYMBOLS: usize = 5_000;
 
-/// A small deterministic generator, so every run benches the same day.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
 fn symbols() -> Vec<Symbol> {
-    (0..SYMBOLS)
-        .map(|i| if i % 2 == 0 { format!("{:06}.SH", 600_000 + i) } else { format!("{:06}.SZ", i) })
-        .map(|s| s.parse().unwrap())
-        .collect()
+    (0..SYMBOLS).map(|i| symbol_name(i).parse().unwrap()).collect()
 }
 
 /// The day's snapshots in whole-market batches.

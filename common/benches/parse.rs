@@ -5,30 +5,14 @@
 
 #[path = "../tests/serde_reference/mod.rs"]
 mod serde_reference;
+mod support;
 
 use common::tick::{parse_qmt_payload, parse_tick_payload};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use support::{symbol_name, Lcg};
 
 const SYMBOLS: usize = 300;
 const PAYLOADS: usize = 60;
-
-/// A small deterministic generator, so every run benches the same text.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
-fn symbol(i: usize) -> String {
-    if i.is_multiple_of(2) {
-        format!("{:06}.SH", 600_000 + i)
-    } else {
-        format!("{:06}.SZ", i)
-    }
-}
 
 /// A price of `cents` as xtquant prints it (a float's shortest form).
 fn yuan(cents: u64) -> String {
@@ -65,7 +49,7 @@ fn qmt_payloads() -> Vec<String> {
                     let amount = yuan(*fen);
                     format!(
                         r#""{}":{{"time":{time},"lastPrice":{},"open":{},"high":{},"low":{},"lastClose":{},"amount":{amount},"volume":{lots},"pvolume":{},"stockStatus":0,"openInt":13,"transactionNum":{},"lastSettlementPrice":0.0,"settlementPrice":0.0,"pe":0.0,"askPrice":[{ask}],"bidPrice":[{bid}],"askVol":[{ask_vol}],"bidVol":[{bid_vol}],"volRatio":0.0,"speed1Min":0.0,"speed5Min":0.0}}"#,
-                        symbol(i),
+                        symbol_name(i),
                         yuan(*cents),
                         yuan(*cents),
                         yuan(*cents + 20),
@@ -92,7 +76,7 @@ fn tick_payloads() -> Vec<String> {
                     let (cents, volume) = (1_000 + rng.next(9_000), (1 + rng.next(50)) * 100);
                     format!(
                         r#"{{"symbol":"{}","time":{time},"price":{},"volume":{volume},"amount":{},"cumulative":false}}"#,
-                        symbol(k * 3 % SYMBOLS),
+                        symbol_name(k * 3 % SYMBOLS),
                         yuan(cents),
                         yuan(cents * volume)
                     )
