@@ -4,7 +4,7 @@
 # ClickHouse, the release query-api, and wrk with 32 connections asking for one day of 1-minute
 # bars of a random symbol: from Redis, from ClickHouse through the API, and straight from
 # ClickHouse over HTTP; and the Redis day of all 50 symbols in one call, and a symbol's last 240
-# bars. Installs wrk (Debian package) when missing.
+# bars; at the end the API's peak RSS. Installs wrk (Debian package) when missing.
 # Usage: deploy/bench-query.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -63,7 +63,7 @@ async fn main() -> redis::RedisResult<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let peak = peak_rss_mib(child.id());
+    let peak = harness::service::peak_rss_mib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     println!("{ticks} ticks end to end in {secs:.2} s: {:.0} ticks/s", ticks as f64 / secs);
@@ -81,16 +81,6 @@ fn market_time(elapsed: i64) -> i64 {
     } else {
         OPEN + LUNCH + elapsed
     }
-}
-
-/// The process's peak resident set from /proc (Linux), in MiB.
-fn peak_rss_mib(pid: u32) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok());
-    kib.map_or_else(|| "unknown (no /proc)".to_owned(), |kib| format!("{:.1} MiB", kib / 1024.0))
 }
 
 /// Symbol `s`'s `round`-th snapshot: one lot more each time, the price wandering by cents.

@@ -94,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
         let name = format!("query-api, snapshot of {MARKET} symbols, {connections} client(s)");
         wrk(&name, &base, &snapshot, connections, &seconds, 1).await?;
     }
+    println!("query-api peak RSS (VmHWM): {}", harness::service::peak_rss_mib(api.child.id()));
     Ok(())
 }
 

@@ -99,3 +99,13 @@ impl Drop for ServiceProcess {
         self.kill();
     }
 }
+
+/// A process's peak resident set (`VmHWM` in /proc, Linux), in MiB, as the load benchmarks print it.
+pub fn peak_rss_mib(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok());
+    kib.map_or_else(|| "unknown (no /proc)".to_owned(), |kib| format!("{:.1} MiB", kib / 1024.0))
+}
