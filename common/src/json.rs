@@ -1,6 +1,7 @@
 //! A borrowing JSON scanner for the stream payloads: it walks an object's members in order, hands a
 //! parser the values it asks for as their literal text (a number as its digits, so nothing passes
-//! through `f64`) and skips everything else, validating it as it goes, without allocating.
+//! through `f64`) and skips everything else, validating it as it goes, without allocating (an
+//! escaped member name aside).
 //!
 //! It accepts exactly RFC 8259 JSON: what it calls a syntax error is one for serde_json too.
 
@@ -118,58 +119,16 @@ impl<'a> Scanner<'a> {
         expected: &'static str,
         mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), JsonError>,
     ) -> Result<(), JsonError> {
-        if self.peek() != Some(b'{') {
-            return Err(self.not_a(expected));
-        }
-        self.enter()?;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return self.leave();
-        }
-        loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.syntax("a member name"));
-            }
-            let key = self.string()?;
-            if self.peek() != Some(b':') {
-                return Err(self.syntax("`:`"));
-            }
-            self.pos += 1;
-            self.peek();
-            member(self, key)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return self.leave();
-                }
-                _ => return Err(self.syntax("`,` or `}`")),
-            }
-        }
+        self.container(b'{', expected, |s| {
+            let key = s.member_name()?;
+            s.peek();
+            member(s, key)
+        })
     }
 
     /// Reads an array, calling `element` for each element in order; `element` must read or skip it.
-    pub fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Result<(), JsonError>) -> Result<(), JsonError> {
-        if self.peek() != Some(b'[') {
-            return Err(self.not_a("an array"));
-        }
-        self.enter()?;
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return self.leave();
-        }
-        loop {
-            self.peek();
-            element(self)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return self.leave();
-                }
-                _ => return Err(self.syntax("`,` or `]`")),
-            }
-        }
+    pub fn elements(&mut self, element: impl FnMut(&mut Self) -> Result<(), JsonError>) -> Result<(), JsonError> {
+        self.container(b'[', "an array", element)
     }
 
     /// Reads the next value; an array or an object is skipped (and validated).
@@ -201,13 +160,14 @@ impl<'a> Scanner<'a> {
                     if self.peek() != Some(if object { b'}' } else { b']' }) {
                         (open, depth) = (open << 1 | u128::from(object), depth + 1);
                         if object {
-                            self.member_name()?;
+                            drop(self.member_name()?);
                         }
                         continue;
                     }
                     self.pos += 1;
                 }
                 Some(b'"') => drop(self.string_end()?),
+                // Numbers are most of what is skipped: straight to them, not through `value`.
                 Some(b'-' | b'0'..=b'9') => drop(self.number()?),
                 _ => drop(self.value()?),
             }
@@ -220,13 +180,13 @@ impl<'a> Scanner<'a> {
                     Some(b',') => {
                         self.pos += 1;
                         if object {
-                            self.member_name()?;
+                            drop(self.member_name()?);
                         }
                         break;
                     }
                     Some(b'}') if object => {}
                     Some(b']') if !object => {}
-                    _ => return Err(self.syntax(if object { "`,` or `}`" } else { "`,` or `]`" })),
+                    _ => return Err(self.syntax(separator(if object { b'}' } else { b']' }))),
                 }
                 self.pos += 1;
                 (open, depth) = (open >> 1, depth - 1);
@@ -234,17 +194,46 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A member's name and its `:`, skipped.
-    fn member_name(&mut self) -> Result<(), JsonError> {
+    /// An object or an array at `open` (else the error `not_a` gives), calling `item` for each
+    /// member or element, which must read or skip it.
+    fn container(
+        &mut self,
+        open: u8,
+        expected: &'static str,
+        mut item: impl FnMut(&mut Self) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        if self.peek() != Some(open) {
+            return Err(self.not_a(expected));
+        }
+        let close = if open == b'{' { b'}' } else { b']' };
+        self.enter()?;
+        if self.peek() != Some(close) {
+            loop {
+                self.peek();
+                item(self)?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(c) if c == close => break,
+                    _ => return Err(self.syntax(separator(close))),
+                }
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// A member's name and its `:`.
+    fn member_name(&mut self) -> Result<Cow<'a, str>, JsonError> {
         if self.peek() != Some(b'"') {
             return Err(self.syntax("a member name"));
         }
-        self.string_end()?;
+        let name = self.string()?;
         if self.peek() != Some(b':') {
             return Err(self.syntax("`:`"));
         }
         self.pos += 1;
-        Ok(())
+        Ok(name)
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -276,11 +265,6 @@ impl<'a> Scanner<'a> {
             return Err(self.syntax("at most 128 levels of nesting"));
         }
         self.pos += 1;
-        Ok(())
-    }
-
-    fn leave(&mut self) -> Result<(), JsonError> {
-        self.depth -= 1;
         Ok(())
     }
 
@@ -368,6 +352,15 @@ impl<'a> Scanner<'a> {
             _ => return Err(self.syntax("an escape")),
         }
         Ok(())
+    }
+}
+
+/// What may follow a value inside the container that `close` ends.
+fn separator(close: u8) -> &'static str {
+    if close == b'}' {
+        "`,` or `}`"
+    } else {
+        "`,` or `]`"
     }
 }
 

@@ -148,54 +148,38 @@ pub fn parse_qmt_payload(json: &str) -> Result<Parsed, Error> {
 /// the element's.
 fn tick_object(s: &mut Scanner<'_>) -> Result<Result<Tick, Error>, JsonError> {
     let mut f = TickFields::default();
-    let read = s.members("a tick object", |s, key| {
-        let value = match &*key {
-            "symbol" | "time" | "price" | "volume" | "amount" | "cumulative" | "high" | "low" => s.value()?,
-            _ => return s.skip(),
-        };
-        let taken = match &*key {
-            "symbol" => put(&mut f.symbol, "symbol", symbol_of(value)),
-            "time" => put(&mut f.time, "time", epoch_ms(value)),
-            "price" => put(&mut f.price, "price", decimal(value)),
-            "volume" => put(&mut f.volume, "volume", whole(value)),
-            "amount" => put(&mut f.amount, "amount", optional_decimal(value)),
-            "cumulative" => put(&mut f.cumulative, "cumulative", flag(value)),
-            "high" => put(&mut f.high, "high", optional_decimal(value)),
-            _ => put(&mut f.low, "low", optional_decimal(value)),
-        };
-        f.error = f.error.take().or(taken.err());
-        Ok(())
-    });
-    element_of(read, f.error.take()).map(|checked| checked.and_then(|()| f.tick()))
+    let read = read_fields(s, "a tick object", &mut f, TickFields::setter)?;
+    Ok(read.and_then(|()| f.tick()))
 }
 
 /// The tick of the QMT snapshot dict of `symbol` at `s`; errors as `tick_object`'s.
 fn qmt_snapshot(s: &mut Scanner<'_>, symbol: &str) -> Result<Result<Tick, Error>, JsonError> {
     let mut f = QmtFields::default();
-    let read = s.members("a QMT snapshot dict", |s, key| {
-        let value = match &*key {
-            "time" | "lastPrice" | "high" | "low" | "volume" | "amount" => s.value()?,
-            _ => return s.skip(),
-        };
-        let taken = match &*key {
-            "time" => put(&mut f.time, "time", epoch_ms(value)),
-            "lastPrice" => put(&mut f.last_price, "lastPrice", decimal(value)),
-            "high" => put(&mut f.high, "high", optional_decimal(value)),
-            "low" => put(&mut f.low, "low", optional_decimal(value)),
-            "volume" => put(&mut f.volume, "volume", whole(value)),
-            _ => put(&mut f.amount, "amount", decimal(value)),
-        };
-        f.error = f.error.take().or(taken.err());
-        Ok(())
-    });
+    let read = read_fields(s, "a QMT snapshot dict", &mut f, QmtFields::setter)?;
     let symbol = symbol.parse::<Symbol>();
-    let checked = element_of(read, f.error.take())?;
-    Ok(symbol.and_then(|symbol| checked.and_then(|()| f.tick(symbol)).map_err(|e| of_symbol(symbol, e))))
+    Ok(symbol.and_then(|symbol| read.and_then(|()| f.tick(symbol)).map_err(|e| of_symbol(symbol, e))))
 }
 
-/// An element's verdict once its object was read: a syntax error spoils the whole payload, a
-/// value of the wrong kind or the first bad field only the element.
-fn element_of(read: Result<(), JsonError>, first_error: Option<Error>) -> Result<Result<(), Error>, JsonError> {
+/// Stores one field of `F` from its value.
+type Setter<F> = fn(&mut F, Value<'_>) -> Result<(), Error>;
+
+/// Reads the object at `s` into `fields`: the members `setter` knows are read, the rest skipped.
+/// A syntax error spoils the whole payload; a value of the wrong kind, or the first bad field in
+/// the text's order, only the element.
+fn read_fields<F>(
+    s: &mut Scanner<'_>,
+    expected: &'static str,
+    fields: &mut F,
+    setter: fn(&str) -> Option<Setter<F>>,
+) -> Result<Result<(), Error>, JsonError> {
+    let mut first_error = None;
+    let read = s.members(expected, |s, key| {
+        let Some(set) = setter(&key) else { return s.skip() };
+        if let Err(e) = set(fields, s.value()?) {
+            first_error.get_or_insert(e);
+        }
+        Ok(())
+    });
     match read {
         Err(e @ JsonError::Syntax { .. }) => Err(e),
         Err(e) => Ok(Err(bad_field(e.to_string()))),
@@ -227,10 +211,24 @@ struct TickFields {
     cumulative: Option<bool>,
     high: Option<Option<Decimal>>,
     low: Option<Option<Decimal>>,
-    error: Option<Error>,
 }
 
 impl TickFields {
+    fn setter(key: &str) -> Option<Setter<TickFields>> {
+        let set: Setter<TickFields> = match key {
+            "symbol" => |f, v| put(&mut f.symbol, "symbol", symbol_of(v)),
+            "time" => |f, v| put(&mut f.time, "time", epoch_ms(v)),
+            "price" => |f, v| put(&mut f.price, "price", decimal(v)),
+            "volume" => |f, v| put(&mut f.volume, "volume", whole(v)),
+            "amount" => |f, v| put(&mut f.amount, "amount", optional_decimal(v)),
+            "cumulative" => |f, v| put(&mut f.cumulative, "cumulative", flag(v)),
+            "high" => |f, v| put(&mut f.high, "high", optional_decimal(v)),
+            "low" => |f, v| put(&mut f.low, "low", optional_decimal(v)),
+            _ => return None,
+        };
+        Some(set)
+    }
+
     fn tick(self) -> Result<Tick, Error> {
         let (symbol, time_ms) = (required(self.symbol, "symbol")?, required(self.time, "time")?);
         let (price, volume) = (required(self.price, "price")?, required(self.volume, "volume")?);
@@ -261,10 +259,22 @@ struct QmtFields {
     low: Option<Option<Decimal>>,
     volume: Option<u64>,
     amount: Option<Decimal>,
-    error: Option<Error>,
 }
 
 impl QmtFields {
+    fn setter(key: &str) -> Option<Setter<QmtFields>> {
+        let set: Setter<QmtFields> = match key {
+            "time" => |f, v| put(&mut f.time, "time", epoch_ms(v)),
+            "lastPrice" => |f, v| put(&mut f.last_price, "lastPrice", decimal(v)),
+            "high" => |f, v| put(&mut f.high, "high", optional_decimal(v)),
+            "low" => |f, v| put(&mut f.low, "low", optional_decimal(v)),
+            "volume" => |f, v| put(&mut f.volume, "volume", whole(v)),
+            "amount" => |f, v| put(&mut f.amount, "amount", decimal(v)),
+            _ => return None,
+        };
+        Some(set)
+    }
+
     /// The snapshot as a cumulative tick: lots become shares.
     fn tick(self, symbol: Symbol) -> Result<Tick, Error> {
         let (time_ms, price) = (required(self.time, "time")?, required(self.last_price, "lastPrice")?);
@@ -300,12 +310,16 @@ fn bad_field(detail: String) -> Error {
 
 /// A price or amount: a number, or a string of one.
 fn decimal(value: Value<'_>) -> Result<Decimal, Error> {
+    let text = numeric_text(&value, "a decimal")?;
+    decimal_from_text(text).ok_or_else(|| bad_field(format!("{text:?} is not a decimal")))
+}
+
+/// The text of a number, or of a string that should hold one.
+fn numeric_text<'v>(value: &'v Value<'_>, expected: &'static str) -> Result<&'v str, Error> {
     match value {
-        Value::Number(text) => decimal_from_text(text).ok_or_else(|| bad_field(format!("{text} is not a decimal"))),
-        Value::Str(text) => {
-            decimal_from_text(&text).ok_or_else(|| bad_field(format!("string {text:?} is not a decimal")))
-        }
-        other => Err(bad_field(other.unexpected("a decimal").to_string())),
+        Value::Number(text) => Ok(text),
+        Value::Str(text) => Ok(text),
+        other => Err(bad_field(other.unexpected(expected).to_string())),
     }
 }
 
@@ -318,12 +332,7 @@ fn optional_decimal(value: Value<'_>) -> Result<Option<Decimal>, Error> {
 
 /// A volume: a whole non-negative number, or a string of one.
 fn whole(value: Value<'_>) -> Result<u64, Error> {
-    let text = match &value {
-        Value::Number(text) => *text,
-        Value::Str(text) => text,
-        other => return Err(bad_field(other.unexpected("a whole number").to_string())),
-    };
-    whole_from_text(text).map_err(|e| bad_field(e.to_string()))
+    whole_from_text(numeric_text(&value, "a whole number")?).map_err(|e| bad_field(e.to_string()))
 }
 
 fn flag(value: Value<'_>) -> Result<bool, Error> {
