@@ -95,9 +95,6 @@ fn plain_decimal(text: &str) -> Option<Decimal> {
 /// The whole non-negative count a number's literal text (or a numeric string) stands for, as
 /// `deserialize_u64` reads it: `300`, `300.0`, `3e2` and `"300"` are all 300.
 pub fn whole_from_text(text: &str) -> Result<u64, Error> {
-    if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(text.bytes().fold(0, |n, b| n * 10 + u64::from(b - b'0')));
-    }
     let value = decimal_from_text(text).ok_or(Error::InvalidNumber(text.to_owned(), "is not a number"))?;
     whole_from_decimal(value)
 }
