@@ -11,6 +11,9 @@ pub enum Error {
     File { path: std::path::PathBuf, source: std::io::Error },
     #[error("{path} line {line}: {message}")]
     Input { path: std::path::PathBuf, line: u64, message: String },
+    /// A store that did not take what a build wrote, after its retries.
+    #[error("{0}")]
+    Store(String),
     #[error("saved producer state: {0}")]
     State(String),
     /// The lease passed to another producer: this one's commit was refused, nothing was written.
@@ -24,7 +27,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Redis(_) | Error::Fenced(_) => true,
-            Error::Domain(_) | Error::File { .. } | Error::Input { .. } | Error::State(_) => false,
+            Error::Domain(_) | Error::File { .. } | Error::Input { .. } | Error::State(_) | Error::Store(_) => false,
         }
     }
 }

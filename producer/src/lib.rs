@@ -10,8 +10,10 @@
 //! - [`service`]: the active/standby loop around them; [`monitor`]: what it shows.
 //! - [`replay`] and [`import`]: the `replay` and `import-history` commands; [`input`]: the files
 //!   they read and the report they print.
+//! - [`build`]: the `build` command, bars from tick archives into ClickHouse or files.
 //! - [`settings`] and [`error`].
 
+pub mod build;
 pub mod engine;
 pub mod error;
 pub mod factors;

@@ -1,5 +1,5 @@
-//! The `producer` binary: the service (the default command), `replay`, `import-history` and
-//! `import-factors`, over the library (`lib.rs`).
+//! The `producer` binary: the service (the default command), `replay`, `build`, `import-history`
+//! and `import-factors`, over the library (`lib.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use common::keys::Keys;
 use common::normalise::{Normaliser, SourceLayout, VolumeUnit};
 use common::Period;
 use producer::settings::ProducerSettings;
-use producer::{factors, import, monitor, replay, service, store};
+use producer::{build, factors, import, monitor, replay, service, store};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,25 @@ enum Command {
         /// Speed-up over tick time: 1 is real time, 0 as fast as possible.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+    },
+    /// Builds bars from tick archives with the live path's rules, into ClickHouse (`[clickhouse]`)
+    /// or, with --out, into files: CSV, CSV.gz or Parquet; QMT snapshots (a `lastPrice` column,
+    /// volume in lots) or plain ticks; one file per day or per symbol.
+    Build {
+        /// Tick files, or directories of them (`.csv`, `.csv.gz`, `.parquet`, searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write `bars_{N}min.parquet` (or `.csv`) into this directory instead of ClickHouse.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Parquet)]
+        format: OutFormat,
+        /// Threads, and aggregator shards per file; 0: one per core.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// No progress bar (there is none when stderr is no terminal).
+        #[arg(long)]
+        quiet: bool,
     },
     /// Pushes vendor bars (CSV or JSON lines) into `historical_bar_data_{N}min`, normalised.
     ImportHistory {
@@ -66,6 +85,12 @@ enum Layout {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Parquet,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Unit {
     Shares,
     Lots,
@@ -88,6 +113,16 @@ fn main() -> anyhow::Result<()> {
             let report = rt.block_on(replay::replay(&mut con, &keys, &file, speed))?;
             println!("{}", serde_json::to_string(&report)?);
         }
+        Some(Command::Build { paths, out, format, threads, quiet }) => {
+            let report = build(&settings, calendar, &paths, out, format, threads, quiet)?;
+            println!("{}", serde_json::to_string(&report)?);
+            anyhow::ensure!(
+                report.failed.is_empty(),
+                "{} of {} files were not built",
+                report.failed.len(),
+                report.files
+            );
+        }
         Some(Command::ImportHistory { file, period, layout, volume_unit }) => {
             let source = match layout {
                 Layout::Tdx240 => SourceLayout::Tdx240,
@@ -109,6 +144,45 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn build(
+    settings: &ProducerSettings,
+    calendar: Arc<common::TradingCalendar>,
+    paths: &[PathBuf],
+    out: Option<PathBuf>,
+    format: OutFormat,
+    threads: usize,
+    quiet: bool,
+) -> anyhow::Result<build::BuildReport> {
+    let sink = match out {
+        Some(dir) => {
+            let format = match format {
+                OutFormat::Parquet => build::sink::FileFormat::Parquet,
+                OutFormat::Csv => build::sink::FileFormat::Csv,
+            };
+            build::sink::Sink::files(&dir, format)?
+        }
+        None => {
+            let client = runtime::clickhouse::client(&settings.clickhouse);
+            let version = chrono::Utc::now().timestamp_micros() as u64;
+            let runtime = tokio::runtime::Handle::current();
+            build::sink::Sink::clickhouse(client, &settings.clickhouse.database, runtime, version)?
+        }
+    };
+    let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+    let options = build::Options { bars: settings.bars.clone(), calendar, threads };
+    let progress = if quiet { indicatif::ProgressBar::hidden() } else { progress_bar() };
+    Ok(build::build(paths, &options, &sink, &progress)?)
+}
+
+/// A bar of the input bytes read, with the rate and the time left.
+fn progress_bar() -> indicatif::ProgressBar {
+    let style = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    )
+    .expect("the template is valid");
+    indicatif::ProgressBar::new(0).with_style(style)
 }
 
 async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {

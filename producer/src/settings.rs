@@ -1,6 +1,6 @@
 //! The producer's settings: the shared sections plus `[producer]`.
 
-use common::settings::{CalendarSettings, ClockSettings, HttpSettings, RedisSettings};
+use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,8 @@ pub struct ProducerSettings {
     pub clock: ClockSettings,
     pub producer: ProducerSection,
     pub bars: BarSettings,
+    /// Where `producer build` writes bars unless given `--out`; the service never uses it.
+    pub clickhouse: ClickHouseSettings,
 }
 
 impl Default for ProducerSettings {
@@ -25,6 +27,7 @@ impl Default for ProducerSettings {
             clock: ClockSettings::default(),
             producer: ProducerSection::default(),
             bars: BarSettings::default(),
+            clickhouse: ClickHouseSettings::default(),
         }
     }
 }

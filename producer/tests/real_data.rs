@@ -9,36 +9,14 @@ use harness::seed::aggregate;
 use rust_decimal::Decimal;
 use support::*;
 
-const DAYS: [&str; 3] = ["2023-02-01", "2023-02-02", "2023-02-03"];
-/// Exchange day totals of 600519.SH (volume in shares, amount in yuan), see SOURCES.md.
-const MOUTAI_TOTALS: [(u64, &str); 3] =
-    [(3_397_389, "6244678924.61"), (2_975_886, "5465509509.98"), (3_494_490, "6324635031.35")];
-const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
 /// Tushare's daily open and close of 600519.SH.
 const MOUTAI_OPEN_CLOSE: [(&str, &str); 3] = [("1854.98", "1844.97"), ("1848.38", "1836.11"), ("1820.0", "1818.0")];
-
-/// Replays ticks through `producer replay` (JSON lines) and waits until the producer has them.
-async fn run(stack: &mut ProducerRedis, prefix: &str, ticks: &[Tick]) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("ticks.jsonl");
-    std::fs::write(&file, ticks.iter().map(tick_json).collect::<Vec<_>>().join("\n")).unwrap();
-    let mut producer = stack.producer(prefix, &[]);
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_producer"))
-        .args(["replay", "--speed", "0", "--file"])
-        .arg(&file)
-        .env("TICKBAR__REDIS__URL", stack.redis.url())
-        .env("TICKBAR__REDIS__KEY_PREFIX", prefix)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    stack.drained(prefix, &mut producer).await;
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_trades_as_plain_ticks_give_the_exact_bars_and_the_exchange_totals() {
     let mut stack = ProducerRedis::start().await;
     let ticks: Vec<Tick> = DAYS.iter().flat_map(|d| fixtures::trades(d)).collect();
-    run(&mut stack, "trades:", &ticks).await;
+    stack.replay("trades:", &ticks).await;
     for (day, (vol, amount)) in DAYS.into_iter().zip(MOUTAI_TOTALS) {
         let ours = stack.bars("trades:", day, Period::M1, "600519.SH").await;
         assert_eq!(ours.len(), 240, "{day}");
@@ -63,7 +41,7 @@ async fn real_snapshots_as_cumulative_ticks_give_the_exchange_day_volume_amount_
         day_ticks.sort_by_key(|t| t.time_ms);
         ticks.extend(day_ticks);
     }
-    run(&mut stack, "snaps:", &ticks).await;
+    stack.replay("snaps:", &ticks).await;
     for (i, day) in DAYS.into_iter().enumerate() {
         let moutai = stack.bars("snaps:", day, Period::M1, "600519.SH").await;
         assert_eq!(moutai.len(), 240, "{day}");

@@ -2,16 +2,14 @@
 //! row per bar), an Arrow IPC stream or Parquet (see [`crate::columnar`]). Nothing waits for the
 //! whole answer: each chunk of bars is encoded, sent and dropped before the next is read.
 
-use std::fmt::Write as _;
-
+use arrow_schema::ArrowError;
 use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use common::Bar;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 
-use crate::columnar::{self, Columnar, Encoder};
+use crate::columnar::{Columnar, Encoder};
 use crate::error::{AppError, Result};
 use crate::params::Format;
 use crate::served::Served;
@@ -51,27 +49,20 @@ fn csv(
     forming: bool,
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes>> {
-    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
-    header.push_str(if forming { ",forming\n" } else { "\n" });
+    let header = runtime::table::csv_header(forming);
     let rows = chunks.map(move |chunk| chunk.map(|bars| Bytes::from(csv_rows(&bars, forming))));
-    stream::once(async move { Ok(Bytes::from(header)) }).chain(rows)
+    stream::once(async move { Ok(Bytes::from_static(header.as_bytes())) }).chain(rows)
 }
 
 /// `bars` as CSV rows; exact decimals, frames in ISO-8601 with `+08:00`.
 fn csv_rows(bars: &[Served], forming: bool) -> String {
     let mut out = String::with_capacity(bars.len() * 96);
     for served in bars {
-        let Ok(Bar { symbol, frame, open, high, low, close, vol, amount }) = served.bar() else {
+        let Ok(bar) = served.bar() else {
             tracing::warn!(frame = %served.frame(), "an unreadable stored bar left out of a CSV answer");
             continue;
         };
-        let [open, high, low, close, amount] = [open, high, low, close, amount].map(|d| d.normalize());
-        let _ = write!(out, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
-        out.push_str(match (forming, served.forming()) {
-            (false, _) => "\n",
-            (true, false) => ",false\n",
-            (true, true) => ",true\n",
-        });
+        runtime::table::csv_row(&mut out, &bar, forming.then(|| served.forming()));
     }
     out
 }
@@ -82,7 +73,7 @@ fn encoded(
     forming: bool,
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> BoxStream<'static, Result<Bytes>> {
-    let schema = columnar::schema(forming);
+    let schema = runtime::table::schema(forming);
     let encoder = match Encoder::new(kind, &schema) {
         Ok(encoder) => encoder,
         Err(e) => return stream::once(async move { Err(arrow(e)) }).boxed(),
@@ -94,7 +85,11 @@ fn encoded(
             let mut encoder = encoder?;
             match chunks.next().await {
                 Some(Ok(bars)) => {
-                    let bytes = columnar::batch(&schema, &bars)
+                    let rows = bars.iter().map(|s| {
+                        let bar = s.bar().map_err(|e| ArrowError::ParseError(format!("an unreadable stored bar: {e}")));
+                        bar.map(|b| (b, s.forming()))
+                    });
+                    let bytes = runtime::table::batch(&schema, rows)
                         .and_then(|batch| encoder.write(&batch))
                         .and_then(|head| Ok([head, encoder.flush()?].concat().into()))
                         .map_err(arrow);

@@ -1,6 +1,8 @@
 //! The ClickHouse side every service shares: a client built from `[clickhouse]`, the DDL of `sql/`
-//! applied idempotently, `BarRow`, the RowBinary shape of one row of `tickbar.bars`, and
+//! applied idempotently, one INSERT of rows, `BarRow`, the RowBinary shape of one row of `tickbar.bars`, and
 //! `FactorRow`, one row of `tickbar.adj_factors`.
+
+use std::time::Duration;
 
 use common::adjust::{FactorItem, FACTOR_DECIMALS};
 use common::keys::BARS_TABLE;
@@ -45,6 +47,24 @@ pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> clickh
         client.query(&statement).execute().await?;
     }
     Ok(())
+}
+
+/// Writes `rows` into `table` (of the client's database) in one INSERT that lands whole or fails,
+/// each phase bounded by `timeout`.
+pub async fn insert<T>(
+    client: &clickhouse::Client,
+    table: &str,
+    rows: &[T],
+    timeout: Duration,
+) -> clickhouse::error::Result<()>
+where
+    T: clickhouse::RowWrite + for<'a> clickhouse::Row<Value<'a> = T>,
+{
+    let mut insert = client.insert::<T>(table).await?.with_timeouts(Some(timeout), Some(timeout));
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
 }
 
 /// The table's name for `client.with_database(database).insert(..)`.

@@ -2,13 +2,15 @@
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
 //! setting up logging; in [`clock`], the time every service reads; in [`ops`], what every service
 //! serves and how it stops; in [`clickhouse`], the bars table as every service reads and writes it;
-//! in [`redis`], the connection they use; in [`stores`], the stores' names and states.
+//! in [`redis`], the connection they use; in [`stores`], the stores' names and states; in
+//! [`table`], the table of bars every file tickbar writes has.
 
 pub mod clickhouse;
 pub mod clock;
 pub mod ops;
 pub mod redis;
 pub mod stores;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,8 @@
 //! - [`seed`]: generated seed-era bars (history for the consumer, days for the query API).
 //! - [`writers`]: bars written where the producer (Redis, with its own code) and the consumer
 //!   (ClickHouse) write them.
-//! - [`fixtures`]: the real market data of `common/tests/data/real`.
+//! - [`fixtures`]: the real market data of `common/tests/data/real`; [`market`]: a generated
+//!   whole-market day of QMT snapshots.
 //! - [`http`]: a minimal HTTP/1.1 client; [`page`]: pages as headless Chromium renders them.
 
 use std::net::TcpListener;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 pub mod clock;
 pub mod fixtures;
 pub mod http;
+pub mod market;
 pub mod page;
 pub mod seed;
 pub mod servers;

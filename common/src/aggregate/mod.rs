@@ -283,6 +283,19 @@ impl BarAggregator {
     /// Closes every bar whose time has come by `now_ms` (flat-filling quiet minutes), and reports
     /// the forming bars of the symbols ticked since the last call.
     pub fn advance(&mut self, now_ms: i64) {
+        self.close_due(now_ms);
+        let (sessions, rules) = (&self.sessions, &self.rules);
+        for symbol in self.touched.drain(..) {
+            let book = self.books.get_mut(&symbol).expect("touched books exist");
+            let grid = sessions.grid(symbol);
+            book.report_forming(&mut Turn::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
+        }
+    }
+
+    /// Closes every bar whose time has come by `now_ms`, as [`Self::advance`] does, without
+    /// reporting forming bars: for a build from files, which wants the final bars only. At
+    /// `i64::MAX` every day held is closed and filled to its end.
+    pub fn close_due(&mut self, now_ms: i64) {
         let (sessions, rules) = (&self.sessions, &self.rules);
         if self.deadline.passed(now_ms, self.latest_ms) {
             let mut next = Deadline::NEVER;
@@ -295,11 +308,6 @@ impl BarAggregator {
                 next = next.min(book.deadline);
             }
             self.deadline = next;
-        }
-        for symbol in self.touched.drain(..) {
-            let book = self.books.get_mut(&symbol).expect("touched books exist");
-            let grid = sessions.grid(symbol);
-            book.report_forming(&mut Turn::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
         }
     }
 

@@ -96,13 +96,7 @@ impl History {
     where
         T: clickhouse::RowWrite + for<'a> clickhouse::Row<Value<'a> = T>,
     {
-        let mut insert =
-            self.client.insert::<T>(table).await?.with_timeouts(Some(self.insert_timeout), Some(self.insert_timeout));
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-        Ok(())
+        Ok(runtime::clickhouse::insert(&self.client, table, rows, self.insert_timeout).await?)
     }
 
     /// Deduplicated rows per period.

@@ -48,6 +48,24 @@ impl ProducerRedis {
         }
     }
 
+    /// Replays `ticks` through `producer replay` (JSON lines) into a producer under `prefix`, and
+    /// waits until it has them.
+    pub async fn replay(&mut self, prefix: &str, ticks: &[Tick]) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ticks.jsonl");
+        std::fs::write(&file, ticks.iter().map(tick_json).collect::<Vec<_>>().join("\n")).unwrap();
+        let mut producer = self.producer(prefix, &[]);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_producer"))
+            .args(["replay", "--speed", "0", "--file"])
+            .arg(&file)
+            .env("TICKBAR__REDIS__URL", self.redis.url())
+            .env("TICKBAR__REDIS__KEY_PREFIX", prefix)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.drained(prefix, &mut producer).await;
+    }
+
     /// Waits until the producer under `prefix` has committed every entry of its stream.
     pub async fn drained(&mut self, prefix: &str, producer: &mut Producer) {
         let stream = Keys::new(prefix).tick_stream();
@@ -96,6 +114,14 @@ impl ProducerRedis {
         out
     }
 }
+
+/// The real Level-2 days (see `common/tests/data/real/SOURCES.md`).
+pub const DAYS: [&str; 3] = ["2023-02-01", "2023-02-02", "2023-02-03"];
+/// Exchange day totals of 600519.SH (volume in shares, amount in yuan).
+pub const MOUTAI_TOTALS: [(u64, &str); 3] =
+    [(3_397_389, "6244678924.61"), (2_975_886, "5465509509.98"), (3_494_490, "6324635031.35")];
+/// Exchange day volumes of 000333.SZ.
+pub const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
 
 /// The producer as a child process.
 pub use harness::ServiceProcess as Producer;

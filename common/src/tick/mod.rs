@@ -2,6 +2,8 @@
 //! stream payloads, the plain tick object (or an array of them) and the QMT whole-quote dict, read
 //! by the borrowing scanner of `json`: the fields a tick needs, in one pass, the rest skipped.
 
+mod table;
+
 use rust_decimal::Decimal;
 
 use crate::json::{JsonError, Scanner, Value};
@@ -9,6 +11,7 @@ use crate::number::{decimal_from_text, whole_from_text};
 use crate::symbol::Symbol;
 use crate::time::parse_datetime;
 use crate::Error;
+pub use table::{is_true, TickTable};
 
 /// How a tick's volume and amount are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,280 @@
+//! `producer build`: history from tick archives. Each file is read block by block (see
+//! [`source`]); the blocks of a window are parsed in parallel, then each shard of symbols feeds its
+//! ticks, in file order, to its own [`BarAggregator`] in event time, the rules of the live path's
+//! catch-up; at the end of the file every day is closed and filled. The final bars (an amendment
+//! replacing the bar it amends) go to a [`sink::Sink`]: ClickHouse or files. Files are built in
+//! parallel too, each on its own aggregators, so a symbol's day must lie in one file: a second
+//! file holding it is refused whole.
+
+pub mod sink;
+mod source;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use common::time::{split_ms, DayNumber};
+use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Symbol, Tick, TickOutcome, TradingCalendar};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use runtime::clickhouse::BarRow;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use sink::Sink;
+use source::{Block, Blocks, Parsed};
+
+/// Refusals quoted in the report, at most; the rest are only counted.
+const EXAMPLES: usize = 20;
+
+/// How bars are built.
+pub struct Options {
+    pub bars: BarSettings,
+    pub calendar: Arc<TradingCalendar>,
+    /// Aggregator shards per file, and blocks parsed at once: the threads of the pool.
+    pub threads: usize,
+}
+
+/// What a build did, printed as JSON.
+#[derive(Debug, Default, Serialize)]
+pub struct BuildReport {
+    pub files: u64,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows that became ticks.
+    pub ticks: u64,
+    /// Rows that are no tick, by reason; and bars the table cannot hold (`does_not_fit`: more than
+    /// four decimals, as float noise in an archive's amounts gives).
+    pub refused: BTreeMap<&'static str, u64>,
+    /// The first refusals, `file line N: reason: detail` (line 0 for a bar).
+    pub examples: Vec<String>,
+    /// What the aggregator made of the ticks, by outcome (as the live producer counts them).
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Bars written, by period in minutes.
+    pub bars: BTreeMap<u16, u64>,
+    /// Files not built, with why; their bars were not written.
+    pub failed: Vec<String>,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+}
+
+/// One file's result.
+#[derive(Default)]
+struct FileReport {
+    rows: u64,
+    ticks: u64,
+    refused: Vec<source::Refusal>,
+    outcomes: BTreeMap<&'static str, u64>,
+    bars: BTreeMap<u16, u64>,
+}
+
+/// Builds the bars of the tick files under `paths` into `sink`, `progress` counting file bytes.
+pub fn build(paths: &[PathBuf], options: &Options, sink: &Sink, progress: &ProgressBar) -> Result<BuildReport> {
+    let started = Instant::now();
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(source::expand(path)?);
+    }
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    progress.set_length(total);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build().expect("a thread pool");
+    let days = Mutex::new(HashMap::new());
+    let results: Vec<(PathBuf, Result<FileReport>)> = pool.install(|| {
+        files.par_iter().map(|file| (file.clone(), build_file(file, options, sink, &days, progress))).collect()
+    });
+    let mut report = BuildReport { files: files.len() as u64, ..BuildReport::default() };
+    for (file, result) in results {
+        match result {
+            Ok(one) => report.add(&file, one),
+            Err(e) => report.failed.push(e.to_string()),
+        }
+    }
+    sink.finish()?;
+    progress.finish_and_clear();
+    report.seconds = started.elapsed().as_secs_f64();
+    report.rows_per_second = (report.rows as f64 / report.seconds.max(1e-9)).round();
+    Ok(report)
+}
+
+impl BuildReport {
+    fn add(&mut self, file: &Path, one: FileReport) {
+        self.rows += one.rows;
+        self.ticks += one.ticks;
+        for refusal in one.refused {
+            *self.refused.entry(refusal.reason).or_default() += 1;
+            if self.examples.len() < EXAMPLES {
+                let line = format!("{} line {}: {}: {}", file.display(), refusal.row, refusal.reason, refusal.detail);
+                self.examples.push(line);
+            }
+        }
+        for (outcome, n) in one.outcomes {
+            *self.outcomes.entry(outcome).or_default() += n;
+        }
+        for (period, n) in one.bars {
+            *self.bars.entry(period).or_default() += n;
+        }
+    }
+}
+
+/// Builds one file: blocks read on their own thread, parsed a window at a time in parallel, fed to
+/// the shards in parallel; then its bars checked against the days other files hold, and written.
+fn build_file(
+    file: &Path,
+    options: &Options,
+    sink: &Sink,
+    days: &Mutex<HashMap<(Symbol, DayNumber), PathBuf>>,
+    progress: &ProgressBar,
+) -> Result<FileReport> {
+    let (table, mut blocks) = source::open(file)?;
+    let mut shards: Vec<Shard> = (0..options.threads).map(|_| Shard::new(options)).collect();
+    let mut report = FileReport::default();
+    let read = AtomicU64::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<Result<Block>>(options.threads * 2);
+        let reader = scope.spawn(|| read_blocks(&mut blocks, tx, &read, progress));
+        while let Some(window) = next_window(&rx, options.threads * 2)? {
+            let parsed: Vec<Parsed> = window.par_iter().map(|b| source::parse(b, &table, options.threads)).collect();
+            shards.par_iter_mut().enumerate().for_each(|(i, shard)| {
+                parsed.iter().for_each(|p| shard.apply(&p.ticks[i]));
+            });
+            for p in parsed {
+                report.rows += p.rows;
+                report.ticks += p.ticks.iter().map(|t| t.len() as u64).sum::<u64>();
+                report.refused.extend(p.refused);
+            }
+        }
+        reader.join().expect("the reader thread does not panic")
+    })?;
+    let finished: Vec<(Vec<BarEvent>, BTreeMap<&'static str, u64>)> =
+        shards.into_par_iter().map(Shard::finish).collect();
+    let mut rows = Vec::new();
+    for (events, counts) in &finished {
+        for (outcome, n) in counts {
+            *report.outcomes.entry(outcome).or_default() += n;
+        }
+        for e in events {
+            match BarRow::new(&e.bar, e.period, 0) {
+                Ok(row) => {
+                    *report.bars.entry(e.period.minutes()).or_default() += 1;
+                    rows.push(row);
+                }
+                Err(fit) => {
+                    let detail =
+                        format!("the {}-minute bar {} {}: {fit}", e.period.minutes(), e.bar.symbol, e.bar.frame);
+                    report.refused.push(source::Refusal { reason: "does_not_fit", row: 0, detail });
+                }
+            }
+        }
+    }
+    claim_days(file, finished.iter().flat_map(|(events, _)| events), days)?;
+    sink.write(rows)?;
+    Ok(report)
+}
+
+/// Reads every block of `blocks` into `tx`, adding the file bytes they took to `progress`.
+fn read_blocks(
+    blocks: &mut Blocks,
+    tx: mpsc::SyncSender<Result<Block>>,
+    read: &AtomicU64,
+    progress: &ProgressBar,
+) -> Result<()> {
+    loop {
+        let block = blocks.next_block();
+        let now = blocks.progress();
+        progress.inc(now - read.swap(now, Ordering::Relaxed));
+        match block {
+            Ok(None) => return Ok(()),
+            Ok(Some(block)) => {
+                if tx.send(Ok(block)).is_err() {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Up to `n` blocks: waits for the first, takes what else is ready; `None` at the end.
+fn next_window(rx: &mpsc::Receiver<Result<Block>>, n: usize) -> Result<Option<Vec<Block>>> {
+    let Ok(first) = rx.recv() else { return Ok(None) };
+    let mut window = vec![first?];
+    while window.len() < n {
+        match rx.try_recv() {
+            Ok(block) => window.push(block?),
+            Err(mpsc::TryRecvError::Empty) => match rx.recv() {
+                Ok(block) => window.push(block?),
+                Err(_) => break,
+            },
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        }
+    }
+    Ok(Some(window))
+}
+
+/// Records the (symbol, day)s of `events` as `file`'s, or refuses the file when another holds one.
+fn claim_days<'a>(
+    file: &Path,
+    events: impl Iterator<Item = &'a BarEvent>,
+    days: &Mutex<HashMap<(Symbol, DayNumber), PathBuf>>,
+) -> Result<()> {
+    let ours: BTreeSet<(Symbol, DayNumber)> =
+        events.map(|e| (e.bar.symbol, split_ms(e.bar.frame.epoch_seconds() * 1000).0)).collect();
+    let mut days = days.lock().expect("the day register is not poisoned");
+    if let Some((key, other)) = ours.iter().find_map(|k| days.get(k).map(|other| (k, other))) {
+        let day = common::time::date_of(key.1);
+        let message = format!(
+            "{} {day} is also in {}: a symbol's day must lie in one file, so this file was not built",
+            key.0,
+            other.display()
+        );
+        return Err(input(file, message));
+    }
+    days.extend(ours.into_iter().map(|k| (k, file.to_owned())));
+    Ok(())
+}
+
+fn input(file: &Path, message: String) -> Error {
+    Error::Input { path: file.to_owned(), line: 0, message }
+}
+
+/// One shard of a file's symbols: its aggregator and the final bars so far.
+struct Shard {
+    agg: BarAggregator,
+    events: Vec<BarEvent>,
+}
+
+impl Shard {
+    fn new(options: &Options) -> Shard {
+        Shard { agg: BarAggregator::new(&options.bars, options.calendar.clone()), events: Vec::new() }
+    }
+
+    /// Applies `ticks` at the watermark, then closes what the watermark has passed.
+    fn apply(&mut self, ticks: &[Tick]) {
+        for tick in ticks {
+            self.agg.apply_at_watermark(tick);
+        }
+        if let Some(now) = self.agg.latest_tick_ms() {
+            self.agg.close_due(now);
+        }
+        self.events.extend(self.agg.drain_events().filter(|e| e.kind != BarEventKind::Updated));
+    }
+
+    /// Closes every day, and gives the final bar of each (symbol, period, frame), sorted, with the
+    /// shard's outcome counts.
+    fn finish(mut self) -> (Vec<BarEvent>, BTreeMap<&'static str, u64>) {
+        self.agg.close_due(i64::MAX);
+        let mut events = self.events;
+        events.extend(self.agg.drain_events().filter(|e| e.kind != BarEventKind::Updated));
+        // Latest first among equal keys (the sort is stable), so the dedup keeps the amendment.
+        events.reverse();
+        events.sort_by_key(|e| (e.bar.symbol, e.period, e.bar.frame));
+        events.dedup_by_key(|e| (e.bar.symbol, e.period, e.bar.frame));
+        let counts = TickOutcome::all().map(|o| (o.as_str(), self.agg.count(o))).filter(|(_, n)| *n > 0).collect();
+        (events, counts)
+    }
+}

@@ -1,0 +1,162 @@
+//! Where `producer build` writes bars: ClickHouse's bars table (rows versioned like the consumer's,
+//! so a rebuilt day replaces what was there and `FINAL` reads one row per frame), or one file per
+//! period in a directory (`bars_{N}min.parquet` or `.csv`, the long table of [`runtime::table`]).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::Period;
+use parquet::arrow::ArrowWriter;
+use runtime::clickhouse::{BarRow, TABLE};
+use tokio::runtime::Handle;
+
+use crate::error::{Error, Result};
+
+/// Rows per INSERT.
+const INSERT_ROWS: usize = 200_000;
+/// Tries of one INSERT before the file fails, the waits between them doubling from the first.
+const TRIES: u32 = 6;
+const FIRST_WAIT: Duration = Duration::from_millis(500);
+const INSERT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The file format of [`Sink::files`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Parquet,
+    Csv,
+}
+
+/// A destination of built bars; written from any thread.
+pub enum Sink {
+    ClickHouse { client: Box<clickhouse::Client>, runtime: Handle, version: u64 },
+    Files { dir: PathBuf, format: FileFormat, writers: Mutex<Vec<Option<Writer>>> },
+}
+
+/// One period's open file.
+pub enum Writer {
+    Parquet(Box<ArrowWriter<File>>),
+    Csv(BufWriter<File>),
+}
+
+impl Sink {
+    /// ClickHouse's bars table of `database` (created when missing); rows carry `version`.
+    pub fn clickhouse(client: clickhouse::Client, database: &str, runtime: Handle, version: u64) -> Result<Sink> {
+        runtime
+            .block_on(runtime::clickhouse::apply_schema(&client, database))
+            .map_err(|e| Error::Store(format!("clickhouse: {e}")))?;
+        Ok(Sink::ClickHouse { client: Box::new(client.with_database(database)), runtime, version })
+    }
+
+    /// Files in `dir` (created when missing).
+    pub fn files(dir: &Path, format: FileFormat) -> Result<Sink> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::File { path: dir.to_owned(), source })?;
+        let writers = Mutex::new((0..Period::ALL.len()).map(|_| None).collect());
+        Ok(Sink::Files { dir: dir.to_owned(), format, writers })
+    }
+
+    /// Writes `rows`, the bars of one file.
+    pub fn write(&self, mut rows: Vec<BarRow>) -> Result<()> {
+        match self {
+            Sink::ClickHouse { client, runtime, version } => {
+                rows.iter_mut().for_each(|r| r.version = *version);
+                for chunk in rows.chunks(INSERT_ROWS) {
+                    runtime.block_on(insert(client, chunk))?;
+                }
+                Ok(())
+            }
+            Sink::Files { dir, format, writers } => {
+                let mut writers = writers.lock().expect("the writers are not poisoned");
+                for (i, period) in Period::ALL.into_iter().enumerate() {
+                    let ours: Vec<&BarRow> = rows.iter().filter(|r| r.period == period.minutes()).collect();
+                    if ours.is_empty() {
+                        continue;
+                    }
+                    let writer = match &mut writers[i] {
+                        Some(w) => w,
+                        empty => empty.insert(Writer::create(dir, *format, period)?),
+                    };
+                    writer.write(dir, &ours)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the files (Parquet's footer); nothing for ClickHouse.
+    pub fn finish(&self) -> Result<()> {
+        let Sink::Files { dir, writers, .. } = self else { return Ok(()) };
+        let mut writers = writers.lock().expect("the writers are not poisoned");
+        for writer in writers.iter_mut().filter_map(Option::take) {
+            match writer {
+                Writer::Parquet(w) => w.close().map(drop).map_err(|e| arrow_error(dir, e))?,
+                Writer::Csv(mut w) => w.flush().map_err(|source| Error::File { path: dir.clone(), source })?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Writer {
+    fn create(dir: &Path, format: FileFormat, period: Period) -> Result<Writer> {
+        let extension = if format == FileFormat::Parquet { "parquet" } else { "csv" };
+        let path = dir.join(format!("bars_{}min.{extension}", period.minutes()));
+        let file = File::create(&path).map_err(|source| Error::File { path: path.clone(), source })?;
+        Ok(match format {
+            FileFormat::Parquet => {
+                let writer = ArrowWriter::try_new(file, runtime::table::schema(false), None);
+                Writer::Parquet(Box::new(writer.map_err(|e| arrow_error(&path, e))?))
+            }
+            FileFormat::Csv => {
+                let mut w = BufWriter::with_capacity(1 << 20, file);
+                w.write_all(runtime::table::csv_header(false).as_bytes())
+                    .map_err(|source| Error::File { path: path.clone(), source })?;
+                Writer::Csv(w)
+            }
+        })
+    }
+
+    fn write(&mut self, dir: &Path, rows: &[&BarRow]) -> Result<()> {
+        let bars = rows.iter().map(|r| r.bar().map_err(Error::Domain));
+        match self {
+            Writer::Parquet(w) => {
+                let schema = runtime::table::schema(false);
+                let bars = bars
+                    .map(|b| b.map(|b| (b, false)).map_err(|e| arrow_schema::ArrowError::ComputeError(e.to_string())));
+                let batch = runtime::table::batch(&schema, bars).map_err(|e| arrow_error(dir, e))?;
+                w.write(&batch).map_err(|e| arrow_error(dir, e))
+            }
+            Writer::Csv(w) => {
+                let mut text = String::with_capacity(rows.len() * 96);
+                for bar in bars {
+                    runtime::table::csv_row(&mut text, &bar?, None);
+                }
+                w.write_all(text.as_bytes()).map_err(|source| Error::File { path: dir.to_owned(), source })
+            }
+        }
+    }
+}
+
+/// One INSERT, tried again with doubling waits while ClickHouse does not take it.
+async fn insert(client: &clickhouse::Client, rows: &[BarRow]) -> Result<()> {
+    let mut wait = FIRST_WAIT;
+    let mut attempt = 1;
+    loop {
+        match runtime::clickhouse::insert(client, TABLE, rows, INSERT_TIMEOUT).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < TRIES => {
+                tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "clickhouse insert failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(Error::Store(format!("clickhouse insert failed {TRIES} times: {e}"))),
+        }
+    }
+}
+
+fn arrow_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Input { path: path.to_owned(), line: 0, message: format!("parquet: {e}") }
+}
