@@ -75,7 +75,7 @@ fn price(k: usize, i: usize) -> Decimal {
 
 /// The `i`th symbol: 600000.SH, 000001.SZ, 600001.SH, 000002.SZ, ...
 pub fn symbol(i: usize) -> Symbol {
-    let name = if i % 2 == 0 { format!("{:06}.SH", 600_000 + i / 2) } else { format!("{:06}.SZ", 1 + i / 2) };
+    let name = if i.is_multiple_of(2) { format!("{:06}.SH", 600_000 + i / 2) } else { format!("{:06}.SZ", 1 + i / 2) };
     name.parse().expect("a valid symbol")
 }
 
