@@ -63,7 +63,12 @@ impl TickTable {
     }
 
     /// The tick of one row, its cells in the header's order: an empty cell is a field left out.
-    pub fn tick<'c>(&self, cells: impl IntoIterator<Item = &'c str>) -> Result<Tick, Error> {
+    pub fn tick<'c, I>(&self, cells: I) -> Result<Tick, Error>
+    where
+        I: IntoIterator<Item = &'c str>,
+        I::IntoIter: Clone,
+    {
+        let cells = cells.into_iter();
         match &self.columns {
             Columns::Plain(columns) => {
                 let mut fields = TickFields::default();
@@ -71,8 +76,7 @@ impl TickTable {
                 fields.tick()
             }
             Columns::Qmt { symbol, columns } => {
-                let cells: Vec<&str> = cells.into_iter().collect();
-                let symbol: Symbol = cells.get(*symbol).copied().unwrap_or_default().trim().parse()?;
+                let symbol: Symbol = cells.clone().nth(*symbol).unwrap_or_default().trim().parse()?;
                 let mut fields = QmtFields::default();
                 fill(&mut fields, columns, cells).and_then(|()| fields.tick(symbol)).map_err(|e| of_symbol(symbol, e))
             }

@@ -16,10 +16,13 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use common::time::{split_ms, DayNumber};
-use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Symbol, Tick, TickOutcome, TradingCalendar};
+use common::{
+    Bar, BarAggregator, BarEvent, BarEventKind, BarSettings, Frame, Period, Symbol, Tick, TickOutcome, TradingCalendar,
+};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use runtime::clickhouse::BarRow;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -147,14 +150,24 @@ fn build_file(
         }
         reader.join().expect("the reader thread does not panic")
     })?;
-    let finished: Vec<(Vec<BarEvent>, BTreeMap<&'static str, u64>)> =
-        shards.into_par_iter().map(Shard::finish).collect();
-    let mut rows = Vec::new();
-    for (events, counts) in &finished {
-        for (outcome, n) in counts {
-            *report.outcomes.entry(outcome).or_default() += n;
-        }
-        for e in events {
+    let built: Vec<Built> = shards.into_par_iter().map(Shard::finish).collect();
+    claim_days(file, built.iter().flat_map(|b| &b.bars), days)?;
+    let written: Vec<Result<FileReport>> = built.into_par_iter().map(|b| write_shard(b, sink)).collect();
+    for one in written {
+        report.absorb(one?);
+    }
+    Ok(report)
+}
+
+/// Bars written per INSERT or file batch: bounded, so rows never pile up beside the bars.
+const WRITE_CHUNK: usize = 100_000;
+
+/// Writes a shard's bars as rows, chunk by chunk; what it wrote and refused, and its outcomes.
+fn write_shard(built: Built, sink: &Sink) -> Result<FileReport> {
+    let mut report = FileReport { outcomes: built.counts, ..FileReport::default() };
+    for chunk in built.bars.chunks(WRITE_CHUNK) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for e in chunk {
             match BarRow::new(&e.bar, e.period, 0) {
                 Ok(row) => {
                     *report.bars.entry(e.period.minutes()).or_default() += 1;
@@ -167,10 +180,23 @@ fn build_file(
                 }
             }
         }
+        sink.write(rows)?;
     }
-    claim_days(file, finished.iter().flat_map(|(events, _)| events), days)?;
-    sink.write(rows)?;
     Ok(report)
+}
+
+impl FileReport {
+    fn absorb(&mut self, other: FileReport) {
+        self.rows += other.rows;
+        self.ticks += other.ticks;
+        self.refused.extend(other.refused);
+        for (outcome, n) in other.outcomes {
+            *self.outcomes.entry(outcome).or_default() += n;
+        }
+        for (period, n) in other.bars {
+            *self.bars.entry(period).or_default() += n;
+        }
+    }
 }
 
 /// Reads every block of `blocks` into `tx`, adding the file bytes they took to `progress`.
@@ -242,15 +268,24 @@ fn input(file: &Path, message: String) -> Error {
     Error::Input { path: file.to_owned(), line: 0, message }
 }
 
-/// One shard of a file's symbols: its aggregator and the final bars so far.
+/// One shard of a file's symbols: its aggregator, the bars it closed, and the latest amendment of
+/// each bar amended since.
 struct Shard {
     agg: BarAggregator,
-    events: Vec<BarEvent>,
+    closed: Vec<BarEvent>,
+    amended: FxHashMap<(Symbol, Period, Frame), Bar>,
+}
+
+/// A shard's final bars, in the order they closed, with its outcome counts.
+struct Built {
+    bars: Vec<BarEvent>,
+    counts: BTreeMap<&'static str, u64>,
 }
 
 impl Shard {
     fn new(options: &Options) -> Shard {
-        Shard { agg: BarAggregator::new(&options.bars, options.calendar.clone()), events: Vec::new() }
+        let agg = BarAggregator::new(&options.bars, options.calendar.clone());
+        Shard { agg, closed: Vec::new(), amended: FxHashMap::default() }
     }
 
     /// Applies `ticks` at the watermark, then closes what the watermark has passed.
@@ -261,20 +296,34 @@ impl Shard {
         if let Some(now) = self.agg.latest_tick_ms() {
             self.agg.close_due(now);
         }
-        self.events.extend(self.agg.drain_events().filter(|e| e.kind != BarEventKind::Updated));
+        self.take_events();
     }
 
-    /// Closes every day, and gives the final bar of each (symbol, period, frame), sorted, with the
-    /// shard's outcome counts.
-    fn finish(mut self) -> (Vec<BarEvent>, BTreeMap<&'static str, u64>) {
+    fn take_events(&mut self) {
+        for e in self.agg.drain_events() {
+            match e.kind {
+                BarEventKind::Closed => self.closed.push(e),
+                BarEventKind::Amended => {
+                    self.amended.insert((e.bar.symbol, e.period, e.bar.frame), e.bar);
+                }
+                BarEventKind::Updated => {}
+            }
+        }
+    }
+
+    /// Closes every day; each closed bar as its last amendment left it.
+    fn finish(mut self) -> Built {
         self.agg.close_due(i64::MAX);
-        let mut events = self.events;
-        events.extend(self.agg.drain_events().filter(|e| e.kind != BarEventKind::Updated));
-        // Latest first among equal keys (the sort is stable), so the dedup keeps the amendment.
-        events.reverse();
-        events.sort_by_key(|e| (e.bar.symbol, e.period, e.bar.frame));
-        events.dedup_by_key(|e| (e.bar.symbol, e.period, e.bar.frame));
+        self.take_events();
+        let mut bars = self.closed;
+        if !self.amended.is_empty() {
+            for e in &mut bars {
+                if let Some(bar) = self.amended.remove(&(e.bar.symbol, e.period, e.bar.frame)) {
+                    e.bar = bar;
+                }
+            }
+        }
         let counts = TickOutcome::all().map(|o| (o.as_str(), self.agg.count(o))).filter(|(_, n)| *n > 0).collect();
-        (events, counts)
+        Built { bars, counts }
     }
 }

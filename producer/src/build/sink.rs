@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use arrow_array::RecordBatch;
+use arrow_schema::ArrowError;
 use common::Period;
 use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 use runtime::clickhouse::{BarRow, TABLE};
 use tokio::runtime::Handle;
 
 use crate::error::{Error, Result};
 
+/// Rows of a Parquet row group: what a writer buffers, at most.
+const ROW_GROUP: usize = 131_072;
 /// Rows per INSERT.
 const INSERT_ROWS: usize = 200_000;
 /// Tries of one INSERT before the file fails, the waits between them doubling from the first.
@@ -57,7 +62,7 @@ impl Sink {
         Ok(Sink::Files { dir: dir.to_owned(), format, writers })
     }
 
-    /// Writes `rows`, the bars of one file.
+    /// Writes `rows`, bars of one file.
     pub fn write(&self, mut rows: Vec<BarRow>) -> Result<()> {
         match self {
             Sink::ClickHouse { client, runtime, version } => {
@@ -68,17 +73,20 @@ impl Sink {
                 Ok(())
             }
             Sink::Files { dir, format, writers } => {
-                let mut writers = writers.lock().expect("the writers are not poisoned");
+                let mut encoded = Vec::new();
                 for (i, period) in Period::ALL.into_iter().enumerate() {
                     let ours: Vec<&BarRow> = rows.iter().filter(|r| r.period == period.minutes()).collect();
-                    if ours.is_empty() {
-                        continue;
+                    if !ours.is_empty() {
+                        encoded.push((i, period, Encoded::new(*format, dir, &ours)?));
                     }
+                }
+                let mut writers = writers.lock().expect("the writers are not poisoned");
+                for (i, period, encoded) in encoded {
                     let writer = match &mut writers[i] {
                         Some(w) => w,
                         empty => empty.insert(Writer::create(dir, *format, period)?),
                     };
-                    writer.write(dir, &ours)?;
+                    writer.write(dir, encoded)?;
                 }
                 Ok(())
             }
@@ -106,7 +114,8 @@ impl Writer {
         let file = File::create(&path).map_err(|source| Error::File { path: path.clone(), source })?;
         Ok(match format {
             FileFormat::Parquet => {
-                let writer = ArrowWriter::try_new(file, runtime::table::schema(false), None);
+                let properties = WriterProperties::builder().set_max_row_group_size(ROW_GROUP).build();
+                let writer = ArrowWriter::try_new(file, runtime::table::schema(false), Some(properties));
                 Writer::Parquet(Box::new(writer.map_err(|e| arrow_error(&path, e))?))
             }
             FileFormat::Csv => {
@@ -118,22 +127,38 @@ impl Writer {
         })
     }
 
-    fn write(&mut self, dir: &Path, rows: &[&BarRow]) -> Result<()> {
-        let bars = rows.iter().map(|r| r.bar().map_err(Error::Domain));
-        match self {
-            Writer::Parquet(w) => {
-                let schema = runtime::table::schema(false);
-                let bars = bars
-                    .map(|b| b.map(|b| (b, false)).map_err(|e| arrow_schema::ArrowError::ComputeError(e.to_string())));
-                let batch = runtime::table::batch(&schema, bars).map_err(|e| arrow_error(dir, e))?;
-                w.write(&batch).map_err(|e| arrow_error(dir, e))
+    fn write(&mut self, dir: &Path, encoded: Encoded) -> Result<()> {
+        match (self, encoded) {
+            (Writer::Parquet(w), Encoded::Batch(batch)) => w.write(&batch).map_err(|e| arrow_error(dir, e)),
+            (Writer::Csv(w), Encoded::Text(text)) => {
+                w.write_all(text.as_bytes()).map_err(|source| Error::File { path: dir.to_owned(), source })
             }
-            Writer::Csv(w) => {
+            _ => unreachable!("a sink encodes in its own format"),
+        }
+    }
+}
+
+/// Rows of one period encoded for a file, outside the writers' lock.
+enum Encoded {
+    Batch(RecordBatch),
+    Text(String),
+}
+
+impl Encoded {
+    fn new(format: FileFormat, dir: &Path, rows: &[&BarRow]) -> Result<Encoded> {
+        let bars = rows.iter().map(|r| r.bar().map_err(Error::Domain));
+        match format {
+            FileFormat::Parquet => {
+                let schema = runtime::table::schema(false);
+                let bars = bars.map(|b| b.map(|b| (b, false)).map_err(|e| ArrowError::ComputeError(e.to_string())));
+                Ok(Encoded::Batch(runtime::table::batch(&schema, bars).map_err(|e| arrow_error(dir, e))?))
+            }
+            FileFormat::Csv => {
                 let mut text = String::with_capacity(rows.len() * 96);
                 for bar in bars {
                     runtime::table::csv_row(&mut text, &bar?, None);
                 }
-                w.write_all(text.as_bytes()).map_err(|source| Error::File { path: dir.to_owned(), source })
+                Ok(Encoded::Text(text))
             }
         }
     }
