@@ -134,8 +134,7 @@ impl CsvEntries {
 /// `cumulative` flag.
 fn field_value(name: &str, value: &str) -> Value {
     match (name, value) {
-        ("cumulative", "true" | "1" | "True" | "TRUE") => Value::Bool(true),
-        ("cumulative", _) => Value::Bool(false),
+        ("cumulative", flag) => Value::Bool(common::tick::is_true(flag)),
         _ => Value::String(value.to_owned()),
     }
 }
