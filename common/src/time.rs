@@ -79,8 +79,43 @@ fn parse_offset(text: &str) -> Option<FixedOffset> {
 }
 
 fn parse_naive(text: &str) -> Option<NaiveDateTime> {
-    const FORMATS: [&str; 4] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"];
-    FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    canonical(text).or_else(|| FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(text, f).ok()))
+}
+
+/// The forms of a market time, as chrono formats.
+const FORMATS: [&str; 4] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"];
+
+/// `YYYY-MM-DD HH:MM[:SS[.f]]` (or with `T`), zero-padded, up to nine fraction digits: the form
+/// nearly every time comes in, read digit by digit (chrono re-reads its format string on every
+/// call). Anything else is `None` and goes to [`FORMATS`], which accept this and more alike.
+fn canonical(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' {
+        return None;
+    }
+    let digits = |part: &[u8]| -> Option<u32> {
+        part.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    let date = NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)?;
+    let (hour, minute) = (digits(&b[11..13])?, digits(&b[14..16])?);
+    let (second, nanos) = match &b[16..] {
+        [] => (0, 0),
+        [b':', s0, s1, rest @ ..] => {
+            let nanos = match rest {
+                [] => 0,
+                [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+                    digits(fraction)? * 10u32.pow(9 - fraction.len() as u32)
+                }
+                _ => return None,
+            };
+            (digits(&[*s0, *s1])?, nanos)
+        }
+        _ => return None,
+    };
+    if second > 59 {
+        return None;
+    }
+    date.and_hms_nano_opt(hour, minute, second, nanos)
 }
 
 /// The instant a bar is labelled with, held as epoch seconds; shown in market time.
@@ -166,7 +201,35 @@ impl<'de> Deserialize<'de> for Frame {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// What chrono's formats alone make of `text`.
+    fn by_formats(text: &str) -> Option<NaiveDateTime> {
+        FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn the_digit_reader_agrees_with_chrono_wherever_it_answers(
+            text in "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{0,11})?)?[Z+0-9:]{0,3}"
+        ) {
+            if let Some(fast) = canonical(&text) {
+                prop_assert_eq!(Some(fast), by_formats(&text), "{}", text);
+            }
+            prop_assert_eq!(parse_naive(&text), by_formats(&text), "{}", text);
+        }
+
+        #[test]
+        fn valid_canonical_times_take_the_digit_reader(secs in 946_684_800i64..4_102_444_800, nanos in 0u32..1_000_000_000, t in any::<bool>()) {
+            let time = DateTime::from_timestamp(secs, nanos).unwrap().naive_utc();
+            let text = time.format(if t { "%Y-%m-%dT%H:%M:%S%.f" } else { "%Y-%m-%d %H:%M:%S%.f" }).to_string();
+            prop_assert_eq!(canonical(&text), Some(time), "{}", text);
+        }
+    }
 
     fn local(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()

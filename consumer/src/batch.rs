@@ -21,6 +21,8 @@ pub struct Tally {
     /// Items that changed nothing: already stored as they are, or superseded later in the batch.
     pub duplicates: u64,
     pub dead: BTreeMap<&'static str, u64>,
+    /// Batches written without an existence read: every row later than the high-water marks.
+    pub unchecked: u64,
 }
 
 impl Tally {
@@ -29,6 +31,7 @@ impl Tally {
         self.inserted += other.inserted;
         self.replaced += other.replaced;
         self.duplicates += other.duplicates;
+        self.unchecked += other.unchecked;
         for (reason, n) in &other.dead {
             *self.dead.entry(reason).or_default() += n;
         }
@@ -134,7 +137,7 @@ mod tests {
         reconcile(&mut p, &[]);
         assert_eq!(
             p.tally,
-            Tally { items: 4, inserted: 2, replaced: 0, duplicates: 1, dead: [("bad_json", 1)].into() }
+            Tally { items: 4, inserted: 2, replaced: 0, duplicates: 1, dead: [("bad_json", 1)].into(), unchecked: 0 }
         );
     }
 

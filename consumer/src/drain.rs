@@ -1,6 +1,7 @@
 //! The drain: while this instance holds the drain lock, each period's queue is worked by
 //! `consumer.workers_per_queue` workers, batch by batch (take into the worker's processing list,
-//! check, skip what is stored, INSERT, then drop the processing list), and the adjustment-factor
+//! check, skip what is stored (no existence read when the high-water marks say nothing can be),
+//! INSERT, then drop the processing list), and the adjustment-factor
 //! queue by one worker the same way (no existence check: a re-sent factor replaces the stored one).
 //! Whatever fails leaves the batch in processing, and the next attempt, after a backoff, starts
 //! from it; so does the next start after a crash.
@@ -18,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::batch::{prepare, reconcile, Tally};
 use crate::error::{Error, Result};
+use crate::high_water::HighWater;
 use crate::item::{DeadLetter, Validator};
 use crate::monitor::Monitor;
 use crate::store::clickhouse::History;
@@ -36,6 +38,8 @@ pub struct Drain {
     pub batch_rows: usize,
     pub idle: Duration,
     pub monitor: Arc<Monitor>,
+    /// The latest stored frame per (period, symbol), which spares time-ordered batches their check.
+    pub marks: Arc<HighWater>,
 }
 
 impl Drain {
@@ -78,6 +82,7 @@ impl Drain {
     /// Drains every period until `stop` (Ok) or until the lock is lost (Err); first finishes the
     /// batches left in processing by workers this configuration does not have.
     async fn drain_while_held(&self, con: &ConnectionManager, stop: &watch::Receiver<bool>) -> Result<()> {
+        self.marks.forget();
         let work = async {
             let leftovers = self.queues.leftovers(&mut con.clone()).await?;
             if !leftovers.is_empty() {
@@ -150,10 +155,20 @@ impl Drain {
         let queue = self.queues.keys().history_queue(period);
         let mut batch = prepare(&self.validator, period, &queue, &taken.items, taken.version);
         let prepared = started.elapsed();
-        let existing = self.history.existing(period, &batch.rows).await?;
+        if self.marks.stale(period) {
+            let read_at = Instant::now();
+            self.marks.load(period, read_at, self.history.high_water(period).await?);
+        }
+        let existing = if self.marks.all_new(period, &batch.rows) {
+            batch.tally.unchecked += 1;
+            Vec::new()
+        } else {
+            self.history.existing(period, &batch.rows).await?
+        };
         reconcile(&mut batch, &existing);
         let checked = started.elapsed();
         let rejected = self.insert(&batch.rows).await?;
+        self.marks.raise(period, &batch.rows);
         self.monitor.set_up(Store::ClickHouse);
         let inserted = started.elapsed();
         batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));

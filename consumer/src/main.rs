@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`item`]: a queue item checked into a bar or a dead letter; [`batch`]: a batch deduplicated
 //!   against ClickHouse and tallied.
-//! - [`drain`]: the drain lock and the per-period workers around them.
+//! - [`drain`]: the drain lock and the per-period workers around them; [`high_water`]: the latest
+//!   stored frames that spare time-ordered batches their existence read.
 //! - [`cleanup`]: the 2 a.m. cleanup, its schedule and report; [`integrity`]: the checks of the
 //!   cleaned days, without I/O; [`webhook`]: the report's delivery.
 //! - [`store`]: the queues, locks and same-day keys in Redis, the bars table in ClickHouse.
@@ -15,6 +16,7 @@ mod batch;
 mod cleanup;
 mod drain;
 mod error;
+mod high_water;
 mod integrity;
 mod item;
 mod monitor;
@@ -171,6 +173,7 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
         batch_rows: section.batch_rows.max(1),
         idle: Duration::from_millis(section.idle_ms.max(1)),
         monitor: monitor.clone(),
+        marks: Arc::new(high_water::HighWater::new(Duration::from_millis(section.high_water_ttl_ms))),
     };
     let cleanup = parts.cleanup.schedule(con.clone(), monitor.clone(), stop_rx.clone());
     tokio::join!(drain.run(con.clone(), stop_rx), cleanup);

@@ -250,6 +250,15 @@ impl Ops for Monitor {
                 );
             }
         }
+        for (period, t) in &s.by_period {
+            let help = "Batches written without an existence read (every row later than the high-water marks).";
+            m.counter(
+                "tickbar_consumer_unchecked_batches_total",
+                help,
+                &[("period", &period.to_string())],
+                t.unchecked,
+            );
+        }
         for (reason, n) in &s.since_start.dead {
             m.counter(
                 "tickbar_consumer_dead_letters_total",

@@ -42,6 +42,10 @@ pub struct ConsumerSection {
     pub workers_per_queue: usize,
     /// How long to wait before looking again when every queue is empty.
     pub idle_ms: u64,
+    /// How long the high-water marks (the latest stored frame per symbol and period, which spare a
+    /// batch later than all of them its existence read) are trusted before they are read again;
+    /// 0 turns them off, every batch checked.
+    pub high_water_ttl_ms: u64,
     /// How long one INSERT may take before it counts as failed and is retried.
     pub insert_timeout_ms: u64,
     /// When the nightly cleanup runs, Asia/Shanghai, `HH:MM`.
@@ -65,6 +69,7 @@ impl Default for ConsumerSection {
             batch_rows: 20_000,
             workers_per_queue: 4,
             idle_ms: 200,
+            high_water_ttl_ms: 300_000,
             insert_timeout_ms: 30_000,
             cleanup_at: NaiveTime::from_hms_opt(2, 0, 0).expect("02:00 is a time"),
             integrity_days: 5,

@@ -18,10 +18,13 @@ async fn a_hundred_thousand_seed_bars_land_once_and_again_as_duplicates() {
     let mut consumer = stack.consumer(&[]);
     stack.drained(&mut consumer, 100_000).await;
     assert_eq!(stack.raw_rows().await, 100_000, "no row was written twice");
+    let unchecked = stack.status(&consumer).await["since_start"]["unchecked"].as_u64().unwrap();
+    assert!(unchecked >= 5, "new bars later than every mark are written without an existence read");
     push_all(&mut stack, &bars).await;
     stack.drained(&mut consumer, 100_000).await;
     let status = stack.status(&consumer).await;
     let total = &status["since_start"];
+    assert_eq!(total["unchecked"].as_u64(), Some(unchecked), "a batch of stored frames is always checked");
     assert_eq!((total["items"].as_u64(), total["inserted"].as_u64()), (Some(200_000), Some(100_000)), "{total}");
     assert_eq!(total["duplicates"].as_u64(), Some(100_000), "{total}");
     assert_eq!(stack.raw_rows().await, 100_000, "duplicates are skipped before the INSERT");
@@ -166,5 +169,33 @@ async fn batches_left_by_more_workers_than_configured_are_finished() {
     for period in Period::ALL {
         let left: Vec<String> = stack.con.keys(stack.keys.history_processing_pattern(period)).await.unwrap();
         assert!(left.is_empty(), "no processing list is left: {left:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bar_written_behind_the_drain_stays_one_row_and_is_seen_once_the_marks_are_read_again() {
+    let mut stack = ConsumerStores::start().await;
+    for (symbol, ttl, duplicates) in [("600000.SH", "300000", 0), ("600001.SH", "1", 1)] {
+        let bar = |minute: u32| seed_bar(symbol, &format!("2023-01-03 10:{minute:02}:00"), u64::from(minute));
+        stack.push(Period::M1, &[bar(1), bar(2)]).await;
+        let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__HIGH_WATER_TTL_MS", ttl)]);
+        let rows = stack.rows().await + 2;
+        stack.drained(&mut consumer, rows).await;
+        let late: common::Bar = serde_json::from_str(&bar(30)).unwrap();
+        harness::writers::write_history(&stack.clickhouse.client(), "tickbar", Period::M1, &[late]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        stack.push(Period::M1, &[bar(30)]).await;
+        let total = loop {
+            let total = stack.status(&consumer).await["since_start"].clone();
+            if total["items"].as_u64() == Some(3) {
+                break total;
+            }
+            consumer.assert_running();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(total["duplicates"].as_u64(), Some(duplicates), "ttl {ttl}: {total}");
+        assert_eq!(total["inserted"].as_u64(), Some(3 - duplicates), "ttl {ttl}: {total}");
+        assert_eq!(stack.rows().await, rows + 1, "ttl {ttl}: one row per frame after FINAL");
+        consumer.terminate();
     }
 }

@@ -1,8 +1,8 @@
 //! ClickHouse for the consumer: the bars a batch would write that are already stored (one range
-//! query per batch), the INSERT of a batch in RowBinary, and the reads behind the monitor page and
+//! query per batch), the latest stored frame per symbol (the high-water marks), the INSERT of a batch in RowBinary, and the reads behind the monitor page and
 //! the integrity check. Every read is deduplicated (`FINAL`); every value is bound, never spliced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -51,6 +51,12 @@ pub struct Closes {
 }
 
 #[derive(Row, Deserialize)]
+struct Mark {
+    symbol: String,
+    frame: u32,
+}
+
+#[derive(Row, Deserialize)]
 struct PeriodRows {
     period: u16,
     rows: u64,
@@ -80,6 +86,16 @@ impl History {
         );
         let query = self.client.query(&sql).bind(period.minutes()).bind(first).bind(last).bind(from).bind(to);
         Ok(query.bind(symbols).fetch_all().await?)
+    }
+
+    /// The latest frame stored for each symbol of `period` (any row counts, merged or not).
+    pub async fn high_water(&self, period: Period) -> Result<HashMap<String, u32>> {
+        let sql = format!(
+            "SELECT symbol, toUInt32(max(frame)) AS frame FROM {} WHERE period = ? GROUP BY symbol",
+            self.table
+        );
+        let marks: Vec<Mark> = self.client.query(&sql).bind(period.minutes()).fetch_all().await?;
+        Ok(marks.into_iter().map(|m| (m.symbol, m.frame)).collect())
     }
 
     /// Writes `rows` in one INSERT; it either lands whole or fails.
