@@ -151,6 +151,33 @@ async fn real_trades_rebuilt_from_archives_equal_the_live_producers_bars() {
     assert_eq!(rows, 720 + 144 + 48 + 24 + 12, "a rebuilt day replaces its rows");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_waits_out_a_clickhouse_restart_and_loses_nothing() {
+    let mut ch = ClickHouseServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let day = DAYS[0];
+    write_trades(&dir.path().join(format!("{day}.csv.gz")), &fixtures::trades(day));
+    ch.stop();
+    let url = ch.url();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_producer"))
+        .args(["build", "--quiet", dir.path().to_str().unwrap()])
+        .env("TICKBAR__CLICKHOUSE__URL", &url)
+        .env("TICKBAR__CLICKHOUSE__DATABASE", "restarted")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    ch.launch().await.unwrap();
+    let out = tokio::task::spawn_blocking(|| child.wait_with_output().unwrap()).await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("clickhouse schema failed; trying again"), "ClickHouse was away: {log}");
+    let built = stored(&ch, "restarted", "600519.SH", Period::M1).await;
+    assert_eq!(built, aggregate(&fixtures::trades(day), "600519.SH", Period::M1));
+    assert_eq!(built.iter().map(|b| b.vol).sum::<u64>(), MOUTAI_TOTALS[0].0);
+}
+
 #[test]
 fn real_snapshots_from_parquet_build_the_live_bars_and_the_exchange_day_totals() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 const ROW_GROUP: usize = 131_072;
 /// Rows per INSERT.
 const INSERT_ROWS: usize = 200_000;
-/// Tries of one INSERT before the file fails, the waits between them doubling from the first.
-const TRIES: u32 = 6;
+/// Tries of one INSERT (or of the schema) before the file (or the build) fails, the waits between
+/// them doubling from the first: about a minute (0.5 + 1 + ... + 32 s) of ClickHouse away.
+const TRIES: u32 = 8;
 const FIRST_WAIT: Duration = Duration::from_millis(500);
 const INSERT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -49,9 +50,7 @@ pub enum Writer {
 impl Sink {
     /// ClickHouse's bars table of `database` (created when missing); rows carry `version`.
     pub fn clickhouse(client: clickhouse::Client, database: &str, runtime: Handle, version: u64) -> Result<Sink> {
-        runtime
-            .block_on(runtime::clickhouse::apply_schema(&client, database))
-            .map_err(|e| Error::Store(format!("clickhouse: {e}")))?;
+        runtime.block_on(retried("schema", || runtime::clickhouse::apply_schema(&client, database)))?;
         Ok(Sink::ClickHouse { client: Box::new(client.with_database(database)), runtime, version })
     }
 
@@ -68,7 +67,9 @@ impl Sink {
             Sink::ClickHouse { client, runtime, version } => {
                 rows.iter_mut().for_each(|r| r.version = *version);
                 for chunk in rows.chunks(INSERT_ROWS) {
-                    runtime.block_on(insert(client, chunk))?;
+                    runtime.block_on(retried("insert", || {
+                        runtime::clickhouse::insert(client, TABLE, chunk, INSERT_TIMEOUT)
+                    }))?;
                 }
                 Ok(())
             }
@@ -164,20 +165,25 @@ impl Encoded {
     }
 }
 
-/// One INSERT, tried again with doubling waits while ClickHouse does not take it.
-async fn insert(client: &clickhouse::Client, rows: &[BarRow]) -> Result<()> {
+/// `what` (an INSERT, the schema), tried again with doubling waits while ClickHouse fails it.
+async fn retried<F, Fut>(what: &str, mut attempt_once: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = clickhouse::error::Result<()>>,
+{
     let mut wait = FIRST_WAIT;
     let mut attempt = 1;
     loop {
-        match runtime::clickhouse::insert(client, TABLE, rows, INSERT_TIMEOUT).await {
+        match attempt_once().await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < TRIES => {
-                tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "clickhouse insert failed; trying again");
+                let wait_ms = wait.as_millis() as u64;
+                tracing::warn!(error = %e, attempt, wait_ms, "clickhouse {what} failed; trying again");
                 tokio::time::sleep(wait).await;
                 wait *= 2;
                 attempt += 1;
             }
-            Err(e) => return Err(Error::Store(format!("clickhouse insert failed {TRIES} times: {e}"))),
+            Err(e) => return Err(Error::Store(format!("clickhouse {what} failed {TRIES} times: {e}"))),
         }
     }
 }
