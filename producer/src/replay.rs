@@ -106,7 +106,9 @@ impl CsvEntries {
         let symbol = self.symbol_column.and_then(|i| record.get(i)).unwrap_or_default().to_owned();
         let mut object = Map::new();
         for (name, value) in self.names.iter().zip(record.iter()) {
-            if !(self.qmt && name == "symbol") {
+            // An empty cell is a field left out, as `producer build` reads it.
+            let left_out = value.trim().is_empty() || (self.qmt && name == "symbol");
+            if !left_out {
                 object.insert(name.clone(), field_value(name, value.trim()));
             }
         }
@@ -179,5 +181,27 @@ impl Sender {
             self.pipe.clear();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use csv::StringRecord;
+
+    use super::*;
+
+    #[test]
+    fn csv_rows_of_one_time_are_one_entry_and_an_empty_cell_is_left_out() {
+        let mut rows =
+            CsvEntries::new(&StringRecord::from(vec!["symbol", "time", "price", "volume", "high", "cumulative"]));
+        let row = |time: &str, high: &str| StringRecord::from(vec!["600519.SH", time, "1650.5", "300", high, "0"]);
+        assert!(rows.push(&row("2026-11-18 09:30:03", "")).is_none());
+        assert!(rows.push(&row("2026-11-18 09:30:03", "1651")).is_none());
+        let first = rows.push(&row("2026-11-18 09:30:06", "")).expect("a new time ends the entry");
+        assert_eq!(first.field, "tick");
+        assert_eq!(first.payload.matches("\"high\"").count(), 1, "{}", first.payload);
+        let ticks = parse_tick_payload(&first.payload).unwrap();
+        assert!(ticks.iter().all(Result::is_ok) && ticks.len() == 2);
+        assert_eq!(first.time_ms, Some(common::time::parse_datetime("2026-11-18T09:30:03").unwrap()));
     }
 }
