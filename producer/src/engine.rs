@@ -94,6 +94,28 @@ pub struct Saved {
     pub latest_day: String,
 }
 
+/// How an LZ4 frame begins; a checkpoint written before they were framed begins with `{`.
+const LZ4_FRAME_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
+
+/// The aggregator's checkpoint: its JSON, LZ4-framed as it is written. A whole market's books are
+/// some 60 MB of JSON late in the day, several times less framed, and no unframed copy is held.
+fn pack(agg: &BarAggregator) -> Vec<u8> {
+    let mut frame = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    agg.save_to(&mut frame).expect("aggregator state serializes into memory");
+    frame.finish().expect("an LZ4 frame in memory ends")
+}
+
+/// The JSON of a checkpoint [`pack`] wrote, or of one written before checkpoints were framed.
+fn unpack(saved: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    if !saved.starts_with(&LZ4_FRAME_MAGIC) {
+        return Ok(saved.into());
+    }
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut lz4_flex::frame::FrameDecoder::new(saved), &mut json)
+        .map_err(|e| Error::State(format!("aggregator: {e}")))?;
+    Ok(json.into())
+}
+
 /// The aggregator with its clock, counters and stream position.
 pub struct Engine {
     agg: BarAggregator,
@@ -122,7 +144,7 @@ impl Engine {
         max_ahead_ms: u64,
         saved: &Saved,
     ) -> Result<Engine> {
-        let agg = BarAggregator::restore(settings, calendar, &saved.aggregator)?;
+        let agg = BarAggregator::restore(settings, calendar, &unpack(&saved.aggregator)?)?;
         let counters = serde_json::from_slice(&saved.counters).map_err(|e| Error::State(format!("counters: {e}")))?;
         Ok(Engine::assemble(agg, clock, max_ahead_ms, counters, saved.last_id))
     }
@@ -130,7 +152,7 @@ impl Engine {
     pub fn save(&self) -> Saved {
         let latest_day = self.agg.latest_tick_ms().map(|ms| date_of(split_ms(ms).0).to_string());
         Saved {
-            aggregator: self.agg.save(),
+            aggregator: pack(&self.agg),
             counters: serde_json::to_vec(&self.counters).expect("counters serialize"),
             last_id: self.last_id,
             latest_day: latest_day.unwrap_or_default(),
@@ -352,6 +374,18 @@ mod tests {
         let (after_restore, saved_restored) = run(&mut restored, &batches[2..]);
         assert_eq!(after_restore, first[2..], "a restored engine commits what the running one did");
         assert_eq!(saved_restored, saved);
+
+        let framed = checkpoint.aggregator.clone();
+        let plain = Saved { aggregator: unpack(&framed).unwrap().into_owned(), ..checkpoint };
+        assert!(framed.starts_with(&LZ4_FRAME_MAGIC) && plain.aggregator.starts_with(b"{"));
+        assert!(framed.len() < plain.aggregator.len(), "{} framed, {} plain", framed.len(), plain.aggregator.len());
+        let settings = BarSettings::default();
+        let from_plain = Engine::restore(&settings, Arc::new(TradingCalendar::bundled()), Clock::Wall, 5_000, &plain);
+        let (after_plain, _) = run(&mut from_plain.unwrap(), &batches[2..]);
+        assert_eq!(after_plain, first[2..], "a checkpoint written before framing restores the same");
+        let mut torn = framed;
+        torn.truncate(torn.len() / 2);
+        assert!(unpack(&torn).is_err(), "a torn frame is a state error, not a panic");
     }
 
     #[test]

@@ -344,9 +344,17 @@ impl BarAggregator {
     /// The whole aggregation state as JSON, for a checkpoint. Call it right after
     /// [`Self::advance`] and [`Self::drain_events`], when no event or report is pending.
     pub fn save(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.save_to(&mut out).expect("aggregator state serializes into memory");
+        out
+    }
+
+    /// [`Self::save`] written into `out` as it is produced, so that a caller compressing it never
+    /// holds the whole JSON (tens of MB for a whole market).
+    pub fn save_to(&self, out: impl std::io::Write) -> serde_json::Result<()> {
         let state =
             StateRef { layout: self.rules.layout, latest_ms: self.latest_ms, counts: &self.counts, books: &self.books };
-        serde_json::to_vec(&state).expect("aggregator state serializes")
+        serde_json::to_writer(out, &state)
     }
 
     /// An aggregator continuing from a checkpoint written by [`Self::save`] under the same layout.
