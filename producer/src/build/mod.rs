@@ -57,7 +57,8 @@ pub struct BuildReport {
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Bars written, by period in minutes.
     pub bars: BTreeMap<u16, u64>,
-    /// Files not built, with why; their bars were not written.
+    /// Files not built, with why: a file refused for a split day wrote nothing; one whose store
+    /// failed keeps what it had inserted (building it again replaces that).
     pub failed: Vec<String>,
     pub seconds: f64,
     pub rows_per_second: f64,
@@ -68,7 +69,9 @@ pub struct BuildReport {
 struct FileReport {
     rows: u64,
     ticks: u64,
-    refused: Vec<source::Refusal>,
+    /// Refusals by reason, and the first [`EXAMPLES`] of them.
+    refused: BTreeMap<&'static str, u64>,
+    examples: Vec<source::Refusal>,
     outcomes: BTreeMap<&'static str, u64>,
     bars: BTreeMap<u16, u64>,
 }
@@ -105,12 +108,12 @@ impl BuildReport {
     fn add(&mut self, file: &Path, one: FileReport) {
         self.rows += one.rows;
         self.ticks += one.ticks;
-        for refusal in one.refused {
-            *self.refused.entry(refusal.reason).or_default() += 1;
-            if self.examples.len() < EXAMPLES {
-                let line = format!("{} line {}: {}: {}", file.display(), refusal.row, refusal.reason, refusal.detail);
-                self.examples.push(line);
-            }
+        for (reason, n) in one.refused {
+            *self.refused.entry(reason).or_default() += n;
+        }
+        for refusal in one.examples.into_iter().take(EXAMPLES.saturating_sub(self.examples.len())) {
+            let line = format!("{} line {}: {}: {}", file.display(), refusal.row, refusal.reason, refusal.detail);
+            self.examples.push(line);
         }
         for (outcome, n) in one.outcomes {
             *self.outcomes.entry(outcome).or_default() += n;
@@ -145,7 +148,7 @@ fn build_file(
             for p in parsed {
                 report.rows += p.rows;
                 report.ticks += p.ticks.iter().map(|t| t.len() as u64).sum::<u64>();
-                report.refused.extend(p.refused);
+                p.refused.into_iter().for_each(|r| report.refuse(r));
             }
         }
         reader.join().expect("the reader thread does not panic")
@@ -176,7 +179,7 @@ fn write_shard(built: Built, sink: &Sink) -> Result<FileReport> {
                 Err(fit) => {
                     let detail =
                         format!("the {}-minute bar {} {}: {fit}", e.period.minutes(), e.bar.symbol, e.bar.frame);
-                    report.refused.push(source::Refusal { reason: "does_not_fit", row: 0, detail });
+                    report.refuse(source::Refusal { reason: "does_not_fit", row: 0, detail });
                 }
             }
         }
@@ -186,10 +189,23 @@ fn write_shard(built: Built, sink: &Sink) -> Result<FileReport> {
 }
 
 impl FileReport {
+    /// Counts `refusal`, keeping it while fewer than [`EXAMPLES`] are kept: a file of garbage
+    /// costs a count, not a list.
+    fn refuse(&mut self, refusal: source::Refusal) {
+        *self.refused.entry(refusal.reason).or_default() += 1;
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(refusal);
+        }
+    }
+
     fn absorb(&mut self, other: FileReport) {
         self.rows += other.rows;
         self.ticks += other.ticks;
-        self.refused.extend(other.refused);
+        for (reason, n) in other.refused {
+            *self.refused.entry(reason).or_default() += n;
+        }
+        let room = EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
         for (outcome, n) in other.outcomes {
             *self.outcomes.entry(outcome).or_default() += n;
         }
