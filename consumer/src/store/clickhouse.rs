@@ -1,6 +1,7 @@
 //! ClickHouse for the consumer: the bars a batch would write that are already stored (one range
-//! query per batch), the latest stored frame per symbol (the high-water marks), the INSERT of a batch in RowBinary, and the reads behind the monitor page and
-//! the integrity check. Every read is deduplicated (`FINAL`); every value is bound, never spliced.
+//! query per batch), the latest stored frame per symbol (the high-water marks), the INSERT of a
+//! batch in RowBinary, and the reads behind the monitor page and the integrity check. Every read is
+//! deduplicated (`FINAL`) but the marks', where any row counts; every value is bound, never spliced.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

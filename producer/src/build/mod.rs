@@ -11,7 +11,6 @@ mod source;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
@@ -108,19 +107,20 @@ impl BuildReport {
     fn add(&mut self, file: &Path, one: FileReport) {
         self.rows += one.rows;
         self.ticks += one.ticks;
-        for (reason, n) in one.refused {
-            *self.refused.entry(reason).or_default() += n;
-        }
+        add_counts(&mut self.refused, one.refused);
         for refusal in one.examples.into_iter().take(EXAMPLES.saturating_sub(self.examples.len())) {
             let line = format!("{} line {}: {}: {}", file.display(), refusal.row, refusal.reason, refusal.detail);
             self.examples.push(line);
         }
-        for (outcome, n) in one.outcomes {
-            *self.outcomes.entry(outcome).or_default() += n;
-        }
-        for (period, n) in one.bars {
-            *self.bars.entry(period).or_default() += n;
-        }
+        add_counts(&mut self.outcomes, one.outcomes);
+        add_counts(&mut self.bars, one.bars);
+    }
+}
+
+/// Adds the counts of `from` to those of `into`, key by key.
+fn add_counts<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+    for (key, n) in from {
+        *into.entry(key).or_default() += n;
     }
 }
 
@@ -136,10 +136,9 @@ fn build_file(
     let (table, mut blocks) = source::open(file)?;
     let mut shards: Vec<Shard> = (0..options.threads).map(|_| Shard::new(options)).collect();
     let mut report = FileReport::default();
-    let read = AtomicU64::new(0);
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = mpsc::sync_channel::<Result<Block>>(options.threads * 2);
-        let reader = scope.spawn(|| read_blocks(&mut blocks, tx, &read, progress));
+        let reader = scope.spawn(|| read_blocks(&mut blocks, tx, progress));
         while let Some(window) = next_window(&rx, options.threads * 2)? {
             let parsed: Vec<Parsed> = window.par_iter().map(|b| source::parse(b, &table, options.threads)).collect();
             shards.par_iter_mut().enumerate().for_each(|(i, shard)| {
@@ -151,7 +150,8 @@ fn build_file(
                 p.refused.into_iter().for_each(|r| report.refuse(r));
             }
         }
-        reader.join().expect("the reader thread does not panic")
+        reader.join().expect("the reader thread does not panic");
+        Ok(())
     })?;
     let built: Vec<Built> = shards.into_par_iter().map(Shard::finish).collect();
     claim_days(file, built.iter().flat_map(|b| &b.bars), days)?;
@@ -201,61 +201,41 @@ impl FileReport {
     fn absorb(&mut self, other: FileReport) {
         self.rows += other.rows;
         self.ticks += other.ticks;
-        for (reason, n) in other.refused {
-            *self.refused.entry(reason).or_default() += n;
-        }
+        add_counts(&mut self.refused, other.refused);
         let room = EXAMPLES.saturating_sub(self.examples.len());
         self.examples.extend(other.examples.into_iter().take(room));
-        for (outcome, n) in other.outcomes {
-            *self.outcomes.entry(outcome).or_default() += n;
-        }
-        for (period, n) in other.bars {
-            *self.bars.entry(period).or_default() += n;
-        }
+        add_counts(&mut self.outcomes, other.outcomes);
+        add_counts(&mut self.bars, other.bars);
     }
 }
 
-/// Reads every block of `blocks` into `tx`, adding the file bytes they took to `progress`.
-fn read_blocks(
-    blocks: &mut Blocks,
-    tx: mpsc::SyncSender<Result<Block>>,
-    read: &AtomicU64,
-    progress: &ProgressBar,
-) -> Result<()> {
+/// Reads every block of `blocks` into `tx` (a read error as its last item), adding the file bytes
+/// they took to `progress`; stops early when the receiver is gone.
+fn read_blocks(blocks: &mut Blocks, tx: mpsc::SyncSender<Result<Block>>, progress: &ProgressBar) {
+    let mut reported = 0;
     loop {
         let block = blocks.next_block();
-        let now = blocks.progress();
-        progress.inc(now - read.swap(now, Ordering::Relaxed));
-        match block {
-            Ok(None) => return Ok(()),
-            Ok(Some(block)) => {
-                if tx.send(Ok(block)).is_err() {
-                    return Ok(());
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return Ok(());
-            }
+        let read = blocks.progress();
+        progress.inc(read - reported);
+        reported = read;
+        let Some(item) = block.transpose() else { return };
+        let failed = item.is_err();
+        if tx.send(item).is_err() || failed {
+            return;
         }
     }
 }
 
-/// Up to `n` blocks: waits for the first, takes what else is ready; `None` at the end.
+/// Up to `n` blocks, waiting for each; fewer at the end of the file, `None` after it.
 fn next_window(rx: &mpsc::Receiver<Result<Block>>, n: usize) -> Result<Option<Vec<Block>>> {
-    let Ok(first) = rx.recv() else { return Ok(None) };
-    let mut window = vec![first?];
+    let mut window = Vec::with_capacity(n);
     while window.len() < n {
-        match rx.try_recv() {
+        match rx.recv() {
             Ok(block) => window.push(block?),
-            Err(mpsc::TryRecvError::Empty) => match rx.recv() {
-                Ok(block) => window.push(block?),
-                Err(_) => break,
-            },
-            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(_) => break,
         }
     }
-    Ok(Some(window))
+    Ok((!window.is_empty()).then_some(window))
 }
 
 /// Records the (symbol, day)s of `events` as `file`'s, or refuses the file when another holds one.

@@ -20,8 +20,6 @@ use crate::error::{Error, Result};
 
 /// Rows of a Parquet row group: what a writer buffers, at most.
 const ROW_GROUP: usize = 131_072;
-/// Rows per INSERT.
-const INSERT_ROWS: usize = 200_000;
 /// Tries of one INSERT (or of the schema) before the file (or the build) fails, the waits between
 /// them doubling from the first: about a minute (0.5 + 1 + ... + 32 s) of ClickHouse away.
 const TRIES: u32 = 8;
@@ -61,17 +59,14 @@ impl Sink {
         Ok(Sink::Files { dir: dir.to_owned(), format, writers })
     }
 
-    /// Writes `rows`, bars of one file.
+    /// Writes `rows`, bars of one file: one INSERT (the caller bounds how many), or a batch per
+    /// period's file.
     pub fn write(&self, mut rows: Vec<BarRow>) -> Result<()> {
         match self {
             Sink::ClickHouse { client, runtime, version } => {
                 rows.iter_mut().for_each(|r| r.version = *version);
-                for chunk in rows.chunks(INSERT_ROWS) {
-                    runtime.block_on(retried("insert", || {
-                        runtime::clickhouse::insert(client, TABLE, chunk, INSERT_TIMEOUT)
-                    }))?;
-                }
-                Ok(())
+                runtime
+                    .block_on(retried("insert", || runtime::clickhouse::insert(client, TABLE, &rows, INSERT_TIMEOUT)))
             }
             Sink::Files { dir, format, writers } => {
                 let mut encoded = Vec::new();
