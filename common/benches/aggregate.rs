@@ -9,9 +9,8 @@
 use std::sync::Arc;
 
 use common::time::parse_datetime;
-use common::{BarAggregator, BarSettings, Symbol, Tick, TickKind, TradingCalendar};
+use common::{Amount, BarAggregator, BarSettings, Price, Symbol, Tick, TickKind, TradingCalendar};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rust_decimal::Decimal;
 use support::{symbol_name, Lcg};
 
 mod support;
@@ -29,8 +28,8 @@ fn synthetic_day() -> Vec<Vec<Tick>> {
     let close = parse_datetime("2026-11-20T15:00:03").unwrap();
     let symbols = symbols();
     let mut rng = Lcg(42);
-    let mut state: Vec<(i64, u64, Decimal)> =
-        (0..SYMBOLS).map(|i| (1_000 + i as i64 % 9_000, 0, Decimal::ZERO)).collect();
+    let mut state: Vec<(i64, u64, Amount)> =
+        (0..SYMBOLS).map(|i| (1_000 + i as i64 % 9_000, 0, Amount::ZERO)).collect();
     let mut batches = Vec::new();
     let mut step = 0u64;
     let mut time = open;
@@ -44,9 +43,9 @@ fn synthetic_day() -> Vec<Vec<Tick>> {
                 let (cents, vol, amount) = &mut state[i];
                 *cents = (*cents + rng.next(5) as i64 - 2).max(100);
                 let lots = rng.next(20);
-                let price = Decimal::new(*cents, 2);
+                let price = Price::from_units(*cents * 100);
                 *vol += lots * 100;
-                *amount += price * Decimal::from(lots * 100);
+                *amount += price * (lots * 100);
                 let kind = TickKind::Cumulative { day_high: None, day_low: None };
                 batch.push(Tick { symbol: *symbol, time_ms: time, price, volume: *vol, amount: *amount, kind });
             }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use common::time::parse_datetime;
 use common::{BarAggregator, BarEventKind, BarSettings, Period, Tick, TickKind, TradingCalendar};
-use rust_decimal::Decimal;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real/600519.SH-20230201-trades.csv.gz");
 
@@ -17,7 +16,6 @@ fn main() {
     flate2::read::GzDecoder::new(std::fs::File::open(FIXTURE).expect("the bundled fixture"))
         .read_to_string(&mut csv)
         .expect("gzip text");
-    let cents = |s: &str| s.parse::<Decimal>().expect("a decimal").round_dp(2);
     let ticks: Vec<Tick> = csv
         .lines()
         .skip(1)
@@ -26,9 +24,9 @@ fn main() {
             Tick {
                 symbol: "600519.SH".parse().expect("a symbol"),
                 time_ms: parse_datetime(&format!("2023-02-01T{}", f[0])).expect("a time"),
-                price: cents(f[1]),
+                price: f[1].parse().expect("a price"),
                 volume: f[2].parse().expect("shares"),
-                amount: cents(f[3]),
+                amount: f[3].parse().expect("an amount"),
                 kind: TickKind::Trade,
             }
         })
@@ -64,7 +62,7 @@ fn main() {
     }
     let ones: Vec<_> = closed.iter().filter(|e| e.period == Period::M1).map(|e| &e.bar).collect();
     let vol: u64 = ones.iter().map(|b| b.vol).sum();
-    let amount: Decimal = ones.iter().map(|b| b.amount).sum();
+    let amount: common::Amount = ones.iter().map(|b| b.amount).sum();
     println!("\n1m bars: {}; day volume {vol} shares, amount {amount} yuan", ones.len());
     println!("exchange: day volume 3397389 shares, amount 6244678924.61 yuan");
 }

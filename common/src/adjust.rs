@@ -13,6 +13,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::bar::Bar;
+use crate::money::Price;
 use crate::number;
 use crate::symbol::Symbol;
 use crate::Error;
@@ -118,9 +119,10 @@ impl Factors {
         if ratio == Decimal::ONE {
             return bar.clone();
         }
-        let scale = |p: Decimal| {
-            p.checked_mul(ratio)
-                .map_or(p, |v| v.round_dp_with_strategy(PRICE_DECIMALS, RoundingStrategy::MidpointAwayFromZero))
+        let scale = |p: Price| {
+            let scaled = p.to_decimal().checked_mul(ratio);
+            let cents = scaled.map(|v| v.round_dp_with_strategy(PRICE_DECIMALS, RoundingStrategy::MidpointAwayFromZero));
+            cents.and_then(Price::from_decimal).unwrap_or(p)
         };
         Bar {
             open: scale(bar.open),
@@ -161,6 +163,7 @@ pub fn change_points(daily: &mut [(NaiveDate, Decimal)]) -> Vec<(NaiveDate, Deci
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::price;
     use rust_decimal_macros::dec;
 
     fn day(s: &str) -> NaiveDate {
@@ -206,8 +209,8 @@ mod tests {
         )
         .unwrap();
         let q = f.apply(&bar, Adjust::Forward { reference: None });
-        assert_eq!((q.open, q.high, q.low, q.close), (dec!(1.51), dec!(1.53), dec!(1.50), dec!(1.52)));
-        assert_eq!((q.vol, q.amount), (1000, dec!(3030)));
+        assert_eq!((q.open, q.high, q.low, q.close), (price!(1.51), price!(1.53), price!(1.50), price!(1.52)));
+        assert_eq!((q.vol, q.amount), (1000, crate::amount!(3030)));
     }
 
     #[test]

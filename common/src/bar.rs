@@ -1,9 +1,9 @@
 //! Bars: the OHLCV record of one symbol over one frame (the contract's bar object), and the events
 //! the aggregator emits about them.
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::money::{Amount, Price};
 use crate::number;
 use crate::period::Period;
 use crate::symbol::Symbol;
@@ -14,18 +14,18 @@ use crate::Error;
 /// Prices, volume (shares) and amount (yuan) of an interval, without its identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ohlcv {
-    pub open: Decimal,
-    pub high: Decimal,
-    pub low: Decimal,
-    pub close: Decimal,
+    pub open: Price,
+    pub high: Price,
+    pub low: Price,
+    pub close: Price,
     pub vol: u64,
-    pub amount: Decimal,
+    pub amount: Amount,
 }
 
 impl Ohlcv {
     /// A flat interval at `price` with no trade.
-    pub fn flat(price: Decimal) -> Ohlcv {
-        Ohlcv { open: price, high: price, low: price, close: price, vol: 0, amount: Decimal::ZERO }
+    pub fn flat(price: Price) -> Ohlcv {
+        Ohlcv { open: price, high: price, low: price, close: price, vol: 0, amount: Amount::ZERO }
     }
 
     /// Extends this interval by the one right after it: how longer bars are built from 1m bars.
@@ -44,24 +44,19 @@ impl Ohlcv {
 pub struct Bar {
     pub symbol: Symbol,
     pub frame: Frame,
-    #[serde(with = "number::decimal")]
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
-    pub open: Decimal,
-    #[serde(with = "number::decimal")]
+    pub open: Price,
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
-    pub high: Decimal,
-    #[serde(with = "number::decimal")]
+    pub high: Price,
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
-    pub low: Decimal,
-    #[serde(with = "number::decimal")]
+    pub low: Price,
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
-    pub close: Decimal,
+    pub close: Price,
     /// Shares.
     #[serde(with = "number::whole")]
     pub vol: u64,
-    #[serde(with = "number::decimal")]
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
-    pub amount: Decimal,
+    pub amount: Amount,
 }
 
 impl Bar {
@@ -77,7 +72,7 @@ impl Bar {
     /// amount, and prices, volume and amount inside the bounds a tick has (so bars fold without overflow).
     pub fn check(&self) -> Result<(), Error> {
         let fail = |what: &str| Err(Error::InvalidBar(format!("{} {}: {what}", self.symbol, self.frame)));
-        if self.low <= Decimal::ZERO {
+        if self.low <= Price::ZERO {
             return fail("prices must be positive");
         }
         if self.high > MAX_PRICE || self.vol > MAX_VOLUME || self.amount > MAX_AMOUNT {
@@ -86,7 +81,7 @@ impl Bar {
         if self.low > self.open.min(self.close) || self.high < self.open.max(self.close) {
             return fail("needs low <= open, close <= high");
         }
-        if self.amount.is_sign_negative() && !self.amount.is_zero() {
+        if self.amount.is_negative() {
             return fail("amount must not be negative");
         }
         Ok(())
@@ -116,13 +111,13 @@ pub struct BarEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal_macros::dec;
+    use crate::{amount, price};
 
     #[test]
     fn the_bar_object_round_trips_in_the_contract_shape() {
         let seed = r#"{"symbol":"600519.SH","frame":"2026-11-19 09:31:00","open":1650.0,"high":1652.3,"low":"1649.9","close":1651.0,"vol":"120300","amount":198612345.5}"#;
         let bar: Bar = serde_json::from_str(seed).unwrap();
-        assert_eq!((bar.low, bar.vol, bar.amount), (dec!(1649.9), 120_300, dec!(198612345.5)));
+        assert_eq!((bar.low, bar.vol, bar.amount), (price!(1649.9), 120_300, amount!(198612345.5)));
         assert_eq!(
             serde_json::to_string(&bar).unwrap(),
             r#"{"symbol":"600519.SH","frame":"2026-11-19T09:31:00+08:00","open":1650,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":198612345.5}"#
@@ -136,11 +131,11 @@ mod tests {
             r#"{"symbol":"600519.SH","frame":"2026-11-19T09:31:00+08:00","open":10,"high":11,"low":9,"close":10,"vol":1,"amount":10}"#,
         )
         .unwrap();
-        bar.high = dec!(9.5);
+        bar.high = price!(9.5);
         assert!(bar.check().is_err());
-        bar.high = dec!(100001);
+        bar.high = price!(100001);
         assert!(bar.check().is_err(), "a price beyond any A-share");
-        (bar.high, bar.vol) = (dec!(11), u64::MAX);
+        (bar.high, bar.vol) = (price!(11), u64::MAX);
         assert!(bar.check().is_err(), "a volume that would overflow a fold");
     }
 }

@@ -29,6 +29,7 @@ mod error;
 pub mod json;
 pub mod keys;
 pub mod normalise;
+pub mod money;
 pub mod number;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -43,6 +44,7 @@ pub mod time;
 
 pub use aggregate::{BarAggregator, BarSettings, TickOutcome};
 pub use bar::{Bar, BarEvent, BarEventKind, Ohlcv};
+pub use money::{Amount, Price};
 pub use calendar::TradingCalendar;
 pub use error::Error;
 pub use period::Period;

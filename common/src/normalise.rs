@@ -155,10 +155,11 @@ fn fold(auction: Bar, bar: &Bar) -> Bar {
 mod tests {
     use super::*;
     use crate::session::AuctionBar;
-    use rust_decimal_macros::dec;
+    use crate::money::Price;
+    use crate::{amount, price};
 
     fn bar(frame: &str, open: &str, close: &str, vol: u64) -> Bar {
-        let (open, close) = (open.parse().unwrap(), close.parse().unwrap());
+        let (open, close): (Price, Price) = (open.parse().unwrap(), close.parse().unwrap());
         Bar {
             symbol: "000001.SZ".parse().unwrap(),
             frame: frame.parse().unwrap(),
@@ -167,7 +168,7 @@ mod tests {
             low: open.min(close),
             close,
             vol,
-            amount: close * rust_decimal::Decimal::from(vol),
+            amount: close * vol,
         }
     }
 
@@ -182,9 +183,9 @@ mod tests {
         let first = n.push(bar("2023-02-01 09:31:00", "10.01", "10.05", 20)).unwrap().unwrap();
         assert_eq!(
             (first.open, first.close, first.high, first.low),
-            (dec!(10.00), dec!(10.05), dec!(10.05), dec!(10.00))
+            (price!(10.00), price!(10.05), price!(10.05), price!(10.00))
         );
-        assert_eq!((first.vol, first.amount), (7_000, dec!(701.0)));
+        assert_eq!((first.vol, first.amount), (7_000, amount!(701.0)));
         assert!(n.finish().is_empty());
     }
 
@@ -212,7 +213,7 @@ mod tests {
             assert_eq!(n.push(bar(frame, "10", "10", 1)), Err(refusal), "{frame}");
         }
         let mut broken = bar("2023-02-01 10:00:00", "10", "11", 1);
-        broken.low = dec!(12);
+        broken.low = price!(12);
         assert_eq!(n.push(broken), Err(Refusal::BadBar));
     }
 

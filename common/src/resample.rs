@@ -247,7 +247,7 @@ mod tests {
     use super::*;
     use crate::session::Layout;
     use proptest::prelude::*;
-    use rust_decimal::Decimal;
+    use crate::money::Price;
 
     #[test]
     fn resolutions_parse_and_print_in_the_api_spellings() {
@@ -302,11 +302,11 @@ mod tests {
         grid.frames(day_number(date), Period::M1)
             .zip(prices.iter().cycle())
             .map(|(frame, p)| {
-                let price = Decimal::from(*p);
+                let price = Price::yuan(i64::from(*p));
                 let bar = Bar::new(
                     "600519.SH".parse().unwrap(),
                     frame,
-                    &crate::Ohlcv { vol: u64::from(*p), amount: price * Decimal::TEN, ..crate::Ohlcv::flat(price) },
+                    &crate::Ohlcv { vol: u64::from(*p), amount: price * 10, ..crate::Ohlcv::flat(price) },
                 );
                 Part { bar, forming: false, same_day: false }
             })
@@ -325,7 +325,7 @@ mod tests {
         let frames: Vec<String> = built.iter().map(|b| b.bar.frame.to_string()).collect();
         assert_eq!(frames, ["2023-02-01 11:30:00", "2023-02-01 15:00:00"]);
         assert_eq!(built[0].bar.vol, 30 * (10 + 12 + 11 + 9));
-        assert_eq!((built[0].bar.open, built[0].bar.high, built[0].bar.low), (10.into(), 12.into(), 9.into()));
+        assert_eq!((built[0].bar.open, built[0].bar.high, built[0].bar.low), (Price::yuan(10), Price::yuan(12), Price::yuan(9)));
         assert!(built.iter().all(|b| !b.forming));
     }
 
@@ -363,7 +363,7 @@ mod tests {
             let built = build(parts, Resolution::Minutes(minutes), "2023-02-02 00:00:00");
             prop_assert_eq!(built.len(), 240 / usize::from(minutes));
             prop_assert_eq!(built.iter().map(|b| b.bar.vol).sum::<u64>(), vol);
-            prop_assert_eq!(built.iter().map(|b| b.bar.high).max().unwrap(), Decimal::from(high));
+            prop_assert_eq!(built.iter().map(|b| b.bar.high).max().unwrap(), Price::yuan(i64::from(high)));
             let day = build(minute_bars("2023-02-01", &prices), Resolution::Day, "2023-02-02 00:00:00");
             prop_assert_eq!(day.len(), 1);
             prop_assert_eq!(day[0].bar.vol, vol);

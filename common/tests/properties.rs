@@ -5,7 +5,7 @@ mod support;
 use chrono::Timelike;
 use common::{Bar, Period, Tick, TickKind};
 use proptest::prelude::*;
-use rust_decimal::Decimal;
+use common::{Amount, Price};
 use support::*;
 
 const DAY: &str = "2026-11-20";
@@ -16,20 +16,20 @@ const SYMBOLS: [&str; 3] = ["600519.SH", "000001.SZ", "688981.SH"];
 fn snapshot_day() -> impl Strategy<Value = Vec<Tick>> {
     let step = (1u32..90, 0u64..5, 900i64..1100, any::<bool>(), 0u8..20);
     prop::collection::vec((0usize..SYMBOLS.len(), step), 1..400).prop_map(|steps| {
-        let mut state = [(9 * 3600 + 10 * 60, 0u64, Decimal::ZERO); 3];
+        let mut state = [(9 * 3600 + 10 * 60, 0u64, Amount::ZERO); 3];
         let mut ticks = Vec::new();
         for (s, (gap, lots, cents, high_jump, backwards)) in steps {
             let (sec, vol, amount) = &mut state[s];
             *sec += gap;
-            let price = Decimal::new(cents, 2);
+            let price = Price::from_units(cents * 100);
             let (v, a) = if backwards == 0 {
                 (vol.saturating_sub(100), *amount)
             } else {
                 *vol += lots * 100;
-                *amount += price * Decimal::from(lots * 100);
+                *amount += price * (lots * 100);
                 (*vol, *amount)
             };
-            let high = high_jump.then(|| price + Decimal::new(5, 2));
+            let high = high_jump.then(|| price + Price::from_units(500));
             ticks.push(Tick {
                 symbol: sym(SYMBOLS[s]),
                 time_ms: ms(&format!("{DAY}T{:02}:{:02}:{:02}", *sec / 3600, *sec / 60 % 60, *sec % 60)),
@@ -52,7 +52,7 @@ fn trade_day() -> impl Strategy<Value = Vec<Tick>> {
                 .into_iter()
                 .map(|(s, sec, lots, cents)| {
                     let time = format!("{DAY}T{:02}:{:02}:{:02}", sec / 3600, sec / 60 % 60, sec % 60);
-                    trade(SYMBOLS[s], &time, &Decimal::new(cents, 2).to_string(), lots * 100)
+                    trade(SYMBOLS[s], &time, &Price::from_units(cents * 100).to_string(), lots * 100)
                 })
                 .collect();
             ticks.sort_by_key(|t| t.time_ms);

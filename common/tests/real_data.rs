@@ -5,9 +5,8 @@ mod support;
 
 use std::str::FromStr;
 
-use common::{Bar, Period, Tick, TickKind};
+use common::{Amount, Bar, Period, Price, Tick, TickKind};
 use harness::fixtures::{cents, compact, rows, snapshots, trades, tushare_daily as tushare};
-use rust_decimal::Decimal;
 use support::*;
 
 const DAYS: [&str; 3] = ["2023-02-01", "2023-02-02", "2023-02-03"];
@@ -44,9 +43,9 @@ fn bars_from_trades(day: &str) -> Vec<Bar> {
         let frame = frame(&format!("{day} {label}:00"));
         let bar = if mine.is_empty() {
             let p = previous_close.expect("600519 trades in the opening auction");
-            Bar { symbol: sym("600519.SH"), frame, open: p, high: p, low: p, close: p, vol: 0, amount: Decimal::ZERO }
+            Bar { symbol: sym("600519.SH"), frame, open: p, high: p, low: p, close: p, vol: 0, amount: Amount::ZERO }
         } else {
-            let prices: Vec<Decimal> = mine.iter().map(|r| cents(&r[1])).collect();
+            let prices: Vec<Price> = mine.iter().map(|r| cents(&r[1])).collect();
             Bar {
                 symbol: sym("600519.SH"),
                 frame,
@@ -89,7 +88,7 @@ fn real_trades_sum_to_the_exchange_day_totals() {
     for (day, (vol, amount)) in DAYS.into_iter().zip(MOUTAI_TOTALS) {
         let bars = replay(trades(day), day).bars("600519.SH", Period::M1);
         assert_eq!(bars.iter().map(|b| b.vol).sum::<u64>(), vol, "{day}");
-        assert_eq!(bars.iter().map(|b| b.amount).sum::<Decimal>(), Decimal::from_str(amount).unwrap(), "{day}");
+        assert_eq!(bars.iter().map(|b| b.amount).sum::<Amount>(), Amount::from_str(amount).unwrap(), "{day}");
     }
 }
 
@@ -114,11 +113,11 @@ fn real_snapshots_give_the_exchange_day_volume_amount_open_high_low_and_close() 
         let bars = r.bars("600519.SH", Period::M1);
         let daily = tushare(day);
         assert_eq!(bars.len(), 240, "{day}");
-        assert_eq!(r.agg.unattributed(sym("600519.SH")), (0, Decimal::ZERO), "{day}");
+        assert_eq!(r.agg.unattributed(sym("600519.SH")), (0, Amount::ZERO), "{day}");
         assert_eq!((bars.iter().map(|b| b.vol).sum::<u64>(), daily.vol), (vol, vol), "{day}");
-        let total: Decimal = bars.iter().map(|b| b.amount).sum();
-        assert_eq!(total, Decimal::from_str(amount).unwrap(), "{day}");
-        assert!((total - daily.amount).abs() <= Decimal::new(5, 1), "{day}: Tushare rounds to the yuan");
+        let total: Amount = bars.iter().map(|b| b.amount).sum();
+        assert_eq!(total, Amount::from_str(amount).unwrap(), "{day}");
+        assert!((total - daily.amount).units().abs() <= 5_000, "{day}: Tushare rounds to the yuan");
         assert_eq!((bars[0].open, bars[239].close), (daily.open, daily.close), "{day}");
         let high = bars.iter().map(|b| b.high).max().unwrap();
         let low = bars.iter().map(|b| b.low).min().unwrap();
@@ -135,7 +134,7 @@ fn real_shenzhen_snapshots_give_the_day_totals_of_the_last_snapshot() {
         let bars = r.bars("000333.SZ", Period::M1);
         assert_eq!(bars.len(), 240, "{day}");
         assert_eq!((bars.iter().map(|b| b.vol).sum::<u64>(), last.volume), (vol, vol), "{day}");
-        assert_eq!(bars.iter().map(|b| b.amount).sum::<Decimal>(), last.amount, "{day}");
+        assert_eq!(bars.iter().map(|b| b.amount).sum::<Amount>(), last.amount, "{day}");
         assert_eq!(bars[239].close, last.price, "{day}");
         let TickKind::Cumulative { day_high, day_low } = last.kind else { unreachable!() };
         assert_eq!(Some(bars.iter().map(|b| b.high).max().unwrap()), day_high, "{day}");

@@ -14,11 +14,10 @@ use arrow_array::{
     ArrayRef, BooleanArray, Decimal128Array, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray,
     UInt64Array,
 };
-use common::{Bar, Period, Tick, TickKind};
+use common::{Amount, Bar, Period, Price, Tick, TickKind};
 use harness::seed::aggregate;
 use harness::{fixtures, ClickHouseServer};
 use runtime::clickhouse::BarRow;
-use rust_decimal::Decimal;
 use serde_json::Value;
 use support::*;
 
@@ -51,15 +50,14 @@ fn write_trades(path: &Path, ticks: &[Tick]) {
 /// Cumulative snapshots as a Parquet archive the way dataframe tools write one: a zoned
 /// millisecond timestamp, float prices, decimal amounts, a boolean flag.
 fn write_snapshots(path: &Path, ticks: &[Tick]) {
-    let float = |f: &dyn Fn(&Tick) -> Decimal| -> ArrayRef {
+    let float = |f: &dyn Fn(&Tick) -> Price| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(ticks.iter().map(|t| f(t).to_string().parse::<f64>().unwrap())))
     };
     let day = |t: &Tick, high: bool| match t.kind {
         TickKind::Cumulative { day_high, day_low } => (if high { day_high } else { day_low }).unwrap(),
         TickKind::Trade => unreachable!("snapshots"),
     };
-    let amount =
-        Decimal128Array::from_iter_values(ticks.iter().map(|t| (t.amount * Decimal::from(100)).try_into().unwrap()));
+    let amount = Decimal128Array::from_iter_values(ticks.iter().map(|t| t.amount.units() / 100));
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("symbol", Arc::new(StringArray::from_iter_values(ticks.iter().map(|t| t.symbol.to_string())))),
         (
@@ -142,7 +140,7 @@ async fn real_trades_rebuilt_from_archives_equal_the_live_producers_bars() {
             let ours = of(&built, "600519.SH", day);
             assert_eq!(ours, live, "{day} {p}m");
             assert_eq!(ours.iter().map(|b| b.vol).sum::<u64>(), vol, "{day} {p}m");
-            assert_eq!(ours.iter().map(|b| b.amount).sum::<Decimal>(), amount.parse().unwrap(), "{day} {p}m");
+            assert_eq!(ours.iter().map(|b| b.amount).sum::<Amount>(), amount.parse().unwrap(), "{day} {p}m");
         }
     }
     let (again, ok) = build(&[dir.path().to_str().unwrap()], &env);
@@ -205,7 +203,7 @@ fn real_snapshots_from_parquet_build_the_live_bars_and_the_exchange_day_totals()
                 (MOUTAI_TOTALS[i].0, MIDEA_VOLUMES[i]),
                 "{day} {p}m"
             );
-            let amount: Decimal = of(&built, "600519.SH", day).iter().map(|b| b.amount).sum();
+            let amount: Amount = of(&built, "600519.SH", day).iter().map(|b| b.amount).sum();
             assert_eq!(amount, MOUTAI_TOTALS[i].1.parse().unwrap(), "{day} {p}m");
         }
     }
@@ -310,17 +308,16 @@ fn parquet_bars(path: &Path) -> Vec<Bar> {
     let mut bars = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let decimal = |i: usize, r: usize| {
-            common::number::from_scaled(batch.column(i).as_primitive::<Decimal128Type>().value(r), 4)
-        };
+        let units = |i: usize, r: usize| batch.column(i).as_primitive::<Decimal128Type>().value(r);
+        let price = |i: usize, r: usize| Price::from_units(units(i, r).try_into().unwrap());
         for r in 0..batch.num_rows() {
             let ohlcv = common::Ohlcv {
-                open: decimal(2, r),
-                high: decimal(3, r),
-                low: decimal(4, r),
-                close: decimal(5, r),
+                open: price(2, r),
+                high: price(3, r),
+                low: price(4, r),
+                close: price(5, r),
                 vol: batch.column(6).as_primitive::<UInt64Type>().value(r),
-                amount: decimal(7, r),
+                amount: Amount::from_units(units(7, r)),
             };
             let symbol = batch.column(0).as_string::<i32>().value(r).parse().unwrap();
             let frame =

@@ -6,7 +6,7 @@ mod support;
 use common::{Period, Tick};
 use harness::fixtures;
 use harness::seed::aggregate;
-use rust_decimal::Decimal;
+use common::Amount;
 use support::*;
 
 /// Tushare's daily open and close of 600519.SH.
@@ -23,7 +23,7 @@ async fn real_trades_as_plain_ticks_give_the_exact_bars_and_the_exchange_totals(
         let day_ticks: Vec<Tick> = fixtures::trades(day);
         assert_eq!(ours, aggregate(&day_ticks, "600519.SH", Period::M1), "{day}");
         assert_eq!(ours.iter().map(|b| b.vol).sum::<u64>(), vol, "{day}");
-        assert_eq!(ours.iter().map(|b| b.amount).sum::<Decimal>(), amount.parse().unwrap(), "{day}");
+        assert_eq!(ours.iter().map(|b| b.amount).sum::<Amount>(), amount.parse().unwrap(), "{day}");
         for p in [Period::M5, Period::M15, Period::M30, Period::M60] {
             let longer = stack.bars("trades:", day, p, "600519.SH").await;
             assert_eq!(longer, aggregate(&day_ticks, "600519.SH", p), "{day} {p}m");
@@ -46,7 +46,7 @@ async fn real_snapshots_as_cumulative_ticks_give_the_exchange_day_volume_amount_
         let moutai = stack.bars("snaps:", day, Period::M1, "600519.SH").await;
         assert_eq!(moutai.len(), 240, "{day}");
         assert_eq!(moutai.iter().map(|b| b.vol).sum::<u64>(), MOUTAI_TOTALS[i].0, "{day}");
-        assert_eq!(moutai.iter().map(|b| b.amount).sum::<Decimal>(), MOUTAI_TOTALS[i].1.parse().unwrap(), "{day}");
+        assert_eq!(moutai.iter().map(|b| b.amount).sum::<Amount>(), MOUTAI_TOTALS[i].1.parse().unwrap(), "{day}");
         let (open, close) = MOUTAI_OPEN_CLOSE[i];
         assert_eq!((moutai[0].open, moutai[239].close), (open.parse().unwrap(), close.parse().unwrap()), "{day}");
         let midea = stack.bars("snaps:", day, Period::M1, "000333.SZ").await;

@@ -12,42 +12,42 @@ use std::time::Duration;
 use common::keys::Keys;
 use common::time::parse_datetime;
 use common::{Bar, Frame, Ohlcv, Period};
-use rust_decimal::Decimal;
+use common::{Amount, Price};
 use support::*;
 
 const DAY: &str = "2023-02-01";
 
 /// Trades as (time, price, lots).
-type Trades = Vec<(String, Decimal, u64)>;
+type Trades = Vec<(String, Price, u64)>;
 
 /// One symbol's snapshot: time, last price and day-cumulative lots and amount.
 #[derive(Clone)]
 struct Snap {
     time: String,
-    price: Decimal,
+    price: Price,
     lots: u64,
-    amount: Decimal,
+    amount: Amount,
 }
 
 /// A symbol's snapshots built from its trades (time, price, lots), plus quiet snapshots at `quiet`.
-fn snaps(trades: &[(&str, Decimal, u64)], quiet: &[String]) -> Vec<Snap> {
-    let mut events: Vec<(String, Option<(Decimal, u64)>)> =
+fn snaps(trades: &[(&str, Price, u64)], quiet: &[String]) -> Vec<Snap> {
+    let mut events: Vec<(String, Option<(Price, u64)>)> =
         trades.iter().map(|(t, p, l)| (t.to_string(), Some((*p, *l)))).collect();
     events.extend(quiet.iter().map(|t| (t.clone(), None)));
     events.sort_by(|a, b| a.0.cmp(&b.0));
-    let (mut price, mut lots, mut amount) = (Decimal::ZERO, 0, Decimal::ZERO);
+    let (mut price, mut lots, mut amount) = (Price::ZERO, 0, Amount::ZERO);
     events
         .into_iter()
         .map(|(time, trade)| {
             if let Some((p, l)) = trade {
-                (price, lots, amount) = (p, lots + l, amount + p * Decimal::from(l * 100));
+                (price, lots, amount) = (p, lots + l, amount + p * (l * 100));
             }
             Snap { time, price, lots, amount }
         })
         .collect()
 }
 
-fn payload(symbol: &str, s: &Snap, high: Decimal, low: Decimal) -> String {
+fn payload(symbol: &str, s: &Snap, high: Price, low: Price) -> String {
     let time = parse_datetime(&format!("{DAY}T{}", s.time)).unwrap();
     serde_json::json!({ symbol: {
         "time": time, "lastPrice": s.price.to_string(), "open": "0", "high": high.to_string(), "low": low.to_string(),
@@ -66,8 +66,8 @@ fn every(from: &str, to: &str, step: u32) -> Vec<String> {
         .collect()
 }
 
-fn price(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
+fn price(cents: i64) -> Price {
+    Price::from_units(cents * 100)
 }
 
 /// The liquid symbol: the auction, a trade every 3 s in both sessions, 11:30:02 and the closing auction.
@@ -82,7 +82,7 @@ fn liquid() -> Trades {
 }
 
 /// The bars the rules give for a symbol's trades: 240 one-minute bars from its first trade on.
-fn expected(trades: &[(String, Decimal, u64)]) -> Vec<Ohlcv> {
+fn expected(trades: &[(String, Price, u64)]) -> Vec<Ohlcv> {
     let label = |t: &str| -> Option<u32> {
         let m = t[0..2].parse::<u32>().unwrap() * 60 + t[3..5].parse::<u32>().unwrap();
         match m {
@@ -98,7 +98,7 @@ fn expected(trades: &[(String, Decimal, u64)]) -> Vec<Ohlcv> {
         let Some(l) = label(t) else { continue };
         let i = labels.iter().position(|x| *x == l).unwrap();
         let trade =
-            Ohlcv { open: *p, high: *p, low: *p, close: *p, vol: lots * 100, amount: *p * Decimal::from(lots * 100) };
+            Ohlcv { open: *p, high: *p, low: *p, close: *p, vol: lots * 100, amount: *p * (lots * 100) };
         match &mut bars[i] {
             Some(b) => b.fold(&trade),
             slot => *slot = Some(trade),
@@ -138,7 +138,7 @@ async fn a_synthetic_qmt_day_gives_exactly_the_bars_of_the_rules_and_publishes_e
         ("10:00:10".to_owned(), price(4_010), 5),
         ("15:10:00".to_owned(), price(4_000), 9),
     ];
-    let as_refs = |t: &[(String, Decimal, u64)]| -> Trades { t.to_vec() };
+    let as_refs = |t: &[(String, Price, u64)]| -> Trades { t.to_vec() };
     let symbols: [(&str, Trades, Vec<String>); 4] = [
         ("600519.SH", as_refs(&liquid_trades), heartbeats.clone()),
         ("000001.SZ", as_refs(&illiquid_trades), vec![]),
@@ -147,9 +147,9 @@ async fn a_synthetic_qmt_day_gives_exactly_the_bars_of_the_rules_and_publishes_e
     ];
     let mut entries: Vec<(String, String)> = Vec::new();
     for (symbol, trades, quiet) in &symbols {
-        let refs: Vec<(&str, Decimal, u64)> = trades.iter().map(|(t, p, l)| (t.as_str(), *p, *l)).collect();
+        let refs: Vec<(&str, Price, u64)> = trades.iter().map(|(t, p, l)| (t.as_str(), *p, *l)).collect();
         let list = snaps(&refs, quiet);
-        let (mut high, mut low) = (Decimal::ZERO, Decimal::ZERO);
+        let (mut high, mut low) = (Price::ZERO, Price::ZERO);
         for s in &list {
             if s.lots > 0 {
                 high = high.max(s.price);

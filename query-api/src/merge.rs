@@ -38,16 +38,16 @@ mod tests {
     use crate::served::tests::served;
     use crate::served::Store;
     use proptest::prelude::*;
-    use rust_decimal::Decimal;
+    use common::Price;
 
     #[test]
     fn redis_wins_a_frame_both_hold_and_the_sources_are_counted() {
         let redis = vec![served(3, Store::Redis, 30), served(4, Store::Redis, 40)];
         let history = vec![served(1, Store::ClickHouse, 1), served(3, Store::ClickHouse, 3)];
         let s = merge(redis, history);
-        let got: Vec<(i64, Decimal)> =
+        let got: Vec<(i64, Price)> =
             s.bars.iter().map(|b| (b.frame().epoch_seconds() / 60, b.bar().unwrap().close)).collect();
-        assert_eq!(got, [(1, 1.into()), (3, 30.into()), (4, 40.into())]);
+        assert_eq!(got, [(1, Price::yuan(1)), (3, Price::yuan(30)), (4, Price::yuan(40))]);
         assert_eq!(s.sources, Sources { redis: 2, clickhouse: 1 });
     }
 

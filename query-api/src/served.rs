@@ -121,12 +121,11 @@ impl Sources {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use common::Ohlcv;
-    use rust_decimal::Decimal;
+    use common::{Ohlcv, Price};
 
     /// A flat bar of 600519.SH at `minute` after the epoch, closing at `price`.
     pub fn served(minute: i64, store: Store, price: i64) -> Served {
-        let v = Ohlcv::flat(Decimal::from(price));
+        let v = Ohlcv::flat(Price::yuan(price));
         Served::parsed(Bar::new("600519.SH".parse().unwrap(), Frame::from_epoch_seconds(60 * minute), &v), store)
     }
 
@@ -138,7 +137,7 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         stored.write_json(&mut out);
         assert_eq!(out, json.as_bytes());
-        assert_eq!(stored.bar().unwrap().open, Decimal::new(25, 1));
+        assert_eq!(stored.bar().unwrap().open, Price::from_units(25_000));
         let mut forming = served(2, Store::Redis, 3);
         forming.body = Body::Parsed { bar: forming.bar().unwrap(), forming: true };
         let (mut marked, mut plain) = (Vec::new(), Vec::new());

@@ -113,12 +113,12 @@ async fn csv_holds_the_same_bars_under_a_header() {
         let want = [
             bar.symbol.to_string(),
             bar.frame.to_iso8601(),
-            bar.open.normalize().to_string(),
-            bar.high.normalize().to_string(),
-            bar.low.normalize().to_string(),
-            bar.close.normalize().to_string(),
+            bar.open.to_string(),
+            bar.high.to_string(),
+            bar.low.to_string(),
+            bar.close.to_string(),
             bar.vol.to_string(),
-            bar.amount.normalize().to_string(),
+            bar.amount.to_string(),
         ];
         assert_eq!(row[..], want[..]);
     }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use common::{Bar, Frame, Ohlcv, Period};
+use common::{Amount, Bar, Frame, Ohlcv, Period};
 use harness::fixtures;
 use harness::seed::aggregate;
 use rust_decimal::Decimal;
@@ -61,6 +61,11 @@ fn folded(one_minute: &[Bar], minutes: u32) -> Vec<Bar> {
     out
 }
 
+/// `amount` rounded to the yuan as Tushare rounds it (half to even).
+fn to_the_yuan(amount: Amount) -> Amount {
+    Amount::from_decimal(Decimal::from_i128_with_scale(amount.units(), 4).round()).unwrap()
+}
+
 #[tokio::test]
 async fn daily_bars_of_the_real_days_equal_the_exchange_totals_and_tushare() {
     let mut stack = ApiStores::start().await;
@@ -75,10 +80,10 @@ async fn daily_bars_of_the_real_days_equal_the_exchange_totals_and_tushare() {
     assert_eq!(daily.len(), 3);
     for ((bar, day), (vol, amount)) in daily.iter().zip(DAYS).zip(TOTALS) {
         assert_eq!(bar.frame.to_string(), format!("{day} 00:00:00"));
-        assert_eq!((bar.vol, bar.amount), (vol, amount.parse::<Decimal>().unwrap()), "{day}: the exchange's totals");
+        assert_eq!((bar.vol, bar.amount), (vol, amount.parse::<Amount>().unwrap()), "{day}: the exchange's totals");
         let tushare = fixtures::tushare_daily(day);
         assert_eq!(
-            Ohlcv { amount: bar.amount.round(), ..bar.ohlcv() },
+            Ohlcv { amount: to_the_yuan(bar.amount), ..bar.ohlcv() },
             tushare,
             "{day}: Tushare's bar, amount to the yuan"
         );

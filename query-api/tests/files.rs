@@ -8,9 +8,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, TimestampSecondType, UInt64Type};
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use common::{Bar, Frame, Period};
+use common::{Amount, Bar, Frame, Period, Price};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use rust_decimal::Decimal;
 use support::{bars_of, get_json, get_with, ApiStores, DAYS};
 
 const SYMBOLS: [&str; 3] = ["600519.SH", "000001.SZ", "300750.SZ"];
@@ -22,10 +21,12 @@ fn bars(batches: &[RecordBatch]) -> Vec<Bar> {
         let column = |name: &str| b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
         let symbols = column("symbol").as_string::<i32>();
         let frames = column("frame").as_primitive::<TimestampSecondType>();
-        let price = |name: &str, row: usize| {
+        let units = |name: &str, row: usize| {
             let array = column(name).as_primitive::<Decimal128Type>();
-            Decimal::from_i128_with_scale(array.value(row), array.scale() as u32)
+            assert_eq!(array.scale(), 4, "{name} in 1/10,000 yuan");
+            array.value(row)
         };
+        let price = |name: &str, row: usize| Price::from_units(units(name, row).try_into().unwrap());
         let vols = column("vol").as_primitive::<UInt64Type>();
         for row in 0..b.num_rows() {
             out.push(Bar {
@@ -36,7 +37,7 @@ fn bars(batches: &[RecordBatch]) -> Vec<Bar> {
                 low: price("low", row),
                 close: price("close", row),
                 vol: vols.value(row),
-                amount: price("amount", row),
+                amount: Amount::from_units(units("amount", row)),
             });
         }
     }

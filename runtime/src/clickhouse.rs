@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::adjust::{FactorItem, FACTOR_DECIMALS};
 use common::keys::BARS_TABLE;
+use common::money::{Amount, Price};
 use common::number::{from_scaled, to_scaled};
 use common::settings::ClickHouseSettings;
 use common::{Bar, Frame, Ohlcv, Period};
@@ -13,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// The decimals of the price and amount columns (`Decimal(18, 4)`, `Decimal(22, 4)`).
-pub const SCALE: u32 = 4;
+pub const SCALE: u32 = common::money::SCALE;
 /// The largest magnitude, in units of `10^-SCALE`, of a `Decimal(18, 4)` and a `Decimal(22, 4)`.
 const PRICE_LIMIT: i128 = 10i128.pow(18);
 const AMOUNT_LIMIT: i128 = 10i128.pow(22);
@@ -94,8 +95,8 @@ pub struct DoesNotFit(pub String);
 impl BarRow {
     /// The row of `bar`, or why its numbers do not fit the columns.
     pub fn new(bar: &Bar, period: Period, version: u64) -> Result<BarRow, DoesNotFit> {
-        let price = |what: &str, d: Decimal| -> Result<i64, DoesNotFit> {
-            fixed(d, PRICE_LIMIT).map(|u| u as i64).ok_or_else(|| DoesNotFit(format!("{what} {d}")))
+        let price = |what: &str, p: Price| -> Result<i64, DoesNotFit> {
+            fits(p.units().into(), PRICE_LIMIT).then_some(p.units()).ok_or_else(|| DoesNotFit(format!("{what} {p}")))
         };
         let frame = u32::try_from(bar.frame.epoch_seconds()).map_err(|_| DoesNotFit(format!("frame {}", bar.frame)))?;
         Ok(BarRow {
@@ -107,21 +108,23 @@ impl BarRow {
             low: price("low", bar.low)?,
             close: price("close", bar.close)?,
             vol: bar.vol,
-            amount: fixed(bar.amount, AMOUNT_LIMIT).ok_or_else(|| DoesNotFit(format!("amount {}", bar.amount)))?,
+            amount: fits(bar.amount.units(), AMOUNT_LIMIT)
+                .then_some(bar.amount.units())
+                .ok_or_else(|| DoesNotFit(format!("amount {}", bar.amount)))?,
             version,
         })
     }
 
     /// The bar this row holds (its symbol was valid when written).
     pub fn bar(&self) -> Result<Bar, common::Error> {
-        let price = |units: i64| from_scaled(units.into(), SCALE);
+        let price = Price::from_units;
         let v = Ohlcv {
             open: price(self.open),
             high: price(self.high),
             low: price(self.low),
             close: price(self.close),
             vol: self.vol,
-            amount: from_scaled(self.amount, SCALE),
+            amount: Amount::from_units(self.amount),
         };
         Ok(Bar::new(self.symbol.parse()?, Frame::from_epoch_seconds(self.frame.into()), &v))
     }
@@ -160,9 +163,9 @@ impl FactorRow {
     }
 }
 
-/// `value` in units of `10^-SCALE` when it has at most `SCALE` decimals and stays below `limit`.
-fn fixed(value: Decimal, limit: i128) -> Option<i128> {
-    to_scaled(value, SCALE).ok().filter(|u| u.abs() < limit)
+/// Whether `units` of `10^-SCALE` stay below `limit` in magnitude.
+fn fits(units: i128, limit: i128) -> bool {
+    units.abs() < limit
 }
 
 #[cfg(test)]
@@ -197,7 +200,7 @@ mod tests {
 
     #[test]
     fn numbers_the_columns_cannot_hold_are_refused_by_name() {
-        assert_eq!(BarRow::new(&bar("1.00001"), Period::M1, 1).unwrap_err().0, "amount 1.00001");
+        assert_eq!(BarRow::new(&bar("-1000000000000000000"), Period::M1, 1).unwrap_err().0, "amount -1000000000000000000");
         assert!(BarRow::new(&bar("1000000000000000000"), Period::M1, 1).is_err());
         let mut huge = bar("1");
         huge.high = "100000000000000".parse().unwrap();

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, Decimal128Builder, StringBuilder, TimestampSecondBuilder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use common::number::to_scaled;
+use common::money::SCALE as MONEY_SCALE;
 use common::Bar;
-use rust_decimal::Decimal;
 
-/// Decimals of the price and amount columns.
-const SCALE: i8 = 4;
+/// Decimals of the price and amount columns: those prices and amounts hold.
+const SCALE: i8 = MONEY_SCALE as i8;
 const ZONE: &str = "Asia/Shanghai";
 
 /// The columns, with `forming` when the table may hold a forming bar.
@@ -58,10 +57,10 @@ where
         symbol.append_value(&name);
         frame.append_value(bar.frame.epoch_seconds());
         for (column, value) in prices.iter_mut().zip([bar.open, bar.high, bar.low, bar.close]) {
-            column.append_value(units(value)?);
+            column.append_value(value.units().into());
         }
         vol.append_value(bar.vol);
-        amount.append_value(units(bar.amount)?);
+        amount.append_value(bar.amount.units());
         forming.append_value(is_forming);
     }
     let [mut open, mut high, mut low, mut close] = prices;
@@ -81,11 +80,6 @@ where
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-/// `value` in units of 10^-4, rounded there (bars hold at most four decimals).
-fn units(value: Decimal) -> Result<i128, ArrowError> {
-    to_scaled(value.round_dp(SCALE as u32), SCALE as u32).map_err(|e| ArrowError::ComputeError(e.to_string()))
-}
-
 /// The CSV header line, with `forming` when the rows say it.
 pub fn csv_header(forming: bool) -> &'static str {
     if forming {
@@ -98,7 +92,6 @@ pub fn csv_header(forming: bool) -> &'static str {
 /// Appends `bar`'s CSV row to `out`, ending `,true`/`,false` when `forming` is given.
 pub fn csv_row(out: &mut String, bar: &Bar, forming: Option<bool>) {
     let Bar { symbol, frame, open, high, low, close, vol, amount } = bar;
-    let [open, high, low, close, amount] = [open, high, low, close, amount].map(|d| d.normalize());
     let _ = write!(out, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
     out.push_str(match forming {
         None => "\n",

@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use common::time::{day_number, epoch_ms};
 use common::Symbol;
-use rust_decimal::Decimal;
+use common::{Amount, Price};
 
 /// The seed every bundled file comes from.
 pub const SEED: u64 = 20_261_118;
@@ -60,8 +60,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn price(cents: i64) -> Decimal {
-        Decimal::new(cents, 2)
+    pub fn price(cents: i64) -> Price {
+        Price::from_units(cents * 100)
+    }
+
+    pub fn amount(cents: i64) -> Amount {
+        Amount::from_units(i128::from(cents) * 100)
     }
 }
 

@@ -51,7 +51,7 @@ fn minutes(snaps: &[Snapshot]) -> Vec<Option<Ohlcv>> {
             low: if low == 0 || s.low < low { price.min(Snapshot::price(s.low)) } else { price },
             close: price,
             vol: (s.lots - lots) * 100,
-            amount: Snapshot::price(s.amount - amount),
+            amount: Snapshot::amount(s.amount - amount),
         };
         match &mut out[i] {
             Some(bar) => bar.fold(&trade),

@@ -5,7 +5,10 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use common::{Ohlcv, Tick, TickKind};
+use std::fmt::Debug;
+use std::str::FromStr;
+
+use common::{Amount, Ohlcv, Price, Tick, TickKind};
 use rust_decimal::Decimal;
 
 /// A fixture file's path.
@@ -23,10 +26,10 @@ pub fn rows(name: &str) -> Vec<Vec<String>> {
 }
 
 /// A feed number rounded to the 0.01 it stands for (the feed writes `1854.980000000000018`,
-/// `6.24467892461E9`).
-pub fn cents(s: &str) -> Decimal {
+/// `6.24467892461E9`), as a price or an amount.
+pub fn cents<T: FromStr<Err: Debug>>(s: &str) -> T {
     let exact = if s.contains(['E', 'e']) { Decimal::from_scientific(s) } else { s.parse() };
-    exact.unwrap_or_else(|e| panic!("{s}: {e}")).round_dp(2)
+    exact.unwrap_or_else(|e| panic!("{s}: {e}")).round_dp(2).to_string().parse().expect("a rounded number")
 }
 
 /// `2023-02-01` as the fixtures name it: `20230201`.
@@ -75,13 +78,14 @@ pub fn tushare_daily(day: &str) -> Ohlcv {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let row: Vec<&str> = text.lines().find(|l| l.contains(&compact(day))).unwrap().split(',').collect();
     let d = |i: usize| -> Decimal { row[i].parse().unwrap() };
+    let p = |i: usize| Price::from_decimal(d(i)).unwrap();
     Ohlcv {
-        open: d(2),
-        high: d(3),
-        low: d(4),
-        close: d(5),
+        open: p(2),
+        high: p(3),
+        low: p(4),
+        close: p(5),
         vol: common::number::whole_from_decimal(d(9) * Decimal::from(100)).unwrap(),
-        amount: d(10) * Decimal::from(1000),
+        amount: Amount::from_decimal(d(10) * Decimal::from(1000)).unwrap(),
     }
 }
 
@@ -91,8 +95,8 @@ mod tests {
 
     #[test]
     fn feed_numbers_round_to_the_cent_they_stand_for() {
-        assert_eq!(cents("1854.980000000000018"), Decimal::new(185498, 2));
-        assert_eq!(cents("6.24467892461E9"), Decimal::new(624467892461, 2));
+        assert_eq!(cents::<Price>("1854.980000000000018"), Price::from_units(18_549_800));
+        assert_eq!(cents::<Amount>("6.24467892461E9"), Amount::from_units(62_446_789_246_100));
         assert_eq!(trades("2023-02-01").first().map(|t| t.symbol.to_string()), Some("600519.SH".into()));
     }
 }

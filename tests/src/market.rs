@@ -7,8 +7,7 @@
 use std::io::Write;
 
 use common::time::{day_number, epoch_ms};
-use common::{Symbol, Tick, TickKind};
-use rust_decimal::Decimal;
+use common::{Amount, Price, Symbol, Tick, TickKind};
 
 /// The generated day.
 pub const DAY: &str = "2026-11-18";
@@ -24,7 +23,7 @@ pub fn ticks(symbols: usize, step_s: u32) -> MarketDay {
         day: day_number(DAY.parse().expect("a date")),
         names: (0..symbols).map(symbol).collect(),
         times: times.collect(),
-        totals: vec![(0, Decimal::ZERO); symbols],
+        totals: vec![(0, Amount::ZERO); symbols],
         k: 0,
         i: 0,
     }
@@ -36,7 +35,7 @@ pub struct MarketDay {
     names: Vec<Symbol>,
     times: Vec<u32>,
     /// Each symbol's cumulative shares and amount.
-    totals: Vec<(u64, Decimal)>,
+    totals: Vec<(u64, Amount)>,
     k: usize,
     i: usize,
 }
@@ -56,7 +55,7 @@ impl Iterator for MarketDay {
                 let price = price(k, i);
                 let shares = (i % 7 + 1 + k % 3) as u64 * 100;
                 total.0 += shares;
-                total.1 += price * Decimal::from(shares);
+                total.1 += price * shares;
                 (price, sec)
             }
             None if k == self.times.len() => (price(k - 1, i), CLOSING_SNAPSHOT),
@@ -69,8 +68,8 @@ impl Iterator for MarketDay {
 }
 
 /// Symbol `i`'s price at time `k`: a few ticks of 0.01 around its own level.
-fn price(k: usize, i: usize) -> Decimal {
-    Decimal::new(1000 + (i % 500) as i64 + ((k * 7 + i) % 13) as i64, 2)
+fn price(k: usize, i: usize) -> Price {
+    Price::from_units((1000 + (i % 500) as i64 + ((k * 7 + i) % 13) as i64) * 100)
 }
 
 /// The `i`th symbol: 600000.SH, 000001.SZ, 600001.SH, 000002.SZ, ...

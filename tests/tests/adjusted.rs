@@ -4,7 +4,7 @@
 //! publishes them (ex-dates 2015-06-23, 2016-06-23, 2017-05-25: 6.295967, 7.128788, 9.385732),
 //! bars on each side of the 2017-05-25 ex-date.
 
-use common::{Bar, Period};
+use common::{Bar, Period, Price};
 use harness::stack::{StackOptions, WholeStack};
 use redis::AsyncCommands;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -23,8 +23,9 @@ const XTQUANT: &str = "stock_code,time,interest,dr
 ";
 const DAYS: [&str; 2] = ["2017-05-24", "2017-05-25"];
 
-fn cents(price: Decimal, ratio: Decimal) -> Decimal {
-    (price * ratio).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+fn cents(price: Price, ratio: Decimal) -> Price {
+    let scaled = (price.to_decimal() * ratio).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    Price::from_decimal(scaled).unwrap()
 }
 
 fn scaled(bars: &[Bar], ratio: impl Fn(&Bar) -> Decimal) -> Vec<Bar> {
@@ -118,7 +119,7 @@ async fn factor_files_reach_clickhouse_once_and_price_the_bars_forward_and_backw
     let first_open = of(&qfq)[0].open;
     assert_eq!(
         (minute[0].open, first_open),
-        (Decimal::new(1021, 2), Decimal::new(775, 2)),
+        (Price::from_units(102_100), Price::from_units(77_500)),
         "10.21 x 7.128788 / 9.385732 = 7.7548… -> 7.75"
     );
     let (_, to_2016) = bars(&stack, "adjust=qfq&adjust_ref=2017-05-24").await;

@@ -273,6 +273,6 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     let history: Vec<Bar> =
         days[..2].iter().flat_map(|d| Period::ALL.iter().flat_map(|p| sample::oracle::day_bars(d, *p))).collect();
     assert_eq!(vol, history.iter().map(|b| b.vol).sum::<u64>(), "history volume (seed {seed})");
-    let want: rust_decimal::Decimal = history.iter().map(|b| b.amount).sum();
-    assert_eq!(amount.parse::<rust_decimal::Decimal>().unwrap(), want, "history amount (seed {seed})");
+    let want: common::Amount = history.iter().map(|b| b.amount).sum();
+    assert_eq!(amount.parse::<common::Amount>().unwrap(), want, "history amount (seed {seed})");
 }

@@ -2,22 +2,20 @@
 //! ClickHouse's ReplacingMergeTree with the `clickhouse` crate, read back deduplicated.
 
 use common::keys::{bars_table, Keys, BARS_TABLE};
-use common::{Bar, Ohlcv, Period};
+use common::{amount, price, Bar, Ohlcv, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
 use runtime::clickhouse::schema_statements;
 use runtime::clickhouse::BarRow;
-use rust_decimal::Decimal;
 
 fn sample_bar(vol: u64) -> Bar {
-    let price = |s: &str| s.parse::<Decimal>().unwrap();
     let v = Ohlcv {
-        open: price("1650.5"),
-        high: price("1652.3"),
-        low: price("1649.9"),
-        close: price("1651"),
+        open: price!(1650.5),
+        high: price!(1652.3),
+        low: price!(1649.9),
+        close: price!(1651),
         vol,
-        amount: price("198612345.5"),
+        amount: amount!(198612345.5),
     };
     Bar::new("600519.SH".parse().unwrap(), "2026-11-19 09:31:00".parse().unwrap(), &v)
 }

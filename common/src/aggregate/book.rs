@@ -3,12 +3,12 @@
 
 use std::collections::VecDeque;
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::feed::{Feed, Trade};
 use super::Rules;
 use crate::bar::{Bar, BarEvent, BarEventKind, Ohlcv};
+use crate::money::{Amount, Price};
 use crate::period::Period;
 use crate::session::{Grid, Slot};
 use crate::symbol::Symbol;
@@ -80,7 +80,7 @@ struct Minute {
 }
 
 impl Minute {
-    fn flat(slot: Slot, price: Decimal) -> Minute {
+    fn flat(slot: Slot, price: Price) -> Minute {
         Minute { slot, v: Ohlcv::flat(price), first_ms: i64::MAX, last_ms: i64::MIN, traded: false }
     }
 
@@ -138,17 +138,17 @@ pub(crate) struct Book {
     /// Closed one-minute bars that may still be amended or refolded, oldest first.
     closed: VecDeque<Minute>,
     /// The latest closed slot and its close, where flat bars continue from.
-    last: Option<(Slot, Decimal)>,
+    last: Option<(Slot, Price)>,
     /// Forming bars of 5, 15, 30 and 60 minutes.
     rollups: [Option<Rollup>; 4],
     pub unattributed_volume: u64,
-    pub unattributed_amount: Decimal,
+    pub unattributed_amount: Amount,
     /// The volume and amount of every trade placed in a bar today: no bar of any period holds
     /// more, so keeping these inside the bounds keeps every bar inside them.
     #[serde(default)]
     placed_volume: u64,
     #[serde(default)]
-    placed_amount: Decimal,
+    placed_amount: Amount,
     pub touched: bool,
     /// When [`Self::close_due`] next has work; kept current by the aggregator.
     pub deadline: Deadline,
@@ -164,9 +164,9 @@ impl Book {
             last: None,
             rollups: [None; 4],
             unattributed_volume: 0,
-            unattributed_amount: Decimal::ZERO,
+            unattributed_amount: Amount::ZERO,
             placed_volume: 0,
-            placed_amount: Decimal::ZERO,
+            placed_amount: Amount::ZERO,
             touched: false,
             deadline: Deadline::NEVER,
         }
@@ -207,7 +207,7 @@ impl Book {
 
     /// Volume and amount that went into no bar; saturating, since nothing bounds a day's count of
     /// refused ticks.
-    pub fn unattribute(&mut self, volume: u64, amount: Decimal) {
+    pub fn unattribute(&mut self, volume: u64, amount: Amount) {
         self.unattributed_volume = self.unattributed_volume.saturating_add(volume);
         self.unattributed_amount = self.unattributed_amount.saturating_add(amount);
     }
@@ -462,6 +462,6 @@ impl Book {
 }
 
 /// Whether `v` lies in `[0, max]`.
-pub(crate) fn bounded(v: Decimal, max: Decimal) -> bool {
-    v >= Decimal::ZERO && v <= max
+pub(crate) fn bounded<T: PartialOrd + Default>(v: T, max: T) -> bool {
+    v >= T::default() && v <= max
 }

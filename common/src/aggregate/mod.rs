@@ -13,12 +13,12 @@ mod feed;
 
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::bar::BarEvent;
 use crate::calendar::TradingCalendar;
+use crate::money::Amount;
 use crate::period::Period;
 use crate::session::{Layout, Rejection, Sessions};
 use crate::symbol::Symbol;
@@ -322,8 +322,8 @@ impl BarAggregator {
     }
 
     /// Volume and amount of `symbol`'s current day that went into no bar.
-    pub fn unattributed(&self, symbol: Symbol) -> (u64, Decimal) {
-        self.books.get(&symbol).map_or((0, Decimal::ZERO), |b| (b.unattributed_volume, b.unattributed_amount))
+    pub fn unattributed(&self, symbol: Symbol) -> (u64, Amount) {
+        self.books.get(&symbol).map_or((0, Amount::ZERO), |b| (b.unattributed_volume, b.unattributed_amount))
     }
 
     /// The latest tick time applied, the event-time watermark.

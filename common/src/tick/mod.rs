@@ -4,10 +4,9 @@
 
 mod table;
 
-use rust_decimal::Decimal;
-
 use crate::json::{JsonError, Scanner, Value};
-use crate::number::{decimal_from_text, whole_from_text};
+use crate::money::{Amount, Price};
+use crate::number::whole_from_text;
 use crate::symbol::Symbol;
 use crate::time::parse_datetime;
 use crate::Error;
@@ -20,7 +19,7 @@ pub enum TickKind {
     Trade,
     /// Day-cumulative totals; the day high and low, when the feed has them, reveal trades between
     /// two snapshots.
-    Cumulative { day_high: Option<Decimal>, day_low: Option<Decimal> },
+    Cumulative { day_high: Option<Price>, day_low: Option<Price> },
 }
 
 /// A tick in the domain's units: shares and yuan.
@@ -28,9 +27,9 @@ pub enum TickKind {
 pub struct Tick {
     pub symbol: Symbol,
     pub time_ms: i64,
-    pub price: Decimal,
+    pub price: Price,
     pub volume: u64,
-    pub amount: Decimal,
+    pub amount: Amount,
     pub kind: TickKind,
 }
 
@@ -39,13 +38,13 @@ const PLAUSIBLE_MS: std::ops::Range<i64> = 946_684_800_000..4_102_444_800_000;
 
 /// The highest price a tick may carry, in yuan: about forty times the highest A-share price ever
 /// traded (600519.SH near 2,600 yuan), so a misplaced decimal point or a garbage number is refused.
-pub const MAX_PRICE: Decimal = Decimal::from_parts(100_000, 0, 0, false, 0);
+pub const MAX_PRICE: Price = Price::yuan(100_000);
 /// The most shares a tick (or a day-cumulative snapshot, or one bar) may carry: a hundred times the
 /// busiest stock's busiest day (about 10^10 shares).
 pub const MAX_VOLUME: u64 = 1_000_000_000_000;
 /// The largest amount a tick (or a snapshot, or one bar) may carry, in yuan: 10^14, some sixty
-/// times the whole market's daily turnover. Sums of bounded values cannot overflow `Decimal`.
-pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0x107A_4000, 0x5AF3, 0, false, 0);
+/// times the whole market's daily turnover.
+pub const MAX_AMOUNT: Amount = Amount::yuan(100_000_000_000_000);
 
 impl Tick {
     /// Checks what any tick must satisfy whatever the calendar says: a plausible time, and prices,
@@ -55,7 +54,7 @@ impl Tick {
             let detail = format!("time {} ms is outside any plausible day", self.time_ms);
             return Err(Error::InvalidTick { reason: "implausible_time", detail });
         }
-        if self.volume > 0 && self.price <= Decimal::ZERO {
+        if self.volume > 0 && self.price <= Price::ZERO {
             let detail = format!("price {} with volume {}", self.price, self.volume);
             return Err(Error::InvalidTick { reason: "bad_price", detail });
         }
@@ -65,7 +64,7 @@ impl Tick {
             day_low.map(|p| check_price("low", p)).transpose()?;
         }
         check_volume(self.volume)?;
-        if self.amount.is_sign_negative() && !self.amount.is_zero() {
+        if self.amount.is_negative() {
             return Err(Error::InvalidTick { reason: "negative_amount", detail: format!("{}", self.amount) });
         }
         if self.amount > MAX_AMOUNT {
@@ -76,8 +75,8 @@ impl Tick {
     }
 }
 
-fn check_price(what: &str, price: Decimal) -> Result<(), Error> {
-    if price.is_sign_negative() && !price.is_zero() {
+fn check_price(what: &str, price: Price) -> Result<(), Error> {
+    if price.is_negative() {
         return Err(Error::InvalidTick { reason: "bad_price", detail: format!("{what} {price} is negative") });
     }
     if price > MAX_PRICE {
@@ -208,12 +207,12 @@ fn required<T>(slot: Option<T>, name: &str) -> Result<T, Error> {
 struct TickFields {
     symbol: Option<Symbol>,
     time: Option<i64>,
-    price: Option<Decimal>,
+    price: Option<Price>,
     volume: Option<u64>,
-    amount: Option<Option<Decimal>>,
+    amount: Option<Option<Amount>>,
     cumulative: Option<bool>,
-    high: Option<Option<Decimal>>,
-    low: Option<Option<Decimal>>,
+    high: Option<Option<Price>>,
+    low: Option<Option<Price>>,
 }
 
 impl TickFields {
@@ -221,12 +220,12 @@ impl TickFields {
         let set: Setter<TickFields> = match key {
             "symbol" => |f, v| put(&mut f.symbol, "symbol", symbol_of(v)),
             "time" => |f, v| put(&mut f.time, "time", epoch_ms(v)),
-            "price" => |f, v| put(&mut f.price, "price", decimal(v)),
+            "price" => |f, v| put(&mut f.price, "price", price(v)),
             "volume" => |f, v| put(&mut f.volume, "volume", whole(v)),
-            "amount" => |f, v| put(&mut f.amount, "amount", optional_decimal(v)),
+            "amount" => |f, v| put(&mut f.amount, "amount", optional(v, amount)),
             "cumulative" => |f, v| put(&mut f.cumulative, "cumulative", flag(v)),
-            "high" => |f, v| put(&mut f.high, "high", optional_decimal(v)),
-            "low" => |f, v| put(&mut f.low, "low", optional_decimal(v)),
+            "high" => |f, v| put(&mut f.high, "high", optional(v, price)),
+            "low" => |f, v| put(&mut f.low, "low", optional(v, price)),
             _ => return None,
         };
         Some(set)
@@ -241,7 +240,7 @@ impl TickFields {
         let amount = match (self.amount.flatten(), cumulative) {
             (Some(amount), _) => amount,
             // Both factors are bounded above, so the product fits.
-            (None, false) => price * Decimal::from(volume),
+            (None, false) => price * volume,
             (None, true) => {
                 let detail = "a cumulative tick needs its amount".into();
                 return Err(Error::InvalidTick { reason: "missing_field", detail });
@@ -257,22 +256,22 @@ impl TickFields {
 #[derive(Default)]
 struct QmtFields {
     time: Option<i64>,
-    last_price: Option<Decimal>,
-    high: Option<Option<Decimal>>,
-    low: Option<Option<Decimal>>,
+    last_price: Option<Price>,
+    high: Option<Option<Price>>,
+    low: Option<Option<Price>>,
     volume: Option<u64>,
-    amount: Option<Decimal>,
+    amount: Option<Amount>,
 }
 
 impl QmtFields {
     fn setter(key: &str) -> Option<Setter<QmtFields>> {
         let set: Setter<QmtFields> = match key {
             "time" => |f, v| put(&mut f.time, "time", epoch_ms(v)),
-            "lastPrice" => |f, v| put(&mut f.last_price, "lastPrice", decimal(v)),
-            "high" => |f, v| put(&mut f.high, "high", optional_decimal(v)),
-            "low" => |f, v| put(&mut f.low, "low", optional_decimal(v)),
+            "lastPrice" => |f, v| put(&mut f.last_price, "lastPrice", price(v)),
+            "high" => |f, v| put(&mut f.high, "high", optional(v, price)),
+            "low" => |f, v| put(&mut f.low, "low", optional(v, price)),
             "volume" => |f, v| put(&mut f.volume, "volume", whole(v)),
-            "amount" => |f, v| put(&mut f.amount, "amount", decimal(v)),
+            "amount" => |f, v| put(&mut f.amount, "amount", amount(v)),
             _ => return None,
         };
         Some(set)
@@ -311,10 +310,19 @@ fn bad_field(detail: String) -> Error {
     Error::InvalidTick { reason: "bad_field", detail }
 }
 
-/// A price or amount: a number, or a string of one.
-fn decimal(value: Value<'_>) -> Result<Decimal, Error> {
+/// A price or amount: a number, or a string of one; one beyond the type's range is the end of it
+/// on its side, which the bounds then refuse (in the order the checks have).
+fn money<T>(value: Value<'_>, read: fn(&str) -> Option<T>) -> Result<T, Error> {
     let text = numeric_text(&value, "a decimal")?;
-    decimal_from_text(text).ok_or_else(|| bad_field(format!("{text:?} is not a decimal")))
+    read(text).ok_or_else(|| bad_field(format!("{text:?} is not a decimal")))
+}
+
+fn price(value: Value<'_>) -> Result<Price, Error> {
+    money(value, Price::saturating_from_text)
+}
+
+fn amount(value: Value<'_>) -> Result<Amount, Error> {
+    money(value, Amount::saturating_from_text)
 }
 
 /// The text of a number, or of a string that should hold one.
@@ -326,10 +334,10 @@ fn numeric_text<'v>(value: &'v Value<'_>, expected: &'static str) -> Result<&'v 
     }
 }
 
-fn optional_decimal(value: Value<'_>) -> Result<Option<Decimal>, Error> {
+fn optional<T>(value: Value<'_>, read: fn(Value<'_>) -> Result<T, Error>) -> Result<Option<T>, Error> {
     match value {
         Value::Null => Ok(None),
-        other => decimal(other).map(Some),
+        other => read(other).map(Some),
     }
 }
 
@@ -367,7 +375,7 @@ fn epoch_ms(value: Value<'_>) -> Result<i64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal_macros::dec;
+    use crate::{amount, price};
 
     #[test]
     fn the_contract_tick_object_parses() {
@@ -375,7 +383,7 @@ mod tests {
             r#"{"symbol":"600519.SH","time":1763602203000,"price":1650.5,"volume":300,"amount":495150.0,"cumulative":false}"#,
         )
         .unwrap();
-        assert_eq!((t.time_ms, t.price, t.volume, t.amount), (1_763_602_203_000, dec!(1650.5), 300, dec!(495150)));
+        assert_eq!((t.time_ms, t.price, t.volume, t.amount), (1_763_602_203_000, price!(1650.5), 300, amount!(495150)));
         assert_eq!(t.kind, TickKind::Trade);
     }
 
@@ -389,13 +397,13 @@ mod tests {
 
     #[test]
     fn the_bounds_are_the_documented_numbers() {
-        assert_eq!((MAX_PRICE, MAX_AMOUNT), (Decimal::from(100_000), Decimal::from(100_000_000_000_000u64)));
+        assert_eq!((MAX_PRICE.to_string(), MAX_AMOUNT.to_string()), ("100000".into(), "100000000000000".into()));
     }
 
     #[test]
     fn a_trade_without_amount_is_priced_exactly() {
         let t = parse_tick_object(r#"{"symbol":"000001.SZ","time":1763602203000,"price":10.01,"volume":300}"#).unwrap();
-        assert_eq!(t.amount, dec!(3003));
+        assert_eq!(t.amount, amount!(3003));
     }
 
     #[test]
@@ -447,8 +455,8 @@ mod tests {
         )
         .unwrap();
         let t = parsed[0].as_ref().unwrap();
-        assert_eq!((t.volume, t.amount), (120_300, dec!(198612345.5)));
-        assert_eq!(t.kind, TickKind::Cumulative { day_high: Some(dec!(1651)), day_low: Some(dec!(1647.5)) });
+        assert_eq!((t.volume, t.amount), (120_300, amount!(198612345.5)));
+        assert_eq!(t.kind, TickKind::Cumulative { day_high: Some(price!(1651)), day_low: Some(price!(1647.5)) });
         assert!(parsed[1].is_err(), "a zero price with volume is refused");
     }
 }

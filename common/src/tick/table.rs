@@ -120,7 +120,7 @@ fn header_error(detail: String) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal_macros::dec;
+    use crate::{amount, price};
 
     use super::*;
     use crate::tick::{parse_qmt_payload, parse_tick_object, TickKind};
@@ -137,14 +137,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(row, object);
-        assert_eq!(row.kind, TickKind::Cumulative { day_high: Some(dec!(1855)), day_low: None });
+        assert_eq!(row.kind, TickKind::Cumulative { day_high: Some(price!(1855)), day_low: None });
     }
 
     #[test]
     fn an_empty_cell_is_a_null_and_a_trade_without_amount_is_priced() {
         let table = TickTable::new(["symbol", "time", "price", "volume", "amount", "cumulative"]).unwrap();
         let t = table.tick(["000001.SZ", "1763602203000", "10.01", "300", "", ""]).unwrap();
-        assert_eq!((t.amount, t.kind), (dec!(3003), TickKind::Trade));
+        assert_eq!((t.amount, t.kind), (amount!(3003), TickKind::Trade));
         let err = table.tick(["000001.SZ", "1763602203000", "", "300", "", ""]).unwrap_err();
         assert_eq!(err.reason(), "missing_field");
     }

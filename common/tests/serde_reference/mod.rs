@@ -6,7 +6,7 @@ use std::fmt;
 use common::number;
 use common::tick::{BadElement, Parsed, MAX_PRICE, MAX_VOLUME};
 use common::time::parse_datetime;
-use common::{Error, Symbol, Tick, TickKind};
+use common::{Amount, Error, Price, Symbol, Tick, TickKind};
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -32,16 +32,22 @@ fn parse_tick_object(json: &str) -> Result<Tick, Error> {
         (None, false) => obj.price * Decimal::from(obj.volume),
         (None, true) => return Err(Error::InvalidTick { reason: "missing_field", detail: String::new() }),
     };
-    let kind =
-        if obj.cumulative { TickKind::Cumulative { day_high: obj.high, day_low: obj.low } } else { TickKind::Trade };
-    Tick { symbol: obj.symbol, time_ms: obj.time.0, price: obj.price, volume: obj.volume, amount, kind }.validate()
+    let (day_high, day_low) = (price_of(obj.high), price_of(obj.low));
+    let kind = if obj.cumulative { TickKind::Cumulative { day_high, day_low } } else { TickKind::Trade };
+    let (price, amount) = (Price::saturating_from_decimal(obj.price), Amount::saturating_from_decimal(amount));
+    Tick { symbol: obj.symbol, time_ms: obj.time.0, price, volume: obj.volume, amount, kind }.validate()
+}
+
+/// The fixed-point price of a decimal read, saturated as the scanner's is.
+fn price_of(d: Option<Decimal>) -> Option<Price> {
+    d.map(Price::saturating_from_decimal)
 }
 
 /// The price and volume checks that come before the amount is computed.
 fn bounded(price: Decimal, volume: u64) -> Result<(), Error> {
     let reason = if price.is_sign_negative() && !price.is_zero() {
         "bad_price"
-    } else if price > MAX_PRICE || volume > MAX_VOLUME {
+    } else if price > MAX_PRICE.to_decimal() || volume > MAX_VOLUME {
         "out_of_bounds"
     } else {
         return Ok(());
@@ -67,8 +73,9 @@ fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
         .volume
         .checked_mul(100)
         .ok_or_else(|| Error::InvalidTick { reason: "bad_number", detail: String::new() })?;
-    let kind = TickKind::Cumulative { day_high: snap.high, day_low: snap.low };
-    Tick { symbol, time_ms: snap.time.0, price: snap.last_price, volume, amount: snap.amount, kind }.validate()
+    let kind = TickKind::Cumulative { day_high: price_of(snap.high), day_low: price_of(snap.low) };
+    let (price, amount) = (Price::saturating_from_decimal(snap.last_price), Amount::saturating_from_decimal(snap.amount));
+    Tick { symbol, time_ms: snap.time.0, price, volume, amount, kind }.validate()
 }
 
 fn bad_json(e: serde_json::Error) -> Error {

@@ -9,7 +9,8 @@ use common::time::parse_datetime;
 use common::{
     Bar, BarAggregator, BarEventKind, BarSettings, Frame, Period, Symbol, Tick, TickKind, TickOutcome, TradingCalendar,
 };
-use rust_decimal::Decimal;
+use std::fmt::Debug;
+use std::str::FromStr;
 
 pub fn ms(time: &str) -> i64 {
     parse_datetime(time).unwrap_or_else(|e| panic!("{time}: {e}"))
@@ -23,19 +24,20 @@ pub fn frame(time: &str) -> Frame {
     time.parse().unwrap()
 }
 
-pub fn dec(s: &str) -> Decimal {
+/// A price, an amount or a decimal from its text.
+pub fn dec<T: FromStr<Err: Debug>>(s: &str) -> T {
     s.parse().unwrap()
 }
 
 /// One trade: its own volume (shares) at `price`, amount exact.
 pub fn trade(symbol: &str, time: &str, price: &str, volume: u64) -> Tick {
-    let price = dec(price);
+    let price: common::Price = dec(price);
     Tick {
         symbol: sym(symbol),
         time_ms: ms(time),
         price,
         volume,
-        amount: price * Decimal::from(volume),
+        amount: price * volume,
         kind: TickKind::Trade,
     }
 }
