@@ -121,7 +121,8 @@ impl Factors {
         }
         let scale = |p: Price| {
             let scaled = p.to_decimal().checked_mul(ratio);
-            let cents = scaled.map(|v| v.round_dp_with_strategy(PRICE_DECIMALS, RoundingStrategy::MidpointAwayFromZero));
+            let cents =
+                scaled.map(|v| v.round_dp_with_strategy(PRICE_DECIMALS, RoundingStrategy::MidpointAwayFromZero));
             cents.and_then(Price::from_decimal).unwrap_or(p)
         };
         Bar {

@@ -28,8 +28,8 @@ pub mod calendar;
 mod error;
 pub mod json;
 pub mod keys;
-pub mod normalise;
 pub mod money;
+pub mod normalise;
 pub mod number;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -44,9 +44,9 @@ pub mod time;
 
 pub use aggregate::{BarAggregator, BarSettings, TickOutcome};
 pub use bar::{Bar, BarEvent, BarEventKind, Ohlcv};
-pub use money::{Amount, Price};
 pub use calendar::TradingCalendar;
 pub use error::Error;
+pub use money::{Amount, Price};
 pub use period::Period;
 pub use session::{Layout, Rejection, Sessions};
 pub use symbol::Symbol;

@@ -154,8 +154,8 @@ fn fold(auction: Bar, bar: &Bar) -> Bar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::AuctionBar;
     use crate::money::Price;
+    use crate::session::AuctionBar;
     use crate::{amount, price};
 
     fn bar(frame: &str, open: &str, close: &str, vol: u64) -> Bar {

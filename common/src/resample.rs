@@ -245,9 +245,9 @@ impl<'a> Resampler<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Price;
     use crate::session::Layout;
     use proptest::prelude::*;
-    use crate::money::Price;
 
     #[test]
     fn resolutions_parse_and_print_in_the_api_spellings() {
@@ -325,7 +325,10 @@ mod tests {
         let frames: Vec<String> = built.iter().map(|b| b.bar.frame.to_string()).collect();
         assert_eq!(frames, ["2023-02-01 11:30:00", "2023-02-01 15:00:00"]);
         assert_eq!(built[0].bar.vol, 30 * (10 + 12 + 11 + 9));
-        assert_eq!((built[0].bar.open, built[0].bar.high, built[0].bar.low), (Price::yuan(10), Price::yuan(12), Price::yuan(9)));
+        assert_eq!(
+            (built[0].bar.open, built[0].bar.high, built[0].bar.low),
+            (Price::yuan(10), Price::yuan(12), Price::yuan(9))
+        );
         assert!(built.iter().all(|b| !b.forming));
     }
 

@@ -3,9 +3,9 @@
 mod support;
 
 use chrono::Timelike;
+use common::{Amount, Price};
 use common::{Bar, Period, Tick, TickKind};
 use proptest::prelude::*;
-use common::{Amount, Price};
 use support::*;
 
 const DAY: &str = "2026-11-20";

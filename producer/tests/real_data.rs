@@ -3,10 +3,10 @@
 
 mod support;
 
+use common::Amount;
 use common::{Period, Tick};
 use harness::fixtures;
 use harness::seed::aggregate;
-use common::Amount;
 use support::*;
 
 /// Tushare's daily open and close of 600519.SH.

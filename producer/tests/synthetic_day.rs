@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::keys::Keys;
 use common::time::parse_datetime;
-use common::{Bar, Frame, Ohlcv, Period};
 use common::{Amount, Price};
+use common::{Bar, Frame, Ohlcv, Period};
 use support::*;
 
 const DAY: &str = "2023-02-01";
@@ -97,8 +97,7 @@ fn expected(trades: &[(String, Price, u64)]) -> Vec<Ohlcv> {
     for (t, p, lots) in trades {
         let Some(l) = label(t) else { continue };
         let i = labels.iter().position(|x| *x == l).unwrap();
-        let trade =
-            Ohlcv { open: *p, high: *p, low: *p, close: *p, vol: lots * 100, amount: *p * (lots * 100) };
+        let trade = Ohlcv { open: *p, high: *p, low: *p, close: *p, vol: lots * 100, amount: *p * (lots * 100) };
         match &mut bars[i] {
             Some(b) => b.fold(&trade),
             slot => *slot = Some(trade),

@@ -37,8 +37,8 @@ mod tests {
     use super::*;
     use crate::served::tests::served;
     use crate::served::Store;
-    use proptest::prelude::*;
     use common::Price;
+    use proptest::prelude::*;
 
     #[test]
     fn redis_wins_a_frame_both_hold_and_the_sources_are_counted() {

@@ -200,7 +200,10 @@ mod tests {
 
     #[test]
     fn numbers_the_columns_cannot_hold_are_refused_by_name() {
-        assert_eq!(BarRow::new(&bar("-1000000000000000000"), Period::M1, 1).unwrap_err().0, "amount -1000000000000000000");
+        assert_eq!(
+            BarRow::new(&bar("-1000000000000000000"), Period::M1, 1).unwrap_err().0,
+            "amount -1000000000000000000"
+        );
         assert!(BarRow::new(&bar("1000000000000000000"), Period::M1, 1).is_err());
         let mut huge = bar("1");
         huge.high = "100000000000000".parse().unwrap();

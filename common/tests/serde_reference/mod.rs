@@ -26,15 +26,16 @@ pub fn parse_tick_payload(json: &str) -> Result<Parsed, Error> {
 
 fn parse_tick_object(json: &str) -> Result<Tick, Error> {
     let obj: TickObject = serde_json::from_str(json).map_err(bad_json)?;
-    bounded(obj.price, obj.volume)?;
+    let price = Price::saturating_from_decimal(obj.price);
+    bounded(price, obj.volume)?;
     let amount = match (obj.amount, obj.cumulative) {
-        (Some(amount), _) => amount,
-        (None, false) => obj.price * Decimal::from(obj.volume),
+        (Some(amount), _) => Amount::saturating_from_decimal(amount),
+        // The price as held, to 1/10,000 yuan, times the shares.
+        (None, false) => price * obj.volume,
         (None, true) => return Err(Error::InvalidTick { reason: "missing_field", detail: String::new() }),
     };
     let (day_high, day_low) = (price_of(obj.high), price_of(obj.low));
     let kind = if obj.cumulative { TickKind::Cumulative { day_high, day_low } } else { TickKind::Trade };
-    let (price, amount) = (Price::saturating_from_decimal(obj.price), Amount::saturating_from_decimal(amount));
     Tick { symbol: obj.symbol, time_ms: obj.time.0, price, volume: obj.volume, amount, kind }.validate()
 }
 
@@ -43,11 +44,11 @@ fn price_of(d: Option<Decimal>) -> Option<Price> {
     d.map(Price::saturating_from_decimal)
 }
 
-/// The price and volume checks that come before the amount is computed.
-fn bounded(price: Decimal, volume: u64) -> Result<(), Error> {
-    let reason = if price.is_sign_negative() && !price.is_zero() {
+/// The price and volume checks that come before the amount is computed, on the price as held.
+fn bounded(price: Price, volume: u64) -> Result<(), Error> {
+    let reason = if price.is_negative() {
         "bad_price"
-    } else if price > MAX_PRICE.to_decimal() || volume > MAX_VOLUME {
+    } else if price > MAX_PRICE || volume > MAX_VOLUME {
         "out_of_bounds"
     } else {
         return Ok(());
@@ -74,7 +75,8 @@ fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
         .checked_mul(100)
         .ok_or_else(|| Error::InvalidTick { reason: "bad_number", detail: String::new() })?;
     let kind = TickKind::Cumulative { day_high: price_of(snap.high), day_low: price_of(snap.low) };
-    let (price, amount) = (Price::saturating_from_decimal(snap.last_price), Amount::saturating_from_decimal(snap.amount));
+    let (price, amount) =
+        (Price::saturating_from_decimal(snap.last_price), Amount::saturating_from_decimal(snap.amount));
     Tick { symbol, time_ms: snap.time.0, price, volume, amount, kind }.validate()
 }
 

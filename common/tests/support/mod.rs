@@ -32,14 +32,7 @@ pub fn dec<T: FromStr<Err: Debug>>(s: &str) -> T {
 /// One trade: its own volume (shares) at `price`, amount exact.
 pub fn trade(symbol: &str, time: &str, price: &str, volume: u64) -> Tick {
     let price: common::Price = dec(price);
-    Tick {
-        symbol: sym(symbol),
-        time_ms: ms(time),
-        price,
-        volume,
-        amount: price * volume,
-        kind: TickKind::Trade,
-    }
+    Tick { symbol: sym(symbol), time_ms: ms(time), price, volume, amount: price * volume, kind: TickKind::Trade }
 }
 
 /// A day-cumulative snapshot without day high/low.
