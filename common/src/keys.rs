@@ -153,6 +153,21 @@ impl Keys {
     pub fn days_held(&self) -> String {
         self.key(format_args!("tickbar:days"))
     }
+
+    /// The versions of the history in ClickHouse: a hash of counters, one per (period, symbol) the
+    /// consumer wrote ([`history_version_field`]) and [`ALL_HISTORY`] for writes of any symbol
+    /// (`producer build`); the query API's history cache keeps an answer while they are unchanged.
+    pub fn history_versions(&self) -> String {
+        self.key(format_args!("tickbar:history:versions"))
+    }
+}
+
+/// The field of [`Keys::history_versions`] a write of any symbol's bars bumps.
+pub const ALL_HISTORY: &str = "*";
+
+/// The field of [`Keys::history_versions`] for `symbol`'s bars of `period`: `1:600519.SH`.
+pub fn history_version_field(period: Period, symbol: impl std::fmt::Display) -> String {
+    format!("{period}:{symbol}")
 }
 
 /// `text` with the glob characters of `SCAN MATCH` escaped.

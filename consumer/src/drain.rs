@@ -172,7 +172,7 @@ impl Drain {
         self.monitor.set_up(Store::ClickHouse);
         let inserted = started.elapsed();
         batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));
-        self.queues.done(con, period, worker, &batch.dead).await?;
+        self.queues.done(con, period, worker, &batch.dead, &written_symbols(&batch.rows)).await?;
         self.monitor.batch_done(period, &batch.tally);
         tracing::debug!(
             period = period.minutes(),
@@ -213,7 +213,7 @@ impl Drain {
             self.history.insert_factors(&rows).await?;
             self.monitor.set_up(Store::ClickHouse);
         }
-        self.queues.done_in(con, &processing, &dead).await?;
+        self.queues.done_in(con, &processing, &dead, &[]).await?;
         tracing::info!(written = rows.len(), refused = dead.len(), "adjustment factors written");
         Ok(true)
     }
@@ -242,6 +242,12 @@ impl Drain {
         }
         Ok(rejected)
     }
+}
+
+/// The symbols `rows` hold, each once: whose history versions a batch bumps.
+fn written_symbols(rows: &[BarRow]) -> Vec<String> {
+    let symbols: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
+    symbols.into_iter().map(str::to_owned).collect()
 }
 
 /// The queue a worker drains.

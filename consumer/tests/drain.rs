@@ -118,16 +118,21 @@ async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
         ("outside_sessions", seed_bar("600519.SH", "2023-02-01 12:00:00", 8)),
         ("outside_sessions", seed_bar("600519.SH", "2023-02-01 09:30:00", 10)),
         ("non_trading_day", seed_bar("600519.SH", "2023-01-28 10:00:00", 12)),
-        ("bad_field", seed_bar("600519.SH", "2023-02-01 09:35:00", 14).replace("\"amount\":15000.5", "\"amount\":1e30")),
+        (
+            "bad_field",
+            seed_bar("600519.SH", "2023-02-01 09:35:00", 14).replace("\"amount\":15000.5", "\"amount\":1e30"),
+        ),
     ];
     // More than four decimals is float noise, rounded to 1/10,000 yuan: the bar is kept.
-    let rounded =
-        seed_bar("600519.SH", "2023-02-01 09:36:00", 16).replace(".5}", ".50004}");
+    let rounded = seed_bar("600519.SH", "2023-02-01 09:36:00", 16).replace(".5}", ".50004}");
     let mut items: Vec<String> = bad.iter().map(|(_, item)| item.clone()).collect();
     items.extend([good, rounded]);
     stack.push(Period::M1, &items).await;
     let mut consumer = stack.consumer(&[]);
     stack.drained(&mut consumer, 2).await;
+    let field = common::keys::history_version_field(Period::M1, "600519.SH");
+    let version: i64 = stack.con.hget(stack.keys.history_versions(), field).await.unwrap();
+    assert_eq!(version, 1, "the one batch bumped the history version of the symbol it wrote");
     let dead: Vec<String> = stack.con.lrange(stack.keys.history_dead(), 0, -1).await.unwrap();
     let mut got: Vec<(String, String)> = dead
         .iter()

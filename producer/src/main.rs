@@ -167,7 +167,9 @@ fn build(
             let client = runtime::clickhouse::client(&settings.clickhouse);
             let version = chrono::Utc::now().timestamp_micros() as u64;
             let runtime = tokio::runtime::Handle::current();
-            build::sink::Sink::clickhouse(client, &settings.clickhouse.database, runtime, version)?
+            let redis = redis::Client::open(settings.redis.url.as_str()).context("redis.url")?;
+            let versions = build::sink::Versions { redis, keys: Keys::new(settings.redis.key_prefix.clone()) };
+            build::sink::Sink::clickhouse(client, &settings.clickhouse.database, runtime, version, versions)?
         }
     };
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };

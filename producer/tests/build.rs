@@ -123,8 +123,12 @@ async fn real_trades_rebuilt_from_archives_equal_the_live_producers_bars() {
     for day in DAYS {
         write_trades(&dir.path().join(format!("{day}.csv.gz")), &fixtures::trades(day));
     }
-    let url = ch.url();
-    let env = [("TICKBAR__CLICKHOUSE__URL", url.as_str()), ("TICKBAR__CLICKHOUSE__DATABASE", "built")];
+    let (url, redis) = (ch.url(), stack.redis.url());
+    let env = [
+        ("TICKBAR__CLICKHOUSE__URL", url.as_str()),
+        ("TICKBAR__CLICKHOUSE__DATABASE", "built"),
+        ("TICKBAR__REDIS__URL", redis.as_str()),
+    ];
     let (report, ok) = build(&[dir.path().to_str().unwrap()], &env);
     assert!(ok, "{report}");
     assert_eq!(
@@ -147,6 +151,9 @@ async fn real_trades_rebuilt_from_archives_equal_the_live_producers_bars() {
     assert!(ok, "{again}");
     let rows: u64 = ch.client().query("SELECT count() FROM built.bars FINAL").fetch_one().await.unwrap();
     assert_eq!(rows, 720 + 144 + 48 + 24 + 12, "a rebuilt day replaces its rows");
+    let versions = common::keys::Keys::default().history_versions();
+    let all: i64 = redis::AsyncCommands::hget(&mut stack.con, versions, common::keys::ALL_HISTORY).await.unwrap();
+    assert_eq!(all, 2, "each build bumped the history version of every symbol");
 }
 
 #[tokio::test(flavor = "multi_thread")]

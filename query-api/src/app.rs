@@ -2,6 +2,7 @@
 //! `[api]` settings, built once from the service's settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::keys::Keys;
 use common::{Period, Sessions, TradingCalendar};
@@ -14,6 +15,7 @@ use crate::live::Hub;
 use crate::monitor::Monitor;
 use crate::params::Limits;
 use crate::settings::{ApiSection, QueryApiSettings};
+use crate::store::cache::HistoryCache;
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
@@ -22,6 +24,8 @@ pub struct App {
     pub calendar: Arc<TradingCalendar>,
     pub same_day: Arc<SameDay>,
     pub history: History,
+    /// History answers kept while their versions hold; `None` with `api.history_cache_mb = 0`.
+    pub history_cache: Option<Arc<HistoryCache>>,
     pub hub: Arc<Hub>,
     pub keys: Keys,
     pub max_range_days: u32,
@@ -58,11 +62,17 @@ impl App {
         let history = History::new(runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database);
         let hub = Hub::start(redis::Client::open(settings.redis.url.as_str()).map_err(bad_url)?, stop.clone());
         let calendar = Arc::new(calendar);
-        let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), hub.clone(), calendar.clone()));
+        let history_cache = (settings.api.history_cache_mb > 0).then(|| {
+            let ttl = Duration::from_millis(settings.api.history_cache_ttl_ms);
+            Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl))
+        });
+        let cache = history_cache.clone();
+        let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone()));
         Ok(App {
             calendar,
             same_day,
             history,
+            history_cache,
             hub,
             keys,
             max_range_days: settings.api.max_range_days.max(1),

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::live::Hub;
 use crate::served::Sources;
+use crate::store::cache::{CacheStatus, HistoryCache};
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
@@ -51,6 +52,8 @@ pub struct Status {
     pub by_route: Vec<RouteCount>,
     pub bars_served: BarsServed,
     pub live: LiveStatus,
+    /// `None` when the cache is off.
+    pub history_cache: Option<CacheStatus>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -96,12 +99,19 @@ pub struct Monitor {
     served_clickhouse: AtomicU64,
     same_day: Arc<SameDay>,
     history: History,
+    cache: Option<Arc<HistoryCache>>,
     hub: Arc<Hub>,
     calendar: Arc<TradingCalendar>,
 }
 
 impl Monitor {
-    pub fn new(same_day: Arc<SameDay>, history: History, hub: Arc<Hub>, calendar: Arc<TradingCalendar>) -> Monitor {
+    pub fn new(
+        same_day: Arc<SameDay>,
+        history: History,
+        cache: Option<Arc<HistoryCache>>,
+        hub: Arc<Hub>,
+        calendar: Arc<TradingCalendar>,
+    ) -> Monitor {
         Monitor {
             started: Instant::now(),
             routes: Mutex::new(BTreeMap::new()),
@@ -115,6 +125,7 @@ impl Monitor {
             served_clickhouse: AtomicU64::new(0),
             same_day,
             history,
+            cache,
             hub,
             calendar,
         }
@@ -225,6 +236,7 @@ impl Ops for Monitor {
                 channels,
                 forwarded: self.hub.forwarded.load(Ordering::Relaxed),
             },
+            history_cache: self.cache.as_ref().map(|c| c.status()),
         }
     }
 
@@ -260,6 +272,13 @@ impl Ops for Monitor {
         m.gauge("tickbar_api_live_clients", "Open live-bar event streams.", &[], s.live.clients as f64);
         m.gauge("tickbar_api_live_channels", "Redis channels subscribed for live bars.", &[], s.live.channels as f64);
         m.counter("tickbar_api_live_bars_total", "Live bars received from Redis.", &[], s.live.forwarded);
+        if let Some(c) = s.history_cache {
+            let help = "History answers per symbol: from the cache, read from ClickHouse, or past a silent Redis.";
+            for (result, n) in [("hit", c.hits), ("miss", c.misses), ("bypass", c.bypassed)] {
+                m.counter("tickbar_api_history_cache_total", help, &[("result", result)], n);
+            }
+            m.gauge("tickbar_api_history_cache_bytes", "Memory the history cache holds.", &[], c.bytes as f64);
+        }
         m.finish()
     }
 }

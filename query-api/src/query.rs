@@ -161,7 +161,10 @@ async fn between(
     };
     let history = async {
         match plan.clickhouse {
-            Some(range) => app.history.bars(&q.symbols, q.period, range).await,
+            Some(range) => match &app.history_cache {
+                Some(cache) => cache.bars(&app.history, &app.same_day, &q.symbols, q.period, range).await,
+                None => app.history.bars(&q.symbols, q.period, range).await,
+            },
             None => Ok(none()),
         }
     };

@@ -70,6 +70,11 @@ pub struct ApiSection {
     pub producer_monitor_url: String,
     /// The consumer's monitor page, linked from the query page.
     pub consumer_monitor_url: String,
+    /// Memory for history answers kept between requests (`store::cache`), in MiB; 0 turns the
+    /// cache off.
+    pub history_cache_mb: u64,
+    /// The longest an answer is kept, for writers of ClickHouse that bump no history version.
+    pub history_cache_ttl_ms: u64,
 }
 
 impl Default for ApiSection {
@@ -85,6 +90,8 @@ impl Default for ApiSection {
             stream_chunk_bars: 250_000,
             producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),
+            history_cache_mb: 256,
+            history_cache_ttl_ms: 600_000,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::keys::Keys;
+use common::keys::{history_version_field, Keys};
 use common::stream::EntryId;
 use common::Period;
 use redis::aio::ConnectionManager;
@@ -33,10 +33,15 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 end
 return redis.call('LRANGE', KEYS[3], 0, -1)";
 
-/// The batch is done: its dead letters (ARGV[2..]) are pushed and the processing list dropped.
+/// The batch is done: its ARGV[2] dead letters (ARGV[3..]) are pushed, the history version of each
+/// field after them (a period and symbol written) bumped in KEYS[4], and the processing list dropped.
 const DONE: &str = r"
-for i = 2, #ARGV, 1000 do
-  redis.call('LPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+local dead = tonumber(ARGV[2])
+for i = 3, 2 + dead, 1000 do
+  redis.call('LPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, 2 + dead)))
+end
+for i = 3 + dead, #ARGV do
+  redis.call('HINCRBY', KEYS[4], ARGV[i], 1)
 end
 redis.call('DEL', KEYS[2])
 return 1";
@@ -199,25 +204,38 @@ impl Queues {
         Ok(Some(Batch { version, items }))
     }
 
-    /// Ends the batch of worker `worker`: pushes its dead letters and drops the processing list, atomically.
+    /// Ends the batch of worker `worker`, atomically: pushes its dead letters, bumps the history
+    /// version of each symbol it wrote (`Keys::history_versions`, so the query API's cache drops
+    /// their answers) and drops the processing list.
     pub async fn done(
         &self,
         con: &mut ConnectionManager,
         period: Period,
         worker: usize,
         dead: &[String],
+        written: &[String],
     ) -> Result<()> {
-        self.done_in(con, &self.keys.history_processing(period, worker), dead).await
+        let versions: Vec<String> = written.iter().map(|symbol| history_version_field(period, symbol)).collect();
+        self.done_in(con, &self.keys.history_processing(period, worker), dead, &versions).await
     }
 
-    /// [`Self::done`] of any processing list.
-    pub async fn done_in(&self, con: &mut ConnectionManager, processing: &str, dead: &[String]) -> Result<()> {
+    /// [`Self::done`] of any processing list, with the version fields to bump.
+    pub async fn done_in(
+        &self,
+        con: &mut ConnectionManager,
+        processing: &str,
+        dead: &[String],
+        versions: &[String],
+    ) -> Result<()> {
         self.done
             .key(&self.lock.key)
             .key(processing)
             .key(self.keys.history_dead())
+            .key(self.keys.history_versions())
             .arg(&self.lock.token)
+            .arg(dead.len())
             .arg(dead)
+            .arg(versions)
             .invoke_async::<i64>(con)
             .await
             .map_err(fenced(self.lock.what))?;
@@ -417,7 +435,7 @@ mod tests {
         };
         assert!(matches!(lock.hold(con.clone(), steal).await, Err(Error::LockLost("drain"))));
         assert!(!finished.load(std::sync::atomic::Ordering::SeqCst), "the work was stopped, not waited for");
-        assert!(matches!(queues.done(&mut con, Period::M1, 0, &[]).await, Err(Error::LockLost("drain"))));
+        assert!(matches!(queues.done(&mut con, Period::M1, 0, &[], &[]).await, Err(Error::LockLost("drain"))));
         let kept: Vec<String> = con.lrange(queues.keys().history_processing(Period::M1, 0), 0, -1).await.unwrap();
         assert_eq!(kept.len(), 3, "the batch (version and two items) stays for the new holder");
     }

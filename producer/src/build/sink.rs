@@ -1,6 +1,8 @@
 //! Where `producer build` writes bars: ClickHouse's bars table (rows versioned like the consumer's,
-//! so a rebuilt day replaces what was there and `FINAL` reads one row per frame), or one file per
-//! period in a directory (`bars_{N}min.parquet` or `.csv`, the long table of [`runtime::table`]).
+//! so a rebuilt day replaces what was there and `FINAL` reads one row per frame; at the end the
+//! history version of every symbol is bumped in Redis, so the query API's cache reads them again),
+//! or one file per period in a directory (`bars_{N}min.parquet` or `.csv`, the long table of
+//! [`runtime::table`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
+use common::keys::{Keys, ALL_HISTORY};
 use common::Period;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
@@ -35,8 +38,14 @@ pub enum FileFormat {
 
 /// A destination of built bars; written from any thread.
 pub enum Sink {
-    ClickHouse { client: Box<clickhouse::Client>, runtime: Handle, version: u64 },
+    ClickHouse { client: Box<clickhouse::Client>, runtime: Handle, version: u64, versions: Versions },
     Files { dir: PathBuf, format: FileFormat, writers: Mutex<Vec<Option<Writer>>> },
+}
+
+/// The Redis hash of history versions a build into ClickHouse bumps at its end.
+pub struct Versions {
+    pub redis: redis::Client,
+    pub keys: Keys,
 }
 
 /// One period's open file.
@@ -47,9 +56,15 @@ pub enum Writer {
 
 impl Sink {
     /// ClickHouse's bars table of `database` (created when missing); rows carry `version`.
-    pub fn clickhouse(client: clickhouse::Client, database: &str, runtime: Handle, version: u64) -> Result<Sink> {
+    pub fn clickhouse(
+        client: clickhouse::Client,
+        database: &str,
+        runtime: Handle,
+        version: u64,
+        versions: Versions,
+    ) -> Result<Sink> {
         runtime.block_on(retried("schema", || runtime::clickhouse::apply_schema(&client, database)))?;
-        Ok(Sink::ClickHouse { client: Box::new(client.with_database(database)), runtime, version })
+        Ok(Sink::ClickHouse { client: Box::new(client.with_database(database)), runtime, version, versions })
     }
 
     /// Files in `dir` (created when missing).
@@ -63,7 +78,7 @@ impl Sink {
     /// period's file.
     pub fn write(&self, mut rows: Vec<BarRow>) -> Result<()> {
         match self {
-            Sink::ClickHouse { client, runtime, version } => {
+            Sink::ClickHouse { client, runtime, version, .. } => {
                 rows.iter_mut().for_each(|r| r.version = *version);
                 runtime
                     .block_on(retried("insert", || runtime::clickhouse::insert(client, TABLE, &rows, INSERT_TIMEOUT)))
@@ -89,9 +104,18 @@ impl Sink {
         }
     }
 
-    /// Ends the files (Parquet's footer); nothing for ClickHouse.
+    /// Ends the files (Parquet's footer), or bumps the history version of every symbol: a Redis
+    /// that does not answer leaves the query API's cached answers to their `history_cache_ttl_ms`.
     pub fn finish(&self) -> Result<()> {
-        let Sink::Files { dir, writers, .. } = self else { return Ok(()) };
+        let (dir, writers) = match self {
+            Sink::Files { dir, writers, .. } => (dir, writers),
+            Sink::ClickHouse { runtime, versions, .. } => {
+                if let Err(e) = runtime.block_on(bump_all(versions)) {
+                    tracing::warn!(error = %e, "the history versions were not bumped: cached answers expire by their TTL");
+                }
+                return Ok(());
+            }
+        };
         let mut writers = writers.lock().expect("the writers are not poisoned");
         for writer in writers.iter_mut().filter_map(Option::take) {
             match writer {
@@ -161,6 +185,11 @@ impl Encoded {
 }
 
 /// `what` (an INSERT, the schema), tried again with doubling waits while ClickHouse fails it.
+async fn bump_all(versions: &Versions) -> redis::RedisResult<()> {
+    let mut con = versions.redis.get_multiplexed_async_connection().await?;
+    redis::cmd("HINCRBY").arg(versions.keys.history_versions()).arg(ALL_HISTORY).arg(1).query_async(&mut con).await
+}
+
 async fn retried<F, Fut>(what: &str, mut attempt_once: F) -> Result<()>
 where
     F: FnMut() -> Fut,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
-use common::keys::Keys;
+use common::keys::{history_version_field, Keys, ALL_HISTORY};
 use common::{Bar, Frame, Period, Symbol};
 use redis::aio::ConnectionManager;
 
@@ -159,6 +159,19 @@ impl SameDay {
             latest.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         }
         Ok(latest)
+    }
+
+    /// The history versions of `symbols`' bars of `period` (see `Keys::history_versions`): for each,
+    /// the counter of all symbols and its own, 0 where nothing was written yet. One round trip.
+    pub async fn history_versions(&self, period: Period, symbols: &[Symbol]) -> Result<Vec<(i64, i64)>> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys.history_versions()).arg(ALL_HISTORY);
+        for symbol in symbols {
+            cmd.arg(history_version_field(period, symbol));
+        }
+        let read: Vec<Option<i64>> = cmd.query_async(&mut self.con()).await.map_err(AppError::redis)?;
+        let all = read.first().copied().flatten().unwrap_or(0);
+        Ok(read.iter().skip(1).map(|own| (all, own.unwrap_or(0))).collect())
     }
 
     pub async fn ping(&self) -> Result<()> {

@@ -55,9 +55,16 @@ impl ApiStores {
         expected
     }
 
-    /// Writes `bars` of `period` into ClickHouse, as the consumer does.
-    pub async fn store_history(&self, period: Period, bars: &[Bar]) {
+    /// Writes `bars` of `period` into ClickHouse and bumps their symbols' history versions, as the
+    /// consumer does.
+    pub async fn store_history(&mut self, period: Period, bars: &[Bar]) {
         harness::writers::write_history(&self.clickhouse.client(), DATABASE, period, bars).await.unwrap();
+        let symbols: std::collections::BTreeSet<String> = bars.iter().map(|b| b.symbol.to_string()).collect();
+        for symbol in symbols {
+            let field = common::keys::history_version_field(period, symbol);
+            let _: i64 =
+                redis::AsyncCommands::hincr(&mut self.con, self.keys.history_versions(), field, 1).await.unwrap();
+        }
     }
 
     /// Writes `bars` of `period` into Redis as the producer does.
