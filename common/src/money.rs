@@ -159,7 +159,9 @@ macro_rules! fixed_point {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serialize_text(self.to_string(), serializer)
+                let mut text = Text::default();
+                write_units(i128::from(self.0), &mut text).expect("a number fits the buffer");
+                serialize_text(text.as_str(), serializer)
             }
         }
 
@@ -198,7 +200,7 @@ impl From<Price> for Amount {
 }
 
 /// `units` 1/10,000 yuan in the shortest exact form: no trailing zeros, no point for whole yuan.
-fn write_units(units: i128, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_units(units: i128, f: &mut impl fmt::Write) -> fmt::Result {
     let sign = if units < 0 { "-" } else { "" };
     let (whole, mut frac) = (units.unsigned_abs() / UNIT as u128, units.unsigned_abs() % UNIT as u128);
     if frac == 0 {
@@ -249,14 +251,44 @@ fn plain_units(text: &str) -> Option<i128> {
     Some(if negative { -units } else { units })
 }
 
-/// Writes `text` (a number's exact digits) as a JSON number: serde_json, built with
-/// `arbitrary_precision`, writes a `Number` made from a string as that string.
-fn serialize_text<S: Serializer>(text: String, serializer: S) -> Result<S::Ok, S::Error> {
-    serde_json::Number::from_string_unchecked(text).serialize(serializer)
-}
-
 /// serde_json's name for a number kept as its text (`arbitrary_precision`).
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Writes `text` (a number's exact digits) as a JSON number, the way serde_json's `Number` (built
+/// with `arbitrary_precision`) serializes itself, without making a `String` of it first.
+fn serialize_text<S: Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut number = serializer.serialize_struct(NUMBER_TOKEN, 1)?;
+    number.serialize_field(NUMBER_TOKEN, text)?;
+    number.end()
+}
+
+/// The text of one number, on the stack: an `i128` of units is at most 41 characters.
+struct Text {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text { bytes: [0; 48], len: 0 }
+    }
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("digits, a sign and a point")
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
 
 /// Reads a number's literal text: from a string, from serde_json's exact number, or from an
 /// integer or float another format hands over (a float by its shortest round-trip digits).

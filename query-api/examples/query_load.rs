@@ -1,8 +1,9 @@
 //! Query API load test: starts a private Redis and ClickHouse (the test harness), writes one day of
 //! 1-minute bars for 50 symbols into Redis (the day it holds) and the day before into ClickHouse,
 //! runs the release query-api, and drives it with wrk (32 connections, a random symbol per request)
-//! for one day of 1-minute bars from each store, then for the Redis day of all 50 symbols in one
-//! call (`symbols=`) and for a symbol's last 240 bars (`count=`); then sends the same history query
+//! for one day of 1-minute bars from each store (history through its cache, and through a second
+//! query-api with the cache off), then for the Redis day of all 50 symbols in one call
+//! (`symbols=`) and for a symbol's last 240 bars (`count=`); then sends the same history query
 //! straight to ClickHouse over HTTP; then a year of one symbol's 1-minute history as Arrow. Last,
 //! the Redis day grows to a whole market (5,000 symbols)
 //! and `/api/v1/snapshot` is asked for all of them at 14:00. Run by `deploy/bench-query.sh`.
@@ -46,6 +47,11 @@ async fn main() -> anyhow::Result<()> {
     let mut api = ServiceProcess::spawn(binary, &[], &env);
     api.answering("/readyz").await;
     let base = format!("http://127.0.0.1:{}", api.http);
+    let uncached_env: Vec<(&str, &str)> =
+        env.iter().copied().chain([("TICKBAR__API__HISTORY_CACHE_MB", "0")]).collect();
+    let mut uncached_api = ServiceProcess::spawn(binary, &[], &uncached_env);
+    uncached_api.answering("/readyz").await;
+    let uncached = format!("http://127.0.0.1:{}", uncached_api.http);
     let bars = "/api/v1/bars?symbol={symbol}&period=1";
     let sql = format!(
         "SELECT symbol, frame, open, high, low, close, vol, amount FROM tickbar.bars FINAL \
@@ -62,8 +68,14 @@ async fn main() -> anyhow::Result<()> {
         ("query-api, last 240 bars (count=240)".into(), base.clone(), format!("{bars}&count=240&end={TODAY}"), 32),
         ("query-api, last 480 bars (count=480)".into(), base.clone(), format!("{bars}&count=480&end={TODAY}"), 32),
         (
-            format!("query-api, {HISTORY} from ClickHouse"),
+            format!("query-api, {HISTORY} from ClickHouse, cached"),
             base.clone(),
+            format!("{bars}&start={HISTORY}&end={HISTORY}"),
+            32,
+        ),
+        (
+            format!("query-api, {HISTORY} from ClickHouse, cache off"),
+            uncached,
             format!("{bars}&start={HISTORY}&end={HISTORY}"),
             32,
         ),
