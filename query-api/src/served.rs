@@ -1,6 +1,8 @@
 //! A bar as the API serves it, the store it came from, and how many bars each store gave: the
 //! types the two stores produce and the merge, the query and the answers consume.
 
+use std::sync::Arc;
+
 use common::{Bar, Frame};
 pub use runtime::stores::Store;
 use serde::Serialize;
@@ -26,6 +28,9 @@ pub enum Body {
     Stored(String),
     /// A bar read into its fields: ClickHouse rows and the forming bar.
     Parsed { bar: Bar, forming: bool },
+    /// A closed bar read into its fields and written out once: what the history cache keeps, so a
+    /// bar it serves again is not written again.
+    Kept { bar: Bar, json: Arc<str> },
 }
 
 impl Served {
@@ -42,6 +47,17 @@ impl Served {
         self.frame
     }
 
+    /// This bar as the history cache keeps it: a closed parsed bar written out once.
+    pub fn kept(&self) -> Served {
+        match &self.body {
+            Body::Parsed { bar, forming: false } => {
+                let json = serde_json::to_string(bar).expect("bars serialize").into();
+                Served { body: Body::Kept { bar: bar.clone(), json }, ..self.clone() }
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// Whether this is the bar still forming.
     pub fn forming(&self) -> bool {
         matches!(self.body, Body::Parsed { forming: true, .. })
@@ -51,7 +67,7 @@ impl Served {
     pub fn bar(&self) -> serde_json::Result<Bar> {
         match &self.body {
             Body::Stored(json) => serde_json::from_str(json),
-            Body::Parsed { bar, .. } => Ok(bar.clone()),
+            Body::Parsed { bar, .. } | Body::Kept { bar, .. } => Ok(bar.clone()),
         }
     }
 
@@ -60,6 +76,7 @@ impl Served {
     pub fn json_len(&self) -> usize {
         match &self.body {
             Body::Stored(json) => json.len(),
+            Body::Kept { json, .. } => json.len(),
             Body::Parsed { .. } => 200,
         }
     }
@@ -67,6 +84,7 @@ impl Served {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match &self.body {
             Body::Stored(json) => out.extend_from_slice(json.as_bytes()),
+            Body::Kept { json, .. } => out.extend_from_slice(json.as_bytes()),
             Body::Parsed { bar, forming } => {
                 serde_json::to_writer(&mut *out, bar).expect("bars serialize");
                 if *forming {
@@ -147,5 +165,17 @@ pub(crate) mod tests {
         let mut plain: serde_json::Value = serde_json::from_slice(&plain).unwrap();
         plain["forming"] = true.into();
         assert_eq!(marked, plain);
+    }
+
+    #[test]
+    fn a_kept_bar_is_written_and_read_as_the_parsed_one() {
+        let parsed = served(2, Store::ClickHouse, 3);
+        let kept = parsed.kept();
+        assert!(matches!(kept.body, Body::Kept { .. }));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        parsed.write_json(&mut a);
+        kept.write_json(&mut b);
+        assert_eq!((a.clone(), kept.json_len()), (b, a.len()));
+        assert_eq!(kept.bar().unwrap(), parsed.bar().unwrap());
     }
 }

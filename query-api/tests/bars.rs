@@ -132,7 +132,9 @@ async fn a_store_that_does_not_answer_is_a_503_naming_it_and_the_other_store_sti
     assert_eq!(get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await.0, 200);
 
     stack.clickhouse.stop();
-    let (status, answer) = get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await;
+    let (status, cached) = get_json(&api, &path(Period::M1, DAYS[0], DAYS[2])).await;
+    assert_eq!((status, cached["count"].as_u64()), (200, Some(720)), "history asked before is held: {cached}");
+    let (status, answer) = get_json(&api, &path(Period::M5, DAYS[0], DAYS[2])).await;
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "clickhouse_unavailable");
     assert!(answer["error"]["message"].as_str().unwrap().starts_with("clickhouse is unavailable"), "{answer}");

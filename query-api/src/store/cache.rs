@@ -38,13 +38,13 @@ struct Entry {
     read_at: Instant,
 }
 
-/// What an entry costs: its bars and a little for the key and the bookkeeping.
+/// What an entry costs: its bars (each with its JSON) and a little for the key and the bookkeeping.
 #[derive(Clone)]
 struct Bytes;
 
 impl Weighter<Key, Entry> for Bytes {
     fn weight(&self, _: &Key, entry: &Entry) -> u64 {
-        (entry.bars.len() * std::mem::size_of::<Served>() + 128) as u64
+        (entry.bars.len() * (std::mem::size_of::<Served>() + 200) + 128) as u64
     }
 }
 
@@ -107,7 +107,7 @@ impl HistoryCache {
             let fetched = history.bars(&wanted, period, range).await?;
             let read_at = Instant::now();
             for (i, bars) in missing.into_iter().zip(fetched) {
-                let entry = Entry { version: versions[i], bars: bars.as_slice().into(), read_at };
+                let entry = Entry { version: versions[i], bars: bars.iter().map(Served::kept).collect(), read_at };
                 self.entries.insert(key(symbols[i]), entry);
                 found[i] = Some(bars);
             }
