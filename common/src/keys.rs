@@ -102,6 +102,13 @@ impl Keys {
         self.key(format_args!("tickbar:forming:{day}:{period}"))
     }
 
+    /// The versions of one trading day's closed bars: a hash from [`history_version_field`]
+    /// (`{period}:{symbol}`) to the wall-clock microsecond of the producer's commit that last
+    /// changed them; the query API's cache keeps a day's bars while it holds.
+    pub fn day_versions(&self, day: NaiveDate) -> String {
+        self.key(format_args!("tickbar:versions:{day}"))
+    }
+
     /// The symbols with a bar (closed or forming) on one trading day: a set, the index a snapshot
     /// of the whole market reads in the same round trip as the bars.
     pub fn day_symbols(&self, day: NaiveDate) -> String {

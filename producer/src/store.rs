@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::keys::Keys;
+use common::keys::{history_version_field, Keys};
 use common::{BarEvent, BarEventKind, Period, Symbol};
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
@@ -177,7 +177,7 @@ impl Store {
                 .arg("ENTRIESREAD")
                 .arg(commit.entries_read);
         }
-        write_bars(&mut pipe, &self.keys, &commit.events);
+        write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
         for d in &commit.dead {
             let id = d.id.to_string();
             let fields: [(&str, &[u8]); 5] = [
@@ -230,9 +230,12 @@ impl Store {
 /// too). Closed and amended bars replace their frame in the day's sorted set and are published;
 /// forming bars go to the day's hash, and leave it when they close without a successor: the
 /// hash holds each symbol's forming bar as of the step's end, wherever steps were cut. Every
-/// symbol with a bar joins the day's symbol set.
-pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent]) {
+/// symbol with a bar joins the day's symbol set, and every (period, symbol) whose closed bars
+/// changed takes `version` (a microsecond of the wall clock, unique to the commit) in the day's
+/// versions, which the query API's cache is checked against.
+pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], version: u64) {
     let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
+    let mut changed: BTreeMap<NaiveDate, BTreeSet<String>> = BTreeMap::new();
     let mut days = BTreeSet::new();
     let mut symbols: BTreeMap<NaiveDate, BTreeSet<Symbol>> = BTreeMap::new();
     for e in events {
@@ -248,6 +251,7 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent]) 
         if e.kind == BarEventKind::Closed {
             forming.insert(field, None);
         }
+        changed.entry(day).or_default().insert(history_version_field(e.period, e.bar.symbol));
         let key = keys.day_bars(day, e.period, e.bar.symbol);
         let score = e.bar.frame.epoch_seconds();
         pipe.zrembyscore(&key, score, score).ignore();
@@ -274,6 +278,10 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent]) 
     for (day, members) in symbols {
         let members: Vec<String> = members.iter().map(ToString::to_string).collect();
         pipe.sadd(keys.day_symbols(day), members).ignore();
+    }
+    for (day, fields) in changed {
+        let versions: Vec<(String, u64)> = fields.into_iter().map(|f| (f, version)).collect();
+        pipe.hset_multiple(keys.day_versions(day), &versions).ignore();
     }
     if !days.is_empty() {
         pipe.sadd(keys.days_held(), days).ignore();

@@ -15,7 +15,7 @@ use crate::live::Hub;
 use crate::monitor::Monitor;
 use crate::params::Limits;
 use crate::settings::{ApiSection, QueryApiSettings};
-use crate::store::cache::HistoryCache;
+use crate::store::cache::{HistoryCache, Kept};
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
@@ -58,14 +58,14 @@ impl App {
             .map(|_| runtime::redis::connect(&settings.redis.url))
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad_url)?;
-        let same_day = Arc::new(SameDay::new(connections, keys.clone()));
+        let ttl = Duration::from_millis(settings.api.cache_ttl_ms);
+        let day_cache = (settings.api.day_cache_mb > 0).then(|| Kept::new(settings.api.day_cache_mb << 20, ttl));
+        let same_day = Arc::new(SameDay::new(connections, keys.clone(), day_cache));
         let history = History::new(runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database);
         let hub = Hub::start(redis::Client::open(settings.redis.url.as_str()).map_err(bad_url)?, stop.clone());
         let calendar = Arc::new(calendar);
-        let history_cache = (settings.api.history_cache_mb > 0).then(|| {
-            let ttl = Duration::from_millis(settings.api.history_cache_ttl_ms);
-            Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl))
-        });
+        let history_cache = (settings.api.history_cache_mb > 0)
+            .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));
         let cache = history_cache.clone();
         let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone()));
         Ok(App {

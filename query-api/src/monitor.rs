@@ -54,6 +54,8 @@ pub struct Status {
     pub live: LiveStatus,
     /// `None` when the cache is off.
     pub history_cache: Option<CacheStatus>,
+    /// The cache of the days Redis holds; `None` when it is off.
+    pub day_cache: Option<CacheStatus>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -237,6 +239,7 @@ impl Ops for Monitor {
                 forwarded: self.hub.forwarded.load(Ordering::Relaxed),
             },
             history_cache: self.cache.as_ref().map(|c| c.status()),
+            day_cache: self.same_day.day_cache_status(),
         }
     }
 
@@ -272,12 +275,13 @@ impl Ops for Monitor {
         m.gauge("tickbar_api_live_clients", "Open live-bar event streams.", &[], s.live.clients as f64);
         m.gauge("tickbar_api_live_channels", "Redis channels subscribed for live bars.", &[], s.live.channels as f64);
         m.counter("tickbar_api_live_bars_total", "Live bars received from Redis.", &[], s.live.forwarded);
-        if let Some(c) = s.history_cache {
-            let help = "History answers per symbol: from the cache, read from ClickHouse, or past a silent Redis.";
+        for (cache, status) in [("history", s.history_cache), ("day", s.day_cache)] {
+            let Some(c) = status else { continue };
+            let help = "Answers per symbol (and day): from a cache, read from its store, or past a silent Redis.";
             for (result, n) in [("hit", c.hits), ("miss", c.misses), ("bypass", c.bypassed)] {
-                m.counter("tickbar_api_history_cache_total", help, &[("result", result)], n);
+                m.counter("tickbar_api_cache_total", help, &[("cache", cache), ("result", result)], n);
             }
-            m.gauge("tickbar_api_history_cache_bytes", "Memory the history cache holds.", &[], c.bytes as f64);
+            m.gauge("tickbar_api_cache_bytes", "Memory a cache holds.", &[("cache", cache)], c.bytes as f64);
         }
         m.finish()
     }

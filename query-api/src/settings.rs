@@ -73,8 +73,11 @@ pub struct ApiSection {
     /// Memory for history answers kept between requests (`store::cache`), in MiB; 0 turns the
     /// cache off.
     pub history_cache_mb: u64,
-    /// The longest an answer is kept, for writers of ClickHouse that bump no history version.
-    pub history_cache_ttl_ms: u64,
+    /// Memory for the closed bars of the days Redis holds, kept while the producer's version of
+    /// each (period, symbol) holds, in MiB; 0 turns this cache off.
+    pub day_cache_mb: u64,
+    /// The longest an answer is kept by either cache, for writers that bump no version.
+    pub cache_ttl_ms: u64,
 }
 
 impl Default for ApiSection {
@@ -91,7 +94,8 @@ impl Default for ApiSection {
             producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),
             history_cache_mb: 256,
-            history_cache_ttl_ms: 600_000,
+            day_cache_mb: 256,
+            cache_ttl_ms: 600_000,
         }
     }
 }

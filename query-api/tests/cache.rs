@@ -1,14 +1,16 @@
-//! The history cache against a real Redis and ClickHouse: a history day asked twice is read from
+//! The caches against a real Redis and ClickHouse. History: a day asked twice is read from
 //! ClickHouse once; rows changed behind its back stay unseen until the history version of their
 //! symbol (the consumer's bump) or of all symbols (`producer build`'s) moves, or the TTL passes;
-//! while Redis does not answer, ClickHouse is asked directly.
+//! while Redis does not answer, ClickHouse is asked directly. A day Redis holds: its closed bars
+//! are read once per version the producer sets, a range of the day is cut from the day held, and
+//! the forming bar is read every time.
 
 mod support;
 
 use std::time::Duration;
 
 use common::keys::{history_version_field, ALL_HISTORY};
-use common::{Bar, Period};
+use common::{Bar, Frame, Period};
 use redis::AsyncCommands;
 use runtime::clickhouse::{BarRow, TABLE};
 use support::{bars_of, day_bars, get_json, ApiStores, DATABASE, DAYS};
@@ -37,7 +39,7 @@ async fn day(api: &harness::ServiceProcess) -> Vec<Bar> {
 /// The cache's counter of `result` on `/metrics`.
 async fn counted(api: &harness::ServiceProcess, result: &str) -> u64 {
     let (_, metrics) = api.get("/metrics").await;
-    let line = format!("tickbar_api_history_cache_total{{result=\"{result}\"}} ");
+    let line = format!("tickbar_api_cache_total{{cache=\"history\",result=\"{result}\"}} ");
     let found = metrics.lines().find_map(|l| l.strip_prefix(line.as_str()));
     found.unwrap_or_else(|| panic!("no {line} in {metrics}")).parse().unwrap()
 }
@@ -61,7 +63,7 @@ async fn a_history_answer_is_kept_until_its_version_moves() {
     assert_eq!(day(&api).await, variants[2], "every symbol's version moved, as after a build");
     assert_eq!((counted(&api, "miss").await, counted(&api, "hit").await), (3, 2));
 
-    let expiring = stack.api(&[("TICKBAR__API__HISTORY_CACHE_TTL_MS", "0")]).await;
+    let expiring = stack.api(&[("TICKBAR__API__CACHE_TTL_MS", "0")]).await;
     assert_eq!(day(&expiring).await, variants[2]);
     write_quietly(&stack, &variants[3], 4).await;
     assert_eq!(day(&expiring).await, variants[3], "past the TTL a quiet write is seen too");
@@ -80,5 +82,63 @@ async fn a_cache_of_zero_bytes_is_off() {
     write_quietly(&stack, &day_bars(SYMBOL, DAYS[0], Period::M1, 1), 2).await;
     assert_eq!(day(&api).await, day_bars(SYMBOL, DAYS[0], Period::M1, 1));
     let (_, metrics) = api.get("/metrics").await;
-    assert!(!metrics.contains("tickbar_api_history_cache_total"), "{metrics}");
+    assert!(!metrics.contains("cache=\"history\""), "{metrics}");
+}
+
+/// The bars of `SYMBOL`'s `day` the API answers for `query` (after `start` and `end`).
+async fn redis_day(api: &harness::ServiceProcess, query: &str) -> Vec<Bar> {
+    let (status, answer) = get_json(api, &format!("/api/v1/bars?symbol={SYMBOL}&{query}")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["sources"]["clickhouse"], 0, "{answer}");
+    bars_of(&answer)
+}
+
+/// The day cache's counter of `result`.
+async fn day_counted(api: &harness::ServiceProcess, result: &str) -> u64 {
+    let (_, metrics) = api.get("/metrics").await;
+    let line = format!("tickbar_api_cache_total{{cache=\"day\",result=\"{result}\"}} ");
+    let found = metrics.lines().find_map(|l| l.strip_prefix(line.as_str()));
+    found.unwrap_or_else(|| panic!("no {line} in {metrics}")).parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_day_redis_holds_is_kept_until_the_producer_changes_it_and_the_forming_bar_is_always_read() {
+    let mut stack = ApiStores::start().await;
+    let (day, whole) = (DAYS[2], format!("start={0}&end={0}", DAYS[2]));
+    let bars = day_bars(SYMBOL, day, Period::M1, 0);
+    stack.store_same_day(Period::M1, &bars[..100]).await;
+    let api = stack.api(&[]).await;
+    assert_eq!(redis_day(&api, &whole).await, bars[..100]);
+    assert_eq!(redis_day(&api, &whole).await, bars[..100]);
+    assert_eq!((day_counted(&api, "miss").await, day_counted(&api, "hit").await), (1, 1));
+    let morning = format!("start={day}T10:00:00&end={day}T10:30:00");
+    let (from, to): (Frame, Frame) =
+        (format!("{day} 10:00:00").parse().unwrap(), format!("{day} 10:30:00").parse().unwrap());
+    let expected: Vec<Bar> = bars[..100].iter().filter(|b| (from..=to).contains(&b.frame)).cloned().collect();
+    assert_eq!(
+        (redis_day(&api, &morning).await, day_counted(&api, "hit").await),
+        (expected, 2),
+        "a range of a day held"
+    );
+
+    let key = stack.keys.day_bars(day.parse().unwrap(), Period::M1, SYMBOL.parse().unwrap());
+    let changed = Bar { vol: bars[0].vol + 100, ..bars[0].clone() };
+    let score = changed.frame.epoch_seconds();
+    let _: () = redis::pipe()
+        .zrembyscore(&key, score, score)
+        .zadd(&key, serde_json::to_string(&changed).unwrap(), score)
+        .query_async(&mut stack.con)
+        .await
+        .unwrap();
+    assert_eq!(redis_day(&api, &whole).await[0], bars[0], "held: the producer set no new version");
+    stack.store_same_day(Period::M1, std::slice::from_ref(&changed)).await;
+    assert_eq!(redis_day(&api, &whole).await[0], changed, "the producer's commit moved the version");
+
+    let forming_key = stack.keys.forming_bars(day.parse().unwrap(), Period::M1);
+    for vol in [1, 2] {
+        let forming = Bar { vol, ..bars[100].clone() };
+        let _: () = stack.con.hset(&forming_key, SYMBOL, serde_json::to_string(&forming).unwrap()).await.unwrap();
+        let answer = redis_day(&api, &format!("{whole}&include_forming=true")).await;
+        assert_eq!((answer.len(), answer.last().unwrap()), (101, &forming), "the forming bar is read every time");
+    }
 }

@@ -127,6 +127,19 @@ pub fn wall_ms() -> i64 {
     crate::clock::now_ms()
 }
 
+/// A version stamp: the system clock's microsecond (not `[clock]`'s, which can repeat from run to
+/// run), larger than any this process gave before.
+pub fn version_us() -> u64 {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+    let previous = LAST.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    if previous >= now {
+        LAST.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    } else {
+        now
+    }
+}
+
 /// The market date (Asia/Shanghai) at `epoch_ms`.
 pub fn today(epoch_ms: i64) -> chrono::NaiveDate {
     common::time::date_of(common::time::split_ms(epoch_ms).0)

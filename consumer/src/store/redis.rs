@@ -313,7 +313,7 @@ pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate
         removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
     }
     let mut forming: Vec<String> = Period::ALL.iter().map(|p| keys.forming_bars(day, *p)).collect();
-    forming.push(keys.day_symbols(day));
+    forming.extend([keys.day_symbols(day), keys.day_versions(day)]);
     removed.forming_keys = con.unlink(&forming).await?;
     Ok(removed)
 }

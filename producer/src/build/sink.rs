@@ -105,7 +105,7 @@ impl Sink {
     }
 
     /// Ends the files (Parquet's footer), or bumps the history version of every symbol: a Redis
-    /// that does not answer leaves the query API's cached answers to their `history_cache_ttl_ms`.
+    /// that does not answer leaves the query API's cached answers to their `cache_ttl_ms`.
     pub fn finish(&self) -> Result<()> {
         let (dir, writers) = match self {
             Sink::Files { dir, writers, .. } => (dir, writers),

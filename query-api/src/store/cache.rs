@@ -1,15 +1,20 @@
-//! The history cache: ClickHouse's bars of one symbol and period over one frame range, kept in
-//! memory and served again while that history's version in Redis is the one read before the bars
-//! were fetched. The consumer bumps a symbol's version (`Keys::history_versions`, field
-//! `{period}:{symbol}`) in the same script that ends each batch it wrote, `producer build` the field
-//! of every symbol (`*`) when it is done; so an answer never outlives the data it was read from.
-//! An answer is also dropped `history_cache_ttl_ms` after it was read, for writers that bump
-//! nothing, and while Redis does not answer ClickHouse is asked directly.
+//! Caches of answers: bars of one symbol and period (over one frame range of history, or one day
+//! Redis holds), kept in memory and served again while the version they were read at holds.
+//!
+//! History: the consumer bumps a symbol's version (`Keys::history_versions`, field
+//! `{period}:{symbol}`) in the same script that ends each batch it wrote, `producer build` the
+//! field of every symbol (`*`) when it is done. A day Redis holds: the producer sets the version of
+//! each (period, symbol) whose closed bars a commit changed (`Keys::day_versions`) in the same
+//! transaction. Each request reads the versions before the bars, so an answer is never kept at a
+//! version older than what it holds. An answer is also dropped `cache_ttl_ms` after it was
+//! read (for writers that bump nothing); while Redis does not answer, ClickHouse is asked directly.
 
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use common::{Frame, Period, Symbol};
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
@@ -20,20 +25,29 @@ use crate::served::Served;
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
-/// The version an answer was read at: the counter of all symbols' history and the symbol's own.
+/// The version a history answer was read at: the counter of all symbols' history and the symbol's own.
 pub type Version = (i64, i64);
 
+/// A history answer: one symbol and period over one range of frames.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
+struct Range {
     symbol: Symbol,
     period: Period,
     from: Frame,
     to: Frame,
 }
 
+/// A day Redis holds: one symbol's closed bars of one period, the whole day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DayKey {
+    pub symbol: Symbol,
+    pub period: Period,
+    pub day: NaiveDate,
+}
+
 #[derive(Clone)]
-struct Entry {
-    version: Version,
+struct Entry<V> {
+    version: V,
     bars: Arc<[Served]>,
     read_at: Instant,
 }
@@ -42,44 +56,82 @@ struct Entry {
 #[derive(Clone)]
 struct Bytes;
 
-impl Weighter<Key, Entry> for Bytes {
-    fn weight(&self, _: &Key, entry: &Entry) -> u64 {
+impl<K, V> Weighter<K, Entry<V>> for Bytes {
+    fn weight(&self, _: &K, entry: &Entry<V>) -> u64 {
         (entry.bars.len() * (std::mem::size_of::<Served>() + 200) + 128) as u64
     }
 }
 
-/// How the cache has answered, for the monitor page and `/metrics`.
+/// How a cache has answered, for the monitor page and `/metrics`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct CacheStatus {
     /// Symbols answered from memory.
     pub hits: u64,
-    /// Symbols read from ClickHouse: not held, held at an older version, or expired.
+    /// Symbols read from the store: not held, held at another version, or expired.
     pub misses: u64,
-    /// Requests that went straight to ClickHouse because Redis did not give the versions.
+    /// Requests that went to the store without the cache because Redis did not give the versions.
     pub bypassed: u64,
     pub entries: u64,
     pub bytes: u64,
 }
 
-/// ClickHouse's answers by (symbol, period, range), at most `capacity` bytes of them.
-pub struct HistoryCache {
-    entries: Cache<Key, Entry, Bytes>,
+/// Answers by key, at most a given number of bytes of them, each valid at its version.
+pub struct Kept<K, V> {
+    entries: Cache<K, Entry<V>, Bytes>,
     ttl: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
     bypassed: AtomicU64,
 }
 
-impl HistoryCache {
-    pub fn new(capacity_bytes: u64, ttl: Duration) -> HistoryCache {
+impl<K: Eq + Hash + Clone, V: PartialEq + Clone> Kept<K, V> {
+    pub fn new(capacity_bytes: u64, ttl: Duration) -> Kept<K, V> {
         let items = (capacity_bytes / 16_384).max(16) as usize;
-        HistoryCache {
+        Kept {
             entries: Cache::with_weighter(items, capacity_bytes, Bytes),
             ttl,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             bypassed: AtomicU64::new(0),
         }
+    }
+
+    /// The bars held for `key` at `version` and younger than the TTL; counted as a hit or a miss.
+    pub fn get(&self, key: &K, version: &V) -> Option<Vec<Served>> {
+        let held = self.entries.get(key).filter(|e| e.version == *version && e.read_at.elapsed() < self.ttl);
+        let counter = if held.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        held.map(|e| e.bars.to_vec())
+    }
+
+    /// Keeps `bars`, read at `version` (each written out once, `Served::kept`).
+    pub fn put(&self, key: K, version: V, bars: &[Served]) {
+        let entry = Entry { version, bars: bars.iter().map(Served::kept).collect(), read_at: Instant::now() };
+        self.entries.insert(key, entry);
+    }
+
+    /// Counts a request served without the cache.
+    pub fn bypass(&self) {
+        self.bypassed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn status(&self) -> CacheStatus {
+        CacheStatus {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            bypassed: self.bypassed.load(Ordering::Relaxed),
+            entries: self.entries.len() as u64,
+            bytes: self.entries.weight(),
+        }
+    }
+}
+
+/// History answers by (symbol, period, range).
+pub struct HistoryCache(Kept<Range, Version>);
+
+impl HistoryCache {
+    pub fn new(capacity_bytes: u64, ttl: Duration) -> HistoryCache {
+        HistoryCache(Kept::new(capacity_bytes, ttl))
     }
 
     /// [`History::bars`] through the cache: the versions of `symbols` read in one round trip, the
@@ -93,41 +145,25 @@ impl HistoryCache {
         range: (Frame, Frame),
     ) -> Result<Vec<Vec<Served>>> {
         let Ok(versions) = same_day.history_versions(period, symbols).await else {
-            self.bypassed.fetch_add(1, Ordering::Relaxed);
+            self.0.bypass();
             return history.bars(symbols, period, range).await;
         };
-        let key = |symbol: Symbol| Key { symbol, period, from: range.0, to: range.1 };
+        let key = |symbol: Symbol| Range { symbol, period, from: range.0, to: range.1 };
         let mut found: Vec<Option<Vec<Served>>> =
-            symbols.iter().zip(&versions).map(|(s, v)| self.held(&key(*s), *v)).collect();
+            symbols.iter().zip(&versions).map(|(s, v)| self.0.get(&key(*s), v)).collect();
         let missing: Vec<usize> = (0..symbols.len()).filter(|i| found[*i].is_none()).collect();
-        self.hits.fetch_add((symbols.len() - missing.len()) as u64, Ordering::Relaxed);
-        self.misses.fetch_add(missing.len() as u64, Ordering::Relaxed);
         if !missing.is_empty() {
             let wanted: Vec<Symbol> = missing.iter().map(|i| symbols[*i]).collect();
             let fetched = history.bars(&wanted, period, range).await?;
-            let read_at = Instant::now();
             for (i, bars) in missing.into_iter().zip(fetched) {
-                let entry = Entry { version: versions[i], bars: bars.iter().map(Served::kept).collect(), read_at };
-                self.entries.insert(key(symbols[i]), entry);
+                self.0.put(key(symbols[i]), versions[i], &bars);
                 found[i] = Some(bars);
             }
         }
         Ok(found.into_iter().map(|bars| bars.expect("every symbol found or fetched")).collect())
     }
 
-    /// The bars held for `key` at `version` and younger than the TTL.
-    fn held(&self, key: &Key, version: Version) -> Option<Vec<Served>> {
-        let entry = self.entries.get(key)?;
-        (entry.version == version && entry.read_at.elapsed() < self.ttl).then(|| entry.bars.to_vec())
-    }
-
     pub fn status(&self) -> CacheStatus {
-        CacheStatus {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            bypassed: self.bypassed.load(Ordering::Relaxed),
-            entries: self.entries.len() as u64,
-            bytes: self.entries.weight(),
-        }
+        self.0.status()
     }
 }

@@ -1,6 +1,7 @@
 //! Same-day bars in Redis, as the producer writes them: the set of days held, each day's closed bars
 //! (a sorted set per symbol and period, read by score range), the forming bar of each symbol, and
-//! the day's symbol set a snapshot of the whole market reads by.
+//! the day's symbol set a snapshot of the whole market reads by; closed bars kept in memory while
+//! the day's version of their (period, symbol) holds (`store::cache`).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +13,9 @@ use common::{Bar, Frame, Period, Symbol};
 use redis::aio::ConnectionManager;
 
 use crate::error::{AppError, Result};
+use crate::plan::whole_day;
 use crate::served::{Body, Served, Store};
+use crate::store::cache::{CacheStatus, DayKey, Kept};
 
 /// The days Redis holds and their bars.
 pub struct SameDay {
@@ -22,13 +25,15 @@ pub struct SameDay {
     keys: Keys,
     /// The days held as last read, used while Redis does not answer.
     last_held: Mutex<Option<BTreeSet<NaiveDate>>>,
+    /// Each day's closed bars by (symbol, period), kept at the version the producer set.
+    cache: Option<Kept<DayKey, u64>>,
 }
 
 impl SameDay {
-    /// Reads through `connections` (at least one) in turn.
-    pub fn new(connections: Vec<ConnectionManager>, keys: Keys) -> SameDay {
+    /// Reads through `connections` (at least one) in turn, keeping closed bars in `cache`.
+    pub fn new(connections: Vec<ConnectionManager>, keys: Keys, cache: Option<Kept<DayKey, u64>>) -> SameDay {
         assert!(!connections.is_empty(), "at least one redis connection");
-        SameDay { connections, next: AtomicUsize::new(0), keys, last_held: Mutex::new(None) }
+        SameDay { connections, next: AtomicUsize::new(0), keys, last_held: Mutex::new(None), cache }
     }
 
     fn con(&self) -> ConnectionManager {
@@ -70,55 +75,101 @@ impl SameDay {
         Ok(parts.into_iter().flatten().collect())
     }
 
-    /// [`Self::bars`] of `symbols` in one pipeline on `con`.
+    /// [`Self::bars`] of `symbols` on `con`: first the days' versions of the symbols (when the day
+    /// cache is on) and the forming bars (when asked), in one pipeline; then the closed bars the
+    /// cache does not hold, in another (the whole day, to keep, when its version is known).
     async fn bars_on(
         &self,
         mut con: ConnectionManager,
         days: &[NaiveDate],
         symbols: &[Symbol],
         period: Period,
-        (start, end): (Frame, Frame),
+        range: (Frame, Frame),
         forming: bool,
     ) -> Result<Vec<Vec<Served>>> {
-        let mut pipe = redis::pipe();
-        for symbol in symbols {
+        let mut first = redis::pipe();
+        if self.cache.is_some() {
             for day in days {
-                let key = self.keys.day_bars(*day, period, *symbol);
-                pipe.cmd("ZRANGEBYSCORE")
-                    .arg(key)
-                    .arg(start.epoch_seconds())
-                    .arg(end.epoch_seconds())
-                    .arg("WITHSCORES");
-                if forming {
-                    pipe.hget(self.keys.forming_bars(*day, period), symbol.to_string());
+                let fields: Vec<String> = symbols.iter().map(|s| history_version_field(period, s)).collect();
+                first.cmd("HMGET").arg(self.keys.day_versions(*day)).arg(fields);
+            }
+        }
+        if forming {
+            for symbol in symbols {
+                for day in days {
+                    first.hget(self.keys.forming_bars(*day, period), symbol.to_string());
                 }
             }
         }
-        let replies: Vec<redis::Value> = pipe.query_async(&mut con).await.map_err(AppError::redis)?;
+        let replies: Vec<redis::Value> = if first.cmd_iter().next().is_some() {
+            first.query_async(&mut con).await.map_err(AppError::redis)?
+        } else {
+            Vec::new()
+        };
         let mut replies = replies.into_iter();
+        let versions: Vec<Vec<Option<u64>>> = match &self.cache {
+            Some(_) => days.iter().map(|_| decode(replies.next())).collect::<Result<_>>()?,
+            None => Vec::new(),
+        };
+        let version = |d: usize, s: usize| versions.get(d).and_then(|v| v[s]);
+        let mut closed: Vec<Vec<Option<Vec<Served>>>> = (0..symbols.len())
+            .map(|s| (0..days.len()).map(|d| self.held(symbols[s], period, days[d], version(d, s))).collect())
+            .collect();
+        let mut second = redis::pipe();
+        let mut wanted = Vec::new();
+        for (s, symbol) in symbols.iter().enumerate() {
+            for (d, day) in days.iter().enumerate() {
+                if closed[s][d].is_none() {
+                    let (from, to) = if version(d, s).is_some() { whole_day(*day) } else { range };
+                    let key = self.keys.day_bars(*day, period, *symbol);
+                    second
+                        .cmd("ZRANGEBYSCORE")
+                        .arg(key)
+                        .arg(from.epoch_seconds())
+                        .arg(to.epoch_seconds())
+                        .arg("WITHSCORES");
+                    wanted.push((s, d));
+                }
+            }
+        }
+        if !wanted.is_empty() {
+            let read: Vec<redis::Value> = second.query_async(&mut con).await.map_err(AppError::redis)?;
+            for ((s, d), reply) in wanted.into_iter().zip(read) {
+                let mut bars = Vec::new();
+                push_closed(&mut bars, decode(Some(reply))?)?;
+                if let (Some(cache), Some(v)) = (&self.cache, version(d, s)) {
+                    cache.put(DayKey { symbol: symbols[s], period, day: days[d] }, v, &bars);
+                }
+                closed[s][d] = Some(bars);
+            }
+        }
         let mut all = Vec::with_capacity(symbols.len());
-        for _ in symbols {
+        for per_day in closed {
             let mut out = Vec::new();
-            for _ in days {
+            for bars in per_day {
                 let first = out.len();
-                push_closed(&mut out, decode(replies.next())?)?;
+                let bars = bars.expect("every day found or read");
+                out.extend(bars.into_iter().filter(|b| (range.0..=range.1).contains(&b.frame())));
                 if forming {
                     let bar: Option<String> = decode(replies.next())?;
                     if let Some(bar) = bar.as_deref().map(parse).transpose()? {
-                        let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
-                        let reaches =
-                            bar.frame.epoch_seconds() - i64::from(period.minutes()) * 60 <= end.epoch_seconds();
-                        if open && bar.frame >= start && reaches {
-                            let frame = bar.frame;
-                            out.push(Served { frame, body: Body::Parsed { bar, forming: true }, store: Store::Redis });
-                            out[first..].sort_by_key(Served::frame);
-                        }
+                        add_forming(&mut out, first, bar, period, range);
                     }
                 }
             }
             all.push(out);
         }
         Ok(all)
+    }
+
+    /// The closed bars of `symbol`'s `day` the cache holds at `version` (none without a version).
+    fn held(&self, symbol: Symbol, period: Period, day: NaiveDate, version: Option<u64>) -> Option<Vec<Served>> {
+        let (cache, version) = (self.cache.as_ref()?, version?);
+        cache.get(&DayKey { symbol, period, day }, &version)
+    }
+
+    pub fn day_cache_status(&self) -> Option<CacheStatus> {
+        self.cache.as_ref().map(Kept::status)
     }
 
     /// Per symbol (those of `symbols`, or all of the day's symbol set, in symbol order): its
@@ -217,6 +268,18 @@ return out
 fn decode<T: redis::FromRedisValue>(value: Option<redis::Value>) -> Result<T> {
     let value = value.unwrap_or(redis::Value::Nil);
     redis::from_redis_value(value).map_err(|e| AppError::redis(e.into()))
+}
+
+/// Adds the forming `bar` to the day's bars from `first` on when it has not closed, and its
+/// interval reaches into the range (the bar forming at `end` counts).
+fn add_forming(out: &mut Vec<Served>, first: usize, bar: Bar, period: Period, (start, end): (Frame, Frame)) {
+    let open = !out[first..].iter().any(|b| b.frame() == bar.frame);
+    let reaches = bar.frame.epoch_seconds() - i64::from(period.minutes()) * 60 <= end.epoch_seconds();
+    if open && bar.frame >= start && reaches {
+        let frame = bar.frame;
+        out.push(Served { frame, body: Body::Parsed { bar, forming: true }, store: Store::Redis });
+        out[first..].sort_by_key(Served::frame);
+    }
 }
 
 /// Appends a day's closed bars as stored (their JSON untouched), each with its frame (the score).
