@@ -24,8 +24,9 @@ pub struct Served {
 #[derive(Debug, Clone)]
 pub enum Body {
     /// The bar object exactly as the producer stored it in Redis: passed through without being
-    /// parsed and written again (the producer wrote it from a [`Bar`]).
-    Stored(String),
+    /// parsed and written again (the producer wrote it from a [`Bar`]); shared, so a day the cache
+    /// keeps is served again without a copy.
+    Stored(Arc<str>),
     /// A bar read into its fields: ClickHouse rows and the forming bar.
     Parsed { bar: Bar, forming: bool },
     /// A closed bar read into its fields and written out once: what the history cache keeps, so a

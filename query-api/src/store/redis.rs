@@ -295,7 +295,7 @@ fn stored(json: String, score: i64) -> Result<Served> {
     if !(json.starts_with('{') && json.ends_with('}')) {
         return Err(unreadable(&json));
     }
-    Ok(Served { frame: Frame::from_epoch_seconds(score), body: Body::Stored(json), store: Store::Redis })
+    Ok(Served { frame: Frame::from_epoch_seconds(score), body: Body::Stored(json.into()), store: Store::Redis })
 }
 
 fn parse(json: &str) -> Result<Bar> {
