@@ -15,7 +15,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::number::decimal_from_text;
+use crate::number::{decimal_from_text, plain_parts};
 use crate::Error;
 
 /// A [`Price`] from a numeric literal: `price!(1650.5)`; panics on one that is no price.
@@ -229,19 +229,7 @@ fn units_of_decimal(value: Decimal) -> Option<i128> {
 /// Up to 18 integer digits and any number of decimals, rounded at the fifth; `None` for any other
 /// shape, which [`units_of_text`] hands to `Decimal`.
 fn plain_units(text: &str) -> Option<i128> {
-    let (negative, digits) = match text.as_bytes() {
-        [b'-', rest @ ..] => (true, rest),
-        rest => (false, rest),
-    };
-    let dot = digits.iter().position(|&b| b == b'.');
-    let (int, frac) = match dot {
-        Some(at) => (&digits[..at], &digits[at + 1..]),
-        None => (digits, &digits[digits.len()..]),
-    };
-    let well_formed = !int.is_empty() && int.len() <= 18 && (dot.is_none() || !frac.is_empty());
-    if !well_formed || !int.iter().chain(frac).all(u8::is_ascii_digit) {
-        return None;
-    }
+    let (negative, int, frac) = plain_parts(text).filter(|(_, int, _)| int.len() <= 18)?;
     let number = |bytes: &[u8]| bytes.iter().fold(0i128, |n, &b| n * 10 + i128::from(b - b'0'));
     let kept = &frac[..frac.len().min(SCALE as usize)];
     let mut units = number(int) * UNIT + number(kept) * 10_i128.pow(SCALE - kept.len() as u32);

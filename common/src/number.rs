@@ -69,6 +69,18 @@ pub fn decimal_from_text(text: &str) -> Option<Decimal> {
 /// `-`? digits (`.` digits)?, at most 19 digits in all, as the decimal `Decimal::from_str` makes
 /// of it (the same mantissa and scale, a negative zero kept); `None` for anything else.
 fn plain_decimal(text: &str) -> Option<Decimal> {
+    let (negative, int, frac) = plain_parts(text)?;
+    if int.len() + frac.len() > 19 {
+        return None;
+    }
+    let mantissa = int.iter().chain(frac).fold(0u64, |m, &b| m * 10 + u64::from(b - b'0'));
+    let (lo, mid) = (mantissa as u32, (mantissa >> 32) as u32);
+    Some(Decimal::from_parts(lo, mid, 0, negative, frac.len() as u32))
+}
+
+/// The parts of a plain decimal literal, `-`? digits (`.` digits)?: whether it is negative, its
+/// integer digits and its fraction's; `None` for any other shape.
+pub(crate) fn plain_parts(text: &str) -> Option<(bool, &[u8], &[u8])> {
     let (negative, digits) = match text.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         rest => (false, rest),
@@ -78,18 +90,8 @@ fn plain_decimal(text: &str) -> Option<Decimal> {
         Some(at) => (&digits[..at], &digits[at + 1..]),
         None => (digits, &digits[digits.len()..]),
     };
-    if int.is_empty() || (dot.is_some() && frac.is_empty()) || int.len() + frac.len() > 19 {
-        return None;
-    }
-    let mut mantissa = 0u64;
-    for &b in int.iter().chain(frac) {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        mantissa = mantissa * 10 + u64::from(b - b'0');
-    }
-    let (lo, mid) = (mantissa as u32, (mantissa >> 32) as u32);
-    Some(Decimal::from_parts(lo, mid, 0, negative, frac.len() as u32))
+    let shaped = !int.is_empty() && (dot.is_none() || !frac.is_empty());
+    (shaped && int.iter().chain(frac).all(u8::is_ascii_digit)).then_some((negative, int, frac))
 }
 
 /// The whole non-negative count a number's literal text (or a numeric string) stands for, as

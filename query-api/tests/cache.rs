@@ -36,10 +36,10 @@ async fn day(api: &harness::ServiceProcess) -> Vec<Bar> {
     bars_of(&answer)
 }
 
-/// The cache's counter of `result` on `/metrics`.
-async fn counted(api: &harness::ServiceProcess, result: &str) -> u64 {
+/// The counter of `result` of `cache` (`history` or `day`) on `/metrics`.
+async fn counted(api: &harness::ServiceProcess, cache: &str, result: &str) -> u64 {
     let (_, metrics) = api.get("/metrics").await;
-    let line = format!("tickbar_api_cache_total{{cache=\"history\",result=\"{result}\"}} ");
+    let line = format!("tickbar_api_cache_total{{cache=\"{cache}\",result=\"{result}\"}} ");
     let found = metrics.lines().find_map(|l| l.strip_prefix(line.as_str()));
     found.unwrap_or_else(|| panic!("no {line} in {metrics}")).parse().unwrap()
 }
@@ -52,7 +52,7 @@ async fn a_history_answer_is_kept_until_its_version_moves() {
     let api = stack.api(&[]).await;
     assert_eq!(day(&api).await, variants[0]);
     assert_eq!(day(&api).await, variants[0]);
-    assert_eq!((counted(&api, "miss").await, counted(&api, "hit").await), (1, 1));
+    assert_eq!((counted(&api, "history", "miss").await, counted(&api, "history", "hit").await), (1, 1));
 
     write_quietly(&stack, &variants[1], 2).await;
     assert_eq!(day(&api).await, variants[0], "held: nothing said the history changed");
@@ -61,7 +61,7 @@ async fn a_history_answer_is_kept_until_its_version_moves() {
     write_quietly(&stack, &variants[2], 3).await;
     bump(&mut stack, ALL_HISTORY).await;
     assert_eq!(day(&api).await, variants[2], "every symbol's version moved, as after a build");
-    assert_eq!((counted(&api, "miss").await, counted(&api, "hit").await), (3, 2));
+    assert_eq!((counted(&api, "history", "miss").await, counted(&api, "history", "hit").await), (3, 2));
 
     let expiring = stack.api(&[("TICKBAR__API__CACHE_TTL_MS", "0")]).await;
     assert_eq!(day(&expiring).await, variants[2]);
@@ -71,7 +71,7 @@ async fn a_history_answer_is_kept_until_its_version_moves() {
     stack.redis.stop();
     write_quietly(&stack, &variants[0], 5).await;
     assert_eq!(day(&api).await, variants[0], "without Redis's versions ClickHouse is asked");
-    assert_eq!(counted(&api, "bypass").await, 1);
+    assert_eq!(counted(&api, "history", "bypass").await, 1);
 }
 
 #[tokio::test]
@@ -93,14 +93,6 @@ async fn redis_day(api: &harness::ServiceProcess, query: &str) -> Vec<Bar> {
     bars_of(&answer)
 }
 
-/// The day cache's counter of `result`.
-async fn day_counted(api: &harness::ServiceProcess, result: &str) -> u64 {
-    let (_, metrics) = api.get("/metrics").await;
-    let line = format!("tickbar_api_cache_total{{cache=\"day\",result=\"{result}\"}} ");
-    let found = metrics.lines().find_map(|l| l.strip_prefix(line.as_str()));
-    found.unwrap_or_else(|| panic!("no {line} in {metrics}")).parse().unwrap()
-}
-
 #[tokio::test]
 async fn a_day_redis_holds_is_kept_until_the_producer_changes_it_and_the_forming_bar_is_always_read() {
     let mut stack = ApiStores::start().await;
@@ -110,13 +102,13 @@ async fn a_day_redis_holds_is_kept_until_the_producer_changes_it_and_the_forming
     let api = stack.api(&[]).await;
     assert_eq!(redis_day(&api, &whole).await, bars[..100]);
     assert_eq!(redis_day(&api, &whole).await, bars[..100]);
-    assert_eq!((day_counted(&api, "miss").await, day_counted(&api, "hit").await), (1, 1));
+    assert_eq!((counted(&api, "day", "miss").await, counted(&api, "day", "hit").await), (1, 1));
     let morning = format!("start={day}T10:00:00&end={day}T10:30:00");
     let (from, to): (Frame, Frame) =
         (format!("{day} 10:00:00").parse().unwrap(), format!("{day} 10:30:00").parse().unwrap());
     let expected: Vec<Bar> = bars[..100].iter().filter(|b| (from..=to).contains(&b.frame)).cloned().collect();
     assert_eq!(
-        (redis_day(&api, &morning).await, day_counted(&api, "hit").await),
+        (redis_day(&api, &morning).await, counted(&api, "day", "hit").await),
         (expected, 2),
         "a range of a day held"
     );
