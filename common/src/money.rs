@@ -193,12 +193,6 @@ impl Mul<u64> for Price {
     }
 }
 
-impl From<Price> for Amount {
-    fn from(price: Price) -> Amount {
-        Amount(i128::from(price.0))
-    }
-}
-
 /// `units` 1/10,000 yuan in the shortest exact form: no trailing zeros, no point for whole yuan.
 fn write_units(units: i128, f: &mut impl fmt::Write) -> fmt::Result {
     let sign = if units < 0 { "-" } else { "" };

@@ -53,7 +53,7 @@ impl Served {
         match &self.body {
             Body::Parsed { bar, forming: false } => {
                 let json = serde_json::to_string(bar).expect("bars serialize").into();
-                Served { body: Body::Kept { bar: bar.clone(), json }, ..self.clone() }
+                Served { frame: self.frame, body: Body::Kept { bar: bar.clone(), json }, store: self.store }
             }
             _ => self.clone(),
         }

@@ -89,9 +89,9 @@ impl SameDay {
     ) -> Result<Vec<Vec<Served>>> {
         let mut first = redis::pipe();
         if self.cache.is_some() {
+            let fields: Vec<String> = symbols.iter().map(|s| history_version_field(period, s)).collect();
             for day in days {
-                let fields: Vec<String> = symbols.iter().map(|s| history_version_field(period, s)).collect();
-                first.cmd("HMGET").arg(self.keys.day_versions(*day)).arg(fields);
+                first.cmd("HMGET").arg(self.keys.day_versions(*day)).arg(&fields);
             }
         }
         if forming {
