@@ -275,12 +275,18 @@ impl Ops for Monitor {
         m.gauge("tickbar_api_live_clients", "Open live-bar event streams.", &[], s.live.clients as f64);
         m.gauge("tickbar_api_live_channels", "Redis channels subscribed for live bars.", &[], s.live.channels as f64);
         m.counter("tickbar_api_live_bars_total", "Live bars received from Redis.", &[], s.live.forwarded);
-        for (cache, status) in [("history", s.history_cache), ("day", s.day_cache)] {
-            let Some(c) = status else { continue };
-            let help = "Answers per symbol (and day): from a cache, read from its store, or past a silent Redis.";
+        // Each family's samples in one group, as the text format wants them.
+        let caches: Vec<(&str, CacheStatus)> = [("history", s.history_cache), ("day", s.day_cache)]
+            .into_iter()
+            .filter_map(|(cache, status)| status.map(|c| (cache, c)))
+            .collect();
+        let help = "Answers per symbol (and day): from a cache, read from its store, or past a silent Redis.";
+        for (cache, c) in &caches {
             for (result, n) in [("hit", c.hits), ("miss", c.misses), ("bypass", c.bypassed)] {
                 m.counter("tickbar_api_cache_total", help, &[("cache", cache), ("result", result)], n);
             }
+        }
+        for (cache, c) in &caches {
             m.gauge("tickbar_api_cache_bytes", "Memory a cache holds.", &[("cache", cache)], c.bytes as f64);
         }
         m.finish()

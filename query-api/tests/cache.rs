@@ -53,6 +53,10 @@ async fn a_history_answer_is_kept_until_its_version_moves() {
     assert_eq!(day(&api).await, variants[0]);
     assert_eq!(day(&api).await, variants[0]);
     assert_eq!((counted(&api, "history", "miss").await, counted(&api, "history", "hit").await), (1, 1));
+    let (_, metrics) = api.get("/metrics").await;
+    for family in ["tickbar_api_cache_total", "tickbar_api_cache_bytes"] {
+        assert_eq!(metrics.matches(&format!("# TYPE {family} ")).count(), 1, "one group per family: {metrics}");
+    }
 
     write_quietly(&stack, &variants[1], 2).await;
     assert_eq!(day(&api).await, variants[0], "held: nothing said the history changed");
