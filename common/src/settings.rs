@@ -17,12 +17,28 @@ pub struct RedisSettings {
     pub url: String,
     /// Prepended to every key and channel, so deployments and tests can share one Redis.
     pub key_prefix: String,
+    /// `[redis.tls]`: the CA and client certificate of a `rediss://` URL.
+    pub tls: TlsSettings,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        RedisSettings { url: "redis://127.0.0.1:6379/0".into(), key_prefix: String::new() }
+        RedisSettings { url: "redis://127.0.0.1:6379/0".into(), key_prefix: String::new(), tls: TlsSettings::default() }
     }
+}
+
+/// `[redis.tls]`, `[clickhouse.tls]`: how a `rediss://` or `https://` connection trusts the server
+/// and proves the client. Unset, the system's root certificates are trusted and no client
+/// certificate is sent; a plain `redis://` or `http://` URL ignores them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file of the CA certificate(s) to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate (chain), for servers that ask for one (mutual TLS).
+    pub cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key; set together with `cert_file`.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[clickhouse]`
@@ -36,6 +52,8 @@ pub struct ClickHouseSettings {
     pub user: String,
     #[serde(serialize_with = "redacted")]
     pub password: String,
+    /// `[clickhouse.tls]`: the CA and client certificate of an `https://` URL.
+    pub tls: TlsSettings,
 }
 
 impl Default for ClickHouseSettings {
@@ -45,6 +63,7 @@ impl Default for ClickHouseSettings {
             database: "tickbar".into(),
             user: "default".into(),
             password: String::new(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -156,7 +175,7 @@ mod tests {
 
     #[test]
     fn printed_settings_show_whether_a_secret_is_set_never_its_value() {
-        let redis = RedisSettings { url: "redis://tickbar:s3cret@10.0.0.5:6379/0".into(), key_prefix: String::new() };
+        let redis = RedisSettings { url: "redis://tickbar:s3cret@10.0.0.5:6379/0".into(), ..RedisSettings::default() };
         let clickhouse = ClickHouseSettings { password: "s3cret".into(), ..ClickHouseSettings::default() };
         let printed = serde_json::to_string(&(redis, clickhouse, ClickHouseSettings::default())).unwrap();
         assert!(!printed.contains("s3cret"), "{printed}");
@@ -169,7 +188,7 @@ mod tests {
             ("https://reader:s3cret@ch.example:8443", "https://reader:(set)@ch.example:8443"),
             ("http://t0ken@host:8123", "http://(set)@host:8123"),
         ] {
-            let redis = RedisSettings { url: url.into(), key_prefix: String::new() };
+            let redis = RedisSettings { url: url.into(), ..RedisSettings::default() };
             let printed = serde_json::to_value(&redis).unwrap();
             assert_eq!(printed["url"], shown);
             let clickhouse = ClickHouseSettings { url: url.into(), ..ClickHouseSettings::default() };

@@ -76,6 +76,8 @@ enum Command {
 /// The parts both the service and `cleanup` are built from.
 struct Wiring {
     instance: String,
+    /// The client of `[clickhouse]`, not naming the database (which may not exist yet).
+    clickhouse: clickhouse::Client,
     queues: Queues,
     history: History,
     cleanup: Cleanup,
@@ -88,7 +90,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
     let calendar = Arc::new(calendar);
-    let parts = parts(&settings, calendar.clone());
+    let parts = parts(&settings, calendar.clone())?;
     match cli.command {
         Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
         None => rt.block_on(serve(settings, parts))?,
@@ -100,13 +102,14 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Wiring {
+fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Result<Wiring, runtime::Error> {
     let section = &settings.consumer;
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let instance = section.instance_name();
     let ttl = Duration::from_millis(section.lock_ttl_ms.max(1000));
+    let clickhouse = runtime::clickhouse::client(&settings.clickhouse)?;
     let history = History::new(
-        runtime::clickhouse::client(&settings.clickhouse),
+        clickhouse.clone(),
         &settings.clickhouse.database,
         Duration::from_millis(section.insert_timeout_ms),
     );
@@ -122,7 +125,7 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Wiring 
         integrity_days: section.integrity_days,
         webhook_url: section.webhook_url.clone().filter(|u| !u.is_empty()),
     };
-    Wiring { instance, queues, history, cleanup }
+    Ok(Wiring { instance, clickhouse, queues, history, cleanup })
 }
 
 /// `consumer cleanup [--day D]`: the exit status.
@@ -136,8 +139,8 @@ async fn cleanup_once(
         Some(day) => day,
         None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(runtime::ops::wall_ms() / 1000).date())?,
     };
-    apply_schema(settings).await.context("clickhouse")?;
-    let mut con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
+    apply_schema(settings, &parts.clickhouse).await.context("clickhouse")?;
+    let mut con = runtime::redis::connect(&settings.redis).context("redis")?;
     let report = parts.cleanup.run(&mut con, vec![day], Trigger::Command, None, force).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(match (&report.error, report.ok) {
@@ -149,7 +152,7 @@ async fn cleanup_once(
 
 async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> {
     let section = &settings.consumer;
-    let con = runtime::redis::connect(&settings.redis.url).context("redis.url")?;
+    let con = runtime::redis::connect(&settings.redis).context("redis")?;
     let monitor = Arc::new(Monitor::new(
         parts.instance.clone(),
         parts.queues.clone(),
@@ -161,7 +164,7 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
     let stop_rx = lifetime.stop();
     let http = lifetime.serve(monitor.routes());
     tracing::info!(listen = %settings.http.listen, instance = %parts.instance, "consumer started");
-    if !schema_applied(&settings, &monitor, stop_rx.clone()).await {
+    if !schema_applied(&settings, &parts.clickhouse, &monitor, stop_rx.clone()).await {
         http.await??;
         return Ok(());
     }
@@ -185,12 +188,13 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
 /// Applies the DDL, retrying with backoff while ClickHouse is away; `false` when stopped first.
 async fn schema_applied(
     settings: &ConsumerSettings,
+    client: &clickhouse::Client,
     monitor: &Monitor,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> bool {
     let mut backoff = Backoff::new();
     loop {
-        match apply_schema(settings).await {
+        match apply_schema(settings, client).await {
             Ok(()) => {
                 monitor.set_up(Store::ClickHouse);
                 return true;
@@ -204,9 +208,7 @@ async fn schema_applied(
     }
 }
 
-/// Creates the database and the bars table when missing (the client must not name the database,
-/// which may not exist yet).
-async fn apply_schema(settings: &ConsumerSettings) -> clickhouse::error::Result<()> {
-    runtime::clickhouse::apply_schema(&runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database)
-        .await
+/// Creates the database and the bars table when missing.
+async fn apply_schema(settings: &ConsumerSettings, client: &clickhouse::Client) -> clickhouse::error::Result<()> {
+    runtime::clickhouse::apply_schema(client, &settings.clickhouse.database).await
 }

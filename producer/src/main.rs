@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
         None => rt.block_on(serve(settings, calendar))?,
         Some(Command::Replay { file, speed }) => {
             anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");
-            let mut con = store::connect(&settings.redis.url)?;
+            let mut con = store::connect(&settings.redis)?;
             let report = rt.block_on(replay::replay(&mut con, &keys, &file, speed))?;
             println!("{}", serde_json::to_string(&report)?);
         }
@@ -133,12 +133,12 @@ fn main() -> anyhow::Result<()> {
                 Unit::Lots => VolumeUnit::Lots,
             };
             let normaliser = Normaliser::new(settings.bars.layout, calendar, period, source, unit);
-            let mut con = store::connect(&settings.redis.url)?;
+            let mut con = store::connect(&settings.redis)?;
             let report = rt.block_on(import::import(&mut con, &keys, &file, period, normaliser))?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Some(Command::ImportFactors { file }) => {
-            let mut con = store::connect(&settings.redis.url)?;
+            let mut con = store::connect(&settings.redis)?;
             let report = rt.block_on(factors::import(&mut con, &keys, &file))?;
             println!("{}", serde_json::to_string(&report)?);
         }
@@ -164,10 +164,10 @@ fn build(
             build::sink::Sink::files(&dir, format)?
         }
         None => {
-            let client = runtime::clickhouse::client(&settings.clickhouse);
+            let client = runtime::clickhouse::client(&settings.clickhouse)?;
             let version = chrono::Utc::now().timestamp_micros() as u64;
             let runtime = tokio::runtime::Handle::current();
-            let redis = redis::Client::open(settings.redis.url.as_str()).context("redis.url")?;
+            let redis = runtime::redis::client(&settings.redis).context("redis")?;
             let versions = build::sink::Versions { redis, keys: Keys::new(settings.redis.key_prefix.clone()) };
             build::sink::Sink::clickhouse(client, &settings.clickhouse.database, runtime, version, versions)?
         }
@@ -189,8 +189,8 @@ fn progress_bar() -> indicatif::ProgressBar {
 
 async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {
     let keys = Keys::new(settings.redis.key_prefix.clone());
-    let con = store::connect(&settings.redis.url).context("redis.url")?;
-    let probe = store::Store::new(store::connect(&settings.redis.url)?, keys, &settings.producer);
+    let con = store::connect(&settings.redis).context("redis.url")?;
+    let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings.producer);
     let monitor = Arc::new(monitor::Monitor::new(
         settings.producer.clock,
         runtime::instance_name(&settings.producer.instance),

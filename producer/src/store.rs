@@ -36,8 +36,8 @@ return value";
 
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
-pub fn connect(url: &str) -> Result<ConnectionManager> {
-    Ok(runtime::redis::connect(url)?)
+pub fn connect(settings: &common::settings::RedisSettings) -> Result<ConnectionManager> {
+    Ok(runtime::redis::connect(settings)?)
 }
 
 /// The tick stream as this producer reads and writes it.

@@ -52,17 +52,19 @@ impl App {
     /// so a store that is down at the start makes 503s, not a failed start; the live-bar hub's task
     /// is started and ends when `stop` turns true. A setting that cannot work is an error.
     pub fn connect(settings: &QueryApiSettings, calendar: TradingCalendar, stop: watch::Receiver<bool>) -> Result<App> {
-        let bad_url = |e: redis::RedisError| AppError::Settings(format!("redis.url: {e}"));
+        let bad_url = |e: redis::RedisError| AppError::Settings(format!("redis: {e}"));
         let keys = Keys::new(settings.redis.key_prefix.clone());
         let connections = (0..settings.api.redis_connections.max(1))
-            .map(|_| runtime::redis::connect(&settings.redis.url))
+            .map(|_| runtime::redis::connect(&settings.redis))
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad_url)?;
         let ttl = Duration::from_millis(settings.api.cache_ttl_ms);
         let day_cache = (settings.api.day_cache_mb > 0).then(|| Kept::new(settings.api.day_cache_mb << 20, ttl));
         let same_day = Arc::new(SameDay::new(connections, keys.clone(), day_cache));
-        let history = History::new(runtime::clickhouse::client(&settings.clickhouse), &settings.clickhouse.database);
-        let hub = Hub::start(redis::Client::open(settings.redis.url.as_str()).map_err(bad_url)?, stop.clone());
+        let clickhouse =
+            runtime::clickhouse::client(&settings.clickhouse).map_err(|e| AppError::Settings(e.to_string()))?;
+        let history = History::new(clickhouse, &settings.clickhouse.database);
+        let hub = Hub::start(runtime::redis::client(&settings.redis).map_err(bad_url)?, stop.clone());
         let calendar = Arc::new(calendar);
         let history_cache = (settings.api.history_cache_mb > 0)
             .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));

@@ -22,13 +22,34 @@ const AMOUNT_LIMIT: i128 = 10i128.pow(22);
 /// The single-node DDL (`sql/`), in order; `{database}` stands for `clickhouse.database`.
 const SCHEMA: [&str; 2] = [include_str!("../../sql/001_bars.sql"), include_str!("../../sql/002_adj_factors.sql")];
 
-/// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve.
-pub fn client(settings: &ClickHouseSettings) -> clickhouse::Client {
-    clickhouse::Client::default()
+/// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve:
+/// `http://` in clear, `https://` trusting `[clickhouse.tls]`'s CA (else the system's roots) and
+/// presenting its client certificate. A TLS file that cannot be read or parsed is an error.
+pub fn client(settings: &ClickHouseSettings) -> Result<clickhouse::Client, crate::Error> {
+    let pem = crate::tls::Pem::read("clickhouse", &settings.tls)?;
+    let client =
+        if pem.is_empty() { clickhouse::Client::default() } else { https_client(pem.client_config("clickhouse")?) };
+    Ok(client
         .with_url(&settings.url)
         .with_user(&settings.user)
         .with_password(&settings.password)
-        .with_validation(false)
+        .with_validation(false))
+}
+
+/// A client over HTTP(S) with `tls`, pooled and kept alive as the crate's own default is.
+fn https_client(tls: rustls::ClientConfig) -> clickhouse::Client {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build(https);
+    clickhouse::Client::with_http_client(http)
 }
 
 /// The statements of the schema for `database`, in order, comments dropped.

@@ -2,7 +2,7 @@
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
 //! setting up logging; in [`clock`], the time every service reads; in [`ops`], what every service
 //! serves and how it stops; in [`clickhouse`], the bars table as every service reads and writes it;
-//! in [`redis`], the connection they use; in [`stores`], the stores' names and states; in
+//! in [`redis`], the connection they use; in [`tls`], how both stores are reached over TLS; in [`stores`], the stores' names and states; in
 //! [`table`], the table of bars every file tickbar writes has.
 
 pub mod clickhouse;
@@ -11,6 +11,7 @@ pub mod ops;
 pub mod redis;
 pub mod stores;
 pub mod table;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,8 @@ pub enum Error {
     HolidayList { path: PathBuf, source: common::Error },
     #[error("{0}")]
     Clock(#[from] clock::ClockError),
+    #[error("{setting}: {reason}")]
+    Tls { setting: String, reason: String },
     #[error("http.listen {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }

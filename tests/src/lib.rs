@@ -4,7 +4,8 @@
 //! `PATH`, or from `TICKBAR_REDIS_SERVER` / `TICKBAR_CLICKHOUSE_SERVER` / `TICKBAR_CHROMIUM`.
 //!
 //! # Layout
-//! - [`servers`]: private `redis-server` and `clickhouse-server` processes.
+//! - [`servers`]: private `redis-server` and `clickhouse-server` processes; [`certs`]: the
+//!   certificates of their TLS variants.
 //! - [`service`]: a tickbar service binary as a child process.
 //! - [`stack`]: the whole stack with the bundled sample loaded (the end-to-end test, the demo).
 //! - [`clock`]: the set clock live tests give the services and their feeders.
@@ -18,6 +19,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+pub mod certs;
 pub mod clock;
 pub mod fixtures;
 pub mod http;

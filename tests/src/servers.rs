@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::settings::{RedisSettings, TlsSettings};
 use tempfile::TempDir;
 
+use crate::certs::TestCerts;
 use crate::{free_port, io, locate, HarnessError, Result};
 
 /// Where a server keeps its data: a temp dir removed on drop, or a directory that stays.
@@ -85,9 +87,14 @@ pub struct RedisServer {
     port: u16,
     /// Every write fsynced to an append-only file, so a restart (even after SIGKILL) keeps it all.
     aof: bool,
+    /// TLS only, with these certificates: clients must present one, and log in as [`ACL_USER`].
+    tls: Option<TestCerts>,
     process: Option<Guard>,
     dir: DataDir,
 }
+
+/// The ACL user (and password) a TLS server admits; its `default` user is off.
+pub const ACL_USER: (&str, &str) = ("tickbar", "tls-s3cret");
 
 impl RedisServer {
     pub async fn start() -> Result<RedisServer> {
@@ -96,13 +103,20 @@ impl RedisServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir; nothing kept on disk.
     pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
-        RedisServer { port: 0, aof: false, process: None, dir: DataDir::new(dir)? }.first_launch().await
+        RedisServer { port: 0, aof: false, tls: None, process: None, dir: DataDir::new(dir)? }.first_launch().await
+    }
+
+    /// Starts a server that speaks only TLS, on certificates of its own: mutual TLS (clients
+    /// present a certificate of its CA) and an ACL user with a password, the `default` user off.
+    pub async fn start_tls() -> Result<RedisServer> {
+        let tls = Some(TestCerts::generate()?);
+        RedisServer { port: 0, aof: false, tls, process: None, dir: DataDir::new(None)? }.first_launch().await
     }
 
     /// Starts a server whose every write is in its append-only file (`appendfsync always`), as a
     /// production Redis under tickbar runs, for tests that restart it.
     pub async fn start_durable() -> Result<RedisServer> {
-        RedisServer { port: 0, aof: true, process: None, dir: DataDir::new(None)? }.first_launch().await
+        RedisServer { port: 0, aof: true, tls: None, process: None, dir: DataDir::new(None)? }.first_launch().await
     }
 
     /// Launches on a free port, on another one if that is taken before the server binds it.
@@ -124,7 +138,8 @@ impl RedisServer {
         let aof: &[&str] =
             if self.aof { &["--appendonly", "yes", "--appendfsync", "always"] } else { &["--appendonly", "no"] };
         let child = Command::new(binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(self.listen())
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(aof)
             .arg("--dir")
             .arg(self.dir.path())
@@ -135,7 +150,7 @@ impl RedisServer {
             .spawn()
             .map_err(io("redis-server"))?;
         let pid = child.id();
-        let client = redis::Client::open(self.url()).expect("a valid URL");
+        let client = runtime::redis::client(&self.settings()).map_err(|e| HarnessError::Store(e.to_string()))?;
         let process = self.process.insert(Guard(child));
         wait_until("redis-server", Duration::from_secs(20), &log, process, || {
             let client = client.clone();
@@ -154,15 +169,59 @@ impl RedisServer {
         self.process = None;
     }
 
+    /// The port arguments: a plain port, or TLS only with the certificates and the ACL user.
+    fn listen(&self) -> Vec<String> {
+        let port = self.port.to_string();
+        let Some(certs) = &self.tls else { return vec!["--port".into(), port] };
+        let ((cert, key), ca) = (certs.server(), certs.ca());
+        let path = |p: PathBuf| p.display().to_string();
+        let (user, password) = ACL_USER;
+        let tls = ["--port", "0", "--tls-port", &port, "--tls-auth-clients", "yes"].map(String::from);
+        let files = [("--tls-cert-file", cert), ("--tls-key-file", key), ("--tls-ca-cert-file", ca)];
+        let acl = ["--user", "default", "off", "--user", user, "on", &format!(">{password}"), "~*", "&*", "+@all"];
+        tls.into_iter()
+            .chain(files.into_iter().flat_map(|(flag, file)| [flag.to_owned(), path(file)]))
+            .chain(acl.map(String::from))
+            .collect()
+    }
+
+    /// `redis://…`, or `rediss://user:password@…` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        match &self.tls {
+            None => format!("redis://127.0.0.1:{}/0", self.port),
+            Some(_) => format!("rediss://{}:{}@127.0.0.1:{}/0", ACL_USER.0, ACL_USER.1, self.port),
+        }
+    }
+
+    /// `[redis]` of a service using this server: its URL and, for a TLS server, the CA and a
+    /// client certificate.
+    pub fn settings(&self) -> RedisSettings {
+        let tls = self.tls.as_ref().map_or_else(TlsSettings::default, |certs| {
+            let (cert, key) = certs.client();
+            TlsSettings { ca_file: Some(certs.ca()), cert_file: Some(cert), key_file: Some(key) }
+        });
+        RedisSettings { url: self.url(), tls, ..RedisSettings::default() }
+    }
+
+    /// The `TICKBAR__REDIS__…` variables of [`Self::settings`].
+    pub fn env(&self) -> Vec<(String, String)> {
+        let settings = self.settings();
+        let files = [
+            ("CA_FILE", settings.tls.ca_file),
+            ("CERT_FILE", settings.tls.cert_file),
+            ("KEY_FILE", settings.tls.key_file),
+        ];
+        let tls = files
+            .into_iter()
+            .filter_map(|(key, file)| Some((format!("TICKBAR__REDIS__TLS__{key}"), file?.display().to_string())));
+        std::iter::once(("TICKBAR__REDIS__URL".to_owned(), settings.url)).chain(tls).collect()
     }
 
     /// A connection for a test's own reads and writes. Its replies may take up to 30 s: redis's
     /// default of 500 ms is too short while a busy service and ClickHouse share the machine.
     pub async fn connect(&self) -> Result<redis::aio::MultiplexedConnection> {
         let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
-        let client = redis::Client::open(self.url()).map_err(|e| HarnessError::Store(e.to_string()))?;
+        let client = runtime::redis::client(&self.settings()).map_err(|e| HarnessError::Store(e.to_string()))?;
         client
             .get_multiplexed_async_connection_with_config(&config)
             .await

@@ -27,6 +27,8 @@ pub struct StackOptions<'a> {
     pub dir: Option<&'a Path>,
     /// `RUST_LOG` of the services.
     pub log_level: &'a str,
+    /// Redis TLS only (mutual TLS, an ACL user), as a production Redis across hosts runs.
+    pub tls: bool,
 }
 
 /// The bundled sample, unpacked: one history file per period, the sample day's QMT payloads.
@@ -40,7 +42,7 @@ pub struct Sample {
 /// The settings of `binary` that wire it to the stores; the producer runs on the event clock, as
 /// replays want.
 fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> Vec<(String, String)> {
-    let mut env = vec![("TICKBAR__REDIS__URL".to_owned(), redis.url())];
+    let mut env = redis.env();
     match binary {
         "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
         _ => env.push(("TICKBAR__CLICKHOUSE__URL".to_owned(), clickhouse.url())),
@@ -67,7 +69,11 @@ impl WholeStack {
         let work = DataDir::new(options.dir)?;
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
-        let (redis, clickhouse) = crate::start_stores(options.dir).await?;
+        let (redis, clickhouse) = if options.tls {
+            tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start())?
+        } else {
+            crate::start_stores(options.dir).await?
+        };
         let spawn = |name: &str, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();

@@ -57,7 +57,8 @@ fn of(answer: &serde_json::Value) -> Vec<Bar> {
 async fn factor_files_reach_clickhouse_once_and_price_the_bars_forward_and_backward() {
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
-    let stack = WholeStack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn" }).await.unwrap();
+    let stack =
+        WholeStack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn", tls: false }).await.unwrap();
     let minute: Vec<Bar> =
         DAYS.iter().flat_map(|d| harness::seed::day_bars("600000.SH", d.parse().unwrap(), Period::M1, 3)).collect();
     let hour: Vec<Bar> =

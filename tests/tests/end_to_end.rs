@@ -1,4 +1,5 @@
-//! The whole stack end to end: private Redis and ClickHouse, the three service binaries, the
+//! The whole stack end to end: a private TLS-only Redis (mutual TLS, an ACL user and password, as
+//! across hosts) and a private ClickHouse, the three service binaries, the
 //! bundled sample's two history days through `producer import-history` and the queues, its QMT
 //! day through `producer replay` and the tick stream. The API's bars over the three days, for
 //! symbols of every kind and every period, equal the bars the rule oracle computes from the
@@ -31,11 +32,12 @@ async fn served(stack: &WholeStack, symbol: &str, period: Period, start: &str, e
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_sample_through_the_three_services_is_served_as_the_rules_give_and_cleanup_empties_the_day() {
+async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_give_and_cleanup_empties_the_day() {
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
     ["consumer", "query-api"].iter().for_each(|b| assert!(bins.join(b).is_file(), "build the workspace first"));
-    let mut stack = WholeStack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn" }).await.unwrap();
+    let mut stack =
+        WholeStack::start(StackOptions { bin_dir: bins, dir: None, log_level: "warn", tls: true }).await.unwrap();
     let sample = stack.unpack(&sample_dir()).unwrap();
     stack.import_history(&sample).unwrap();
     stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();

@@ -405,7 +405,8 @@ mod tests {
 
     async fn redis() -> (RedisServer, ConnectionManager) {
         let server = RedisServer::start().await.expect("redis-server");
-        let con = runtime::redis::connect(&server.url()).unwrap();
+        let settings = common::settings::RedisSettings { url: server.url(), ..Default::default() };
+        let con = runtime::redis::connect(&settings).unwrap();
         (server, con)
     }
 

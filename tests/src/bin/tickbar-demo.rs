@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let bin_dir = exe.parent().context("the demo's own directory")?;
     println!("Starting Redis and ClickHouse (files under {}) ...", dir.display());
-    let mut stack = WholeStack::start(StackOptions { bin_dir, dir: Some(&dir), log_level: "info" }).await?;
+    let mut stack = WholeStack::start(StackOptions { bin_dir, dir: Some(&dir), log_level: "info", tls: false }).await?;
     let loaded = tokio::select! {
         loaded = load(&mut stack, &args) => Some(loaded),
         () = stopped() => None,

@@ -1,0 +1,65 @@
+//! The stores over TLS as the services reach them (`runtime::redis::client`,
+//! `runtime::clickhouse::client`): a private TLS-only `redis-server` that asks for a client
+//! certificate and admits one ACL user, and a private `clickhouse-server` on HTTPS, both on
+//! certificates the test makes. What the settings trust, present and log in with decides what
+//! connects; the whole sample day over TLS is `end_to_end.rs`.
+
+use common::settings::{RedisSettings, TlsSettings};
+use harness::servers::ACL_USER;
+use harness::RedisServer;
+
+/// A PING through `settings`: the reply, or the error's text.
+async fn ping(settings: &RedisSettings) -> Result<String, String> {
+    let client = runtime::redis::client(settings).map_err(|e| e.to_string())?;
+    let mut con = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+    redis::cmd("PING").query_async(&mut con).await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_tls_only_redis_admits_the_ca_s_client_certificate_with_the_acl_user_and_nothing_less() {
+    let server = RedisServer::start_tls().await.unwrap();
+    let good = server.settings();
+    assert_eq!(ping(&good).await.as_deref(), Ok("PONG"));
+
+    let plain = RedisSettings {
+        url: good.url.replacen("rediss://", "redis://", 1),
+        tls: TlsSettings::default(),
+        ..good.clone()
+    };
+    assert!(ping(&plain).await.is_err(), "a clear-text client is refused");
+
+    let no_cert =
+        RedisSettings { tls: TlsSettings { cert_file: None, key_file: None, ..good.tls.clone() }, ..good.clone() };
+    assert!(ping(&no_cert).await.is_err(), "a client without a certificate is refused");
+
+    let system_roots = RedisSettings { tls: TlsSettings { ca_file: None, ..good.tls.clone() }, ..good.clone() };
+    let refused = ping(&system_roots).await.expect_err("the private CA is not among the system's roots");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+
+    let (user, password) = ACL_USER;
+    let wrong = good.url.replacen(&format!("{user}:{password}@"), &format!("{user}:wrong@"), 1);
+    let refused = ping(&RedisSettings { url: wrong, ..good.clone() }).await.expect_err("a wrong password is refused");
+    assert!(refused.to_lowercase().contains("authentication"), "{refused}");
+    let anonymous = good.url.replacen(&format!("{user}:{password}@"), "", 1);
+    assert!(ping(&RedisSettings { url: anonymous, ..good.clone() }).await.is_err(), "the default user is off");
+}
+
+#[tokio::test]
+async fn tls_settings_that_cannot_work_are_refused_at_start_naming_the_setting() {
+    let server = RedisServer::start_tls().await.unwrap();
+    let good = server.settings();
+    let half = RedisSettings { tls: TlsSettings { key_file: None, ..good.tls.clone() }, ..good.clone() };
+    let refused = ping(&half).await.unwrap_err();
+    assert!(refused.contains("redis.tls.key_file"), "{refused}");
+
+    let missing = RedisSettings {
+        tls: TlsSettings { ca_file: Some("/nonexistent/ca.pem".into()), ..good.tls.clone() },
+        ..good.clone()
+    };
+    let refused = ping(&missing).await.unwrap_err();
+    assert!(refused.contains("redis.tls.ca_file"), "{refused}");
+
+    let clear = RedisSettings { url: good.url.replacen("rediss://", "redis://", 1), ..good.clone() };
+    let refused = ping(&clear).await.unwrap_err();
+    assert!(refused.contains("rediss://"), "TLS files with a redis:// URL: {refused}");
+}
