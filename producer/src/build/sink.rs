@@ -38,8 +38,16 @@ pub enum FileFormat {
 
 /// A destination of built bars; written from any thread.
 pub enum Sink {
-    ClickHouse { client: Box<clickhouse::Client>, runtime: Handle, version: u64, versions: Versions },
+    ClickHouse(Box<ClickHouseSink>),
     Files { dir: PathBuf, format: FileFormat, writers: Mutex<Vec<Option<Writer>>> },
+}
+
+/// ClickHouse's bars table, the rows' version, and the versions to bump at the end.
+pub struct ClickHouseSink {
+    client: clickhouse::Client,
+    runtime: Handle,
+    version: u64,
+    versions: Versions,
 }
 
 /// The Redis hash of history versions a build into ClickHouse bumps at its end.
@@ -64,7 +72,8 @@ impl Sink {
         versions: Versions,
     ) -> Result<Sink> {
         runtime.block_on(retried("schema", || runtime::clickhouse::apply_schema(&client, database)))?;
-        Ok(Sink::ClickHouse { client: Box::new(client.with_database(database)), runtime, version, versions })
+        let client = client.with_database(database);
+        Ok(Sink::ClickHouse(Box::new(ClickHouseSink { client, runtime, version, versions })))
     }
 
     /// Files in `dir` (created when missing).
@@ -78,7 +87,8 @@ impl Sink {
     /// period's file.
     pub fn write(&self, mut rows: Vec<BarRow>) -> Result<()> {
         match self {
-            Sink::ClickHouse { client, runtime, version, .. } => {
+            Sink::ClickHouse(sink) => {
+                let ClickHouseSink { client, runtime, version, .. } = sink.as_ref();
                 rows.iter_mut().for_each(|r| r.version = *version);
                 runtime
                     .block_on(retried("insert", || runtime::clickhouse::insert(client, TABLE, &rows, INSERT_TIMEOUT)))
@@ -109,8 +119,8 @@ impl Sink {
     pub fn finish(&self) -> Result<()> {
         let (dir, writers) = match self {
             Sink::Files { dir, writers, .. } => (dir, writers),
-            Sink::ClickHouse { runtime, versions, .. } => {
-                if let Err(e) = runtime.block_on(bump_all(versions)) {
+            Sink::ClickHouse(sink) => {
+                if let Err(e) = sink.runtime.block_on(bump_all(&sink.versions)) {
                     tracing::warn!(error = %e, "the history versions were not bumped: cached answers expire by their TTL");
                 }
                 return Ok(());
