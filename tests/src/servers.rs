@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::settings::{RedisSettings, TlsSettings};
+use common::settings::{ClickHouseSettings, RedisSettings, TlsSettings};
 use tempfile::TempDir;
 
 use crate::certs::TestCerts;
@@ -232,6 +232,8 @@ impl RedisServer {
 /// A private `clickhouse-server` (Debian's 18.16 or a current one).
 pub struct ClickHouseServer {
     http_port: u16,
+    /// An HTTPS port besides the HTTP one, on these certificates, asking for a client certificate.
+    tls: Option<(u16, TestCerts)>,
     process: Option<Guard>,
     dir: DataDir,
 }
@@ -243,13 +245,27 @@ impl ClickHouseServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir.
     pub async fn start_in(dir: Option<&Path>) -> Result<ClickHouseServer> {
-        let mut server = ClickHouseServer { http_port: 0, process: None, dir: DataDir::new(dir)? };
+        ClickHouseServer { http_port: 0, tls: None, process: None, dir: DataDir::new(dir)? }.first_launch().await
+    }
+
+    /// Starts a server that also serves HTTPS on certificates of its own and asks every HTTPS
+    /// client for a certificate of its CA (mutual TLS); [`Self::settings`] reach it there.
+    pub async fn start_tls() -> Result<ClickHouseServer> {
+        let tls = Some((0, TestCerts::generate()?));
+        ClickHouseServer { http_port: 0, tls, process: None, dir: DataDir::new(None)? }.first_launch().await
+    }
+
+    /// Launches on free ports, on others if one is taken before the server binds it.
+    async fn first_launch(mut self) -> Result<ClickHouseServer> {
         let mut attempt = 1;
         loop {
-            server.http_port = free_port()?;
-            match server.launch().await {
+            self.http_port = free_port()?;
+            if let Some((port, _)) = &mut self.tls {
+                *port = free_port()?;
+            }
+            match self.launch().await {
                 Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
-                done => return done.map(|()| server),
+                done => return done.map(|()| self),
             }
         }
     }
@@ -296,9 +312,45 @@ impl ClickHouseServer {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
+    /// `[clickhouse]` of a service using this server: its HTTP URL, or for a TLS server its
+    /// HTTPS URL with the CA and a client certificate.
+    pub fn settings(&self) -> ClickHouseSettings {
+        let Some((port, certs)) = &self.tls else {
+            return ClickHouseSettings { url: self.url(), ..Default::default() };
+        };
+        let (cert, key) = certs.client();
+        let tls = TlsSettings { ca_file: Some(certs.ca()), cert_file: Some(cert), key_file: Some(key) };
+        ClickHouseSettings { url: format!("https://127.0.0.1:{port}"), tls, ..Default::default() }
+    }
+
     /// A client of this server; `with_validation(false)` because 18.16 does not send column types.
     pub fn client(&self) -> clickhouse::Client {
         clickhouse::Client::default().with_url(self.url()).with_validation(false)
+    }
+
+    /// The `TICKBAR__CLICKHOUSE__…` variables of [`Self::settings`].
+    pub fn env(&self) -> Vec<(String, String)> {
+        let settings = self.settings();
+        section_env("CLICKHOUSE", settings.url, settings.tls)
+    }
+
+    /// The HTTPS port and its certificates, for a TLS server.
+    fn https_config(&self) -> String {
+        let Some((port, certs)) = &self.tls else { return String::new() };
+        let ((cert, key), ca) = (certs.server(), certs.ca());
+        format!(
+            "    <https_port>{port}</https_port>
+    <openSSL><server>
+        <certificateFile>{cert}</certificateFile><privateKeyFile>{key}</privateKeyFile>
+        <caConfig>{ca}</caConfig><verificationMode>strict</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>
+        <cacheSessions>true</cacheSessions><disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+        <preferServerCiphers>true</preferServerCiphers>
+    </server></openSSL>
+",
+            cert = cert.display(),
+            key = key.display(),
+            ca = ca.display(),
+        )
     }
 
     fn write_config(&self, tcp_port: u16) -> Result<PathBuf> {
@@ -321,8 +373,9 @@ impl ClickHouseServer {
     <timezone>Asia/Shanghai</timezone>
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
+{https}</yandex>
 "#,
+            https = self.https_config(),
             log = path("server.log"),
             err = path("server.err.log"),
             http = self.http_port,
@@ -343,6 +396,15 @@ impl ClickHouseServer {
         std::fs::write(&file, config).map_err(io("config.xml"))?;
         Ok(file)
     }
+}
+
+/// The variables setting a store section's `url` and the `tls` files that are set.
+fn section_env(section: &str, url: String, tls: TlsSettings) -> Vec<(String, String)> {
+    let files = [("CA_FILE", tls.ca_file), ("CERT_FILE", tls.cert_file), ("KEY_FILE", tls.key_file)];
+    let tls = files
+        .into_iter()
+        .filter_map(|(key, file)| Some((format!("TICKBAR__{section}__TLS__{key}"), file?.display().to_string())));
+    std::iter::once((format!("TICKBAR__{section}__URL"), url)).chain(tls).collect()
 }
 
 /// A private Redis and ClickHouse, started side by side, with their files under `dir/redis` and

@@ -27,7 +27,8 @@ pub struct StackOptions<'a> {
     pub dir: Option<&'a Path>,
     /// `RUST_LOG` of the services.
     pub log_level: &'a str,
-    /// Redis TLS only (mutual TLS, an ACL user), as a production Redis across hosts runs.
+    /// Redis TLS only (mutual TLS, an ACL user) and ClickHouse over HTTPS (mutual TLS), as stores
+    /// across hosts run.
     pub tls: bool,
 }
 
@@ -45,7 +46,7 @@ fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> V
     let mut env = redis.env();
     match binary {
         "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
-        _ => env.push(("TICKBAR__CLICKHOUSE__URL".to_owned(), clickhouse.url())),
+        _ => env.extend(clickhouse.env()),
     }
     env
 }
@@ -70,7 +71,7 @@ impl WholeStack {
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
         let (redis, clickhouse) = if options.tls {
-            tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start())?
+            tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start_tls())?
         } else {
             crate::start_stores(options.dir).await?
         };

@@ -1,7 +1,7 @@
 //! The whole stack end to end: a private TLS-only Redis (mutual TLS, an ACL user and password, as
-//! across hosts) and a private ClickHouse, the three service binaries, the
-//! bundled sample's two history days through `producer import-history` and the queues, its QMT
-//! day through `producer replay` and the tick stream. The API's bars over the three days, for
+//! across hosts) and a private ClickHouse the services reach over HTTPS (mutual TLS), the three
+//! service binaries, the bundled sample's two history days through `producer import-history` and
+//! the queues, its QMT day through `producer replay` and the tick stream. The API's bars over the three days, for
 //! symbols of every kind and every period, equal the bars the rule oracle computes from the
 //! generated snapshots; then `consumer cleanup` of the sample day empties its Redis data and the
 //! API answers the day with no bar.

@@ -4,9 +4,9 @@
 //! certificates the test makes. What the settings trust, present and log in with decides what
 //! connects; the whole sample day over TLS is `end_to_end.rs`.
 
-use common::settings::{RedisSettings, TlsSettings};
+use common::settings::{ClickHouseSettings, RedisSettings, TlsSettings};
 use harness::servers::ACL_USER;
-use harness::RedisServer;
+use harness::{ClickHouseServer, RedisServer};
 
 /// A PING through `settings`: the reply, or the error's text.
 async fn ping(settings: &RedisSettings) -> Result<String, String> {
@@ -62,4 +62,40 @@ async fn tls_settings_that_cannot_work_are_refused_at_start_naming_the_setting()
     let clear = RedisSettings { url: good.url.replacen("rediss://", "redis://", 1), ..good.clone() };
     let refused = ping(&clear).await.unwrap_err();
     assert!(refused.contains("rediss://"), "TLS files with a redis:// URL: {refused}");
+}
+
+/// `SELECT 1` through `settings`: the answer, or the error's text with its causes.
+async fn select_one(settings: &ClickHouseSettings) -> Result<u8, String> {
+    let client = runtime::clickhouse::client(settings).map_err(|e| e.to_string())?;
+    client.query("SELECT toUInt8(1)").fetch_one::<u8>().await.map_err(|e| {
+        let causes = std::iter::successors(std::error::Error::source(&e), |c| c.source());
+        causes.fold(e.to_string(), |text, cause| format!("{text}: {cause}"))
+    })
+}
+
+#[tokio::test]
+async fn an_https_clickhouse_answers_the_ca_s_client_certificate_and_refuses_what_it_cannot_verify() {
+    let server = ClickHouseServer::start_tls().await.unwrap();
+    let good = server.settings();
+    assert!(good.url.starts_with("https://"), "{}", good.url);
+    assert_eq!(select_one(&good).await, Ok(1));
+
+    let client = runtime::clickhouse::client(&good).unwrap();
+    runtime::clickhouse::apply_schema(&client, "tickbar").await.expect("the DDL over HTTPS");
+    let tables: Vec<String> = client
+        .query("SELECT name FROM system.tables WHERE database = 'tickbar' ORDER BY name")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(tables, ["adj_factors", "bars"]);
+
+    let system_roots = ClickHouseSettings { tls: TlsSettings { ca_file: None, ..good.tls.clone() }, ..good.clone() };
+    let refused = select_one(&system_roots).await.expect_err("the private CA is not among the system's roots");
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    let no_cert =
+        ClickHouseSettings { tls: TlsSettings { cert_file: None, key_file: None, ..good.tls.clone() }, ..good.clone() };
+    assert!(select_one(&no_cert).await.is_err(), "a client without a certificate is refused");
+    let half = ClickHouseSettings { tls: TlsSettings { cert_file: None, ..good.tls.clone() }, ..good.clone() };
+    let refused = select_one(&half).await.unwrap_err();
+    assert!(refused.contains("clickhouse.tls.cert_file"), "{refused}");
 }
