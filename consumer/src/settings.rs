@@ -111,4 +111,12 @@ impl ServiceSettings for ConsumerSettings {
     fn clock(&self) -> &ClockSettings {
         &self.clock
     }
+
+    fn redis(&self) -> &RedisSettings {
+        &self.redis
+    }
+
+    fn clickhouse(&self) -> &ClickHouseSettings {
+        &self.clickhouse
+    }
 }

@@ -8,6 +8,11 @@ unless the queue (``--queue`` payloads) overflows, which is logged and counted.
 
     pip install redis
     python qmt_bridge.py --redis-url redis://tickbar-redis:6379/0 [--stream ticks] [--markets SH,SZ,BJ]
+
+Across hosts, Redis over TLS with an ACL user and its password in the URL:
+
+    python qmt_bridge.py --redis-url rediss://tickbar:PASSWORD@tickbar-redis:6380/0 \
+        --tls-ca ca.crt [--tls-cert client.crt --tls-key client.key]
 """
 
 import argparse
@@ -25,8 +30,9 @@ log = logging.getLogger("qmt_bridge")
 class Bridge:
     """Queues QMT payloads and writes them to the stream from one sender thread."""
 
-    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200):
+    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200, tls=None):
         self.redis_url = redis_url
+        self.tls = tls or {}
         self.stream = stream
         self.maxlen = maxlen
         self.batch = batch
@@ -60,7 +66,7 @@ class Bridge:
             log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
 
     def _connect(self):
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5, **self.tls)
         client.ping()
         return client
 
@@ -81,7 +87,7 @@ class Bridge:
             try:
                 if self._client is None:
                     self._client = self._connect()
-                    log.info("connected to %s", self.redis_url)
+                    log.info("connected to %s", redacted(self.redis_url))
                 pipe = self._client.pipeline(transaction=False)
                 for payload in batch:
                     if self.maxlen:
@@ -103,6 +109,33 @@ class Bridge:
                 backoff = min(backoff * 2, 5.0)
 
 
+def add_tls_arguments(parser):
+    """The TLS options of a ``rediss://`` URL, shared with qmt_history.py."""
+    parser.add_argument("--tls-ca", help="PEM CA file the server is verified with (default: the system's roots)")
+    parser.add_argument("--tls-cert", help="PEM client certificate, for a Redis that asks for one (with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+
+
+def tls_options(args):
+    """redis-py's ``ssl_*`` keyword arguments for the TLS options given; TLS needs ``rediss://``."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together")
+    options = {"ssl_ca_certs": args.tls_ca, "ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+    options = {k: v for k, v in options.items() if v}
+    if options and not args.redis_url.startswith("rediss://"):
+        raise SystemExit("--tls-* options need a rediss:// URL")
+    return options
+
+
+def redacted(url):
+    """``url`` with its password, if any, replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -110,12 +143,14 @@ def main():
     parser.add_argument("--markets", default="SH,SZ,BJ", help="markets for subscribe_whole_quote")
     parser.add_argument("--maxlen", type=int, default=None, help="cap the stream at about this many entries")
     parser.add_argument("--queue", type=int, default=100_000, help="payloads held while Redis is away")
+    add_tls_arguments(parser)
     args = parser.parse_args()
+    tls = tls_options(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     from xtquant import xtdata
 
-    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen).start()
+    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen, tls=tls).start()
     xtdata.subscribe_whole_quote(args.markets.split(","), callback=bridge.on_quote)
     log.info("subscribed to whole-market quotes of %s; writing to %s", args.markets, args.stream)
     try:

@@ -10,11 +10,14 @@ shares (QMT's lots x 100), prices and amount as QMT gives them.
     producer import-history --file bars_1.jsonl --period 1
   or
     python qmt_history.py --codes ... --start ... --end ... --redis-url redis://tickbar-redis:6379/0
+  (a rediss:// URL takes --tls-ca, --tls-cert and --tls-key as qmt_bridge.py does)
 """
 
 import argparse
 import datetime
 import json
+
+from qmt_bridge import add_tls_arguments, tls_options
 
 QMT_PERIODS = {1: "1m", 5: "5m", 15: "15m", 30: "30m", 60: "1h"}
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
@@ -56,9 +59,11 @@ def main():
     parser.add_argument("--out", help="write JSON lines to this path ({period} is replaced)")
     parser.add_argument("--redis-url", help="LPUSH onto the historical queues of this Redis instead")
     parser.add_argument("--key-prefix", default="", help="redis.key_prefix of the deployment")
+    add_tls_arguments(parser)
     args = parser.parse_args()
     if bool(args.out) == bool(args.redis_url):
         parser.error("give exactly one of --out and --redis-url")
+    tls = tls_options(args) if args.redis_url else {}
 
     from xtquant import xtdata
 
@@ -67,7 +72,7 @@ def main():
     if args.redis_url:
         import redis
 
-        client = redis.Redis.from_url(args.redis_url)
+        client = redis.Redis.from_url(args.redis_url, **tls)
     for period in (int(p) for p in args.periods.split(",")):
         bars = [json.dumps(b, separators=(",", ":")) for b in download(xtdata, codes, period, args.start, args.end)]
         if client is not None:

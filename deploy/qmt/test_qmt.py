@@ -1,7 +1,9 @@
 """Tests of the QMT bridge's Redis side and the history loader's bar objects, with a stub of the
-xtquant module and a private redis-server on a free port (run by tests/run.sh:
-``python -m unittest discover -s deploy/qmt``; needs ``pip install redis`` and redis-server)."""
+xtquant module and a private redis-server on a free port, in clear and TLS-only with mutual TLS
+and an ACL user on certificates made with openssl (run by tests/run.sh:
+``python -m unittest discover -s deploy/qmt``; needs ``pip install redis``, redis-server, openssl)."""
 
+import argparse
 import collections
 import json
 import shutil
@@ -28,23 +30,53 @@ PAYLOADS = [
 ]
 
 
-class RedisServer:
-    """A private redis-server on a free port; stop() and start() keep the port."""
+def make_certs(directory):
+    """A private CA and a server (127.0.0.1) and a client certificate it signed, made with openssl."""
+    new_key = ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda args: subprocess.run(args, cwd=directory, check=True, capture_output=True)
+    run(new_key + ["-x509", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=test CA"])
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\n"), ("client", "extendedKeyUsage=clientAuth\n")):
+        with open(f"{directory}/{name}.ext", "w") as f:
+            f.write(ext)
+        run(new_key + ["-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}"])
+        run(["openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt"])
 
-    def __init__(self):
+
+class RedisServer:
+    """A private redis-server on a free port; stop() and start() keep the port. With ``tls``, it
+    speaks only TLS on certificates of its own, asks for a client certificate, and admits only the
+    ACL user ``bridge`` (password ``pw``); ``tls_options`` are the client's redis-py arguments."""
+
+    def __init__(self, tls=False):
         self.dir = tempfile.mkdtemp()
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tls_options = {}
+        self.listen = ["--port", str(self.port)]
+        if tls:
+            make_certs(self.dir)
+            self.url = f"rediss://bridge:pw@127.0.0.1:{self.port}/0"
+            files = {name: f"{self.dir}/{name}" for name in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+            self.tls_options = {"ssl_ca_certs": files["ca.crt"], "ssl_certfile": files["client.crt"],
+                                "ssl_keyfile": files["client.key"]}
+            self.listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "yes",
+                           "--tls-cert-file", files["server.crt"], "--tls-key-file", files["server.key"],
+                           "--tls-ca-cert-file", files["ca.crt"],
+                           "--user", "default", "off", "--user", "bridge", "on", ">pw", "~*", "&*", "+@all"]
         self.process = None
         self.start()
 
+    def client(self):
+        return redis.Redis.from_url(self.url, **self.tls_options)
+
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir],
+            ["redis-server", *self.listen, "--bind", "127.0.0.1", "--save", "", "--dir", self.dir],
             stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
+        client = self.client()
         for _ in range(200):
             try:
                 client.ping()
@@ -82,8 +114,8 @@ def stub_xtquant(payloads, between=None):
     return {"xtquant": module, "xtquant.xtdata": xtdata}, subscribed
 
 
-def entries(url, stream="ticks"):
-    return [json.loads(fields[b"qmt"]) for _, fields in redis.Redis.from_url(url).xrange(stream)]
+def entries(server, stream="ticks"):
+    return [json.loads(fields[b"qmt"]) for _, fields in server.client().xrange(stream)]
 
 
 class BridgeTest(unittest.TestCase):
@@ -99,7 +131,7 @@ class BridgeTest(unittest.TestCase):
         with mock.patch.dict(sys.modules, modules), mock.patch.object(sys, "argv", argv):
             qmt_bridge.main()
         self.assertEqual(subscribed["markets"], ["SH", "SZ"])
-        self.assertEqual(entries(self.redis.url), PAYLOADS)
+        self.assertEqual(entries(self.redis), PAYLOADS)
 
     def test_payloads_queued_while_redis_is_down_arrive_after_it_returns(self):
         bridge = qmt_bridge.Bridge(self.redis.url, stream="tickbar-test:ticks").start()
@@ -112,7 +144,7 @@ class BridgeTest(unittest.TestCase):
         self.redis.start()
         self._until(lambda: bridge.sent == 3)
         bridge.stop()
-        self.assertEqual(entries(self.redis.url, "tickbar-test:ticks"), PAYLOADS[1:], "the restarted Redis kept nothing before")
+        self.assertEqual(entries(self.redis, "tickbar-test:ticks"), PAYLOADS[1:], "the restarted Redis kept nothing before")
         self.assertEqual(bridge.overflowed, 0)
 
     def test_an_overflowing_queue_is_counted_not_silent(self):
@@ -126,6 +158,59 @@ class BridgeTest(unittest.TestCase):
         while not condition():
             self.assertLess(time.monotonic(), deadline, "timed out")
             time.sleep(0.02)
+
+
+class TlsTest(unittest.TestCase):
+    """The bridge and the history loader through a TLS-only Redis with mutual TLS and an ACL user."""
+
+    def setUp(self):
+        self.redis = RedisServer(tls=True)
+
+    def tearDown(self):
+        self.redis.close()
+
+    def tls_argv(self):
+        options = self.redis.tls_options
+        return ["--redis-url", self.redis.url, "--tls-ca", options["ssl_ca_certs"],
+                "--tls-cert", options["ssl_certfile"], "--tls-key", options["ssl_keyfile"]]
+
+    def test_the_bridge_writes_every_payload_through_tls_with_its_client_certificate(self):
+        modules, _ = stub_xtquant(PAYLOADS)
+        argv = ["qmt_bridge.py", *self.tls_argv()]
+        with mock.patch.dict(sys.modules, modules), mock.patch.object(sys, "argv", argv):
+            qmt_bridge.main()
+        self.assertEqual(entries(self.redis), PAYLOADS)
+
+    def test_without_the_client_certificate_the_server_refuses_the_bridge(self):
+        bridge = qmt_bridge.Bridge(self.redis.url, tls={"ssl_ca_certs": self.redis.tls_options["ssl_ca_certs"]})
+        with self.assertRaises((redis.ConnectionError, OSError)):
+            bridge._connect()
+
+    def test_the_history_loader_pushes_its_bars_through_tls(self):
+        Row = collections.namedtuple("Row", "Index time open high low close volume amount")
+        table = types.SimpleNamespace(itertuples=lambda: iter([
+            Row(0, 1700443860000, 1750.0, 1752.3, 1749.9, 1751.0, 1203, 210691530.0)]))
+        xtdata = types.SimpleNamespace(download_history_data=lambda *a, **k: None,
+                                       get_market_data_ex=lambda *a, **k: {"600519.SH": table})
+        module = types.ModuleType("xtquant")
+        module.xtdata = xtdata
+        argv = ["qmt_history.py", "--codes", "600519.SH", "--start", "20231120", "--end", "20231120",
+                "--periods", "1", *self.tls_argv()]
+        with mock.patch.dict(sys.modules, {"xtquant": module, "xtquant.xtdata": xtdata}), \
+                mock.patch.object(sys, "argv", argv), mock.patch("builtins.print"):
+            qmt_history.main()
+        pushed = [json.loads(b) for b in self.redis.client().lrange("historical_bar_data_1min", 0, -1)]
+        self.assertEqual([(b["symbol"], b["frame"], b["vol"]) for b in pushed], [("600519.SH", "2023-11-20 09:31:00", 120300)])
+
+    def test_tls_options_with_a_plain_url_or_half_a_certificate_are_refused(self):
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--redis-url")
+        qmt_bridge.add_tls_arguments(parser)
+        for argv in (["--redis-url", "redis://h:6379/0", "--tls-ca", "ca.crt"],
+                     ["--redis-url", "rediss://h:6380/0", "--tls-cert", "c.crt"]):
+            with self.assertRaises(SystemExit):
+                qmt_bridge.tls_options(parser.parse_args(argv))
+        self.assertEqual(qmt_bridge.redacted("rediss://bridge:pw@h:6380/0"), "rediss://bridge:***@h:6380/0")
 
 
 class HistoryTest(unittest.TestCase):

@@ -99,4 +99,12 @@ impl ServiceSettings for ProducerSettings {
     fn clock(&self) -> &ClockSettings {
         &self.clock
     }
+
+    fn redis(&self) -> &RedisSettings {
+        &self.redis
+    }
+
+    fn clickhouse(&self) -> &ClickHouseSettings {
+        &self.clickhouse
+    }
 }

@@ -41,6 +41,14 @@ impl ServiceSettings for QueryApiSettings {
     fn clock(&self) -> &ClockSettings {
         &self.clock
     }
+
+    fn redis(&self) -> &RedisSettings {
+        &self.redis
+    }
+
+    fn clickhouse(&self) -> &ClickHouseSettings {
+        &self.clickhouse
+    }
 }
 
 /// `[api]`

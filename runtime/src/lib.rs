@@ -15,7 +15,7 @@ pub mod tls;
 
 use std::path::{Path, PathBuf};
 
-use common::settings::{CalendarSettings, ClockSettings};
+use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, RedisSettings};
 use common::TradingCalendar;
 use serde::de::DeserializeOwned;
 
@@ -58,6 +58,7 @@ impl ConfigArg {
     /// process clock is set from `[clock]`.
     pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar), Error> {
         let settings: T = load_settings(self.config.as_deref())?;
+        check_tls(&settings)?;
         let calendar = load_calendar(settings.calendar())?;
         clock::init(settings.clock())?;
         Ok((settings, calendar))
@@ -71,10 +72,25 @@ pub enum ServiceCommand {
     CheckConfig,
 }
 
-/// A service's settings: they name a holiday list and a clock, so loading can check them.
+/// A service's settings: they name a holiday list, a clock and the stores' TLS files, so loading
+/// can check them.
 pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
     fn calendar(&self) -> &CalendarSettings;
     fn clock(&self) -> &ClockSettings;
+    fn redis(&self) -> &RedisSettings;
+    fn clickhouse(&self) -> &ClickHouseSettings;
+}
+
+/// Reads and parses the TLS files of `[redis.tls]` and `[clickhouse.tls]`, so a file that cannot
+/// work stops every command (`check-config` too) with the setting named.
+fn check_tls<T: ServiceSettings>(settings: &T) -> Result<(), Error> {
+    for (section, tls) in [("redis", &settings.redis().tls), ("clickhouse", &settings.clickhouse().tls)] {
+        let pem = tls::Pem::read(section, tls)?;
+        if !pem.is_empty() {
+            pem.client_config(section)?;
+        }
+    }
+    Ok(())
 }
 
 impl ServiceArgs {

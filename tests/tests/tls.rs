@@ -99,3 +99,23 @@ async fn an_https_clickhouse_answers_the_ca_s_client_certificate_and_refuses_wha
     let refused = select_one(&half).await.unwrap_err();
     assert!(refused.contains("clickhouse.tls.cert_file"), "{refused}");
 }
+
+#[test]
+fn check_config_of_every_service_refuses_tls_files_that_cannot_work_naming_the_setting() {
+    let cases = [
+        ("TICKBAR__REDIS__TLS__CERT_FILE", "/etc/hostname", "redis.tls.key_file"),
+        ("TICKBAR__CLICKHOUSE__TLS__CA_FILE", "/nonexistent/ca.crt", "clickhouse.tls.ca_file"),
+        ("TICKBAR__CLICKHOUSE__TLS__CA_FILE", "/etc/hostname", "clickhouse.tls.ca_file"),
+    ];
+    for service in ["producer", "consumer", "query-api"] {
+        for (variable, value, named) in cases {
+            let out = std::process::Command::new(harness::workspace_binary(service))
+                .arg("check-config")
+                .env(variable, value)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success() && stderr.contains(named), "{service} {variable}={value}: {stderr}");
+        }
+    }
+}
