@@ -153,7 +153,8 @@ fn now() -> Frame {
     params(StreamParams),
     responses(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "A parameter is missing or malformed", body = ErrorBody)
+        (status = 400, description = "A parameter is missing or malformed", body = ErrorBody),
+        (status = 503, description = "`api.max_streams` streams are open (`too_many_streams`)", body = ErrorBody)
     )
 )]
 pub async fn stream_bars(
@@ -161,8 +162,9 @@ pub async fn stream_bars(
     Params(params): Params<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let (symbol, period) = params.check()?;
+    let permit = app.streams.admit()?;
     let watch = app.hub.join(app.keys.bar_channel(period, symbol));
-    let events = stream::unfold((watch, app.stop.clone()), |(mut watch, mut stop)| async move {
+    let events = stream::unfold((watch, app.stop.clone(), permit), |(mut watch, mut stop, permit)| async move {
         let event = tokio::select! {
             received = watch.receiver.recv() => match received {
                 Ok(Live::Bar(json)) => Event::default().event("bar").data(&*json),
@@ -172,7 +174,7 @@ pub async fn stream_bars(
             },
             _ = stop.wait_for(|stop| *stop) => return None,
         };
-        Some((Ok(event), (watch, stop)))
+        Some((Ok(event), (watch, stop, permit)))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 
 use crate::error::{AppError, Result};
-use crate::guard;
+use crate::guard::{self, StreamLimit};
 use crate::live::Hub;
 use crate::monitor::Monitor;
 use crate::params::Limits;
@@ -38,6 +38,8 @@ pub struct App {
     pub api: ApiSection,
     /// `api.cors_origins` as checked at the start.
     pub cors: Option<CorsLayer>,
+    /// `api.max_streams`: the event streams open and the room for more.
+    pub streams: Arc<StreamLimit>,
     /// Turns true at shutdown, ending open event streams.
     pub stop: watch::Receiver<bool>,
 }
@@ -69,6 +71,7 @@ impl App {
         let history_cache = (settings.api.history_cache_mb > 0)
             .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));
         let cache = history_cache.clone();
+        let streams = Arc::new(StreamLimit::new(settings.api.max_streams.max(1)));
         let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone()));
         Ok(App {
             calendar,
@@ -84,6 +87,7 @@ impl App {
             monitor,
             api: settings.api.clone(),
             cors: guard::cors(&settings.api.cors_origins).map_err(AppError::Settings)?,
+            streams: streams.clone(),
             stop,
         })
     }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::guard::Challenge;
 use crate::served::Store;
 
 /// Everything a request can fail with.
@@ -19,11 +20,15 @@ pub enum AppError {
     /// A well-formed date the trading calendar does not cover.
     #[error("{0}")]
     OutsideCalendar(String),
-    #[error("this API needs `Authorization: Bearer <token>`")]
-    Unauthorized,
-    /// A store the answer needs does not answer.
-    #[error("{store} is unavailable: {detail}")]
+    #[error("this needs the token: `Authorization: Bearer <token>`")]
+    Unauthorized(Challenge),
+    /// A store the answer needs does not answer; `detail`, its raw error, is logged and shown only
+    /// to callers that showed the token.
+    #[error("{store} is unavailable")]
     Unavailable { store: Store, detail: String },
+    /// `api.max_streams` event streams are open.
+    #[error("{0} event streams are open, the most this service serves (api.max_streams); try again later")]
+    TooManyStreams(usize),
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
     /// A setting the service cannot start with (never an answer to a request).
@@ -51,8 +56,10 @@ impl AppError {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) | AppError::OutsideCalendar(_) => StatusCode::NOT_FOUND,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Unavailable { .. } | AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Unavailable { .. } | AppError::Timeout(_) | AppError::TooManyStreams(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Settings(_) | AppError::Encoding(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,10 +70,11 @@ impl AppError {
             AppError::BadRequest { code, .. } => code,
             AppError::NotFound(_) => "not_found",
             AppError::OutsideCalendar(_) => "outside_calendar",
-            AppError::Unauthorized => "unauthorized",
+            AppError::Unauthorized(_) => "unauthorized",
             AppError::Unavailable { store: Store::Redis, .. } => "redis_unavailable",
             AppError::Unavailable { store: Store::ClickHouse, .. } => "clickhouse_unavailable",
             AppError::Timeout(_) => "timeout",
+            AppError::TooManyStreams(_) => "too_many_streams",
             AppError::Settings(_) => "settings",
             AppError::Encoding(_) => "encoding_failed",
         }
@@ -83,7 +91,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// What kind of failure: `bad_symbol`, `bad_period`, `bad_time`, `bad_range`, `range_too_long`,
     /// `unknown_parameter`, `bad_parameter`, `missing_parameter` (400), `outside_calendar`, `not_found` (404),
-    /// `unauthorized` (401), `redis_unavailable`, `clickhouse_unavailable`, `timeout` (503).
+    /// `unauthorized` (401), `redis_unavailable`, `clickhouse_unavailable`, `timeout`,
+    /// `too_many_streams` (503).
     pub code: String,
     /// What was wrong and what is accepted.
     pub message: String,
@@ -94,11 +103,18 @@ impl IntoResponse for AppError {
         if let AppError::Unavailable { store, detail } = &self {
             tracing::warn!(%store, %detail, "store unavailable");
         }
-        let body = ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message: self.to_string() } };
+        let message = match &self {
+            AppError::Unavailable { detail, .. } if crate::guard::authenticated() => format!("{self}: {detail}"),
+            _ => self.to_string(),
+        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message } };
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if matches!(self, AppError::Unauthorized) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
+        let challenge = match self {
+            AppError::Unauthorized(Challenge::Bearer) => "Bearer",
+            AppError::Unauthorized(Challenge::Basic) => "Basic realm=\"tickbar\", charset=\"UTF-8\"",
+            _ => return response,
+        };
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(challenge));
         response
     }
 }

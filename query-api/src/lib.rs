@@ -51,20 +51,21 @@ pub use crate::app::App;
 use crate::error::AppError;
 use crate::guard::Limits;
 
-/// Every route: `/api/v1` behind the token, CORS and (for queries) the limits; the OpenAPI
-/// document; the query page; the monitor page and the ops endpoints; a JSON 404 for the rest.
+/// Every route: `/api/v1` behind CORS and (for queries) the limits; the OpenAPI document; the
+/// query page; the monitor page and the ops endpoints; a JSON 404 for the rest; the token (see
+/// [`guard::authorize`]) in front of all.
 pub fn router(app: Arc<App>) -> Router {
     let api = &app.api;
     let limits = Arc::new(Limits {
         permits: Arc::new(tokio::sync::Semaphore::new(api.max_concurrency.max(1))),
         timeout: Duration::from_millis(api.timeout_ms.max(1)),
     });
-    let token: Option<Arc<str>> = api.token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);
+    let token = Arc::new(guard::Token {
+        token: api.token.as_deref().filter(|t| !t.is_empty()).map(Arc::from),
+        guards_ops: api.token_guards_ops,
+    });
     let (queries, streams) = api::routes(app.clone());
-    let mut routes = queries
-        .layer(from_fn_with_state(limits, guard::limit))
-        .merge(streams)
-        .layer(from_fn_with_state(token, guard::authorize));
+    let mut routes = queries.layer(from_fn_with_state(limits, guard::limit)).merge(streams);
     if let Some(cors) = app.cors.clone() {
         routes = routes.layer(cors);
     }
@@ -79,5 +80,6 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(runtime::ops::monitor_page(monitor.clone(), "/monitor", include_str!("monitor.html")))
         .merge(runtime::ops::ops_routes(monitor.clone()))
         .fallback(|uri: Uri| async move { AppError::NotFound(uri.path().to_owned()).into_response() })
+        .layer(from_fn_with_state(token, guard::authorize))
         .layer(from_fn_with_state(monitor, monitor::track))
 }

@@ -58,7 +58,13 @@ pub struct ApiSection {
     /// When set, every `/api` route needs `Authorization: Bearer <token>`.
     #[serde(serialize_with = "common::settings::redacted")]
     pub token: Option<String>,
-    /// Origins (`https://host:port`) browsers may call the API from; empty allows none but our own.
+    /// With a token, `/metrics` and the monitor pages need it too (Bearer, or Basic with the token
+    /// as password, which a browser asks for); `/healthz` and `/readyz` stay open.
+    pub token_guards_ops: bool,
+    /// Event streams (`/api/v1/stream/bars`) served at once; one more is answered 503.
+    pub max_streams: usize,
+    /// Origins (`https://host:port`, or `"*"` for any) browsers may call the API from; empty allows
+    /// none but our own.
     pub cors_origins: Vec<String>,
     /// Requests answered at once; further ones wait for a turn within `timeout_ms`.
     pub max_concurrency: usize,
@@ -92,6 +98,8 @@ impl Default for ApiSection {
     fn default() -> Self {
         ApiSection {
             token: None,
+            token_guards_ops: false,
+            max_streams: 512,
             cors_origins: Vec::new(),
             max_concurrency: 64,
             timeout_ms: 10_000,

@@ -254,3 +254,62 @@ async fn a_scrape_answers_from_memory_while_the_stores_hang() {
     assert!(metrics.body.contains("tickbar_calendar_days_left"), "{}", metrics.body);
     hold.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_token_can_guard_the_ops_pages_cors_star_admits_any_origin_and_store_errors_hide_their_text() {
+    let mut guarded = settings();
+    guarded.api.token = Some("s3cret".into());
+    guarded.api.token_guards_ops = true;
+    guarded.api.cors_origins = vec!["*".into()];
+    let api = router(&guarded);
+    for path in ["/metrics", "/monitor/", "/monitor/api/status"] {
+        let r = get(&api, path, &[]).await;
+        assert_eq!(r.status, 401, "{path}");
+        assert!(r.header("www-authenticate").is_some_and(|c| c.starts_with("Basic realm=")), "a browser asks: {path}");
+        assert_eq!(get(&api, path, &[("Authorization", "bearer s3cret")]).await.status, 200, "{path}");
+        // user name anything, password the token: what a browser's prompt sends
+        assert_eq!(get(&api, path, &[("Authorization", "Basic b3BzOnMzY3JldA==")]).await.status, 200, "{path}");
+        assert_eq!(get(&api, path, &[("Authorization", "Basic b3BzOndyb25n")]).await.status, 401, "{path}");
+    }
+    for open in ["/healthz", "/", "/openapi.json"] {
+        assert_eq!(get(&api, open, &[]).await.status, 200, "{open} stays open for probes and the page");
+    }
+
+    let days = "/api/v1/calendar/trading-days?start=2026-11-02&end=2026-11-06";
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let r =
+            get(&api, days, &[("Authorization", &format!("{scheme} s3cret")), ("Origin", "http://any.example")]).await;
+        assert_eq!(r.status, 200, "{scheme}: {}", r.body);
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    }
+
+    let bars = "/api/v1/bars?symbol=600519.SH&start=2026-11-19&end=2026-11-19";
+    let anonymous = get(&router(&settings()), bars, &[]).await;
+    assert_eq!(
+        (anonymous.status.as_u16(), anonymous.json()["error"]["code"].as_str()),
+        (503, Some("redis_unavailable"))
+    );
+    assert_eq!(anonymous.json()["error"]["message"], "redis is unavailable", "only the store, not its error");
+    let holder = get(&api, bars, &[("Authorization", "Bearer s3cret")]).await;
+    let message = holder.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("redis is unavailable: ") && message.len() > 30,
+        "the token holder sees why: {message}"
+    );
+}
+
+#[tokio::test]
+async fn event_streams_beyond_max_streams_are_refused_with_a_503_until_one_closes() {
+    let mut limited = settings();
+    limited.api.max_streams = 2;
+    let api = router(&limited);
+    let path = "/api/v1/stream/bars?symbol=600519.SH&period=1";
+    let open = |api: Router| async move { api.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap() };
+    let (first, second) = (open(api.clone()).await, open(api.clone()).await);
+    assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+    let third = get(&api, path, &[]).await;
+    assert_eq!((third.status.as_u16(), third.json()["error"]["code"].as_str()), (503, Some("too_many_streams")));
+    drop(first);
+    assert_eq!(open(api.clone()).await.status(), StatusCode::OK, "a closed stream makes room");
+    drop(second);
+}
