@@ -281,6 +281,16 @@ impl Sessions {
         }
     }
 
+    /// The minutes of `symbol`'s sessions from `from_ms` to `to_ms` (lunch not counted): `None`
+    /// when `to_ms` lies outside its sessions or on another day than `from_ms`. A `from_ms` before
+    /// the open counts from the open.
+    pub fn session_minutes(&self, symbol: Symbol, from_ms: i64, to_ms: i64) -> Option<u16> {
+        let ((from_day, from_sec), (to_day, to_sec)) = (split_ms(from_ms), split_ms(to_ms));
+        let grid = self.grid(symbol);
+        let now = grid.classify(to_sec).ok()?;
+        (from_day == to_day).then(|| now.saturating_sub(grid.classify(from_sec).unwrap_or(0)))
+    }
+
     /// The frame of the `period` bar a trade of `symbol` at `epoch_ms` belongs to.
     pub fn frame_of(
         &self,

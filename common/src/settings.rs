@@ -73,6 +73,9 @@ impl Default for ClickHouseSettings {
 #[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    /// How often the monitor page's charts are sampled; they keep the last hour.
+    #[serde(default = "HttpSettings::default_chart_interval_ms")]
+    pub chart_interval_ms: u64,
 }
 
 impl HttpSettings {
@@ -82,7 +85,12 @@ impl HttpSettings {
 
     /// The settings with one of the default addresses above.
     pub fn on(listen: &str) -> HttpSettings {
-        HttpSettings { listen: listen.parse().expect("default listen addresses are valid") }
+        let listen = listen.parse().expect("default listen addresses are valid");
+        HttpSettings { listen, chart_interval_ms: HttpSettings::default_chart_interval_ms() }
+    }
+
+    fn default_chart_interval_ms() -> u64 {
+        10_000
     }
 }
 

@@ -159,6 +159,7 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
         parts.history.clone(),
         con.clone(),
         parts.cleanup.calendar.clone(),
+        settings.http.chart_interval_ms,
     ));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop_rx = lifetime.stop();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use common::{Period, TradingCalendar};
 use redis::aio::ConnectionManager;
+use runtime::charts::{Charts, Figure};
 use runtime::ops::{Metrics, Ops, Rate};
 use runtime::stores::{Role, Store, StoreState};
 use serde::Serialize;
@@ -74,6 +75,7 @@ pub struct Monitor {
     history: History,
     con: AsyncMutex<ConnectionManager>,
     calendar: Arc<TradingCalendar>,
+    charts: Charts,
 }
 
 impl Monitor {
@@ -84,6 +86,7 @@ impl Monitor {
         history: History,
         con: ConnectionManager,
         calendar: Arc<TradingCalendar>,
+        chart_interval_ms: u64,
     ) -> Monitor {
         let status = Status { instance, ..Status::default() };
         Monitor {
@@ -95,6 +98,7 @@ impl Monitor {
             history,
             con: AsyncMutex::new(con),
             calendar,
+            charts: Charts::new(chart_interval_ms),
         }
     }
 
@@ -287,6 +291,22 @@ impl Ops for Monitor {
                 f64::from(u8::from(ok)),
             );
         }
+        let help = "Time one INSERT into ClickHouse took (landed or not), in seconds.";
+        self.history.inserts().write(&mut m, "tickbar_consumer_insert_duration_seconds", help);
         m.finish()
+    }
+
+    fn charts(&self) -> &Charts {
+        &self.charts
+    }
+
+    fn figures(&self) -> Vec<Figure> {
+        let (items, queued) = self.update(|s| (s.since_start.items, s.queues.values().map(|q| q.queued).sum::<u64>()));
+        let inserts = self.history.inserts();
+        vec![
+            Figure::Rate { name: "bars", total: items, per_seconds: 1.0 },
+            Figure::Level { name: "queued", value: queued as f64 },
+            Figure::Mean { name: "insert_ms", sum: inserts.sum_ms(), count: inserts.count() },
+        ]
     }
 }

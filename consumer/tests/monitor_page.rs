@@ -1,5 +1,5 @@
 //! The consumer's monitor page as an operator sees it: rendered by headless Chromium after a drain
-//! and a cleanup, with queue, row, dead-letter and cleanup figures.
+//! and a cleanup, with queue, row, dead-letter and cleanup figures and the last hour's charts.
 
 mod support;
 
@@ -13,7 +13,7 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     let bars = history(5_000);
     push_all(&mut stack, &bars).await;
     stack.push(Period::M5, &["{broken".to_owned()]).await;
-    let mut consumer = stack.consumer(&[]);
+    let mut consumer = stack.consumer(&[("TICKBAR__HTTP__CHART_INTERVAL_MS", "100")]);
     stack.drained(&mut consumer, 5_000).await;
     let (code, report, log) = stack.cleanup("2023-01-03", &[]);
     assert_eq!(code, 2, "the history stops mid-day, so the check finds missing bars: {report:#} {log}");
@@ -46,5 +46,14 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
         figure("cleanup")
     );
     assert!(dom.contains("<td>missing</td>"), "the integrity issues are listed");
-    assert_eq!(figure("error"), "", "the page reached its status endpoint");
+    assert_eq!(figure("error"), "", "the page reached its status and chart endpoints");
+    for chart in ["bars", "queued"] {
+        let points = harness::page::chart_points(&dom, chart);
+        assert!(points.is_some_and(|n| n >= 1), "the {chart} chart has points: {points:?}");
+    }
+    assert!(harness::page::chart_points(&dom, "insert_ms").is_some(), "the INSERT latency chart is drawn");
+    assert_eq!(dom.matches("<canvas").count(), 3, "three charts drawn by uPlot");
+    let (_, metrics) = consumer.get("/metrics").await;
+    let inserts = metrics.lines().find_map(|l| l.strip_prefix("tickbar_consumer_insert_duration_seconds_count "));
+    assert!(inserts.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n >= 1), "INSERTs are timed: {metrics}");
 }

@@ -191,12 +191,7 @@ async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar
     let keys = Keys::new(settings.redis.key_prefix.clone());
     let con = store::connect(&settings.redis).context("redis.url")?;
     let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings.producer);
-    let monitor = Arc::new(monitor::Monitor::new(
-        settings.producer.clock,
-        runtime::instance_name(&settings.producer.instance),
-        probe,
-        calendar.clone(),
-    ));
+    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone()));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();
     let http = lifetime.serve(monitor.routes());

@@ -1,15 +1,17 @@
-//! What the producer shows: the figures behind the monitor page (`/`, `/api/status`), the
-//! Prometheus `/metrics`, and readiness (Redis answers, the state is recovered or another producer
-//! is active, and no fault stops it); its role (active or standby) and who holds the lease.
+//! What the producer shows: the figures behind the monitor page (`/`, `/api/status`, the charts'
+//! `/api/charts`), the Prometheus `/metrics`, and readiness (Redis answers, the state is recovered
+//! or another producer is active, and no fault stops it); its role (active or standby) and who
+//! holds the lease; and the stale symbols, which traded today and have gone silent in a session.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use common::time::split_ms;
-use common::{Frame, Period, TickOutcome, TradingCalendar};
+use common::time::{split_ms, DayNumber};
+use common::{Frame, Period, Sessions, Symbol, TickOutcome, TradingCalendar};
+use runtime::charts::{Charts, Figure};
 use runtime::ops::{Metrics, Ops, Rate};
 use runtime::stores::{Role, StoreState};
 use serde::Serialize;
@@ -17,11 +19,39 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::engine::{Counters, Engine};
 use crate::error::Error;
-use crate::settings::Clock;
+use crate::settings::{Clock, ProducerSettings};
 use crate::store::Store;
 
 /// How far back the ticks-per-second rate looks.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// How often the symbols' last ticks are copied from the engine for the stale check.
+const LAST_TICKS_EVERY: Duration = Duration::from_secs(5);
+/// The most stale symbols listed (the longest silent first); all are counted.
+const STALE_LISTED: usize = 50;
+
+/// Symbols that traded today and sent no tick for `after_minutes` of their sessions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stale {
+    pub after_minutes: u16,
+    pub count: usize,
+    /// The longest silent first, at most 50.
+    pub symbols: Vec<StaleSymbol>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaleSymbol {
+    pub symbol: String,
+    pub last_tick: String,
+    pub silent_minutes: u16,
+}
+
+/// The symbols' last ticks as of a commit, and the latest tick time then.
+#[derive(Debug, Default)]
+struct LastTicks {
+    taken: Option<Instant>,
+    latest_ms: Option<i64>,
+    ticks: Vec<(Symbol, i64)>,
+}
 
 /// The figures of the monitor page, as `/api/status` serves them.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -50,6 +80,7 @@ pub struct Status {
     pub bars_closed: BTreeMap<u16, u64>,
     pub outcomes: BTreeMap<&'static str, u64>,
     pub recoveries: u64,
+    pub stale: Stale,
 }
 
 /// Shared between the worker, which reports each commit, and the HTTP handlers.
@@ -59,18 +90,71 @@ pub struct Monitor {
     recoveries: AtomicU64,
     store: AsyncMutex<Store>,
     calendar: Arc<TradingCalendar>,
+    sessions: Sessions,
+    last_ticks: Mutex<LastTicks>,
+    charts: Charts,
 }
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(clock: Clock, instance: String, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
+    pub fn new(settings: &ProducerSettings, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
+        let (clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
+        let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
         Monitor {
-            status: Mutex::new(Status { clock, instance, ..Status::default() }),
+            status: Mutex::new(Status { clock, instance, stale, ..Status::default() }),
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
             calendar,
+            sessions: Sessions::new(settings.bars.layout),
+            last_ticks: Mutex::new(LastTicks::default()),
+            charts: Charts::new(settings.http.chart_interval_ms),
         }
+    }
+
+    /// The clock stale symbols are judged on: the wall clock, or the latest tick in event time.
+    fn now_ms(&self, clock: Clock, latest_ms: Option<i64>) -> Option<i64> {
+        match clock {
+            Clock::Wall => Some(runtime::ops::wall_ms()),
+            Clock::Event => latest_ms,
+        }
+    }
+
+    /// Copies the last tick of each symbol that traded today, at most every few seconds or each
+    /// minute of event time (a fast replay).
+    fn take_last_ticks(&self, engine: &Engine, clock: Clock) {
+        let mut last = self.last_ticks.lock().expect("last ticks lock");
+        let agg = engine.aggregator();
+        let latest_ms = agg.latest_tick_ms();
+        let moved = |before: Option<i64>| latest_ms.zip(before).is_none_or(|(now, then)| now - then >= 60_000);
+        if last.taken.is_some_and(|t| t.elapsed() < LAST_TICKS_EVERY) && !moved(last.latest_ms) {
+            return;
+        }
+        if let Some(now) = self.now_ms(clock, latest_ms) {
+            let today: DayNumber = split_ms(now).0;
+            *last = LastTicks { taken: Some(Instant::now()), latest_ms, ticks: agg.last_ticks(today).collect() };
+        }
+    }
+
+    /// The stale symbols now, from the last ticks copied.
+    fn stale(&self, clock: Clock, after_minutes: u16) -> Stale {
+        let last = self.last_ticks.lock().expect("last ticks lock");
+        let (Some(now), true) = (self.now_ms(clock, last.latest_ms), after_minutes > 0) else {
+            return Stale { after_minutes, ..Stale::default() };
+        };
+        let mut silent: Vec<(u16, Symbol, i64)> = (last.ticks.iter())
+            .filter_map(|&(symbol, at)| Some((self.sessions.session_minutes(symbol, at, now)?, symbol, at)))
+            .filter(|(minutes, ..)| *minutes >= after_minutes)
+            .collect();
+        silent.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let symbols = (silent.iter().take(STALE_LISTED))
+            .map(|&(silent_minutes, symbol, at)| StaleSymbol {
+                symbol: symbol.to_string(),
+                last_tick: Frame::from_epoch_seconds(at.div_euclid(1000)).to_iso8601(),
+                silent_minutes,
+            })
+            .collect();
+        Stale { after_minutes, count: silent.len(), symbols }
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
@@ -137,6 +221,8 @@ impl Monitor {
         let agg = engine.aggregator();
         let counters = engine.counters();
         let latest = agg.latest_tick_ms();
+        let clock = self.update(|s| s.clock);
+        self.take_last_ticks(engine, clock);
         let mut s = self.status.lock().expect("status lock");
         s.recovered = true;
         s.catching_up = catching_up;
@@ -163,12 +249,17 @@ impl Ops for Monitor {
         &self.calendar
     }
 
-    /// Reads the stream backlog, and so whether Redis answers, for the figures.
+    /// Reads the stream backlog, and so whether Redis answers, and judges the stale symbols.
     async fn probe(&self) {
         let backlog = self.store.lock().await.backlog().await;
-        self.update(|s| match backlog {
-            Ok(lag) => (s.stream_lag, s.redis) = (lag, StoreState::Up),
-            Err(_) => s.redis = StoreState::Down,
+        let (clock, after) = self.update(|s| (s.clock, s.stale.after_minutes));
+        let stale = self.stale(clock, after);
+        self.update(|s| {
+            s.stale = stale;
+            match backlog {
+                Ok(lag) => (s.stream_lag, s.redis) = (lag, StoreState::Up),
+                Err(_) => s.redis = StoreState::Down,
+            }
         });
     }
 
@@ -266,6 +357,24 @@ impl Ops for Monitor {
             &[],
             f64::from(u8::from(s.fault.is_some())),
         );
+        let help = "Symbols that traded today and sent no tick for producer.stale_after_minutes of their sessions.";
+        m.gauge("tickbar_producer_stale_symbols", help, &[], s.stale.count as f64);
         m.finish()
+    }
+
+    fn charts(&self) -> &Charts {
+        &self.charts
+    }
+
+    fn figures(&self) -> Vec<Figure> {
+        let s = self.status.lock().expect("status lock");
+        let c = &s.counters;
+        vec![
+            Figure::Rate { name: "ticks", total: c.ticks, per_seconds: 1.0 },
+            Figure::Level { name: "stream_lag", value: s.stream_lag.unwrap_or(0) as f64 },
+            Figure::Rate { name: "bars_closed", total: c.closed[Period::M1.index()], per_seconds: 60.0 },
+            Figure::Rate { name: "dead_letters", total: c.dead.values().sum(), per_seconds: 60.0 },
+            Figure::Level { name: "stale_symbols", value: s.stale.count as f64 },
+        ]
     }
 }

@@ -62,6 +62,9 @@ pub struct ProducerSection {
     pub lease_ttl_ms: u64,
     /// This producer's name in the lease and on the monitors; empty: `host-pid`.
     pub instance: String,
+    /// A symbol that traded today and sent no tick for this many minutes of its sessions is listed
+    /// as stale on the monitor page (`tickbar_producer_stale_symbols`); 0 turns this off.
+    pub stale_after_minutes: u16,
 }
 
 impl Default for ProducerSection {
@@ -78,6 +81,7 @@ impl Default for ProducerSection {
             catch_up_lag_ms: 5_000,
             lease_ttl_ms: 5_000,
             instance: String::new(),
+            stale_after_minutes: 5,
         }
     }
 }

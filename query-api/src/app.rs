@@ -72,7 +72,9 @@ impl App {
             .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));
         let cache = history_cache.clone();
         let streams = Arc::new(StreamLimit::new(settings.api.max_streams.max(1)));
-        let monitor = Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone()));
+        let charts = settings.http.chart_interval_ms;
+        let monitor =
+            Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone(), charts));
         Ok(App {
             calendar,
             same_day,

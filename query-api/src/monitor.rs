@@ -11,7 +11,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use common::TradingCalendar;
-use runtime::ops::{Metrics, Ops, Rate};
+use runtime::charts::{Charts, Figure};
+use runtime::ops::{Durations, Metrics, Ops, Rate};
 use runtime::stores::{Store, StoreState};
 use serde::Serialize;
 
@@ -23,9 +24,6 @@ use crate::store::redis::SameDay;
 
 /// Request durations kept for the latency percentiles of the monitor page.
 const LATENCY_SAMPLES: usize = 4096;
-/// Upper bounds (seconds) of the request-duration histogram's buckets.
-const LATENCY_BUCKETS: [f64; 14] =
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// What the last probe of the stores found.
 #[derive(Debug, Clone, Default)]
@@ -91,9 +89,11 @@ pub struct Monitor {
     started: Instant,
     routes: Mutex<BTreeMap<(String, u16), u64>>,
     latencies: Mutex<VecDeque<Duration>>,
-    /// Query durations by histogram bucket (one more than the bounds), and their sum in µs.
-    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
-    duration_sum_us: AtomicU64,
+    durations: Durations,
+    /// Answers with a 4xx and a 5xx status.
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    charts: Charts,
     probed: Mutex<Probed>,
     requests: AtomicU64,
     rate: Rate,
@@ -113,13 +113,16 @@ impl Monitor {
         cache: Option<Arc<HistoryCache>>,
         hub: Arc<Hub>,
         calendar: Arc<TradingCalendar>,
+        chart_interval_ms: u64,
     ) -> Monitor {
         Monitor {
             started: Instant::now(),
             routes: Mutex::new(BTreeMap::new()),
             latencies: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            duration_sum_us: AtomicU64::new(0),
+            durations: Durations::default(),
+            client_errors: AtomicU64::new(0),
+            server_errors: AtomicU64::new(0),
+            charts: Charts::new(chart_interval_ms),
             probed: Mutex::new(Probed::default()),
             requests: AtomicU64::new(0),
             rate: Rate::new(Duration::from_secs(5)),
@@ -150,11 +153,13 @@ impl Monitor {
     fn record(&self, route: String, status: u16, took: Option<Duration>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         *self.routes.lock().expect("routes lock").entry((route, status)).or_default() += 1;
+        match status {
+            400..=499 => self.client_errors.fetch_add(1, Ordering::Relaxed),
+            500.. => self.server_errors.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
         if let Some(took) = took {
-            let bucket =
-                LATENCY_BUCKETS.iter().position(|le| took.as_secs_f64() <= *le).unwrap_or(LATENCY_BUCKETS.len());
-            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-            self.duration_sum_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+            self.durations.record(took);
             let mut latencies = self.latencies.lock().expect("latency lock");
             if latencies.len() == LATENCY_SAMPLES {
                 latencies.pop_front();
@@ -256,10 +261,8 @@ impl Ops for Monitor {
             let labels = [("route", r.route.as_str()), ("status", status.as_str())];
             m.counter("tickbar_api_requests_total", "Requests answered, by route and status.", &labels, r.count);
         }
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        let sum = self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         let help = "Time to answer a query (event streams excluded), in seconds.";
-        m.histogram("tickbar_api_request_duration_seconds", help, &LATENCY_BUCKETS, &counts, sum);
+        self.durations.write(&mut m, "tickbar_api_request_duration_seconds", help);
         for (store, n) in [("redis", s.bars_served.redis), ("clickhouse", s.bars_served.clickhouse)] {
             m.counter(
                 "tickbar_api_bars_served_total",
@@ -290,5 +293,28 @@ impl Ops for Monitor {
             m.gauge("tickbar_api_cache_bytes", "Memory a cache holds.", &[("cache", cache)], c.bytes as f64);
         }
         m.finish()
+    }
+
+    fn charts(&self) -> &Charts {
+        &self.charts
+    }
+
+    fn figures(&self) -> Vec<Figure> {
+        let latency = self.latency();
+        vec![
+            Figure::Rate { name: "requests", total: self.requests.load(Ordering::Relaxed), per_seconds: 1.0 },
+            Figure::Level { name: "p50_ms", value: latency.p50 },
+            Figure::Level { name: "p99_ms", value: latency.p99 },
+            Figure::Rate {
+                name: "client_errors",
+                total: self.client_errors.load(Ordering::Relaxed),
+                per_seconds: 60.0,
+            },
+            Figure::Rate {
+                name: "server_errors",
+                total: self.server_errors.load(Ordering::Relaxed),
+                per_seconds: 60.0,
+            },
+        ]
     }
 }

@@ -1,5 +1,6 @@
-// What every tickbar monitor page shares: number formatting, filling figures and tables, and
-// polling the service's api/status every second.
+// What every tickbar monitor page shares: number formatting, filling figures and tables, polling
+// the service's api/status every second, and the last hour's charts (api/charts, drawn with the
+// vendored uPlot).
 const fmt = n => n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US", {maximumFractionDigits: 0});
 const set = (id, text) => { document.getElementById(id).textContent = text; };
 function state(id, value) {
@@ -45,4 +46,41 @@ function calendar(c) {
   }
   el.hidden = !(c && c.warning);
   el.textContent = c && c.warning ? "Calendar: " + c.warning + (c.provisional ? " (today is provisional)" : "") : "";
+}
+// A chart value: whole above 100, else to two decimals.
+const fmtv = v => v === null || v === undefined ? "–"
+  : Number(v).toLocaleString("en-US", {maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2});
+// Draws the last hour into #charts, one uPlot per spec {title, series: [[name, label, colour]]},
+// refreshed every chart interval. Each chart's element says how many points its first series has
+// (data-points), which the page tests read.
+function charts(specs) {
+  const box = document.getElementById("charts");
+  const plots = specs.map(spec => {
+    const el = document.createElement("div");
+    el.className = "chart";
+    el.dataset.chart = spec.series[0][0];
+    box.appendChild(el);
+    const series = spec.series.map(([, label, stroke]) => ({label, stroke, width: 1.5, value: (u, v) => fmtv(v)}));
+    const opts = {title: spec.title, width: 440, height: 170, series: [{}, ...series],
+                  axes: [{}, {size: 56, values: (u, ticks) => ticks.map(fmtv)}]};
+    return {spec, el, plot: new uPlot(opts, [[], ...spec.series.map(() => [])], el)};
+  });
+  async function refresh() {
+    let wait = 5000;
+    try {
+      const r = await fetch("api/charts", {cache: "no-store"});
+      if (!r.ok) throw new Error("status " + r.status);
+      const data = await r.json();
+      for (const {spec, el, plot} of plots) {
+        const points = spec.series.map(([name]) => data.series[name] || []);
+        plot.setData([points[0].map(p => p[0] / 1000), ...points.map(list => list.map(p => p[1]))]);
+        el.dataset.points = points[0].filter(p => p[1] !== null).length;
+      }
+      wait = data.interval_ms;
+    } catch (e) {
+      set("error", "(cannot read the charts: " + e.message + ")");
+    }
+    setTimeout(refresh, wait);
+  }
+  refresh();
 }

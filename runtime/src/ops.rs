@@ -1,4 +1,5 @@
-//! What every service does beside its work: serves its monitor page, the page's `/api/status`,
+//! What every service does beside its work: serves its monitor page, the page's `/api/status` and
+//! `/api/charts` (the last hour, see [`crate::charts`]) with the vendored chart library,
 //! `/healthz`, `/readyz` and `/metrics`, writes the Prometheus text format, stops on SIGTERM/SIGINT,
 //! and backs off from a dependency that does not answer.
 
@@ -16,6 +17,8 @@ use chrono::NaiveDate;
 use common::TradingCalendar;
 use serde::Serialize;
 
+use crate::charts::{Charts, Figure};
+
 /// A service as its ops endpoints see it.
 pub trait Ops: Send + Sync + 'static {
     /// The figures of the monitor page.
@@ -32,6 +35,10 @@ pub trait Ops: Send + Sync + 'static {
     /// The service's metrics in the Prometheus text format (see [`Metrics`]), from memory only: a
     /// scrape never waits on a store.
     fn metrics(&self) -> String;
+    /// The ring buffers of the monitor page's charts.
+    fn charts(&self) -> &Charts;
+    /// What the charts show, read now from memory; sampled every chart interval.
+    fn figures(&self) -> Vec<Figure>;
 }
 
 /// How often the stores are probed for the figures `/metrics` serves.
@@ -57,6 +64,17 @@ pub fn monitor_page<O: Ops>(ops: Arc<O>, base: &str, page: &'static str) -> Rout
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], include_str!("monitor.js")) }),
         )
         .route(&format!("{base}/api/status"), get(status::<O>))
+        .route(&format!("{base}/api/charts"), get(|State(ops): State<Arc<O>>| async move { Json(ops.charts().data()) }))
+        .route(
+            &format!("{base}/uplot.js"),
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/javascript")], include_str!("../vendor/uplot/uPlot.iife.min.js"))
+            }),
+        )
+        .route(
+            &format!("{base}/uplot.css"),
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], include_str!("../vendor/uplot/uPlot.min.css")) }),
+        )
         .with_state(ops)
 }
 
@@ -106,13 +124,20 @@ async fn status<O: Ops>(State(ops): State<Arc<O>>) -> Response {
 }
 
 /// `/healthz` (alive), `/readyz` (the dependencies answer) and `/metrics`; starts probing the
-/// stores every [`PROBE_INTERVAL`] for `/metrics`.
+/// stores every [`PROBE_INTERVAL`] for `/metrics`, and sampling the charts every chart interval.
 pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
     let probed = ops.clone();
     tokio::spawn(async move {
         loop {
             probed.probe().await;
             tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    });
+    let sampled = ops.clone();
+    tokio::spawn(async move {
+        loop {
+            sampled.charts().record(wall_ms(), sampled.figures());
+            tokio::time::sleep(sampled.charts().interval()).await;
         }
     });
     Router::new()
@@ -277,6 +302,42 @@ impl Rate {
         } else {
             0.0
         }
+    }
+}
+
+/// Upper bounds (seconds) of the buckets of every duration histogram.
+pub const DURATION_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Durations counted into [`DURATION_BUCKETS`] with their sum: a Prometheus histogram, and the
+/// mean a chart draws.
+#[derive(Debug, Default)]
+pub struct Durations {
+    /// By bucket, one more than the bounds for the rest.
+    buckets: [std::sync::atomic::AtomicU64; DURATION_BUCKETS.len() + 1],
+    sum_us: std::sync::atomic::AtomicU64,
+}
+
+impl Durations {
+    pub fn record(&self, took: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bucket = DURATION_BUCKETS.iter().position(|le| took.as_secs_f64() <= *le).unwrap_or(DURATION_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(std::sync::atomic::Ordering::Relaxed)).sum()
+    }
+
+    pub fn sum_ms(&self) -> f64 {
+        self.sum_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e3
+    }
+
+    /// Writes the histogram `name` (in seconds).
+    pub fn write(&self, m: &mut Metrics, name: &str, help: &str) {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(std::sync::atomic::Ordering::Relaxed)).collect();
+        m.histogram(name, help, &DURATION_BUCKETS, &counts, self.sum_ms() / 1e3);
     }
 }
 

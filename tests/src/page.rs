@@ -30,6 +30,14 @@ pub fn element_text(dom: &str, id: &str) -> String {
     text[text.find('>').expect("a tag end") + 1..text.find('<').expect("a next tag")].to_owned()
 }
 
+/// The points of the first series of the monitor chart `name` (its `data-points`), or `None`
+/// when the page has no such chart or never drew it.
+pub fn chart_points(dom: &str, name: &str) -> Option<usize> {
+    let chart = &dom[dom.find(&format!("data-chart=\"{name}\""))?..];
+    let tag = &chart[..chart.find('>')?];
+    tag.split("data-points=\"").nth(1)?.split('"').next()?.parse().ok()
+}
+
 /// `n` with thousands separators, as the monitor pages print counts (`1,234,567`).
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -51,5 +59,10 @@ mod tests {
     fn counts_print_with_thousands_separators_and_elements_by_id() {
         assert_eq!([thousands(7), thousands(1_000), thousands(1_234_567)], ["7", "1,000", "1,234,567"]);
         assert_eq!(element_text(r#"<div id="redis" class="up">up</div>"#, "redis"), "up");
+        let dom = r#"<div class="chart" data-chart="ticks" data-points="12"><div class="chart" data-chart="lag">"#;
+        assert_eq!(
+            (chart_points(dom, "ticks"), chart_points(dom, "lag"), chart_points(dom, "x")),
+            (Some(12), None, None)
+        );
     }
 }

@@ -152,6 +152,9 @@ pub(crate) struct Book {
     pub touched: bool,
     /// When [`Self::close_due`] next has work; kept current by the aggregator.
     pub deadline: Deadline,
+    /// The latest tick time of the day, traded or not: when the feed last spoke for the symbol.
+    #[serde(default)]
+    pub last_tick_ms: i64,
 }
 
 impl Book {
@@ -169,7 +172,13 @@ impl Book {
             placed_amount: Amount::ZERO,
             touched: false,
             deadline: Deadline::NEVER,
+            last_tick_ms: i64::MIN,
         }
+    }
+
+    /// Whether a trade of the day went into a bar.
+    pub fn traded(&self) -> bool {
+        self.placed_volume > 0
     }
 
     /// Checks a book read from a checkpoint against `grid`: every slot and window inside the day,

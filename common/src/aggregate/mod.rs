@@ -230,6 +230,7 @@ impl BarAggregator {
             book.close_due(&mut Turn::new(tick.symbol, grid, &self.rules, i64::MAX, self.latest_ms, &mut self.events));
             *book = Book::new(day);
         }
+        book.last_tick_ms = book.last_tick_ms.max(tick.time_ms);
         let mut turn = Turn::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
         let trade = match book.feed.take(tick, sec) {
             Reading::Trade(t) => t,
@@ -339,6 +340,17 @@ impl BarAggregator {
     /// How many symbols have a book for `day` (a `DayNumber`): the symbols active that day.
     pub fn symbols_on(&self, day: DayNumber) -> usize {
         self.books.values().filter(|b| b.day == day).count()
+    }
+
+    /// The symbols that traded on `day` (a `DayNumber`) with their latest tick time: what a stale
+    /// feed is judged by.
+    pub fn last_ticks(&self, day: DayNumber) -> impl Iterator<Item = (Symbol, i64)> + '_ {
+        self.books.iter().filter(move |(_, b)| b.day == day && b.traded()).map(|(s, b)| (*s, b.last_tick_ms))
+    }
+
+    /// The session rules the bars are built on.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     /// The whole aggregation state as JSON, for a checkpoint. Call it right after

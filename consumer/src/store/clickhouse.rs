@@ -4,6 +4,7 @@
 //! deduplicated (`FINAL`) but the marks', where any row counts; every value is bound, never spliced.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -12,6 +13,7 @@ use common::keys::{bars_table, FACTORS_TABLE};
 use common::time::{day_number, epoch_ms};
 use common::Period;
 use runtime::clickhouse::{BarRow, FactorRow, TABLE};
+use runtime::ops::Durations;
 use serde::Deserialize;
 
 use crate::error::Result;
@@ -22,6 +24,8 @@ pub struct History {
     client: clickhouse::Client,
     table: String,
     insert_timeout: Duration,
+    /// How long each INSERT took, landed or not.
+    inserts: Arc<Durations>,
 }
 
 /// One (symbol, period) of a day as stored: its row count, distinct frames, and the frames.
@@ -65,7 +69,13 @@ struct PeriodRows {
 
 impl History {
     pub fn new(client: clickhouse::Client, database: &str, insert_timeout: Duration) -> History {
-        History { client: client.with_database(database), table: bars_table(database), insert_timeout }
+        let inserts = Arc::new(Durations::default());
+        History { client: client.with_database(database), table: bars_table(database), insert_timeout, inserts }
+    }
+
+    /// The durations of this consumer's INSERTs.
+    pub fn inserts(&self) -> &Durations {
+        &self.inserts
     }
 
     /// The stored rows among the (symbol, frame)s of `rows`, all of one period: one query over the
@@ -113,7 +123,10 @@ impl History {
     where
         T: clickhouse::RowWrite + for<'a> clickhouse::Row<Value<'a> = T>,
     {
-        Ok(runtime::clickhouse::insert(&self.client, table, rows, self.insert_timeout).await?)
+        let started = std::time::Instant::now();
+        let inserted = runtime::clickhouse::insert(&self.client, table, rows, self.insert_timeout).await;
+        self.inserts.record(started.elapsed());
+        Ok(inserted?)
     }
 
     /// Deduplicated rows per period.
