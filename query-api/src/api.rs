@@ -163,11 +163,12 @@ pub async fn stream_bars(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let (symbol, period) = params.check()?;
     let permit = app.streams.admit()?;
-    let watch = app.hub.join(app.keys.bar_channel(period, symbol));
+    let watch = app.hub.join(app.keys.bar_channel(period, symbol), period, symbol);
     let events = stream::unfold((watch, app.stop.clone(), permit), |(mut watch, mut stop, permit)| async move {
         let event = tokio::select! {
             received = watch.receiver.recv() => match received {
                 Ok(Live::Bar(json)) => Event::default().event("bar").data(&*json),
+                Ok(Live::Forming(json)) => Event::default().event("forming").data(&*json),
                 Ok(Live::Gap) => gap("the live feed reconnected to redis"),
                 Err(RecvError::Lagged(n)) => gap(&format!("this client fell {n} bars behind")),
                 Err(RecvError::Closed) => return None,

@@ -1,21 +1,32 @@
 //! Live bars: one Redis subscription per channel (`bars:{period}:{symbol}`), shared by every
 //! Server-Sent-Events client of it. A single task owns the Redis pub/sub connection, subscribes a
 //! channel when its first client arrives, unsubscribes when its last one leaves, and reconnects with
-//! backoff, telling the clients that bars may have been missed meanwhile.
+//! backoff, telling the clients that bars may have been missed meanwhile. Another task reads the
+//! forming bar of every channel with clients every [`FORMING_EVERY`] (the producer keeps it in the
+//! day's hash, unpublished) and delivers it when it changed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use common::{Period, Symbol};
 use futures_util::StreamExt;
 use runtime::ops::Backoff;
 use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::store::redis::SameDay;
+
+/// How often the forming bars of the watched channels are read.
+pub const FORMING_EVERY: Duration = Duration::from_secs(1);
 
 /// What a client of a channel receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Live {
     /// A closed or amended bar, as the producer published it (the contract's bar object).
     Bar(Arc<str>),
+    /// The bar forming now, when it changed (the contract's bar object).
+    Forming(Arc<str>),
     /// The subscription was re-established after Redis went away: bars may have been missed.
     Gap,
 }
@@ -35,6 +46,9 @@ pub struct Hub {
 struct Channel {
     sender: broadcast::Sender<Live>,
     clients: usize,
+    watched: (Period, Symbol),
+    /// The forming bar last delivered.
+    forming: Option<String>,
 }
 
 enum Command {
@@ -70,12 +84,13 @@ impl Hub {
         hub
     }
 
-    /// Joins `channel`, subscribing it in Redis if this is its first client.
-    pub fn join(self: &Arc<Hub>, channel: String) -> Watch {
+    /// Joins `channel`, the bars of `period` and `symbol`, subscribing it in Redis if this is its
+    /// first client.
+    pub fn join(self: &Arc<Hub>, channel: String, period: Period, symbol: Symbol) -> Watch {
         let mut channels = self.channels.lock().expect("hub lock");
         let entry = channels.entry(channel.clone()).or_insert_with(|| {
             let _ = self.commands.send(Command::Subscribe(channel.clone()));
-            Channel { sender: broadcast::channel(BUFFER).0, clients: 0 }
+            Channel { sender: broadcast::channel(BUFFER).0, clients: 0, watched: (period, symbol), forming: None }
         });
         entry.clients += 1;
         Watch { receiver: entry.sender.subscribe(), channel, hub: self.clone() }
@@ -106,6 +121,43 @@ impl Hub {
     fn deliver(&self, channel: &str, event: Live) {
         if let Some(entry) = self.channels.lock().expect("hub lock").get(channel) {
             let _ = entry.sender.send(event);
+        }
+    }
+
+    /// Reads the forming bars of the channels with clients every [`FORMING_EVERY`], on the trading
+    /// day of the clock, until `stop`; a read that fails is tried again at the next turn.
+    pub fn follow_forming(self: &Arc<Hub>, same_day: Arc<SameDay>, mut stop: watch::Receiver<bool>) {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(FORMING_EVERY) => {},
+                    _ = stop.changed() => return,
+                }
+                let watched: Vec<(String, (Period, Symbol))> =
+                    hub.channels.lock().expect("hub lock").iter().map(|(name, c)| (name.clone(), c.watched)).collect();
+                if watched.is_empty() {
+                    continue;
+                }
+                let day = runtime::ops::today(runtime::ops::wall_ms());
+                let pairs: Vec<(Period, Symbol)> = watched.iter().map(|(_, w)| *w).collect();
+                match same_day.forming_on(day, &pairs).await {
+                    Ok(bars) => hub.deliver_forming(watched.into_iter().map(|(name, _)| name).zip(bars)),
+                    Err(e) => tracing::debug!(error = %e, "live bars: forming bars not read"),
+                }
+            }
+        });
+    }
+
+    /// Delivers each channel's forming bar that differs from the one it was last given.
+    fn deliver_forming(&self, bars: impl Iterator<Item = (String, Option<String>)>) {
+        let mut channels = self.channels.lock().expect("hub lock");
+        for (name, bar) in bars {
+            let Some(entry) = channels.get_mut(&name) else { continue };
+            if let Some(json) = bar.filter(|b| entry.forming.as_ref() != Some(b)) {
+                let _ = entry.sender.send(Live::Forming(json.as_str().into()));
+                entry.forming = Some(json);
+            }
         }
     }
 

@@ -225,6 +225,16 @@ impl SameDay {
         Ok(read.iter().skip(1).map(|own| (all, own.unwrap_or(0))).collect())
     }
 
+    /// The forming bar (JSON, as the producer keeps it) of each (period, symbol) on `day`, in order.
+    /// One round trip.
+    pub async fn forming_on(&self, day: NaiveDate, watched: &[(Period, Symbol)]) -> Result<Vec<Option<String>>> {
+        let mut pipe = redis::pipe();
+        for (period, symbol) in watched {
+            pipe.hget(self.keys.forming_bars(day, *period), symbol.to_string());
+        }
+        pipe.query_async(&mut self.con()).await.map_err(AppError::redis)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         redis::cmd("PING").query_async::<()>(&mut self.con()).await.map_err(AppError::redis)
     }
