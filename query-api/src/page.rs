@@ -1,7 +1,11 @@
 //! The query page at `/`: a form (a symbol list, any period the API serves, adjusted prices, dates
-//! with 24-hour times), a candlestick chart with volume and the table of bars of a chosen symbol,
-//! the sources line, CSV download, and links to the monitor pages whose addresses are settings.
+//! with 24-hour times), an interactive candlestick chart (zoom, pan, crosshair, OHLCV legend,
+//! volume pane, day separators, moving averages, live updates from the event stream, drawn with the
+//! vendored TradingView Lightweight Charts at `/vendor/lightweight-charts.js`) and the table of
+//! bars of a chosen symbol, the sources line, CSV download, and links to the monitor pages whose
+//! addresses are settings.
 
+use axum::http::header;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
@@ -15,7 +19,11 @@ pub fn routes(api: &ApiSection) -> Router {
     let page = PAGE
         .replace("{{producer_monitor_url}}", &attribute(&api.producer_monitor_url))
         .replace("{{consumer_monitor_url}}", &attribute(&api.consumer_monitor_url));
-    Router::new().route("/", get(move || async move { Html(page.clone()) }))
+    let chart_library = include_str!("../vendor/lightweight-charts/lightweight-charts.standalone.production.js");
+    Router::new().route("/", get(move || async move { Html(page.clone()) })).route(
+        "/vendor/lightweight-charts.js",
+        get(move || async move { ([(header::CONTENT_TYPE, "text/javascript")], chart_library) }),
+    )
 }
 
 /// `text` safe inside a double-quoted HTML attribute.

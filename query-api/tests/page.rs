@@ -1,6 +1,8 @@
 //! The query page in headless Chromium: a range given in the address is queried, and the chart
-//! and the table show every bar; two symbols' daily bars with adjusted prices, one charted; errors,
-//! the server's and the page's own, are shown in the page.
+//! (TradingView Lightweight Charts, served by the API) and the table show every bar; a bar fed into
+//! the event stream while the page is open appears without a reload; two symbols' daily bars with
+//! adjusted prices, one charted; errors, the server's and the page's own, are shown in the page;
+//! the API's own monitor page draws its charts.
 
 mod support;
 
@@ -25,8 +27,11 @@ async fn the_page_charts_and_tabulates_a_merged_range_and_shows_errors() {
     assert_eq!(element_text(&dom, "error"), "", "{dom}");
     assert!(element_text(&dom, "sources").starts_with("144 bars · 48 from Redis · 96 from ClickHouse"), "{dom}");
     assert!(dom.contains(r#"data-candles="144""#), "{dom}");
-    assert_eq!(count(&dom, r#"<g class="candle "#), 144, "candles");
-    assert_eq!(count(&dom, r#"<rect class="volume "#), 144, "volume bars");
+    assert!(count(&dom, "<canvas") >= 4, "the candle and volume panes and their axes are drawn: {dom}");
+    assert!(dom.contains(r#"data-live="on""#), "a day Redis holds is on screen: the page follows it");
+    let legend = element_text(&dom, "legend");
+    assert!(legend.starts_with("2026-11-20 15:00 · O "), "the legend shows the last bar: {legend}");
+    assert!(dom.contains(r#"<span class="ma20">MA20 "#), "and its moving averages: {dom}");
     let table = &dom[dom.find(r#"<table id="bars""#).unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];
     assert_eq!(count(table, "<tr"), 1 + 144, "header and one row per bar");
@@ -35,11 +40,10 @@ async fn the_page_charts_and_tabulates_a_merged_range_and_shows_errors() {
         "24-hour frames"
     );
     assert!(dom.contains(&format!(r#"href="{producer}""#)), "the producer monitor link is the setting");
-    let chart = &dom[dom.find(r#"<svg id="chart""#).unwrap()..dom.find("</svg>").unwrap()];
-    for shown in [chart, table, dom.as_str().split("<form").nth(1).unwrap().split("</form>").next().unwrap()] {
-        assert!(!shown.contains("AM") && !shown.contains("PM"), "no AM/PM in the form, chart or table");
+    for shown in [&legend, table, dom.as_str().split("<form").nth(1).unwrap().split("</form>").next().unwrap()] {
+        assert!(!shown.contains("AM") && !shown.contains("PM"), "no AM/PM in the form, legend or table");
     }
-    assert!(chart.contains(">11-20 13:05<"), "24-hour axis labels");
+    assert!(dom.contains("TradingView Lightweight Charts"), "the licence's attribution notice is on the page");
 
     let daily =
         format!("{base}?symbol=600519.SH,000001.SZ&period=1d&adjust=qfq&start=2026-11-18T00:00&end=2026-11-20T23:59");
@@ -55,4 +59,38 @@ async fn the_page_charts_and_tabulates_a_merged_range_and_shows_errors() {
     let twelve_hour = format!("{base}?symbol=600519.SH&period=1&start=2026-11-20T9:30PM&end=2026-11-20T15:00");
     let dom = tokio::task::spawn_blocking(move || chromium_dom(&twelve_hour, 5000)).await.unwrap().unwrap();
     assert!(element_text(&dom, "error").contains("AM/PM is not accepted"), "{dom}");
+}
+
+#[tokio::test]
+async fn a_bar_fed_into_the_stream_appears_on_the_open_page_without_a_reload() {
+    let mut stack = ApiStores::start().await;
+    stack.three_days("600519.SH").await;
+    let api = stack.api(&[]).await;
+    let url = format!(
+        "http://127.0.0.1:{}/?symbol=600519.SH&period=5&start=2026-11-20T09:30:00&end=2026-11-20T15:00:00",
+        api.http
+    );
+    let page = tokio::task::spawn_blocking(move || chromium_dom(&url, 8000));
+    // Published until the page has rendered: whenever its stream is open, it gets the bar.
+    let late = r#"{"symbol":"600519.SH","frame":"2026-11-23T09:35:00+08:00","open":1700,"high":1712.5,"low":1699,"close":1710,"vol":4200,"amount":7150000}"#;
+    let mut con = stack.con.clone();
+    let feed = tokio::spawn(async move {
+        loop {
+            let _: () = redis::AsyncCommands::publish(&mut con, "bars:5:600519.SH", late).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    let dom = page.await.unwrap().unwrap();
+    feed.abort();
+    assert_eq!(element_text(&dom, "error"), "", "{dom}");
+    assert!(dom.contains(r#"data-candles="49""#), "48 bars queried and the one from the stream: {dom}");
+    assert!(dom.contains(r#"data-last-frame="2026-11-23T09:35:00+08:00""#), "{dom}");
+    assert!(dom.contains("<td>2026-11-23 09:35</td><td>1700</td>"), "the table has it too");
+    assert!(element_text(&dom, "legend").contains("C 1710"), "the legend shows the new bar");
+
+    let monitor = format!("http://127.0.0.1:{}/monitor/", api.http);
+    let dom = tokio::task::spawn_blocking(move || chromium_dom(&monitor, 3000)).await.unwrap().unwrap();
+    for chart in ["requests", "p50_ms", "client_errors"] {
+        assert!(harness::page::chart_points(&dom, chart).is_some(), "the monitor's {chart} chart is drawn: {dom}");
+    }
 }
