@@ -41,8 +41,11 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
     let sample = stack.unpack(&sample_dir()).unwrap();
     stack.import_history(&sample).unwrap();
     stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
+    let mut con = stack.redis.connect().await.unwrap();
+    let _: String = con.xadd(Keys::new("").tick_stream(), "*", &[("qmt", "{broken")]).await.unwrap();
     stack.history_stored(sample.history_bars).await.unwrap();
     stack.day_applied().await.unwrap();
+    grafana_panels_name_exported_metrics(&stack).await;
 
     let (stocks, days) = generate();
     let pick = |activity: Activity| stocks.iter().position(|s| s.activity == activity).unwrap();
@@ -62,7 +65,6 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
         }
     }
 
-    let mut con = stack.redis.connect().await.unwrap();
     let out = stack.command("consumer", &["cleanup", "--day", day]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
     assert_eq!(out.status.code(), Some(2), "the day's history never reached ClickHouse: kept: {report}");
@@ -84,4 +86,40 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
     assert!(bars.is_empty() && sources == (0, 0), "the cleaned day still answers {} bars", bars.len());
     let (bars, _) = served(&stack, &symbol, Period::M1, first, day).await;
     assert_eq!(bars.len(), 480, "the two history days are still served");
+}
+
+/// Every metric a panel of `deploy/grafana/tickbar.json` queries is a family one of the three
+/// services exports (a histogram's `_bucket`, `_sum` and `_count` count as its family).
+async fn grafana_panels_name_exported_metrics(stack: &WholeStack) {
+    let started = std::time::Instant::now();
+    while !stack.producer.get("/metrics").await.1.contains("tickbar_producer_dead_letters_total{reason=\"bad_json\"} 1")
+    {
+        assert!(started.elapsed().as_secs() < 20, "the broken entry was never counted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut exported = std::collections::BTreeSet::new();
+    for service in [&stack.producer, &stack.consumer, &stack.api] {
+        let (status, text) = service.get("/metrics").await;
+        assert_eq!(status, 200, "{text}");
+        exported.extend(text.lines().filter_map(|l| Some(l.strip_prefix("# TYPE ")?.split(' ').next()?.to_owned())));
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/tickbar.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exprs.len() >= 15, "a panel per figure: {exprs:?}");
+    for expr in &exprs {
+        let names =
+            expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("tickbar_"));
+        for name in names {
+            let family =
+                ["_bucket", "_sum", "_count"].iter().fold(name, |n, suffix| n.strip_suffix(suffix).unwrap_or(n));
+            assert!(exported.contains(family), "{expr}: {family} is not exported; exported: {exported:?}");
+        }
+    }
 }
