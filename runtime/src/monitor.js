@@ -50,6 +50,8 @@ function calendar(c) {
 // A chart value: whole above 100, else to two decimals.
 const fmtv = v => v === null || v === undefined ? "–"
   : Number(v).toLocaleString("en-US", {maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2});
+// Epoch seconds as Asia/Shanghai 24-hour HH:MM:SS, the market's clock.
+const clock = t => new Date(t * 1000).toLocaleTimeString("en-GB", {timeZone: "Asia/Shanghai", hour12: false});
 // Draws the last hour into #charts, one uPlot per spec {title, series: [[name, label, colour]]},
 // refreshed every chart interval. Each chart's element says how many points its first series has
 // (data-points), which the page tests read.
@@ -61,8 +63,9 @@ function charts(specs) {
     el.dataset.chart = spec.series[0][0];
     box.appendChild(el);
     const series = spec.series.map(([, label, stroke]) => ({label, stroke, width: 1.5, value: (u, v) => fmtv(v)}));
-    const opts = {title: spec.title, width: 440, height: 170, series: [{}, ...series],
-                  axes: [{}, {size: 56, values: (u, ticks) => ticks.map(fmtv)}]};
+    const time = {label: "time", value: (u, t) => t === null ? "–" : clock(t)};
+    const opts = {title: spec.title, width: Math.max(320, el.clientWidth - 12), height: 170, series: [time, ...series],
+                  axes: [{values: (u, ticks) => ticks.map(clock)}, {size: 56, values: (u, ticks) => ticks.map(fmtv)}]};
     return {spec, el, plot: new uPlot(opts, [[], ...spec.series.map(() => [])], el)};
   });
   async function refresh() {

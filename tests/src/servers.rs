@@ -373,6 +373,7 @@ impl ClickHouseServer {
     <timezone>Asia/Shanghai</timezone>
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
+    <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>
 {https}</yandex>
 "#,
             https = self.https_config(),
@@ -386,7 +387,7 @@ impl ClickHouseServer {
         );
         let users = r#"<?xml version="1.0"?>
 <yandex>
-    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage><log_queries>1</log_queries></default></profiles>
     <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
