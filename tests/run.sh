@@ -4,7 +4,8 @@
 # packages) when they are missing, and schemathesis, redis and the Python client with pandas and
 # polars (PyPI) into target/py-venv; the tests
 # start their own private instances on free ports, check the web pages in headless Chromium and
-# fuzz the query API from its OpenAPI document.
+# fuzz the query API from its OpenAPI document; then cross-builds the services for Windows
+# (mingw-w64) and runs producer.exe check-config under Wine when it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,3 +34,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 (cd deploy/qmt && "../../$venv/bin/python" -m unittest discover -v)
 bash deploy/check-service-files.sh
+bash deploy/check-windows.sh
