@@ -10,7 +10,9 @@ CAPTURE.json: {"statements": [sql, ...], "rows": {insert_sql: [json_row, ...]}}
 
 import json
 import re
+import shutil
 import sys
+import tempfile
 
 from chdb import session
 
@@ -33,7 +35,17 @@ def statements(capture):
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         capture = json.load(f)
-    db = session.Session()
+    # A fresh on-disk session: no state shared with another run.
+    path = tempfile.mkdtemp(prefix="tickbar-chdb-")
+    try:
+        failed = run(capture, session.Session(path))
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+    sys.exit(1 if failed else 0)
+
+
+def run(capture, db):
+    """Runs every statement on `db`, prints what ran and what failed; the failures."""
     version = db.query("SELECT version()", "CSV").bytes().decode().strip().strip('"')
     db.query("SET session_timezone = 'Asia/Shanghai'")
     failed, ran = [], 0
@@ -46,7 +58,7 @@ def main():
     print(f"ClickHouse {version} (chdb): {ran} of {ran + len(failed)} statements ran")
     for f in failed:
         print("FAILED:", f)
-    sys.exit(1 if failed else 0)
+    return failed
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ use harness::stack::{StackOptions, WholeStack};
 
 const FACTORS: &str = "ts_code,trade_date,adj_factor\n600519.SH,20261117,1.0\n600519.SH,20261118,1.25\n";
 
-/// The distinct statements the services ran, without the harness's and this test's own: the DDL
-/// first, then the INSERTs (their table named with the database the client was given), then the
+/// The distinct statements the services ran, without the harness's and this test's own: the
+/// database, then the tables, then the INSERTs (their table named with the database the client was given), then the
 /// queries. (18.16's query log stamps whole seconds, so its order within a second is lost.)
 async fn logged(client: &clickhouse::Client) -> Vec<String> {
     client.query("SYSTEM FLUSH LOGS").execute().await.unwrap();
@@ -30,15 +30,8 @@ async fn logged(client: &clickhouse::Client) -> Vec<String> {
         })
         .filter(|q| seen.insert(q.clone()))
         .collect();
-    statements.sort_by_key(|q| {
-        if q.starts_with("CREATE") {
-            0
-        } else if q.starts_with("INSERT") {
-            1
-        } else {
-            2
-        }
-    });
+    let rank = ["CREATE DATABASE", "CREATE", "INSERT"];
+    statements.sort_by_key(|q| rank.iter().position(|r| q.starts_with(r)).unwrap_or(rank.len()));
     statements
 }
 
