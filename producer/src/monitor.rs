@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use common::time::{split_ms, DayNumber};
-use common::{Frame, Period, Sessions, Symbol, TickOutcome, TradingCalendar};
+use common::{BarAggregator, Frame, Period, Sessions, Symbol, TickOutcome, TradingCalendar};
 use runtime::charts::{Charts, Figure};
 use runtime::ops::{Metrics, Ops, Rate};
 use runtime::stores::{Role, StoreState};
@@ -122,10 +122,8 @@ impl Monitor {
 
     /// Copies the last tick of each symbol that traded today, at most every few seconds or each
     /// minute of event time (a fast replay).
-    fn take_last_ticks(&self, engine: &Engine, clock: Clock) {
+    fn take_last_ticks(&self, agg: &BarAggregator, latest_ms: Option<i64>, clock: Clock) {
         let mut last = self.last_ticks.lock().expect("last ticks lock");
-        let agg = engine.aggregator();
-        let latest_ms = agg.latest_tick_ms();
         let moved = |before: Option<i64>| latest_ms.zip(before).is_none_or(|(now, then)| now - then >= 60_000);
         if last.taken.is_some_and(|t| t.elapsed() < LAST_TICKS_EVERY) && !moved(last.latest_ms) {
             return;
@@ -222,7 +220,7 @@ impl Monitor {
         let counters = engine.counters();
         let latest = agg.latest_tick_ms();
         let clock = self.update(|s| s.clock);
-        self.take_last_ticks(engine, clock);
+        self.take_last_ticks(agg, latest, clock);
         let mut s = self.status.lock().expect("status lock");
         s.recovered = true;
         s.catching_up = catching_up;

@@ -39,7 +39,7 @@ pub struct App {
     /// `api.cors_origins` as checked at the start.
     pub cors: Option<CorsLayer>,
     /// `api.max_streams`: the event streams open and the room for more.
-    pub streams: Arc<StreamLimit>,
+    pub streams: StreamLimit,
     /// Turns true at shutdown, ending open event streams.
     pub stop: watch::Receiver<bool>,
 }
@@ -72,7 +72,6 @@ impl App {
         let history_cache = (settings.api.history_cache_mb > 0)
             .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));
         let cache = history_cache.clone();
-        let streams = Arc::new(StreamLimit::new(settings.api.max_streams.max(1)));
         let charts = settings.http.chart_interval_ms;
         let monitor =
             Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone(), charts));
@@ -90,7 +89,7 @@ impl App {
             monitor,
             api: settings.api.clone(),
             cors: guard::cors(&settings.api.cors_origins).map_err(AppError::Settings)?,
-            streams: streams.clone(),
+            streams: StreamLimit::new(settings.api.max_streams.max(1)),
             stop,
         })
     }

@@ -150,11 +150,6 @@ impl StreamLimit {
     pub fn admit(&self) -> Result<OwnedSemaphorePermit, AppError> {
         self.permits.clone().try_acquire_owned().map_err(|_| AppError::TooManyStreams(self.limit))
     }
-
-    /// Streams open now.
-    pub fn open(&self) -> usize {
-        self.limit - self.permits.available_permits()
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,11 +157,11 @@ pub fn wall_ms() -> i64 {
 /// A version stamp: the system clock's microsecond (not `[clock]`'s, which can repeat from run to
 /// run), larger than any this process gave before.
 pub fn version_us() -> u64 {
-    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static LAST: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-    let previous = LAST.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    let previous = LAST.fetch_max(now, Relaxed);
     if previous >= now {
-        LAST.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+        LAST.fetch_add(1, Relaxed) + 1
     } else {
         now
     }
@@ -314,29 +316,28 @@ pub const DURATION_BUCKETS: [f64; 14] =
 #[derive(Debug, Default)]
 pub struct Durations {
     /// By bucket, one more than the bounds for the rest.
-    buckets: [std::sync::atomic::AtomicU64; DURATION_BUCKETS.len() + 1],
-    sum_us: std::sync::atomic::AtomicU64,
+    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
+    sum_us: AtomicU64,
 }
 
 impl Durations {
     pub fn record(&self, took: Duration) {
-        use std::sync::atomic::Ordering::Relaxed;
         let bucket = DURATION_BUCKETS.iter().position(|le| took.as_secs_f64() <= *le).unwrap_or(DURATION_BUCKETS.len());
         self.buckets[bucket].fetch_add(1, Relaxed);
         self.sum_us.fetch_add(took.as_micros() as u64, Relaxed);
     }
 
     pub fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(std::sync::atomic::Ordering::Relaxed)).sum()
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
     }
 
     pub fn sum_ms(&self) -> f64 {
-        self.sum_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e3
+        self.sum_us.load(Relaxed) as f64 / 1e3
     }
 
     /// Writes the histogram `name` (in seconds).
     pub fn write(&self, m: &mut Metrics, name: &str, help: &str) {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(std::sync::atomic::Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
         m.histogram(name, help, &DURATION_BUCKETS, &counts, self.sum_ms() / 1e3);
     }
 }

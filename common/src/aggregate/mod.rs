@@ -348,11 +348,6 @@ impl BarAggregator {
         self.books.iter().filter(move |(_, b)| b.day == day && b.traded()).map(|(s, b)| (*s, b.last_tick_ms))
     }
 
-    /// The session rules the bars are built on.
-    pub fn sessions(&self) -> &Sessions {
-        &self.sessions
-    }
-
     /// The whole aggregation state as JSON, for a checkpoint. Call it right after
     /// [`Self::advance`] and [`Self::drain_events`], when no event or report is pending.
     pub fn save(&self) -> Vec<u8> {
