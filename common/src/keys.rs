@@ -22,29 +22,75 @@ pub fn factors_table(database: &str) -> String {
     format!("{database}.{FACTORS_TABLE}")
 }
 
-/// Redis names under one key prefix.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Redis names under one key prefix, for one shard of the producers (`redis.shards`).
+///
+/// With one shard every name is the contract's. With more, each shard's keys carry the shard's
+/// hash tag (`ticks:{1}`, `tickbar:{1}:bars:…`), so one producer's commit touches one Redis Cluster
+/// slot; the history queues, the consumer's keys and the bar channels are shared by all shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
+    shards: u16,
+    /// The `{i}` hash tag of this shard's keys, when there is more than one shard.
+    tag: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys::new("")
+    }
 }
 
 impl Keys {
+    /// The names of a single-shard deployment.
     pub fn new(prefix: impl Into<String>) -> Keys {
-        Keys { prefix: prefix.into() }
+        Keys::sharded(prefix, 1)
+    }
+
+    /// The names of a deployment of `shards` producer shards, as seen from shard 0; the shared
+    /// names are the same from every shard.
+    pub fn sharded(prefix: impl Into<String>, shards: u16) -> Keys {
+        Keys { prefix: prefix.into(), shards: shards.max(1), tag: String::new() }.shard(0)
+    }
+
+    /// How many producer shards the deployment has.
+    pub fn shards(&self) -> u16 {
+        self.shards
+    }
+
+    /// The names of shard `index` (0-based).
+    pub fn shard(&self, index: u16) -> Keys {
+        let tag = if self.shards > 1 { format!(":{{{index}}}") } else { String::new() };
+        Keys { tag, ..self.clone() }
+    }
+
+    /// The names of the shard `symbol` belongs to ([`crate::shard::shard_of`]).
+    pub fn of(&self, symbol: Symbol) -> Keys {
+        self.shard(crate::shard::shard_of(symbol, self.shards))
+    }
+
+    /// The names of every shard, shard 0 first.
+    pub fn each_shard(&self) -> impl Iterator<Item = Keys> + '_ {
+        (0..self.shards).map(|i| self.shard(i))
     }
 
     fn key(&self, name: std::fmt::Arguments) -> String {
         format!("{}{}", self.prefix, name)
     }
 
+    /// A name of this shard: `{prefix}{head}` and the shard's tag, then `rest`.
+    fn shard_key(&self, head: &str, rest: std::fmt::Arguments) -> String {
+        format!("{}{head}{}{rest}", self.prefix, self.tag)
+    }
+
     /// The stream feeds write ticks to (contract: `ticks`).
     pub fn tick_stream(&self) -> String {
-        self.key(format_args!("ticks"))
+        self.shard_key("ticks", format_args!(""))
     }
 
     /// The stream unusable tick entries are copied to, with their reason (contract: `ticks:dead`).
     pub fn dead_ticks(&self) -> String {
-        self.key(format_args!("ticks:dead"))
+        self.shard_key("ticks", format_args!(":dead"))
     }
 
     /// The channel each closed or amended bar is published on (contract: `bars:{period}:{symbol}`).
@@ -89,51 +135,51 @@ impl Keys {
 
     /// What every [`Self::day_bars`] key of one day and period starts with (the symbol follows).
     pub fn day_bars_prefix(&self, day: NaiveDate, period: Period) -> String {
-        self.key(format_args!("tickbar:bars:{day}:{period}:"))
+        self.shard_key("tickbar", format_args!(":bars:{day}:{period}:"))
     }
 
     /// A `SCAN MATCH` pattern for every [`Self::day_bars`] key of one trading day.
     pub fn day_bars_pattern(&self, day: NaiveDate) -> String {
-        format!("{}tickbar:bars:{day}:*", glob_escape(&self.prefix))
+        format!("{}tickbar{}:bars:{day}:*", glob_escape(&self.prefix), self.tag)
     }
 
     /// Forming bars of one trading day and period: a hash from symbol to bar object.
     pub fn forming_bars(&self, day: NaiveDate, period: Period) -> String {
-        self.key(format_args!("tickbar:forming:{day}:{period}"))
+        self.shard_key("tickbar", format_args!(":forming:{day}:{period}"))
     }
 
     /// The versions of one trading day's closed bars: a hash from [`history_version_field`]
     /// (`{period}:{symbol}`) to the wall-clock microsecond of the producer's commit that last
     /// changed them; the query API's cache keeps a day's bars while it holds.
     pub fn day_versions(&self, day: NaiveDate) -> String {
-        self.key(format_args!("tickbar:versions:{day}"))
+        self.shard_key("tickbar", format_args!(":versions:{day}"))
     }
 
     /// The symbols with a bar (closed or forming) on one trading day: a set, the index a snapshot
     /// of the whole market reads in the same round trip as the bars.
     pub fn day_symbols(&self, day: NaiveDate) -> String {
-        self.key(format_args!("tickbar:symbols:{day}"))
+        self.shard_key("tickbar", format_args!(":symbols:{day}"))
     }
 
     /// The producer's checkpoint: a hash of its aggregation state, counters and last applied entry id.
     pub fn producer_state(&self) -> String {
-        self.key(format_args!("tickbar:producer:state"))
+        self.shard_key("tickbar", format_args!(":producer:state"))
     }
 
     /// The producer's journal since its checkpoint: one record per committed batch.
     pub fn producer_journal(&self) -> String {
-        self.key(format_args!("tickbar:producer:journal"))
+        self.shard_key("tickbar", format_args!(":producer:journal"))
     }
 
     /// The active producer's lease: `{fence} {instance}`, expiring unless renewed. Every commit checks
     /// it, so a producer that lost it cannot write.
     pub fn producer_lease(&self) -> String {
-        self.key(format_args!("tickbar:producer:lease"))
+        self.shard_key("tickbar", format_args!(":producer:lease"))
     }
 
     /// The counter the lease's fencing tokens are drawn from: each holder gets a larger one.
     pub fn producer_fence(&self) -> String {
-        self.key(format_args!("tickbar:producer:fence"))
+        self.shard_key("tickbar", format_args!(":producer:fence"))
     }
 
     /// The lock one consumer instance holds while it drains the history queues.
@@ -156,9 +202,10 @@ impl Keys {
         self.key(format_args!("tickbar:consumer:cleanup:reports"))
     }
 
-    /// The set of trading days (`YYYY-MM-DD`) Redis holds same-day bars for; the query API routes by it.
+    /// The set of trading days (`YYYY-MM-DD`) this shard holds same-day bars for; the query API
+    /// routes by the union of every shard's.
     pub fn days_held(&self) -> String {
-        self.key(format_args!("tickbar:days"))
+        self.shard_key("tickbar", format_args!(":days"))
     }
 
     /// The versions of the history in ClickHouse: a hash of counters, one per (period, symbol) the
@@ -210,5 +257,26 @@ mod tests {
         assert_eq!(bars_table("tickbar"), "tickbar.bars");
         let day = "2026-11-20".parse().unwrap();
         assert_eq!(Keys::new("t[1]*:").day_bars_pattern(day), "t\\[1\\]\\*:tickbar:bars:2026-11-20:*");
+    }
+
+    #[test]
+    fn each_shard_tags_its_own_keys_and_shares_the_rest() {
+        let sym: Symbol = "600519.SH".parse().unwrap();
+        let day = "2026-11-20".parse().unwrap();
+        assert_eq!(Keys::sharded("", 1).of(sym), Keys::new(""), "one shard is the single layout");
+        let keys = Keys::sharded("p:", 2);
+        let one = keys.shard(1);
+        assert_eq!(one.tick_stream(), "p:ticks:{1}");
+        assert_eq!(one.dead_ticks(), "p:ticks:{1}:dead");
+        assert_eq!(one.day_bars(day, Period::M5, sym), "p:tickbar:{1}:bars:2026-11-20:5:600519.SH");
+        assert_eq!(one.day_bars_pattern(day), "p:tickbar:{1}:bars:2026-11-20:*");
+        assert_eq!(one.forming_bars(day, Period::M1), "p:tickbar:{1}:forming:2026-11-20:1");
+        assert_eq!(one.producer_lease(), "p:tickbar:{1}:producer:lease");
+        assert_eq!(one.days_held(), "p:tickbar:{1}:days");
+        assert_eq!(one.bar_channel(Period::M5, sym), keys.bar_channel(Period::M5, sym));
+        assert_eq!(one.history_queue(Period::M1), "p:historical_bar_data_1min");
+        assert_eq!(keys.each_shard().map(|k| k.tick_stream()).collect::<Vec<_>>(), ["p:ticks:{0}", "p:ticks:{1}"]);
+        let mine = keys.of(sym).tick_stream();
+        assert_eq!(mine, format!("p:ticks:{{{}}}", crate::shard::shard_of(sym, 2)));
     }
 }

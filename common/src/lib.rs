@@ -18,6 +18,7 @@
 //! - [`normalise`]: vendor history normalised into the project's bar layout.
 //! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
 //! - [`settings`]: the settings sections the services share.
+//! - [`shard`]: the stable hash that puts a symbol on a producer shard (and a ClickHouse shard).
 //! - [`stream`]: `EntryId`, a Redis stream entry id.
 //! - `openapi` (feature `openapi`): the OpenAPI schemas of the symbol and the frame.
 
@@ -37,6 +38,7 @@ pub mod period;
 pub mod resample;
 pub mod session;
 pub mod settings;
+pub mod shard;
 pub mod stream;
 pub mod symbol;
 pub mod tick;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::BeyondList;
+use crate::keys::Keys;
 
 /// `[redis]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,11 +20,26 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// `[redis.tls]`: the CA and client certificate of a `rediss://` URL.
     pub tls: TlsSettings,
+    /// How many producer shards split the symbols (`producer.shard` picks one); every service and
+    /// feed of a deployment must agree on it. 1 is the single-producer layout.
+    pub shards: u16,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        RedisSettings { url: "redis://127.0.0.1:6379/0".into(), key_prefix: String::new(), tls: TlsSettings::default() }
+        RedisSettings {
+            url: "redis://127.0.0.1:6379/0".into(),
+            key_prefix: String::new(),
+            tls: TlsSettings::default(),
+            shards: 1,
+        }
+    }
+}
+
+impl RedisSettings {
+    /// The deployment's key names (seen from shard 0; [`Keys::shard`] picks another).
+    pub fn keys(&self) -> Keys {
+        Keys::sharded(self.key_prefix.clone(), self.shards)
     }
 }
 

@@ -61,9 +61,12 @@ pub struct Report {
     pub redis: Vec<DayRemoved>,
     /// Days kept in Redis because ClickHouse lacks some of their history; tried again next run.
     pub kept: Vec<KeptDay>,
-    /// How far the producer got: its latest tick's date and its committed stream position.
+    /// How far the producers got: the latest tick's date of any shard, and the committed stream
+    /// position of a single producer (of each shard's, in `producer_positions`).
     pub producer_latest_day: Option<NaiveDate>,
     pub producer_position: Option<EntryId>,
+    #[serde(default)]
+    pub producer_positions: Vec<Option<EntryId>>,
     /// The holiday list's end drawing near or passed.
     pub calendar_warning: Option<String>,
     pub integrity: Integrity,
@@ -141,6 +144,7 @@ impl Cleanup {
             kept: Vec::new(),
             producer_latest_day: None,
             producer_position: None,
+            producer_positions: Vec::new(),
             calendar_warning: self.calendar.warning(runtime::ops::today(wall_ms())),
             integrity: Integrity::default(),
             flags: Vec::new(),
@@ -175,7 +179,10 @@ impl Cleanup {
                 _ => report.redis.push(store::remove_day(con, &self.keys, *day).await?),
             }
         }
-        (report.producer_latest_day, report.producer_position) = store::producer_progress(con, &self.keys).await?;
+        let progress = store::producer_progress(con, &self.keys).await?;
+        report.producer_latest_day = progress.iter().filter_map(|p| p.0).max();
+        report.producer_positions = progress.iter().map(|p| p.1).collect();
+        report.producer_position = if let [(_, position)] = progress[..] { position } else { None };
         let first = self.calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
         let checked = self.calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
@@ -384,6 +391,7 @@ mod tests {
             kept: vec![],
             producer_latest_day: None,
             producer_position: None,
+            producer_positions: Vec::new(),
             calendar_warning: None,
             integrity: Integrity::default(),
             flags: vec![],

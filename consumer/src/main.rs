@@ -30,7 +30,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use common::keys::Keys;
 use common::{Frame, Sessions, TradingCalendar};
 use runtime::ops::Backoff;
 use runtime::stores::Store;
@@ -104,7 +103,7 @@ fn main() -> anyhow::Result<()> {
 
 fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Result<Wiring, runtime::Error> {
     let section = &settings.consumer;
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let keys = settings.redis.keys();
     let instance = section.instance_name();
     let ttl = Duration::from_millis(section.lock_ttl_ms.max(1000));
     let clickhouse = runtime::clickhouse::client(&settings.clickhouse)?;

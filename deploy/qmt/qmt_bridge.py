@@ -9,6 +9,12 @@ unless the queue (``--queue`` payloads) overflows, which is logged and counted.
     pip install redis
     python qmt_bridge.py --redis-url redis://tickbar-redis:6379/0 [--stream ticks] [--markets SH,SZ,BJ]
 
+With ``redis.shards = N`` producer shards, ``--shards N`` splits each payload by symbol into the
+shard streams ``ticks:{0}`` .. ``ticks:{N-1}`` (``shard_of`` is the twin of tickbar's
+``common::shard::shard_of``):
+
+    python qmt_bridge.py --redis-url redis://tickbar-redis:6379/0 --shards 2
+
 Across hosts, Redis over TLS with an ACL user and its password in the URL:
 
     python qmt_bridge.py --redis-url rediss://tickbar:PASSWORD@tickbar-redis:6380/0 \
@@ -16,6 +22,7 @@ Across hosts, Redis over TLS with an ACL user and its password in the URL:
 """
 
 import argparse
+import hashlib
 import json
 import logging
 import queue
@@ -27,13 +34,26 @@ import redis
 log = logging.getLogger("qmt_bridge")
 
 
+def shard_of(symbol, shards):
+    """The producer shard of ``symbol`` (``600519.SH``) among ``shards``: ClickHouse's
+    ``halfMD5(symbol) % shards``, exactly as tickbar computes it."""
+    if shards <= 1:
+        return 0
+    return int.from_bytes(hashlib.md5(symbol.encode()).digest()[:8], "big") % shards
+
+
+def shard_streams(stream, shards):
+    """The tick stream of each shard: ``stream`` itself for one shard, else ``stream:{i}``."""
+    return [stream] if shards <= 1 else [f"{stream}:{{{i}}}" for i in range(shards)]
+
+
 class Bridge:
     """Queues QMT payloads and writes them to the stream from one sender thread."""
 
-    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200, tls=None):
+    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200, tls=None, shards=1):
         self.redis_url = redis_url
         self.tls = tls or {}
-        self.stream = stream
+        self.streams = shard_streams(stream, shards)
         self.maxlen = maxlen
         self.batch = batch
         self.pending = queue.Queue(maxsize=queue_size)
@@ -57,13 +77,18 @@ class Bridge:
         self._thread.join(timeout)
 
     def on_quote(self, data):
-        """The xtquant callback: ``data`` maps each symbol to its snapshot dict."""
-        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        try:
-            self.pending.put_nowait(payload)
-        except queue.Full:
-            self.overflowed += 1
-            log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
+        """The xtquant callback: ``data`` maps each symbol to its snapshot dict; with shards, each
+        shard's part of it is one payload for that shard's stream."""
+        parts = {0: data} if len(self.streams) == 1 else {}
+        for symbol, quote in data.items() if len(self.streams) > 1 else ():
+            parts.setdefault(shard_of(symbol, len(self.streams)), {})[symbol] = quote
+        for shard, part in sorted(parts.items()):
+            payload = json.dumps(part, separators=(",", ":"), ensure_ascii=False)
+            try:
+                self.pending.put_nowait((self.streams[shard], payload))
+            except queue.Full:
+                self.overflowed += 1
+                log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
 
     def _connect(self):
         client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5, **self.tls)
@@ -89,11 +114,11 @@ class Bridge:
                     self._client = self._connect()
                     log.info("connected to %s", redacted(self.redis_url))
                 pipe = self._client.pipeline(transaction=False)
-                for payload in batch:
+                for stream, payload in batch:
                     if self.maxlen:
-                        pipe.xadd(self.stream, {"qmt": payload}, maxlen=self.maxlen, approximate=True)
+                        pipe.xadd(stream, {"qmt": payload}, maxlen=self.maxlen, approximate=True)
                     else:
-                        pipe.xadd(self.stream, {"qmt": payload})
+                        pipe.xadd(stream, {"qmt": payload})
                 pipe.execute()
                 self.sent += len(batch)
                 batch = []
@@ -143,6 +168,7 @@ def main():
     parser.add_argument("--markets", default="SH,SZ,BJ", help="markets for subscribe_whole_quote")
     parser.add_argument("--maxlen", type=int, default=None, help="cap the stream at about this many entries")
     parser.add_argument("--queue", type=int, default=100_000, help="payloads held while Redis is away")
+    parser.add_argument("--shards", type=int, default=1, help="redis.shards of the deployment")
     add_tls_arguments(parser)
     args = parser.parse_args()
     tls = tls_options(args)
@@ -150,9 +176,9 @@ def main():
 
     from xtquant import xtdata
 
-    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen, tls=tls).start()
+    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen, tls=tls, shards=args.shards).start()
     xtdata.subscribe_whole_quote(args.markets.split(","), callback=bridge.on_quote)
-    log.info("subscribed to whole-market quotes of %s; writing to %s", args.markets, args.stream)
+    log.info("subscribed to whole-market quotes of %s; writing to %s", args.markets, ", ".join(bridge.streams))
     try:
         xtdata.run()
     finally:

@@ -147,6 +147,18 @@ class BridgeTest(unittest.TestCase):
         self.assertEqual(entries(self.redis, "tickbar-test:ticks"), PAYLOADS[1:], "the restarted Redis kept nothing before")
         self.assertEqual(bridge.overflowed, 0)
 
+    def test_with_shards_each_symbol_goes_to_its_shard_stream_in_order(self):
+        bridge = qmt_bridge.Bridge(self.redis.url, stream="ticks", shards=2).start()
+        for payload in PAYLOADS:
+            bridge.on_quote(payload)
+        bridge.stop()
+        self.assertEqual(qmt_bridge.shard_streams("ticks", 2), ["ticks:{0}", "ticks:{1}"])
+        for shard in (0, 1):
+            want = [{s: q for s, q in p.items() if qmt_bridge.shard_of(s, 2) == shard} for p in PAYLOADS]
+            self.assertEqual(entries(self.redis, f"ticks:{{{shard}}}"), [w for w in want if w])
+        self.assertNotEqual(qmt_bridge.shard_of("600519.SH", 2), qmt_bridge.shard_of("000333.SZ", 2))
+        self.assertEqual(entries(self.redis), [], "nothing on the unsharded stream")
+
     def test_an_overflowing_queue_is_counted_not_silent(self):
         bridge = qmt_bridge.Bridge("redis://127.0.0.1:1/0", queue_size=2)
         for payload in PAYLOADS:

@@ -10,13 +10,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::shard::shard_of;
 use common::time::{date_of, split_ms};
-use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Tick, TradingCalendar};
+use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Symbol, Tick, TradingCalendar};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ingest::{read_entry, DeadLetter, Entry, EntryId};
-use crate::settings::Clock;
+use crate::settings::{Clock, ProducerSettings};
 
 /// Totals since the stream was first read; they survive restarts with the state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,34 +121,57 @@ fn unpack(saved: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 /// The aggregator with its clock, counters and stream position.
 pub struct Engine {
     agg: BarAggregator,
-    clock: Clock,
-    max_ahead_ms: i64,
+    rules: Rules,
     counters: Counters,
     last_id: EntryId,
     ticks: Vec<Tick>,
+    /// The shard of each symbol seen, so the hash runs once per symbol.
+    shards_of: FxHashMap<Symbol, u16>,
+}
+
+/// How the engine closes bars and which parsed ticks it refuses: ticks stamped more than
+/// `max_ahead_ms` after the wall clock (`ahead_of_clock`) and ticks of symbols another shard owns
+/// (`wrong_shard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    pub clock: Clock,
+    pub max_ahead_ms: u64,
+    pub shard: u16,
+    pub shards: u16,
+}
+
+impl Rules {
+    pub fn of(settings: &ProducerSettings) -> Rules {
+        let section = &settings.producer;
+        Rules {
+            clock: section.clock,
+            max_ahead_ms: section.max_ahead_ms,
+            shard: section.shard,
+            shards: settings.redis.shards,
+        }
+    }
 }
 
 impl Engine {
-    pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>, clock: Clock, max_ahead_ms: u64) -> Engine {
+    pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>, rules: Rules) -> Engine {
         let agg = BarAggregator::new(settings, calendar);
-        Engine::assemble(agg, clock, max_ahead_ms, Counters::default(), EntryId::default())
+        Engine::assemble(agg, rules, Counters::default(), EntryId::default())
     }
 
-    fn assemble(agg: BarAggregator, clock: Clock, max_ahead_ms: u64, counters: Counters, last_id: EntryId) -> Engine {
-        Engine { agg, clock, max_ahead_ms: max_ahead_ms as i64, counters, last_id, ticks: Vec::new() }
+    fn assemble(agg: BarAggregator, rules: Rules, counters: Counters, last_id: EntryId) -> Engine {
+        Engine { agg, rules, counters, last_id, ticks: Vec::new(), shards_of: FxHashMap::default() }
     }
 
     /// The engine as a checkpoint left it.
     pub fn restore(
         settings: &BarSettings,
         calendar: Arc<TradingCalendar>,
-        clock: Clock,
-        max_ahead_ms: u64,
+        rules: Rules,
         saved: &Saved,
     ) -> Result<Engine> {
         let agg = BarAggregator::restore(settings, calendar, &unpack(&saved.aggregator)?)?;
         let counters = serde_json::from_slice(&saved.counters).map_err(|e| Error::State(format!("counters: {e}")))?;
-        Ok(Engine::assemble(agg, clock, max_ahead_ms, counters, saved.last_id))
+        Ok(Engine::assemble(agg, rules, counters, saved.last_id))
     }
 
     pub fn save(&self) -> Saved {
@@ -167,14 +192,14 @@ impl Engine {
         for entry in entries {
             let first_tick = self.ticks.len();
             read_entry(entry, &mut self.ticks, &mut commit.dead);
-            self.refuse_ahead(entry, first_tick, tempo.wall_ms, &mut commit.dead);
+            self.refuse(entry, first_tick, tempo.wall_ms, &mut commit.dead);
         }
         self.counters.entries += entries.len() as u64;
         self.counters.ticks += self.ticks.len() as u64;
         for d in &commit.dead[first_dead..] {
             *self.counters.dead.entry(d.reason.to_owned()).or_default() += 1;
         }
-        let now_ms = match (self.clock, tempo.catch_up) {
+        let now_ms = match (self.rules.clock, tempo.catch_up) {
             (Clock::Wall, false) => {
                 self.ticks.iter().for_each(|t| {
                     self.agg.apply(t, tempo.wall_ms);
@@ -186,7 +211,7 @@ impl Engine {
                     self.agg.apply_at_watermark(t);
                 });
                 let watermark = self.agg.latest_tick_ms().unwrap_or(i64::MIN);
-                if self.clock == Clock::Wall {
+                if self.rules.clock == Clock::Wall {
                     watermark.min(tempo.wall_ms)
                 } else {
                     watermark
@@ -209,24 +234,33 @@ impl Engine {
         commit.entries_read = self.counters.entries;
     }
 
-    /// Moves the ticks of `entry` (from `first`) stamped more than `max_ahead_ms` after the wall
-    /// clock to dead letters: a clock gone wrong upstream must not close bars or open a day.
-    fn refuse_ahead(&mut self, entry: &Entry, first: usize, wall_ms: i64, dead: &mut Vec<DeadLetter>) {
-        let limit = wall_ms.saturating_add(self.max_ahead_ms);
-        if self.ticks[first..].iter().all(|t| t.time_ms <= limit) {
+    /// Moves the ticks of `entry` (from `first`) that the [`Rules`] refuse to dead letters: a
+    /// clock gone wrong upstream must not close bars or open a day, and a symbol's bars are kept
+    /// by its own shard only.
+    fn refuse(&mut self, entry: &Entry, first: usize, wall_ms: i64, dead: &mut Vec<DeadLetter>) {
+        let limit = wall_ms.saturating_add(self.rules.max_ahead_ms as i64);
+        let Rules { shard, shards, .. } = self.rules;
+        let shards_of = &mut self.shards_of;
+        let mut owner = |t: &Tick| *shards_of.entry(t.symbol).or_insert_with(|| shard_of(t.symbol, shards));
+        let refused = |t: &Tick, owner: u16| t.time_ms > limit || owner != shard;
+        if self.ticks[first..].iter().all(|t| !refused(t, if shards > 1 { owner(t) } else { shard })) {
             return;
         }
         let mut kept = first;
         for i in first..self.ticks.len() {
             let t = self.ticks[i];
-            if t.time_ms <= limit {
+            let of = if shards > 1 { owner(&t) } else { shard };
+            if !refused(&t, of) {
                 self.ticks[kept] = t;
                 kept += 1;
-                continue;
+            } else if t.time_ms > limit {
+                let detail =
+                    format!("tick time {} is {} ms ahead of the clock {}", t.time_ms, t.time_ms - wall_ms, wall_ms);
+                dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
+            } else {
+                let detail = format!("{} belongs to shard {of} of {shards}, not to this shard {shard}", t.symbol);
+                dead.push(DeadLetter::of_tick(entry, "wrong_shard", detail, &t));
             }
-            let detail =
-                format!("tick time {} is {} ms ahead of the clock {}", t.time_ms, t.time_ms - wall_ms, wall_ms);
-            dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
         }
         self.ticks.truncate(kept);
     }
@@ -238,7 +272,7 @@ impl Engine {
 
     /// Whether the clock alone has bars to close at `now_ms` (never in event time: only ticks move it).
     pub fn due(&self, now_ms: i64) -> bool {
-        self.clock == Clock::Wall && self.agg.due(now_ms)
+        self.rules.clock == Clock::Wall && self.agg.due(now_ms)
     }
 
     pub fn last_id(&self) -> EntryId {
@@ -277,8 +311,10 @@ mod tests {
             .collect()
     }
 
+    const WALL: Rules = Rules { clock: Clock::Wall, max_ahead_ms: 5_000, shard: 0, shards: 1 };
+
     fn engine() -> Engine {
-        Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), Clock::Wall, 5_000)
+        Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), WALL)
     }
 
     /// The closed one-minute bars' volumes after `backlog` is applied at `tempo`.
@@ -313,6 +349,27 @@ mod tests {
         assert_eq!(commit.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), ["ahead_of_clock"]);
         assert!(String::from_utf8_lossy(&commit.dead[0].entry).contains(&(wall + 60_000).to_string()));
         assert_eq!(engine.watermark(), Some(wall + 1_000), "the watermark kept to the tick in time");
+    }
+
+    #[test]
+    fn a_tick_of_another_shards_symbol_is_a_dead_letter_and_moves_nothing() {
+        let moutai = "600519.SH".parse().unwrap();
+        let other = 1 - shard_of(moutai, 2);
+        let rules = |shard| Rules { shard, shards: 2, ..WALL };
+        let wall = at("10:00:00");
+        let tempo = Tempo { wall_ms: wall, catch_up: true };
+        let mut wrong = Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), rules(other));
+        let mut commit = Commit::default();
+        wrong.step(&entries(&[wall - 1_000, wall + 60_000]), tempo, &mut commit);
+        let dead: Vec<_> = commit.dead.iter().map(|d| (d.reason, d.detail.as_str())).collect();
+        let owned = format!("600519.SH belongs to shard {} of 2, not to this shard {other}", 1 - other);
+        assert_eq!(dead, [("wrong_shard", owned.as_str()), ("ahead_of_clock", dead[1].1)]);
+        assert_eq!((wrong.watermark(), wrong.counters().dead["wrong_shard"]), (None, 1));
+
+        let mut right = Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), rules(1 - other));
+        let mut commit = Commit::default();
+        right.step(&entries(&[wall - 1_000]), tempo, &mut commit);
+        assert!(commit.dead.is_empty() && right.watermark() == Some(wall - 1_000), "its own shard takes it");
     }
 
     /// Entries numbered from `first`: trades of two symbols every 7 s from 09:29:50 and, every
@@ -370,7 +427,7 @@ mod tests {
         let (_, checkpoint) = run(&mut before, &batches[..2]);
         let settings = BarSettings::default();
         let calendar = Arc::new(TradingCalendar::bundled());
-        let mut restored = Engine::restore(&settings, calendar, Clock::Wall, 5_000, &checkpoint).unwrap();
+        let mut restored = Engine::restore(&settings, calendar, WALL, &checkpoint).unwrap();
         let (after_restore, saved_restored) = run(&mut restored, &batches[2..]);
         assert_eq!(after_restore, first[2..], "a restored engine commits what the running one did");
         assert_eq!(saved_restored, saved);
@@ -380,7 +437,7 @@ mod tests {
         assert!(framed.starts_with(&LZ4_FRAME_MAGIC) && plain.aggregator.starts_with(b"{"));
         assert!(framed.len() < plain.aggregator.len(), "{} framed, {} plain", framed.len(), plain.aggregator.len());
         let settings = BarSettings::default();
-        let from_plain = Engine::restore(&settings, Arc::new(TradingCalendar::bundled()), Clock::Wall, 5_000, &plain);
+        let from_plain = Engine::restore(&settings, Arc::new(TradingCalendar::bundled()), WALL, &plain);
         let (after_plain, _) = run(&mut from_plain.unwrap(), &batches[2..]);
         assert_eq!(after_plain, first[2..], "a checkpoint written before framing restores the same");
         let mut torn = framed;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use common::keys::Keys;
 use common::normalise::{Normaliser, SourceLayout, VolumeUnit};
 use common::Period;
 use producer::settings::ProducerSettings;
@@ -103,7 +102,7 @@ fn main() -> anyhow::Result<()> {
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let keys = settings.keys();
     match cli.command {
         Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
         None => rt.block_on(serve(settings, calendar))?,
@@ -168,7 +167,7 @@ fn build(
             let version = chrono::Utc::now().timestamp_micros() as u64;
             let runtime = tokio::runtime::Handle::current();
             let redis = runtime::redis::client(&settings.redis).context("redis")?;
-            let versions = build::sink::Versions { redis, keys: Keys::new(settings.redis.key_prefix.clone()) };
+            let versions = build::sink::Versions { redis, keys: settings.keys() };
             build::sink::Sink::clickhouse(client, &settings.clickhouse.database, runtime, version, versions)?
         }
     };
@@ -188,7 +187,7 @@ fn progress_bar() -> indicatif::ProgressBar {
 }
 
 async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {
-    let keys = Keys::new(settings.redis.key_prefix.clone());
+    let keys = settings.keys();
     let con = store::connect(&settings.redis).context("redis")?;
     let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings.producer);
     let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone()));

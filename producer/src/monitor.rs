@@ -60,6 +60,8 @@ pub struct Status {
     pub redis: StoreState,
     /// This producer's name in the lease.
     pub instance: String,
+    /// The symbol shard it serves, as `i of N` (`producer.shard`, `redis.shards`).
+    pub shard: String,
     /// `active`: it holds the lease and builds bars; `standby`: another one does.
     pub role: Role,
     /// The lease's holder, `{fence} {instance}`: the active producer, this one or another.
@@ -100,8 +102,9 @@ impl Monitor {
     pub fn new(settings: &ProducerSettings, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
         let (clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
         let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
+        let shard = format!("{} of {}", settings.producer.shard, settings.redis.shards);
         Monitor {
-            status: Mutex::new(Status { clock, instance, stale, ..Status::default() }),
+            status: Mutex::new(Status { clock, instance, shard, stale, ..Status::default() }),
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
@@ -331,8 +334,8 @@ impl Ops for Monitor {
         }
         m.gauge(
             "tickbar_producer_active",
-            "1 when this producer holds the lease, 0 on standby.",
-            &[("instance", &s.instance)],
+            "1 when this producer holds its shard's lease, 0 on standby.",
+            &[("instance", &s.instance), ("shard", s.shard.split(' ').next().unwrap_or_default())],
             s.role.gauge(),
         );
         if let Some(lease) = &s.lease {

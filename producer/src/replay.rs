@@ -2,12 +2,14 @@
 //! tick time. CSV with a header (plain ticks, or QMT snapshots when there is a `lastPrice` column)
 //! or JSON lines (tick objects or arrays, or QMT whole-quote payloads), written as they are.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
 use common::tick::{parse_qmt_payload, parse_tick_payload};
 use redis::aio::ConnectionManager;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
@@ -28,7 +30,7 @@ struct Outgoing {
 /// Replays `file` into the tick stream at `speed` times tick time (0: as fast as Redis takes it).
 pub async fn replay(con: &mut ConnectionManager, keys: &Keys, file: &Path, speed: f64) -> Result<Report> {
     let started = Instant::now();
-    let mut out = Sender::new(keys.tick_stream(), speed);
+    let mut out = Sender::new(keys.each_shard().map(|k| k.tick_stream()).collect(), speed);
     let mut report = Report::default();
     match InputFile::open(file)? {
         InputFile::JsonLines(lines) => {
@@ -141,9 +143,53 @@ fn field_value(name: &str, value: &str) -> Value {
     }
 }
 
-/// Writes entries in pipelines, waiting when tick time says the next one is not due yet.
+/// The parts of `entry` for each shard among `shards`: a QMT payload's quotes and a tick array's
+/// ticks go to their symbol's shard, each part keeping its text. What names no readable symbol
+/// goes to shard 0, whose producer dead-letters it with its reason.
+fn split(entry: Outgoing, shards: u16) -> Vec<(u16, Outgoing)> {
+    let shard = |symbol: &str| symbol.parse().map_or(0, |s| common::shard::shard_of(s, shards));
+    let mut parts: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    let payload = entry.payload.trim_start();
+    let whole = if entry.field == "qmt" {
+        serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(payload).map(|quotes| {
+            for (symbol, quote) in quotes {
+                parts.entry(shard(&symbol)).or_default().push(format!("{}:{}", Value::String(symbol), quote.get()));
+            }
+            ("{", "}")
+        })
+    } else if payload.starts_with('[') {
+        serde_json::from_str::<Vec<Box<RawValue>>>(payload).map(|ticks| {
+            for tick in ticks {
+                let symbol = serde_json::from_str::<Symbolled>(tick.get()).map(|t| t.symbol).unwrap_or_default();
+                parts.entry(shard(&symbol)).or_default().push(tick.get().to_owned());
+            }
+            ("[", "]")
+        })
+    } else {
+        let symbol = serde_json::from_str::<Symbolled>(payload).map(|t| t.symbol).unwrap_or_default();
+        return vec![(shard(&symbol), entry)];
+    };
+    let Ok((open, close)) = whole else { return vec![(0, entry)] };
+    parts
+        .into_iter()
+        .map(|(i, items)| {
+            let payload = format!("{open}{}{close}", items.join(","));
+            (i, Outgoing { field: entry.field, payload, time_ms: entry.time_ms })
+        })
+        .collect()
+}
+
+/// The symbol of a tick object, for [`split`].
+#[derive(serde::Deserialize)]
+struct Symbolled {
+    #[serde(default)]
+    symbol: String,
+}
+
+/// Writes entries in pipelines, one stream per shard, waiting when tick time says the next one
+/// is not due yet.
 struct Sender {
-    stream: String,
+    streams: Vec<String>,
     speed: f64,
     pipe: redis::Pipeline,
     queued: usize,
@@ -152,8 +198,8 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(stream: String, speed: f64) -> Sender {
-        Sender { stream, speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
+    fn new(streams: Vec<String>, speed: f64) -> Sender {
+        Sender { streams, speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
     }
 
     async fn push(&mut self, con: &mut ConnectionManager, entry: Outgoing) -> Result<()> {
@@ -165,8 +211,20 @@ impl Sender {
                 tokio::time::sleep_until(due.into()).await;
             }
         }
-        self.pipe.cmd("XADD").arg(&self.stream).arg("*").arg(entry.field).arg(entry.payload).ignore();
-        self.queued += 1;
+        let parts = match self.streams.len() {
+            1 => vec![(0, entry)],
+            n => split(entry, n as u16),
+        };
+        for (shard, part) in parts {
+            self.pipe
+                .cmd("XADD")
+                .arg(&self.streams[usize::from(shard)])
+                .arg("*")
+                .arg(part.field)
+                .arg(part.payload)
+                .ignore();
+            self.queued += 1;
+        }
         if self.queued >= PIPELINE {
             self.flush(con).await?;
         }
@@ -203,5 +261,30 @@ mod tests {
         let ticks = parse_tick_payload(&first.payload).unwrap();
         assert!(ticks.iter().all(Result::is_ok) && ticks.len() == 2);
         assert_eq!(first.time_ms, Some(common::time::parse_datetime("2026-11-18T09:30:03").unwrap()));
+    }
+
+    #[test]
+    fn payloads_split_by_the_shard_of_each_symbol_keeping_their_text() {
+        let shard = |s: &str| common::shard::shard_of(s.parse().unwrap(), 2);
+        let (a, b) = ("600519.SH", "000333.SZ");
+        assert_ne!(shard(a), shard(b), "the two symbols are on different shards of 2");
+        let qmt = format!(r#"{{"{a}":{{"lastPrice":1650.50,"volume":3}},"{b}":{{"lastPrice":60.1}}}}"#);
+        let parts = split(Outgoing { field: "qmt", payload: qmt, time_ms: Some(7) }, 2);
+        let text: BTreeMap<u16, String> = parts.iter().map(|(i, o)| (*i, o.payload.clone())).collect();
+        assert_eq!(text[&shard(a)], format!(r#"{{"{a}":{{"lastPrice":1650.50,"volume":3}}}}"#));
+        assert_eq!(text[&shard(b)], format!(r#"{{"{b}":{{"lastPrice":60.1}}}}"#));
+        assert!(parts.iter().all(|(_, o)| o.field == "qmt" && o.time_ms == Some(7)));
+
+        let ticks = format!(
+            r#"[{{"symbol":"{a}","price":"1"}},{{"symbol":"{b}","price":"2"}},{{"symbol":"{a}","price":"3"}}]"#
+        );
+        let parts = split(Outgoing { field: "tick", payload: ticks, time_ms: None }, 2);
+        let mine = &parts.iter().find(|(i, _)| *i == shard(a)).unwrap().1.payload;
+        assert_eq!(mine, &format!(r#"[{{"symbol":"{a}","price":"1"}},{{"symbol":"{a}","price":"3"}}]"#));
+
+        for broken in ["{oops", r#"{"symbol":"AAPL"}"#] {
+            let parts = split(Outgoing { field: "tick", payload: broken.into(), time_ms: None }, 2);
+            assert_eq!((parts.len(), parts[0].0, parts[0].1.payload.as_str()), (1, 0, broken), "to shard 0 as it was");
+        }
     }
 }

@@ -7,13 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use common::TradingCalendar;
 use redis::aio::ConnectionManager;
 use runtime::ops::{wall_ms, Backoff};
 use tokio::sync::watch;
 
-use crate::engine::{Commit, Engine, Tempo};
+use crate::engine::{Commit, Engine, Rules, Tempo};
 use crate::error::Result;
 use crate::monitor::Monitor;
 use crate::settings::ProducerSettings;
@@ -35,7 +34,7 @@ pub async fn run(
     let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
     while !*stop.borrow() {
-        let mut store = Store::new(con.clone(), Keys::new(settings.redis.key_prefix.clone()), &settings.producer);
+        let mut store = Store::new(con.clone(), settings.keys(), &settings.producer);
         let delay = match store.acquire(&instance).await {
             Ok(Lease::Ours(lease)) => {
                 monitor.active(&lease);
@@ -111,8 +110,8 @@ impl Worker {
         store.ensure_group().await?;
         let (saved, journal) = store.load().await?;
         let mut engine = match &saved {
-            Some(saved) => Engine::restore(&settings.bars, calendar, section.clock, section.max_ahead_ms, saved)?,
-            None => Engine::new(&settings.bars, calendar, section.clock, section.max_ahead_ms),
+            Some(saved) => Engine::restore(&settings.bars, calendar, Rules::of(settings), saved)?,
+            None => Engine::new(&settings.bars, calendar, Rules::of(settings)),
         };
         let started = Instant::now();
         let mut scratch = Commit::default();

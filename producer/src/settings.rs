@@ -1,5 +1,6 @@
 //! The producer's settings: the shared sections plus `[producer]`.
 
+use common::keys::Keys;
 use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
 use runtime::ServiceSettings;
@@ -65,6 +66,9 @@ pub struct ProducerSection {
     /// A symbol that traded today and sent no tick for this many minutes of its sessions is listed
     /// as stale on the monitor page (`tickbar_producer_stale_symbols`); 0 turns this off.
     pub stale_after_minutes: u16,
+    /// Which of the `redis.shards` symbol shards this producer (and its standbys) serves, from 0:
+    /// its stream `ticks:{shard}`, state and lease.
+    pub shard: u16,
 }
 
 impl Default for ProducerSection {
@@ -82,6 +86,7 @@ impl Default for ProducerSection {
             lease_ttl_ms: 5_000,
             instance: String::new(),
             stale_after_minutes: 5,
+            shard: 0,
         }
     }
 }
@@ -110,5 +115,20 @@ impl ServiceSettings for ProducerSettings {
 
     fn clickhouse(&self) -> &ClickHouseSettings {
         &self.clickhouse
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let shards = self.redis.shards;
+        if shards == 0 || self.producer.shard >= shards {
+            return Err(format!("producer.shard {} is not one of redis.shards = {shards}", self.producer.shard));
+        }
+        Ok(())
+    }
+}
+
+impl ProducerSettings {
+    /// The key names of this producer's shard.
+    pub fn keys(&self) -> Keys {
+        self.redis.keys().shard(self.producer.shard)
     }
 }

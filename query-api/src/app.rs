@@ -55,7 +55,7 @@ impl App {
     /// is started and ends when `stop` turns true. A setting that cannot work is an error.
     pub fn connect(settings: &QueryApiSettings, calendar: TradingCalendar, stop: watch::Receiver<bool>) -> Result<App> {
         let bad_url = |e: redis::RedisError| AppError::Settings(format!("redis: {e}"));
-        let keys = Keys::new(settings.redis.key_prefix.clone());
+        let keys = settings.redis.keys();
         let connections = (0..settings.api.redis_connections.max(1))
             .map(|_| runtime::redis::connect(&settings.redis))
             .collect::<Result<Vec<_>, _>>()

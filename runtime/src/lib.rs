@@ -34,6 +34,8 @@ pub enum Error {
     Clock(#[from] clock::ClockError),
     #[error("{setting}: {reason}")]
     Tls { setting: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
     #[error("http.listen {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -60,6 +62,7 @@ impl ConfigArg {
     /// process clock is set from `[clock]`.
     pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar), Error> {
         let settings: T = load_settings(self.config.as_deref())?;
+        settings.check().map_err(Error::Invalid)?;
         check_tls(&settings)?;
         let calendar = load_calendar(settings.calendar())?;
         clock::init(settings.clock())?;
@@ -81,6 +84,13 @@ pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
     fn clock(&self) -> &ClockSettings;
     fn redis(&self) -> &RedisSettings;
     fn clickhouse(&self) -> &ClickHouseSettings;
+    /// Checks the settings make sense together; the message names the settings at fault.
+    fn check(&self) -> Result<(), String> {
+        if self.redis().shards == 0 {
+            return Err("redis.shards must be 1 or more".into());
+        }
+        Ok(())
+    }
 }
 
 /// Reads and parses the TLS files of `[redis.tls]` and `[clickhouse.tls]`, so a file that cannot

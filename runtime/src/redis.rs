@@ -36,8 +36,12 @@ pub fn connect(settings: &RedisSettings) -> redis::RedisResult<ConnectionManager
     ConnectionManager::new_lazy_with_config(client, config)
 }
 
-/// The trading days Redis holds same-day bars for, as the producer records them.
+/// The trading days Redis holds same-day bars for, as the producers of every shard record them.
 pub async fn days_held(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<BTreeSet<NaiveDate>> {
-    let days: Vec<String> = redis::cmd("SMEMBERS").arg(keys.days_held()).query_async(con).await?;
-    Ok(days.iter().filter_map(|d| d.parse().ok()).collect())
+    let mut pipe = redis::pipe();
+    keys.each_shard().for_each(|shard| {
+        pipe.smembers(shard.days_held());
+    });
+    let days: Vec<Vec<String>> = pipe.query_async(con).await?;
+    Ok(days.iter().flatten().filter_map(|d| d.parse().ok()).collect())
 }

@@ -30,6 +30,23 @@ pub struct StackOptions<'a> {
     /// Redis TLS only (mutual TLS, an ACL user) and ClickHouse over HTTPS (mutual TLS), as stores
     /// across hosts run.
     pub tls: bool,
+    /// How the stack scales out; the default is one of each.
+    pub scale: Scale,
+}
+
+/// The scaled-out parts of a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    /// `redis.shards`: one active producer per shard.
+    pub shards: u16,
+    /// A standby producer beside each active one.
+    pub standbys: bool,
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Scale { shards: 1, standbys: false }
+    }
 }
 
 /// The bundled sample, unpacked: one history file per period, the sample day's QMT payloads.
@@ -40,10 +57,11 @@ pub struct Sample {
     pub day: PathBuf,
 }
 
-/// The settings of `binary` that wire it to the stores; the producer runs on the event clock, as
-/// replays want.
-fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> Vec<(String, String)> {
+/// The settings of `binary` that wire it to the stores and the shards; the producer runs on the
+/// event clock, as replays want.
+fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer, scale: Scale) -> Vec<(String, String)> {
     let mut env = redis.env();
+    env.push(("TICKBAR__REDIS__SHARDS".to_owned(), scale.shards.to_string()));
     match binary {
         "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
         _ => env.extend(clickhouse.env()),
@@ -54,13 +72,17 @@ fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer) -> V
 /// Redis, ClickHouse and the three services. Fields drop in order: the services before the stores.
 pub struct WholeStack {
     pub api: ServiceProcess,
+    /// The producer of shard 0 started first.
     pub producer: ServiceProcess,
+    /// The other producers: shard 0's standby, then each further shard's producer and standby.
+    pub producers: Vec<ServiceProcess>,
     pub consumer: ServiceProcess,
     pub redis: RedisServer,
     pub clickhouse: ClickHouseServer,
     bin_dir: PathBuf,
     work: DataDir,
     con: MultiplexedConnection,
+    scale: Scale,
 }
 
 impl WholeStack {
@@ -75,24 +97,43 @@ impl WholeStack {
         } else {
             crate::start_stores(options.dir).await?
         };
-        let spawn = |name: &str, env: Vec<(String, String)>| {
+        let spawn = |name: &str, log: String, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
-            ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{name}.log")), options.log_level)
+            ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{log}.log")), options.log_level)
         };
-        let consumer = spawn("consumer", wiring("consumer", &redis, &clickhouse));
-        let producer = spawn("producer", wiring("producer", &redis, &clickhouse));
-        let mut api_env = wiring("query-api", &redis, &clickhouse);
+        let scale = options.scale;
+        let consumer = spawn("consumer", "consumer".into(), wiring("consumer", &redis, &clickhouse, scale));
+        let mut producers = Vec::new();
+        for shard in 0..scale.shards {
+            for role in if scale.standbys { &["", "-standby"][..] } else { &[""] } {
+                let mut env = wiring("producer", &redis, &clickhouse, scale);
+                env.push(("TICKBAR__PRODUCER__SHARD".to_owned(), shard.to_string()));
+                let name = if scale.shards > 1 { format!("producer-{shard}{role}") } else { format!("producer{role}") };
+                env.push(("TICKBAR__PRODUCER__INSTANCE".to_owned(), name.clone()));
+                producers.push(spawn("producer", name, env));
+            }
+        }
+        let producer = producers.remove(0);
+        let mut api_env = wiring("query-api", &redis, &clickhouse, scale);
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
-        let api = spawn("query-api", api_env);
+        let api = spawn("query-api", "query-api".into(), api_env);
         let con = redis.connect().await?;
         let bin_dir = options.bin_dir.to_owned();
-        let mut stack = WholeStack { api, producer, consumer, redis, clickhouse, bin_dir, work, con };
+        let mut stack = WholeStack { api, producer, producers, consumer, redis, clickhouse, bin_dir, work, con, scale };
+        for service in stack.services() {
+            service.answering("/healthz").await;
+        }
         for service in [&mut stack.consumer, &mut stack.producer, &mut stack.api] {
             service.answering("/readyz").await;
         }
         Ok(stack)
+    }
+
+    /// Every service process of the stack.
+    fn services(&mut self) -> impl Iterator<Item = &mut ServiceProcess> {
+        [&mut self.consumer, &mut self.producer, &mut self.api].into_iter().chain(self.producers.iter_mut())
     }
 
     /// The directory of the stack's logs and unpacked files.
@@ -104,7 +145,7 @@ impl WholeStack {
     /// this stack's stores.
     pub fn command(&self, binary: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(binary));
-        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(binary, &self.redis, &self.clickhouse));
+        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(binary, &self.redis, &self.clickhouse, self.scale));
         cmd
     }
 
@@ -171,12 +212,19 @@ impl WholeStack {
         .await
     }
 
-    /// Waits until the producer has committed every entry of the tick stream.
+    /// Waits until the producers have committed every entry of their shards' tick streams.
     pub async fn day_applied(&mut self) -> Result<()> {
-        let stream = Keys::new("").tick_stream();
-        self.until("the tick stream applied", |mut con| {
-            let stream = stream.clone();
-            async move { producer_caught_up(&mut con, &stream).await }
+        let streams: Vec<String> = Keys::sharded("", self.scale.shards).each_shard().map(|k| k.tick_stream()).collect();
+        self.until("the tick streams applied", |mut con| {
+            let streams = streams.clone();
+            async move {
+                for stream in &streams {
+                    if !producer_caught_up(&mut con, stream).await {
+                        return false;
+                    }
+                }
+                true
+            }
         })
         .await
     }
@@ -188,9 +236,7 @@ impl WholeStack {
     {
         let start = Instant::now();
         while !done(self.con.clone()).await {
-            for service in [&mut self.consumer, &mut self.producer, &mut self.api] {
-                service.assert_running();
-            }
+            self.services().for_each(ServiceProcess::assert_running);
             if start.elapsed() > LOAD_LIMIT {
                 return Err(HarnessError::NotReady { what, seconds: LOAD_LIMIT.as_secs(), log: String::new() });
             }
@@ -199,11 +245,12 @@ impl WholeStack {
         Ok(())
     }
 
-    /// Stops the services with SIGTERM (API, producer, consumer), then the stores.
+    /// Stops the services with SIGTERM (API, producers, consumer), then the stores.
     pub fn stop(mut self) {
-        for service in [&mut self.api, &mut self.producer, &mut self.consumer] {
+        for service in [&mut self.api, &mut self.producer].into_iter().chain(&mut self.producers) {
             service.terminate();
         }
+        self.consumer.terminate();
     }
 }
 

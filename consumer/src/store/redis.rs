@@ -304,32 +304,41 @@ pub struct DayRemoved {
     pub forming_keys: u64,
 }
 
-/// Unlists `day` from the days held (so readers stop routing to Redis first), then deletes its
-/// closed-bar sorted sets, its forming-bar hashes and its symbol set.
+/// Unlists `day` from every shard's days held (so readers stop routing to Redis first), then
+/// deletes its closed-bar sorted sets, its forming-bar hashes, its symbol set and its versions.
 pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<DayRemoved> {
-    let was_held: i64 = con.srem(keys.days_held(), day.to_string()).await?;
-    let mut removed = DayRemoved { day, was_held: was_held == 1, ..DayRemoved::default() };
-    for chunk in scan(con, &keys.day_bars_pattern(day)).await?.chunks(1000) {
-        removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
+    let mut removed = DayRemoved { day, ..DayRemoved::default() };
+    for shard in keys.each_shard() {
+        let was_held: i64 = con.srem(shard.days_held(), day.to_string()).await?;
+        removed.was_held |= was_held == 1;
     }
-    let mut forming: Vec<String> = Period::ALL.iter().map(|p| keys.forming_bars(day, *p)).collect();
-    forming.extend([keys.day_symbols(day), keys.day_versions(day)]);
-    removed.forming_keys = con.unlink(&forming).await?;
+    for shard in keys.each_shard() {
+        for chunk in scan(con, &shard.day_bars_pattern(day)).await?.chunks(1000) {
+            removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
+        }
+        let mut forming: Vec<String> = Period::ALL.iter().map(|p| shard.forming_bars(day, *p)).collect();
+        forming.extend([shard.day_symbols(day), shard.day_versions(day)]);
+        removed.forming_keys += con.unlink::<_, u64>(&forming).await?;
+    }
     Ok(removed)
 }
 
-/// How far the producer got, from its state: the date of its latest tick and its committed
-/// stream position (read, never changed: the state is the producer's).
+/// How far each shard's producer got, from its state: the date of its latest tick and its
+/// committed stream position (read, never changed: the state is the producer's).
 pub async fn producer_progress(
     con: &mut ConnectionManager,
     keys: &Keys,
-) -> Result<(Option<NaiveDate>, Option<EntryId>)> {
-    let (day, position): (Option<String>, Option<String>) = redis::pipe()
-        .hget(keys.producer_state(), "latest_day")
-        .hget(keys.producer_state(), "last_id")
-        .query_async(con)
-        .await?;
-    Ok((day.and_then(|d| d.parse().ok()), position.and_then(|p| p.parse().ok())))
+) -> Result<Vec<(Option<NaiveDate>, Option<EntryId>)>> {
+    let mut progress = Vec::new();
+    for shard in keys.each_shard() {
+        let (day, position): (Option<String>, Option<String>) = redis::pipe()
+            .hget(shard.producer_state(), "latest_day")
+            .hget(shard.producer_state(), "last_id")
+            .query_async(con)
+            .await?;
+        progress.push((day.and_then(|d| d.parse().ok()), position.and_then(|p| p.parse().ok())));
+    }
+    Ok(progress)
 }
 
 /// One (symbol, period) whose bars of a day Redis holds, and how many.
@@ -340,9 +349,12 @@ pub struct HeldGroup {
     pub bars: u64,
 }
 
-/// Every (symbol, period) Redis holds closed bars of on `day`, with their counts.
+/// Every (symbol, period) Redis holds closed bars of on `day` (in any shard), with their counts.
 pub async fn held_groups(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
-    let found = scan(con, &keys.day_bars_pattern(day)).await?;
+    let mut found = Vec::new();
+    for shard in keys.each_shard() {
+        found.extend(scan(con, &shard.day_bars_pattern(day)).await?);
+    }
     let mut pipe = redis::pipe();
     for key in &found {
         pipe.zcard(key);

@@ -1,14 +1,16 @@
 //! Same-day bars in Redis, as the producer writes them: the set of days held, each day's closed bars
 //! (a sorted set per symbol and period, read by score range), the forming bar of each symbol, and
-//! the day's symbol set a snapshot of the whole market reads by; closed bars kept in memory while
+//! the day's symbol set a snapshot of the whole market reads by, each under its symbol's shard's
+//! keys (`redis.shards`); closed bars kept in memory while
 //! the day's version of their (period, symbol) holds (`store::cache`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys, ALL_HISTORY};
+use common::shard::shard_of;
 use common::{Bar, Frame, Period, Symbol};
 use redis::aio::ConnectionManager;
 
@@ -88,16 +90,20 @@ impl SameDay {
         forming: bool,
     ) -> Result<Vec<Vec<Served>>> {
         let mut first = redis::pipe();
+        let shards = by_shard(&self.keys, symbols);
         if self.cache.is_some() {
-            let fields: Vec<String> = symbols.iter().map(|s| history_version_field(period, s)).collect();
             for day in days {
-                first.cmd("HMGET").arg(self.keys.day_versions(*day)).arg(&fields);
+                for (keys, members) in &shards {
+                    let fields: Vec<String> =
+                        members.iter().map(|s| history_version_field(period, symbols[*s])).collect();
+                    first.cmd("HMGET").arg(keys.day_versions(*day)).arg(&fields);
+                }
             }
         }
         if forming {
             for symbol in symbols {
                 for day in days {
-                    first.hget(self.keys.forming_bars(*day, period), symbol.to_string());
+                    first.hget(self.keys.of(*symbol).forming_bars(*day, period), symbol.to_string());
                 }
             }
         }
@@ -107,10 +113,17 @@ impl SameDay {
             Vec::new()
         };
         let mut replies = replies.into_iter();
-        let versions: Vec<Vec<Option<u64>>> = match &self.cache {
-            Some(_) => days.iter().map(|_| decode(replies.next())).collect::<Result<_>>()?,
-            None => Vec::new(),
-        };
+        let mut versions: Vec<Vec<Option<u64>>> = Vec::new();
+        if self.cache.is_some() {
+            for _ in days {
+                let mut day = vec![None; symbols.len()];
+                for (_, members) in &shards {
+                    let read: Vec<Option<u64>> = decode(replies.next())?;
+                    members.iter().zip(read).for_each(|(s, v)| day[*s] = v);
+                }
+                versions.push(day);
+            }
+        }
         let version = |d: usize, s: usize| versions.get(d).and_then(|v| v[s]);
         let mut closed: Vec<Vec<Option<Vec<Served>>>> = (0..symbols.len())
             .map(|s| (0..days.len()).map(|d| self.held(symbols[s], period, days[d], version(d, s))).collect())
@@ -121,7 +134,7 @@ impl SameDay {
             for (d, day) in days.iter().enumerate() {
                 if closed[s][d].is_none() {
                     let (from, to) = if version(d, s).is_some() { whole_day(*day) } else { range };
-                    let key = self.keys.day_bars(*day, period, *symbol);
+                    let key = self.keys.of(*symbol).day_bars(*day, period, *symbol);
                     second
                         .cmd("ZRANGEBYSCORE")
                         .arg(key)
@@ -172,10 +185,10 @@ impl SameDay {
         self.cache.as_ref().map(Kept::status)
     }
 
-    /// Per symbol (those of `symbols`, or all of the day's symbol set, in symbol order): its
-    /// latest closed bar of `period` at or before `at`, and its forming bar when `forming` is set
-    /// (left out when already closed). One script call: one round trip, whatever the number of
-    /// symbols.
+    /// Per symbol (those of `symbols` in their order, or all of the day's symbol sets in symbol
+    /// order): its latest closed bar of `period` at or before `at`, and its forming bar when
+    /// `forming` is set (left out when already closed). One script call per shard, all at once:
+    /// one round trip, whatever the number of symbols.
     pub async fn snapshot(
         &self,
         day: NaiveDate,
@@ -184,11 +197,42 @@ impl SameDay {
         symbols: Option<&[Symbol]>,
         forming: bool,
     ) -> Result<Vec<Latest>> {
+        let parts: Vec<(Keys, Option<Vec<Symbol>>)> = match symbols {
+            Some(asked) => by_shard(&self.keys, asked)
+                .into_iter()
+                .map(|(keys, members)| (keys, Some(members.iter().map(|i| asked[*i]).collect())))
+                .collect(),
+            None => self.keys.each_shard().map(|keys| (keys, None)).collect(),
+        };
+        let reads =
+            parts.iter().map(|(keys, members)| self.snapshot_of(keys, day, period, at, members.as_deref(), forming));
+        let mut latest: Vec<Latest> = futures_util::future::try_join_all(reads).await?.into_iter().flatten().collect();
+        match symbols {
+            Some(asked) if parts.len() > 1 => {
+                let order: HashMap<String, usize> = asked.iter().enumerate().map(|(i, s)| (s.to_string(), i)).collect();
+                latest.sort_by_key(|l| order.get(&l.symbol).copied());
+            }
+            Some(_) => {}
+            None => latest.sort_by(|a, b| a.symbol.cmp(&b.symbol)),
+        }
+        Ok(latest)
+    }
+
+    /// [`Self::snapshot`] of one shard's symbols.
+    async fn snapshot_of(
+        &self,
+        keys: &Keys,
+        day: NaiveDate,
+        period: Period,
+        at: Frame,
+        symbols: Option<&[Symbol]>,
+        forming: bool,
+    ) -> Result<Vec<Latest>> {
         let mut invocation = SNAPSHOT.prepare_invoke();
         invocation
-            .arg(self.keys.day_symbols(day))
-            .arg(self.keys.day_bars_prefix(day, period))
-            .arg(if forming { self.keys.forming_bars(day, period) } else { String::new() })
+            .arg(keys.day_symbols(day))
+            .arg(keys.day_bars_prefix(day, period))
+            .arg(if forming { keys.forming_bars(day, period) } else { String::new() })
             .arg(at.epoch_seconds());
         for symbol in symbols.unwrap_or_default() {
             invocation.arg(symbol.to_string());
@@ -205,9 +249,6 @@ impl SameDay {
             let forming = forming.filter(|bar| closed.as_ref().is_none_or(|c| c.frame < bar.frame));
             let forming = forming.map(|bar| Served::built(bar, true, Store::Redis));
             latest.push(Latest { symbol: symbol.clone(), closed, forming });
-        }
-        if symbols.is_none() {
-            latest.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         }
         Ok(latest)
     }
@@ -230,7 +271,7 @@ impl SameDay {
     pub async fn forming_on(&self, day: NaiveDate, watched: &[(Period, Symbol)]) -> Result<Vec<Option<String>>> {
         let mut pipe = redis::pipe();
         for (period, symbol) in watched {
-            pipe.hget(self.keys.forming_bars(day, *period), symbol.to_string());
+            pipe.hget(self.keys.of(*symbol).forming_bars(day, *period), symbol.to_string());
         }
         pipe.query_async(&mut self.con()).await.map_err(AppError::redis)
     }
@@ -238,6 +279,15 @@ impl SameDay {
     pub async fn ping(&self) -> Result<()> {
         redis::cmd("PING").query_async::<()>(&mut self.con()).await.map_err(AppError::redis)
     }
+}
+
+/// The keys of each shard `symbols` fall on, with the positions of its symbols, shard order.
+fn by_shard(keys: &Keys, symbols: &[Symbol]) -> Vec<(Keys, Vec<usize>)> {
+    let mut shards: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+    for (i, symbol) in symbols.iter().enumerate() {
+        shards.entry(shard_of(*symbol, keys.shards())).or_default().push(i);
+    }
+    shards.into_iter().map(|(shard, members)| (keys.shard(shard), members)).collect()
 }
 
 /// One symbol of a snapshot.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use harness::stack::{StackOptions, WholeStack};
+use harness::stack::{Scale, StackOptions, WholeStack};
 use sample::market::DAYS;
 
 /// Marks a directory as the demo's own, so that a later run may wipe it.
@@ -36,7 +36,14 @@ async fn main() -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let bin_dir = exe.parent().context("the demo's own directory")?;
     println!("Starting Redis and ClickHouse (files under {}) ...", dir.display());
-    let mut stack = WholeStack::start(StackOptions { bin_dir, dir: Some(&dir), log_level: "info", tls: false }).await?;
+    let mut stack = WholeStack::start(StackOptions {
+        bin_dir,
+        dir: Some(&dir),
+        log_level: "info",
+        tls: false,
+        scale: Scale::default(),
+    })
+    .await?;
     let loaded = tokio::select! {
         loaded = load(&mut stack, &args) => Some(loaded),
         () = stopped() => None,

@@ -1,0 +1,121 @@
+//! tickbar scaled out: symbol-sharded producers with their standbys, each shard's stream, state and
+//! lease apart. The bundled sample through two shards is served exactly as the rules give (what a
+//! single producer serves, `end_to_end.rs`), the feeds and the Python bridge put every symbol on
+//! the shard the producers expect, and the cleanup empties every shard.
+
+use std::path::PathBuf;
+
+use common::keys::Keys;
+use common::{Bar, Period};
+use harness::stack::{Scale, StackOptions, WholeStack};
+use redis::AsyncCommands;
+use sample::market::{generate, DAYS};
+
+fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/sample")
+}
+
+/// The bars `GET /api/v1/bars` serves of `symbol` and `period` over the sample's three days.
+async fn served(stack: &WholeStack, symbol: &str, period: Period) -> Vec<Bar> {
+    let [first, _, day] = DAYS;
+    let path = format!("/api/v1/bars?symbol={symbol}&period={}&start={first}&end={day}", period.minutes());
+    let (status, body) = stack.api.get(&path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    serde_json::from_value(answer["bars"].clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_producer_shards_with_standbys_serve_the_sample_as_one_producer_does() {
+    let producer = harness::workspace_binary("producer");
+    let bins = producer.parent().unwrap();
+    let scale = Scale { shards: 2, standbys: true };
+    let options = StackOptions { bin_dir: bins, dir: None, log_level: "warn", tls: false, scale };
+    let mut stack = WholeStack::start(options).await.unwrap();
+    let sample = stack.unpack(&sample_dir()).unwrap();
+    stack.import_history(&sample).unwrap();
+    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
+    stack.history_stored(sample.history_bars).await.unwrap();
+    stack.day_applied().await.unwrap();
+
+    let (stocks, days) = generate();
+    let keys = Keys::sharded("", 2);
+    let mut con = stack.redis.connect().await.unwrap();
+    for shard in keys.each_shard() {
+        let held: Vec<String> = con.smembers(shard.days_held()).await.unwrap();
+        assert_eq!(held, [DAYS[2]], "each shard holds the day of its own symbols");
+    }
+    for (i, stock) in stocks.iter().enumerate() {
+        let symbol = stock.symbol.to_string();
+        let other = keys.shard(1 - common::shard::shard_of(stock.symbol, 2));
+        let strays: u64 = con.zcard(other.day_bars(DAYS[2].parse().unwrap(), Period::M1, stock.symbol)).await.unwrap();
+        assert_eq!(strays, 0, "{symbol} has no bars on the other shard");
+        for period in Period::ALL {
+            let want: Vec<Bar> = days.iter().flat_map(|d| sample::oracle::bars(&d.symbols[i], period)).collect();
+            assert_eq!(served(&stack, &symbol, period).await, want, "{symbol} {period}m");
+        }
+    }
+    let (status, body) = stack.api.get(&format!("/api/v1/snapshot?period=1&at={}T15:00", DAYS[2])).await;
+    assert_eq!(status, 200, "{body}");
+    let snapshot: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed: Vec<&str> =
+        snapshot["bars"].as_array().unwrap().iter().map(|b| b["symbol"].as_str().unwrap()).collect();
+    let traded = days[2].symbols.iter().zip(&stocks).filter(|(s, _)| !sample::oracle::bars(s, Period::M1).is_empty());
+    let mut want: Vec<String> = traded.map(|(_, stock)| stock.symbol.to_string()).collect();
+    want.sort();
+    assert_eq!(listed, want, "the snapshot reads both shards, in symbol order");
+
+    let mut active = Vec::new();
+    for producer in std::iter::once(&stack.producer).chain(&stack.producers) {
+        let metrics = producer.get("/metrics").await.1;
+        let line = metrics.lines().find(|l| l.starts_with("tickbar_producer_active{")).unwrap().to_owned();
+        active.push(line);
+    }
+    let holding = |shard: &str| active.iter().filter(|l| l.contains(&format!("shard=\"{shard}\"}} 1"))).count();
+    assert_eq!(
+        (holding("0"), holding("1"), active.len()),
+        (1, 1, 4),
+        "one active and one standby per shard: {active:?}"
+    );
+
+    let out = stack.command("consumer", &["cleanup", "--day", DAYS[2], "--force"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
+    assert_eq!(report["redis"][0]["was_held"], true, "{report}");
+    assert_eq!(report["producer_positions"].as_array().map(Vec::len), Some(2), "{report}");
+    let left: Vec<String> = con.keys(format!("tickbar:*{}*", DAYS[2])).await.unwrap();
+    assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
+    stack.stop();
+}
+
+/// `qmt_bridge.shard_of` (Python) puts every symbol where `common::shard::shard_of` does, for
+/// several shard counts: the whole sample and a few thousand codes of each board.
+#[test]
+fn the_python_bridge_shards_symbols_as_the_producers_do() {
+    let boards = [("600", "SH"), ("688", "SH"), ("000", "SZ"), ("300", "SZ"), ("830", "BJ")];
+    let symbols: Vec<common::Symbol> = boards
+        .iter()
+        .flat_map(|(head, exchange)| (0..1000).map(move |n| format!("{head}{n:03}.{exchange}").parse().unwrap()))
+        .chain(generate().0.iter().map(|s| s.symbol))
+        .collect();
+    let text: Vec<String> = symbols.iter().map(ToString::to_string).collect();
+    let bridge = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/qmt");
+    let python = std::env::var("TICKBAR_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import sys, qmt_bridge\nfor line in sys.stdin:\n    print(*(qmt_bridge.shard_of(line.strip(), n) for n in (1, 2, 3, 8)))";
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .env("PYTHONPATH", &bridge)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), (text.join("\n") + "\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let python: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    let rust: Vec<String> =
+        symbols.iter().map(|s| [1, 2, 3, 8].map(|n| common::shard::shard_of(*s, n).to_string()).join(" ")).collect();
+    assert_eq!(python.len(), symbols.len());
+    assert_eq!(python, rust);
+    let on_one: usize = rust.iter().filter(|r| r.split(' ').nth(1) == Some("1")).count();
+    assert!((2000..3100).contains(&on_one), "about half of {} on shard 1 of 2: {on_one}", symbols.len());
+}
