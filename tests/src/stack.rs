@@ -34,6 +34,13 @@ pub struct StackOptions<'a> {
     pub scale: Scale,
 }
 
+impl<'a> StackOptions<'a> {
+    /// The binaries of `bin_dir` in a temp dir, logging warnings, stores in clear, one of each.
+    pub fn plain(bin_dir: &'a Path) -> StackOptions<'a> {
+        StackOptions { bin_dir, dir: None, log_level: "warn", tls: false, scale: Scale::default() }
+    }
+}
+
 /// The scaled-out parts of a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scale {

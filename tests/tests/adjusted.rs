@@ -5,7 +5,7 @@
 //! bars on each side of the 2017-05-25 ex-date.
 
 use common::{Bar, Period, Price};
-use harness::stack::{Scale, StackOptions, WholeStack};
+use harness::stack::{StackOptions, WholeStack};
 use redis::AsyncCommands;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -57,15 +57,7 @@ fn of(answer: &serde_json::Value) -> Vec<Bar> {
 async fn factor_files_reach_clickhouse_once_and_price_the_bars_forward_and_backward() {
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
-    let stack = WholeStack::start(StackOptions {
-        bin_dir: bins,
-        dir: None,
-        log_level: "warn",
-        tls: false,
-        scale: Scale::default(),
-    })
-    .await
-    .unwrap();
+    let stack = WholeStack::start(StackOptions::plain(bins)).await.unwrap();
     let minute: Vec<Bar> =
         DAYS.iter().flat_map(|d| harness::seed::day_bars("600000.SH", d.parse().unwrap(), Period::M1, 3)).collect();
     let hour: Vec<Bar> =

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use harness::stack::{Scale, StackOptions, WholeStack};
+use harness::stack::{StackOptions, WholeStack};
 
 const FACTORS: &str = "ts_code,trade_date,adj_factor\n600519.SH,20261117,1.0\n600519.SH,20261118,1.25\n";
 
@@ -53,15 +53,7 @@ async fn every_statement_the_services_issue_on_18_16_also_runs_on_current_clickh
     let python = std::env::var("TICKBAR_PYTHON").unwrap_or_else(|_| "target/py-venv/bin/python".into());
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
-    let mut stack = WholeStack::start(StackOptions {
-        bin_dir: bins,
-        dir: None,
-        log_level: "warn",
-        tls: false,
-        scale: Scale::default(),
-    })
-    .await
-    .unwrap();
+    let mut stack = WholeStack::start(StackOptions::plain(bins)).await.unwrap();
     let sample = stack.unpack(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/sample")).unwrap();
     stack.import_history(&sample).unwrap();
     stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();

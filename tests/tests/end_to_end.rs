@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use common::keys::Keys;
 use common::{Bar, Period};
-use harness::stack::{Scale, StackOptions, WholeStack};
+use harness::stack::{StackOptions, WholeStack};
 use redis::AsyncCommands;
 use sample::market::{generate, Activity, DAYS, LIMIT_UP, SUSPENDED};
 
@@ -36,15 +36,7 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
     ["consumer", "query-api"].iter().for_each(|b| assert!(bins.join(b).is_file(), "build the workspace first"));
-    let mut stack = WholeStack::start(StackOptions {
-        bin_dir: bins,
-        dir: None,
-        log_level: "warn",
-        tls: true,
-        scale: Scale::default(),
-    })
-    .await
-    .unwrap();
+    let mut stack = WholeStack::start(StackOptions { tls: true, ..StackOptions::plain(bins) }).await.unwrap();
     let sample = stack.unpack(&sample_dir()).unwrap();
     stack.import_history(&sample).unwrap();
     stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();

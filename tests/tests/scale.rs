@@ -30,7 +30,7 @@ async fn two_producer_shards_with_standbys_serve_the_sample_as_one_producer_does
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
     let scale = Scale { shards: 2, standbys: true };
-    let options = StackOptions { bin_dir: bins, dir: None, log_level: "warn", tls: false, scale };
+    let options = StackOptions { scale, ..StackOptions::plain(bins) };
     let mut stack = WholeStack::start(options).await.unwrap();
     let sample = stack.unpack(&sample_dir()).unwrap();
     stack.import_history(&sample).unwrap();
