@@ -145,7 +145,7 @@ async fn a_standby_takes_over_a_dead_or_stalled_producer_which_is_fenced_out_and
     let standby = status(&second).await;
     assert!(standby["lease"].as_str().unwrap().contains(" first#"), "it names the active one: {standby}");
     let (_, metrics) = second.get("/metrics").await;
-    assert!(metrics.contains("tickbar_producer_active{instance=\"second\"} 0"), "{metrics}");
+    assert!(metrics.contains("tickbar_producer_active{instance=\"second\",shard=\"0\"} 0"), "{metrics}");
 
     let thirds: Vec<&[(&str, String)]> = entries.chunks(entries.len() / 3 + 1).collect();
     stack.send("pair:", thirds[0]).await;
