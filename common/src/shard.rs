@@ -4,7 +4,7 @@
 //! The hash is ClickHouse's `halfMD5(symbol)`: the first 8 bytes of the MD5 of the symbol's text
 //! (`600519.SH`), read big-endian. A Distributed table sharded by `halfMD5(symbol)` over shards of
 //! weight 1 puts a symbol on shard `hash % N` in `remote_servers` order, the same index as here.
-//! `deploy/qmt/shard.py` is the Python twin.
+//! `qmt_bridge.shard_of` (`deploy/qmt/qmt_bridge.py`) is the Python twin.
 
 use md5::{Digest, Md5};
 
@@ -18,7 +18,10 @@ pub fn half_md5(text: &str) -> u64 {
 
 /// The shard of `symbol` among `shards` (0-based); every symbol is on shard 0 of 1.
 pub fn shard_of(symbol: Symbol, shards: u16) -> u16 {
-    let index = half_md5(&symbol.to_string()) % u64::from(shards.max(1));
+    if shards <= 1 {
+        return 0;
+    }
+    let index = half_md5(&symbol.to_string()) % u64::from(shards);
     u16::try_from(index).expect("the remainder is below a u16")
 }
 

@@ -240,26 +240,24 @@ impl Engine {
     fn refuse(&mut self, entry: &Entry, first: usize, wall_ms: i64, dead: &mut Vec<DeadLetter>) {
         let limit = wall_ms.saturating_add(self.rules.max_ahead_ms as i64);
         let Rules { shard, shards, .. } = self.rules;
-        let shards_of = &mut self.shards_of;
-        let mut owner = |t: &Tick| *shards_of.entry(t.symbol).or_insert_with(|| shard_of(t.symbol, shards));
-        let refused = |t: &Tick, owner: u16| t.time_ms > limit || owner != shard;
-        if self.ticks[first..].iter().all(|t| !refused(t, if shards > 1 { owner(t) } else { shard })) {
-            return;
-        }
         let mut kept = first;
         for i in first..self.ticks.len() {
             let t = self.ticks[i];
-            let of = if shards > 1 { owner(&t) } else { shard };
-            if !refused(&t, of) {
-                self.ticks[kept] = t;
-                kept += 1;
-            } else if t.time_ms > limit {
+            let of = if shards > 1 {
+                *self.shards_of.entry(t.symbol).or_insert_with(|| shard_of(t.symbol, shards))
+            } else {
+                0
+            };
+            if t.time_ms > limit {
                 let detail =
                     format!("tick time {} is {} ms ahead of the clock {}", t.time_ms, t.time_ms - wall_ms, wall_ms);
                 dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
-            } else {
+            } else if of != shard {
                 let detail = format!("{} belongs to shard {of} of {shards}, not to this shard {shard}", t.symbol);
                 dead.push(DeadLetter::of_tick(entry, "wrong_shard", detail, &t));
+            } else {
+                self.ticks[kept] = t;
+                kept += 1;
             }
         }
         self.ticks.truncate(kept);

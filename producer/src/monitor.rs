@@ -60,8 +60,9 @@ pub struct Status {
     pub redis: StoreState,
     /// This producer's name in the lease.
     pub instance: String,
-    /// The symbol shard it serves, as `i of N` (`producer.shard`, `redis.shards`).
-    pub shard: String,
+    /// The symbol shard it serves (`producer.shard`) of how many (`redis.shards`).
+    pub shard: u16,
+    pub shards: u16,
     /// `active`: it holds the lease and builds bars; `standby`: another one does.
     pub role: Role,
     /// The lease's holder, `{fence} {instance}`: the active producer, this one or another.
@@ -102,9 +103,9 @@ impl Monitor {
     pub fn new(settings: &ProducerSettings, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
         let (clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
         let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
-        let shard = format!("{} of {}", settings.producer.shard, settings.redis.shards);
+        let (shard, shards) = (settings.producer.shard, settings.redis.shards);
         Monitor {
-            status: Mutex::new(Status { clock, instance, shard, stale, ..Status::default() }),
+            status: Mutex::new(Status { clock, instance, shard, shards, stale, ..Status::default() }),
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
@@ -335,7 +336,7 @@ impl Ops for Monitor {
         m.gauge(
             "tickbar_producer_active",
             "1 when this producer holds its shard's lease, 0 on standby.",
-            &[("instance", &s.instance), ("shard", s.shard.split(' ').next().unwrap_or_default())],
+            &[("instance", &s.instance), ("shard", &s.shard.to_string())],
             s.role.gauge(),
         );
         if let Some(lease) = &s.lease {

@@ -91,6 +91,10 @@ impl SameDay {
     ) -> Result<Vec<Vec<Served>>> {
         let mut first = redis::pipe();
         let shards = by_shard(&self.keys, symbols);
+        let mut keys_of = vec![&self.keys; symbols.len()];
+        for (keys, members) in &shards {
+            members.iter().for_each(|s| keys_of[*s] = keys);
+        }
         if self.cache.is_some() {
             for day in days {
                 for (keys, members) in &shards {
@@ -101,9 +105,9 @@ impl SameDay {
             }
         }
         if forming {
-            for symbol in symbols {
+            for (symbol, keys) in symbols.iter().zip(&keys_of) {
                 for day in days {
-                    first.hget(self.keys.of(*symbol).forming_bars(*day, period), symbol.to_string());
+                    first.hget(keys.forming_bars(*day, period), symbol.to_string());
                 }
             }
         }
@@ -134,7 +138,7 @@ impl SameDay {
             for (d, day) in days.iter().enumerate() {
                 if closed[s][d].is_none() {
                     let (from, to) = if version(d, s).is_some() { whole_day(*day) } else { range };
-                    let key = self.keys.of(*symbol).day_bars(*day, period, *symbol);
+                    let key = keys_of[s].day_bars(*day, period, *symbol);
                     second
                         .cmd("ZRANGEBYSCORE")
                         .arg(key)
