@@ -54,9 +54,14 @@ fn https_client(tls: rustls::ClientConfig) -> clickhouse::Client {
 
 /// The statements of the schema for `database`, in order, comments dropped.
 pub fn schema_statements(database: &str) -> Vec<String> {
-    let text: Vec<&str> =
-        SCHEMA.iter().flat_map(|file| file.lines()).filter(|line| !line.trim_start().starts_with("--")).collect();
-    text.join("\n")
+    statements(&SCHEMA.join("\n"), database)
+}
+
+/// The `;`-separated statements of a DDL file's `text` for `database`, in order, comments dropped.
+pub fn statements(text: &str, database: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|line| !line.trim_start().starts_with("--")).collect();
+    lines
+        .join("\n")
         .split(';')
         .filter(|s| !s.trim().is_empty())
         .map(|s| s.trim().replace("{database}", database))
@@ -72,7 +77,8 @@ pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> clickh
 }
 
 /// Writes `rows` into `table` (of the client's database) in one INSERT that lands whole or fails,
-/// each phase bounded by `timeout`.
+/// each phase bounded by `timeout`. Into a Distributed table (`sql/cluster/`) the INSERT returns
+/// only once every shard holds its rows (`insert_distributed_sync`), as it does on a single node.
 pub async fn insert<T>(
     client: &clickhouse::Client,
     table: &str,
@@ -82,6 +88,7 @@ pub async fn insert<T>(
 where
     T: clickhouse::RowWrite + for<'a> clickhouse::Row<Value<'a> = T>,
 {
+    let client = client.clone().with_setting("insert_distributed_sync", "1");
     let mut insert = client.insert::<T>(table).await?.with_timeouts(Some(timeout), Some(timeout));
     for row in rows {
         insert.write(row).await?;

@@ -232,11 +232,28 @@ impl RedisServer {
 /// A private `clickhouse-server` (Debian's 18.16 or a current one).
 pub struct ClickHouseServer {
     http_port: u16,
+    tcp_port: u16,
     /// An HTTPS port besides the HTTP one, on these certificates, asking for a client certificate.
     tls: Option<(u16, TestCerts)>,
+    /// A member of a cluster: its TCP port, fixed because the others' `remote_servers` name it.
+    member: Option<Member>,
     process: Option<Guard>,
     dir: DataDir,
 }
+
+/// What a cluster member's configuration holds beyond a lone server's.
+#[derive(Clone)]
+struct Member {
+    tcp_port: u16,
+    /// The `<remote_servers>` element naming every member.
+    remote_servers: String,
+}
+
+/// The name of the cluster [`ClickHouseServer::start_cluster`] starts, as its `remote_servers` call it.
+pub const CLUSTER: &str = "tickbar_cluster";
+
+/// The DDL of a sharded history without replication (`sql/cluster/sharded.sql`), run on each member.
+const SHARDED_SCHEMA: &str = include_str!("../../sql/cluster/sharded.sql");
 
 impl ClickHouseServer {
     pub async fn start() -> Result<ClickHouseServer> {
@@ -245,21 +262,78 @@ impl ClickHouseServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir.
     pub async fn start_in(dir: Option<&Path>) -> Result<ClickHouseServer> {
-        ClickHouseServer { http_port: 0, tls: None, process: None, dir: DataDir::new(dir)? }.first_launch().await
+        ClickHouseServer::unstarted(DataDir::new(dir)?).first_launch().await
     }
 
     /// Starts a server that also serves HTTPS on certificates of its own and asks every HTTPS
     /// client for a certificate of its CA (mutual TLS); [`Self::settings`] reach it there.
     pub async fn start_tls() -> Result<ClickHouseServer> {
         let tls = Some((0, TestCerts::generate()?));
-        ClickHouseServer { http_port: 0, tls, process: None, dir: DataDir::new(None)? }.first_launch().await
+        ClickHouseServer { tls, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await
     }
 
-    /// Launches on free ports, on others if one is taken before the server binds it.
+    /// Starts `shards` servers as the shards of [`CLUSTER`] (one replica each), each holding the
+    /// tables of `sql/cluster/sharded.sql` for `database`: its own `bars_local` and `adj_factors_local`
+    /// and the Distributed `bars` and `adj_factors` over every member, sharded by `halfMD5(symbol)`.
+    /// A service may use any member; the first is where the tests' consumers write.
+    pub async fn start_cluster(shards: usize, database: &str) -> Result<Vec<ClickHouseServer>> {
+        let mut attempt = 1;
+        loop {
+            match ClickHouseServer::launch_cluster(shards).await {
+                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
+                Err(e) => return Err(e),
+                Ok(members) => {
+                    for member in &members {
+                        member.apply_sharded_schema(database).await?;
+                    }
+                    return Ok(members);
+                }
+            }
+        }
+    }
+
+    /// The members of a cluster on fresh TCP ports, started side by side.
+    async fn launch_cluster(shards: usize) -> Result<Vec<ClickHouseServer>> {
+        let tcp_ports = (0..shards).map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
+        let replicas = tcp_ports.iter().map(|port| {
+            format!("<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>")
+        });
+        let remote_servers = format!("<remote_servers><{CLUSTER}>{}</{CLUSTER}></remote_servers>", replicas.collect::<String>());
+        let starts = tcp_ports.iter().map(|&tcp_port| {
+            let member = Some(Member { tcp_port, remote_servers: remote_servers.clone() });
+            async move { ClickHouseServer { member, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await }
+        });
+        let mut members = Vec::new();
+        for started in futures_util::future::join_all(starts).await {
+            members.push(started?);
+        }
+        Ok(members)
+    }
+
+    /// Runs `sql/cluster/sharded.sql` on this member.
+    async fn apply_sharded_schema(&self, database: &str) -> Result<()> {
+        for statement in runtime::clickhouse::statements(SHARDED_SCHEMA, database) {
+            let statement = statement.replace("{cluster}", CLUSTER);
+            self.client().query(&statement).execute().await.map_err(|e| HarnessError::Store(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// A server not yet launched, with its files in `dir`.
+    fn unstarted(dir: DataDir) -> ClickHouseServer {
+        ClickHouseServer { http_port: 0, tcp_port: 0, tls: None, member: None, process: None, dir }
+    }
+
+    /// Launches on free ports (a member keeps its TCP port), on others if one is taken before the
+    /// server binds it.
     async fn first_launch(mut self) -> Result<ClickHouseServer> {
         let mut attempt = 1;
         loop {
             self.http_port = free_port()?;
+            self.tcp_port = match &self.member {
+                Some(member) => member.tcp_port,
+                None => free_port()?,
+            };
             if let Some((port, _)) = &mut self.tls {
                 *port = free_port()?;
             }
@@ -270,8 +344,7 @@ impl ClickHouseServer {
         }
     }
 
-    /// Starts the server process (again, after [`Self::stop`]) on its HTTP port and a fresh TCP
-    /// port, keeping its data.
+    /// Starts the server process (again, after [`Self::stop`]) on its ports, keeping its data.
     pub async fn launch(&mut self) -> Result<()> {
         let (program, args) = match locate("clickhouse-server", "clickhouse-server", "TICKBAR_CLICKHOUSE_SERVER") {
             Ok(path) => (path, vec![]),
@@ -280,7 +353,7 @@ impl ClickHouseServer {
                 vec!["server"],
             ),
         };
-        let config = self.write_config(free_port()?)?;
+        let config = self.write_config()?;
         let owner = self.dir.path().display().to_string();
         std::fs::create_dir_all(self.dir.path().join("user_files")).map_err(io("user_files"))?;
         std::fs::write(self.dir.path().join("user_files/owner.tsv"), format!("{owner}\n")).map_err(io("owner.tsv"))?;
@@ -353,7 +426,7 @@ impl ClickHouseServer {
         )
     }
 
-    fn write_config(&self, tcp_port: u16) -> Result<PathBuf> {
+    fn write_config(&self) -> Result<PathBuf> {
         let dir = self.dir.path();
         let path = |name: &str| dir.join(name).display().to_string();
         let config = format!(
@@ -374,9 +447,11 @@ impl ClickHouseServer {
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>
-{https}</yandex>
+{https}{remote_servers}</yandex>
 "#,
             https = self.https_config(),
+            remote_servers = self.member.as_ref().map_or("", |m| &m.remote_servers),
+            tcp_port = self.tcp_port,
             log = path("server.log"),
             err = path("server.err.log"),
             http = self.http_port,

@@ -48,11 +48,14 @@ pub struct Scale {
     pub shards: u16,
     /// A standby producer beside each active one.
     pub standbys: bool,
+    /// ClickHouse servers: with more than one, the shards of a cluster (`sql/cluster/sharded.sql`);
+    /// the consumer writes through the first, the query API reads through the last.
+    pub clickhouse_shards: u16,
 }
 
 impl Default for Scale {
     fn default() -> Self {
-        Scale { shards: 1, standbys: false }
+        Scale { shards: 1, standbys: false, clickhouse_shards: 1 }
     }
 }
 
@@ -65,13 +68,14 @@ pub struct Sample {
 }
 
 /// The settings of `binary` that wire it to the stores and the shards; the producer runs on the
-/// event clock, as replays want.
-fn wiring(binary: &str, redis: &RedisServer, clickhouse: &ClickHouseServer, scale: Scale) -> Vec<(String, String)> {
+/// event clock, as replays want, and the query API reads through the last ClickHouse server.
+fn wiring(binary: &str, redis: &RedisServer, clickhouse: &[ClickHouseServer], scale: Scale) -> Vec<(String, String)> {
     let mut env = redis.env();
     env.push(("TICKBAR__REDIS__SHARDS".to_owned(), scale.shards.to_string()));
     match binary {
         "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
-        _ => env.extend(clickhouse.env()),
+        "query-api" => env.extend(clickhouse[clickhouse.len() - 1].env()),
+        _ => env.extend(clickhouse[0].env()),
     }
     env
 }
@@ -85,7 +89,8 @@ pub struct WholeStack {
     pub producers: Vec<ServiceProcess>,
     pub consumer: ServiceProcess,
     pub redis: RedisServer,
-    pub clickhouse: ClickHouseServer,
+    /// The ClickHouse server, or the cluster's servers in shard order.
+    pub clickhouse: Vec<ClickHouseServer>,
     bin_dir: PathBuf,
     work: DataDir,
     con: MultiplexedConnection,
@@ -99,17 +104,22 @@ impl WholeStack {
         let work = DataDir::new(options.dir)?;
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
+        let scale = options.scale;
         let (redis, clickhouse) = if options.tls {
-            tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start_tls())?
+            let (redis, clickhouse) = tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start_tls())?;
+            (redis, vec![clickhouse])
+        } else if scale.clickhouse_shards > 1 {
+            let shards = ClickHouseServer::start_cluster(scale.clickhouse_shards.into(), "tickbar");
+            tokio::try_join!(RedisServer::start_in(None), shards)?
         } else {
-            crate::start_stores(options.dir).await?
+            let (redis, clickhouse) = crate::start_stores(options.dir).await?;
+            (redis, vec![clickhouse])
         };
         let spawn = |name: &str, log: String, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
             ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{log}.log")), options.log_level)
         };
-        let scale = options.scale;
         let consumer = spawn("consumer", "consumer".into(), wiring("consumer", &redis, &clickhouse, scale));
         let mut producers = Vec::new();
         for shard in 0..scale.shards {
@@ -203,7 +213,7 @@ impl WholeStack {
     /// Waits until the queues are empty and ClickHouse holds `rows` deduplicated bars.
     pub async fn history_stored(&mut self, rows: u64) -> Result<()> {
         let sql = format!("SELECT count() FROM {} FINAL", common::keys::bars_table("tickbar"));
-        let client = self.clickhouse.client();
+        let client = self.clickhouse[0].client();
         let keys = Keys::new("");
         self.until("the history in ClickHouse", |mut con| {
             let (client, sql, keys) = (client.clone(), sql.clone(), keys.clone());

@@ -62,7 +62,7 @@ async fn factor_files_reach_clickhouse_once_and_price_the_bars_forward_and_backw
         DAYS.iter().flat_map(|d| harness::seed::day_bars("600000.SH", d.parse().unwrap(), Period::M1, 3)).collect();
     let hour: Vec<Bar> =
         DAYS.iter().flat_map(|d| harness::seed::day_bars("600000.SH", d.parse().unwrap(), Period::M60, 3)).collect();
-    let client = stack.clickhouse.client();
+    let client = stack.clickhouse[0].client();
     harness::writers::write_history(&client, "tickbar", Period::M1, &minute).await.unwrap();
     harness::writers::write_history(&client, "tickbar", Period::M60, &hour).await.unwrap();
 

@@ -78,7 +78,7 @@ async fn every_statement_the_services_issue_on_18_16_also_runs_on_current_clickh
     let out = stack.command("consumer", &["cleanup", "--day", second]).output().unwrap();
     assert_ne!(out.status.code(), Some(1), "the cleanup ran: {}", String::from_utf8_lossy(&out.stdout));
 
-    let client = stack.clickhouse.client();
+    let client = stack.clickhouse[0].client();
     let statements = logged(&client).await;
     for kind in ["CREATE TABLE", "INSERT INTO", "adj_factors", "FINAL"] {
         assert!(statements.iter().any(|s| s.contains(kind)), "no {kind} statement was logged: {statements:#?}");

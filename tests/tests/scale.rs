@@ -1,7 +1,9 @@
 //! tickbar scaled out: symbol-sharded producers with their standbys, each shard's stream, state and
-//! lease apart. The bundled sample through two shards is served exactly as the rules give (what a
-//! single producer serves, `end_to_end.rs`), the feeds and the Python bridge put every symbol on
-//! the shard the producers expect, and the cleanup empties every shard.
+//! lease apart, and the history on a two-shard ClickHouse cluster (`sql/cluster/sharded.sql`). The
+//! bundled sample through two shards of each is served exactly as the rules give (what a single
+//! producer on a single ClickHouse serves, `end_to_end.rs`), the feeds and the Python bridge put
+//! every symbol on the shard the producers expect, the history of a symbol lies on the ClickHouse
+//! shard of the same index, and the cleanup empties every shard.
 
 use std::path::PathBuf;
 
@@ -26,10 +28,10 @@ async fn served(stack: &WholeStack, symbol: &str, period: Period) -> Vec<Bar> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_producer_shards_with_standbys_serve_the_sample_as_one_producer_does() {
+async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_sample_as_one_of_each_does() {
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
-    let scale = Scale { shards: 2, standbys: true };
+    let scale = Scale { shards: 2, standbys: true, clickhouse_shards: 2 };
     let options = StackOptions { scale, ..StackOptions::plain(bins) };
     let mut stack = WholeStack::start(options).await.unwrap();
     let sample = stack.unpack(&sample_dir()).unwrap();
@@ -55,6 +57,8 @@ async fn two_producer_shards_with_standbys_serve_the_sample_as_one_producer_does
             assert_eq!(served(&stack, &symbol, period).await, want, "{symbol} {period}m");
         }
     }
+    history_lies_on_its_symbols_shard(&stack, sample.history_bars).await;
+
     let (status, body) = stack.api.get(&format!("/api/v1/snapshot?period=1&at={}T15:00", DAYS[2])).await;
     assert_eq!(status, 200, "{body}");
     let snapshot: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -85,6 +89,22 @@ async fn two_producer_shards_with_standbys_serve_the_sample_as_one_producer_does
     let left: Vec<String> = con.keys(format!("tickbar:*{}*", DAYS[2])).await.unwrap();
     assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
     stack.stop();
+}
+
+/// Each ClickHouse shard's own table holds the history of exactly the symbols of its index (the
+/// producers' shard of them), both hold some, and together all of it, once.
+async fn history_lies_on_its_symbols_shard(stack: &WholeStack, bars: u64) {
+    let mut total = 0;
+    for (index, server) in stack.clickhouse.iter().enumerate() {
+        let sql = "SELECT symbol, count() FROM tickbar.bars_local FINAL GROUP BY symbol ORDER BY symbol";
+        let held: Vec<(String, u64)> = server.client().query(sql).fetch_all().await.unwrap();
+        assert!(held.len() > 5, "shard {index} holds the history of several symbols: {held:?}");
+        for (symbol, rows) in held {
+            assert_eq!(common::shard::shard_of(symbol.parse().unwrap(), 2), index as u16, "{symbol} on shard {index}");
+            total += rows;
+        }
+    }
+    assert_eq!(total, bars, "the shards hold every history bar once");
 }
 
 /// `qmt_bridge.shard_of` (Python) puts every symbol where `common::shard::shard_of` does, for
