@@ -23,6 +23,29 @@ pub struct RedisSettings {
     /// How many producer shards split the symbols (`producer.shard` picks one); every service and
     /// feed of a deployment must agree on it. 1 is the single-producer layout.
     pub shards: u16,
+    /// `standalone`: the server at `url`; `sentinel`: the master that `sentinels` name
+    /// `master_name`, followed through failovers (`url` still gives the scheme, user, password
+    /// and database).
+    pub mode: RedisMode,
+    /// Sentinel mode: the Sentinels, `redis://host:26379` (`rediss://` with `[redis.tls]`), asked
+    /// in turn for the master's address.
+    pub sentinels: Vec<String>,
+    /// Sentinel mode: the name the Sentinels monitor the master under.
+    pub master_name: String,
+    /// Writers (the producer's commits, `replay`'s ticks) wait after each write until this many
+    /// replicas hold it (`WAIT`, at most `wait_timeout_ms`), so a failover loses none of it; 0:
+    /// no wait.
+    pub wait_replicas: u16,
+    pub wait_timeout_ms: u64,
+}
+
+/// How the services find their Redis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    #[default]
+    Standalone,
+    Sentinel,
 }
 
 impl Default for RedisSettings {
@@ -32,6 +55,11 @@ impl Default for RedisSettings {
             key_prefix: String::new(),
             tls: TlsSettings::default(),
             shards: 1,
+            mode: RedisMode::Standalone,
+            sentinels: Vec::new(),
+            master_name: "tickbar".into(),
+            wait_replicas: 0,
+            wait_timeout_ms: 5_000,
         }
     }
 }
@@ -40,6 +68,17 @@ impl RedisSettings {
     /// The deployment's key names (seen from shard 0; [`Keys::shard`] picks another).
     pub fn keys(&self) -> Keys {
         Keys::sharded(self.key_prefix.clone(), self.shards)
+    }
+
+    /// Whether the settings make sense together; the message names the settings at fault.
+    pub fn check(&self) -> Result<(), String> {
+        if self.shards == 0 {
+            return Err("redis.shards must be 1 or more".into());
+        }
+        if self.mode == RedisMode::Sentinel && (self.sentinels.is_empty() || self.master_name.is_empty()) {
+            return Err("redis.mode = \"sentinel\" needs redis.sentinels and redis.master_name".into());
+        }
+        Ok(())
     }
 }
 

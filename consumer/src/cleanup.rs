@@ -13,8 +13,8 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use common::keys::Keys;
 use common::stream::EntryId;
 use common::{BarSettings, Frame, Period, Sessions, TradingCalendar};
-use redis::aio::ConnectionManager;
 use runtime::ops::wall_ms;
+use runtime::redis::Connection;
 use runtime::stores::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -122,7 +122,7 @@ impl Cleanup {
     /// end. `Err` only when the lock is held elsewhere or Redis cannot take the report.
     pub async fn run(
         &self,
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         days: Vec<NaiveDate>,
         trigger: Trigger,
         scheduled_for: Option<NaiveDateTime>,
@@ -165,7 +165,7 @@ impl Cleanup {
         stored.map(|()| report)
     }
 
-    async fn work(&self, con: &mut ConnectionManager, report: &mut Report) -> Result<()> {
+    async fn work(&self, con: &mut Connection, report: &mut Report) -> Result<()> {
         let mut days = report.days.clone();
         days.sort();
         days.dedup();
@@ -193,7 +193,7 @@ impl Cleanup {
 
     /// What ClickHouse lacks of `day`'s history: the (symbol, period) groups of Redis whose bars
     /// ClickHouse holds fewer distinct frames of; `None` when it lacks nothing.
-    async fn missing(&self, con: &mut ConnectionManager, day: NaiveDate) -> Result<Option<KeptDay>> {
+    async fn missing(&self, con: &mut Connection, day: NaiveDate) -> Result<Option<KeptDay>> {
         let held: Vec<HeldGroup> = store::held_groups(con, &self.keys, day).await?;
         if held.is_empty() {
             return Ok(None);
@@ -314,7 +314,7 @@ impl Cleanup {
     }
 
     /// Checks every [`CHECK_EVERY`] (and at once) whether a run is due, and runs it.
-    pub async fn schedule(&self, mut con: ConnectionManager, monitor: Arc<Monitor>, mut stop: watch::Receiver<bool>) {
+    pub async fn schedule(&self, mut con: Connection, monitor: Arc<Monitor>, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
             if let Err(e) = self.run_if_due(&mut con).await {
                 match e {
@@ -329,7 +329,7 @@ impl Cleanup {
         }
     }
 
-    async fn run_if_due(&self, con: &mut ConnectionManager) -> Result<()> {
+    async fn run_if_due(&self, con: &mut Connection) -> Result<()> {
         let scheduled = self.scheduled_before(Frame::from_epoch_seconds(wall_ms() / 1000).local());
         let last = store::last_report(con, &self.keys).await?.and_then(|r| serde_json::from_str::<Report>(&r).ok());
         let held = store::days_held(con, &self.keys).await?;

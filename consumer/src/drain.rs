@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::adjust::FactorItem;
 use common::Period;
-use redis::aio::ConnectionManager;
 use runtime::clickhouse::{BarRow, FactorRow};
 use runtime::ops::Backoff;
+use runtime::redis::Connection;
 use runtime::stores::{Role, Store};
 use tokio::sync::watch;
 
@@ -45,7 +45,7 @@ pub struct Drain {
 impl Drain {
     /// Takes the drain lock when it can and drains until `stop`; stands by while another instance
     /// holds the lock.
-    pub async fn run(&self, mut con: ConnectionManager, mut stop: watch::Receiver<bool>) {
+    pub async fn run(&self, mut con: Connection, mut stop: watch::Receiver<bool>) {
         let lock = self.queues.lock().clone();
         let mut backoff = Backoff::new();
         while !*stop.borrow() {
@@ -81,7 +81,7 @@ impl Drain {
 
     /// Drains every period until `stop` (Ok) or until the lock is lost (Err); first finishes the
     /// batches left in processing by workers this configuration does not have.
-    async fn drain_while_held(&self, con: &ConnectionManager, stop: &watch::Receiver<bool>) -> Result<()> {
+    async fn drain_while_held(&self, con: &Connection, stop: &watch::Receiver<bool>) -> Result<()> {
         self.marks.forget();
         let work = async {
             let leftovers = self.queues.leftovers(&mut con.clone()).await?;
@@ -106,7 +106,7 @@ impl Drain {
         &self,
         job: Job,
         run: Run,
-        mut con: ConnectionManager,
+        mut con: Connection,
         mut stop: watch::Receiver<bool>,
     ) -> Result<()> {
         let mut backoff = Backoff::new();
@@ -146,7 +146,7 @@ impl Drain {
     }
 
     /// One batch of worker `worker` of `period`; `false` when its queue was empty.
-    async fn step(&self, period: Period, worker: usize, con: &mut ConnectionManager) -> Result<bool> {
+    async fn step(&self, period: Period, worker: usize, con: &mut Connection) -> Result<bool> {
         let started = Instant::now();
         let taken = self.queues.take(con, period, worker, self.batch_rows).await?;
         self.monitor.set_up(Store::Redis);
@@ -191,7 +191,7 @@ impl Drain {
 
     /// One batch of the factor queue; `false` when it was empty. An unreadable or impossible factor
     /// is dead-lettered with its reason.
-    async fn step_factors(&self, con: &mut ConnectionManager) -> Result<bool> {
+    async fn step_factors(&self, con: &mut Connection) -> Result<bool> {
         let keys = self.queues.keys();
         let (queue, processing) = (keys.factor_queue(), keys.factor_processing());
         let Some(taken) = self.queues.take_from(con, &queue, &processing, self.batch_rows).await? else {

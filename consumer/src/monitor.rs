@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use common::{Period, TradingCalendar};
-use redis::aio::ConnectionManager;
 use runtime::charts::{Charts, Figure};
 use runtime::ops::{Metrics, Ops, Rate};
+use runtime::redis::Connection;
 use runtime::stores::{Role, Store, StoreState};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
@@ -73,7 +73,7 @@ pub struct Monitor {
     rows_read: Mutex<Option<(Instant, u64)>>,
     queues: Queues,
     history: History,
-    con: AsyncMutex<ConnectionManager>,
+    con: AsyncMutex<Connection>,
     calendar: Arc<TradingCalendar>,
     charts: Charts,
 }
@@ -84,7 +84,7 @@ impl Monitor {
         instance: String,
         queues: Queues,
         history: History,
-        con: ConnectionManager,
+        con: Connection,
         calendar: Arc<TradingCalendar>,
         chart_interval_ms: u64,
     ) -> Monitor {

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use common::adjust::{change_points, cumulative, FactorItem};
 use common::keys::Keys;
 use common::Symbol;
-use redis::aio::ConnectionManager;
+use runtime::redis::Connection;
 use rust_decimal::Decimal;
 
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ enum Kind {
 }
 
 /// Reads `file`, turns it into cumulative factors per ex-date and pushes them onto the queue.
-pub async fn import(con: &mut ConnectionManager, keys: &Keys, file: &Path) -> Result<Report> {
+pub async fn import(con: &mut Connection, keys: &Keys, file: &Path) -> Result<Report> {
     let started = std::time::Instant::now();
     let mut report = Report::default();
     let (kind, series) = read(file, &mut report)?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use common::keys::Keys;
 use common::normalise::{Normaliser, Refusal};
 use common::{Bar, Period};
-use redis::aio::ConnectionManager;
+use runtime::redis::Connection;
 
 use crate::error::{Error, Result};
 use crate::input::{InputFile, Report};
@@ -18,7 +18,7 @@ const LOGGED: u64 = 20;
 
 /// Reads `file`, normalises each bar and pushes the good ones onto the queue of `period`.
 pub async fn import(
-    con: &mut ConnectionManager,
+    con: &mut Connection,
     keys: &Keys,
     file: &Path,
     period: Period,
@@ -60,7 +60,7 @@ struct Pusher {
 }
 
 impl Pusher {
-    async fn flush(&mut self, con: &mut ConnectionManager) -> Result<()> {
+    async fn flush(&mut self, con: &mut Connection) -> Result<()> {
         for chunk in self.batch.chunks(PIPELINE) {
             let json: Vec<String> = chunk.iter().map(|b| serde_json::to_string(b).expect("bars serialize")).collect();
             redis::cmd("LPUSH").arg(&self.queue).arg(&json).query_async::<()>(con).await?;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
+use common::settings::RedisSettings;
 use common::tick::{parse_qmt_payload, parse_tick_payload};
-use redis::aio::ConnectionManager;
+use runtime::redis::Connection;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -27,10 +27,11 @@ struct Outgoing {
     time_ms: Option<i64>,
 }
 
-/// Replays `file` into the tick stream at `speed` times tick time (0: as fast as Redis takes it).
-pub async fn replay(con: &mut ConnectionManager, keys: &Keys, file: &Path, speed: f64) -> Result<Report> {
+/// Replays `file` into the tick stream at `speed` times tick time (0: as fast as Redis takes it);
+/// each batch of entries waits for `redis.wait_replicas` replicas.
+pub async fn replay(con: &mut Connection, redis: &RedisSettings, file: &Path, speed: f64) -> Result<Report> {
     let started = Instant::now();
-    let mut out = Sender::new(keys.each_shard().map(|k| k.tick_stream()).collect(), speed);
+    let mut out = Sender::new(redis, speed);
     let mut report = Report::default();
     match InputFile::open(file)? {
         InputFile::JsonLines(lines) => {
@@ -190,6 +191,7 @@ struct Symbolled {
 /// is not due yet.
 struct Sender {
     streams: Vec<String>,
+    redis: RedisSettings,
     speed: f64,
     pipe: redis::Pipeline,
     queued: usize,
@@ -198,11 +200,12 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(streams: Vec<String>, speed: f64) -> Sender {
-        Sender { streams, speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
+    fn new(settings: &RedisSettings, speed: f64) -> Sender {
+        let streams = settings.keys().each_shard().map(|k| k.tick_stream()).collect();
+        Sender { streams, redis: settings.clone(), speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
     }
 
-    async fn push(&mut self, con: &mut ConnectionManager, entry: Outgoing) -> Result<()> {
+    async fn push(&mut self, con: &mut Connection, entry: Outgoing) -> Result<()> {
         if let (Some(time_ms), true) = (entry.time_ms, self.speed > 0.0) {
             let (t0, wall0) = *self.origin.get_or_insert((time_ms, Instant::now()));
             let due = wall0 + Duration::from_secs_f64((time_ms - t0).max(0) as f64 / 1000.0 / self.speed);
@@ -231,9 +234,10 @@ impl Sender {
         Ok(())
     }
 
-    async fn flush(&mut self, con: &mut ConnectionManager) -> Result<()> {
+    async fn flush(&mut self, con: &mut Connection) -> Result<()> {
         if self.queued > 0 {
             self.pipe.query_async::<()>(con).await?;
+            runtime::redis::replicated(con, &self.redis).await?;
             self.sent += self.queued as u64;
             self.queued = 0;
             self.pipe.clear();

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TradingCalendar;
-use redis::aio::ConnectionManager;
 use runtime::ops::{wall_ms, Backoff};
+use runtime::redis::Connection;
 use tokio::sync::watch;
 
 use crate::engine::{Commit, Engine, Rules, Tempo};
@@ -25,7 +25,7 @@ const FAULT_RECHECK: Duration = Duration::from_secs(10);
 pub async fn run(
     settings: &ProducerSettings,
     calendar: Arc<TradingCalendar>,
-    con: ConnectionManager,
+    con: Connection,
     monitor: Arc<Monitor>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -34,7 +34,7 @@ pub async fn run(
     let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
     while !*stop.borrow() {
-        let mut store = Store::new(con.clone(), settings.keys(), &settings.producer);
+        let mut store = Store::new(con.clone(), settings.keys(), &settings.producer, &settings.redis);
         let delay = match store.acquire(&instance).await {
             Ok(Lease::Ours(lease)) => {
                 monitor.active(&lease);

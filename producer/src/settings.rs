@@ -118,8 +118,9 @@ impl ServiceSettings for ProducerSettings {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.redis.check()?;
         let shards = self.redis.shards;
-        if shards == 0 || self.producer.shard >= shards {
+        if self.producer.shard >= shards {
             return Err(format!("producer.shard {} is not one of redis.shards = {shards}", self.producer.shard));
         }
         Ok(())

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys};
+use common::settings::RedisSettings;
 use common::{BarEvent, BarEventKind, Period, Symbol};
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script, Value};
+use runtime::redis::Connection;
 
 use crate::engine::{Commit, Record, Saved};
 use crate::error::{Error, Result};
@@ -36,20 +37,22 @@ return value";
 
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
-pub fn connect(settings: &common::settings::RedisSettings) -> Result<ConnectionManager> {
+pub fn connect(settings: &RedisSettings) -> Result<Connection> {
     Ok(runtime::redis::connect(settings)?)
 }
 
 /// The tick stream as this producer reads and writes it.
 #[derive(Clone)]
 pub struct Store {
-    con: ConnectionManager,
+    con: Connection,
     keys: Keys,
     stream: String,
     group: String,
     trim: bool,
     lease_ttl: Duration,
     acquire: Script,
+    /// `[redis]`: how many replicas each commit waits for.
+    redis: RedisSettings,
 }
 
 /// The lease as one attempt to take it found it.
@@ -62,9 +65,10 @@ pub enum Lease {
 }
 
 impl Store {
-    pub fn new(con: ConnectionManager, keys: Keys, section: &ProducerSection) -> Store {
+    pub fn new(con: Connection, keys: Keys, section: &ProducerSection, redis: &RedisSettings) -> Store {
         Store {
             con,
+            redis: redis.clone(),
             stream: keys.tick_stream(),
             keys,
             group: section.group.clone(),
@@ -211,7 +215,9 @@ impl Store {
             (None, None) => {}
         }
         let landed: Option<()> = pipe.query_async(&mut self.con).await?;
-        landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))
+        landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))?;
+        runtime::redis::replicated(&mut self.con, &self.redis).await?;
+        Ok(())
     }
 
     /// Entries after the producer's committed position (`lag`).

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::settings::RedisSettings;
 use common::{Period, Symbol};
 use futures_util::StreamExt;
 use runtime::ops::Backoff;
@@ -70,9 +71,10 @@ impl Drop for Watch {
 }
 
 impl Hub {
-    /// The hub and the task that keeps its subscriptions on `client`'s Redis; the task ends when
+    /// The hub and the task that keeps its subscriptions on the Redis master of `redis` (found anew
+    /// at each reconnection, so it follows a Sentinel failover); the task ends when
     /// `stop` turns true.
-    pub fn start(client: redis::Client, stop: watch::Receiver<bool>) -> Arc<Hub> {
+    pub fn start(redis: RedisSettings, stop: watch::Receiver<bool>) -> Arc<Hub> {
         let (commands, rx) = mpsc::unbounded_channel();
         let hub = Arc::new(Hub {
             channels: Mutex::new(HashMap::new()),
@@ -80,7 +82,7 @@ impl Hub {
             forwarded: AtomicU64::new(0),
             connected: watch::Sender::new(false),
         });
-        tokio::spawn(hub.clone().run(client, rx, stop));
+        tokio::spawn(hub.clone().run(redis, rx, stop));
         hub
     }
 
@@ -169,14 +171,14 @@ impl Hub {
 
     async fn run(
         self: Arc<Hub>,
-        client: redis::Client,
+        redis: RedisSettings,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut backoff = Backoff::new();
         let mut reconnect = false;
         while !*stop.borrow() {
-            match self.session(&client, &mut commands, &mut stop, reconnect).await {
+            match self.session(&redis, &mut commands, &mut stop, reconnect).await {
                 Ok(()) => return,
                 Err(e) => tracing::warn!(error = %e, "live bars: redis pub/sub lost; reconnecting"),
             }
@@ -193,11 +195,12 @@ impl Hub {
     /// and messages until the connection drops (an error) or `stop` (`Ok`).
     async fn session(
         &self,
-        client: &redis::Client,
+        redis: &RedisSettings,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         stop: &mut watch::Receiver<bool>,
         reconnect: bool,
     ) -> redis::RedisResult<()> {
+        let client = runtime::redis::master_client(redis).await?;
         let (mut sink, mut stream) = client.get_async_pubsub().await?.split();
         let wanted: Vec<String> = self.channels.lock().expect("hub lock").keys().cloned().collect();
         if !wanted.is_empty() {

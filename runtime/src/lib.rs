@@ -86,10 +86,7 @@ pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
     fn clickhouse(&self) -> &ClickHouseSettings;
     /// Checks the settings make sense together; the message names the settings at fault.
     fn check(&self) -> Result<(), String> {
-        if self.redis().shards == 0 {
-            return Err("redis.shards must be 1 or more".into());
-        }
-        Ok(())
+        self.redis().check()
     }
 }
 
@@ -151,6 +148,7 @@ pub fn load_settings<T: DeserializeOwned + serde::Serialize + Default>(file: Opt
         .try_parsing(true)
         .list_separator(",")
         .with_list_parse_key("bars.periods")
+        .with_list_parse_key("redis.sentinels")
         .with_list_parse_key("api.cors_origins");
     let mut table: config::Map<String, config::Value> = builder.add_source(env).build()?.try_deserialize()?;
     let own = serde_json::to_value(T::default()).expect("settings serialize");

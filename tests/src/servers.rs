@@ -89,6 +89,8 @@ pub struct RedisServer {
     aof: bool,
     /// TLS only, with these certificates: clients must present one, and log in as [`ACL_USER`].
     tls: Option<TestCerts>,
+    /// A replica of the server on this port.
+    replica_of: Option<u16>,
     process: Option<Guard>,
     dir: DataDir,
 }
@@ -103,20 +105,43 @@ impl RedisServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir; nothing kept on disk.
     pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
-        RedisServer { port: 0, aof: false, tls: None, process: None, dir: DataDir::new(dir)? }.first_launch().await
+        RedisServer::unstarted(DataDir::new(dir)?).first_launch().await
+    }
+
+    /// Starts a replica of `master`, once it has taken the master's data (its link is up).
+    pub async fn start_replica_of(master: &RedisServer) -> Result<RedisServer> {
+        let replica = RedisServer { replica_of: Some(master.port), ..RedisServer::unstarted(DataDir::new(None)?) };
+        let replica = replica.first_launch().await?;
+        let mut con = replica.connect().await?;
+        let start = Instant::now();
+        loop {
+            let info: String = redis::cmd("INFO").arg("replication").query_async(&mut con).await.unwrap_or_default();
+            if info.lines().any(|l| l.trim() == "master_link_status:up") {
+                return Ok(replica);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err(HarnessError::NotReady { what: "the redis replica's link", seconds: 30, log: info });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A server not yet launched, with its files in `dir`, in clear, keeping nothing on disk.
+    fn unstarted(dir: DataDir) -> RedisServer {
+        RedisServer { port: 0, aof: false, tls: None, replica_of: None, process: None, dir }
     }
 
     /// Starts a server that speaks only TLS, on certificates of its own: mutual TLS (clients
     /// present a certificate of its CA) and an ACL user with a password, the `default` user off.
     pub async fn start_tls() -> Result<RedisServer> {
         let tls = Some(TestCerts::generate()?);
-        RedisServer { port: 0, aof: false, tls, process: None, dir: DataDir::new(None)? }.first_launch().await
+        RedisServer { tls, ..RedisServer::unstarted(DataDir::new(None)?) }.first_launch().await
     }
 
     /// Starts a server whose every write is in its append-only file (`appendfsync always`), as a
     /// production Redis under tickbar runs, for tests that restart it.
     pub async fn start_durable() -> Result<RedisServer> {
-        RedisServer { port: 0, aof: true, tls: None, process: None, dir: DataDir::new(None)? }.first_launch().await
+        RedisServer { aof: true, ..RedisServer::unstarted(DataDir::new(None)?) }.first_launch().await
     }
 
     /// Launches on a free port, on another one if that is taken before the server binds it.
@@ -137,10 +162,12 @@ impl RedisServer {
         let log = self.dir.path().join("redis.log");
         let aof: &[&str] =
             if self.aof { &["--appendonly", "yes", "--appendfsync", "always"] } else { &["--appendonly", "no"] };
+        let replica = self.replica_of.map(|port| vec!["--replicaof".to_owned(), "127.0.0.1".into(), port.to_string()]);
         let child = Command::new(binary)
             .args(self.listen())
             .args(["--bind", "127.0.0.1", "--save", ""])
             .args(aof)
+            .args(replica.unwrap_or_default())
             .arg("--dir")
             .arg(self.dir.path())
             .arg("--logfile")
@@ -185,6 +212,10 @@ impl RedisServer {
             .collect()
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `redis://…`, or `rediss://user:password@…` for a TLS server.
     pub fn url(&self) -> String {
         match &self.tls {
@@ -227,6 +258,89 @@ impl RedisServer {
             .await
             .map_err(|e| HarnessError::Store(e.to_string()))
     }
+}
+
+/// The name a [`RedisSentinel`] watches its master under.
+pub const MASTER_NAME: &str = "tickbar";
+
+/// A private Redis Sentinel (`redis-server --sentinel`) watching one master as [`MASTER_NAME`]:
+/// alone it is the quorum, so it calls the master down after 1 s of silence and promotes a
+/// replica.
+pub struct RedisSentinel {
+    port: u16,
+    process: Option<Guard>,
+    dir: DataDir,
+}
+
+impl RedisSentinel {
+    /// Starts a Sentinel of `master`, once it names the master and knows its replicas.
+    pub async fn start(master: &RedisServer) -> Result<RedisSentinel> {
+        let mut sentinel = RedisSentinel { port: 0, process: None, dir: DataDir::new(None)? };
+        let mut attempt = 1;
+        loop {
+            sentinel.port = free_port()?;
+            match sentinel.launch(master.port).await {
+                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
+                done => return done.map(|()| sentinel),
+            }
+        }
+    }
+
+    async fn launch(&mut self, master: u16) -> Result<()> {
+        let binary = locate("redis-server", "redis-server", "TICKBAR_REDIS_SERVER")?;
+        let (dir, log) = (self.dir.path(), self.dir.path().join("sentinel.log"));
+        let config = dir.join("sentinel.conf");
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
+             sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 1\n\
+             sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+             sentinel failover-timeout {MASTER_NAME} 10000\n",
+            port = self.port,
+            dir = dir.display(),
+            log = log.display(),
+        );
+        std::fs::write(&config, text).map_err(io("sentinel.conf"))?;
+        let child = Command::new(binary)
+            .arg(&config)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(io("redis-server --sentinel"))?;
+        let url = self.url();
+        let process = self.process.insert(Guard(child));
+        wait_until("redis sentinel", Duration::from_secs(20), &log, process, || {
+            let url = url.clone();
+            async move { master_port(&url).await == Some(master) && replicas(&url).await > 0 }
+        })
+        .await
+    }
+
+    /// `redis://…` of the Sentinel, as `redis.sentinels` lists it.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port of the master the Sentinel names now.
+    pub async fn master_port(&self) -> Option<u16> {
+        master_port(&self.url()).await
+    }
+}
+
+/// The port of the master the Sentinel at `url` names, if it answers.
+async fn master_port(url: &str) -> Option<u16> {
+    let address: Option<(String, u16)> = ask_sentinel(url, "get-master-addr-by-name").await?;
+    address.map(|(_, port)| port)
+}
+
+/// How many replicas of the master the Sentinel at `url` knows (0 when it does not answer).
+async fn replicas(url: &str) -> usize {
+    ask_sentinel::<Vec<redis::Value>>(url, "replicas").await.map_or(0, |r| r.len())
+}
+
+async fn ask_sentinel<T: redis::FromRedisValue>(url: &str, question: &str) -> Option<T> {
+    let mut con = redis::Client::open(url).ok()?.get_multiplexed_async_connection().await.ok()?;
+    redis::cmd("SENTINEL").arg(question).arg(MASTER_NAME).query_async(&mut con).await.ok()
 }
 
 /// A private `clickhouse-server` (Debian's 18.16 or a current one).
@@ -295,13 +409,16 @@ impl ClickHouseServer {
     /// The members of a cluster on fresh TCP ports, started side by side.
     async fn launch_cluster(shards: usize) -> Result<Vec<ClickHouseServer>> {
         let tcp_ports = (0..shards).map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
-        let replicas = tcp_ports.iter().map(|port| {
-            format!("<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>")
-        });
-        let remote_servers = format!("<remote_servers><{CLUSTER}>{}</{CLUSTER}></remote_servers>", replicas.collect::<String>());
+        let replicas = tcp_ports
+            .iter()
+            .map(|port| format!("<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"));
+        let remote_servers =
+            format!("<remote_servers><{CLUSTER}>{}</{CLUSTER}></remote_servers>", replicas.collect::<String>());
         let starts = tcp_ports.iter().map(|&tcp_port| {
             let member = Some(Member { tcp_port, remote_servers: remote_servers.clone() });
-            async move { ClickHouseServer { member, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await }
+            async move {
+                ClickHouseServer { member, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await
+            }
         });
         let mut members = Vec::new();
         for started in futures_util::future::join_all(starts).await {

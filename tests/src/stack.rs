@@ -9,11 +9,15 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
+use common::settings::{RedisMode, RedisSettings};
 use common::Period;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionLike;
 use redis::AsyncCommands;
 
 use crate::servers::DataDir;
+use runtime::redis::Connection;
+
+use crate::servers::{RedisSentinel, MASTER_NAME};
 use crate::{io, ClickHouseServer, HarnessError, RedisServer, Result, ServiceProcess};
 
 /// How long loading may take before the stack is declared stuck.
@@ -51,12 +55,47 @@ pub struct Scale {
     /// ClickHouse servers: with more than one, the shards of a cluster (`sql/cluster/sharded.sql`);
     /// the consumer writes through the first, the query API reads through the last.
     pub clickhouse_shards: u16,
+    /// Redis as a master with two replicas and a Sentinel (`redis.mode = "sentinel"`), every write
+    /// waiting for a replica (`redis.wait_replicas = 1`), so one stays to wait for after a failover.
+    pub sentinel: bool,
 }
 
 impl Default for Scale {
     fn default() -> Self {
-        Scale { shards: 1, standbys: false, clickhouse_shards: 1 }
+        Scale { shards: 1, standbys: false, clickhouse_shards: 1, sentinel: false }
     }
+}
+
+/// The replicas of a sentinel-mode stack's Redis master and the Sentinel that watches them.
+pub struct Failover {
+    pub replicas: [RedisServer; 2],
+    pub sentinel: RedisSentinel,
+}
+
+/// `[redis]` of the stack's services: the server, or in sentinel mode the master the Sentinel
+/// names, each write waiting for the replica.
+fn redis_settings(redis: &RedisServer, failover: Option<&Failover>) -> RedisSettings {
+    let Some(failover) = failover else { return redis.settings() };
+    RedisSettings {
+        mode: RedisMode::Sentinel,
+        sentinels: vec![failover.sentinel.url()],
+        master_name: MASTER_NAME.into(),
+        wait_replicas: 1,
+        ..redis.settings()
+    }
+}
+
+/// The `TICKBAR__REDIS__…` variables of [`redis_settings`].
+fn redis_env(redis: &RedisServer, failover: Option<&Failover>) -> Vec<(String, String)> {
+    let mut env = redis.env();
+    if let Some(failover) = failover {
+        let settings = redis_settings(redis, Some(failover));
+        let set = [("MODE", "sentinel".to_owned()), ("SENTINELS", failover.sentinel.url())]
+            .into_iter()
+            .chain([("MASTER_NAME", settings.master_name), ("WAIT_REPLICAS", settings.wait_replicas.to_string())]);
+        env.extend(set.map(|(key, value)| (format!("TICKBAR__REDIS__{key}"), value)));
+    }
+    env
 }
 
 /// The bundled sample, unpacked: one history file per period, the sample day's QMT payloads.
@@ -69,8 +108,13 @@ pub struct Sample {
 
 /// The settings of `binary` that wire it to the stores and the shards; the producer runs on the
 /// event clock, as replays want, and the query API reads through the last ClickHouse server.
-fn wiring(binary: &str, redis: &RedisServer, clickhouse: &[ClickHouseServer], scale: Scale) -> Vec<(String, String)> {
-    let mut env = redis.env();
+fn wiring(
+    binary: &str,
+    redis: &[(String, String)],
+    clickhouse: &[ClickHouseServer],
+    scale: Scale,
+) -> Vec<(String, String)> {
+    let mut env = redis.to_vec();
     env.push(("TICKBAR__REDIS__SHARDS".to_owned(), scale.shards.to_string()));
     match binary {
         "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
@@ -88,12 +132,17 @@ pub struct WholeStack {
     /// The other producers: shard 0's standby, then each further shard's producer and standby.
     pub producers: Vec<ServiceProcess>,
     pub consumer: ServiceProcess,
+    /// The Redis server; in sentinel mode, the master the stack started with.
     pub redis: RedisServer,
+    /// In sentinel mode, the replica and the Sentinel.
+    pub failover: Option<Failover>,
     /// The ClickHouse server, or the cluster's servers in shard order.
     pub clickhouse: Vec<ClickHouseServer>,
     bin_dir: PathBuf,
     work: DataDir,
-    con: MultiplexedConnection,
+    /// The test's own connection, following a failover as the services do.
+    con: Connection,
+    redis_env: Vec<(String, String)>,
     scale: Scale,
 }
 
@@ -115,16 +164,26 @@ impl WholeStack {
             let (redis, clickhouse) = crate::start_stores(options.dir).await?;
             (redis, vec![clickhouse])
         };
+        let failover = match scale.sentinel {
+            false => None,
+            true => {
+                let replicas =
+                    tokio::try_join!(RedisServer::start_replica_of(&redis), RedisServer::start_replica_of(&redis))?;
+                let replicas = [replicas.0, replicas.1];
+                Some(Failover { sentinel: RedisSentinel::start(&redis).await?, replicas })
+            }
+        };
+        let redis_env = redis_env(&redis, failover.as_ref());
         let spawn = |name: &str, log: String, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
             ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{log}.log")), options.log_level)
         };
-        let consumer = spawn("consumer", "consumer".into(), wiring("consumer", &redis, &clickhouse, scale));
+        let consumer = spawn("consumer", "consumer".into(), wiring("consumer", &redis_env, &clickhouse, scale));
         let mut producers = Vec::new();
         for shard in 0..scale.shards {
             for role in if scale.standbys { &["", "-standby"][..] } else { &[""] } {
-                let mut env = wiring("producer", &redis, &clickhouse, scale);
+                let mut env = wiring("producer", &redis_env, &clickhouse, scale);
                 env.push(("TICKBAR__PRODUCER__SHARD".to_owned(), shard.to_string()));
                 let name = if scale.shards > 1 { format!("producer-{shard}{role}") } else { format!("producer{role}") };
                 env.push(("TICKBAR__PRODUCER__INSTANCE".to_owned(), name.clone()));
@@ -132,13 +191,27 @@ impl WholeStack {
             }
         }
         let producer = producers.remove(0);
-        let mut api_env = wiring("query-api", &redis, &clickhouse, scale);
+        let mut api_env = wiring("query-api", &redis_env, &clickhouse, scale);
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
         let api = spawn("query-api", "query-api".into(), api_env);
-        let con = redis.connect().await?;
+        let settings = RedisSettings { wait_replicas: 0, ..redis_settings(&redis, failover.as_ref()) };
+        let con = runtime::redis::connect(&settings).map_err(|e| HarnessError::Store(e.to_string()))?;
         let bin_dir = options.bin_dir.to_owned();
-        let mut stack = WholeStack { api, producer, producers, consumer, redis, clickhouse, bin_dir, work, con, scale };
+        let mut stack = WholeStack {
+            api,
+            producer,
+            producers,
+            consumer,
+            redis,
+            failover,
+            clickhouse,
+            bin_dir,
+            work,
+            con,
+            redis_env,
+            scale,
+        };
         for service in stack.services() {
             service.answering("/healthz").await;
         }
@@ -162,7 +235,7 @@ impl WholeStack {
     /// this stack's stores.
     pub fn command(&self, binary: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(binary));
-        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(binary, &self.redis, &self.clickhouse, self.scale));
+        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(binary, &self.redis_env, &self.clickhouse, self.scale));
         cmd
     }
 
@@ -248,7 +321,7 @@ impl WholeStack {
 
     async fn until<F, Fut>(&mut self, what: &'static str, mut done: F) -> Result<()>
     where
-        F: FnMut(MultiplexedConnection) -> Fut,
+        F: FnMut(Connection) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
         let start = Instant::now();
@@ -272,7 +345,7 @@ impl WholeStack {
 }
 
 /// Whether the producer's group has been delivered the stream's last entry and acknowledged all.
-pub async fn producer_caught_up(con: &mut MultiplexedConnection, stream: &str) -> bool {
+pub async fn producer_caught_up(con: &mut (impl ConnectionLike + Send + Sync), stream: &str) -> bool {
     let last: redis::streams::StreamRangeReply = match con.xrevrange_count(stream, "+", "-", 1).await {
         Ok(last) => last,
         Err(_) => return false,

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys};
 use common::stream::EntryId;
 use common::Period;
-use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
+use runtime::redis::Connection;
 
 use crate::error::{Error, Result};
 
@@ -67,7 +67,7 @@ impl Lock {
     }
 
     /// Takes the lock when free (or already ours); otherwise says who holds it.
-    pub async fn acquire(&self, con: &mut ConnectionManager) -> Result<()> {
+    pub async fn acquire(&self, con: &mut Connection) -> Result<()> {
         let ttl = self.ttl.as_millis() as u64;
         let set: Option<String> =
             redis::cmd("SET").arg(&self.key).arg(&self.token).arg("NX").arg("PX").arg(ttl).query_async(con).await?;
@@ -79,7 +79,7 @@ impl Lock {
     }
 
     /// Extends the lock; an error when it is no longer ours.
-    pub async fn renew(&self, con: &mut ConnectionManager) -> Result<()> {
+    pub async fn renew(&self, con: &mut Connection) -> Result<()> {
         let renewed: i64 = Script::new(RENEW)
             .key(&self.key)
             .arg(&self.token)
@@ -100,7 +100,7 @@ impl Lock {
 
     /// Runs `work` while renewing the lock every third of its expiry; `LockLost` when the lock
     /// passed to another instance before `work` finished (which then stops).
-    pub async fn hold<T>(&self, mut con: ConnectionManager, work: impl Future<Output = Result<T>>) -> Result<T> {
+    pub async fn hold<T>(&self, mut con: Connection, work: impl Future<Output = Result<T>>) -> Result<T> {
         let renew = async {
             loop {
                 tokio::time::sleep(self.ttl / 3).await;
@@ -117,7 +117,7 @@ impl Lock {
         }
     }
 
-    pub async fn release(&self, con: &mut ConnectionManager) -> Result<()> {
+    pub async fn release(&self, con: &mut Connection) -> Result<()> {
         Script::new(RELEASE).key(&self.key).arg(&self.token).invoke_async::<i64>(con).await?;
         Ok(())
     }
@@ -159,13 +159,7 @@ impl Queues {
 
     /// The batch of worker `worker` of `period`: the one left in processing by an interrupted
     /// attempt, else up to `n` items moved from the queue's old end; `None` when there is none.
-    pub async fn take(
-        &self,
-        con: &mut ConnectionManager,
-        period: Period,
-        worker: usize,
-        n: usize,
-    ) -> Result<Option<Batch>> {
+    pub async fn take(&self, con: &mut Connection, period: Period, worker: usize, n: usize) -> Result<Option<Batch>> {
         let (queue, processing) = (self.keys.history_queue(period), self.keys.history_processing(period, worker));
         self.take_from(con, &queue, &processing, n).await
     }
@@ -173,7 +167,7 @@ impl Queues {
     /// [`Self::take`] of any queue and its processing list.
     pub async fn take_from(
         &self,
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         queue: &str,
         processing: &str,
         n: usize,
@@ -209,7 +203,7 @@ impl Queues {
     /// their answers) and drops the processing list.
     pub async fn done(
         &self,
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         period: Period,
         worker: usize,
         dead: &[String],
@@ -222,7 +216,7 @@ impl Queues {
     /// [`Self::done`] of any processing list, with the version fields to bump.
     pub async fn done_in(
         &self,
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         processing: &str,
         dead: &[String],
         versions: &[String],
@@ -244,7 +238,7 @@ impl Queues {
 
     /// Processing lists of workers beyond `workers_per_queue` (left by an instance configured with
     /// more): each (period, worker) whose batch must still be finished.
-    pub async fn leftovers(&self, con: &mut ConnectionManager) -> Result<Vec<(Period, usize)>> {
+    pub async fn leftovers(&self, con: &mut Connection) -> Result<Vec<(Period, usize)>> {
         let mut left = Vec::new();
         for period in Period::ALL {
             for key in scan(con, &self.keys.history_processing_pattern(period)).await? {
@@ -257,7 +251,7 @@ impl Queues {
     }
 
     /// Queue length and items in processing per period, and the dead list's length.
-    pub async fn lengths(&self, con: &mut ConnectionManager) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
+    pub async fn lengths(&self, con: &mut Connection) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
         let mut pipe = redis::pipe();
         for p in Period::ALL {
             pipe.llen(self.keys.history_queue(p));
@@ -306,7 +300,7 @@ pub struct DayRemoved {
 
 /// Unlists `day` from every shard's days held (so readers stop routing to Redis first), then
 /// deletes its closed-bar sorted sets, its forming-bar hashes, its symbol set and its versions.
-pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<DayRemoved> {
+pub async fn remove_day(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Result<DayRemoved> {
     let mut removed = DayRemoved { day, ..DayRemoved::default() };
     for shard in keys.each_shard() {
         let was_held: i64 = con.srem(shard.days_held(), day.to_string()).await?;
@@ -325,10 +319,7 @@ pub async fn remove_day(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate
 
 /// How far each shard's producer got, from its state: the date of its latest tick and its
 /// committed stream position (read, never changed: the state is the producer's).
-pub async fn producer_progress(
-    con: &mut ConnectionManager,
-    keys: &Keys,
-) -> Result<Vec<(Option<NaiveDate>, Option<EntryId>)>> {
+pub async fn producer_progress(con: &mut Connection, keys: &Keys) -> Result<Vec<(Option<NaiveDate>, Option<EntryId>)>> {
     let mut progress = Vec::new();
     for shard in keys.each_shard() {
         let (day, position): (Option<String>, Option<String>) = redis::pipe()
@@ -350,7 +341,7 @@ pub struct HeldGroup {
 }
 
 /// Every (symbol, period) Redis holds closed bars of on `day` (in any shard), with their counts.
-pub async fn held_groups(con: &mut ConnectionManager, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
+pub async fn held_groups(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
     let mut found = Vec::new();
     for shard in keys.each_shard() {
         found.extend(scan(con, &shard.day_bars_pattern(day)).await?);
@@ -370,7 +361,7 @@ pub async fn held_groups(con: &mut ConnectionManager, keys: &Keys, day: NaiveDat
 }
 
 /// Every key matching `pattern`.
-async fn scan(con: &mut ConnectionManager, pattern: &str) -> Result<Vec<String>> {
+async fn scan(con: &mut Connection, pattern: &str) -> Result<Vec<String>> {
     let mut keys = Vec::new();
     let mut cursor: u64 = 0;
     loop {
@@ -385,7 +376,7 @@ async fn scan(con: &mut ConnectionManager, pattern: &str) -> Result<Vec<String>>
 }
 
 /// Keeps `report` as the latest and in the list of the last 30.
-pub async fn store_report(con: &mut ConnectionManager, keys: &Keys, report: &str) -> Result<()> {
+pub async fn store_report(con: &mut Connection, keys: &Keys, report: &str) -> Result<()> {
     redis::pipe()
         .atomic()
         .set(keys.cleanup_last(), report)
@@ -396,16 +387,16 @@ pub async fn store_report(con: &mut ConnectionManager, keys: &Keys, report: &str
     Ok(())
 }
 
-pub async fn last_report(con: &mut ConnectionManager, keys: &Keys) -> Result<Option<String>> {
+pub async fn last_report(con: &mut Connection, keys: &Keys) -> Result<Option<String>> {
     Ok(con.get(keys.cleanup_last()).await?)
 }
 
 /// The trading days Redis holds same-day bars for, oldest first.
-pub async fn days_held(con: &mut ConnectionManager, keys: &Keys) -> Result<Vec<NaiveDate>> {
+pub async fn days_held(con: &mut Connection, keys: &Keys) -> Result<Vec<NaiveDate>> {
     Ok(runtime::redis::days_held(con, keys).await?.into_iter().collect())
 }
 
-pub async fn ping(con: &mut ConnectionManager) -> Result<()> {
+pub async fn ping(con: &mut Connection) -> Result<()> {
     redis::cmd("PING").query_async::<String>(con).await?;
     Ok(())
 }
@@ -415,7 +406,7 @@ mod tests {
     use super::*;
     use harness::RedisServer;
 
-    async fn redis() -> (RedisServer, ConnectionManager) {
+    async fn redis() -> (RedisServer, Connection) {
         let server = RedisServer::start().await.expect("redis-server");
         let settings = common::settings::RedisSettings { url: server.url(), ..Default::default() };
         let con = runtime::redis::connect(&settings).unwrap();

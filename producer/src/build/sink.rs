@@ -52,7 +52,7 @@ pub struct ClickHouseSink {
 
 /// The Redis hash of history versions a build into ClickHouse bumps at its end.
 pub struct Versions {
-    pub redis: redis::Client,
+    pub redis: runtime::redis::Connection,
     pub keys: Keys,
 }
 
@@ -196,7 +196,7 @@ impl Encoded {
 
 /// `what` (an INSERT, the schema), tried again with doubling waits while ClickHouse fails it.
 async fn bump_all(versions: &Versions) -> redis::RedisResult<()> {
-    let mut con = versions.redis.get_multiplexed_async_connection().await?;
+    let mut con = versions.redis.clone();
     redis::cmd("HINCRBY").arg(versions.keys.history_versions()).arg(ALL_HISTORY).arg(1).query_async(&mut con).await
 }
 

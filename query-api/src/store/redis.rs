@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys, ALL_HISTORY};
 use common::shard::shard_of;
 use common::{Bar, Frame, Period, Symbol};
-use redis::aio::ConnectionManager;
+use runtime::redis::Connection;
 
 use crate::error::{AppError, Result};
 use crate::plan::whole_day;
@@ -22,7 +22,7 @@ use crate::store::cache::{CacheStatus, DayKey, Kept};
 /// The days Redis holds and their bars.
 pub struct SameDay {
     /// Connections used in turn: one multiplexed connection decodes its replies on one core.
-    connections: Vec<ConnectionManager>,
+    connections: Vec<Connection>,
     next: AtomicUsize,
     keys: Keys,
     /// The days held as last read, used while Redis does not answer.
@@ -33,12 +33,12 @@ pub struct SameDay {
 
 impl SameDay {
     /// Reads through `connections` (at least one) in turn, keeping closed bars in `cache`.
-    pub fn new(connections: Vec<ConnectionManager>, keys: Keys, cache: Option<Kept<DayKey, u64>>) -> SameDay {
+    pub fn new(connections: Vec<Connection>, keys: Keys, cache: Option<Kept<DayKey, u64>>) -> SameDay {
         assert!(!connections.is_empty(), "at least one redis connection");
         SameDay { connections, next: AtomicUsize::new(0), keys, last_held: Mutex::new(None), cache }
     }
 
-    fn con(&self) -> ConnectionManager {
+    fn con(&self) -> Connection {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
         self.connections[i].clone()
     }
@@ -82,7 +82,7 @@ impl SameDay {
     /// cache does not hold, in another (the whole day, to keep, when its version is known).
     async fn bars_on(
         &self,
-        mut con: ConnectionManager,
+        mut con: Connection,
         days: &[NaiveDate],
         symbols: &[Symbol],
         period: Period,
