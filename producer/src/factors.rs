@@ -66,6 +66,7 @@ pub async fn import(con: &mut Connection, keys: &Keys, file: &Path) -> Result<Re
         redis::cmd("LPUSH").arg(keys.factor_queue()).arg(chunk).query_async::<()>(con).await?;
         report.written += chunk.len() as u64;
     }
+    con.replicated().await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -48,6 +48,7 @@ pub async fn import(
     })?;
     out.batch.extend(normaliser.finish());
     out.flush(con).await?;
+    con.replicated().await?;
     report.written = out.queued;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Replay { file, speed }) => {
             anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");
             let mut con = store::connect(&settings.redis)?;
-            let report = rt.block_on(replay::replay(&mut con, &settings.redis, &file, speed))?;
+            let report = rt.block_on(replay::replay(&mut con, &keys, &file, speed))?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Some(Command::Build { paths, out, format, threads, quiet }) => {
@@ -189,7 +189,7 @@ fn progress_bar() -> indicatif::ProgressBar {
 async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {
     let keys = settings.keys();
     let con = store::connect(&settings.redis).context("redis")?;
-    let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings.producer, &settings.redis);
+    let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings.producer);
     let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone()));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::settings::RedisSettings;
+use common::keys::Keys;
 use common::tick::{parse_qmt_payload, parse_tick_payload};
 use runtime::redis::Connection;
 use serde_json::value::RawValue;
@@ -29,9 +29,9 @@ struct Outgoing {
 
 /// Replays `file` into the tick stream at `speed` times tick time (0: as fast as Redis takes it);
 /// each batch of entries waits for `redis.wait_replicas` replicas.
-pub async fn replay(con: &mut Connection, redis: &RedisSettings, file: &Path, speed: f64) -> Result<Report> {
+pub async fn replay(con: &mut Connection, keys: &Keys, file: &Path, speed: f64) -> Result<Report> {
     let started = Instant::now();
-    let mut out = Sender::new(redis, speed);
+    let mut out = Sender::new(keys.each_shard().map(|k| k.tick_stream()).collect(), speed);
     let mut report = Report::default();
     match InputFile::open(file)? {
         InputFile::JsonLines(lines) => {
@@ -191,7 +191,6 @@ struct Symbolled {
 /// is not due yet.
 struct Sender {
     streams: Vec<String>,
-    redis: RedisSettings,
     speed: f64,
     pipe: redis::Pipeline,
     queued: usize,
@@ -200,9 +199,8 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(settings: &RedisSettings, speed: f64) -> Sender {
-        let streams = settings.keys().each_shard().map(|k| k.tick_stream()).collect();
-        Sender { streams, redis: settings.clone(), speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
+    fn new(streams: Vec<String>, speed: f64) -> Sender {
+        Sender { streams, speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
     }
 
     async fn push(&mut self, con: &mut Connection, entry: Outgoing) -> Result<()> {
@@ -237,7 +235,7 @@ impl Sender {
     async fn flush(&mut self, con: &mut Connection) -> Result<()> {
         if self.queued > 0 {
             self.pipe.query_async::<()>(con).await?;
-            runtime::redis::replicated(con, &self.redis).await?;
+            con.replicated().await?;
             self.sent += self.queued as u64;
             self.queued = 0;
             self.pipe.clear();

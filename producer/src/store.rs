@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys};
-use common::settings::RedisSettings;
 use common::{BarEvent, BarEventKind, Period, Symbol};
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script, Value};
@@ -37,7 +36,7 @@ return value";
 
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
-pub fn connect(settings: &RedisSettings) -> Result<Connection> {
+pub fn connect(settings: &common::settings::RedisSettings) -> Result<Connection> {
     Ok(runtime::redis::connect(settings)?)
 }
 
@@ -51,8 +50,6 @@ pub struct Store {
     trim: bool,
     lease_ttl: Duration,
     acquire: Script,
-    /// `[redis]`: how many replicas each commit waits for.
-    redis: RedisSettings,
 }
 
 /// The lease as one attempt to take it found it.
@@ -65,10 +62,9 @@ pub enum Lease {
 }
 
 impl Store {
-    pub fn new(con: Connection, keys: Keys, section: &ProducerSection, redis: &RedisSettings) -> Store {
+    pub fn new(con: Connection, keys: Keys, section: &ProducerSection) -> Store {
         Store {
             con,
-            redis: redis.clone(),
             stream: keys.tick_stream(),
             keys,
             group: section.group.clone(),
@@ -216,7 +212,7 @@ impl Store {
         }
         let landed: Option<()> = pipe.query_async(&mut self.con).await?;
         landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))?;
-        runtime::redis::replicated(&mut self.con, &self.redis).await?;
+        self.con.replicated().await?;
         Ok(())
     }
 

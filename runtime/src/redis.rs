@@ -3,7 +3,9 @@
 //! reads more than one service makes.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -19,6 +21,8 @@ use crate::tls::Pem;
 
 /// How long a failing command waits before the Sentinels are asked again.
 const ASK_AGAIN: Duration = Duration::from_millis(250);
+/// How often a sentinel-mode connection asks the Sentinels for the master unprompted.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// A client of `[redis]`'s URL: `redis://` in clear, `rediss://` over TLS trusting `[redis.tls]`'s
 /// CA (else the system's roots) and presenting its client certificate; an ACL user and password
@@ -92,12 +96,19 @@ async fn master_address(settings: &RedisSettings) -> RedisResult<(String, u16)> 
 
 /// A connection to `[redis]` that connects on first use and reconnects after a failure; a command
 /// waits at most 2 s for a connection and 30 s for its answer. In sentinel mode it is a connection
-/// to the master the Sentinels name: a command that fails as a moved or lost master would (the
-/// connection refused or dropped, a timeout, `READONLY` from a demoted one) has the Sentinels asked
-/// again, and the next command goes to the master they name. Clones share the connection, so one
-/// move moves all of them.
+/// to the master the Sentinels name: they are asked every second while it lives, and again when a
+/// command fails as a moved or lost master would (the connection refused or dropped, a timeout,
+/// `READONLY` from a demoted one); the next command goes to the master they name, and the failed
+/// one too when it cannot have run. Clones share the connection, so one move moves all of them. [`Connection::replicated`] waits for `redis.wait_replicas` replicas.
 #[derive(Clone)]
-pub enum Connection {
+pub struct Connection {
+    link: Link,
+    /// `redis.wait_replicas` and `redis.wait_timeout_ms`.
+    wait: (u16, u64),
+}
+
+#[derive(Clone)]
+enum Link {
     Direct(ConnectionManager),
     Sentinel(Arc<Followed>),
 }
@@ -107,6 +118,8 @@ pub struct Followed {
     settings: RedisSettings,
     db: i64,
     current: Mutex<Option<((String, u16), ConnectionManager)>>,
+    /// Whether [`watch`] runs for it.
+    watching: AtomicBool,
     /// When the Sentinels were last asked; held while asking, so callers failing together ask once.
     asked: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -114,13 +127,31 @@ pub struct Followed {
 /// A connection to `[redis]` (see [`Connection`]); an error only when the settings cannot work.
 pub fn connect(settings: &RedisSettings) -> RedisResult<Connection> {
     let client = client(settings)?;
-    match settings.mode {
-        RedisMode::Standalone => Ok(Connection::Direct(manager(client)?)),
+    let link = match settings.mode {
+        RedisMode::Standalone => Link::Direct(manager(client)?),
         RedisMode::Sentinel => {
             let db = client.get_connection_info().redis_settings().db();
-            let (current, asked) = (Mutex::new(None), tokio::sync::Mutex::new(None));
-            Ok(Connection::Sentinel(Arc::new(Followed { settings: settings.clone(), db, current, asked })))
+            let (current, asked, watching) = (Mutex::new(None), tokio::sync::Mutex::new(None), AtomicBool::new(false));
+            Link::Sentinel(Arc::new(Followed { settings: settings.clone(), db, current, watching, asked }))
         }
+    };
+    Ok(Connection { link, wait: (settings.wait_replicas, settings.wait_timeout_ms) })
+}
+
+impl Connection {
+    /// Waits until `redis.wait_replicas` replicas hold this connection's writes so far (`WAIT`, at
+    /// most `redis.wait_timeout_ms`); how many do, or `None` when no wait is asked for. Fewer than
+    /// asked is logged: the writes stand, but a failover now could lose them.
+    pub async fn replicated(&mut self) -> RedisResult<Option<u16>> {
+        let (wanted, timeout_ms) = self.wait;
+        if wanted == 0 {
+            return Ok(None);
+        }
+        let held: u16 = redis::cmd("WAIT").arg(wanted).arg(timeout_ms).query_async(self).await?;
+        if held < wanted {
+            tracing::warn!(held, wanted, "redis: fewer replicas than redis.wait_replicas hold the writes");
+        }
+        Ok(Some(held))
     }
 }
 
@@ -134,24 +165,43 @@ fn manager(client: Client) -> RedisResult<ConnectionManager> {
 }
 
 impl Followed {
-    /// The connection to the master, found through the Sentinels the first time.
-    async fn connection(&self) -> RedisResult<ConnectionManager> {
-        if let Some((_, con)) = &*self.current.lock().expect("redis lock") {
-            return Ok(con.clone());
+    /// The master's address and the connection to it, found through the Sentinels the first time
+    /// (which also starts [`watch`]).
+    async fn connection(self: &Arc<Self>) -> RedisResult<((String, u16), ConnectionManager)> {
+        if let Some(current) = &*self.current.lock().expect("redis lock") {
+            return Ok(current.clone());
         }
         self.ask().await?;
+        if !self.watching.swap(true, Ordering::Relaxed) {
+            tokio::spawn(watch(Arc::downgrade(self)));
+        }
         let current = self.current.lock().expect("redis lock");
-        let (_, con) = current.as_ref().ok_or_else(|| RedisError::from((ErrorKind::Client, "no master known yet")))?;
-        Ok(con.clone())
+        current.clone().ok_or_else(|| RedisError::from((ErrorKind::Client, "no master known yet")))
     }
 
-    /// After a command's failure that a moved master explains, asks the Sentinels again.
-    async fn after<T>(&self, answer: &RedisResult<T>) {
-        if answer.as_ref().is_err_and(master_may_have_moved) {
-            if let Err(e) = self.ask().await {
-                tracing::warn!(error = %e, "redis: the sentinels name no master");
-            }
+    /// Sends with `send` to the master. After a failure that a moved master explains, asks the
+    /// Sentinels; when they name another master and the command cannot have run (the old one
+    /// refused the connection, or answered `READONLY`), sends it there once more.
+    async fn send<T, F, Fut>(self: &Arc<Self>, send: F) -> RedisResult<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let (at, con) = self.connection().await?;
+        let answer = send(con).await;
+        let Err(e) = &answer else { return answer };
+        if !master_may_have_moved(e) {
+            return answer;
         }
+        if let Err(asked) = self.ask().await {
+            tracing::warn!(error = %asked, "redis: the sentinels name no master");
+            return answer;
+        }
+        let (now, con) = self.connection().await?;
+        if now != at && (e.is_connection_refusal() || is_read_only(e)) {
+            return send(con).await;
+        }
+        answer
     }
 
     /// Asks the Sentinels for the master (at most once per [`ASK_AGAIN`]) and moves there when it
@@ -174,6 +224,23 @@ impl Followed {
     }
 }
 
+/// Asks the Sentinels every [`WATCH_EVERY`] while any clone of the connection lives, so an idle
+/// connection has moved to a new master before its next command.
+async fn watch(followed: Weak<Followed>) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(followed) = followed.upgrade() else { return };
+        if let Err(e) = followed.ask().await {
+            tracing::debug!(error = %e, "redis: the sentinels did not answer");
+        }
+    }
+}
+
+/// Whether the server refused `e`'s command as a replica does writes: it did not run.
+fn is_read_only(e: &RedisError) -> bool {
+    e.to_string().contains("READONLY")
+}
+
 /// Whether `e` is what a master that failed, or was demoted, answers.
 fn master_may_have_moved(e: &RedisError) -> bool {
     e.is_io_error()
@@ -181,18 +248,16 @@ fn master_may_have_moved(e: &RedisError) -> bool {
         || e.is_connection_dropped()
         || e.is_timeout()
         || e.is_unrecoverable_error()
-        || e.to_string().contains("READONLY")
+        || is_read_only(e)
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Connection::Direct(con) => con.req_packed_command(cmd),
-            Connection::Sentinel(followed) => Box::pin(async move {
-                let answer = followed.connection().await?.req_packed_command(cmd).await;
-                followed.after(&answer).await;
-                answer
-            }),
+        match &mut self.link {
+            Link::Direct(con) => con.req_packed_command(cmd),
+            Link::Sentinel(followed) => {
+                Box::pin(async move { followed.send(|mut con| async move { con.req_packed_command(cmd).await }).await })
+            }
         }
     }
 
@@ -202,41 +267,20 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Connection::Direct(con) => con.req_packed_commands(pipe, offset, count),
-            Connection::Sentinel(followed) => Box::pin(async move {
-                let answer = followed.connection().await?.req_packed_commands(pipe, offset, count).await;
-                followed.after(&answer).await;
-                answer
+        match &mut self.link {
+            Link::Direct(con) => con.req_packed_commands(pipe, offset, count),
+            Link::Sentinel(followed) => Box::pin(async move {
+                followed.send(|mut con| async move { con.req_packed_commands(pipe, offset, count).await }).await
             }),
         }
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Connection::Direct(con) => con.get_db(),
-            Connection::Sentinel(followed) => followed.db,
+        match &self.link {
+            Link::Direct(con) => con.get_db(),
+            Link::Sentinel(followed) => followed.db,
         }
     }
-}
-
-/// Waits until `[redis] wait_replicas` replicas hold this connection's writes so far (`WAIT`, at
-/// most `wait_timeout_ms`); how many do, or `None` when no wait is asked for. Fewer than asked is
-/// logged: the writes stand, but a failover now could lose them.
-pub async fn replicated(con: &mut impl ConnectionLike, settings: &RedisSettings) -> RedisResult<Option<u16>> {
-    if settings.wait_replicas == 0 {
-        return Ok(None);
-    }
-    let held: u16 =
-        redis::cmd("WAIT").arg(settings.wait_replicas).arg(settings.wait_timeout_ms).query_async(con).await?;
-    if held < settings.wait_replicas {
-        tracing::warn!(
-            held,
-            wanted = settings.wait_replicas,
-            "redis: fewer replicas than redis.wait_replicas hold the writes"
-        );
-    }
-    Ok(Some(held))
 }
 
 /// The trading days Redis holds same-day bars for, as the producers of every shard record them.
