@@ -19,6 +19,14 @@ Across hosts, Redis over TLS with an ACL user and its password in the URL:
 
     python qmt_bridge.py --redis-url rediss://tickbar:PASSWORD@tickbar-redis:6380/0 \
         --tls-ca ca.crt [--tls-cert client.crt --tls-key client.key]
+
+A Redis under Sentinel (tickbar's ``redis.mode = "sentinel"``): the URL gives the user, password,
+database and scheme, the Sentinels the master, found again at each reconnection so a failover is
+followed; ``--wait-replicas 1`` has every batch wait (``WAIT``) until a replica holds it, so the
+promoted replica holds every tick the master took:
+
+    python qmt_bridge.py --redis-url redis://tickbar:PASSWORD@redis/0 --master-name tickbar \
+        --sentinel 10.0.0.7:26379 --sentinel 10.0.0.8:26379 --sentinel 10.0.0.9:26379 --wait-replicas 1
 """
 
 import argparse
@@ -50,9 +58,11 @@ def shard_streams(stream, shards):
 class Bridge:
     """Queues QMT payloads and writes them to the stream from one sender thread."""
 
-    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200, tls=None, shards=1):
+    def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200, tls=None, shards=1,
+                 sentinel=None):
         self.redis_url = redis_url
         self.tls = tls or {}
+        self.sentinel = sentinel or SentinelOptions()
         self.streams = shard_streams(stream, shards)
         self.maxlen = maxlen
         self.batch = batch
@@ -91,7 +101,7 @@ class Bridge:
                 log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
 
     def _connect(self):
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5, **self.tls)
+        client = connect(self.redis_url, self.tls, self.sentinel, socket_timeout=10, socket_connect_timeout=5)
         client.ping()
         return client
 
@@ -119,7 +129,12 @@ class Bridge:
                         pipe.xadd(stream, {"qmt": payload}, maxlen=self.maxlen, approximate=True)
                     else:
                         pipe.xadd(stream, {"qmt": payload})
-                pipe.execute()
+                waited = self.sentinel.wait_replicas
+                if waited:
+                    pipe.execute_command("WAIT", waited, self.sentinel.wait_timeout_ms)
+                held = pipe.execute()[-1]
+                if waited and held < waited:
+                    log.warning("%d of %d replicas hold the last batch: a failover now could lose it", held, waited)
                 self.sent += len(batch)
                 batch = []
                 backoff = 0.1
@@ -132,6 +147,47 @@ class Bridge:
                 self.reconnects += 1
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+class SentinelOptions:
+    """Where the Sentinels are (``host:port`` each; none: the URL's server is the master), the
+    name they know the master by, and how many replicas each write waits for (``WAIT``)."""
+
+    def __init__(self, sentinels=(), master_name="tickbar", wait_replicas=0, wait_timeout_ms=5000):
+        self.sentinels = [(host, int(port)) for host, port in (s.rsplit(":", 1) for s in sentinels)]
+        self.master_name = master_name
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
+
+
+def connect(url, tls=None, sentinel=None, **options):
+    """A redis-py client of ``url``, or with Sentinels of the master they name, with the URL's user,
+    password, database and TLS; such a client asks the Sentinels again at each reconnection."""
+    tls = tls or {}
+    if sentinel is None or not sentinel.sentinels:
+        return redis.Redis.from_url(url, **tls, **options)
+    from redis.sentinel import Sentinel
+
+    kwargs = redis.connection.parse_url(url)
+    kwargs.pop("host", None)
+    kwargs.pop("port", None)
+    ssl = issubclass(kwargs.pop("connection_class", redis.Connection), redis.SSLConnection)
+    sentinels = Sentinel(sentinel.sentinels, sentinel_kwargs={"socket_timeout": 1, **tls}, **kwargs, **tls,
+                         **({"ssl": True} if ssl else {}), **options)
+    return sentinels.master_for(sentinel.master_name)
+
+
+def add_sentinel_arguments(parser):
+    """The Sentinel and replication options, shared with qmt_history.py."""
+    parser.add_argument("--sentinel", action="append", default=[], metavar="HOST:PORT",
+                        help="a Sentinel of the master (repeat for each); the URL then gives only user, password, db")
+    parser.add_argument("--master-name", default="tickbar", help="the name the Sentinels know the master by")
+    parser.add_argument("--wait-replicas", type=int, default=0, help="each write waits until this many replicas hold it")
+    parser.add_argument("--wait-timeout-ms", type=int, default=5000, help="the longest one such wait")
+
+
+def sentinel_options(args):
+    return SentinelOptions(args.sentinel, args.master_name, args.wait_replicas, args.wait_timeout_ms)
 
 
 def add_tls_arguments(parser):
@@ -170,13 +226,16 @@ def main():
     parser.add_argument("--queue", type=int, default=100_000, help="payloads held while Redis is away")
     parser.add_argument("--shards", type=int, default=1, help="redis.shards of the deployment")
     add_tls_arguments(parser)
+    add_sentinel_arguments(parser)
     args = parser.parse_args()
     tls = tls_options(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     from xtquant import xtdata
 
-    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen, tls=tls, shards=args.shards).start()
+    sentinel = sentinel_options(args)
+    bridge = Bridge(args.redis_url, args.stream, args.queue, args.maxlen, tls=tls, shards=args.shards,
+                    sentinel=sentinel).start()
     xtdata.subscribe_whole_quote(args.markets.split(","), callback=bridge.on_quote)
     log.info("subscribed to whole-market quotes of %s; writing to %s", args.markets, ", ".join(bridge.streams))
     try:

@@ -17,7 +17,7 @@ import argparse
 import datetime
 import json
 
-from qmt_bridge import add_tls_arguments, tls_options
+from qmt_bridge import add_sentinel_arguments, add_tls_arguments, connect, sentinel_options, tls_options
 
 QMT_PERIODS = {1: "1m", 5: "5m", 15: "15m", 30: "30m", 60: "1h"}
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
@@ -60,6 +60,7 @@ def main():
     parser.add_argument("--redis-url", help="LPUSH onto the historical queues of this Redis instead")
     parser.add_argument("--key-prefix", default="", help="redis.key_prefix of the deployment")
     add_tls_arguments(parser)
+    add_sentinel_arguments(parser)
     args = parser.parse_args()
     if bool(args.out) == bool(args.redis_url):
         parser.error("give exactly one of --out and --redis-url")
@@ -69,16 +70,19 @@ def main():
 
     codes = args.codes.split(",")
     client = None
+    sentinel = sentinel_options(args)
     if args.redis_url:
-        import redis
-
-        client = redis.Redis.from_url(args.redis_url, **tls)
+        client = connect(args.redis_url, tls, sentinel)
     for period in (int(p) for p in args.periods.split(",")):
         bars = [json.dumps(b, separators=(",", ":")) for b in download(xtdata, codes, period, args.start, args.end)]
         if client is not None:
             queue = f"{args.key_prefix}historical_bar_data_{period}min"
             for i in range(0, len(bars), 5000):
-                client.lpush(queue, *bars[i : i + 5000])
+                pipe = client.pipeline(transaction=False)
+                pipe.lpush(queue, *bars[i : i + 5000])
+                if sentinel.wait_replicas:
+                    pipe.execute_command("WAIT", sentinel.wait_replicas, sentinel.wait_timeout_ms)
+                pipe.execute()
             print(f"{len(bars)} bars of {period} min pushed to {queue}")
         else:
             path = args.out.replace("{period}", str(period))

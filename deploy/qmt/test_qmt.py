@@ -1,6 +1,6 @@
 """Tests of the QMT bridge's Redis side and the history loader's bar objects, with a stub of the
-xtquant module and a private redis-server on a free port, in clear and TLS-only with mutual TLS
-and an ACL user on certificates made with openssl (run by tests/run.sh:
+xtquant module and a private redis-server on a free port, in clear, TLS-only with mutual TLS
+and an ACL user on certificates made with openssl, and as a master with replicas under a Sentinel (run by tests/run.sh:
 ``python -m unittest discover -s deploy/qmt``; needs ``pip install redis``, redis-server, openssl)."""
 
 import argparse
@@ -43,16 +43,28 @@ def make_certs(directory):
              "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt"])
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def until(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
 class RedisServer:
     """A private redis-server on a free port; stop() and start() keep the port. With ``tls``, it
     speaks only TLS on certificates of its own, asks for a client certificate, and admits only the
     ACL user ``bridge`` (password ``pw``); ``tls_options`` are the client's redis-py arguments."""
 
-    def __init__(self, tls=False):
+    def __init__(self, tls=False, replica_of=None):
         self.dir = tempfile.mkdtemp()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.tls_options = {}
         self.listen = ["--port", str(self.port)]
@@ -66,6 +78,8 @@ class RedisServer:
                            "--tls-cert-file", files["server.crt"], "--tls-key-file", files["server.key"],
                            "--tls-ca-cert-file", files["ca.crt"],
                            "--user", "default", "off", "--user", "bridge", "on", ">pw", "~*", "&*", "+@all"]
+        if replica_of:
+            self.listen += ["--replicaof", "127.0.0.1", str(replica_of.port)]
         self.process = None
         self.start()
 
@@ -87,6 +101,10 @@ class RedisServer:
 
     def stop(self):
         self.process.terminate()
+        self.process.wait()
+
+    def kill(self):
+        self.process.kill()
         self.process.wait()
 
     def close(self):
@@ -170,6 +188,70 @@ class BridgeTest(unittest.TestCase):
         while not condition():
             self.assertLess(time.monotonic(), deadline, "timed out")
             time.sleep(0.02)
+
+
+class Sentinel:
+    """A private Redis Sentinel of ``master`` (quorum 1, down after 1 s), once it knows the replicas."""
+
+    def __init__(self, master, replicas):
+        self.dir = tempfile.mkdtemp()
+        self.port = free_port()
+        with open(f"{self.dir}/sentinel.conf", "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor tickbar 127.0.0.1 {master.port} 1\n"
+                    "sentinel down-after-milliseconds tickbar 1000\nsentinel failover-timeout tickbar 10000\n")
+        self.process = subprocess.Popen(["redis-server", f"{self.dir}/sentinel.conf", "--sentinel"],
+                                        stdout=subprocess.DEVNULL)
+        self.client = redis.Redis(port=self.port)
+        until(lambda: self.replicas() == replicas)
+
+    def replicas(self):
+        """How many replicas of the master the Sentinel knows; -1 before it answers."""
+        try:
+            return len(self.client.execute_command("SENTINEL", "REPLICAS", "tickbar"))
+        except redis.ConnectionError:
+            return -1
+
+    def master_port(self):
+        return int(self.client.execute_command("SENTINEL", "get-master-addr-by-name", "tickbar")[1])
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SentinelTest(unittest.TestCase):
+    """A master, two replicas and a Sentinel: the bridge finds the master through the Sentinel, each
+    batch waits for a replica, and when the master is killed it writes on to the promoted replica."""
+
+    def setUp(self):
+        self.master = RedisServer()
+        self.replicas = [RedisServer(replica_of=self.master) for _ in range(2)]
+        for replica in self.replicas:
+            until(lambda: replica.client().info("replication").get("master_link_status") == "up")
+        self.sentinel = Sentinel(self.master, 2)
+
+    def tearDown(self):
+        self.sentinel.close()
+        for server in [self.master, *self.replicas]:
+            if server.process.poll() is None:
+                server.close()
+
+    def test_the_bridge_follows_a_failover_and_loses_no_payload(self):
+        options = qmt_bridge.SentinelOptions([f"127.0.0.1:{self.sentinel.port}"], "tickbar", wait_replicas=1)
+        bridge = qmt_bridge.Bridge("redis://127.0.0.1:1/0", sentinel=options).start()
+        bridge.on_quote(PAYLOADS[0])
+        until(lambda: bridge.sent == 1)
+        self.master.kill()
+        until(lambda: self.sentinel.master_port() != self.master.port)
+        bridge.on_quote(PAYLOADS[1])
+        bridge.on_quote(PAYLOADS[2])
+        until(lambda: bridge.sent == 3)
+        bridge.stop()
+        promoted = next(r for r in self.replicas if r.port == self.sentinel.master_port())
+        self.assertEqual(entries(promoted), PAYLOADS, "the promoted replica holds every payload, in order")
+        self.assertGreaterEqual(bridge.reconnects, 1)
 
 
 class TlsTest(unittest.TestCase):
