@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of tickbar: formatting, clippy, unit, property, real-data and
-# real-server integration tests. Installs redis-server, clickhouse-server and chromium (Debian
-# packages) when they are missing, and schemathesis, redis and the Python client with pandas and
-# polars (PyPI) into target/py-venv; the tests
+# real-server integration tests. Installs redis-server, clickhouse-server, chromium and zookeeper
+# (Debian packages; ZooKeeper for the replicated ClickHouse test) when they are missing, and
+# schemathesis, redis and the Python client with pandas and polars (PyPI) into target/py-venv; the tests
 # start their own private instances on free ports, check the web pages in headless Chromium and
 # fuzz the query API from its OpenAPI document; then cross-builds the services for Windows
 # (mingw-w64) and runs producer.exe check-config under Wine when it is installed.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 source deploy/packages.sh
 ensure_packages redis-server=redis-server "clickhouse-server|clickhouse=clickhouse-server" \
-  "chromium|chromium-browser=chromium" python3=python3
+  "chromium|chromium-browser=chromium" python3=python3 zooinspector=zookeeper
 
 # Python for schemathesis, the QMT bridge's tests, chdb (ClickHouse 26 in process, which runs every
 # statement the services issue again) and the Python client (installed with pandas and

@@ -343,6 +343,70 @@ async fn ask_sentinel<T: redis::FromRedisValue>(url: &str, question: &str) -> Op
     redis::cmd("SENTINEL").arg(question).arg(MASTER_NAME).query_async(&mut con).await.ok()
 }
 
+/// A private ZooKeeper (Debian's `zookeeper`, run with the machine's `java`), standalone, for
+/// ClickHouse replicas.
+pub struct ZooKeeper {
+    port: u16,
+    process: Option<Guard>,
+    dir: DataDir,
+}
+
+/// Where Debian's `zookeeper` package puts its classes (`TICKBAR_ZOOKEEPER_JAR` elsewhere).
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+
+impl ZooKeeper {
+    /// Starts one on a free port, once it answers `ruok`.
+    pub async fn start() -> Result<ZooKeeper> {
+        let mut zookeeper = ZooKeeper { port: 0, process: None, dir: DataDir::new(None)? };
+        let mut attempt = 1;
+        loop {
+            zookeeper.port = free_port()?;
+            match zookeeper.launch().await {
+                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
+                done => return done.map(|()| zookeeper),
+            }
+        }
+    }
+
+    async fn launch(&mut self) -> Result<()> {
+        let java = locate("java", "default-jre-headless", "TICKBAR_JAVA")?;
+        let jar = std::env::var("TICKBAR_ZOOKEEPER_JAR").unwrap_or_else(|_| ZOOKEEPER_JAR.into());
+        if !Path::new(&jar).is_file() {
+            let missing = ("zookeeper.jar", "zookeeper", "TICKBAR_ZOOKEEPER_JAR");
+            return Err(HarnessError::MissingBinary { binary: missing.0, package: missing.1, env: missing.2 });
+        }
+        let dir = self.dir.path();
+        let config = format!(
+            "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={data}\nclientPort={port}\n\
+             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n",
+            data = dir.join("data").display(),
+            port = self.port,
+        );
+        std::fs::write(dir.join("zoo.cfg"), config).map_err(io("zoo.cfg"))?;
+        let log = dir.join("zookeeper.log");
+        let out = std::fs::File::create(&log).map_err(io("zookeeper.log"))?;
+        let child = Command::new(java)
+            .args(["-Xmx256m", "-cp", &format!("/etc/zookeeper/conf:{jar}")])
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(dir.join("zoo.cfg"))
+            .stdout(out.try_clone().map_err(io("zookeeper.log"))?)
+            .stderr(out)
+            .spawn()
+            .map_err(io("zookeeper"))?;
+        let port = self.port;
+        let process = self.process.insert(Guard(child));
+        wait_until("zookeeper", Duration::from_secs(60), &log, process, || async move { ruok(port).await }).await
+    }
+}
+
+/// Whether the ZooKeeper on `port` answers `ruok` with `imok`.
+async fn ruok(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return false };
+    let mut answer = String::new();
+    stream.write_all(b"ruok").await.is_ok() && stream.read_to_string(&mut answer).await.is_ok() && answer == "imok"
+}
+
 /// A private `clickhouse-server` (Debian's 18.16 or a current one).
 pub struct ClickHouseServer {
     http_port: u16,
@@ -359,8 +423,10 @@ pub struct ClickHouseServer {
 #[derive(Clone)]
 struct Member {
     tcp_port: u16,
-    /// The `<remote_servers>` element naming every member.
-    remote_servers: String,
+    /// The `<remote_servers>` element naming every member and, for replicas, where their ZooKeeper
+    /// is, their `{shard}` and `{replica}` macros, the distributed DDL queue and the interserver
+    /// port their replicas fetch parts from.
+    config: String,
 }
 
 /// The name of the cluster [`ClickHouseServer::start_cluster`] starts, as its `remote_servers` call it.
@@ -368,6 +434,8 @@ pub const CLUSTER: &str = "tickbar_cluster";
 
 /// The DDL of a sharded history without replication (`sql/cluster/sharded.sql`), run on each member.
 const SHARDED_SCHEMA: &str = include_str!("../../sql/cluster/sharded.sql");
+/// The DDL of a replicated history (`sql/cluster/replicated.sql`), run once `ON CLUSTER`.
+const REPLICATED_SCHEMA: &str = include_str!("../../sql/cluster/replicated.sql");
 
 impl ClickHouseServer {
     pub async fn start() -> Result<ClickHouseServer> {
@@ -386,40 +454,67 @@ impl ClickHouseServer {
         ClickHouseServer { tls, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await
     }
 
-    /// Starts `shards` servers as the shards of [`CLUSTER`] (one replica each), each holding the
-    /// tables of `sql/cluster/sharded.sql` for `database`: its own `bars_local` and `adj_factors_local`
-    /// and the Distributed `bars` and `adj_factors` over every member, sharded by `halfMD5(symbol)`.
-    /// A service may use any member; the first is where the tests' consumers write.
-    pub async fn start_cluster(shards: usize, database: &str) -> Result<Vec<ClickHouseServer>> {
+    /// Starts the servers of [`CLUSTER`], `shards` shards of `replicas` replicas each (shard by
+    /// shard in the returned order), holding the history tables for `database`: each server its
+    /// `bars_local` and `adj_factors_local`, and the Distributed `bars` and `adj_factors` over the
+    /// cluster, sharded by `halfMD5(symbol)`. One replica a shard: `sql/cluster/sharded.sql` on each
+    /// server. More: a private ZooKeeper (returned, to be kept while the servers run) and
+    /// `sql/cluster/replicated.sql` once `ON CLUSTER`. A service may use any server; the first is
+    /// where the tests' consumers write.
+    pub async fn start_cluster(
+        shards: usize,
+        replicas: usize,
+        database: &str,
+    ) -> Result<(Vec<ClickHouseServer>, Option<ZooKeeper>)> {
+        let zookeeper = if replicas > 1 { Some(ZooKeeper::start().await?) } else { None };
         let mut attempt = 1;
         loop {
-            match ClickHouseServer::launch_cluster(shards).await {
+            match ClickHouseServer::launch_cluster(shards, replicas, zookeeper.as_ref().map(|z| z.port)).await {
                 Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
                 Err(e) => return Err(e),
+                Ok(members) if zookeeper.is_some() => {
+                    members[0].apply_cluster_schema(REPLICATED_SCHEMA, database).await?;
+                    return Ok((members, zookeeper));
+                }
                 Ok(members) => {
                     for member in &members {
-                        member.apply_sharded_schema(database).await?;
+                        member.apply_cluster_schema(SHARDED_SCHEMA, database).await?;
                     }
-                    return Ok(members);
+                    return Ok((members, zookeeper));
                 }
             }
         }
     }
 
     /// The members of a cluster on fresh TCP ports, started side by side.
-    async fn launch_cluster(shards: usize) -> Result<Vec<ClickHouseServer>> {
-        let tcp_ports = (0..shards).map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
-        let replicas = tcp_ports
-            .iter()
-            .map(|port| format!("<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"));
-        let remote_servers =
-            format!("<remote_servers><{CLUSTER}>{}</{CLUSTER}></remote_servers>", replicas.collect::<String>());
-        let starts = tcp_ports.iter().map(|&tcp_port| {
-            let member = Some(Member { tcp_port, remote_servers: remote_servers.clone() });
-            async move {
+    async fn launch_cluster(shards: usize, replicas: usize, zookeeper: Option<u16>) -> Result<Vec<ClickHouseServer>> {
+        let tcp_ports = (0..shards * replicas).map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
+        let replica = |port: &u16| format!("<replica><host>127.0.0.1</host><port>{port}</port></replica>");
+        let shard = |ports: &[u16]| {
+            let replicas: String = ports.iter().map(replica).collect();
+            format!("<shard><internal_replication>true</internal_replication>{replicas}</shard>")
+        };
+        let shards_xml: String = tcp_ports.chunks(replicas).map(shard).collect();
+        let remote_servers = format!("<remote_servers><{CLUSTER}>{shards_xml}</{CLUSTER}></remote_servers>");
+        let mut starts = Vec::new();
+        for (i, &tcp_port) in tcp_ports.iter().enumerate() {
+            let replication = match zookeeper {
+                None => String::new(),
+                Some(zookeeper) => format!(
+                    "<zookeeper><node><host>127.0.0.1</host><port>{zookeeper}</port></node></zookeeper>\
+                     <macros><shard>{shard}</shard><replica>{shard}-{i}</replica></macros>\
+                     <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\
+                     <interserver_http_host>127.0.0.1</interserver_http_host>\
+                     <interserver_http_port>{port}</interserver_http_port>",
+                    shard = i / replicas,
+                    port = free_port()?,
+                ),
+            };
+            let member = Some(Member { tcp_port, config: format!("{remote_servers}{replication}") });
+            starts.push(async move {
                 ClickHouseServer { member, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await
-            }
-        });
+            });
+        }
         let mut members = Vec::new();
         for started in futures_util::future::join_all(starts).await {
             members.push(started?);
@@ -427,9 +522,9 @@ impl ClickHouseServer {
         Ok(members)
     }
 
-    /// Runs `sql/cluster/sharded.sql` on this member.
-    async fn apply_sharded_schema(&self, database: &str) -> Result<()> {
-        for statement in runtime::clickhouse::statements(SHARDED_SCHEMA, database) {
+    /// Runs the cluster DDL `text` for `database` on this member.
+    async fn apply_cluster_schema(&self, text: &str, database: &str) -> Result<()> {
+        for statement in runtime::clickhouse::statements(text, database) {
             let statement = statement.replace("{cluster}", CLUSTER);
             self.client().query(&statement).execute().await.map_err(|e| HarnessError::Store(e.to_string()))?;
         }
@@ -564,10 +659,10 @@ impl ClickHouseServer {
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>
-{https}{remote_servers}</yandex>
+{https}{member}</yandex>
 "#,
             https = self.https_config(),
-            remote_servers = self.member.as_ref().map_or("", |m| &m.remote_servers),
+            member = self.member.as_ref().map_or("", |m| &m.config),
             tcp_port = self.tcp_port,
             log = path("server.log"),
             err = path("server.err.log"),

@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use crate::servers::DataDir;
 use runtime::redis::Connection;
 
-use crate::servers::{RedisSentinel, MASTER_NAME};
+use crate::servers::{RedisSentinel, ZooKeeper, MASTER_NAME};
 use crate::{io, ClickHouseServer, HarnessError, RedisServer, Result, ServiceProcess};
 
 /// How long loading may take before the stack is declared stuck.
@@ -52,9 +52,11 @@ pub struct Scale {
     pub shards: u16,
     /// A standby producer beside each active one.
     pub standbys: bool,
-    /// ClickHouse servers: with more than one, the shards of a cluster (`sql/cluster/sharded.sql`);
-    /// the consumer writes through the first, the query API reads through the last.
+    /// ClickHouse shards and replicas of each: with more than one server, a cluster
+    /// (`sql/cluster/sharded.sql`, or with replicas `replicated.sql` and a ZooKeeper); the consumer
+    /// writes through the first server, the query API reads through the last.
     pub clickhouse_shards: u16,
+    pub clickhouse_replicas: u16,
     /// Redis as a master with two replicas and a Sentinel (`redis.mode = "sentinel"`), every write
     /// waiting for a replica (`redis.wait_replicas = 1`), so one stays to wait for after a failover.
     pub sentinel: bool,
@@ -62,7 +64,7 @@ pub struct Scale {
 
 impl Default for Scale {
     fn default() -> Self {
-        Scale { shards: 1, standbys: false, clickhouse_shards: 1, sentinel: false }
+        Scale { shards: 1, standbys: false, clickhouse_shards: 1, clickhouse_replicas: 1, sentinel: false }
     }
 }
 
@@ -136,8 +138,10 @@ pub struct WholeStack {
     pub redis: RedisServer,
     /// In sentinel mode, the replica and the Sentinel.
     pub failover: Option<Failover>,
-    /// The ClickHouse server, or the cluster's servers in shard order.
+    /// The ClickHouse server, or the cluster's servers shard by shard.
     pub clickhouse: Vec<ClickHouseServer>,
+    /// The ZooKeeper of ClickHouse replicas, kept while they run.
+    pub zookeeper: Option<ZooKeeper>,
     bin_dir: PathBuf,
     work: DataDir,
     /// The test's own connection, following a failover as the services do.
@@ -154,15 +158,16 @@ impl WholeStack {
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
         let scale = options.scale;
-        let (redis, clickhouse) = if options.tls {
+        let (redis, (clickhouse, zookeeper)) = if options.tls {
             let (redis, clickhouse) = tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start_tls())?;
-            (redis, vec![clickhouse])
-        } else if scale.clickhouse_shards > 1 {
-            let shards = ClickHouseServer::start_cluster(scale.clickhouse_shards.into(), "tickbar");
-            tokio::try_join!(RedisServer::start_in(None), shards)?
+            (redis, (vec![clickhouse], None))
+        } else if scale.clickhouse_shards * scale.clickhouse_replicas > 1 {
+            let (shards, replicas) = (scale.clickhouse_shards.into(), scale.clickhouse_replicas.into());
+            let cluster = ClickHouseServer::start_cluster(shards, replicas, "tickbar");
+            tokio::try_join!(RedisServer::start_in(None), cluster)?
         } else {
             let (redis, clickhouse) = crate::start_stores(options.dir).await?;
-            (redis, vec![clickhouse])
+            (redis, (vec![clickhouse], None))
         };
         let failover = match scale.sentinel {
             false => None,
@@ -206,6 +211,7 @@ impl WholeStack {
             redis,
             failover,
             clickhouse,
+            zookeeper,
             bin_dir,
             work,
             con,

@@ -1,5 +1,6 @@
 //! tickbar scaled out: symbol-sharded producers with their standbys, each shard's stream, state and
-//! lease apart, and the history on a two-shard ClickHouse cluster (`sql/cluster/sharded.sql`). The
+//! lease apart, the history on a two-shard ClickHouse cluster (`sql/cluster/sharded.sql`) or on two
+//! replicas (`replicated.sql`), and Redis under Sentinel with its master killed mid-day. The
 //! bundled sample through two shards of each is served exactly as the rules give (what a single
 //! producer on a single ClickHouse serves, `end_to_end.rs`), the feeds and the Python bridge put
 //! every symbol on the shard the producers expect, the history of a symbol lies on the ClickHouse
@@ -183,5 +184,42 @@ async fn a_redis_master_killed_mid_day_under_sentinel_loses_nothing() {
     stack.history_stored(sample.history_bars).await.unwrap();
     stack.day_applied().await.unwrap();
     serves_the_oracle(&stack).await;
+    stack.stop();
+}
+
+/// The history on one ClickHouse shard of two replicas (`sql/cluster/replicated.sql` applied `ON
+/// CLUSTER`, a private ZooKeeper): the consumer writes through one replica, the query API reads
+/// through the other and serves every bar as the rules give, each replica holds every history bar,
+/// and with the written-to replica stopped the other still answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_clickhouse_replicas_each_hold_the_history_written_through_one() {
+    let producer = harness::workspace_binary("producer");
+    let scale = Scale { clickhouse_replicas: 2, ..Scale::default() };
+    let options = StackOptions { scale, ..StackOptions::plain(producer.parent().unwrap()) };
+    let mut stack = WholeStack::start(options).await.unwrap();
+    let sample = stack.unpack(&sample_dir()).unwrap();
+    stack.import_history(&sample).unwrap();
+    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
+    stack.history_stored(sample.history_bars).await.unwrap();
+    stack.day_applied().await.unwrap();
+    for (i, replica) in stack.clickhouse.iter().enumerate() {
+        let client = replica.client();
+        let mut held = 0;
+        for _ in 0..100 {
+            held = client.query("SELECT count() FROM tickbar.bars_local FINAL").fetch_one::<u64>().await.unwrap();
+            if held == sample.history_bars {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(held, sample.history_bars, "replica {i} holds every history bar");
+    }
+    serves_the_oracle(&stack).await;
+
+    stack.clickhouse[0].stop();
+    let (stocks, days) = generate();
+    let want: Vec<Bar> = days.iter().flat_map(|d| sample::oracle::bars(&d.symbols[0], Period::M5)).collect();
+    let symbol = stocks[0].symbol.to_string();
+    assert_eq!(served(&stack, &symbol, Period::M5).await, want, "served by the replica left");
     stack.stop();
 }
