@@ -355,7 +355,7 @@ pub struct ZooKeeper {
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 
 impl ZooKeeper {
-    /// Starts one on a free port, once it answers `ruok`.
+    /// Starts one on a free port, once it serves clients.
     pub async fn start() -> Result<ZooKeeper> {
         let mut zookeeper = ZooKeeper { port: 0, process: None, dir: DataDir::new(None)? };
         let mut attempt = 1;
@@ -378,7 +378,7 @@ impl ZooKeeper {
         let dir = self.dir.path();
         let config = format!(
             "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={data}\nclientPort={port}\n\
-             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n",
+             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\n",
             data = dir.join("data").display(),
             port = self.port,
         );
@@ -395,16 +395,19 @@ impl ZooKeeper {
             .map_err(io("zookeeper"))?;
         let port = self.port;
         let process = self.process.insert(Guard(child));
-        wait_until("zookeeper", Duration::from_secs(60), &log, process, || async move { ruok(port).await }).await
+        wait_until("zookeeper", Duration::from_secs(60), &log, process, || async move { serving(port).await }).await
     }
 }
 
-/// Whether the ZooKeeper on `port` answers `ruok` with `imok`.
-async fn ruok(port: u16) -> bool {
+/// Whether the ZooKeeper on `port` serves clients: `srvr` names its mode only once it does (`ruok`
+/// answers `imok` earlier, while it still drops the sessions it is asked for).
+async fn serving(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return false };
     let mut answer = String::new();
-    stream.write_all(b"ruok").await.is_ok() && stream.read_to_string(&mut answer).await.is_ok() && answer == "imok"
+    stream.write_all(b"srvr").await.is_ok()
+        && stream.read_to_string(&mut answer).await.is_ok()
+        && answer.contains("Mode: standalone")
 }
 
 /// A private `clickhouse-server` (Debian's 18.16 or a current one).

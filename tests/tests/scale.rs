@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use common::keys::Keys;
 use common::{Bar, Period};
-use harness::stack::{Scale, StackOptions, WholeStack};
+use harness::stack::{Sample, Scale, StackOptions, WholeStack};
 use redis::AsyncCommands;
 use sample::market::{generate, DAYS};
 
@@ -28,6 +28,26 @@ async fn served(stack: &WholeStack, symbol: &str, period: Period) -> Vec<Bar> {
     serde_json::from_value(answer["bars"].clone()).unwrap()
 }
 
+/// A stack laid out as `scale`, the sample unpacked into it.
+async fn started(scale: Scale) -> (WholeStack, Sample) {
+    let producer = harness::workspace_binary("producer");
+    let options = StackOptions { scale, ..StackOptions::plain(producer.parent().unwrap()) };
+    let stack = WholeStack::start(options).await.unwrap();
+    let sample = stack.unpack(&sample_dir()).unwrap();
+    (stack, sample)
+}
+
+/// A [`started`] stack with the whole sample fed and stored: the history in ClickHouse, the day
+/// applied by the producers.
+async fn loaded(scale: Scale) -> (WholeStack, Sample) {
+    let (mut stack, sample) = started(scale).await;
+    stack.import_history(&sample).unwrap();
+    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
+    stack.history_stored(sample.history_bars).await.unwrap();
+    stack.day_applied().await.unwrap();
+    (stack, sample)
+}
+
 /// Every bar of every symbol and period over the sample's three days, as `GET /api/v1/bars` serves
 /// it, is the rule oracle's (what the single-producer, single-node end-to-end test is held to).
 async fn serves_the_oracle(stack: &WholeStack) {
@@ -43,16 +63,7 @@ async fn serves_the_oracle(stack: &WholeStack) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_sample_as_one_of_each_does() {
-    let producer = harness::workspace_binary("producer");
-    let bins = producer.parent().unwrap();
-    let scale = Scale { shards: 2, standbys: true, clickhouse_shards: 2, ..Scale::default() };
-    let options = StackOptions { scale, ..StackOptions::plain(bins) };
-    let mut stack = WholeStack::start(options).await.unwrap();
-    let sample = stack.unpack(&sample_dir()).unwrap();
-    stack.import_history(&sample).unwrap();
-    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
-    stack.history_stored(sample.history_bars).await.unwrap();
-    stack.day_applied().await.unwrap();
+    let (stack, sample) = loaded(Scale { shards: 2, standbys: true, clickhouse_shards: 2, ..Scale::default() }).await;
 
     let (stocks, days) = generate();
     let keys = Keys::sharded("", 2);
@@ -157,11 +168,7 @@ fn the_python_bridge_shards_symbols_as_the_producers_do() {
 /// the rule oracle's: no tick, no bar and no history row lost or doubled.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_master_killed_mid_day_under_sentinel_loses_nothing() {
-    let producer = harness::workspace_binary("producer");
-    let scale = Scale { sentinel: true, ..Scale::default() };
-    let options = StackOptions { scale, ..StackOptions::plain(producer.parent().unwrap()) };
-    let mut stack = WholeStack::start(options).await.unwrap();
-    let sample = stack.unpack(&sample_dir()).unwrap();
+    let (mut stack, sample) = started(Scale { sentinel: true, ..Scale::default() }).await;
     let day = std::fs::read_to_string(&sample.day).unwrap();
     let lines: Vec<&str> = day.lines().collect();
     let (morning, afternoon) = lines.split_at(lines.len() / 2);
@@ -193,15 +200,7 @@ async fn a_redis_master_killed_mid_day_under_sentinel_loses_nothing() {
 /// and with the written-to replica stopped the other still answers.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clickhouse_replicas_each_hold_the_history_written_through_one() {
-    let producer = harness::workspace_binary("producer");
-    let scale = Scale { clickhouse_replicas: 2, ..Scale::default() };
-    let options = StackOptions { scale, ..StackOptions::plain(producer.parent().unwrap()) };
-    let mut stack = WholeStack::start(options).await.unwrap();
-    let sample = stack.unpack(&sample_dir()).unwrap();
-    stack.import_history(&sample).unwrap();
-    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
-    stack.history_stored(sample.history_bars).await.unwrap();
-    stack.day_applied().await.unwrap();
+    let (mut stack, sample) = loaded(Scale { clickhouse_replicas: 2, ..Scale::default() }).await;
     for (i, replica) in stack.clickhouse.iter().enumerate() {
         let client = replica.client();
         let mut held = 0;
