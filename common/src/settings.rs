@@ -262,4 +262,18 @@ mod tests {
         let hook = serde_json::to_string(&Hook(Some("https://hooks.example/services/T0/B0/XyZsecret".into()))).unwrap();
         assert_eq!(hook, r#""https://hooks.example/(set)""#);
     }
+
+    #[test]
+    fn sentinel_mode_needs_its_sentinels_and_the_master_name() {
+        assert_eq!(RedisSettings::default().check(), Ok(()));
+        let sentinel = RedisSettings { mode: RedisMode::Sentinel, ..RedisSettings::default() };
+        assert!(sentinel.check().unwrap_err().contains("redis.sentinels"));
+        let named = RedisSettings { sentinels: vec!["redis://10.0.0.7:26379".into()], ..sentinel.clone() };
+        assert_eq!(named.check(), Ok(()));
+        assert!(RedisSettings { master_name: String::new(), ..named }.check().is_err());
+        assert!(RedisSettings { shards: 0, ..RedisSettings::default() }.check().is_err());
+        let parsed: RedisSettings =
+            serde_json::from_str(r#"{"mode":"sentinel","sentinels":["redis://s:26379"]}"#).unwrap();
+        assert_eq!((parsed.mode, parsed.master_name.as_str()), (RedisMode::Sentinel, "tickbar"));
+    }
 }

@@ -99,7 +99,8 @@ async fn master_address(settings: &RedisSettings) -> RedisResult<(String, u16)> 
 /// to the master the Sentinels name: they are asked every second while it lives, and again when a
 /// command fails as a moved or lost master would (the connection refused or dropped, a timeout,
 /// `READONLY` from a demoted one); the next command goes to the master they name, and the failed
-/// one too when it cannot have run. Clones share the connection, so one move moves all of them. [`Connection::replicated`] waits for `redis.wait_replicas` replicas.
+/// one too when it cannot have run. Clones share the connection, so one move moves all of them.
+/// [`Connection::replicated`] waits for `redis.wait_replicas` replicas.
 #[derive(Clone)]
 pub struct Connection {
     link: Link,
@@ -107,6 +108,7 @@ pub struct Connection {
     wait: (u16, u64),
 }
 
+/// The server a [`Connection`] talks to: the one at `redis.url`, or the master the Sentinels name.
 #[derive(Clone)]
 enum Link {
     Direct(ConnectionManager),
@@ -114,7 +116,7 @@ enum Link {
 }
 
 /// The sentinel-mode connection: the master's address and a connection to it, once known.
-pub struct Followed {
+struct Followed {
     settings: RedisSettings,
     db: i64,
     current: Mutex<Option<((String, u16), ConnectionManager)>>,
