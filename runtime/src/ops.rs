@@ -180,9 +180,10 @@ async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
 }
 
 async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
-    let mut calendar = Metrics::new();
-    CalendarStatus::of(ops.calendar(), wall_ms()).metrics(&mut calendar);
-    let text = ops.metrics() + &calendar.finish();
+    let mut shared = Metrics::new();
+    CalendarStatus::of(ops.calendar(), wall_ms()).metrics(&mut shared);
+    crate::redis::metrics(&mut shared);
+    let text = ops.metrics() + &shared.finish();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -17,12 +17,26 @@ use redis::{
     RedisResult, TlsCertificates, Value,
 };
 
+use crate::ops::Metrics;
 use crate::tls::Pem;
 
 /// How long a failing command waits before the Sentinels are asked again.
 const ASK_AGAIN: Duration = Duration::from_millis(250);
 /// How often a sentinel-mode connection asks the Sentinels for the master unprompted.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Times this process's connections moved to another master (`tickbar_redis_master_moves_total`).
+static MOVES: AtomicU64 = AtomicU64::new(0);
+/// WAITs that found fewer replicas than `redis.wait_replicas` (`tickbar_redis_wait_short_total`).
+static SHORT_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// Writes this process's Redis figures, which every service's `/metrics` carries.
+pub fn metrics(m: &mut Metrics) {
+    let help = "Times a connection moved to the master the Sentinels named (the first one included).";
+    m.counter("tickbar_redis_master_moves_total", help, &[], MOVES.load(Ordering::Relaxed));
+    let help = "Writes whose WAIT found fewer replicas than redis.wait_replicas: a failover then could lose them.";
+    m.counter("tickbar_redis_wait_short_total", help, &[], SHORT_WAITS.load(Ordering::Relaxed));
+}
 
 /// A client of `[redis]`'s URL: `redis://` in clear, `rediss://` over TLS trusting `[redis.tls]`'s
 /// CA (else the system's roots) and presenting its client certificate; an ACL user and password
@@ -151,6 +165,7 @@ impl Connection {
         }
         let held: u16 = redis::cmd("WAIT").arg(wanted).arg(timeout_ms).query_async(self).await?;
         if held < wanted {
+            SHORT_WAITS.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(held, wanted, "redis: fewer replicas than redis.wait_replicas hold the writes");
         }
         Ok(Some(held))
@@ -220,6 +235,7 @@ impl Followed {
         if current.as_ref().is_none_or(|(at, _)| *at != address) {
             let con = manager(client_at(&self.settings.url, &self.settings, Some(address.clone()))?)?;
             tracing::info!(host = %address.0, port = address.1, "redis: following the master the sentinels name");
+            MOVES.fetch_add(1, Ordering::Relaxed);
             *current = Some((address, con));
         }
         Ok(())

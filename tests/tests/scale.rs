@@ -191,6 +191,12 @@ async fn a_redis_master_killed_mid_day_under_sentinel_loses_nothing() {
     stack.history_stored(sample.history_bars).await.unwrap();
     stack.day_applied().await.unwrap();
     serves_the_oracle(&stack).await;
+    for service in [&stack.producer, &stack.consumer, &stack.api] {
+        let metrics = service.get("/metrics").await.1;
+        let moves = metrics.lines().find_map(|l| l.strip_prefix("tickbar_redis_master_moves_total "));
+        let moves: u64 = moves.expect("every service counts its moves").parse().unwrap();
+        assert!(moves >= 2, "each service found the master, then the promoted replica: {moves}");
+    }
     stack.stop();
 }
 
