@@ -77,7 +77,8 @@ pub async fn master_client(settings: &RedisSettings) -> RedisResult<Client> {
     }
 }
 
-/// The master's `(host, port)` as the first Sentinel that knows it says.
+/// The master's `(host, port)` as the first Sentinel that knows it says; a `rediss://` Sentinel is
+/// reached with `[redis.tls]`, a `redis://` one in clear.
 async fn master_address(settings: &RedisSettings) -> RedisResult<(String, u16)> {
     let mut last = None;
     for sentinel in &settings.sentinels {
@@ -85,8 +86,12 @@ async fn master_address(settings: &RedisSettings) -> RedisResult<(String, u16)> 
             let config = redis::AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(1)))
                 .set_response_timeout(Some(Duration::from_secs(1)));
-            let mut con =
-                client_at(sentinel, settings, None)?.get_multiplexed_async_connection_with_config(&config).await?;
+            let client = if sentinel.starts_with("rediss://") {
+                client_at(sentinel, settings, None)?
+            } else {
+                Client::open(sentinel.as_str())?
+            };
+            let mut con = client.get_multiplexed_async_connection_with_config(&config).await?;
             let address: Option<(String, u16)> = redis::cmd("SENTINEL")
                 .arg("get-master-addr-by-name")
                 .arg(&settings.master_name)
