@@ -1,5 +1,6 @@
 //! A-share sessions: which one-minute bar a time of day belongs to under a bar layout, the
-//! session-aligned windows of the longer periods, and the typed reason a time belongs to no bar.
+//! session-aligned windows of the longer periods, the typed reason a time belongs to no bar, and
+//! the market's phase at an instant ([`phase_at`]), all from one table of session times.
 //!
 //! Everything is precomputed into a [`Grid`] per layout, so classifying a tick is one table lookup.
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::TradingCalendar;
 use crate::period::Period;
 use crate::symbol::Symbol;
-use crate::time::{split_ms, DayNumber, Frame};
+use crate::time::{date_of, day_number, epoch_ms, split_ms, DayNumber, Frame};
 
 /// Index of a one-minute bar in a day's grid.
 pub type Slot = u16;
@@ -128,10 +129,86 @@ pub struct Tiling {
 const fn hm(h: u32, m: u32) -> u32 {
     h * 60 + m
 }
+const OPENING_AUCTION: u32 = hm(9, 15);
 const AUCTION: u32 = hm(9, 25);
 const MORNING: (u32, u32) = (hm(9, 30), 120);
 const AFTERNOON: (u32, u32) = (hm(13, 0), 120);
+const CLOSING_AUCTION: u32 = hm(14, 57);
 const AFTER_HOURS: (u32, u32) = (hm(15, 5), 25);
+
+/// The market's phase (`CONVENTIONS.md`, "Sessions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// A trading day before 09:15: nothing is matched yet.
+    PreOpen,
+    /// 09:15–09:25: orders are collected; one match at 09:25 sets the open.
+    OpeningAuction,
+    /// 09:25–09:30, and 15:00–15:05 before an after-hours session: nothing is matched.
+    Pause,
+    /// 09:30–11:30 and 13:00–14:57.
+    Continuous,
+    /// 11:30–13:00.
+    LunchBreak,
+    /// 14:57–15:00: one match at 15:00 sets the close.
+    ClosingAuction,
+    /// 15:05–15:30 on STAR Market, ChiNext and Beijing: fixed-price trades at the close.
+    AfterHours,
+    /// After the day's last session, and all of a day that does not trade.
+    Closed,
+}
+
+/// The phases of a trading day, each with the minute of the day it starts at (until the next
+/// one's), on a board with or without the after-hours session.
+pub fn day_phases(after_hours: bool) -> Vec<(u32, Phase)> {
+    let close = AFTERNOON.0 + AFTERNOON.1;
+    let mut phases = vec![
+        (0, Phase::PreOpen),
+        (OPENING_AUCTION, Phase::OpeningAuction),
+        (AUCTION, Phase::Pause),
+        (MORNING.0, Phase::Continuous),
+        (MORNING.0 + MORNING.1, Phase::LunchBreak),
+        (AFTERNOON.0, Phase::Continuous),
+        (CLOSING_AUCTION, Phase::ClosingAuction),
+    ];
+    if after_hours {
+        let (start, minutes) = AFTER_HOURS;
+        phases.extend([(close, Phase::Pause), (start, Phase::AfterHours), (start + minutes, Phase::Closed)]);
+    } else {
+        phases.push((close, Phase::Closed));
+    }
+    phases
+}
+
+/// The market's phase at an instant and the one after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseAt {
+    pub trading_day: bool,
+    pub phase: Phase,
+    pub next: Phase,
+    /// When `next` begins (epoch ms): a later minute of the day, or midnight of the next trading
+    /// day (its [`Phase::PreOpen`]).
+    pub next_at_ms: i64,
+}
+
+/// The phase at `at_ms` on the schedule of `symbol`'s board (the main boards' without one, which
+/// have no after-hours session), from the calendar and the session times. An error for an instant
+/// the calendar does not cover.
+pub fn phase_at(calendar: &TradingCalendar, symbol: Option<Symbol>, at_ms: i64) -> Result<PhaseAt, crate::Error> {
+    let phases = day_phases(symbol.is_some_and(|s| s.has_after_hours()));
+    let (day, sec_of_day) = split_ms(at_ms);
+    let trading_day = calendar.is_trading_day_number(day)?;
+    if trading_day {
+        let now =
+            phases.iter().rposition(|(start, _)| *start * 60 <= sec_of_day).expect("the day's first phase is at 0");
+        if let Some(&(start, next)) = phases.get(now + 1) {
+            return Ok(PhaseAt { trading_day, phase: phases[now].1, next, next_at_ms: epoch_ms(day, start * 60) });
+        }
+    }
+    let next_day = day_number(calendar.add_trading_days(date_of(day), 1)?);
+    Ok(PhaseAt { trading_day, phase: Phase::Closed, next: Phase::PreOpen, next_at_ms: epoch_ms(next_day, 0) })
+}
 
 /// One one-minute slot while a grid is built: its session, minute offset in it and interval.
 #[derive(Debug, Clone)]

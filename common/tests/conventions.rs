@@ -2,8 +2,8 @@
 
 mod support;
 
-use common::session::{AuctionBar, LabelSide};
-use common::time::{day_number, split_ms};
+use common::session::{phase_at, AuctionBar, LabelSide, Phase};
+use common::time::{day_number, market_offset, split_ms};
 use common::{BarEventKind, BarSettings, Layout, Period, Rejection, Sessions, TickOutcome, TradingCalendar};
 use support::*;
 
@@ -94,6 +94,46 @@ fn a_day_past_the_end_of_the_list_is_an_error_or_a_provisional_day_never_a_silen
 }
 
 // ## Sessions
+
+/// The phase at `time` of 2026-11-20 (a Friday) for `symbol`'s board, and the next with when it begins.
+fn phase(symbol: Option<&str>, time: &str) -> (bool, Phase, Phase, String) {
+    let p = phase_at(&TradingCalendar::bundled(), symbol.map(sym), ms(time)).unwrap();
+    let next = chrono::DateTime::from_timestamp_millis(p.next_at_ms).unwrap().with_timezone(&market_offset());
+    (p.trading_day, p.phase, p.next, next.format("%Y-%m-%d %H:%M").to_string())
+}
+
+#[test]
+fn phases_follow_the_session_table_and_name_the_next_one() {
+    let main = |time: &str| phase(None, &at(time));
+    assert_eq!(main("08:00"), (true, Phase::PreOpen, Phase::OpeningAuction, format!("{DAY} 09:15")));
+    assert_eq!(main("09:15"), (true, Phase::OpeningAuction, Phase::Pause, format!("{DAY} 09:25")));
+    assert_eq!(main("09:27:30"), (true, Phase::Pause, Phase::Continuous, format!("{DAY} 09:30")));
+    assert_eq!(main("10:00"), (true, Phase::Continuous, Phase::LunchBreak, format!("{DAY} 11:30")));
+    assert_eq!(main("11:30"), (true, Phase::LunchBreak, Phase::Continuous, format!("{DAY} 13:00")));
+    assert_eq!(main("14:56:59"), (true, Phase::Continuous, Phase::ClosingAuction, format!("{DAY} 14:57")));
+    assert_eq!(main("14:59"), (true, Phase::ClosingAuction, Phase::Closed, format!("{DAY} 15:00")));
+    assert_eq!(main("15:10"), (true, Phase::Closed, Phase::PreOpen, "2026-11-23 00:00".into()), "Friday to Monday");
+}
+
+#[test]
+fn star_chinext_and_beijing_have_the_after_hours_phase_after_a_pause() {
+    for symbol in ["688981.SH", "300750.SZ", "830799.BJ"] {
+        let board = |time: &str| phase(Some(symbol), &at(time));
+        assert_eq!(board("14:59"), (true, Phase::ClosingAuction, Phase::Pause, format!("{DAY} 15:00")));
+        assert_eq!(board("15:02"), (true, Phase::Pause, Phase::AfterHours, format!("{DAY} 15:05")));
+        assert_eq!(board("15:29:59"), (true, Phase::AfterHours, Phase::Closed, format!("{DAY} 15:30")));
+        assert_eq!(board("15:30").1, Phase::Closed);
+    }
+    assert_eq!(phase(Some(MOUTAI), &at("15:02")).1, Phase::Closed, "the main board has none");
+}
+
+#[test]
+fn a_weekend_or_holiday_is_closed_until_the_next_trading_day() {
+    assert_eq!(phase(None, "2026-11-21T10:00"), (false, Phase::Closed, Phase::PreOpen, "2026-11-23 00:00".into()));
+    let national_day = phase(None, "2026-10-01T10:00");
+    assert_eq!((national_day.0, national_day.1), (false, Phase::Closed));
+    assert_eq!(national_day.3, "2026-10-08 00:00", "the National Day closure ends on the 7th");
+}
 
 #[test]
 fn the_0925_opening_auction_trade_goes_into_bar_0931() {

@@ -3,6 +3,7 @@
 mod support;
 
 use chrono::Timelike;
+use common::session::{phase_at, Phase};
 use common::{Amount, Price};
 use common::{Bar, Period, Tick, TickKind};
 use proptest::prelude::*;
@@ -77,6 +78,23 @@ const HELD_MINUTES: usize = 62;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any instant of the holiday list's years, on either board schedule: the phase holds until
+    /// the next begins, later, and then it is the next.
+    #[test]
+    fn a_phase_lasts_until_the_next_one_it_names_begins(
+        at_ms in 1_420_070_400_000i64..1_798_646_400_000,
+        symbol in prop_oneof![Just(None), Just(Some("600519.SH")), Just(Some("688981.SH"))],
+    ) {
+        let calendar = common::TradingCalendar::bundled();
+        let symbol = symbol.map(sym);
+        let now = phase_at(&calendar, symbol, at_ms).unwrap();
+        prop_assert!(now.next_at_ms > at_ms);
+        prop_assert_eq!(phase_at(&calendar, symbol, now.next_at_ms - 1).unwrap().phase, now.phase);
+        let next = phase_at(&calendar, symbol, now.next_at_ms).unwrap();
+        prop_assert_eq!(next.phase, now.next);
+        prop_assert!(next.trading_day || next.phase == Phase::Closed);
+    }
 
     #[test]
     fn a_book_holds_an_hour_of_closed_minutes_not_the_day(ticks in prop_oneof![snapshot_day(), trade_day()]) {

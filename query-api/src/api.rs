@@ -10,7 +10,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use common::Frame;
+use common::session::{phase_at, Phase};
+use common::{Frame, Symbol};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -21,7 +22,9 @@ use crate::app::App;
 use crate::download;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
-use crate::params::{BarsParams, DateParams, DayParams, DayRangeParams, Format, Params, SnapshotParams, StreamParams};
+use crate::params::{
+    BarsParams, DateParams, DayParams, DayRangeParams, Format, Params, PhaseParams, SnapshotParams, StreamParams,
+};
 use crate::query;
 use crate::served::Sources;
 use crate::snapshot::Snapshot;
@@ -34,6 +37,7 @@ pub fn routes(app: Arc<App>) -> (Router, Router) {
         .route("/api/v1/calendar/trading-days", get(trading_days))
         .route("/api/v1/calendar/is-trading-day", get(is_trading_day))
         .route("/api/v1/calendar/next", get(next_trading_day))
+        .route("/api/v1/calendar/phase", get(market_phase))
         .with_state(app.clone());
     let streams = Router::new().route("/api/v1/stream/bars", get(stream_bars)).with_state(app);
     (queries, streams)
@@ -60,6 +64,28 @@ pub struct IsTradingDay {
     pub trading_day: bool,
     /// `date` lies after the holiday list: the answer is the weekday rule, not a known schedule.
     pub provisional: bool,
+}
+
+/// The market's phase at an instant, and the next one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarketPhase {
+    /// The instant asked about.
+    pub at: Frame,
+    /// The symbol whose board's schedule applies, when one was given.
+    pub symbol: Option<Symbol>,
+    pub trading_day: bool,
+    /// `at`'s day lies after the holiday list: the weekday rule, not a known schedule.
+    pub provisional: bool,
+    pub phase: Phase,
+    pub next: NextPhase,
+}
+
+/// The phase after the current one and when it begins: later the same day, or the next trading
+/// day's `pre_open` at midnight.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextPhase {
+    pub phase: Phase,
+    pub at: Frame,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -252,4 +278,28 @@ pub async fn next_trading_day(
     let day = app.calendar.add_trading_days(date, n).map_err(calendar_error)?;
     let provisional = app.calendar.is_provisional(day.max(date));
     Ok(Json(NextDay { date, n, day, provisional }))
+}
+
+/// The market's phase: the trading day or not, the phase now (or at `at`) on a board's schedule,
+/// and when the next begins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/calendar/phase",
+    tag = "calendar",
+    params(PhaseParams),
+    responses(
+        (status = 200, body = MarketPhase),
+        (status = 400, description = "A malformed instant or symbol", body = ErrorBody),
+        (status = 404, description = "An instant outside the trading calendar", body = ErrorBody)
+    )
+)]
+pub async fn market_phase(
+    State(app): State<Arc<App>>,
+    Params(params): Params<PhaseParams>,
+) -> Result<Json<MarketPhase>> {
+    let (at, symbol) = params.check(now())?;
+    let found = phase_at(&app.calendar, symbol, at.epoch_seconds() * 1000).map_err(calendar_error)?;
+    let next = NextPhase { phase: found.next, at: Frame::from_epoch_seconds(found.next_at_ms.div_euclid(1000)) };
+    let provisional = app.calendar.is_provisional(at.date());
+    Ok(Json(MarketPhase { at, symbol, trading_day: found.trading_day, provisional, phase: found.phase, next }))
 }

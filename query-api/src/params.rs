@@ -353,6 +353,30 @@ impl DayParams {
     }
 }
 
+/// `GET /api/v1/calendar/phase`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PhaseParams {
+    /// The instant (same forms as `start` of `/api/v1/bars`; a date alone is its midnight).
+    /// Default: now.
+    #[param(value_type = Option<String>, example = "2026-11-20T14:58:00+08:00")]
+    pub at: Option<String>,
+    /// A symbol whose board's schedule applies: STAR Market, ChiNext and Beijing listings have the
+    /// 15:05–15:30 after-hours session. Default: the main boards' schedule, which has none.
+    #[param(value_type = Option<String>, example = "688981.SH")]
+    pub symbol: Option<String>,
+}
+
+impl PhaseParams {
+    /// The instant (`now` when not given) and the symbol.
+    pub fn check(self, now: Frame) -> Result<(Frame, Option<Symbol>)> {
+        let at = self.at.map_or(Ok(now), |at| bound("at", Some(at), Bound::Start))?;
+        let symbol = self.symbol.map(|s| symbol(Some(s))).transpose()?;
+        Ok((at, symbol))
+    }
+}
+
 /// `GET /api/v1/calendar/next`
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

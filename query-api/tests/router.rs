@@ -106,6 +106,9 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
         ("/api/v1/calendar/is-trading-day?date=2026-11-20&n=1", "unknown_parameter"),
         ("/api/v1/calendar/next?date=2026-11-20&n=x", "bad_parameter"),
         ("/api/v1/calendar/next?date=2026-11-20&n=100000", "bad_parameter"),
+        ("/api/v1/calendar/phase?at=2026-11-20T2:58PM", "bad_time"),
+        ("/api/v1/calendar/phase?symbol=600519", "bad_symbol"),
+        ("/api/v1/calendar/phase?date=2026-11-20", "unknown_parameter"),
         ("/api/v1/stream/bars?symbol=600519.SH&period=3", "bad_period"),
         ("/api/v1/stream/bars?period=1", "missing_parameter"),
     ] {
@@ -149,6 +152,27 @@ async fn the_calendar_endpoints_answer_from_the_trading_calendar() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_phase_endpoint_names_the_phase_of_a_board_and_when_the_next_begins() {
+    let api = router(&settings());
+    let (status, auction) = get_json(&api, "/api/v1/calendar/phase?at=2026-11-20T14:58").await;
+    assert_eq!(status, 200, "{auction}");
+    assert_eq!(
+        auction,
+        json!({"at": "2026-11-20T14:58:00+08:00", "symbol": null, "trading_day": true, "provisional": false,
+               "phase": "closing_auction", "next": {"phase": "closed", "at": "2026-11-20T15:00:00+08:00"}})
+    );
+    let (_, star) = get_json(&api, "/api/v1/calendar/phase?at=2026-11-20T15:10%2B08:00&symbol=688981.sh").await;
+    assert_eq!((star["symbol"].as_str(), star["phase"].as_str()), (Some("688981.SH"), Some("after_hours")), "{star}");
+    assert_eq!(star["next"], json!({"phase": "closed", "at": "2026-11-20T15:30:00+08:00"}));
+    let (_, weekend) = get_json(&api, "/api/v1/calendar/phase?at=2026-11-21").await;
+    assert_eq!((weekend["trading_day"].as_bool(), weekend["phase"].as_str()), (Some(false), Some("closed")));
+    assert_eq!(weekend["next"], json!({"phase": "pre_open", "at": "2026-11-23T00:00:00+08:00"}));
+    let (status, now) = get_json(&api, "/api/v1/calendar/phase").await;
+    assert_eq!(status, 200, "{now}");
+    assert!(now["phase"].is_string() && now["next"]["at"].as_str() > now["at"].as_str(), "{now}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
     let (status, doc) = get_json(&router(&settings()), "/openapi.json").await;
     assert_eq!(status, 200);
@@ -161,6 +185,7 @@ async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
             "/api/v1/bars",
             "/api/v1/calendar/is-trading-day",
             "/api/v1/calendar/next",
+            "/api/v1/calendar/phase",
             "/api/v1/calendar/trading-days",
             "/api/v1/snapshot",
             "/api/v1/stream/bars"

@@ -72,6 +72,10 @@ class BarsTest(unittest.TestCase):
         self.assertTrue(all(f.strftime("%H:%M") == "10:00" for f in snap["frame"]))
         days = self.api.trading_days(DAYS[0], DAYS[2])
         self.assertEqual(days, [dt.date.fromisoformat(d) for d in DAYS])
+        lunch = self.api.phase(f"{DAYS[2]}T12:00:00", symbol="300750.SZ")
+        self.assertEqual((lunch["phase"], lunch["next"]["phase"]), ("lunch_break", "continuous"))
+        self.assertEqual(lunch["next"]["at"].strftime("%H:%M %z"), "13:00 +0800")
+        self.assertTrue(lunch["trading_day"])
 
     def test_bad_input_is_an_error_naming_it(self):
         with self.assertRaises(TickbarError) as caught:

@@ -168,6 +168,17 @@ class Client:
         answer = self._json("/api/v1/calendar/trading-days", {"start": _text(start), "end": _text(end)})
         return [dt.date.fromisoformat(d) for d in answer["days"]]
 
+    def phase(self, at: When = None, symbol: Optional[str] = None) -> Dict[str, Any]:
+        """The market's phase at ``at`` (default now) on the schedule of ``symbol``'s board (STAR,
+        ChiNext and Beijing have the 15:05-15:30 after-hours session; default: the main boards'):
+        ``{"at", "symbol", "trading_day", "provisional", "phase", "next": {"phase", "at"}}`` with
+        the times as aware datetimes. Phases: ``pre_open``, ``opening_auction``, ``pause``,
+        ``continuous``, ``lunch_break``, ``closing_auction``, ``after_hours``, ``closed``."""
+        answer = self._json("/api/v1/calendar/phase", {"at": _text(at), "symbol": symbol})
+        answer["at"] = dt.datetime.fromisoformat(answer["at"])
+        answer["next"]["at"] = dt.datetime.fromisoformat(answer["next"]["at"])
+        return answer
+
     # -- live -----------------------------------------------------------------------------------
 
     def stream(
