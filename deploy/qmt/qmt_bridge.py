@@ -56,7 +56,8 @@ def shard_streams(stream, shards):
 
 
 class Bridge:
-    """Queues QMT payloads and writes them to the stream from one sender thread."""
+    """Queues QMT payloads (or contract ticks, ``on_ticks``) and writes them to the stream from one
+    sender thread."""
 
     def __init__(self, redis_url, stream="ticks", queue_size=100_000, maxlen=None, batch=200, tls=None, shards=1,
                  sentinel=None):
@@ -93,12 +94,23 @@ class Bridge:
         for symbol, quote in data.items() if len(self.streams) > 1 else ():
             parts.setdefault(shard_of(symbol, len(self.streams)), {})[symbol] = quote
         for shard, part in sorted(parts.items()):
-            payload = json.dumps(part, separators=(",", ":"), ensure_ascii=False)
-            try:
-                self.pending.put_nowait((self.streams[shard], payload))
-            except queue.Full:
-                self.overflowed += 1
-                log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
+            self._queue(shard, "qmt", json.dumps(part, separators=(",", ":"), ensure_ascii=False))
+
+    def on_ticks(self, ticks):
+        """Contract tick objects, ``(symbol, json_text)`` each: one ``tick`` entry (a JSON array) per
+        shard that has any of them."""
+        parts = {}
+        for symbol, text in ticks:
+            parts.setdefault(shard_of(symbol, len(self.streams)) if len(self.streams) > 1 else 0, []).append(text)
+        for shard, texts in sorted(parts.items()):
+            self._queue(shard, "tick", "[" + ",".join(texts) + "]")
+
+    def _queue(self, shard, field, payload):
+        try:
+            self.pending.put_nowait((self.streams[shard], field, payload))
+        except queue.Full:
+            self.overflowed += 1
+            log.error("queue full (%d payloads): a payload was dropped; %d so far", self.pending.maxsize, self.overflowed)
 
     def _connect(self):
         client = connect(self.redis_url, self.tls, self.sentinel, socket_timeout=10, socket_connect_timeout=5)
@@ -124,11 +136,11 @@ class Bridge:
                     self._client = self._connect()
                     log.info("connected to %s", redacted(self.redis_url))
                 pipe = self._client.pipeline(transaction=False)
-                for stream, payload in batch:
+                for stream, field, payload in batch:
                     if self.maxlen:
-                        pipe.xadd(stream, {"qmt": payload}, maxlen=self.maxlen, approximate=True)
+                        pipe.xadd(stream, {field: payload}, maxlen=self.maxlen, approximate=True)
                     else:
-                        pipe.xadd(stream, {"qmt": payload})
+                        pipe.xadd(stream, {field: payload})
                 waited = self.sentinel.wait_replicas
                 if waited:
                     pipe.execute_command("WAIT", waited, self.sentinel.wait_timeout_ms)

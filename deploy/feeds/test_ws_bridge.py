@@ -1,0 +1,165 @@
+"""Tests of the vendor-feed bridge: the mapping on every shape it reads, and the whole path from a
+local WebSocket server (no network) through a private redis-server to the producer's bars, on the
+real Level-2 trades of 600519.SH on 2023-02-01 (``common/tests/data/real``), whose volumes must add
+up to the exchange's day total. Run by tests/run.sh (``python -m unittest discover -s deploy/feeds``
+with ``TICKBAR_PRODUCER`` naming the producer binary; needs ``pip install redis websockets``)."""
+
+import asyncio
+import csv
+import datetime as dt
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "qmt"))
+
+import ws_bridge  # noqa: E402
+from qmt_bridge import Bridge  # noqa: E402
+from test_qmt import RedisServer, free_port, until  # noqa: E402
+
+REAL = os.path.join(HERE, "..", "..", "common", "tests", "data", "real", "600519.SH-20230201-trades.csv.gz")
+#: The exchange's volume of 600519.SH on 2023-02-01: 33,973.89 lots (600519.SH-tushare-daily.csv).
+DAY_VOLUME = 3_397_389
+TICKS_WS = ws_bridge.load_mapping(os.path.join(HERE, "ticks_ws.toml"))
+QUOTES_REST = ws_bridge.load_mapping(os.path.join(HERE, "quotes_rest.toml"))
+
+
+def real_trades():
+    """The day's trades as the compact vendor messages ``{"s","ld","v","t"}``, prices with the
+    file's exact digits."""
+    day = dt.datetime(2023, 2, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with gzip.open(REAL, "rt") as f:
+        for row in csv.DictReader(f):
+            clock = dt.datetime.strptime(row["time"], "%H:%M:%S.%f").time()
+            ms = int(day.replace(hour=clock.hour, minute=clock.minute, second=clock.second,
+                                 microsecond=clock.microsecond).timestamp() * 1000)
+            yield f'{{"s":"600519.SH","ld":{row["price"]},"v":{row["volume"]},"t":{ms}}}'
+
+
+class MappingTest(unittest.TestCase):
+    def test_a_compact_trade_message_becomes_a_contract_tick_with_its_exact_digits(self):
+        mapping = ws_bridge.Mapping(TICKS_WS)
+        message = json.loads('{"s":"600519.sh","ld":1854.980000000000018,"v":100,"t":1675214700940}',
+                             parse_float=ws_bridge.decimal.Decimal)
+        self.assertEqual(mapping.ticks(message), [("600519.SH", '{"symbol":"600519.SH","time":1675214700940,'
+                                                   '"price":1854.980000000000018,"volume":100,"cumulative":false}')])
+
+    def test_polled_whole_quotes_map_codes_lots_seconds_and_day_totals(self):
+        mapping = ws_bridge.Mapping(QUOTES_REST)
+        message = {"data": {"diff": [
+            {"f12": "600519", "f2": ws_bridge.decimal.Decimal("1844.97"), "f5": 33973, "f6": "6244678925.0", "f124": 1675234801},
+            {"f12": "300750", "f2": "400.1", "f5": "12", "f6": 480120, "f124": "1675234801"},
+        ]}}
+        ticks = [json.loads(t) for _, t in mapping.ticks(message)]
+        self.assertEqual(ticks[0], {"symbol": "600519.SH", "time": 1675234801000, "price": 1844.97, "volume": 3397300,
+                                    "amount": 6244678925, "cumulative": True})
+        self.assertEqual((ticks[1]["symbol"], ticks[1]["volume"]), ("300750.SZ", 1200))
+        self.assertEqual(ws_bridge.symbol_of("sh600519", "prefix"), "600519.SH")
+        self.assertEqual(ws_bridge.symbol_of("830799", "bare"), "830799.BJ")
+
+    def test_unreadable_messages_are_counted_and_unselected_ones_ignored(self):
+        sent = []
+        feed = ws_bridge.Feed(ws_bridge.Mapping({**TICKS_WS, "message": {"when": {"field": "type", "equals": "trade"}}}),
+                              type("Sink", (), {"on_ticks": lambda self, t: sent.extend(t)})())
+        feed.on_message('{"type":"pong"}')
+        feed.on_message('not json')
+        feed.on_message('{"type":"trade","s":"AAPL","ld":1,"v":1,"t":1}')
+        feed.on_message('{"type":"trade","s":"600519.SH","ld":"x","v":1,"t":1}')
+        feed.on_message('{"type":"trade","s":"600519.SH","ld":1850,"v":1.5,"t":1}')
+        feed.on_message('{"type":"trade","s":"600519.SH","ld":1850,"v":100,"t":1}')
+        self.assertEqual((feed.messages, feed.ignored, feed.unmappable, feed.ticks, len(sent)), (6, 1, 4, 1, 1))
+        with self.assertRaises(ValueError):
+            ws_bridge.Mapping({**TICKS_WS, "fields": {**TICKS_WS["fields"], "time_unit": "hours"}})
+
+
+class VendorServer:
+    """A local WebSocket server that, on each connection, waits for the subscribe message, then
+    sends its share of ``messages``: the first connection half of them and then drops, the second
+    the rest, so the bridge must reconnect and subscribe again."""
+
+    def __init__(self, messages):
+        import websockets.asyncio.server as server
+
+        self.port, self.subscribed, self.parts = free_port(), [], [messages[: len(messages) // 2], messages[len(messages) // 2:]]
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def handler(ws):
+            self.subscribed.append(await ws.recv())
+            part = self.parts[min(len(self.subscribed), 2) - 1] if len(self.subscribed) <= 2 else []
+            for message in part:
+                await ws.send(message)
+            if len(self.subscribed) == 1:
+                return
+            await ws.wait_closed()
+
+        async def serve():
+            async with server.serve(handler, "127.0.0.1", self.port):
+                ready.set()
+                await asyncio.Future()
+
+        threading.Thread(target=self.loop.run_until_complete, args=(serve(),), daemon=True).start()
+        ready.wait(10)
+
+
+class EndToEndTest(unittest.TestCase):
+    def setUp(self):
+        self.redis = RedisServer()
+
+    def tearDown(self):
+        self.redis.close()
+
+    def test_real_trades_through_a_websocket_become_the_exchanges_day_volume_in_bars(self):
+        trades = list(real_trades())
+        vendor = VendorServer(trades + ["garbage"])
+        config = {**TICKS_WS, "websocket": {**TICKS_WS["websocket"], "url": f"ws://127.0.0.1:{vendor.port}", "ping_seconds": 0.2}}
+        bridge = Bridge(self.redis.url, stream="ticks").start()
+        feed = ws_bridge.Feed(ws_bridge.Mapping(config), bridge)
+        stop = asyncio.Event()
+        runner = threading.Thread(target=asyncio.run, args=(ws_bridge.run(config, feed, stop),), daemon=True)
+        runner.start()
+        until(lambda: feed.messages == len(trades) + 1, seconds=60)
+        until(lambda: bridge.sent == len(trades))
+        stop.set()
+        runner.join(5)
+        bridge.stop()
+        self.assertEqual((feed.ticks, feed.unmappable, feed.reconnects), (len(trades), 1, 1))
+        self.assertEqual([json.loads(s) for s in vendor.subscribed[:2]], [json.loads(TICKS_WS["websocket"]["subscribe"][0])] * 2)
+        client = self.redis.client()
+        entries = client.xrange("ticks")
+        stream_ticks = [t for _, fields in entries for t in json.loads(fields[b"tick"])]
+        self.assertEqual(len(stream_ticks), len(trades))
+        self.assertEqual(sum(t["volume"] for t in stream_ticks), DAY_VOLUME)
+
+        producer = os.environ.get("TICKBAR_PRODUCER")
+        if not producer:
+            self.skipTest("TICKBAR_PRODUCER is not set: the producer's bars were not checked")
+        env = {**os.environ, "TICKBAR__REDIS__URL": self.redis.url, "TICKBAR__PRODUCER__CLOCK": "event",
+               "TICKBAR__HTTP__LISTEN": f"127.0.0.1:{free_port()}", "RUST_LOG": "warn"}
+        process = subprocess.Popen([producer], env=env)
+        try:
+            def applied():
+                groups = client.xinfo_groups("ticks")
+                return bool(groups) and groups[0]["pending"] == 0 and groups[0]["last-delivered-id"] == entries[-1][0]
+            until(applied, seconds=60)
+        finally:
+            process.terminate()
+            process.wait(10)
+        closed = [json.loads(b) for b in client.zrange("tickbar:bars:2023-02-01:1:600519.SH", 0, -1)]
+        forming = client.hget("tickbar:forming:2023-02-01:1", "600519.SH")
+        bars = closed + ([json.loads(forming)] if forming else [])
+        self.assertEqual(sum(b["vol"] for b in bars), DAY_VOLUME, "the exchange's day volume, to the share")
+        self.assertEqual((len(closed) + bool(forming), bars[0]["open"]), (240, 1854.98))
+        self.assertEqual(bars[-1]["close"], 1844.97)
+
+
+if __name__ == "__main__":
+    unittest.main()
