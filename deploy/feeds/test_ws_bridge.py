@@ -160,6 +160,44 @@ class EndToEndTest(unittest.TestCase):
         self.assertEqual((len(closed) + bool(forming), bars[0]["open"]), (240, 1854.98))
         self.assertEqual(bars[-1]["close"], 1844.97)
 
+    def test_polled_rest_quotes_arrive_as_cumulative_ticks_and_a_failed_poll_is_retried(self):
+        import http.server
+
+        answers = [None, {"data": {"diff": [{"f12": "600519", "f2": 1850.5, "f5": 120, "f6": 22206000.0, "f124": 1675215060}]}},
+                   {"data": {"diff": [{"f12": "600519", "f2": 1851, "f5": 150, "f6": 27759000.0, "f124": 1675215063}]}}]
+        asked = []
+
+        class Quotes(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                asked.append(self.path)
+                answer = answers[min(len(asked), len(answers)) - 1]
+                self.send_response(500 if answer is None else 200)
+                self.end_headers()
+                self.wfile.write(json.dumps(answer).encode())
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Quotes)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/qt/clist/get?fltt=2"
+        config = {**QUOTES_REST, "rest": {**QUOTES_REST["rest"], "url": url, "interval_seconds": 0.05}}
+        bridge = Bridge(self.redis.url, stream="ticks").start()
+        feed = ws_bridge.Feed(ws_bridge.Mapping(config), bridge)
+        stop = asyncio.Event()
+        runner = threading.Thread(target=asyncio.run, args=(ws_bridge.run(config, feed, stop),), daemon=True)
+        runner.start()
+        until(lambda: bridge.sent >= 2)
+        stop.set()
+        runner.join(5)
+        bridge.stop()
+        server.shutdown()
+        self.assertGreaterEqual(feed.reconnects, 1, "the failed poll was retried")
+        ticks = [json.loads(fields[b"tick"])[0] for _, fields in self.redis.client().xrange("ticks")][:2]
+        self.assertEqual(ticks[0], {"symbol": "600519.SH", "time": 1675215060000, "price": 1850.5, "volume": 12000,
+                                    "amount": 22206000, "cumulative": True})
+        self.assertEqual((ticks[1]["volume"], ticks[1]["price"]), (15000, 1851))
+
 
 if __name__ == "__main__":
     unittest.main()
