@@ -66,7 +66,6 @@ impl App {
         let clickhouse =
             runtime::clickhouse::client(&settings.clickhouse).map_err(|e| AppError::Settings(e.to_string()))?;
         let history = History::new(clickhouse, &settings.clickhouse.database);
-        runtime::redis::client(&settings.redis).map_err(bad_url)?;
         let hub = Hub::start(settings.redis.clone(), stop.clone());
         hub.follow_forming(same_day.clone(), stop.clone());
         let calendar = Arc::new(calendar);
