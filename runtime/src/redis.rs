@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use common::keys::Keys;
 use common::settings::{RedisMode, RedisSettings};
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{
     Client, ClientTlsConfig, Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
     RedisResult, TlsCertificates, Value,
@@ -73,44 +73,58 @@ fn client_at(url: &str, settings: &RedisSettings, at: Option<(String, u16)>) -> 
 pub async fn master_client(settings: &RedisSettings) -> RedisResult<Client> {
     match settings.mode {
         RedisMode::Standalone => client(settings),
-        RedisMode::Sentinel => client_at(&settings.url, settings, Some(master_address(settings).await?)),
+        RedisMode::Sentinel => client_at(&settings.url, settings, Some(master_address(settings, &mut None).await?)),
     }
 }
 
-/// The master's `(host, port)` as the first Sentinel that knows it says; a `rediss://` Sentinel is
-/// reached with `[redis.tls]`, a `redis://` one in clear.
-async fn master_address(settings: &RedisSettings) -> RedisResult<(String, u16)> {
+/// The master's `(host, port)` as a Sentinel says: asked on `kept` while that connection still
+/// answers, else on a new connection to each Sentinel in turn until one knows it, which `kept`
+/// then holds.
+async fn master_address(
+    settings: &RedisSettings,
+    kept: &mut Option<MultiplexedConnection>,
+) -> RedisResult<(String, u16)> {
+    if let Some(con) = kept {
+        match ask_master(con, settings).await {
+            Ok(address) => return Ok(address),
+            Err(_) => *kept = None,
+        }
+    }
     let mut last = None;
     for sentinel in &settings.sentinels {
         let asked = async {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(1)))
-                .set_response_timeout(Some(Duration::from_secs(1)));
-            let client = if sentinel.starts_with("rediss://") {
-                client_at(sentinel, settings, None)?
-            } else {
-                Client::open(sentinel.as_str())?
-            };
-            let mut con = client.get_multiplexed_async_connection_with_config(&config).await?;
-            let address: Option<(String, u16)> = redis::cmd("SENTINEL")
-                .arg("get-master-addr-by-name")
-                .arg(&settings.master_name)
-                .query_async(&mut con)
-                .await?;
-            address.ok_or_else(|| {
-                RedisError::from((
-                    ErrorKind::Client,
-                    "no master",
-                    format!("{sentinel} knows no {}", settings.master_name),
-                ))
-            })
+            let mut con = sentinel_connection(sentinel, settings).await?;
+            ask_master(&mut con, settings).await.map(|address| (address, con))
         };
         match asked.await {
-            Ok(address) => return Ok(address),
+            Ok((address, con)) => {
+                *kept = Some(con);
+                return Ok(address);
+            }
             Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or_else(|| RedisError::from((ErrorKind::InvalidClientConfig, "redis.sentinels is empty"))))
+}
+
+/// A connection to the Sentinel at `url`: a `rediss://` one with `[redis.tls]`, a `redis://` one in
+/// clear; each step waits at most a second.
+async fn sentinel_connection(url: &str, settings: &RedisSettings) -> RedisResult<MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(1)));
+    let client = if url.starts_with("rediss://") { client_at(url, settings, None)? } else { Client::open(url)? };
+    client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+/// The master's `(host, port)` as the Sentinel on `con` names it for `redis.master_name`.
+async fn ask_master(con: &mut MultiplexedConnection, settings: &RedisSettings) -> RedisResult<(String, u16)> {
+    let address: Option<(String, u16)> =
+        redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg(&settings.master_name).query_async(con).await?;
+    address.ok_or_else(|| {
+        let detail = format!("the sentinel knows no {}", settings.master_name);
+        RedisError::from((ErrorKind::Client, "no master", detail))
+    })
 }
 
 /// A connection to `[redis]` that connects on first use and reconnects after a failure; a command
@@ -141,8 +155,9 @@ struct Followed {
     current: Mutex<Option<((String, u16), ConnectionManager)>>,
     /// Whether [`watch`] runs for it.
     watching: AtomicBool,
-    /// When the Sentinels were last asked; held while asking, so callers failing together ask once.
-    asked: tokio::sync::Mutex<Option<Instant>>,
+    /// When the Sentinels were last asked and the connection to the one that answered; held while
+    /// asking, so callers failing together ask once.
+    asked: tokio::sync::Mutex<(Option<Instant>, Option<MultiplexedConnection>)>,
 }
 
 /// A connection to `[redis]` (see [`Connection`]); an error only when the settings cannot work.
@@ -152,7 +167,8 @@ pub fn connect(settings: &RedisSettings) -> RedisResult<Connection> {
         RedisMode::Standalone => Link::Direct(manager(client)?),
         RedisMode::Sentinel => {
             let db = client.get_connection_info().redis_settings().db();
-            let (current, asked, watching) = (Mutex::new(None), tokio::sync::Mutex::new(None), AtomicBool::new(false));
+            let (current, asked, watching) =
+                (Mutex::new(None), tokio::sync::Mutex::new((None, None)), AtomicBool::new(false));
             Link::Sentinel(Arc::new(Followed { settings: settings.clone(), db, current, watching, asked }))
         }
     };
@@ -230,12 +246,13 @@ impl Followed {
     /// is not where the connection points.
     async fn ask(&self) -> RedisResult<()> {
         let mut asked = self.asked.lock().await;
+        let (last, sentinel) = &mut *asked;
         let known = self.current.lock().expect("redis lock").is_some();
-        if known && asked.is_some_and(|at| at.elapsed() < ASK_AGAIN) {
+        if known && last.is_some_and(|at| at.elapsed() < ASK_AGAIN) {
             return Ok(());
         }
-        *asked = Some(Instant::now());
-        let address = master_address(&self.settings).await?;
+        *last = Some(Instant::now());
+        let address = master_address(&self.settings, sentinel).await?;
         let mut current = self.current.lock().expect("redis lock");
         if current.as_ref().is_none_or(|(at, _)| *at != address) {
             let con = manager(client_at(&self.settings.url, &self.settings, Some(address.clone()))?)?;
