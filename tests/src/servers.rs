@@ -82,6 +82,27 @@ fn port_taken(e: &HarnessError) -> bool {
     matches!(e, HarnessError::Exited { log, .. } if log.contains("in use"))
 }
 
+/// A server process the harness starts on free loopback ports.
+trait Launch {
+    /// Takes fresh free ports for the next launch (a cluster member keeps the ones others name).
+    fn take_ports(&mut self) -> Result<()>;
+    /// Starts the process on its ports and waits until it answers.
+    async fn launch(&mut self) -> Result<()>;
+}
+
+/// Launches `server` on free ports, on others if one is taken (by another test's server) between
+/// being found free and being bound.
+async fn first_launch<S: Launch>(mut server: S) -> Result<S> {
+    let mut attempt = 1;
+    loop {
+        server.take_ports()?;
+        match server.launch().await {
+            Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
+            done => return done.map(|()| server),
+        }
+    }
+}
+
 /// A private `redis-server`.
 pub struct RedisServer {
     port: u16,
@@ -105,25 +126,26 @@ impl RedisServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir; nothing kept on disk.
     pub async fn start_in(dir: Option<&Path>) -> Result<RedisServer> {
-        RedisServer::unstarted(DataDir::new(dir)?).first_launch().await
+        first_launch(RedisServer::unstarted(DataDir::new(dir)?)).await
     }
 
     /// Starts a replica of `master`, once it has taken the master's data (its link is up).
     pub async fn start_replica_of(master: &RedisServer) -> Result<RedisServer> {
         let replica = RedisServer { replica_of: Some(master.port), ..RedisServer::unstarted(DataDir::new(None)?) };
-        let replica = replica.first_launch().await?;
-        let mut con = replica.connect().await?;
-        let start = Instant::now();
-        loop {
-            let info: String = redis::cmd("INFO").arg("replication").query_async(&mut con).await.unwrap_or_default();
-            if info.lines().any(|l| l.trim() == "master_link_status:up") {
-                return Ok(replica);
+        let mut replica = first_launch(replica).await?;
+        let con = replica.connect().await?;
+        let log = replica.dir.path().join("redis.log");
+        let process = replica.process.as_mut().expect("a launched server has its process");
+        wait_until("the redis replica's link", Duration::from_secs(30), &log, process, || {
+            let mut con = con.clone();
+            async move {
+                let info: String =
+                    redis::cmd("INFO").arg("replication").query_async(&mut con).await.unwrap_or_default();
+                info.lines().any(|l| l.trim() == "master_link_status:up")
             }
-            if start.elapsed() > Duration::from_secs(30) {
-                return Err(HarnessError::NotReady { what: "the redis replica's link", seconds: 30, log: info });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await?;
+        Ok(replica)
     }
 
     /// A server not yet launched, with its files in `dir`, in clear, keeping nothing on disk.
@@ -135,25 +157,13 @@ impl RedisServer {
     /// present a certificate of its CA) and an ACL user with a password, the `default` user off.
     pub async fn start_tls() -> Result<RedisServer> {
         let tls = Some(TestCerts::generate()?);
-        RedisServer { tls, ..RedisServer::unstarted(DataDir::new(None)?) }.first_launch().await
+        first_launch(RedisServer { tls, ..RedisServer::unstarted(DataDir::new(None)?) }).await
     }
 
     /// Starts a server whose every write is in its append-only file (`appendfsync always`), as a
     /// production Redis under tickbar runs, for tests that restart it.
     pub async fn start_durable() -> Result<RedisServer> {
-        RedisServer { aof: true, ..RedisServer::unstarted(DataDir::new(None)?) }.first_launch().await
-    }
-
-    /// Launches on a free port, on another one if that is taken before the server binds it.
-    async fn first_launch(mut self) -> Result<RedisServer> {
-        let mut attempt = 1;
-        loop {
-            self.port = free_port()?;
-            match self.launch().await {
-                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
-                done => return done.map(|()| self),
-            }
-        }
+        first_launch(RedisServer { aof: true, ..RedisServer::unstarted(DataDir::new(None)?) }).await
     }
 
     /// Starts the server process (again, after [`Self::stop`]) on its port, with what its files hold.
@@ -237,15 +247,7 @@ impl RedisServer {
     /// The `TICKBAR__REDIS__…` variables of [`Self::settings`].
     pub fn env(&self) -> Vec<(String, String)> {
         let settings = self.settings();
-        let files = [
-            ("CA_FILE", settings.tls.ca_file),
-            ("CERT_FILE", settings.tls.cert_file),
-            ("KEY_FILE", settings.tls.key_file),
-        ];
-        let tls = files
-            .into_iter()
-            .filter_map(|(key, file)| Some((format!("TICKBAR__REDIS__TLS__{key}"), file?.display().to_string())));
-        std::iter::once(("TICKBAR__REDIS__URL".to_owned(), settings.url)).chain(tls).collect()
+        section_env("REDIS", settings.url, settings.tls)
     }
 
     /// A connection for a test's own reads and writes. Its replies may take up to 30 s: redis's
@@ -260,6 +262,17 @@ impl RedisServer {
     }
 }
 
+impl Launch for RedisServer {
+    fn take_ports(&mut self) -> Result<()> {
+        self.port = free_port()?;
+        Ok(())
+    }
+
+    async fn launch(&mut self) -> Result<()> {
+        RedisServer::launch(self).await
+    }
+}
+
 /// The name a [`RedisSentinel`] watches its master under.
 pub const MASTER_NAME: &str = "tickbar";
 
@@ -268,6 +281,8 @@ pub const MASTER_NAME: &str = "tickbar";
 /// replica.
 pub struct RedisSentinel {
     port: u16,
+    /// The port of the master it watches.
+    master: u16,
     process: Option<Guard>,
     dir: DataDir,
 }
@@ -275,18 +290,28 @@ pub struct RedisSentinel {
 impl RedisSentinel {
     /// Starts a Sentinel of `master`, once it names the master and knows its replicas.
     pub async fn start(master: &RedisServer) -> Result<RedisSentinel> {
-        let mut sentinel = RedisSentinel { port: 0, process: None, dir: DataDir::new(None)? };
-        let mut attempt = 1;
-        loop {
-            sentinel.port = free_port()?;
-            match sentinel.launch(master.port).await {
-                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
-                done => return done.map(|()| sentinel),
-            }
-        }
+        first_launch(RedisSentinel { port: 0, master: master.port, process: None, dir: DataDir::new(None)? }).await
     }
 
-    async fn launch(&mut self, master: u16) -> Result<()> {
+    /// `redis://…` of the Sentinel, as `redis.sentinels` lists it.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port of the master the Sentinel names now.
+    pub async fn master_port(&self) -> Option<u16> {
+        master_port(&self.url()).await
+    }
+}
+
+impl Launch for RedisSentinel {
+    fn take_ports(&mut self) -> Result<()> {
+        self.port = free_port()?;
+        Ok(())
+    }
+
+    async fn launch(&mut self) -> Result<()> {
+        let master = self.master;
         let binary = locate("redis-server", "redis-server", "TICKBAR_REDIS_SERVER")?;
         let (dir, log) = (self.dir.path(), self.dir.path().join("sentinel.log"));
         let config = dir.join("sentinel.conf");
@@ -314,16 +339,6 @@ impl RedisSentinel {
             async move { master_port(&url).await == Some(master) && replicas(&url).await > 0 }
         })
         .await
-    }
-
-    /// `redis://…` of the Sentinel, as `redis.sentinels` lists it.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// The port of the master the Sentinel names now.
-    pub async fn master_port(&self) -> Option<u16> {
-        master_port(&self.url()).await
     }
 }
 
@@ -357,15 +372,14 @@ const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 impl ZooKeeper {
     /// Starts one on a free port, once it serves clients.
     pub async fn start() -> Result<ZooKeeper> {
-        let mut zookeeper = ZooKeeper { port: 0, process: None, dir: DataDir::new(None)? };
-        let mut attempt = 1;
-        loop {
-            zookeeper.port = free_port()?;
-            match zookeeper.launch().await {
-                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
-                done => return done.map(|()| zookeeper),
-            }
-        }
+        first_launch(ZooKeeper { port: 0, process: None, dir: DataDir::new(None)? }).await
+    }
+}
+
+impl Launch for ZooKeeper {
+    fn take_ports(&mut self) -> Result<()> {
+        self.port = free_port()?;
+        Ok(())
     }
 
     async fn launch(&mut self) -> Result<()> {
@@ -447,14 +461,14 @@ impl ClickHouseServer {
 
     /// Starts a server with its files in `dir` (kept), or in a temp dir.
     pub async fn start_in(dir: Option<&Path>) -> Result<ClickHouseServer> {
-        ClickHouseServer::unstarted(DataDir::new(dir)?).first_launch().await
+        first_launch(ClickHouseServer::unstarted(DataDir::new(dir)?)).await
     }
 
     /// Starts a server that also serves HTTPS on certificates of its own and asks every HTTPS
     /// client for a certificate of its CA (mutual TLS); [`Self::settings`] reach it there.
     pub async fn start_tls() -> Result<ClickHouseServer> {
         let tls = Some((0, TestCerts::generate()?));
-        ClickHouseServer { tls, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await
+        first_launch(ClickHouseServer { tls, ..ClickHouseServer::unstarted(DataDir::new(None)?) }).await
     }
 
     /// Starts the servers of [`CLUSTER`], `shards` shards of `replicas` replicas each (shard by
@@ -515,7 +529,7 @@ impl ClickHouseServer {
             };
             let member = Some(Member { tcp_port, config: format!("{remote_servers}{replication}") });
             starts.push(async move {
-                ClickHouseServer { member, ..ClickHouseServer::unstarted(DataDir::new(None)?) }.first_launch().await
+                first_launch(ClickHouseServer { member, ..ClickHouseServer::unstarted(DataDir::new(None)?) }).await
             });
         }
         let mut members = Vec::new();
@@ -537,26 +551,6 @@ impl ClickHouseServer {
     /// A server not yet launched, with its files in `dir`.
     fn unstarted(dir: DataDir) -> ClickHouseServer {
         ClickHouseServer { http_port: 0, tcp_port: 0, tls: None, member: None, process: None, dir }
-    }
-
-    /// Launches on free ports (a member keeps its TCP port), on others if one is taken before the
-    /// server binds it.
-    async fn first_launch(mut self) -> Result<ClickHouseServer> {
-        let mut attempt = 1;
-        loop {
-            self.http_port = free_port()?;
-            self.tcp_port = match &self.member {
-                Some(member) => member.tcp_port,
-                None => free_port()?,
-            };
-            if let Some((port, _)) = &mut self.tls {
-                *port = free_port()?;
-            }
-            match self.launch().await {
-                Err(e) if attempt < PORT_ATTEMPTS && port_taken(&e) => attempt += 1,
-                done => return done.map(|()| self),
-            }
-        }
     }
 
     /// Starts the server process (again, after [`Self::stop`]) on its ports, keeping its data.
@@ -689,8 +683,26 @@ impl ClickHouseServer {
     }
 }
 
+impl Launch for ClickHouseServer {
+    fn take_ports(&mut self) -> Result<()> {
+        self.http_port = free_port()?;
+        self.tcp_port = match &self.member {
+            Some(member) => member.tcp_port,
+            None => free_port()?,
+        };
+        if let Some((port, _)) = &mut self.tls {
+            *port = free_port()?;
+        }
+        Ok(())
+    }
+
+    async fn launch(&mut self) -> Result<()> {
+        ClickHouseServer::launch(self).await
+    }
+}
+
 /// The variables setting a store section's `url` and the `tls` files that are set.
-fn section_env(section: &str, url: String, tls: TlsSettings) -> Vec<(String, String)> {
+pub(crate) fn section_env(section: &str, url: String, tls: TlsSettings) -> Vec<(String, String)> {
     let files = [("CA_FILE", tls.ca_file), ("CERT_FILE", tls.cert_file), ("KEY_FILE", tls.key_file)];
     let tls = files
         .into_iter()

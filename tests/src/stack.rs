@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use crate::servers::DataDir;
 use runtime::redis::Connection;
 
-use crate::servers::{RedisSentinel, ZooKeeper, MASTER_NAME};
+use crate::servers::{section_env, RedisSentinel, ZooKeeper, MASTER_NAME};
 use crate::{io, ClickHouseServer, HarnessError, RedisServer, Result, ServiceProcess};
 
 /// How long loading may take before the stack is declared stuck.
@@ -87,15 +87,18 @@ fn redis_settings(redis: &RedisServer, failover: Option<&Failover>) -> RedisSett
     }
 }
 
-/// The `TICKBAR__REDIS__…` variables of [`redis_settings`].
-fn redis_env(redis: &RedisServer, failover: Option<&Failover>) -> Vec<(String, String)> {
-    let mut env = redis.env();
-    if let Some(failover) = failover {
-        let settings = redis_settings(redis, Some(failover));
-        let set = [("MODE", "sentinel".to_owned()), ("SENTINELS", failover.sentinel.url())]
-            .into_iter()
-            .chain([("MASTER_NAME", settings.master_name), ("WAIT_REPLICAS", settings.wait_replicas.to_string())]);
-        env.extend(set.map(|(key, value)| (format!("TICKBAR__REDIS__{key}"), value)));
+/// The `TICKBAR__REDIS__…` variables of `settings` (the URL, the TLS files and in sentinel mode
+/// what finds the master).
+fn redis_env(settings: RedisSettings) -> Vec<(String, String)> {
+    let mut env = section_env("REDIS", settings.url, settings.tls);
+    if settings.mode == RedisMode::Sentinel {
+        let sentinel = [
+            ("MODE", "sentinel".to_owned()),
+            ("SENTINELS", settings.sentinels.join(",")),
+            ("MASTER_NAME", settings.master_name),
+            ("WAIT_REPLICAS", settings.wait_replicas.to_string()),
+        ];
+        env.extend(sentinel.map(|(key, value)| (format!("TICKBAR__REDIS__{key}"), value)));
     }
     env
 }
@@ -178,7 +181,7 @@ impl WholeStack {
                 Some(Failover { sentinel: RedisSentinel::start(&redis).await?, replicas })
             }
         };
-        let redis_env = redis_env(&redis, failover.as_ref());
+        let redis_env = redis_env(redis_settings(&redis, failover.as_ref()));
         let spawn = |name: &str, log: String, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
