@@ -27,12 +27,17 @@ pub fn factors_table(database: &str) -> String {
 /// With one shard every name is the contract's. With more, each shard's keys carry the shard's
 /// hash tag (`ticks:{1}`, `tickbar:{1}:bars:…`), so one producer's commit touches one Redis Cluster
 /// slot; the history queues, the consumer's keys and the bar channels are shared by all shards.
+/// Laid out for Redis Cluster ([`Keys::for_cluster`]), shard keys carry their tag even with one
+/// shard, and the consumer's processing lists and fences carry their queue's name as theirs, so
+/// each of its scripts touches one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
     shards: u16,
-    /// The `{i}` hash tag of this shard's keys, when there is more than one shard.
+    /// The `{i}` hash tag of this shard's keys, when there is more than one shard or a cluster.
     tag: String,
+    /// Laid out for Redis Cluster.
+    cluster: bool,
 }
 
 impl Default for Keys {
@@ -50,7 +55,17 @@ impl Keys {
     /// The names of a deployment of `shards` producer shards, as seen from shard 0; the shared
     /// names are the same from every shard.
     pub fn sharded(prefix: impl Into<String>, shards: u16) -> Keys {
-        Keys { prefix: prefix.into(), shards: shards.max(1), tag: String::new() }.shard(0)
+        Keys { prefix: prefix.into(), shards: shards.max(1), tag: String::new(), cluster: false }.shard(0)
+    }
+
+    /// These names laid out for Redis Cluster (see [`Keys`]).
+    pub fn for_cluster(self) -> Keys {
+        Keys { cluster: true, ..self }.shard(0)
+    }
+
+    /// Whether the names are laid out for Redis Cluster, whose bars are published with `SPUBLISH`.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     /// How many producer shards the deployment has.
@@ -60,7 +75,7 @@ impl Keys {
 
     /// The names of shard `index` (0-based).
     pub fn shard(&self, index: u16) -> Keys {
-        let tag = if self.shards > 1 { format!(":{{{index}}}") } else { String::new() };
+        let tag = if self.shards > 1 || self.cluster { format!(":{{{index}}}") } else { String::new() };
         Keys { tag, ..self.clone() }
     }
 
@@ -105,12 +120,32 @@ impl Keys {
 
     /// Where consumer worker `slot` of `period` parks its batch until the INSERT has succeeded.
     pub fn history_processing(&self, period: Period, slot: usize) -> String {
-        self.key(format_args!("historical_bar_data_{period}min:processing:{slot}"))
+        format!("{}:processing:{slot}", self.beside(self.history_queue(period)))
     }
 
     /// A `SCAN MATCH` pattern for every worker's [`Self::history_processing`] list of `period`.
     pub fn history_processing_pattern(&self, period: Period) -> String {
-        format!("{}historical_bar_data_{period}min:processing:*", glob_escape(&self.prefix))
+        format!("{}:processing:*", glob_escape(&self.beside(self.history_queue(period))))
+    }
+
+    /// `queue` as the head of the consumer's keys beside it: in a cluster, as their hash tag
+    /// (`{historical_bar_data_1min}`, the slot of the queue itself).
+    fn beside(&self, queue: String) -> String {
+        if self.cluster {
+            format!("{{{queue}}}")
+        } else {
+            queue
+        }
+    }
+
+    /// The key the consumer's scripts on `queue` check the drain lock's token in: the lock itself,
+    /// or in a cluster a copy in the queue's slot that the lock's holder writes when it takes it.
+    pub fn drain_fence(&self, queue: &str) -> String {
+        if self.cluster {
+            format!("{}:drain-fence", self.beside(queue.to_owned()))
+        } else {
+            self.drain_lock()
+        }
     }
 
     /// The list `producer import-factors` pushes adjustment factors to, for the consumer.
@@ -120,7 +155,7 @@ impl Keys {
 
     /// Where the consumer parks a batch of factors until the INSERT has succeeded.
     pub fn factor_processing(&self) -> String {
-        self.key(format_args!("historical_adj_factors:processing"))
+        format!("{}:processing", self.beside(self.factor_queue()))
     }
 
     /// The list unusable history items go to (contract: `historical_bar_data_dead`).
@@ -278,5 +313,23 @@ mod tests {
         assert_eq!(keys.each_shard().map(|k| k.tick_stream()).collect::<Vec<_>>(), ["p:ticks:{0}", "p:ticks:{1}"]);
         let mine = keys.of(sym).tick_stream();
         assert_eq!(mine, format!("p:ticks:{{{}}}", crate::shard::shard_of(sym, 2)));
+    }
+
+    #[test]
+    fn in_a_cluster_every_key_one_script_touches_shares_its_hash_tag() {
+        let day = "2026-11-20".parse().unwrap();
+        let single = Keys::new("p:").for_cluster();
+        assert!(single.is_cluster() && !Keys::new("p:").is_cluster());
+        assert_eq!(single.tick_stream(), "p:ticks:{0}", "tagged even with one shard");
+        assert_eq!(single.forming_bars(day, Period::M1), "p:tickbar:{0}:forming:2026-11-20:1");
+        assert_eq!(single.history_queue(Period::M5), "p:historical_bar_data_5min", "the contract's name");
+        assert_eq!(single.history_processing(Period::M5, 2), "{p:historical_bar_data_5min}:processing:2");
+        assert_eq!(single.history_processing_pattern(Period::M5), "{p:historical_bar_data_5min}:processing:*");
+        assert_eq!(single.factor_processing(), "{p:historical_adj_factors}:processing");
+        let queue = single.history_queue(Period::M5);
+        assert_eq!(single.drain_fence(&queue), "{p:historical_bar_data_5min}:drain-fence");
+        assert_eq!(Keys::new("p:").drain_fence(&queue), "p:tickbar:consumer:drain-lock", "else the lock itself");
+        assert_eq!(Keys::new("p:").history_processing(Period::M5, 2), "p:historical_bar_data_5min:processing:2");
+        assert_eq!(Keys::sharded("p:", 2).for_cluster().shard(1).days_held(), "p:tickbar:{1}:days");
     }
 }

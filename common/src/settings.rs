@@ -25,8 +25,11 @@ pub struct RedisSettings {
     pub shards: u16,
     /// `standalone`: the server at `url`; `sentinel`: the master that `sentinels` name
     /// `master_name`, followed through failovers (`url` still gives the scheme, user, password
-    /// and database).
+    /// and database); `cluster`: the Redis Cluster that `url` and `nodes` belong to.
     pub mode: RedisMode,
+    /// Cluster mode: further nodes to learn the cluster from when `url`'s does not answer,
+    /// `redis://host:port` (`rediss://` with `[redis.tls]`).
+    pub nodes: Vec<String>,
     /// Sentinel mode: the Sentinels, `redis://host:26379` (`rediss://` with `[redis.tls]`), asked
     /// in turn for the master's address.
     pub sentinels: Vec<String>,
@@ -46,6 +49,7 @@ pub enum RedisMode {
     #[default]
     Standalone,
     Sentinel,
+    Cluster,
 }
 
 impl Default for RedisSettings {
@@ -56,6 +60,7 @@ impl Default for RedisSettings {
             tls: TlsSettings::default(),
             shards: 1,
             mode: RedisMode::Standalone,
+            nodes: Vec::new(),
             sentinels: Vec::new(),
             master_name: "tickbar".into(),
             wait_replicas: 0,
@@ -65,9 +70,15 @@ impl Default for RedisSettings {
 }
 
 impl RedisSettings {
-    /// The deployment's key names (seen from shard 0; [`Keys::shard`] picks another).
+    /// The deployment's key names (seen from shard 0; [`Keys::shard`] picks another), laid out
+    /// for Redis Cluster in cluster mode.
     pub fn keys(&self) -> Keys {
-        Keys::sharded(self.key_prefix.clone(), self.shards)
+        let keys = Keys::sharded(self.key_prefix.clone(), self.shards);
+        if self.mode == RedisMode::Cluster {
+            keys.for_cluster()
+        } else {
+            keys
+        }
     }
 
     /// Whether the settings make sense together; the message names the settings at fault.
@@ -77,6 +88,11 @@ impl RedisSettings {
         }
         if self.mode == RedisMode::Sentinel && (self.sentinels.is_empty() || self.master_name.is_empty()) {
             return Err("redis.mode = \"sentinel\" needs redis.sentinels and redis.master_name".into());
+        }
+        if self.mode == RedisMode::Cluster && self.wait_replicas > 0 {
+            return Err("redis.wait_replicas is for standalone and sentinel mode: a Redis Cluster's writes are \
+                        acknowledged by each node's own replicas, which WAIT on one connection cannot see"
+                .into());
         }
         Ok(())
     }

@@ -84,6 +84,7 @@ impl Drain {
     async fn drain_while_held(&self, con: &Connection, stop: &watch::Receiver<bool>) -> Result<()> {
         self.marks.forget();
         let work = async {
+            self.queues.claim_fences(&mut con.clone()).await?;
             let leftovers = self.queues.leftovers(&mut con.clone()).await?;
             if !leftovers.is_empty() {
                 tracing::info!(?leftovers, "finishing batches left by more workers than configured");
@@ -213,7 +214,7 @@ impl Drain {
             self.history.insert_factors(&rows).await?;
             self.monitor.set_up(Store::ClickHouse);
         }
-        self.queues.done_in(con, &processing, &dead, &[]).await?;
+        self.queues.done_in(con, &queue, &processing, &dead, &[]).await?;
         tracing::info!(written = rows.len(), refused = dead.len(), "adjustment factors written");
         Ok(true)
     }

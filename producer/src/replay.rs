@@ -187,12 +187,12 @@ struct Symbolled {
     symbol: String,
 }
 
-/// Writes entries in pipelines, one stream per shard, waiting when tick time says the next one
-/// is not due yet.
+/// Writes entries in pipelines, one stream per shard and one pipeline per stream (its slot of a
+/// cluster), waiting when tick time says the next one is not due yet.
 struct Sender {
     streams: Vec<String>,
     speed: f64,
-    pipe: redis::Pipeline,
+    pipes: Vec<redis::Pipeline>,
     queued: usize,
     sent: u64,
     origin: Option<(i64, Instant)>,
@@ -200,7 +200,8 @@ struct Sender {
 
 impl Sender {
     fn new(streams: Vec<String>, speed: f64) -> Sender {
-        Sender { streams, speed, pipe: redis::pipe(), queued: 0, sent: 0, origin: None }
+        let pipes = streams.iter().map(|_| redis::pipe()).collect();
+        Sender { streams, speed, pipes, queued: 0, sent: 0, origin: None }
     }
 
     async fn push(&mut self, con: &mut Connection, entry: Outgoing) -> Result<()> {
@@ -217,7 +218,7 @@ impl Sender {
             n => split(entry, n as u16),
         };
         for (shard, part) in parts {
-            self.pipe
+            self.pipes[usize::from(shard)]
                 .cmd("XADD")
                 .arg(&self.streams[usize::from(shard)])
                 .arg("*")
@@ -234,11 +235,13 @@ impl Sender {
 
     async fn flush(&mut self, con: &mut Connection) -> Result<()> {
         if self.queued > 0 {
-            self.pipe.query_async::<()>(con).await?;
+            for pipe in self.pipes.iter_mut().filter(|p| p.cmd_iter().next().is_some()) {
+                pipe.query_async::<()>(con).await?;
+                pipe.clear();
+            }
             con.replicated().await?;
             self.sent += self.queued as u64;
             self.queued = 0;
-            self.pipe.clear();
         }
         Ok(())
     }

@@ -177,7 +177,7 @@ impl Store {
                 .arg("ENTRIESREAD")
                 .arg(commit.entries_read);
         }
-        write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
+        let sharded = write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
         for d in &commit.dead {
             let id = d.id.to_string();
             let fields: [(&str, &[u8]); 5] = [
@@ -213,6 +213,7 @@ impl Store {
         let landed: Option<()> = pipe.query_async(&mut self.con).await?;
         landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))?;
         self.con.replicated().await?;
+        runtime::redis::publish_sharded(&self.con, sharded).await;
         Ok(())
     }
 
@@ -229,13 +230,16 @@ impl Store {
 }
 
 /// Writes bar events as the producer commits them (the test harness writes same-day bars with it
-/// too). Closed and amended bars replace their frame in the day's sorted set and are published;
+/// too). Closed and amended bars replace their frame in the day's sorted set and are published
+/// (in the transaction; in a cluster, whose channels lie in other slots, the messages are
+/// returned to publish with `SPUBLISH` after it);
 /// forming bars go to the day's hash, and leave it when they close without a successor: the
 /// hash holds each symbol's forming bar as of the step's end, wherever steps were cut. Every
 /// symbol with a bar joins the day's symbol set, and every (period, symbol) whose closed bars
 /// changed takes `version` (a microsecond of the wall clock, unique to the commit) in the day's
 /// versions, which the query API's cache is checked against.
-pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], version: u64) {
+pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], version: u64) -> Vec<(String, String)> {
+    let mut sharded = Vec::new();
     let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
     let mut changed: BTreeMap<NaiveDate, BTreeSet<String>> = BTreeMap::new();
     let mut days = BTreeSet::new();
@@ -258,7 +262,12 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], 
         let score = e.bar.frame.epoch_seconds();
         pipe.zrembyscore(&key, score, score).ignore();
         pipe.zadd(&key, &json, score).ignore();
-        pipe.publish(keys.bar_channel(e.period, e.bar.symbol), &json).ignore();
+        let channel = keys.bar_channel(e.period, e.bar.symbol);
+        if keys.is_cluster() {
+            sharded.push((channel, json));
+        } else {
+            pipe.publish(channel, &json).ignore();
+        }
     }
     let mut by_hash: BTreeMap<(NaiveDate, Period), FormingHash> = BTreeMap::new();
     for ((day, period, symbol), bar) in forming {
@@ -288,6 +297,7 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], 
     if !days.is_empty() {
         pipe.sadd(keys.days_held(), days).ignore();
     }
+    sharded
 }
 
 /// What one step writes to one forming-bar hash: the symbols' bars set, the symbols removed.

@@ -5,53 +5,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use harness::http::Events;
 use redis::AsyncCommands;
 use support::ApiStores;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 const BAR: &str = r#"{"symbol":"600519.SH","frame":"2026-11-20T09:31:00+08:00","open":1650,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":198612345.5}"#;
-
-/// An open event stream, past its response headers.
-struct Events(BufReader<TcpStream>);
-
-impl Events {
-    async fn open(port: u16, path: &str) -> Events {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await.unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut status = String::new();
-        reader.read_line(&mut status).await.unwrap();
-        assert!(status.contains(" 200 "), "{status}");
-        let mut line = String::new();
-        while line != "\r\n" {
-            line.clear();
-            reader.read_line(&mut line).await.unwrap();
-        }
-        Events(reader)
-    }
-
-    /// The next event's name and data, skipping keep-alive comments and chunk framing.
-    async fn next(&mut self) -> (String, String) {
-        let (mut event, mut data) = (String::new(), String::new());
-        let read = async {
-            loop {
-                let mut line = String::new();
-                assert!(self.0.read_line(&mut line).await.unwrap() > 0, "the stream ended");
-                let line = line.trim_end();
-                if let Some(name) = line.strip_prefix("event: ").or(line.strip_prefix("event:")) {
-                    event = name.to_owned();
-                } else if let Some(d) = line.strip_prefix("data: ").or(line.strip_prefix("data:")) {
-                    data = d.to_owned();
-                } else if line.is_empty() && !event.is_empty() {
-                    return;
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), read).await.expect("an event within 10 s");
-        (event, data)
-    }
-}
 
 async fn subscribers(con: &mut redis::aio::MultiplexedConnection, channels: &[&str]) -> Vec<u64> {
     let reply: Vec<redis::Value> = redis::cmd("PUBSUB").arg("NUMSUB").arg(channels).query_async(con).await.unwrap();

@@ -149,6 +149,7 @@ pub fn load_settings<T: DeserializeOwned + serde::Serialize + Default>(file: Opt
         .list_separator(",")
         .with_list_parse_key("bars.periods")
         .with_list_parse_key("redis.sentinels")
+        .with_list_parse_key("redis.nodes")
         .with_list_parse_key("api.cors_origins");
     let mut table: config::Map<String, config::Value> = builder.add_source(env).build()?.try_deserialize()?;
     let own = serde_json::to_value(T::default()).expect("settings serialize");

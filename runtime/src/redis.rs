@@ -1,6 +1,7 @@
 //! The Redis connection every service uses (lazy, reconnecting, with bounded waits; in sentinel
-//! mode it follows the master through failovers), the replicas' acknowledgement of writes, and the
-//! reads more than one service makes.
+//! mode it follows the master through failovers; in cluster mode it routes each command to the
+//! node of its slot), the replicas' acknowledgement of writes, and the reads and scans more than
+//! one service makes.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -11,10 +12,13 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use common::keys::Keys;
 use common::settings::{RedisMode, RedisSettings};
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{AsyncPushSender, ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{
-    Client, ClientTlsConfig, Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
-    RedisResult, TlsCertificates, Value,
+    Client, ClientTlsConfig, Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError,
+    RedisFuture, RedisResult, TlsCertificates, Value,
 };
 
 use crate::ops::Metrics;
@@ -29,6 +33,10 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 static MOVES: AtomicU64 = AtomicU64::new(0);
 /// WAITs that found fewer replicas than `redis.wait_replicas` (`tickbar_redis_wait_short_total`).
 static SHORT_WAITS: AtomicU64 = AtomicU64::new(0);
+/// Sharded publications that failed after their commit (`tickbar_redis_publish_failed_total`).
+static UNPUBLISHED: AtomicU64 = AtomicU64::new(0);
+/// Channels published to at once by [`publish_sharded`].
+const PUBLISHING: usize = 64;
 
 /// Writes this process's Redis figures, which every service's `/metrics` carries.
 pub fn metrics(m: &mut Metrics) {
@@ -36,6 +44,33 @@ pub fn metrics(m: &mut Metrics) {
     m.counter("tickbar_redis_master_moves_total", help, &[], MOVES.load(Ordering::Relaxed));
     let help = "Writes whose WAIT found fewer replicas than redis.wait_replicas: a failover then could lose them.";
     m.counter("tickbar_redis_wait_short_total", help, &[], SHORT_WAITS.load(Ordering::Relaxed));
+    let help = "Messages SPUBLISH failed to send after their bars were stored (cluster mode); subscribers missed them.";
+    m.counter("tickbar_redis_publish_failed_total", help, &[], UNPUBLISHED.load(Ordering::Relaxed));
+}
+
+/// Publishes each `(channel, message)` with `SPUBLISH` (sharded pub/sub, each channel on its
+/// slot's node): a channel's messages in order, up to [`PUBLISHING`] channels at once. A failure
+/// is logged and counted, not returned: the bars were stored before, and a subscriber that
+/// missed a message reads them.
+pub async fn publish_sharded(con: &Connection, messages: Vec<(String, String)>) {
+    let mut by_channel: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for (channel, message) in messages {
+        by_channel.entry(channel).or_default().push(message);
+    }
+    let sends = by_channel.into_iter().map(|(channel, messages)| {
+        let mut con = con.clone();
+        async move {
+            for (sent, message) in messages.iter().enumerate() {
+                let published = redis::cmd("SPUBLISH").arg(&channel).arg(message).query_async::<i64>(&mut con).await;
+                if let Err(e) = published {
+                    UNPUBLISHED.fetch_add((messages.len() - sent) as u64, Ordering::Relaxed);
+                    tracing::warn!(%channel, error = %e, "redis: bars stored but not published");
+                    return;
+                }
+            }
+        }
+    });
+    futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(sends), PUBLISHING, |send| send).await;
 }
 
 /// A client of `[redis]`'s URL: `redis://` in clear, `rediss://` over TLS trusting `[redis.tls]`'s
@@ -49,8 +84,6 @@ pub fn client(settings: &RedisSettings) -> RedisResult<Client> {
 
 /// A client of `url` with `[redis.tls]`, at `(host, port)` instead of the URL's own when given.
 fn client_at(url: &str, settings: &RedisSettings, at: Option<(String, u16)>) -> RedisResult<Client> {
-    let pem = Pem::read("redis", &settings.tls)
-        .map_err(|e| RedisError::from((ErrorKind::InvalidClientConfig, "TLS settings", e.to_string())))?;
     let mut info = url.into_connection_info()?;
     if let Some((host, port)) = at {
         let addr = match info.addr() {
@@ -61,18 +94,48 @@ fn client_at(url: &str, settings: &RedisSettings, at: Option<(String, u16)>) -> 
         };
         info = info.set_addr(addr);
     }
+    match certificates(settings)? {
+        None => Client::open(info),
+        Some(certificates) => Client::build_with_tls(info, certificates),
+    }
+}
+
+/// `[redis.tls]`'s CA and client certificate, `None` when none is set.
+fn certificates(settings: &RedisSettings) -> RedisResult<Option<TlsCertificates>> {
+    let pem = Pem::read("redis", &settings.tls)
+        .map_err(|e| RedisError::from((ErrorKind::InvalidClientConfig, "TLS settings", e.to_string())))?;
     if pem.is_empty() {
-        return Client::open(info);
+        return Ok(None);
     }
     let client_tls = pem.identity.map(|(client_cert, client_key)| ClientTlsConfig { client_cert, client_key });
-    Client::build_with_tls(info, TlsCertificates { client_tls, root_cert: pem.ca })
+    Ok(Some(TlsCertificates { client_tls, root_cert: pem.ca }))
+}
+
+/// The cluster `redis.url` and `redis.nodes` belong to, each command waiting at most 2 s for a
+/// connection and 30 s for its answer; with `push`, over RESP3 with pushed messages (sharded
+/// pub/sub) sent there.
+pub fn cluster(settings: &RedisSettings, push: Option<impl AsyncPushSender>) -> RedisResult<ClusterConnection> {
+    let nodes = std::iter::once(&settings.url).chain(&settings.nodes);
+    let mut builder = ClusterClient::builder(nodes.map(String::as_str));
+    if let Some(certificates) = certificates(settings)? {
+        builder = builder.certs(certificates);
+    }
+    let mut config = ClusterConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_secs(30));
+    if let Some(push) = push {
+        builder = builder.use_protocol(ProtocolVersion::RESP3);
+        config = config.set_push_sender(push);
+    }
+    Ok(builder.build()?.get_pending_async_connection_with_config(config))
 }
 
 /// A client of the master: `[redis]`'s URL, or in sentinel mode that URL's scheme, user, password
-/// and database at the address the first Sentinel to answer gives for `redis.master_name`.
+/// and database at the address the first Sentinel to answer gives for `redis.master_name`. In
+/// cluster mode, the node at `[redis]`'s URL: see [`cluster`] for the whole cluster.
 pub async fn master_client(settings: &RedisSettings) -> RedisResult<Client> {
     match settings.mode {
-        RedisMode::Standalone => client(settings),
+        RedisMode::Standalone | RedisMode::Cluster => client(settings),
         RedisMode::Sentinel => client_at(&settings.url, settings, Some(master_address(settings, &mut None).await?)),
     }
 }
@@ -141,11 +204,13 @@ pub struct Connection {
     wait: (u16, u64),
 }
 
-/// The server a [`Connection`] talks to: the one at `redis.url`, or the master the Sentinels name.
+/// The server a [`Connection`] talks to: the one at `redis.url`, the master the Sentinels name, or
+/// the node of each command's slot in a cluster.
 #[derive(Clone)]
 enum Link {
     Direct(ConnectionManager),
     Sentinel(Arc<Followed>),
+    Cluster(ClusterConnection),
 }
 
 /// The sentinel-mode connection: the master's address and a connection to it, once known.
@@ -171,6 +236,7 @@ pub fn connect(settings: &RedisSettings) -> RedisResult<Connection> {
                 (Mutex::new(None), tokio::sync::Mutex::new((None, None)), AtomicBool::new(false));
             Link::Sentinel(Arc::new(Followed { settings: settings.clone(), db, current, watching, asked }))
         }
+        RedisMode::Cluster => Link::Cluster(cluster(settings, None::<tokio::sync::mpsc::UnboundedSender<_>>)?),
     };
     Ok(Connection { link, wait: (settings.wait_replicas, settings.wait_timeout_ms) })
 }
@@ -295,6 +361,7 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match &mut self.link {
             Link::Direct(con) => con.req_packed_command(cmd),
+            Link::Cluster(con) => con.req_packed_command(cmd),
             Link::Sentinel(followed) => {
                 Box::pin(async move { followed.send(|mut con| async move { con.req_packed_command(cmd).await }).await })
             }
@@ -309,6 +376,7 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match &mut self.link {
             Link::Direct(con) => con.req_packed_commands(pipe, offset, count),
+            Link::Cluster(con) => con.req_packed_commands(pipe, offset, count),
             Link::Sentinel(followed) => Box::pin(async move {
                 followed.send(|mut con| async move { con.req_packed_commands(pipe, offset, count).await }).await
             }),
@@ -318,17 +386,44 @@ impl ConnectionLike for Connection {
     fn get_db(&self) -> i64 {
         match &self.link {
             Link::Direct(con) => con.get_db(),
+            Link::Cluster(con) => con.get_db(),
             Link::Sentinel(followed) => followed.db,
+        }
+    }
+}
+
+impl Connection {
+    /// Every key matching `pattern` that lies in the slot of `near` (in a cluster, where the keys
+    /// a pattern names share `near`'s hash tag, only that slot's node is scanned); every key
+    /// matching it elsewhere.
+    pub async fn scan(&mut self, near: &str, pattern: &str) -> RedisResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+            let (next, found): (u64, Vec<String>) = match &mut self.link {
+                Link::Cluster(con) => {
+                    let node = SingleNodeRoutingInfo::SpecificNode(Route::with_key(near, SlotAddr::Master));
+                    redis::from_redis_value(con.route_command(scan, RoutingInfo::SingleNode(node)).await?)?
+                }
+                _ => scan.query_async(self).await?,
+            };
+            keys.extend(found);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
         }
     }
 }
 
 /// The trading days Redis holds same-day bars for, as the producers of every shard record them.
 pub async fn days_held(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<BTreeSet<NaiveDate>> {
-    let mut pipe = redis::pipe();
-    keys.each_shard().for_each(|shard| {
-        pipe.smembers(shard.days_held());
-    });
-    let days: Vec<Vec<String>> = pipe.query_async(con).await?;
-    Ok(days.iter().flatten().filter_map(|d| d.parse().ok()).collect())
+    let mut days = BTreeSet::new();
+    for shard in keys.each_shard() {
+        let held: Vec<String> = redis::cmd("SMEMBERS").arg(shard.days_held()).query_async(con).await?;
+        days.extend(held.iter().filter_map(|d| d.parse::<NaiveDate>().ok()));
+    }
+    Ok(days)
 }

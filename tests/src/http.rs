@@ -1,4 +1,10 @@
-//! A minimal HTTP/1.1 client for the tests: one request per connection, the answer read whole.
+//! A minimal HTTP/1.1 client for the tests: one request per connection, the answer read whole,
+//! or an endless event stream read event by event.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 /// An HTTP answer: status, the header block and the body (as text, and as the bytes it was).
 #[derive(Debug, Clone, Default)]
@@ -47,4 +53,46 @@ pub async fn http_request(port: u16, path: &str, headers: &[(&str, &str)]) -> Ht
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
     let r = http_request(port, path, &[]).await;
     (r.status, r.body)
+}
+
+/// An open event stream, past its response headers.
+pub struct Events(BufReader<TcpStream>);
+
+impl Events {
+    /// Opens `path` on the server at `port`; the answer must be 200.
+    pub async fn open(port: u16, path: &str) -> Events {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await.unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut status = String::new();
+        reader.read_line(&mut status).await.unwrap();
+        assert!(status.contains(" 200 "), "{status}");
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            reader.read_line(&mut line).await.unwrap();
+        }
+        Events(reader)
+    }
+
+    /// The next event's name and data, skipping keep-alive comments and chunk framing.
+    pub async fn next(&mut self) -> (String, String) {
+        let (mut event, mut data) = (String::new(), String::new());
+        let read = async {
+            loop {
+                let mut line = String::new();
+                assert!(self.0.read_line(&mut line).await.unwrap() > 0, "the stream ended");
+                let line = line.trim_end();
+                if let Some(name) = line.strip_prefix("event: ").or(line.strip_prefix("event:")) {
+                    event = name.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ").or(line.strip_prefix("data:")) {
+                    data = d.to_owned();
+                } else if line.is_empty() && !event.is_empty() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read).await.expect("an event within 10 s");
+        (event, data)
+    }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::settings::{ClickHouseSettings, RedisSettings, TlsSettings};
+use common::settings::{ClickHouseSettings, RedisMode, RedisSettings, TlsSettings};
 use tempfile::TempDir;
 
 use crate::certs::TestCerts;
@@ -112,6 +112,8 @@ pub struct RedisServer {
     tls: Option<TestCerts>,
     /// A replica of the server on this port.
     replica_of: Option<u16>,
+    /// A Redis Cluster node, with its cluster bus on this port.
+    bus: Option<u16>,
     process: Option<Guard>,
     dir: DataDir,
 }
@@ -150,7 +152,7 @@ impl RedisServer {
 
     /// A server not yet launched, with its files in `dir`, in clear, keeping nothing on disk.
     fn unstarted(dir: DataDir) -> RedisServer {
-        RedisServer { port: 0, aof: false, tls: None, replica_of: None, process: None, dir }
+        RedisServer { port: 0, aof: false, tls: None, replica_of: None, bus: None, process: None, dir }
     }
 
     /// Starts a server that speaks only TLS, on certificates of its own: mutual TLS (clients
@@ -173,11 +175,20 @@ impl RedisServer {
         let aof: &[&str] =
             if self.aof { &["--appendonly", "yes", "--appendfsync", "always"] } else { &["--appendonly", "no"] };
         let replica = self.replica_of.map(|port| vec!["--replicaof".to_owned(), "127.0.0.1".into(), port.to_string()]);
+        let cluster = self.bus.map(|bus| {
+            let config = self.dir.path().join("nodes.conf").display().to_string();
+            ["--cluster-enabled", "yes", "--cluster-port", &bus.to_string(), "--cluster-config-file", &config]
+                .into_iter()
+                .chain(["--cluster-node-timeout", "2000"])
+                .map(String::from)
+                .collect::<Vec<_>>()
+        });
         let child = Command::new(binary)
             .args(self.listen())
             .args(["--bind", "127.0.0.1", "--save", ""])
             .args(aof)
             .args(replica.unwrap_or_default())
+            .args(cluster.unwrap_or_default())
             .arg("--dir")
             .arg(self.dir.path())
             .arg("--logfile")
@@ -265,11 +276,74 @@ impl RedisServer {
 impl Launch for RedisServer {
     fn take_ports(&mut self) -> Result<()> {
         self.port = free_port()?;
+        if self.bus.is_some() {
+            self.bus = Some(free_port()?);
+        }
         Ok(())
     }
 
     async fn launch(&mut self) -> Result<()> {
         RedisServer::launch(self).await
+    }
+}
+
+/// A private Redis Cluster of masters without replicas, the slots shared out evenly; the first
+/// master is the stack's [`RedisServer`], the others are kept here.
+pub struct RedisCluster {
+    pub others: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` cluster nodes, gives each an even range of the 16384 slots, introduces
+    /// them (`CLUSTER MEET`) and waits until every node reports the cluster `ok`.
+    pub async fn start(masters: u16) -> Result<(RedisServer, RedisCluster)> {
+        let mut nodes = Vec::new();
+        for _ in 0..masters.max(1) {
+            let node = RedisServer { bus: Some(0), ..RedisServer::unstarted(DataDir::new(None)?) };
+            nodes.push(first_launch(node).await?);
+        }
+        let failed = |e: redis::RedisError| HarnessError::Store(e.to_string());
+        let slots = 16384 / u32::from(masters.max(1));
+        let count = nodes.len() as u32;
+        for (i, node) in (0..).zip(&nodes) {
+            let (first, last) = (i * slots, if i + 1 == count { 16383 } else { (i + 1) * slots - 1 });
+            let mut con = node.connect().await?;
+            redis::cmd("CLUSTER")
+                .arg("ADDSLOTSRANGE")
+                .arg(first)
+                .arg(last)
+                .query_async::<()>(&mut con)
+                .await
+                .map_err(failed)?;
+        }
+        let mut con = nodes[0].connect().await?;
+        for node in &nodes[1..] {
+            let meet = redis::cmd("CLUSTER").arg("MEET").arg("127.0.0.1").arg(node.port).arg(node.bus).clone();
+            meet.query_async::<()>(&mut con).await.map_err(failed)?;
+        }
+        for node in &mut nodes {
+            let con = node.connect().await?;
+            let log = node.dir.path().join("redis.log");
+            let process = node.process.as_mut().expect("a launched server has its process");
+            wait_until("the redis cluster", Duration::from_secs(30), &log, process, || {
+                let mut con = con.clone();
+                async move {
+                    let info: String =
+                        redis::cmd("CLUSTER").arg("INFO").query_async(&mut con).await.unwrap_or_default();
+                    info.lines().any(|l| l.trim() == "cluster_state:ok")
+                        && info.lines().any(|l| l.trim() == format!("cluster_known_nodes:{count}"))
+                }
+            })
+            .await?;
+        }
+        let first = nodes.remove(0);
+        Ok((first, RedisCluster { others: nodes }))
+    }
+
+    /// `[redis]` of a service of the cluster whose first master is `first`.
+    pub fn settings(&self, first: &RedisServer) -> RedisSettings {
+        let nodes = self.others.iter().map(RedisServer::url).collect();
+        RedisSettings { mode: RedisMode::Cluster, nodes, ..first.settings() }
     }
 }
 

@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use crate::servers::DataDir;
 use runtime::redis::Connection;
 
-use crate::servers::{section_env, RedisSentinel, ZooKeeper, MASTER_NAME};
+use crate::servers::{section_env, RedisCluster, RedisSentinel, ZooKeeper, MASTER_NAME};
 use crate::{io, ClickHouseServer, HarnessError, RedisServer, Result, ServiceProcess};
 
 /// How long loading may take before the stack is declared stuck.
@@ -60,11 +60,20 @@ pub struct Scale {
     /// Redis as a master with two replicas and a Sentinel (`redis.mode = "sentinel"`), every write
     /// waiting for a replica (`redis.wait_replicas = 1`), so one stays to wait for after a failover.
     pub sentinel: bool,
+    /// Redis as a cluster of this many masters (`redis.mode = "cluster"`); 0: a single server.
+    pub redis_masters: u16,
 }
 
 impl Default for Scale {
     fn default() -> Self {
-        Scale { shards: 1, standbys: false, clickhouse_shards: 1, clickhouse_replicas: 1, sentinel: false }
+        Scale {
+            shards: 1,
+            standbys: false,
+            clickhouse_shards: 1,
+            clickhouse_replicas: 1,
+            sentinel: false,
+            redis_masters: 0,
+        }
     }
 }
 
@@ -74,9 +83,12 @@ pub struct Failover {
     pub sentinel: RedisSentinel,
 }
 
-/// `[redis]` of the stack's services: the server, or in sentinel mode the master the Sentinel
-/// names, each write waiting for the replica.
-fn redis_settings(redis: &RedisServer, failover: Option<&Failover>) -> RedisSettings {
+/// `[redis]` of the stack's services: the server, in sentinel mode the master the Sentinel names
+/// (each write waiting for the replica), in cluster mode the cluster.
+fn redis_settings(redis: &RedisServer, failover: Option<&Failover>, cluster: Option<&RedisCluster>) -> RedisSettings {
+    if let Some(cluster) = cluster {
+        return cluster.settings(redis);
+    }
     let Some(failover) = failover else { return redis.settings() };
     RedisSettings {
         mode: RedisMode::Sentinel,
@@ -87,19 +99,21 @@ fn redis_settings(redis: &RedisServer, failover: Option<&Failover>) -> RedisSett
     }
 }
 
-/// The `TICKBAR__REDIS__…` variables of `settings` (the URL, the TLS files and in sentinel mode
-/// what finds the master).
+/// The `TICKBAR__REDIS__…` variables of `settings` (the URL, the TLS files and in sentinel or
+/// cluster mode what finds the master or the nodes).
 fn redis_env(settings: RedisSettings) -> Vec<(String, String)> {
     let mut env = section_env("REDIS", settings.url, settings.tls);
-    if settings.mode == RedisMode::Sentinel {
-        let sentinel = [
+    let mode = match settings.mode {
+        RedisMode::Standalone => vec![],
+        RedisMode::Sentinel => vec![
             ("MODE", "sentinel".to_owned()),
             ("SENTINELS", settings.sentinels.join(",")),
             ("MASTER_NAME", settings.master_name),
             ("WAIT_REPLICAS", settings.wait_replicas.to_string()),
-        ];
-        env.extend(sentinel.map(|(key, value)| (format!("TICKBAR__REDIS__{key}"), value)));
-    }
+        ],
+        RedisMode::Cluster => vec![("MODE", "cluster".to_owned()), ("NODES", settings.nodes.join(","))],
+    };
+    env.extend(mode.into_iter().map(|(key, value)| (format!("TICKBAR__REDIS__{key}"), value)));
     env
 }
 
@@ -141,6 +155,8 @@ pub struct WholeStack {
     pub redis: RedisServer,
     /// In sentinel mode, the replica and the Sentinel.
     pub failover: Option<Failover>,
+    /// In cluster mode, the masters beside [`Self::redis`].
+    pub cluster: Option<RedisCluster>,
     /// The ClickHouse server, or the cluster's servers shard by shard.
     pub clickhouse: Vec<ClickHouseServer>,
     /// The ZooKeeper of ClickHouse replicas, kept while they run.
@@ -150,6 +166,8 @@ pub struct WholeStack {
     /// The test's own connection, following a failover as the services do.
     con: Connection,
     redis_env: Vec<(String, String)>,
+    /// The names the services use.
+    pub keys: Keys,
     scale: Scale,
 }
 
@@ -161,6 +179,7 @@ impl WholeStack {
         let logs = work.path().join("logs");
         std::fs::create_dir_all(&logs).map_err(io(logs.display().to_string()))?;
         let scale = options.scale;
+        let mut redis_cluster = None;
         let (redis, (clickhouse, zookeeper)) = if options.tls {
             let (redis, clickhouse) = tokio::try_join!(RedisServer::start_tls(), ClickHouseServer::start_tls())?;
             (redis, (vec![clickhouse], None))
@@ -168,6 +187,10 @@ impl WholeStack {
             let (shards, replicas) = (scale.clickhouse_shards.into(), scale.clickhouse_replicas.into());
             let cluster = ClickHouseServer::start_cluster(shards, replicas, "tickbar");
             tokio::try_join!(RedisServer::start_in(None), cluster)?
+        } else if scale.redis_masters > 0 {
+            let (first, cluster) = RedisCluster::start(scale.redis_masters).await?;
+            redis_cluster = Some(cluster);
+            (first, (vec![ClickHouseServer::start_in(options.dir).await?], None))
         } else {
             let (redis, clickhouse) = crate::start_stores(options.dir).await?;
             (redis, (vec![clickhouse], None))
@@ -181,7 +204,8 @@ impl WholeStack {
                 Some(Failover { sentinel: RedisSentinel::start(&redis).await?, replicas })
             }
         };
-        let redis_env = redis_env(redis_settings(&redis, failover.as_ref()));
+        let settings = redis_settings(&redis, failover.as_ref(), redis_cluster.as_ref());
+        let redis_env = redis_env(settings.clone());
         let spawn = |name: &str, log: String, env: Vec<(String, String)>| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
@@ -203,7 +227,8 @@ impl WholeStack {
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
         let api = spawn("query-api", "query-api".into(), api_env);
-        let settings = RedisSettings { wait_replicas: 0, ..redis_settings(&redis, failover.as_ref()) };
+        let keys = RedisSettings { shards: scale.shards, ..settings.clone() }.keys();
+        let settings = RedisSettings { wait_replicas: 0, ..settings };
         let con = runtime::redis::connect(&settings).map_err(|e| HarnessError::Store(e.to_string()))?;
         let bin_dir = options.bin_dir.to_owned();
         let mut stack = WholeStack {
@@ -213,12 +238,14 @@ impl WholeStack {
             consumer,
             redis,
             failover,
+            cluster: redis_cluster,
             clickhouse,
             zookeeper,
             bin_dir,
             work,
             con,
             redis_env,
+            keys,
             scale,
         };
         for service in stack.services() {
@@ -296,7 +323,7 @@ impl WholeStack {
     pub async fn history_stored(&mut self, rows: u64) -> Result<()> {
         let sql = format!("SELECT count() FROM {} FINAL", common::keys::bars_table("tickbar"));
         let client = self.clickhouse[0].client();
-        let keys = Keys::new("");
+        let keys = self.keys.clone();
         self.until("the history in ClickHouse", |mut con| {
             let (client, sql, keys) = (client.clone(), sql.clone(), keys.clone());
             async move {
@@ -313,7 +340,7 @@ impl WholeStack {
 
     /// Waits until the producers have committed every entry of their shards' tick streams.
     pub async fn day_applied(&mut self) -> Result<()> {
-        let streams: Vec<String> = Keys::sharded("", self.scale.shards).each_shard().map(|k| k.tick_stream()).collect();
+        let streams: Vec<String> = self.keys.each_shard().map(|k| k.tick_stream()).collect();
         self.until("the tick streams applied", |mut con| {
             let streams = streams.clone();
             async move {

@@ -6,11 +6,13 @@
 //! every symbol on the shard the producers expect, the history of a symbol lies on the ClickHouse
 //! shard of the same index, and the cleanup empties every shard.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::keys::Keys;
 use common::{Bar, Period};
 use harness::stack::{Sample, Scale, StackOptions, WholeStack};
+use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use sample::market::{generate, DAYS};
 
@@ -65,7 +67,7 @@ async fn serves_the_oracle(stack: &WholeStack) {
 async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_sample_as_one_of_each_does() {
     let (stack, sample) = loaded(Scale { shards: 2, standbys: true, clickhouse_shards: 2, ..Scale::default() }).await;
 
-    let (stocks, days) = generate();
+    let (stocks, _) = generate();
     let keys = Keys::sharded("", 2);
     let mut con = stack.redis.connect().await.unwrap();
     for shard in keys.each_shard() {
@@ -79,7 +81,16 @@ async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_s
     }
     serves_the_oracle(&stack).await;
     history_lies_on_its_symbols_shard(&stack, sample.history_bars).await;
+    snapshot_reads_every_shard(&stack).await;
+    one_active_producer_per_shard(&stack).await;
+    cleanup_empties_every_shard(&stack, &mut [con]).await;
+    stack.stop();
+}
 
+/// `GET /api/v1/snapshot` of the sample day lists every symbol that traded, from both shards, in
+/// symbol order.
+async fn snapshot_reads_every_shard(stack: &WholeStack) {
+    let (stocks, days) = generate();
     let (status, body) = stack.api.get(&format!("/api/v1/snapshot?period=1&at={}T15:00", DAYS[2])).await;
     assert_eq!(status, 200, "{body}");
     let snapshot: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -89,7 +100,10 @@ async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_s
     let mut want: Vec<String> = traded.map(|(_, stock)| stock.symbol.to_string()).collect();
     want.sort();
     assert_eq!(listed, want, "the snapshot reads both shards, in symbol order");
+}
 
+/// Of the two producers of each of the two shards, one is active and one stands by.
+async fn one_active_producer_per_shard(stack: &WholeStack) {
     let mut active = Vec::new();
     for producer in std::iter::once(&stack.producer).chain(&stack.producers) {
         let metrics = producer.get("/metrics").await.1;
@@ -102,14 +116,91 @@ async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_s
         (1, 1, 4),
         "one active and one standby per shard: {active:?}"
     );
+}
 
+/// `consumer cleanup` of the sample day reports both shards' producers and leaves none of the
+/// day's keys on any of `nodes`.
+async fn cleanup_empties_every_shard(stack: &WholeStack, nodes: &mut [MultiplexedConnection]) {
     let out = stack.command("consumer", &["cleanup", "--day", DAYS[2], "--force"]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
     assert_eq!(report["redis"][0]["was_held"], true, "{report}");
     assert_eq!(report["producer_positions"].as_array().map(Vec::len), Some(2), "{report}");
-    let left: Vec<String> = con.keys(format!("tickbar:*{}*", DAYS[2])).await.unwrap();
-    assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
+    for node in nodes {
+        let left: Vec<String> = node.keys(format!("tickbar:*{}*", DAYS[2])).await.unwrap();
+        assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
+    }
+}
+
+/// Redis as a 3-master cluster (`redis.mode = "cluster"`) under two producer shards with their
+/// standbys: each shard commits to its own slot, which lies on its own master; the consumer drains
+/// the history queues spread over the masters, fenced in each queue's slot; the query API reads
+/// the shards through the cluster client. Every bar of the sample's three days is the rule
+/// oracle's (what a single node serves), a live client opened before the day is fed receives its
+/// symbol's closed bars (`SPUBLISH` to `SSUBSCRIBE`) as the oracle has them, the snapshot and the
+/// leases work per shard as on one node, and the cleanup empties every master.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_three_master_redis_cluster_under_two_producer_shards_serves_the_sample_as_one_node_does() {
+    let scale = Scale { shards: 2, standbys: true, redis_masters: 3, ..Scale::default() };
+    let (mut stack, sample) = started(scale).await;
+    let mut nodes = Vec::new();
+    for node in std::iter::once(&stack.redis).chain(&stack.cluster.as_ref().unwrap().others) {
+        nodes.push(node.connect().await.unwrap());
+    }
+    let (stocks, days) = generate();
+    let symbol = stocks[0].symbol;
+    let channel = stack.keys.bar_channel(Period::M1, symbol);
+    let path = format!("/api/v1/stream/bars?symbol={symbol}&period=1");
+    let mut events = harness::http::Events::open(stack.api.http, &path).await;
+    let started = std::time::Instant::now();
+    while shard_subscribers(&mut nodes, &channel).await == 0 {
+        assert!(started.elapsed().as_secs() < 10, "the query API subscribed {channel}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    stack.import_history(&sample).unwrap();
+    stack.run("producer", &["replay", "--file", &sample.day.display().to_string(), "--speed", "0"]).unwrap();
+    stack.history_stored(sample.history_bars).await.unwrap();
+    stack.day_applied().await.unwrap();
+
+    let want = sample::oracle::bars(&days[2].symbols[0], Period::M1);
+    let mut live: BTreeMap<String, Bar> = BTreeMap::new();
+    while live.values().cloned().collect::<Vec<_>>() != want {
+        let (event, data) = events.next().await;
+        if event == "bar" {
+            let bar: Bar = serde_json::from_str(&data).unwrap();
+            live.insert(bar.frame.to_string(), bar);
+        }
+    }
+    let mut homes = Vec::new();
+    for shard in stack.keys.each_shard() {
+        let mut holding = Vec::new();
+        for (i, node) in nodes.iter_mut().enumerate() {
+            // A master without the key's slot answers MOVED.
+            if node.exists::<_, bool>(shard.days_held()).await.unwrap_or(false) {
+                holding.push(i);
+            }
+        }
+        assert_eq!(holding.len(), 1, "{} lies on one master: {holding:?}", shard.days_held());
+        homes.push(holding[0]);
+    }
+    assert_ne!(homes[0], homes[1], "the two shards lie on different masters");
+    serves_the_oracle(&stack).await;
+    snapshot_reads_every_shard(&stack).await;
+    one_active_producer_per_shard(&stack).await;
+    cleanup_empties_every_shard(&stack, &mut nodes).await;
     stack.stop();
+}
+
+/// Subscribers of the sharded channel `channel` on the master that holds its slot (the others
+/// answer MOVED).
+async fn shard_subscribers(nodes: &mut [MultiplexedConnection], channel: &str) -> u64 {
+    let mut count = 0;
+    for node in nodes {
+        let numsub: redis::RedisResult<(String, u64)> =
+            redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(channel).query_async(node).await;
+        count += numsub.map_or(0, |(_, n)| n);
+    }
+    count
 }
 
 /// Each ClickHouse shard's own table holds the history of exactly the symbols of its index (the

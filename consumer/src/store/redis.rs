@@ -15,7 +15,8 @@ use runtime::redis::Connection;
 
 use crate::error::{Error, Result};
 
-/// Lua checks run first in every fenced script: the caller must still hold the lock.
+/// Lua checks run first in every fenced script: the caller must still hold the lock (KEYS[1] is
+/// the lock, or in a cluster the fence its holder wrote in the queue's slot).
 const FENCE: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LOCKLOST') end\n";
 
 /// The batch in processing, or up to ARGV[2] of the oldest queue items moved there first behind
@@ -33,18 +34,8 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 end
 return redis.call('LRANGE', KEYS[3], 0, -1)";
 
-/// The batch is done: its ARGV[2] dead letters (ARGV[3..]) are pushed, the history version of each
-/// field after them (a period and symbol written) bumped in KEYS[4], and the processing list dropped.
-const DONE: &str = r"
-local dead = tonumber(ARGV[2])
-for i = 3, 2 + dead, 1000 do
-  redis.call('LPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, 2 + dead)))
-end
-for i = 3 + dead, #ARGV do
-  redis.call('HINCRBY', KEYS[4], ARGV[i], 1)
-end
-redis.call('DEL', KEYS[2])
-return 1";
+/// The batch is done: its processing list is dropped.
+const DONE: &str = "redis.call('DEL', KEYS[2])\nreturn 1";
 
 const RENEW: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
@@ -149,6 +140,16 @@ impl Queues {
         &self.lock
     }
 
+    /// Writes the lock's token to each queue's fence where the fence is not the lock itself (in a
+    /// cluster): from then on, an instance that lost the lock can no longer take or finish a batch.
+    pub async fn claim_fences(&self, con: &mut Connection) -> Result<()> {
+        let queues = Period::ALL.iter().map(|p| self.keys.history_queue(*p)).chain([self.keys.factor_queue()]);
+        for fence in queues.map(|queue| self.keys.drain_fence(&queue)).filter(|fence| *fence != self.lock.key) {
+            con.set::<_, _, ()>(fence, &self.lock.token).await?;
+        }
+        Ok(())
+    }
+
     pub fn workers(&self) -> usize {
         self.workers
     }
@@ -174,7 +175,7 @@ impl Queues {
     ) -> Result<Option<Batch>> {
         let mut items: Vec<String> = self
             .take
-            .key(&self.lock.key)
+            .key(self.keys.drain_fence(queue))
             .key(queue)
             .key(processing)
             .arg(&self.lock.token)
@@ -198,9 +199,10 @@ impl Queues {
         Ok(Some(Batch { version, items }))
     }
 
-    /// Ends the batch of worker `worker`, atomically: pushes its dead letters, bumps the history
-    /// version of each symbol it wrote (`Keys::history_versions`, so the query API's cache drops
-    /// their answers) and drops the processing list.
+    /// Ends the batch of worker `worker`: pushes its dead letters, bumps the history version of
+    /// each symbol it wrote (`Keys::history_versions`, so the query API's cache drops their
+    /// answers), then drops the processing list. Interrupted before the drop, the batch is worked
+    /// again: its rows deduplicate, its dead letters are pushed again.
     pub async fn done(
         &self,
         con: &mut Connection,
@@ -210,26 +212,34 @@ impl Queues {
         written: &[String],
     ) -> Result<()> {
         let versions: Vec<String> = written.iter().map(|symbol| history_version_field(period, symbol)).collect();
-        self.done_in(con, &self.keys.history_processing(period, worker), dead, &versions).await
+        let (queue, processing) = (self.keys.history_queue(period), self.keys.history_processing(period, worker));
+        self.done_in(con, &queue, &processing, dead, &versions).await
     }
 
-    /// [`Self::done`] of any processing list, with the version fields to bump.
+    /// [`Self::done`] of any queue's processing list, with the version fields to bump. Each step
+    /// touches one key (one slot of a cluster), the last one fenced.
     pub async fn done_in(
         &self,
         con: &mut Connection,
+        queue: &str,
         processing: &str,
         dead: &[String],
         versions: &[String],
     ) -> Result<()> {
+        for letters in dead.chunks(1000) {
+            con.lpush::<_, _, ()>(self.keys.history_dead(), letters).await?;
+        }
+        if !versions.is_empty() {
+            let mut bump = redis::pipe();
+            versions.iter().for_each(|field| {
+                bump.hincr(self.keys.history_versions(), field, 1).ignore();
+            });
+            bump.query_async::<()>(con).await?;
+        }
         self.done
-            .key(&self.lock.key)
+            .key(self.keys.drain_fence(queue))
             .key(processing)
-            .key(self.keys.history_dead())
-            .key(self.keys.history_versions())
             .arg(&self.lock.token)
-            .arg(dead.len())
-            .arg(dead)
-            .arg(versions)
             .invoke_async::<i64>(con)
             .await
             .map_err(fenced(self.lock.what))?;
@@ -241,7 +251,10 @@ impl Queues {
     pub async fn leftovers(&self, con: &mut Connection) -> Result<Vec<(Period, usize)>> {
         let mut left = Vec::new();
         for period in Period::ALL {
-            for key in scan(con, &self.keys.history_processing_pattern(period)).await? {
+            for key in con
+                .scan(&self.keys.history_processing(period, 0), &self.keys.history_processing_pattern(period))
+                .await?
+            {
                 let worker = key.rsplit(':').next().and_then(|s| s.parse::<usize>().ok());
                 left.extend(worker.filter(|s| *s >= self.workers).map(|s| (period, s)));
             }
@@ -250,23 +263,21 @@ impl Queues {
         Ok(left)
     }
 
-    /// Queue length and items in processing per period, and the dead list's length.
+    /// Queue length and items in processing per period, and the dead list's length: one pipeline
+    /// per queue (with its processing lists, in its slot of a cluster).
     pub async fn lengths(&self, con: &mut Connection) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
-        let mut pipe = redis::pipe();
+        let mut per_period = BTreeMap::new();
         for p in Period::ALL {
+            let mut pipe = redis::pipe();
             pipe.llen(self.keys.history_queue(p));
             for worker in 0..self.workers {
                 pipe.llen(self.keys.history_processing(p, worker));
             }
-        }
-        pipe.llen(self.keys.history_dead());
-        let lens: Vec<u64> = pipe.query_async(con).await?;
-        let mut per_period = BTreeMap::new();
-        for (p, lens) in Period::ALL.iter().zip(lens.chunks(self.workers + 1)) {
+            let lens: Vec<u64> = pipe.query_async(con).await?;
             let processing = lens[1..].iter().map(|n| n.saturating_sub(1)).sum();
             per_period.insert(p.minutes(), (lens[0], processing));
         }
-        Ok((per_period, lens[lens.len() - 1]))
+        Ok((per_period, con.llen(self.keys.history_dead()).await?))
     }
 }
 
@@ -307,7 +318,7 @@ pub async fn remove_day(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Re
         removed.was_held |= was_held == 1;
     }
     for shard in keys.each_shard() {
-        for chunk in scan(con, &shard.day_bars_pattern(day)).await?.chunks(1000) {
+        for chunk in con.scan(&shard.days_held(), &shard.day_bars_pattern(day)).await?.chunks(1000) {
             removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
         }
         let mut forming: Vec<String> = Period::ALL.iter().map(|p| shard.forming_bars(day, *p)).collect();
@@ -340,50 +351,38 @@ pub struct HeldGroup {
     pub bars: u64,
 }
 
-/// Every (symbol, period) Redis holds closed bars of on `day` (in any shard), with their counts.
+/// Every (symbol, period) Redis holds closed bars of on `day` (in any shard), with their counts:
+/// one pipeline per shard (its slot of a cluster).
 pub async fn held_groups(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
-    let mut found = Vec::new();
+    let mut groups = Vec::new();
     for shard in keys.each_shard() {
-        found.extend(scan(con, &shard.day_bars_pattern(day)).await?);
-    }
-    let mut pipe = redis::pipe();
-    for key in &found {
-        pipe.zcard(key);
-    }
-    let counts: Vec<u64> = if found.is_empty() { Vec::new() } else { pipe.query_async(con).await? };
-    let groups = found.iter().zip(counts).filter_map(|(key, bars)| {
-        let mut parts = key.rsplitn(3, ':');
-        let symbol = parts.next()?.to_owned();
-        let period = parts.next()?.parse().ok()?;
-        Some(HeldGroup { symbol, period, bars })
-    });
-    Ok(groups.collect())
-}
-
-/// Every key matching `pattern`.
-async fn scan(con: &mut Connection, pattern: &str) -> Result<Vec<String>> {
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, found): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000).query_async(con).await?;
-        keys.extend(found);
-        if next == 0 {
-            return Ok(keys);
+        let found = con.scan(&shard.days_held(), &shard.day_bars_pattern(day)).await?;
+        if found.is_empty() {
+            continue;
         }
-        cursor = next;
+        let mut pipe = redis::pipe();
+        for key in &found {
+            pipe.zcard(key);
+        }
+        let counts: Vec<u64> = pipe.query_async(con).await?;
+        groups.extend(found.iter().zip(counts).filter_map(|(key, bars)| {
+            let mut parts = key.rsplitn(3, ':');
+            let symbol = parts.next()?.to_owned();
+            let period = parts.next()?.parse().ok()?;
+            Some(HeldGroup { symbol, period, bars })
+        }));
     }
+    Ok(groups)
 }
 
-/// Keeps `report` as the latest and in the list of the last 30.
+/// Keeps `report` in the list of the last 30, then as the latest.
 pub async fn store_report(con: &mut Connection, keys: &Keys, report: &str) -> Result<()> {
     redis::pipe()
-        .atomic()
-        .set(keys.cleanup_last(), report)
         .lpush(keys.cleanup_reports(), report)
         .ltrim(keys.cleanup_reports(), 0, 29)
         .query_async::<()>(con)
         .await?;
+    con.set::<_, _, ()>(keys.cleanup_last(), report).await?;
     Ok(())
 }
 

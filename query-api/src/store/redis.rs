@@ -59,9 +59,9 @@ impl SameDay {
 
     /// For each of `symbols`, in order: the closed bars of `days` inside `start..=end`, oldest
     /// first, with each day's forming bar when `forming` is set, it has not closed and its interval
-    /// reaches into the range (the bar forming at `end` counts). One pipeline per connection, the
-    /// symbols shared out among the connections so that several cores decode the replies of a
-    /// large query at once.
+    /// reaches into the range (the bar forming at `end` counts). The symbols are shared out by
+    /// shard (one slot of a cluster per pipeline), then among the connections, so that several
+    /// cores decode the replies of a large query at once.
     pub async fn bars(
         &self,
         days: &[NaiveDate],
@@ -71,41 +71,45 @@ impl SameDay {
         forming: bool,
     ) -> Result<Vec<Vec<Served>>> {
         let per_connection = symbols.len().div_ceil(self.connections.len()).max(1);
-        let parts =
-            symbols.chunks(per_connection).map(|part| self.bars_on(self.con(), days, part, period, range, forming));
-        let parts = futures_util::future::try_join_all(parts).await?;
-        Ok(parts.into_iter().flatten().collect())
+        let mut parts: Vec<(Keys, Vec<usize>)> = Vec::new();
+        for (keys, members) in by_shard(&self.keys, symbols) {
+            parts.extend(members.chunks(per_connection).map(|part| (keys.clone(), part.to_vec())));
+        }
+        let reads = parts.iter().map(|(keys, members)| {
+            let part: Vec<Symbol> = members.iter().map(|i| symbols[*i]).collect();
+            async move { self.bars_on(keys, days, &part, period, range, forming).await }
+        });
+        let read = futures_util::future::try_join_all(reads).await?;
+        let mut all = vec![Vec::new(); symbols.len()];
+        for ((_, members), bars) in parts.iter().zip(read) {
+            members.iter().zip(bars).for_each(|(i, bars)| all[*i] = bars);
+        }
+        Ok(all)
     }
 
-    /// [`Self::bars`] of `symbols` on `con`: first the days' versions of the symbols (when the day
-    /// cache is on) and the forming bars (when asked), in one pipeline; then the closed bars the
-    /// cache does not hold, in another (the whole day, to keep, when its version is known).
+    /// [`Self::bars`] of `symbols`, all of the shard `keys` names, on a connection of its own:
+    /// first the days' versions of the symbols (when the day cache is on) and the forming bars
+    /// (when asked), in one pipeline; then the closed bars the cache does not hold, in another
+    /// (the whole day, to keep, when its version is known).
     async fn bars_on(
         &self,
-        mut con: Connection,
+        keys: &Keys,
         days: &[NaiveDate],
         symbols: &[Symbol],
         period: Period,
         range: (Frame, Frame),
         forming: bool,
     ) -> Result<Vec<Vec<Served>>> {
+        let mut con = self.con();
         let mut first = redis::pipe();
-        let shards = by_shard(&self.keys, symbols);
-        let mut keys_of = vec![&self.keys; symbols.len()];
-        for (keys, members) in &shards {
-            members.iter().for_each(|s| keys_of[*s] = keys);
-        }
         if self.cache.is_some() {
+            let fields: Vec<String> = symbols.iter().map(|s| history_version_field(period, s)).collect();
             for day in days {
-                for (keys, members) in &shards {
-                    let fields: Vec<String> =
-                        members.iter().map(|s| history_version_field(period, symbols[*s])).collect();
-                    first.cmd("HMGET").arg(keys.day_versions(*day)).arg(&fields);
-                }
+                first.cmd("HMGET").arg(keys.day_versions(*day)).arg(&fields);
             }
         }
         if forming {
-            for (symbol, keys) in symbols.iter().zip(&keys_of) {
+            for symbol in symbols {
                 for day in days {
                     first.hget(keys.forming_bars(*day, period), symbol.to_string());
                 }
@@ -120,12 +124,7 @@ impl SameDay {
         let mut versions: Vec<Vec<Option<u64>>> = Vec::new();
         if self.cache.is_some() {
             for _ in days {
-                let mut day = vec![None; symbols.len()];
-                for (_, members) in &shards {
-                    let read: Vec<Option<u64>> = decode(replies.next())?;
-                    members.iter().zip(read).for_each(|(s, v)| day[*s] = v);
-                }
-                versions.push(day);
+                versions.push(decode(replies.next())?);
             }
         }
         let version = |d: usize, s: usize| versions.get(d).and_then(|v| v[s]);
@@ -138,7 +137,7 @@ impl SameDay {
             for (d, day) in days.iter().enumerate() {
                 if closed[s][d].is_none() {
                     let (from, to) = if version(d, s).is_some() { whole_day(*day) } else { range };
-                    let key = keys_of[s].day_bars(*day, period, *symbol);
+                    let key = keys.day_bars(*day, period, *symbol);
                     second
                         .cmd("ZRANGEBYSCORE")
                         .arg(key)
@@ -234,7 +233,7 @@ impl SameDay {
     ) -> Result<Vec<Latest>> {
         let mut invocation = SNAPSHOT.prepare_invoke();
         invocation
-            .arg(keys.day_symbols(day))
+            .key(keys.day_symbols(day))
             .arg(keys.day_bars_prefix(day, period))
             .arg(if forming { keys.forming_bars(day, period) } else { String::new() })
             .arg(at.epoch_seconds());
@@ -271,13 +270,19 @@ impl SameDay {
     }
 
     /// The forming bar (JSON, as the producer keeps it) of each (period, symbol) on `day`, in order.
-    /// One round trip.
+    /// One round trip per shard.
     pub async fn forming_on(&self, day: NaiveDate, watched: &[(Period, Symbol)]) -> Result<Vec<Option<String>>> {
-        let mut pipe = redis::pipe();
-        for (period, symbol) in watched {
-            pipe.hget(self.keys.of(*symbol).forming_bars(day, *period), symbol.to_string());
+        let symbols: Vec<Symbol> = watched.iter().map(|(_, symbol)| *symbol).collect();
+        let mut forming = vec![None; watched.len()];
+        for (keys, members) in by_shard(&self.keys, &symbols) {
+            let mut pipe = redis::pipe();
+            for (period, symbol) in members.iter().map(|i| watched[*i]) {
+                pipe.hget(keys.forming_bars(day, period), symbol.to_string());
+            }
+            let read: Vec<Option<String>> = pipe.query_async(&mut self.con()).await.map_err(AppError::redis)?;
+            members.iter().zip(read).for_each(|(i, bar)| forming[*i] = bar);
         }
-        pipe.query_async(&mut self.con()).await.map_err(AppError::redis)
+        Ok(forming)
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -302,27 +307,28 @@ pub struct Latest {
     pub forming: Option<Served>,
 }
 
-/// ARGV: the day's symbol set, the prefix of its sorted sets of one period, its forming hash of
-/// that period (empty: none wanted), the snapshot's epoch second, then the symbols asked for (none:
-/// the whole set). Returns four values per symbol: the symbol, its latest closed bar at or before
-/// the second and that bar's score (nil, nil without one), its forming bar (or nil). Keys are named
-/// in ARGV because the symbols are only known inside the script (a single-node Redis).
+/// KEYS[1]: the day's symbol set of one shard. ARGV: the prefix of its sorted sets of one period,
+/// its forming hash of that period (empty: none wanted), the snapshot's epoch second, then the
+/// symbols asked for (none: the whole set). Returns four values per symbol: the symbol, its latest
+/// closed bar at or before the second and that bar's score (nil, nil without one), its forming bar
+/// (or nil). The other keys are named in ARGV because the symbols are only known inside the
+/// script; all share the symbol set's shard tag, so in a cluster they lie in its slot.
 static SNAPSHOT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
 local symbols = {}
-if #ARGV > 4 then
-  for i = 5, #ARGV do symbols[#symbols + 1] = ARGV[i] end
+if #ARGV > 3 then
+  for i = 4, #ARGV do symbols[#symbols + 1] = ARGV[i] end
 else
-  symbols = redis.call('SMEMBERS', ARGV[1])
+  symbols = redis.call('SMEMBERS', KEYS[1])
 end
 local out = {}
 for _, symbol in ipairs(symbols) do
-  local last = redis.call('ZREVRANGEBYSCORE', ARGV[2] .. symbol, ARGV[4], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local last = redis.call('ZREVRANGEBYSCORE', ARGV[1] .. symbol, ARGV[3], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
   out[#out + 1] = symbol
   out[#out + 1] = last[1] or false
   out[#out + 1] = last[2] or false
-  out[#out + 1] = (ARGV[3] ~= '' and redis.call('HGET', ARGV[3], symbol)) or false
+  out[#out + 1] = (ARGV[2] ~= '' and redis.call('HGET', ARGV[2], symbol)) or false
 end
 return out
 ",
