@@ -27,6 +27,12 @@ promoted replica holds every tick the master took:
 
     python qmt_bridge.py --redis-url redis://tickbar:PASSWORD@redis/0 --master-name tickbar \
         --sentinel 10.0.0.7:26379 --sentinel 10.0.0.8:26379 --sentinel 10.0.0.9:26379 --wait-replicas 1
+
+A Redis Cluster (tickbar's ``redis.mode = "cluster"``): ``--cluster`` learns the nodes from the URL's
+and writes each shard's stream to the node of its slot; every stream then carries its shard's tag,
+``ticks:{0}`` even with one shard:
+
+    python qmt_bridge.py --redis-url redis://tickbar:PASSWORD@10.0.0.7:6379/0 --cluster --shards 2
 """
 
 import argparse
@@ -50,9 +56,10 @@ def shard_of(symbol, shards):
     return int.from_bytes(hashlib.md5(symbol.encode()).digest()[:8], "big") % shards
 
 
-def shard_streams(stream, shards):
-    """The tick stream of each shard: ``stream`` itself for one shard, else ``stream:{i}``."""
-    return [stream] if shards <= 1 else [f"{stream}:{{{i}}}" for i in range(shards)]
+def shard_streams(stream, shards, cluster=False):
+    """The tick stream of each shard: ``stream`` itself for one shard, else (and in a cluster)
+    ``stream:{i}``."""
+    return [stream] if shards <= 1 and not cluster else [f"{stream}:{{{i}}}" for i in range(max(shards, 1))]
 
 
 class Bridge:
@@ -64,7 +71,7 @@ class Bridge:
         self.redis_url = redis_url
         self.tls = tls or {}
         self.sentinel = sentinel or SentinelOptions()
-        self.streams = shard_streams(stream, shards)
+        self.streams = shard_streams(stream, shards, self.sentinel.cluster)
         self.maxlen = maxlen
         self.batch = batch
         self.pending = queue.Queue(maxsize=queue_size)
@@ -150,7 +157,7 @@ class Bridge:
                 self.sent += len(batch)
                 batch = []
                 backoff = 0.1
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError, OSError) as e:
                 if self._stop.is_set():
                     log.error("stopping with %d payloads unsent: %s", len(batch) + self.pending.qsize(), e)
                     return
@@ -163,19 +170,28 @@ class Bridge:
 
 class SentinelOptions:
     """Where the Sentinels are (``host:port`` each; none: the URL's server is the master), the
-    name they know the master by, and how many replicas each write waits for (``WAIT``)."""
+    name they know the master by, and how many replicas each write waits for (``WAIT``); or that
+    the URL's server is a node of a Redis Cluster (``cluster``)."""
 
-    def __init__(self, sentinels=(), master_name="tickbar", wait_replicas=0, wait_timeout_ms=5000):
+    def __init__(self, sentinels=(), master_name="tickbar", wait_replicas=0, wait_timeout_ms=5000, cluster=False):
         self.sentinels = [(host, int(port)) for host, port in (s.rsplit(":", 1) for s in sentinels)]
         self.master_name = master_name
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
+        self.cluster = cluster
+        if cluster and (self.sentinels or wait_replicas):
+            raise ValueError("a Redis Cluster is found without Sentinels, and its writes wait for no replicas")
 
 
 def connect(url, tls=None, sentinel=None, **options):
     """A redis-py client of ``url``, or with Sentinels of the master they name, with the URL's user,
-    password, database and TLS; such a client asks the Sentinels again at each reconnection."""
+    password, database and TLS; such a client asks the Sentinels again at each reconnection. In a
+    cluster, a client of every node, learnt from the URL's."""
     tls = tls or {}
+    if sentinel is not None and sentinel.cluster:
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(url, **tls, **options)
     if sentinel is None or not sentinel.sentinels:
         return redis.Redis.from_url(url, **tls, **options)
     from redis.sentinel import Sentinel
@@ -196,10 +212,11 @@ def add_sentinel_arguments(parser):
     parser.add_argument("--master-name", default="tickbar", help="the name the Sentinels know the master by")
     parser.add_argument("--wait-replicas", type=int, default=0, help="each write waits until this many replicas hold it")
     parser.add_argument("--wait-timeout-ms", type=int, default=5000, help="the longest one such wait")
+    parser.add_argument("--cluster", action="store_true", help="the URL's server is a node of a Redis Cluster")
 
 
 def sentinel_options(args):
-    return SentinelOptions(args.sentinel, args.master_name, args.wait_replicas, args.wait_timeout_ms)
+    return SentinelOptions(args.sentinel, args.master_name, args.wait_replicas, args.wait_timeout_ms, args.cluster)
 
 
 def add_tls_arguments(parser):

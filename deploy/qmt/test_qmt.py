@@ -1,6 +1,7 @@
 """Tests of the QMT bridge's Redis side and the history loader's bar objects, with a stub of the
 xtquant module and a private redis-server on a free port, in clear, TLS-only with mutual TLS
-and an ACL user on certificates made with openssl, and as a master with replicas under a Sentinel (run by tests/run.sh:
+and an ACL user on certificates made with openssl, as a master with replicas under a Sentinel, and as a
+3-master Redis Cluster (run by tests/run.sh:
 ``python -m unittest discover -s deploy/qmt``; needs ``pip install redis``, redis-server, openssl)."""
 
 import argparse
@@ -62,7 +63,7 @@ class RedisServer:
     speaks only TLS on certificates of its own, asks for a client certificate, and admits only the
     ACL user ``bridge`` (password ``pw``); ``tls_options`` are the client's redis-py arguments."""
 
-    def __init__(self, tls=False, replica_of=None):
+    def __init__(self, tls=False, replica_of=None, cluster=False):
         self.dir = tempfile.mkdtemp()
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -80,6 +81,10 @@ class RedisServer:
                            "--user", "default", "off", "--user", "bridge", "on", ">pw", "~*", "&*", "+@all"]
         if replica_of:
             self.listen += ["--replicaof", "127.0.0.1", str(replica_of.port)]
+        self.bus = free_port() if cluster else None
+        if cluster:
+            self.listen += ["--cluster-enabled", "yes", "--cluster-port", str(self.bus),
+                            "--cluster-config-file", f"{self.dir}/nodes.conf"]
         self.process = None
         self.start()
 
@@ -252,6 +257,47 @@ class SentinelTest(unittest.TestCase):
         promoted = next(r for r in self.replicas if r.port == self.sentinel.master_port())
         self.assertEqual(entries(promoted), PAYLOADS, "the promoted replica holds every payload, in order")
         self.assertGreaterEqual(bridge.reconnects, 1)
+
+
+class ClusterTest(unittest.TestCase):
+    """Three cluster masters, the slots shared out evenly: with ``--cluster`` the bridge writes each
+    shard's payloads to the stream of its tag, on the master of that slot, even with one shard."""
+
+    def setUp(self):
+        self.nodes = [RedisServer(cluster=True) for _ in range(3)]
+        for i, node in enumerate(self.nodes):
+            node.client().execute_command("CLUSTER", "ADDSLOTSRANGE", i * 5461, 16383 if i == 2 else i * 5461 + 5460)
+        for node in self.nodes[1:]:
+            self.nodes[0].client().execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, node.bus)
+        for node in self.nodes:
+            until(lambda: node.client().cluster("info")["cluster_state"] == "ok"
+                  and int(node.client().cluster("info")["cluster_known_nodes"]) == 3)
+
+    def tearDown(self):
+        for node in self.nodes:
+            node.close()
+
+    def test_each_shard_stream_carries_its_tag_and_lies_on_its_slots_master(self):
+        from redis.cluster import RedisCluster
+
+        options = qmt_bridge.SentinelOptions(cluster=True)
+        for shards in (1, 2):
+            bridge = qmt_bridge.Bridge(self.nodes[1].url, stream=f"s{shards}:ticks", shards=shards, sentinel=options)
+            bridge.start()
+            for payload in PAYLOADS:
+                bridge.on_quote(payload)
+            until(lambda: bridge.sent == sum(len({qmt_bridge.shard_of(s, shards) for s in p}) for p in PAYLOADS))
+            bridge.stop()
+        cluster = RedisCluster.from_url(self.nodes[0].url)
+        read = lambda stream: [json.loads(f[b"qmt"]) for _, f in cluster.xrange(stream)]
+        self.assertEqual(read("s1:ticks:{0}"), PAYLOADS, "one shard's stream is tagged too")
+        for shard in (0, 1):
+            want = [{s: q for s, q in p.items() if qmt_bridge.shard_of(s, 2) == shard} for p in PAYLOADS]
+            self.assertEqual(read(f"s2:ticks:{{{shard}}}"), [w for w in want if w])
+        homes = [[n.port for n in self.nodes if n.client().keys(f"s2:ticks:{{{shard}}}")] for shard in (0, 1)]
+        self.assertEqual([len(h) for h in homes], [1, 1], homes)
+        self.assertNotEqual(homes[0], homes[1], "shards {0} and {1} hash to different masters")
+        self.assertRaises(ValueError, qmt_bridge.SentinelOptions, wait_replicas=1, cluster=True)
 
 
 class TlsTest(unittest.TestCase):
