@@ -5,14 +5,17 @@
 //! 241 rounds every symbol has a snapshot in every minute of a whole day, so every bar of every
 //! period is built and held. With SHARDS above 1, each payload is split by symbol over the shards'
 //! streams (as `producer replay` and the QMT bridge split it) and one producer per shard runs;
-//! their peak RSS is each one's. Run by `deploy/bench-producer.sh`.
+//! their peak RSS is each one's. REDIS_URLS of several nodes (comma-separated) are a Redis Cluster:
+//! the producers run in cluster mode, each shard's stream on its slot's master. Run by
+//! `deploy/bench-producer.sh`.
 //!
-//! `cargo run --release -p producer --example producer_load -- REDIS_URL PRODUCER_BIN [SNAPSHOTS] [SYMBOLS] [STEP_MS] [SHARDS]`
+//! `cargo run --release -p producer --example producer_load -- REDIS_URLS PRODUCER_BIN [SNAPSHOTS] [SYMBOLS] [STEP_MS] [SHARDS]`
 
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
+use common::settings::{RedisMode, RedisSettings};
 use common::shard::shard_of;
+use redis::aio::ConnectionLike;
 use redis::AsyncCommands;
 
 const PER_PAYLOAD: usize = 100;
@@ -21,20 +24,25 @@ const PREFIX: &str = "load:";
 #[tokio::main]
 async fn main() -> redis::RedisResult<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (url, producer) = (&args[1], &args[2]);
+    let (urls, producer) = (&args[1], &args[2]);
     let snapshots: usize = args.get(3).map_or(1_000_000, |a| a.parse().expect("SNAPSHOTS"));
     let symbols: usize = args.get(4).map_or(2_000, |a| a.parse().expect("SYMBOLS"));
     let step_ms: i64 = args.get(5).map_or(3_000, |a| a.parse().expect("STEP_MS"));
     let shards: u16 = args.get(6).map_or(1, |a| a.parse().expect("SHARDS"));
-    let mut con = redis::Client::open(url.as_str())?.get_multiplexed_async_connection().await?;
-    let keys = Keys::sharded(PREFIX, shards);
+    let mut urls = urls.split(',').map(String::from);
+    let url = urls.next().expect("a Redis URL");
+    let nodes: Vec<String> = urls.collect();
+    let mode = if nodes.is_empty() { RedisMode::Standalone } else { RedisMode::Cluster };
+    let settings = RedisSettings { url, nodes, mode, key_prefix: PREFIX.into(), shards, ..RedisSettings::default() };
+    let mut con = runtime::redis::connect(&settings)?;
+    let keys = settings.keys();
     let streams: Vec<String> = keys.each_shard().map(|k| k.tick_stream()).collect();
     let shard_of: Vec<usize> =
         (0..symbols).map(|s| usize::from(shard_of(code(s).parse().expect("a symbol"), shards))).collect();
     let _: () = redis::cmd("FLUSHDB").query_async(&mut con).await?;
 
     let rounds = snapshots.div_ceil(symbols);
-    let mut pipe = redis::pipe();
+    let mut pipes: Vec<redis::Pipeline> = streams.iter().map(|_| redis::pipe()).collect();
     let mut queued: usize = 0;
     for round in 0..rounds {
         let time = market_time(round as i64 * step_ms);
@@ -45,16 +53,17 @@ async fn main() -> redis::RedisResult<()> {
                 if quotes.is_empty() {
                     continue;
                 }
+                let pipe = &mut pipes[shard];
                 pipe.cmd("XADD").arg(stream).arg("*").arg("qmt").arg(format!("{{{}}}", quotes.join(","))).ignore();
                 queued += 1;
-                if queued.is_multiple_of(1000) {
+                if pipe.len() == 1000 {
                     pipe.query_async::<()>(&mut con).await?;
                     pipe.clear();
                 }
             }
         }
     }
-    if !queued.is_multiple_of(1000) {
+    for pipe in pipes.iter().filter(|p| !p.is_empty()) {
         pipe.query_async::<()>(&mut con).await?;
     }
     let ticks = rounds * symbols;
@@ -64,7 +73,9 @@ async fn main() -> redis::RedisResult<()> {
     let mut children: Vec<_> = (0..shards)
         .map(|shard| {
             std::process::Command::new(producer)
-                .env("TICKBAR__REDIS__URL", url)
+                .env("TICKBAR__REDIS__URL", &settings.url)
+                .env("TICKBAR__REDIS__MODE", if settings.nodes.is_empty() { "standalone" } else { "cluster" })
+                .env("TICKBAR__REDIS__NODES", settings.nodes.join(","))
                 .env("TICKBAR__REDIS__KEY_PREFIX", PREFIX)
                 .env("TICKBAR__REDIS__SHARDS", shards.to_string())
                 .env("TICKBAR__PRODUCER__SHARD", shard.to_string())
@@ -92,7 +103,7 @@ async fn main() -> redis::RedisResult<()> {
 }
 
 /// Whether the producer of `stream` has committed its every entry.
-async fn applied(con: &mut redis::aio::MultiplexedConnection, stream: &str) -> bool {
+async fn applied(con: &mut (impl ConnectionLike + Send + Sync), stream: &str) -> bool {
     let groups: redis::streams::StreamInfoGroupsReply = con.xinfo_groups(stream).await.unwrap_or_default();
     groups.groups.first().is_some_and(|g| g.pending == 0 && g.lag == Some(0))
 }
