@@ -191,6 +191,34 @@ async fn a_three_master_redis_cluster_under_two_producer_shards_serves_the_sampl
     stack.stop();
 }
 
+/// The services' cluster connection while the whole cluster is down: a command fails (the caller
+/// backs off and retries, as after any Redis failure), and once the masters are back on their
+/// ports and slots, the same connection answers again, with no restart of its process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_connection_answers_again_once_the_cluster_is_back() {
+    let (mut first, mut cluster) = harness::servers::RedisCluster::start(3).await.unwrap();
+    let settings = cluster.settings(&first);
+    let mut con = runtime::redis::connect(&settings).unwrap();
+    let key = settings.keys().tick_stream();
+    let _: () = con.set(&key, "before").await.unwrap();
+    first.stop();
+    cluster.others.iter_mut().for_each(harness::RedisServer::stop);
+    assert!(con.get::<_, Option<String>>(&key).await.is_err(), "no cluster, no answer");
+    first.launch().await.unwrap();
+    for node in &mut cluster.others {
+        node.launch().await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    loop {
+        match con.set::<_, _, ()>(&key, "after").await {
+            Ok(()) => break,
+            Err(e) => assert!(started.elapsed().as_secs() < 30, "the connection answers within 30 s: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(con.get::<_, String>(&key).await.unwrap(), "after");
+}
+
 /// Subscribers of the sharded channel `channel` on the master that holds its slot (the others
 /// answer MOVED).
 async fn shard_subscribers(nodes: &mut [MultiplexedConnection], channel: &str) -> u64 {
