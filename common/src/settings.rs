@@ -288,6 +288,14 @@ mod tests {
         assert_eq!(named.check(), Ok(()));
         assert!(RedisSettings { master_name: String::new(), ..named }.check().is_err());
         assert!(RedisSettings { shards: 0, ..RedisSettings::default() }.check().is_err());
+        let cluster = RedisSettings { mode: RedisMode::Cluster, ..RedisSettings::default() };
+        assert_eq!(cluster.check(), Ok(()));
+        assert_eq!(cluster.keys().tick_stream(), "ticks:{0}", "cluster keys carry their shard's tag");
+        let waiting = RedisSettings { wait_replicas: 1, ..cluster };
+        assert!(waiting.check().unwrap_err().contains("redis.wait_replicas"));
+        let parsed: RedisSettings =
+            serde_json::from_str(r#"{"mode":"cluster","nodes":["redis://n2:6379","redis://n3:6379"]}"#).unwrap();
+        assert_eq!((parsed.mode, parsed.nodes.len()), (RedisMode::Cluster, 2));
         let parsed: RedisSettings =
             serde_json::from_str(r#"{"mode":"sentinel","sentinels":["redis://s:26379"]}"#).unwrap();
         assert_eq!((parsed.mode, parsed.master_name.as_str()), (RedisMode::Sentinel, "tickbar"));

@@ -135,19 +135,25 @@ impl RedisServer {
     pub async fn start_replica_of(master: &RedisServer) -> Result<RedisServer> {
         let replica = RedisServer { replica_of: Some(master.port), ..RedisServer::unstarted(DataDir::new(None)?) };
         let mut replica = first_launch(replica).await?;
-        let con = replica.connect().await?;
-        let log = replica.dir.path().join("redis.log");
-        let process = replica.process.as_mut().expect("a launched server has its process");
-        wait_until("the redis replica's link", Duration::from_secs(30), &log, process, || {
-            let mut con = con.clone();
+        let info = redis::cmd("INFO").arg("replication").clone();
+        replica.until_reported("the redis replica's link", info, &["master_link_status:up".into()]).await?;
+        Ok(replica)
+    }
+
+    /// Waits (30 s at most) until the server's answer to `report` (an `INFO`-style text) has every
+    /// one of `lines`.
+    async fn until_reported(&mut self, what: &'static str, report: redis::Cmd, lines: &[String]) -> Result<()> {
+        let con = self.connect().await?;
+        let log = self.dir.path().join("redis.log");
+        let process = self.process.as_mut().expect("a launched server has its process");
+        wait_until(what, Duration::from_secs(30), &log, process, || {
+            let (mut con, report) = (con.clone(), report.clone());
             async move {
-                let info: String =
-                    redis::cmd("INFO").arg("replication").query_async(&mut con).await.unwrap_or_default();
-                info.lines().any(|l| l.trim() == "master_link_status:up")
+                let text: String = report.query_async(&mut con).await.unwrap_or_default();
+                lines.iter().all(|line| text.lines().any(|l| l.trim() == line))
             }
         })
-        .await?;
-        Ok(replica)
+        .await
     }
 
     /// A server not yet launched, with its files in `dir`, in clear, keeping nothing on disk.
@@ -321,20 +327,9 @@ impl RedisCluster {
             let meet = redis::cmd("CLUSTER").arg("MEET").arg("127.0.0.1").arg(node.port).arg(node.bus).clone();
             meet.query_async::<()>(&mut con).await.map_err(failed)?;
         }
+        let formed = ["cluster_state:ok".to_owned(), format!("cluster_known_nodes:{count}")];
         for node in &mut nodes {
-            let con = node.connect().await?;
-            let log = node.dir.path().join("redis.log");
-            let process = node.process.as_mut().expect("a launched server has its process");
-            wait_until("the redis cluster", Duration::from_secs(30), &log, process, || {
-                let mut con = con.clone();
-                async move {
-                    let info: String =
-                        redis::cmd("CLUSTER").arg("INFO").query_async(&mut con).await.unwrap_or_default();
-                    info.lines().any(|l| l.trim() == "cluster_state:ok")
-                        && info.lines().any(|l| l.trim() == format!("cluster_known_nodes:{count}"))
-                }
-            })
-            .await?;
+            node.until_reported("the redis cluster", redis::cmd("CLUSTER").arg("INFO").clone(), &formed).await?;
         }
         let first = nodes.remove(0);
         Ok((first, RedisCluster { others: nodes }))

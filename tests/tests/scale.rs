@@ -1,6 +1,7 @@
 //! tickbar scaled out: symbol-sharded producers with their standbys, each shard's stream, state and
 //! lease apart, the history on a two-shard ClickHouse cluster (`sql/cluster/sharded.sql`) or on two
-//! replicas (`replicated.sql`), and Redis under Sentinel with its master killed mid-day. The
+//! replicas (`replicated.sql`), Redis under Sentinel with its master killed mid-day, and Redis as
+//! a 3-master cluster (`redis.mode = "cluster"`, sharded pub/sub to the live stream). The
 //! bundled sample through two shards of each is served exactly as the rules give (what a single
 //! producer on a single ClickHouse serves, `end_to_end.rs`), the feeds and the Python bridge put
 //! every symbol on the shard the producers expect, the history of a symbol lies on the ClickHouse
