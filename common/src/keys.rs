@@ -22,6 +22,14 @@ pub fn factors_table(database: &str) -> String {
     format!("{database}.{FACTORS_TABLE}")
 }
 
+/// The ClickHouse table of archived ticks, inside `clickhouse.database`.
+pub const TICKS_TABLE: &str = "ticks";
+
+/// `database.ticks`.
+pub fn ticks_table(database: &str) -> String {
+    format!("{database}.{TICKS_TABLE}")
+}
+
 /// Redis names under one key prefix, for one shard of the producers (`redis.shards`).
 ///
 /// With one shard every name is the contract's. With more, each shard's keys carry the shard's
@@ -204,6 +212,14 @@ impl Keys {
     /// The producer's journal since its checkpoint: one record per committed batch.
     pub fn producer_journal(&self) -> String {
         self.shard_key("tickbar", format_args!(":producer:journal"))
+    }
+
+    /// The ticks the producer refused by its own rules (`ahead_of_clock`, `wrong_shard`), which the
+    /// tick archive must leave out: a hash from stream entry id to the positions of the refused
+    /// ticks among the entry's parsed ticks (`0,3`). Written with the commit that refused them,
+    /// emptied by the archiver as it passes them.
+    pub fn refused_ticks(&self) -> String {
+        self.shard_key("tickbar", format_args!(":producer:refused"))
     }
 
     /// The active producer's lease: `{fence} {instance}`, expiring unless renewed. Every commit checks

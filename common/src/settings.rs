@@ -139,6 +139,39 @@ impl Default for ClickHouseSettings {
     }
 }
 
+/// `[archive]`: the tick archive in ClickHouse (docs/lifecycle.md). The producer reads it to hold
+/// its stream's trimming back to the archiver's position; the consumer runs the archiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveSettings {
+    /// Archive every tick the producer accepts into ClickHouse's `ticks` table; the producer then
+    /// trims no stream entry the archiver has not passed.
+    pub ticks: bool,
+    /// Days of ticks kept in the archive (whole days, by the ticks' market date); 0 keeps them all.
+    pub retention_days: u32,
+    /// The consumer group on each tick stream whose position is the archiver's.
+    pub group: String,
+    /// The producer's group (`producer.group`): the archiver reads only entries it has committed.
+    pub producer_group: String,
+    /// Stream entries read per archive batch at most.
+    pub batch_entries: usize,
+    /// Ticks one archive INSERT holds, about: a batch of whole-market payloads is cut at this many.
+    pub batch_ticks: usize,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        ArchiveSettings {
+            ticks: true,
+            retention_days: 0,
+            group: "tickbar-archive".into(),
+            producer_group: "tickbar-producer".into(),
+            batch_entries: 2_000,
+            batch_ticks: 200_000,
+        }
+    }
+}
+
 /// `[http]`: where a service serves its monitor page, `/metrics`, `/healthz` and `/readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

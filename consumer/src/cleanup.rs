@@ -24,6 +24,7 @@ use crate::integrity::{check_group, daily_flags, intraday_flags, Flag, Issue, VO
 use crate::monitor::Monitor;
 use crate::store::clickhouse::History;
 use crate::store::redis::{self as store, DayRemoved, HeldGroup, Lock};
+use crate::store::ticks::Archive;
 
 /// Groups named in a report's list of what ClickHouse lacks; the count covers the rest.
 const MISSING_LISTED: usize = 50;
@@ -72,6 +73,9 @@ pub struct Report {
     pub integrity: Integrity,
     /// Data checks: flagged, kept.
     pub flags: Vec<Flag>,
+    /// Days of ticks the archive's retention dropped.
+    #[serde(default)]
+    pub ticks_expired: Vec<NaiveDate>,
 }
 
 /// A day left in Redis: the (symbol, period) groups ClickHouse holds fewer bars of than Redis.
@@ -114,6 +118,9 @@ pub struct Cleanup {
     pub at: NaiveTime,
     pub integrity_days: u32,
     pub webhook_url: Option<String>,
+    /// The tick archive, and how many days of it to keep (`archive.retention_days`; 0: all).
+    pub archive: Archive,
+    pub retention_days: u32,
 }
 
 impl Cleanup {
@@ -148,6 +155,7 @@ impl Cleanup {
             calendar_warning: self.calendar.warning(runtime::ops::today(wall_ms())),
             integrity: Integrity::default(),
             flags: Vec::new(),
+            ticks_expired: Vec::new(),
         };
         let mut work_con = con.clone();
         let outcome = self.lock.hold(con.clone(), self.work(&mut work_con, &mut report)).await;
@@ -187,6 +195,10 @@ impl Cleanup {
         let checked = self.calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
         report.flags = self.data_checks(&checked).await?;
+        if self.retention_days > 0 {
+            let today = runtime::ops::today(wall_ms());
+            report.ticks_expired = self.archive.expire(today - chrono::Days::new(self.retention_days.into())).await?;
+        }
         tracing::info!(days = ?report.days, issues = report.integrity.issues.len(), flags = report.flags.len(), "cleanup done");
         Ok(())
     }
@@ -365,6 +377,8 @@ mod tests {
             at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
             integrity_days: 5,
             webhook_url: None,
+            archive: Archive::new(clickhouse::Client::default(), "tickbar", Duration::from_secs(1)),
+            retention_days: 0,
         }
     }
 
@@ -395,6 +409,7 @@ mod tests {
             calendar_warning: None,
             integrity: Integrity::default(),
             flags: vec![],
+            ticks_expired: vec![],
         }
     }
 

@@ -4,7 +4,8 @@
 //! INSERT, then drop the processing list), and the adjustment-factor
 //! queue by one worker the same way (no existence check: a re-sent factor replaces the stored one).
 //! Whatever fails leaves the batch in processing, and the next attempt, after a backoff, starts
-//! from it; so does the next start after a crash.
+//! from it; so does the next start after a crash. The tick archive's writer ([`crate::archive`])
+//! works each shard stream under the same lock, one job per shard.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use runtime::redis::Connection;
 use runtime::stores::{Role, Store};
 use tokio::sync::watch;
 
+use crate::archive::Archiver;
 use crate::batch::{prepare, reconcile, Tally};
 use crate::error::{Error, Result};
 use crate::high_water::HighWater;
@@ -40,6 +42,8 @@ pub struct Drain {
     pub monitor: Arc<Monitor>,
     /// The latest stored frame per (period, symbol), which spares time-ordered batches their check.
     pub marks: Arc<HighWater>,
+    /// The tick archive's writer, one job per shard stream (`archive.ticks`).
+    pub archiver: Option<Arc<Archiver>>,
 }
 
 impl Drain {
@@ -85,6 +89,9 @@ impl Drain {
         self.marks.forget();
         let work = async {
             self.queues.claim_fences(&mut con.clone()).await?;
+            if let Some(archiver) = &self.archiver {
+                archiver.prepare(&mut con.clone()).await?;
+            }
             let leftovers = self.queues.leftovers(&mut con.clone()).await?;
             if !leftovers.is_empty() {
                 tracing::info!(?leftovers, "finishing batches left by more workers than configured");
@@ -94,7 +101,9 @@ impl Drain {
             });
             futures_util::future::try_join_all(finish).await?;
             let workers = self.periods.iter().flat_map(|p| (0..self.queues.workers()).map(move |worker| (*p, worker)));
+            let shards = self.archiver.as_ref().map_or(0, |a| a.shards());
             let jobs = workers.map(|(period, worker)| Job::Bars { period, worker }).chain([Job::Factors]);
+            let jobs = jobs.chain((0..shards).map(|shard| Job::Archive { shard }));
             let drains = jobs.map(|job| self.drain_queue(job, Run::Worker, con.clone(), stop.clone()));
             futures_util::future::try_join_all(drains).await.map(|_| ())
         };
@@ -119,6 +128,10 @@ impl Drain {
                 match job {
                     Job::Bars { period, worker } => self.step(period, worker, &mut con).await,
                     Job::Factors => self.step_factors(&mut con).await,
+                    Job::Archive { shard } => match &self.archiver {
+                        Some(archiver) => archiver.step(shard, &mut con).await,
+                        None => Ok(false),
+                    },
                 }
             };
             let mut stopping = stop.clone();
@@ -258,6 +271,8 @@ enum Job {
     Bars { period: Period, worker: usize },
     /// The adjustment-factor queue.
     Factors,
+    /// One shard's tick stream, into the tick archive.
+    Archive { shard: usize },
 }
 
 /// A factor queue item as its row, or why it is none.

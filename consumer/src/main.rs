@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`item`]: a queue item checked into a bar or a dead letter; [`batch`]: a batch deduplicated
 //!   against ClickHouse and tallied.
-//! - [`drain`]: the drain lock and the per-period workers around them; [`high_water`]: the latest
+//! - [`drain`]: the drain lock and the per-period workers around them, and [`archive`], the tick
+//!   archive's writer that works under the same lock; [`high_water`]: the latest
 //!   stored frames that spare time-ordered batches their existence read.
 //! - [`cleanup`]: the 2 a.m. cleanup, its schedule and report; [`integrity`]: the checks of the
 //!   cleaned days, without I/O; [`webhook`]: the report's delivery.
@@ -12,6 +13,7 @@
 //! - [`monitor`]: the monitor page, `/metrics` and `/readyz`; [`settings`] and [`error`].
 //! - This file: the commands, and the wiring both the service and `cleanup` are built from.
 
+mod archive;
 mod batch;
 mod cleanup;
 mod drain;
@@ -35,12 +37,14 @@ use runtime::ops::Backoff;
 use runtime::stores::Store;
 use settings::ConsumerSettings;
 
+use crate::archive::Archiver;
 use crate::cleanup::{Cleanup, Trigger};
 use crate::drain::Drain;
 use crate::item::Validator;
 use crate::monitor::Monitor;
 use crate::store::clickhouse::History;
 use crate::store::redis::{Lock, Queues};
+use crate::store::ticks::Archive;
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +127,12 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Result<
         at: section.cleanup_at,
         integrity_days: section.integrity_days,
         webhook_url: section.webhook_url.clone().filter(|u| !u.is_empty()),
+        archive: Archive::new(
+            clickhouse.clone(),
+            &settings.clickhouse.database,
+            Duration::from_millis(section.insert_timeout_ms),
+        ),
+        retention_days: settings.archive.retention_days,
     };
     Ok(Wiring { instance, clickhouse, queues, history, cleanup })
 }
@@ -177,6 +187,11 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
         idle: Duration::from_millis(section.idle_ms.max(1)),
         monitor: monitor.clone(),
         marks: Arc::new(high_water::HighWater::new(Duration::from_millis(section.high_water_ttl_ms))),
+        archiver: settings.archive.ticks.then(|| {
+            let keys = settings.redis.keys();
+            let archive = parts.cleanup.archive.clone();
+            Arc::new(Archiver::new(&keys, &settings.archive, archive, monitor.clone()))
+        }),
     };
     let cleanup = parts.cleanup.schedule(con.clone(), monitor.clone(), stop_rx.clone());
     tokio::join!(drain.run(con.clone(), stop_rx), cleanup);

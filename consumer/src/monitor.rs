@@ -18,6 +18,7 @@ use crate::batch::Tally;
 use crate::error::Error;
 use crate::store::clickhouse::History;
 use crate::store::redis::{last_report, Queues};
+use crate::store::stream::Positions;
 
 /// How far back the bars-per-second rate looks.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
@@ -53,6 +54,20 @@ pub struct Status {
     /// Deduplicated rows per period in ClickHouse.
     pub rows: BTreeMap<u16, u64>,
     pub last_cleanup: Option<serde_json::Value>,
+    /// The tick archive's writer, when `archive.ticks` is on and this instance has run it.
+    pub archive: ArchiveState,
+}
+
+/// What the tick archive's writer did since start, and where each shard's stream stands.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArchiveState {
+    /// Ticks written to `tickbar.ticks` since start.
+    pub ticks: u64,
+    pub batches: u64,
+    /// Batches that first asked which of their ticks were stored (after a start or a failure).
+    pub rechecked: u64,
+    /// Per shard: the last entry archived, the producer's position and the entries between them.
+    pub shards: BTreeMap<usize, Positions>,
 }
 
 impl Status {
@@ -137,6 +152,20 @@ impl Monitor {
                 tracing::error!(%store, error = %e, "failed; retrying cannot help until the settings change")
             }
         }
+    }
+
+    /// Where shard `shard`'s archiver and producer stand.
+    pub fn archive_position(&self, shard: usize, at: Positions) {
+        self.update(|s| s.archive.shards.insert(shard, at));
+    }
+
+    /// One archive batch written: `ticks` ticks, after asking what was stored when `rechecked`.
+    pub fn ticks_archived(&self, ticks: u64, rechecked: bool) {
+        self.update(|s| {
+            s.archive.ticks += ticks;
+            s.archive.batches += 1;
+            s.archive.rechecked += u64::from(rechecked);
+        });
     }
 
     pub fn batch_done(&self, period: Period, tally: &Tally) {
@@ -279,6 +308,14 @@ impl Ops for Monitor {
                 &[("period", &p)],
                 *rows as f64,
             );
+        }
+        m.counter("tickbar_consumer_archived_ticks_total", "Ticks written to the tick archive.", &[], s.archive.ticks);
+        let help = "Archive batches that asked which of their ticks were stored (after a start or a failure).";
+        m.counter("tickbar_consumer_archive_rechecked_batches_total", help, &[], s.archive.rechecked);
+        for (shard, at) in &s.archive.shards {
+            let help = "Tick stream entries the producer has committed and the archive not yet written.";
+            let lag = at.lag.unwrap_or_default() as f64;
+            m.gauge("tickbar_consumer_archive_lag_entries", help, &[("shard", &shard.to_string())], lag);
         }
         m.gauge("tickbar_consumer_redis_up", "Whether Redis answers.", &[], s.redis.gauge());
         m.gauge("tickbar_consumer_clickhouse_up", "Whether ClickHouse answers.", &[], s.clickhouse.gauge());

@@ -1,7 +1,9 @@
 //! The consumer's settings: the shared sections plus `[consumer]`.
 
 use chrono::NaiveTime;
-use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
+use common::settings::{
+    ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
+};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,8 @@ pub struct ConsumerSettings {
     pub clock: ClockSettings,
     pub bars: BarSettings,
     pub consumer: ConsumerSection,
+    /// The tick archive the consumer writes (`archive.ticks`) and expires (`archive.retention_days`).
+    pub archive: ArchiveSettings,
 }
 
 impl Default for ConsumerSettings {
@@ -28,6 +32,7 @@ impl Default for ConsumerSettings {
             clock: ClockSettings::default(),
             bars: BarSettings::default(),
             consumer: ConsumerSection::default(),
+            archive: ArchiveSettings::default(),
         }
     }
 }

@@ -73,6 +73,9 @@ impl Record {
 pub struct Commit {
     pub events: Vec<BarEvent>,
     pub dead: Vec<DeadLetter>,
+    /// The entries with ticks the [`Rules`] refused, and the positions of those ticks among the
+    /// entry's parsed ticks: what the tick archive leaves out (`Keys::refused_ticks`).
+    pub refused: Vec<(EntryId, String)>,
     pub record: Option<Record>,
     /// Entries read since the stream was first read, the group's `ENTRIESREAD`.
     pub entries_read: u64,
@@ -82,6 +85,7 @@ impl Commit {
     pub fn clear(&mut self) {
         self.events.clear();
         self.dead.clear();
+        self.refused.clear();
         self.record = None;
     }
 }
@@ -192,7 +196,7 @@ impl Engine {
         for entry in entries {
             let first_tick = self.ticks.len();
             read_entry(entry, &mut self.ticks, &mut commit.dead);
-            self.refuse(entry, first_tick, tempo.wall_ms, &mut commit.dead);
+            self.refuse(entry, first_tick, tempo.wall_ms, commit);
         }
         self.counters.entries += entries.len() as u64;
         self.counters.ticks += self.ticks.len() as u64;
@@ -237,10 +241,10 @@ impl Engine {
     /// Moves the ticks of `entry` (from `first`) that the [`Rules`] refuse to dead letters: a
     /// clock gone wrong upstream must not close bars or open a day, and a symbol's bars are kept
     /// by its own shard only.
-    fn refuse(&mut self, entry: &Entry, first: usize, wall_ms: i64, dead: &mut Vec<DeadLetter>) {
+    fn refuse(&mut self, entry: &Entry, first: usize, wall_ms: i64, commit: &mut Commit) {
         let limit = wall_ms.saturating_add(self.rules.max_ahead_ms as i64);
         let Rules { shard, shards, .. } = self.rules;
-        let mut kept = first;
+        let (mut kept, mut refused) = (first, Vec::new());
         for i in first..self.ticks.len() {
             let t = self.ticks[i];
             let of = if shards > 1 {
@@ -251,16 +255,21 @@ impl Engine {
             if t.time_ms > limit {
                 let detail =
                     format!("tick time {} is {} ms ahead of the clock {}", t.time_ms, t.time_ms - wall_ms, wall_ms);
-                dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
+                commit.dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
             } else if of != shard {
                 let detail = format!("{} belongs to shard {of} of {shards}, not to this shard {shard}", t.symbol);
-                dead.push(DeadLetter::of_tick(entry, "wrong_shard", detail, &t));
+                commit.dead.push(DeadLetter::of_tick(entry, "wrong_shard", detail, &t));
             } else {
                 self.ticks[kept] = t;
                 kept += 1;
+                continue;
             }
+            refused.push((i - first).to_string());
         }
         self.ticks.truncate(kept);
+        if !refused.is_empty() {
+            commit.refused.push((entry.id, refused.join(",")));
+        }
     }
 
     /// The latest tick time applied: the event-time watermark.
@@ -347,6 +356,8 @@ mod tests {
         assert_eq!(commit.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), ["ahead_of_clock"]);
         assert!(String::from_utf8_lossy(&commit.dead[0].entry).contains(&(wall + 60_000).to_string()));
         assert_eq!(engine.watermark(), Some(wall + 1_000), "the watermark kept to the tick in time");
+        let second = commit.dead[0].id;
+        assert_eq!(commit.refused, [(second, "0".to_owned())], "the archive is told which tick to leave out");
     }
 
     #[test]

@@ -189,7 +189,7 @@ fn progress_bar() -> indicatif::ProgressBar {
 async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {
     let keys = settings.keys();
     let con = store::connect(&settings.redis).context("redis")?;
-    let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings.producer);
+    let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings);
     let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone()));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();

@@ -34,7 +34,7 @@ pub async fn run(
     let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
     while !*stop.borrow() {
-        let mut store = Store::new(con.clone(), settings.keys(), &settings.producer);
+        let mut store = Store::new(con.clone(), settings.keys(), settings);
         let delay = match store.acquire(&instance).await {
             Ok(Lease::Ours(lease)) => {
                 monitor.active(&lease);

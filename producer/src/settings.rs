@@ -1,7 +1,9 @@
 //! The producer's settings: the shared sections plus `[producer]`.
 
 use common::keys::Keys;
-use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
+use common::settings::{
+    ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
+};
 use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,8 @@ pub struct ProducerSettings {
     pub clock: ClockSettings,
     pub producer: ProducerSection,
     pub bars: BarSettings,
+    /// Whether the tick archive is on: the stream is then trimmed only behind the archiver too.
+    pub archive: ArchiveSettings,
     /// Where `producer build` writes bars unless given `--out`; the service never uses it.
     pub clickhouse: ClickHouseSettings,
 }
@@ -28,6 +32,7 @@ impl Default for ProducerSettings {
             clock: ClockSettings::default(),
             producer: ProducerSection::default(),
             bars: BarSettings::default(),
+            archive: ArchiveSettings::default(),
             clickhouse: ClickHouseSettings::default(),
         }
     }
@@ -50,7 +55,8 @@ pub struct ProducerSection {
     pub block_ms: u64,
     /// How often the aggregation state is checkpointed; a restart replays at most this much.
     pub checkpoint_interval_ms: u64,
-    /// Trim stream entries older than the latest checkpoint (they are applied and acknowledged).
+    /// Trim stream entries older than the latest checkpoint (they are applied and acknowledged) and,
+    /// with `archive.ticks`, older than the archiver's position.
     pub trim_stream: bool,
     /// A tick stamped this far ahead of the clock is refused (`ahead_of_clock`): it cannot move the
     /// watermark, close bars or open a day.

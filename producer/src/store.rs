@@ -11,13 +11,13 @@ use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys};
 use common::{BarEvent, BarEventKind, Period, Symbol};
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, Script, Value};
+use redis::{AsyncCommands, Script};
 use runtime::redis::Connection;
 
 use crate::engine::{Commit, Record, Saved};
 use crate::error::{Error, Result};
 use crate::ingest::{Entry, EntryId};
-use crate::settings::ProducerSection;
+use crate::settings::ProducerSettings;
 
 /// Dead letters kept (approximately) in `ticks:dead`.
 const DEAD_LETTERS_KEPT: usize = 1_000_000;
@@ -47,9 +47,21 @@ pub struct Store {
     keys: Keys,
     stream: String,
     group: String,
-    trim: bool,
+    trim: Trim,
     lease_ttl: Duration,
     acquire: Script,
+}
+
+/// How far a checkpoint trims the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Trim {
+    /// Not at all (`producer.trim_stream = false`).
+    Never,
+    /// Up to the checkpoint.
+    ToCheckpoint,
+    /// Up to the checkpoint or the archiver's position (its group's), whichever is older; not at
+    /// all while the archiver has no group yet (`archive.ticks`).
+    BehindArchive(String),
 }
 
 /// The lease as one attempt to take it found it.
@@ -62,13 +74,19 @@ pub enum Lease {
 }
 
 impl Store {
-    pub fn new(con: Connection, keys: Keys, section: &ProducerSection) -> Store {
+    pub fn new(con: Connection, keys: Keys, settings: &ProducerSettings) -> Store {
+        let section = &settings.producer;
+        let trim = match (section.trim_stream, settings.archive.ticks) {
+            (false, _) => Trim::Never,
+            (true, false) => Trim::ToCheckpoint,
+            (true, true) => Trim::BehindArchive(settings.archive.group.clone()),
+        };
         Store {
             con,
             stream: keys.tick_stream(),
             keys,
             group: section.group.clone(),
-            trim: section.trim_stream,
+            trim,
             lease_ttl: Duration::from_millis(section.lease_ttl_ms.max(100)),
             acquire: Script::new(ACQUIRE),
         }
@@ -178,6 +196,11 @@ impl Store {
                 .arg(commit.entries_read);
         }
         let sharded = write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
+        if self.trim_behind_archive() && !commit.refused.is_empty() {
+            let refused: Vec<(String, &str)> =
+                commit.refused.iter().map(|(id, at)| (id.to_string(), at.as_str())).collect();
+            pipe.hset_multiple(self.keys.refused_ticks(), &refused).ignore();
+        }
         for d in &commit.dead {
             let id = d.id.to_string();
             let fields: [(&str, &[u8]); 5] = [
@@ -201,8 +224,8 @@ impl Store {
                 ];
                 pipe.hset_multiple(self.keys.producer_state(), &state).ignore();
                 pipe.del(self.keys.producer_journal()).ignore();
-                if self.trim {
-                    pipe.cmd("XTRIM").arg(&self.stream).arg("MINID").arg(saved.last_id.to_string()).ignore();
+                if let Some(below) = self.trim_below(saved.last_id).await? {
+                    pipe.cmd("XTRIM").arg(&self.stream).arg("MINID").arg(below.to_string()).ignore();
                 }
             }
             (None, Some(record)) => {
@@ -215,6 +238,29 @@ impl Store {
         self.con.replicated().await?;
         runtime::redis::publish_sharded(&self.con, sharded).await;
         Ok(())
+    }
+
+    /// Whether the tick archive is on, so the archiver must be told what the rules refused.
+    fn trim_behind_archive(&self) -> bool {
+        matches!(self.trim, Trim::BehindArchive(_))
+    }
+
+    /// The id below which a checkpoint at `checkpoint` trims the stream, if it trims.
+    async fn trim_below(&mut self, checkpoint: EntryId) -> Result<Option<EntryId>> {
+        let group = match &self.trim {
+            Trim::Never => return Ok(None),
+            Trim::ToCheckpoint => return Ok(Some(checkpoint)),
+            Trim::BehindArchive(group) => group.clone(),
+        };
+        let archived = self.group_position(&group).await?;
+        Ok(archived.map(|archived| archived.successor().min(checkpoint)))
+    }
+
+    /// The last entry `group` has passed, when the group exists.
+    async fn group_position(&mut self, group: &str) -> Result<Option<EntryId>> {
+        let groups: redis::streams::StreamInfoGroupsReply = self.con.xinfo_groups(&self.stream).await?;
+        let found = groups.groups.into_iter().find(|g| g.name == group);
+        found.map(|g| g.last_delivered_id.parse().map_err(Error::State)).transpose()
     }
 
     /// Entries after the producer's committed position (`lag`).
@@ -309,15 +355,5 @@ struct FormingHash {
 
 fn entry(s: StreamId) -> Result<Entry> {
     let id = s.id.parse().map_err(Error::State)?;
-    let mut fields: Vec<(String, Vec<u8>)> = s
-        .map
-        .into_iter()
-        .map(|(k, v)| match v {
-            Value::BulkString(bytes) => (k, bytes),
-            Value::SimpleString(text) => (k, text.into_bytes()),
-            other => (k, format!("{other:?}").into_bytes()),
-        })
-        .collect();
-    fields.sort();
-    Ok(Entry { id, fields })
+    Ok(Entry { id, fields: runtime::redis::entry_fields(s.map) })
 }

@@ -20,7 +20,11 @@ const PRICE_LIMIT: i128 = 10i128.pow(18);
 const AMOUNT_LIMIT: i128 = 10i128.pow(22);
 
 /// The single-node DDL (`sql/`), in order; `{database}` stands for `clickhouse.database`.
-const SCHEMA: [&str; 2] = [include_str!("../../sql/001_bars.sql"), include_str!("../../sql/002_adj_factors.sql")];
+const SCHEMA: [&str; 3] = [
+    include_str!("../../sql/001_bars.sql"),
+    include_str!("../../sql/002_adj_factors.sql"),
+    include_str!("../../sql/003_ticks.sql"),
+];
 
 /// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve:
 /// `http://` in clear, `https://` trusting `[clickhouse.tls]`'s CA (else the system's roots) and
@@ -68,12 +72,43 @@ pub fn statements(text: &str, database: &str) -> Vec<String> {
         .collect()
 }
 
-/// Creates the database and the tables when missing; safe to run at every start.
+/// Creates the database and the tables when missing; safe to run at every start. A server that
+/// knows no column codecs (18.16) gets the tables without them.
 pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> clickhouse::error::Result<()> {
+    let version: String = client.query("SELECT version()").fetch_one().await?;
     for statement in schema_statements(database) {
+        let statement = if knows_codecs(&version) { statement } else { without_codecs(&statement) };
         client.query(&statement).execute().await?;
     }
     Ok(())
+}
+
+/// Whether a server of `version` (as `SELECT version()` gives it) knows column codecs: from 20.1
+/// on every codec the DDL names is there.
+pub fn knows_codecs(version: &str) -> bool {
+    version.split('.').next().and_then(|major| major.parse::<u32>().ok()).is_some_and(|major| major >= 20)
+}
+
+/// `statement` without its `CODEC(...)` clauses.
+pub fn without_codecs(statement: &str) -> String {
+    let mut out = String::with_capacity(statement.len());
+    let mut rest = statement;
+    while let Some(at) = rest.find("CODEC(") {
+        out.push_str(rest[..at].trim_end());
+        let clause = &rest[at..];
+        let mut depth = 0;
+        let end = clause.char_indices().find_map(|(i, c)| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            (c == ')' && depth == 0).then_some(i + 1)
+        });
+        rest = &clause[end.unwrap_or(clause.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Writes `rows` into `table` (of the client's database) in one INSERT that lands whole or fails,
@@ -239,9 +274,23 @@ mod tests {
     }
 
     #[test]
+    fn a_server_without_codecs_gets_the_columns_without_them() {
+        let ticks = &schema_statements("db1")[3];
+        let plain = without_codecs(ticks);
+        assert!(!plain.contains("CODEC") && plain.contains(" Int64,\n") && plain.contains(" UInt32\n)"));
+        assert_eq!(
+            plain.matches(',').count() + 5,
+            ticks.matches(',').count(),
+            "the two-codec clauses' commas went too"
+        );
+        assert!(!knows_codecs("18.16.1") && knows_codecs("20.3.1.1") && knows_codecs("26.9.1"));
+    }
+
+    #[test]
     fn the_schema_creates_the_database_then_the_contract_tables() {
         let statements = schema_statements("db1");
-        assert_eq!(statements.len(), 3, "{statements:?}");
+        assert_eq!(statements.len(), 4, "{statements:?}");
+        assert!(statements[3].contains("CREATE TABLE IF NOT EXISTS db1.ticks") && statements[3].contains("CODEC("));
         assert!(statements[2].contains("CREATE TABLE IF NOT EXISTS db1.adj_factors"));
         assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"));
         assert!(

@@ -1,11 +1,12 @@
 //! What every tickbar service binary shares: loading its settings from one TOML file plus
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
-//! setting up logging; in [`clock`], the time every service reads; in [`ops`], what every service
+//! setting up logging; in [`archive`], the tick archive's row; in [`clock`], the time every service reads; in [`ops`], what every service
 //! serves and how it stops; in [`charts`], the last hour its monitor page draws; in
 //! [`clickhouse`], the bars table as every service reads and writes it; in [`redis`], the
 //! connection they use; in [`tls`], how both stores are reached over TLS; in [`stores`], the
 //! stores' names and states; in [`table`], the table of bars every file tickbar writes has.
 
+pub mod archive;
 pub mod charts;
 pub mod clickhouse;
 pub mod clock;

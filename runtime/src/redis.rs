@@ -427,3 +427,18 @@ pub async fn days_held(con: &mut impl ConnectionLike, keys: &Keys) -> redis::Red
     }
     Ok(days)
 }
+
+/// A stream entry's fields as bytes, sorted: the order the producer reads them in, which the
+/// archive's positions of refused ticks rely on.
+pub fn entry_fields(map: std::collections::HashMap<String, redis::Value>) -> Vec<(String, Vec<u8>)> {
+    let mut fields: Vec<(String, Vec<u8>)> = map
+        .into_iter()
+        .map(|(k, v)| match v {
+            redis::Value::BulkString(bytes) => (k, bytes),
+            redis::Value::SimpleString(text) => (k, text.into_bytes()),
+            other => (k, format!("{other:?}").into_bytes()),
+        })
+        .collect();
+    fields.sort();
+    fields
+}

@@ -89,6 +89,23 @@ pub fn tushare_daily(day: &str) -> Ohlcv {
     }
 }
 
+/// A tick as the contract's tick object.
+pub fn tick_json(t: &Tick) -> String {
+    let (cumulative, high, low) = match t.kind {
+        TickKind::Trade => (false, None, None),
+        TickKind::Cumulative { day_high, day_low } => (true, day_high, day_low),
+    };
+    let mut object = serde_json::json!({
+        "symbol": t.symbol.to_string(), "time": t.time_ms, "price": t.price.to_string(),
+        "volume": t.volume, "amount": t.amount.to_string(), "cumulative": cumulative,
+    });
+    if let (Some(h), Some(l)) = (high, low) {
+        object["high"] = h.to_string().into();
+        object["low"] = l.to_string().into();
+    }
+    object.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -387,8 +387,10 @@ pub async fn producer_caught_up(con: &mut (impl ConnectionLike + Send + Sync), s
         Err(_) => return false,
     };
     let groups: redis::streams::StreamInfoGroupsReply = con.xinfo_groups(stream).await.unwrap_or_default();
+    let defaults = common::settings::ArchiveSettings::default();
     groups
         .groups
-        .first()
+        .iter()
+        .find(|g| g.name == defaults.producer_group)
         .is_some_and(|g| g.pending == 0 && last.ids.first().is_none_or(|e| e.id == g.last_delivered_id))
 }

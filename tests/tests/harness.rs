@@ -5,7 +5,7 @@ use common::keys::{bars_table, Keys, BARS_TABLE};
 use common::{amount, price, Bar, Ohlcv, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
-use runtime::clickhouse::schema_statements;
+use runtime::clickhouse::apply_schema;
 use runtime::clickhouse::BarRow;
 
 fn sample_bar(vol: u64) -> Bar {
@@ -37,12 +37,8 @@ async fn a_bar_written_to_the_private_redis_reads_back_equal() {
 async fn a_bar_inserted_twice_into_the_private_clickhouse_reads_back_once_deduplicated() {
     let server = ClickHouseServer::start().await.unwrap();
     let client = server.client();
-    for statement in schema_statements("tickbar") {
-        client.query(&statement).execute().await.unwrap();
-    }
-    for statement in schema_statements("tickbar") {
-        client.query(&statement).execute().await.expect("the DDL is idempotent");
-    }
+    apply_schema(&client, "tickbar").await.unwrap();
+    apply_schema(&client, "tickbar").await.expect("the DDL is idempotent");
     let (first, resent) = (sample_bar(100), sample_bar(120_300));
     let tickbar = client.clone().with_database("tickbar");
     for (bar, version) in [(&first, 1), (&resent, 2)] {

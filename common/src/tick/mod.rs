@@ -2,6 +2,7 @@
 //! stream payloads, the plain tick object (or an array of them) and the QMT whole-quote dict, read
 //! by the borrowing scanner of `json`: the fields a tick needs, in one pass, the rest skipped.
 
+mod quote;
 mod table;
 
 use crate::json::{JsonError, Scanner, Value};
@@ -10,6 +11,7 @@ use crate::number::whole_from_text;
 use crate::symbol::Symbol;
 use crate::time::parse_datetime;
 use crate::Error;
+pub use quote::{parse_quotes, Book, Quote};
 pub use table::{is_true, TickTable};
 
 /// How a tick's volume and amount are to be read.
@@ -107,11 +109,19 @@ pub type Parsed = Vec<Result<Tick, BadElement>>;
 
 /// Parses a `tick` stream field: one tick object or a JSON array of them.
 pub fn parse_tick_payload(json: &str) -> Result<Parsed, Error> {
+    tick_elements(json, tick_object)
+}
+
+/// A reader of one element of a payload: the outer error is the payload's, the inner the element's.
+type ElementReader<T> = fn(&mut Scanner<'_>) -> Result<Result<T, Error>, JsonError>;
+
+/// Each element of a `tick` field (one object, or an array of them) read by `read`.
+fn tick_elements<T>(json: &str, read: ElementReader<T>) -> Result<Vec<Result<T, BadElement>>, Error> {
     let mut s = Scanner::new(json);
     let mut parsed = Vec::new();
     let mut element = |s: &mut Scanner<'_>| {
         let start = s.pos();
-        let tick = tick_object(s)?;
+        let tick = read(s)?;
         parsed.push(tick.map_err(|error| BadElement { error, element: s.slice(start, s.pos()).to_owned() }));
         Ok(())
     };
@@ -131,11 +141,19 @@ pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
 /// Parses a `qmt` stream field: an xtquant whole-quote payload mapping symbol to snapshot dict.
 /// Each snapshot's fields are read where they stand; its bid/ask arrays and the rest are skipped.
 pub fn parse_qmt_payload(json: &str) -> Result<Parsed, Error> {
+    qmt_elements(json, qmt_snapshot)
+}
+
+/// A reader of the snapshot dict of one symbol, with the errors of [`ElementReader`].
+type SnapshotReader<T> = fn(&mut Scanner<'_>, &str) -> Result<Result<T, Error>, JsonError>;
+
+/// Each snapshot of a `qmt` field read by `read`.
+fn qmt_elements<T>(json: &str, read: SnapshotReader<T>) -> Result<Vec<Result<T, BadElement>>, Error> {
     let mut s = Scanner::new(json);
     let mut parsed = Vec::new();
     let read = s.members("an object mapping symbols to QMT snapshot dicts", |s, symbol| {
         let start = s.pos();
-        let tick = qmt_snapshot(s, &symbol)?;
+        let tick = read(s, &symbol)?;
         parsed.push(tick.map_err(|error| {
             let key = serde_json::to_string(&symbol).expect("strings serialize");
             BadElement { error, element: format!("{{{key}:{}}}", s.slice(start, s.pos())) }
@@ -158,8 +176,13 @@ fn tick_object(s: &mut Scanner<'_>) -> Result<Result<Tick, Error>, JsonError> {
 fn qmt_snapshot(s: &mut Scanner<'_>, symbol: &str) -> Result<Result<Tick, Error>, JsonError> {
     let mut f = QmtFields::default();
     let read = read_fields(s, "a QMT snapshot dict", &mut f, QmtFields::setter)?;
+    Ok(snapshot_tick(read, f, symbol))
+}
+
+/// The tick of the snapshot dict of `symbol` read into `fields` (`read` its verdict so far).
+fn snapshot_tick(read: Result<(), Error>, fields: QmtFields, symbol: &str) -> Result<Tick, Error> {
     let symbol = symbol.parse::<Symbol>();
-    Ok(symbol.and_then(|symbol| read.and_then(|()| f.tick(symbol)).map_err(|e| of_symbol(symbol, e))))
+    symbol.and_then(|symbol| read.and_then(|()| fields.tick(symbol)).map_err(|e| of_symbol(symbol, e)))
 }
 
 /// Stores one field of `F` from its value.
@@ -174,10 +197,28 @@ fn read_fields<F>(
     fields: &mut F,
     setter: fn(&str) -> Option<Setter<F>>,
 ) -> Result<Result<(), Error>, JsonError> {
+    read_members(s, expected, fields, |fields, key, s| scalar(fields, setter(key), s))
+}
+
+/// The value at `s` into `fields` by `set`, or skipped when there is no setter for it.
+fn scalar<F>(fields: &mut F, set: Option<Setter<F>>, s: &mut Scanner<'_>) -> Result<Result<(), Error>, JsonError> {
+    match set {
+        Some(set) => Ok(set(fields, s.value()?)),
+        None => s.skip().map(Ok),
+    }
+}
+
+/// Reads the object at `s`, each member by `member` (which reads or skips its value), with the
+/// errors of [`read_fields`].
+fn read_members<F>(
+    s: &mut Scanner<'_>,
+    expected: &'static str,
+    fields: &mut F,
+    mut member: impl FnMut(&mut F, &str, &mut Scanner<'_>) -> Result<Result<(), Error>, JsonError>,
+) -> Result<Result<(), Error>, JsonError> {
     let mut first_error = None;
     let read = s.members(expected, |s, key| {
-        let Some(set) = setter(&key) else { return s.skip() };
-        if let Err(e) = set(fields, s.value()?) {
+        if let Err(e) = member(fields, &key, s)? {
             first_error.get_or_insert(e);
         }
         Ok(())

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
-use common::{Bar, Period, Tick, TickKind};
+use common::{Bar, Period, Tick};
 use harness::RedisServer;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
@@ -126,19 +126,4 @@ pub const MIDEA_VOLUMES: [u64; 3] = [26_724_709, 36_767_804, 20_830_020];
 /// The producer as a child process.
 pub use harness::ServiceProcess as Producer;
 
-/// A tick as the contract's tick object.
-pub fn tick_json(t: &Tick) -> String {
-    let (cumulative, high, low) = match t.kind {
-        TickKind::Trade => (false, None, None),
-        TickKind::Cumulative { day_high, day_low } => (true, day_high, day_low),
-    };
-    let mut object = serde_json::json!({
-        "symbol": t.symbol.to_string(), "time": t.time_ms, "price": t.price.to_string(),
-        "volume": t.volume, "amount": t.amount.to_string(), "cumulative": cumulative,
-    });
-    if let (Some(h), Some(l)) = (high, low) {
-        object["high"] = h.to_string().into();
-        object["low"] = l.to_string().into();
-    }
-    object.to_string()
-}
+pub use harness::fixtures::tick_json;
