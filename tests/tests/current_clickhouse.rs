@@ -3,7 +3,8 @@
 //! high-water and duplicate reads, a cleanup's integrity queries, factor imports, and the query
 //! API's ranges, symbol lists, resampled and adjusted bars, last-N bars and snapshots. The
 //! statements it logged (with their bound values) are run again on ClickHouse 26 through chdb
-//! (`tests/chdb_check.py`), each INSERT with rows of its target shape read back from 18.16.
+//! (`tests/chdb_check.py`), each INSERT with rows of its target shape read back from 18.16, after
+//! the DDL as a current server is given it (with the tick archive's column codecs).
 //! Needs the venv's chdb (`TICKBAR_PYTHON`, set by `tests/run.sh`).
 
 use std::collections::BTreeMap;
@@ -84,6 +85,9 @@ async fn every_statement_the_services_issue_on_18_16_also_runs_on_current_clickh
         assert!(statements.iter().any(|s| s.contains(kind)), "no {kind} statement was logged: {statements:#?}");
     }
     let rows = rows_of_inserts(&client, &statements).await;
+    // 18.16 was given the tables without their column codecs; a current server gets them with.
+    let statements: Vec<String> =
+        runtime::clickhouse::schema_statements("tickbar").into_iter().chain(statements).collect();
     let capture = serde_json::json!({"statements": statements, "rows": rows});
     let file = stack.dir().join("capture.json");
     std::fs::write(&file, capture.to_string()).unwrap();
