@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let peak = harness::service::peak_rss_mib(child.id());
+    let peak = harness::service::peak_rss_mib(child.child.id());
     child.kill();
     println!(
         "archived {n} snapshots in {secs:.2} s: {:.0} ticks/s (consumer start included; peak RSS {peak})",
