@@ -104,7 +104,7 @@ impl Market {
         let symbols = (0..n)
             .map(|i| {
                 let code = if i % 2 == 0 { format!("{:06}.SH", 600_000 + i) } else { format!("{:06}.SZ", i) };
-                (code, 5_000 + (i as i64 * 7919) % 200_000, 0, 0, 0)
+                (code, 20_000 + (i as i64 * 7919) % 2_000_000, 0, 0, 0)
             })
             .collect();
         Market { symbols, seed: 42 }
@@ -122,7 +122,7 @@ impl Market {
         for i in 0..count {
             let (step, lots, trades) = (self.next(5) as i64 - 2, self.next(300), self.next(40));
             let s = &mut self.symbols[i];
-            s.1 = (s.1 + step * 100).max(100);
+            s.1 = (s.1 + step * 100).max(20_000);
             s.2 += lots;
             s.3 += i128::from(lots) * 100 * i128::from(s.1);
             s.4 += trades;
