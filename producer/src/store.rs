@@ -47,21 +47,13 @@ pub struct Store {
     keys: Keys,
     stream: String,
     group: String,
-    trim: Trim,
+    /// Whether a checkpoint trims the stream (`producer.trim_stream`).
+    trim: bool,
+    /// The archiver's group with the tick archive on (`archive.ticks`): the stream is trimmed
+    /// only behind it, and the ticks the rules refused are recorded for it.
+    archive_group: Option<String>,
     lease_ttl: Duration,
     acquire: Script,
-}
-
-/// How far a checkpoint trims the stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Trim {
-    /// Not at all (`producer.trim_stream = false`).
-    Never,
-    /// Up to the checkpoint.
-    ToCheckpoint,
-    /// Up to the checkpoint or the archiver's position (its group's), whichever is older; not at
-    /// all while the archiver has no group yet (`archive.ticks`).
-    BehindArchive(String),
 }
 
 /// The lease as one attempt to take it found it.
@@ -76,17 +68,13 @@ pub enum Lease {
 impl Store {
     pub fn new(con: Connection, keys: Keys, settings: &ProducerSettings) -> Store {
         let section = &settings.producer;
-        let trim = match (section.trim_stream, settings.archive.ticks) {
-            (false, _) => Trim::Never,
-            (true, false) => Trim::ToCheckpoint,
-            (true, true) => Trim::BehindArchive(settings.archive.group.clone()),
-        };
         Store {
             con,
             stream: keys.tick_stream(),
             keys,
             group: section.group.clone(),
-            trim,
+            trim: section.trim_stream,
+            archive_group: settings.archive.ticks.then(|| settings.archive.group.clone()),
             lease_ttl: Duration::from_millis(section.lease_ttl_ms.max(100)),
             acquire: Script::new(ACQUIRE),
         }
@@ -196,7 +184,7 @@ impl Store {
                 .arg(commit.entries_read);
         }
         let sharded = write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
-        if self.trim_behind_archive() && !commit.refused.is_empty() {
+        if self.archive_group.is_some() && !commit.refused.is_empty() {
             let refused: Vec<(String, &str)> =
                 commit.refused.iter().map(|(id, at)| (id.to_string(), at.as_str())).collect();
             pipe.hset_multiple(self.keys.refused_ticks(), &refused).ignore();
@@ -240,33 +228,28 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the tick archive is on, so the archiver must be told what the rules refused.
-    fn trim_behind_archive(&self) -> bool {
-        matches!(self.trim, Trim::BehindArchive(_))
-    }
-
-    /// The id below which a checkpoint at `checkpoint` trims the stream, if it trims.
+    /// The id below which a checkpoint at `checkpoint` trims the stream, if it trims: the
+    /// checkpoint, or with the tick archive on the older of it and the archiver's position (not
+    /// at all while the archiver has no group yet).
     async fn trim_below(&mut self, checkpoint: EntryId) -> Result<Option<EntryId>> {
-        let group = match &self.trim {
-            Trim::Never => return Ok(None),
-            Trim::ToCheckpoint => return Ok(Some(checkpoint)),
-            Trim::BehindArchive(group) => group.clone(),
-        };
-        let archived = self.group_position(&group).await?;
-        Ok(archived.map(|archived| archived.successor().min(checkpoint)))
+        if !self.trim {
+            return Ok(None);
+        }
+        let Some(archive_group) = self.archive_group.clone() else { return Ok(Some(checkpoint)) };
+        let Some(archiver) = self.group(&archive_group).await? else { return Ok(None) };
+        let archived: EntryId = archiver.last_delivered_id.parse().map_err(Error::State)?;
+        Ok(Some(archived.successor().min(checkpoint)))
     }
 
-    /// The last entry `group` has passed, when the group exists.
-    async fn group_position(&mut self, group: &str) -> Result<Option<EntryId>> {
+    /// The stream's consumer group `name`, when it exists.
+    async fn group(&mut self, name: &str) -> Result<Option<redis::streams::StreamInfoGroup>> {
         let groups: redis::streams::StreamInfoGroupsReply = self.con.xinfo_groups(&self.stream).await?;
-        let found = groups.groups.into_iter().find(|g| g.name == group);
-        found.map(|g| g.last_delivered_id.parse().map_err(Error::State)).transpose()
+        Ok(groups.groups.into_iter().find(|g| g.name == name))
     }
 
     /// Entries after the producer's committed position (`lag`).
     pub async fn backlog(&mut self) -> Result<Option<u64>> {
-        let groups: redis::streams::StreamInfoGroupsReply = self.con.xinfo_groups(&self.stream).await?;
-        let group = groups.groups.into_iter().find(|g| g.name == self.group);
+        let group = self.group(&self.group.clone()).await?;
         Ok(group.and_then(|g| g.lag.map(|l| l as u64)))
     }
 

@@ -132,3 +132,17 @@ async fn ten_thousand_malformed_entries_are_dead_lettered_with_reasons_and_valid
     let saved: String = stack.con.hget(Keys::new("mixed:").producer_state(), "last_id").await.unwrap();
     assert_eq!(saved, last.ids[0].id, "the stop checkpointed everything");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_archive_is_told_which_ticks_the_clock_refused_even_when_the_stream_is_never_trimmed() {
+    let mut stack = ProducerRedis::start().await;
+    let ahead = r#"[{"symbol":"600519.SH","time":1675215060000,"price":1,"volume":100},{"symbol":"600519.SH","time":"2099-01-05T10:00:00","price":1,"volume":100}]"#;
+    let entries = [("tick", ahead.to_owned())];
+    let mut producer = stack.producer("keep:", &[("TICKBAR__PRODUCER__TRIM_STREAM", "false")]);
+    stack.send("keep:", &entries).await;
+    stack.drained("keep:", &mut producer).await;
+    let keys = Keys::new("keep:");
+    let sent: redis::streams::StreamRangeReply = stack.con.xrange_count(keys.tick_stream(), "-", "+", 1).await.unwrap();
+    let refused: Vec<(String, String)> = stack.con.hgetall(keys.refused_ticks()).await.unwrap();
+    assert_eq!(refused, [(sent.ids[0].id.clone(), "1".to_owned())], "the second tick of the entry is left out");
+}
