@@ -414,6 +414,14 @@ mod tests {
     }
 
     #[test]
+    fn a_report_the_previous_release_wrote_without_ticks_expired_still_reads() {
+        let mut written = serde_json::to_value(ran("2026-11-19 02:00", &["2026-11-18"])).unwrap();
+        written.as_object_mut().unwrap().remove("ticks_expired");
+        let read: Report = serde_json::from_value(written).expect("the last report still says what ran");
+        assert_eq!((read.days, read.ticks_expired), (vec![d("2026-11-18")], vec![]));
+    }
+
+    #[test]
     fn the_slot_is_the_latest_scheduled_time_not_after_now() {
         let c = cleanup();
         assert_eq!(c.scheduled_before(at("2026-11-20 01:59")), at("2026-11-19 02:00"));
