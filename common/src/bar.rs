@@ -1,5 +1,5 @@
-//! Bars: the OHLCV record of one symbol over one frame (the contract's bar object), and the events
-//! the aggregator emits about them.
+//! Bars: the OHLCV record of one symbol over one frame (the contract's bar object), the events
+//! the aggregator emits about them, and the source a stored bar came from.
 
 use serde::{Deserialize, Serialize};
 
@@ -108,10 +108,70 @@ pub struct BarEvent {
     pub bar: Bar,
 }
 
+/// Where a bar of history came from: the vendor's history (the authority) or tickbar's own bars,
+/// built live from the feed. A stored row says which by its version: a vendor row's is the time
+/// the consumer took it from its queue in microseconds, a live row's the time it was written in
+/// seconds, always lower, so a vendor row replaces a live one whichever was written first and a
+/// live one never replaces a vendor one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Vendor,
+    Live,
+}
+
+impl Source {
+    /// Versions below this are live rows' (epoch seconds); vendor rows' (epoch microseconds) are
+    /// above it from 1970-01-12 on.
+    pub const LIVE_VERSIONS_END: u64 = 1_000_000_000_000;
+
+    /// The source of a stored row of `version`.
+    pub const fn of_version(version: u64) -> Source {
+        if version < Source::LIVE_VERSIONS_END {
+            Source::Live
+        } else {
+            Source::Vendor
+        }
+    }
+
+    /// The version of a live row written at `epoch_ms`: its second, so a later write of the same
+    /// bar replaces an earlier one and every vendor row outranks it.
+    pub const fn live_version(epoch_ms: i64) -> u64 {
+        (epoch_ms / 1000).unsigned_abs()
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Vendor => "vendor",
+            Source::Live => "live",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{amount, price};
+
+    #[test]
+    fn a_live_version_is_below_every_vendor_version_and_says_so() {
+        let now_ms = 1_796_000_000_000;
+        let live = Source::live_version(now_ms);
+        let vendor_taken_in_1971 = 365 * 86_400 * 1_000_000;
+        assert!(live < vendor_taken_in_1971);
+        assert_eq!(
+            (Source::of_version(live), Source::of_version(vendor_taken_in_1971)),
+            (Source::Live, Source::Vendor)
+        );
+        assert!(Source::live_version(now_ms + 1000) > live, "a later live write replaces an earlier one");
+        assert_eq!(serde_json::to_value(Source::Live).unwrap(), Source::Live.as_str());
+    }
 
     #[test]
     fn the_bar_object_round_trips_in_the_contract_shape() {

@@ -30,6 +30,14 @@ pub fn ticks_table(database: &str) -> String {
     format!("{database}.{TICKS_TABLE}")
 }
 
+/// The ClickHouse table of the bars tickbar built live, kept beside `bars` for the reconciliation.
+pub const LIVE_BARS_TABLE: &str = "live_bars";
+
+/// `database.live_bars`.
+pub fn live_bars_table(database: &str) -> String {
+    format!("{database}.{LIVE_BARS_TABLE}")
+}
+
 /// Redis names under one key prefix, for one shard of the producers (`redis.shards`).
 ///
 /// With one shard every name is the contract's. With more, each shard's keys carry the shard's

@@ -45,7 +45,7 @@ pub mod tick;
 pub mod time;
 
 pub use aggregate::{BarAggregator, BarSettings, TickOutcome};
-pub use bar::{Bar, BarEvent, BarEventKind, Ohlcv};
+pub use bar::{Bar, BarEvent, BarEventKind, Ohlcv, Source};
 pub use calendar::TradingCalendar;
 pub use error::Error;
 pub use money::{Amount, Price};

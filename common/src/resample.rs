@@ -131,7 +131,8 @@ impl Serialize for Resolution {
 }
 
 /// One built bar: whether it is still forming (its interval has not ended, or a stored bar in it
-/// is forming) and whether any of its stored bars came from the same-day store.
+/// is forming), whether any of its stored bars came from the same-day store, and whether any was
+/// built live (not vendor history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built {
     pub bar: Bar,
@@ -139,6 +140,7 @@ pub struct Built {
     pub opens: Frame,
     pub forming: bool,
     pub same_day: bool,
+    pub live: bool,
 }
 
 /// A stored bar fed to [`Resampler::resample`].
@@ -147,6 +149,7 @@ pub struct Part {
     pub bar: Bar,
     pub forming: bool,
     pub same_day: bool,
+    pub live: bool,
 }
 
 /// Builds bars of one resolution from bars of one stored period under one session layout.
@@ -190,10 +193,12 @@ impl<'a> Resampler<'a> {
                     built.bar = Bar::new(built.bar.symbol, built.bar.frame, &v);
                     built.forming |= part.forming;
                     built.same_day |= part.same_day;
+                    built.live |= part.live;
                 }
                 _ => {
                     let bar = Bar { frame: window.label, ..part.bar };
-                    let built = Built { bar, opens: window.opens, forming: part.forming, same_day: part.same_day };
+                    let (forming, same_day, live) = (part.forming, part.same_day, part.live);
+                    let built = Built { bar, opens: window.opens, forming, same_day, live };
                     out.push((window, built));
                 }
             }
@@ -308,7 +313,7 @@ mod tests {
                     frame,
                     &crate::Ohlcv { vol: u64::from(*p), amount: price * 10, ..crate::Ohlcv::flat(price) },
                 );
-                Part { bar, forming: false, same_day: false }
+                Part { bar, forming: false, same_day: false, live: false }
             })
             .collect()
     }

@@ -139,14 +139,19 @@ impl Default for ClickHouseSettings {
     }
 }
 
-/// `[archive]`: the tick archive in ClickHouse (docs/lifecycle.md). The producer reads it to hold
-/// its stream's trimming back to the archiver's position; the consumer runs the archiver.
+/// `[archive]`: the tick archive and the day's own bars in ClickHouse (docs/lifecycle.md). The
+/// producer reads it to hold its stream's trimming back to the archiver's position; the consumer
+/// runs the archiver and writes the live bars at the cleanup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ArchiveSettings {
     /// Archive every tick the producer accepts into ClickHouse's `ticks` table; the producer then
     /// trims no stream entry the archiver has not passed.
     pub ticks: bool,
+    /// At the nightly cleanup, write each cleaned day's closed Redis bars into ClickHouse as live
+    /// bars (`live_bars`, and `bars` where no vendor bar is), so the day leaves Redis without a
+    /// vendor resend; off, a day stays in Redis until the vendor's history of it arrives.
+    pub bars: bool,
     /// Days of ticks kept in the archive (whole days, by the ticks' market date); 0 keeps them all.
     pub retention_days: u32,
     /// The consumer group on each tick stream whose position is the archiver's.
@@ -163,6 +168,7 @@ impl Default for ArchiveSettings {
     fn default() -> Self {
         ArchiveSettings {
             ticks: true,
+            bars: true,
             retention_days: 0,
             group: "tickbar-archive".into(),
             producer_group: "tickbar-producer".into(),

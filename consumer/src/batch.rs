@@ -1,10 +1,11 @@
 //! One batch of queue items on its way to ClickHouse, without I/O: items become rows or dead
 //! letters, a bar sent twice in the batch counts once (the later one wins), and rows already stored
-//! unchanged (or by a later take) are dropped as duplicates while changed ones replace the stored row.
+//! unchanged (or by a later take) are dropped as duplicates while changed ones replace the stored
+//! row, as does every vendor bar a live bar holds the frame of.
 
 use std::collections::{BTreeMap, HashMap};
 
-use common::Period;
+use common::{Period, Source};
 use runtime::clickhouse::BarRow;
 use serde::Serialize;
 
@@ -88,12 +89,16 @@ pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[Stri
 }
 
 /// Drops the rows stored unchanged, or stored from a later take, in `existing`; a changed row
-/// keeps its (higher) version and replaces the stored one.
+/// keeps its (higher) version and replaces the stored one. A stored live bar is always replaced,
+/// the same or not: the frame's source becomes the vendor.
 pub fn reconcile(prepared: &mut Prepared, existing: &[BarRow]) {
     let stored: HashMap<(&str, u32), &BarRow> = existing.iter().map(|r| ((r.symbol.as_str(), r.frame), r)).collect();
     let tally = &mut prepared.tally;
     prepared.rows.retain(|row| match stored.get(&(row.symbol.as_str(), row.frame)) {
-        Some(old) if old.same_bar(row) || old.version >= row.version => {
+        Some(old)
+            if Source::of_version(old.version) == Source::Vendor
+                && (old.same_bar(row) || old.version >= row.version) =>
+        {
             tally.duplicates += 1;
             false
         }
@@ -119,6 +124,9 @@ mod tests {
         )
     }
 
+    /// A vendor take's version: microseconds of November 2023.
+    const TAKEN: u64 = 1_700_000_000_000_000;
+
     fn validator() -> Validator {
         Validator::new(
             Arc::new(common::Sessions::new(common::Layout::default())),
@@ -143,19 +151,29 @@ mod tests {
 
     #[test]
     fn stored_bars_are_duplicates_unless_changed_by_a_later_take() {
-        let stored = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "11"), item(4, "11")], 100).rows;
+        let stored =
+            prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "11"), item(4, "11")], TAKEN + 100).rows;
         let items = [item(1, "10"), item(2, "10.5"), item(3, "10"), item(4, "12")];
-        let mut later = prepare(&validator(), Period::M1, "q", &items, 200);
+        let mut later = prepare(&validator(), Period::M1, "q", &items, TAKEN + 200);
         reconcile(&mut later, &stored);
         assert_eq!((later.tally.inserted, later.tally.replaced, later.tally.duplicates), (1, 2, 1));
         let minutes: Vec<u32> = later.rows.iter().map(|r| r.frame % 3600 / 60).collect();
         assert_eq!(minutes, [2, 3, 4]);
-        let mut earlier = prepare(&validator(), Period::M1, "q", &[item(2, "9.5")], 50);
+        let mut earlier = prepare(&validator(), Period::M1, "q", &[item(2, "9.5")], TAKEN + 50);
         reconcile(&mut earlier, &stored);
         assert_eq!(
             (earlier.rows.len(), earlier.tally.duplicates),
             (0, 1),
             "an older take never overwrites a newer one"
         );
+    }
+
+    #[test]
+    fn a_vendor_bar_replaces_a_live_one_even_when_they_agree() {
+        let live = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "11")], 1_700_000_000).rows;
+        let mut vendor = prepare(&validator(), Period::M1, "q", &[item(1, "10"), item(2, "10.5")], TAKEN);
+        reconcile(&mut vendor, &live);
+        assert_eq!((vendor.rows.len(), vendor.tally.replaced, vendor.tally.duplicates), (2, 2, 0));
+        assert!(vendor.rows.iter().all(|r| Source::of_version(r.version) == Source::Vendor));
     }
 }

@@ -1,8 +1,10 @@
 //! The nightly cleanup: at `consumer.cleanup_at` (Asia/Shanghai) one instance, under the cleanup
-//! lock, removes the previous trading day's same-day bars from Redis once ClickHouse holds that
-//! day's history for every symbol and period Redis held (else it keeps the day, says so and tries
-//! again at the next run; `--force` removes anyway), then checks the recent ClickHouse history and
-//! keeps a JSON report in Redis. The producer's stream and state are the producer's: the report
+//! lock, writes the previous trading day's closed Redis bars into ClickHouse as live bars
+//! (`archive.bars`; a vendor bar of the same frame keeps the upper hand), removes the day from
+//! Redis once ClickHouse holds its history, from either source, for every symbol and period Redis
+//! held (else it keeps the day, says so and tries again at the next run; `--force` removes anyway),
+//! then checks the recent ClickHouse history, reconciles the live bars with the vendor's where a
+//! day has both, and keeps a JSON report in Redis. The producer's stream and state are the producer's: the report
 //! only says how far it got. A run missed while the service was down happens at start; running
 //! twice removes nothing more.
 
@@ -12,7 +14,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use common::keys::Keys;
 use common::stream::EntryId;
-use common::{BarSettings, Frame, Period, Sessions, TradingCalendar};
+use common::{Bar, BarSettings, Frame, Period, Sessions, Source, TradingCalendar};
+use runtime::clickhouse::BarRow;
 use runtime::ops::wall_ms;
 use runtime::redis::Connection;
 use runtime::stores::Store;
@@ -22,12 +25,16 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::integrity::{check_group, daily_flags, intraday_flags, Flag, Issue, VOLUME_DAYS};
 use crate::monitor::Monitor;
-use crate::store::clickhouse::History;
+use crate::store::clickhouse::{Compared, History};
 use crate::store::redis::{self as store, DayRemoved, HeldGroup, Lock};
 use crate::store::ticks::Archive;
 
 /// Groups named in a report's list of what ClickHouse lacks; the count covers the rest.
 const MISSING_LISTED: usize = 50;
+/// Symbols named per period in a report's reconciliation; the count covers the rest.
+const DIFFERENCES_LISTED: usize = 100;
+/// Closed-bar keys (one symbol and period of a day each) read and written as live bars at a time.
+const LIVE_KEYS_PER_INSERT: usize = 500;
 
 /// How often the service looks whether a cleanup is due, and retries one that failed.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
@@ -76,6 +83,35 @@ pub struct Report {
     /// Days of ticks the archive's retention dropped.
     #[serde(default)]
     pub ticks_expired: Vec<NaiveDate>,
+    /// The days whose closed Redis bars this run wrote into ClickHouse as live bars.
+    #[serde(default)]
+    pub live_written: Vec<LiveWritten>,
+    /// The live bars against the vendor's, per checked day and period where both exist.
+    #[serde(default)]
+    pub reconciliation: Vec<Reconciled>,
+}
+
+/// One day's closed Redis bars written as live bars.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveWritten {
+    pub day: NaiveDate,
+    pub bars: u64,
+    /// Bar objects in Redis that do not read as a bar of their key's period (left in Redis: the
+    /// day is then kept, as ClickHouse holds fewer of its bars).
+    pub unreadable: u64,
+}
+
+/// One day and period where both live and vendor bars exist: how many (symbol, period)s both
+/// hold, and those whose live bars differ from the vendor's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reconciled {
+    pub day: NaiveDate,
+    pub period: u16,
+    pub symbols: u64,
+    /// Symbols that differ, all of them.
+    pub differing_symbols: u64,
+    /// The first [`DIFFERENCES_LISTED`] of them, by symbol.
+    pub differences: Vec<Compared>,
 }
 
 /// A day left in Redis: the (symbol, period) groups ClickHouse holds fewer bars of than Redis.
@@ -121,6 +157,8 @@ pub struct Cleanup {
     /// The tick archive, and how many days of it to keep (`archive.retention_days`; 0: all).
     pub archive: Archive,
     pub retention_days: u32,
+    /// Write each cleaned day's closed Redis bars into ClickHouse as live bars (`archive.bars`).
+    pub live_bars: bool,
 }
 
 impl Cleanup {
@@ -156,11 +194,16 @@ impl Cleanup {
             integrity: Integrity::default(),
             flags: Vec::new(),
             ticks_expired: Vec::new(),
+            live_written: Vec::new(),
+            reconciliation: Vec::new(),
         };
         let mut work_con = con.clone();
         let outcome = self.lock.hold(con.clone(), self.work(&mut work_con, &mut report)).await;
         report.error = outcome.err().map(|e| e.to_string());
-        report.ok = report.error.is_none() && report.integrity.issues.is_empty() && report.kept.is_empty();
+        report.ok = report.error.is_none()
+            && report.integrity.issues.is_empty()
+            && report.kept.is_empty()
+            && report.reconciliation.iter().all(|r| r.differing_symbols == 0);
         report.finished_at = now_iso();
         let stored =
             store::store_report(con, &self.keys, &serde_json::to_string(&report).expect("reports serialize")).await;
@@ -179,6 +222,9 @@ impl Cleanup {
         days.dedup();
         let Some(&newest) = days.last() else { return Ok(()) };
         for day in &days {
+            if self.live_bars {
+                report.live_written.push(self.write_live(con, *day).await?);
+            }
             match self.missing(con, *day).await? {
                 Some(kept) if !report.forced => {
                     tracing::warn!(day = %day, groups = kept.groups_missing, "clickhouse lacks history of the day; it stays in redis");
@@ -195,12 +241,49 @@ impl Cleanup {
         let checked = self.calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
         report.flags = self.data_checks(&checked).await?;
+        for day in &checked {
+            report.reconciliation.extend(self.reconcile(*day).await?);
+        }
         if self.retention_days > 0 {
             let today = runtime::ops::today(wall_ms());
             report.ticks_expired = self.archive.expire(today - chrono::Days::new(self.retention_days.into())).await?;
         }
         tracing::info!(days = ?report.days, issues = report.integrity.issues.len(), flags = report.flags.len(), "cleanup done");
         Ok(())
+    }
+
+    /// Writes `day`'s closed Redis bars into ClickHouse as live bars, a chunk of keys per INSERT,
+    /// then has the query API read history again.
+    async fn write_live(&self, con: &mut Connection, day: NaiveDate) -> Result<LiveWritten> {
+        let version = Source::live_version(wall_ms());
+        let mut written = LiveWritten { day, bars: 0, unreadable: 0 };
+        for shard in store::day_bar_keys(con, &self.keys, day).await? {
+            for keys in shard.chunks(LIVE_KEYS_PER_INSERT) {
+                let (rows, unreadable) = live_rows(store::read_bars(con, keys).await?, version);
+                self.history.insert_live(&rows).await?;
+                written.bars += rows.len() as u64;
+                written.unreadable += unreadable;
+            }
+        }
+        if written.bars > 0 {
+            runtime::redis::bump_all_history(con, &self.keys).await?;
+        }
+        tracing::info!(%day, bars = written.bars, unreadable = written.unreadable, "the day's bars are in clickhouse as live bars");
+        Ok(written)
+    }
+
+    /// The reconciliation of `day`'s live bars with the vendor's, per period both sides hold.
+    async fn reconcile(&self, day: NaiveDate) -> Result<Vec<Reconciled>> {
+        let compared = self.history.reconcile(day).await?;
+        let mut out = Vec::new();
+        for group in compared.chunk_by(|a, b| a.period == b.period) {
+            let mut differences: Vec<Compared> = group.iter().filter(|c| !c.agrees()).cloned().collect();
+            let differing_symbols = differences.len() as u64;
+            differences.truncate(DIFFERENCES_LISTED);
+            let period = group[0].period;
+            out.push(Reconciled { day, period, symbols: group.len() as u64, differing_symbols, differences });
+        }
+        Ok(out)
     }
 
     /// What ClickHouse lacks of `day`'s history: the (symbol, period) groups of Redis whose bars
@@ -278,6 +361,18 @@ impl Cleanup {
         if !kept.is_empty() {
             text.push_str(&format!("; kept in redis, clickhouse lacks their history: {}", kept.join(", ")));
         }
+        let differing: Vec<String> = report
+            .reconciliation
+            .iter()
+            .filter(|r| r.differing_symbols > 0)
+            .map(|r| {
+                let symbols: Vec<&str> = r.differences.iter().map(|d| d.symbol.as_str()).collect();
+                format!("{} {}m: {} ({})", r.day, r.period, r.differing_symbols, symbols.join(" "))
+            })
+            .collect();
+        if !differing.is_empty() {
+            text.push_str(&format!("; live bars differ from the vendor's: {}", differing.join(", ")));
+        }
         if let Some(warning) = &report.calendar_warning {
             text.push_str(&format!("; calendar: {warning}"));
         }
@@ -353,6 +448,26 @@ impl Cleanup {
     }
 }
 
+/// The rows of bar objects read from Redis (each key's period and bars), of live `version`, and
+/// how many did not read as a bar of their period.
+fn live_rows(groups: Vec<(u16, Vec<String>)>, version: u64) -> (Vec<BarRow>, u64) {
+    let mut rows = Vec::new();
+    let mut unreadable = 0;
+    for (minutes, bars) in groups {
+        for json in bars {
+            let row = Period::from_minutes(minutes)
+                .ok()
+                .zip(serde_json::from_str::<Bar>(&json).ok())
+                .and_then(|(period, bar)| BarRow::new(&bar, period, version).ok());
+            match row {
+                Some(row) => rows.push(row),
+                None => unreadable += 1,
+            }
+        }
+    }
+    (rows, unreadable)
+}
+
 fn now_iso() -> String {
     Frame::from_epoch_seconds(wall_ms() / 1000).to_iso8601()
 }
@@ -379,6 +494,7 @@ mod tests {
             webhook_url: None,
             archive: Archive::new(clickhouse::Client::default(), "tickbar", Duration::from_secs(1)),
             retention_days: 0,
+            live_bars: true,
         }
     }
 
@@ -410,15 +526,29 @@ mod tests {
             integrity: Integrity::default(),
             flags: vec![],
             ticks_expired: vec![],
+            live_written: vec![],
+            reconciliation: vec![],
         }
     }
 
     #[test]
-    fn a_report_the_previous_release_wrote_without_ticks_expired_still_reads() {
+    fn a_report_the_previous_releases_wrote_still_reads() {
         let mut written = serde_json::to_value(ran("2026-11-19 02:00", &["2026-11-18"])).unwrap();
-        written.as_object_mut().unwrap().remove("ticks_expired");
+        for added in ["ticks_expired", "live_written", "reconciliation"] {
+            written.as_object_mut().unwrap().remove(added);
+        }
         let read: Report = serde_json::from_value(written).expect("the last report still says what ran");
-        assert_eq!((read.days, read.ticks_expired), (vec![d("2026-11-18")], vec![]));
+        assert_eq!((read.days, read.ticks_expired, read.live_written), (vec![d("2026-11-18")], vec![], vec![]));
+        assert!(read.reconciliation.is_empty());
+    }
+
+    #[test]
+    fn redis_bars_become_rows_of_a_live_version_and_a_bad_one_is_counted() {
+        let bar = r#"{"symbol":"600519.SH","frame":"2023-02-01 09:31:00","open":1,"high":2,"low":1,"close":2,"vol":5,"amount":9}"#;
+        let groups = vec![(1, vec![bar.to_owned(), "not a bar".to_owned()]), (7, vec![bar.to_owned()])];
+        let (rows, unreadable) = live_rows(groups, 1_700_000_000);
+        assert_eq!((rows.len(), unreadable), (1, 2), "a bad object, and a key of no period");
+        assert_eq!((rows[0].period, rows[0].vol, Source::of_version(rows[0].version)), (1, 5, Source::Live));
     }
 
     #[test]

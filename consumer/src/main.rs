@@ -133,6 +133,7 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Result<
             Duration::from_millis(section.insert_timeout_ms),
         ),
         retention_days: settings.archive.retention_days,
+        live_bars: settings.archive.bars,
     };
     Ok(Wiring { instance, clickhouse, queues, history, cleanup })
 }

@@ -328,6 +328,15 @@ impl Ops for Monitor {
                 f64::from(u8::from(ok)),
             );
         }
+        for (period, symbols) in differing_symbols(s.last_cleanup.as_ref()) {
+            let help = "Symbols whose live bars differ from the vendor's in the last cleanup's reconciliation (its checked days).";
+            m.gauge(
+                "tickbar_consumer_reconciliation_differing_symbols",
+                help,
+                &[("period", &period.to_string())],
+                symbols as f64,
+            );
+        }
         let help = "Time one INSERT into ClickHouse took (landed or not), in seconds.";
         self.history.inserts().write(&mut m, "tickbar_consumer_insert_duration_seconds", help);
         m.finish()
@@ -346,4 +355,18 @@ impl Ops for Monitor {
             Figure::Mean { name: "insert_ms", sum: inserts.sum_ms(), count: inserts.count() },
         ]
     }
+}
+
+/// Per period, the symbols (over the report's checked days) whose live bars differ from the
+/// vendor's in the cleanup `report`; the periods it reconciled, none when it reconciled nothing.
+fn differing_symbols(report: Option<&serde_json::Value>) -> BTreeMap<u64, u64> {
+    let mut out = BTreeMap::new();
+    let days = report.and_then(|r| r.get("reconciliation")).and_then(serde_json::Value::as_array);
+    for day in days.into_iter().flatten() {
+        let field = |name: &str| day.get(name).and_then(serde_json::Value::as_u64);
+        if let (Some(period), Some(symbols)) = (field("period"), field("differing_symbols")) {
+            *out.entry(period).or_default() += symbols;
+        }
+    }
+    out
 }

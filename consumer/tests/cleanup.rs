@@ -1,8 +1,9 @@
 //! The cleanup against a real Redis and ClickHouse: it removes one trading day's same-day data and
 //! nothing of the next (leaving the producer's stream and state alone), names a symbol with a
 //! missing bar in its report and alerts a webhook, keeps a day whose history ClickHouse lacks until
-//! it arrives or `--force`, runs at start when the scheduled run was missed, and never runs in two
-//! instances at once.
+//! it arrives or `--force` (with `archive.bars` off), runs at start when the scheduled run was
+//! missed, and never runs in two instances at once. The live bars' way out of Redis is
+//! `tests/tests/live_history.rs`'s.
 
 mod support;
 
@@ -14,7 +15,11 @@ use common::{Period, Sessions};
 use harness::seed::seed_bar;
 use redis::AsyncCommands;
 use support::ConsumerStores;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `archive.bars` off: the day's Redis bars are not written to ClickHouse as live bars, so a day
+/// the vendor's history lacks stays in Redis (and the bars written here, a few per day, do not
+/// reach the integrity check).
+const NO_LIVE_BARS: (&str, &str) = ("TICKBAR__ARCHIVE__BARS", "false");
 
 /// Writes what a producer leaves for `day`: a closed bar per period of two symbols, a forming bar
 /// per period, and the day in the set of days held.
@@ -92,37 +97,6 @@ async fn load(stack: &mut ConsumerStores, history: &[(Period, Vec<String>)], env
     assert!(stopping.elapsed() < Duration::from_secs(10));
 }
 
-/// A webhook receiver on a free port: the body of the first POST it gets.
-async fn webhook() -> (String, tokio::task::JoinHandle<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/alert", listener.local_addr().unwrap());
-    let received = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = socket.read(&mut buf).await.unwrap();
-            request.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&request).to_string();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let length = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if body.len() >= length || n == 0 {
-                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
-                    return body.to_owned();
-                }
-            }
-        }
-    });
-    (url, received)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     let mut stack = ConsumerStores::start().await;
@@ -133,7 +107,7 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     let history = history(day, &["600519.SH", "000001.SZ"], Some(("000001.SZ", "10:00:00")));
     load(&mut stack, &history, &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
 
-    let (url, received) = webhook().await;
+    let (url, received) = harness::http::webhook().await;
     let (code, report, _) = stack.cleanup(day, &[("TICKBAR__CONSUMER__WEBHOOK_URL", &url)]);
     assert_eq!(code, 2, "done, with an integrity issue: {report:#}");
     let issues = report["integrity"]["issues"].as_array().unwrap();
@@ -170,8 +144,9 @@ async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or
     same_day_data(&mut stack, day).await;
     load(&mut stack, &history(day, &["600519.SH"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
 
-    let (url, received) = webhook().await;
-    let (code, report, _) = stack.cleanup(day, &[("TICKBAR__CONSUMER__WEBHOOK_URL", &url)]);
+    let (url, received) = harness::http::webhook().await;
+    let env = [("TICKBAR__CONSUMER__WEBHOOK_URL", url.as_str()), NO_LIVE_BARS];
+    let (code, report, _) = stack.cleanup(day, &env);
     assert_eq!((code, &report["ok"]), (2, &false.into()), "kept, so not ok: {report:#}");
     assert_eq!(report["kept"][0]["day"], day, "{report:#}");
     assert_eq!(report["kept"][0]["groups_missing"], 5, "000001.SZ in each period: {report:#}");
@@ -184,7 +159,7 @@ async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or
     assert_eq!(keys_of(&mut stack, day).await, 15, "the only copy of 000001.SZ's bars stays");
     assert_eq!(days_held(&mut stack).await, [day], "and is still served from Redis");
 
-    let (code, report, log) = stack.cleanup_with(&["--day", day, "--force"], &[]);
+    let (code, report, log) = stack.cleanup_with(&["--day", day, "--force"], &[NO_LIVE_BARS]);
     assert_eq!(
         (code, &report["forced"], &report["kept"]),
         (0, &true.into(), &serde_json::json!([])),
@@ -279,7 +254,7 @@ async fn two_instances_never_run_the_cleanup_at_once() {
     let holder: String = stack.con.get(&lock).await.unwrap();
     assert_eq!(holder, "other-instance", "the other instance's lock is left alone");
     let _: () = stack.con.del(&lock).await.unwrap();
-    let (code, report, log) = stack.cleanup_with(&["--day", day, "--force"], &[]);
+    let (code, report, log) = stack.cleanup_with(&["--day", day, "--force"], &[NO_LIVE_BARS]);
     assert_eq!(code, 0, "{report:#} {log}");
     assert_eq!(keys_of(&mut stack, day).await, 0);
     let after: Option<String> = stack.con.get(&lock).await.unwrap();

@@ -164,7 +164,7 @@ fn build(
         }
         None => {
             let client = runtime::clickhouse::client(&settings.clickhouse)?;
-            let version = chrono::Utc::now().timestamp_micros() as u64;
+            let version = common::Source::live_version(runtime::ops::wall_ms());
             let runtime = tokio::runtime::Handle::current();
             let redis = runtime::redis::connect(&settings.redis).context("redis")?;
             let versions = build::sink::Versions { redis, keys: settings.keys() };

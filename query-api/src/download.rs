@@ -9,13 +9,15 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 
+use runtime::table::Columns;
+
 use crate::columnar::{Columnar, Encoder};
 use crate::error::{AppError, Result};
 use crate::params::Format;
 use crate::served::Served;
 
-/// `chunks` of bars as a `format` file named `name` (the extension is added); `forming` adds the
-/// `forming` column. A failure after the first byte ends the body early (the client sees a cut
+/// `chunks` of bars as a `format` file named `name` (the extension is added), with the `source`
+/// column; `forming` adds the `forming` column. A failure after the first byte ends the body early (the client sees a cut
 /// transfer), and is logged. JSON is rendered in memory by its callers, never here (given JSON,
 /// this writes CSV).
 pub fn file(
@@ -24,10 +26,11 @@ pub fn file(
     name: &str,
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> Response {
+    let columns = Columns { source: true, forming };
     let (content_type, extension, body): (&str, &str, BoxStream<'static, Result<Bytes>>) = match format {
-        Format::Csv | Format::Json => ("text/csv; charset=utf-8", "csv", csv(forming, chunks).boxed()),
-        Format::Arrow => ("application/vnd.apache.arrow.stream", "arrow", encoded(Columnar::Arrow, forming, chunks)),
-        Format::Parquet => ("application/vnd.apache.parquet", "parquet", encoded(Columnar::Parquet, forming, chunks)),
+        Format::Csv | Format::Json => ("text/csv; charset=utf-8", "csv", csv(columns, chunks).boxed()),
+        Format::Arrow => ("application/vnd.apache.arrow.stream", "arrow", encoded(Columnar::Arrow, columns, chunks)),
+        Format::Parquet => ("application/vnd.apache.parquet", "parquet", encoded(Columnar::Parquet, columns, chunks)),
     };
     let body = body.inspect(|chunk| {
         if let Err(e) = chunk {
@@ -46,23 +49,23 @@ pub fn file(
 
 /// The CSV header, then each chunk's rows.
 fn csv(
-    forming: bool,
+    columns: Columns,
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes>> {
-    let header = runtime::table::csv_header(forming);
-    let rows = chunks.map(move |chunk| chunk.map(|bars| Bytes::from(csv_rows(&bars, forming))));
-    stream::once(async move { Ok(Bytes::from_static(header.as_bytes())) }).chain(rows)
+    let header = runtime::table::csv_header(columns);
+    let rows = chunks.map(move |chunk| chunk.map(|bars| Bytes::from(csv_rows(&bars, columns))));
+    stream::once(async move { Ok(Bytes::from(header)) }).chain(rows)
 }
 
 /// `bars` as CSV rows; exact decimals, frames in ISO-8601 with `+08:00`.
-fn csv_rows(bars: &[Served], forming: bool) -> String {
+fn csv_rows(bars: &[Served], columns: Columns) -> String {
     let mut out = String::with_capacity(bars.len() * 96);
     for served in bars {
         let Ok(bar) = served.bar() else {
             tracing::warn!(frame = %served.frame(), "an unreadable stored bar left out of a CSV answer");
             continue;
         };
-        runtime::table::csv_row(&mut out, &bar, forming.then(|| served.forming()));
+        runtime::table::csv_row(&mut out, columns, &bar, served.extra());
     }
     out
 }
@@ -70,10 +73,10 @@ fn csv_rows(bars: &[Served], forming: bool) -> String {
 /// An Arrow or Parquet body: the schema first, a record batch per chunk, the footer last.
 fn encoded(
     kind: Columnar,
-    forming: bool,
+    columns: Columns,
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> BoxStream<'static, Result<Bytes>> {
-    let schema = runtime::table::schema(forming);
+    let schema = runtime::table::schema(columns);
     let encoder = match Encoder::new(kind, &schema) {
         Ok(encoder) => encoder,
         Err(e) => return stream::once(async move { Err(arrow(e)) }).boxed(),
@@ -87,9 +90,9 @@ fn encoded(
                 Some(Ok(bars)) => {
                     let rows = bars.iter().map(|s| {
                         let bar = s.bar().map_err(|e| ArrowError::ParseError(format!("an unreadable stored bar: {e}")));
-                        bar.map(|b| (b, s.forming()))
+                        bar.map(|b| (b, s.extra()))
                     });
-                    let bytes = runtime::table::batch(&schema, rows)
+                    let bytes = runtime::table::batch(&schema, columns, rows)
                         .and_then(|batch| encoder.write(&batch))
                         .and_then(|head| Ok([head, encoder.flush()?].concat().into()))
                         .map_err(arrow);

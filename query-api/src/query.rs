@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use common::adjust::{Adjust, Factors};
 use common::resample::{Built, Part, Resampler};
-use common::{Frame, Symbol};
+use common::{Frame, Source, Symbol};
 use futures_util::stream::{self, Stream, StreamExt};
 
 use crate::app::App;
@@ -73,10 +73,10 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
 /// One symbol's built series: the bars in the span (a forming one only when asked, if its interval
 /// reaches into the span), each from Redis if any of its parts was.
 fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> {
-    let parts = series
-        .bars
-        .into_iter()
-        .map(|s| Ok(Part { bar: readable(&s)?, forming: s.forming(), same_day: s.store == Store::Redis }));
+    let parts = series.bars.into_iter().map(|s| {
+        let live = s.source == Source::Live;
+        Ok(Part { bar: readable(&s)?, forming: s.forming(), same_day: s.store == Store::Redis, live })
+    });
     let parts = parts.collect::<Result<Vec<Part>>>()?;
     let wanted = |b: &Built| match q.span {
         _ if b.forming && !q.include_forming => false,
@@ -89,7 +89,7 @@ fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> 
         .filter(wanted)
         .map(|b| {
             let store = if b.same_day { Store::Redis } else { Store::ClickHouse };
-            Served::built(b.bar, b.forming, store)
+            Served::built(b.bar, b.forming, store, if b.live { Source::Live } else { Source::Vendor })
         })
         .collect();
     let series = Series { sources: Sources::of(&bars), bars };
@@ -118,7 +118,7 @@ async fn stored(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
 fn adjusted(series: Series, factors: &Factors, adjust: Adjust) -> Result<Series> {
     let bars = series.bars.into_iter().map(|s| {
         let bar = readable(&s)?;
-        Ok(Served::built(factors.apply(&bar, adjust), s.forming(), s.store))
+        Ok(Served::built(factors.apply(&bar, adjust), s.forming(), s.store, s.source))
     });
     Ok(Series { bars: bars.collect::<Result<Vec<Served>>>()?, sources: series.sources })
 }

@@ -1,23 +1,26 @@
-//! A bar as the API serves it, the store it came from, and how many bars each store gave: the
-//! types the two stores produce and the merge, the query and the answers consume.
+//! A bar as the API serves it, the store it came from, its source (vendor history or built live),
+//! and how many bars each store gave: the types the two stores produce and the merge, the query
+//! and the answers consume.
 
 use std::sync::Arc;
 
-use common::{Bar, Frame};
+use common::{Bar, Frame, Source};
 pub use runtime::stores::Store;
 use serde::Serialize;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-/// A bar as the API serves it: the contract's bar object, plus `"forming": true` on the bar still
-/// forming (only with `include_forming=true`).
+/// A bar as the API serves it: the contract's bar object, plus `"source"` (`"vendor"` or
+/// `"live"`) and `"forming": true` on the bar still forming (only with `include_forming=true`).
 #[derive(Debug, Clone)]
 pub struct Served {
     pub frame: Frame,
     pub body: Body,
     /// The store it came from.
     pub store: Store,
+    /// Vendor history, or built live (every same-day bar; a resampled bar with any live part).
+    pub source: Source,
 }
 
 /// A served bar's content.
@@ -35,13 +38,19 @@ pub enum Body {
 }
 
 impl Served {
-    pub fn parsed(bar: Bar, store: Store) -> Served {
-        Served::built(bar, false, store)
+    /// A bar of ClickHouse's history from `source`.
+    pub fn history(bar: Bar, source: Source) -> Served {
+        Served::built(bar, false, Store::ClickHouse, source)
     }
 
-    /// A bar built here (forming or not), credited to `store`.
-    pub fn built(bar: Bar, forming: bool, store: Store) -> Served {
-        Served { frame: bar.frame, body: Body::Parsed { bar, forming }, store }
+    /// A same-day bar of Redis (built live).
+    pub fn same_day(frame: Frame, body: Body) -> Served {
+        Served { frame, body, store: Store::Redis, source: Source::Live }
+    }
+
+    /// A bar built here (forming or not), credited to `store` and `source`.
+    pub fn built(bar: Bar, forming: bool, store: Store, source: Source) -> Served {
+        Served { frame: bar.frame, body: Body::Parsed { bar, forming }, store, source }
     }
 
     pub fn frame(&self) -> Frame {
@@ -53,7 +62,7 @@ impl Served {
         match &self.body {
             Body::Parsed { bar, forming: false } => {
                 let json = serde_json::to_string(bar).expect("bars serialize").into();
-                Served { frame: self.frame, body: Body::Kept { bar: bar.clone(), json }, store: self.store }
+                Served { body: Body::Kept { bar: bar.clone(), json }, ..self.clone() }
             }
             _ => self.clone(),
         }
@@ -72,28 +81,37 @@ impl Served {
         }
     }
 
-    /// Appends the bar object (with `"forming":true` on the forming bar) to `out`.
     /// About how many bytes [`Self::write_json`] writes, to size the answer once.
     pub fn json_len(&self) -> usize {
+        const SOURCE: usize = r#","source":"vendor""#.len();
         match &self.body {
-            Body::Stored(json) => json.len(),
-            Body::Kept { json, .. } => json.len(),
+            Body::Stored(json) => json.len() + SOURCE,
+            Body::Kept { json, .. } => json.len() + SOURCE,
             Body::Parsed { .. } => 200,
         }
     }
 
+    /// Appends the bar object, with its `"source"` (and `"forming":true` on the forming bar), to
+    /// `out`: the stored or kept object as it is, the fields added before its closing brace.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match &self.body {
             Body::Stored(json) => out.extend_from_slice(json.as_bytes()),
             Body::Kept { json, .. } => out.extend_from_slice(json.as_bytes()),
-            Body::Parsed { bar, forming } => {
-                serde_json::to_writer(&mut *out, bar).expect("bars serialize");
-                if *forming {
-                    out.pop();
-                    out.extend_from_slice(br#","forming":true}"#);
-                }
-            }
+            Body::Parsed { bar, .. } => serde_json::to_writer(&mut *out, bar).expect("bars serialize"),
         }
+        out.pop();
+        out.extend_from_slice(br#","source":""#);
+        out.extend_from_slice(self.source.as_str().as_bytes());
+        out.push(b'"');
+        if self.forming() {
+            out.extend_from_slice(br#","forming":true"#);
+        }
+        out.push(b'}');
+    }
+
+    /// The values of the table's columns beyond the bar's (`runtime::table`).
+    pub fn extra(&self) -> runtime::table::Extra {
+        runtime::table::Extra { source: self.source, forming: self.forming() }
     }
 }
 
@@ -102,9 +120,16 @@ impl PartialSchema for Served {
         let forming = ObjectBuilder::new()
             .schema_type(Type::Boolean)
             .description(Some("Present and true on the bar still forming; it may change until its interval ends."));
+        let source = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([Source::Vendor.as_str(), Source::Live.as_str()]))
+            .description(Some(
+                "Where the bar came from: `vendor` history, or `live`, built by tickbar from the feed (every \
+                 bar of a day Redis holds, and history no vendor bar replaced; a resampled bar with any live part).",
+            ));
         AllOfBuilder::new()
             .item(Ref::from_schema_name("Bar"))
-            .item(ObjectBuilder::new().property("forming", forming))
+            .item(ObjectBuilder::new().property("source", source).required("source").property("forming", forming))
             .into()
     }
 }
@@ -142,20 +167,22 @@ pub(crate) mod tests {
     use super::*;
     use common::{Ohlcv, Price};
 
-    /// A flat bar of 600519.SH at `minute` after the epoch, closing at `price`.
+    /// A flat bar of 600519.SH at `minute` after the epoch, closing at `price` (from the vendor
+    /// when of ClickHouse).
     pub fn served(minute: i64, store: Store, price: i64) -> Served {
         let v = Ohlcv::flat(Price::yuan(price));
-        Served::parsed(Bar::new("600519.SH".parse().unwrap(), Frame::from_epoch_seconds(60 * minute), &v), store)
+        let bar = Bar::new("600519.SH".parse().unwrap(), Frame::from_epoch_seconds(60 * minute), &v);
+        let source = if store == Store::Redis { Source::Live } else { Source::Vendor };
+        Served::built(bar, false, store, source)
     }
 
     #[test]
-    fn stored_bars_pass_through_and_parsed_ones_carry_their_mark() {
+    fn stored_bars_pass_through_with_their_source_and_parsed_ones_carry_their_mark() {
         let json = r#"{"symbol":"600519.SH","frame":"1970-01-01T08:01:00+08:00","open":2.50,"high":2.5,"low":2.5,"close":2.5,"vol":0,"amount":0}"#;
-        let stored =
-            Served { frame: Frame::from_epoch_seconds(60), body: Body::Stored(json.into()), store: Store::Redis };
+        let stored = Served::same_day(Frame::from_epoch_seconds(60), Body::Stored(json.into()));
         let mut out = Vec::new();
         stored.write_json(&mut out);
-        assert_eq!(out, json.as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), json.replace("0}", r#"0,"source":"live"}"#));
         assert_eq!(stored.bar().unwrap().open, Price::from_units(25_000));
         let mut forming = served(2, Store::Redis, 3);
         forming.body = Body::Parsed { bar: forming.bar().unwrap(), forming: true };
@@ -165,6 +192,7 @@ pub(crate) mod tests {
         let marked: serde_json::Value = serde_json::from_slice(&marked).unwrap();
         let mut plain: serde_json::Value = serde_json::from_slice(&plain).unwrap();
         plain["forming"] = true.into();
+        plain["source"] = "live".into();
         assert_eq!(marked, plain);
     }
 

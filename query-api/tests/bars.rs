@@ -28,6 +28,9 @@ async fn three_days_merge_in_order_with_the_same_day_from_redis() {
         assert_eq!(answer["start"], "2026-11-18T00:00:00+08:00");
         assert_eq!(answer["end"], "2026-11-20T23:59:59+08:00");
         assert_eq!(answer["bars"][0]["frame"].as_str().unwrap().len(), 25, "ISO-8601 with +08:00");
+        let sources: Vec<&str> =
+            answer["bars"].as_array().unwrap().iter().map(|b| b["source"].as_str().unwrap()).collect();
+        assert_eq!(sources, [vec!["vendor"; 2 * per_day], vec!["live"; per_day]].concat(), "{period}m");
     }
     let (_, part) = get_json(&api, &path(Period::M1, "2026-11-19T14:58", "2026-11-20%2009:32:00")).await;
     let frames: Vec<&str> = part["bars"].as_array().unwrap().iter().map(|b| b["frame"].as_str().unwrap()).collect();
@@ -105,7 +108,7 @@ async fn csv_holds_the_same_bars_under_a_header() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("text/csv; charset=utf-8"));
     let mut lines = response.body.lines();
-    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount"));
+    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount,source"));
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
     let bars = &expected.iter().find(|(p, _)| *p == Period::M5).unwrap().1;
     assert_eq!(rows.len(), bars.len());
@@ -119,8 +122,9 @@ async fn csv_holds_the_same_bars_under_a_header() {
             bar.close.to_string(),
             bar.vol.to_string(),
             bar.amount.to_string(),
+            if bar.frame.date().to_string() == DAYS[2] { "live" } else { "vendor" }.to_owned(),
         ];
-        assert_eq!(row[..], want[..]);
+        assert_eq!(row[..], want[..], "history is the vendor's, the day Redis holds live");
     }
 }
 

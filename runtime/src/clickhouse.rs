@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use common::adjust::{FactorItem, FACTOR_DECIMALS};
-use common::keys::BARS_TABLE;
+use common::keys::{BARS_TABLE, LIVE_BARS_TABLE};
 use common::money::{Amount, Price};
 use common::number::{from_scaled, to_scaled};
 use common::settings::ClickHouseSettings;
@@ -20,10 +20,11 @@ const PRICE_LIMIT: i128 = 10i128.pow(18);
 const AMOUNT_LIMIT: i128 = 10i128.pow(22);
 
 /// The single-node DDL (`sql/`), in order; `{database}` stands for `clickhouse.database`.
-const SCHEMA: [&str; 3] = [
+const SCHEMA: [&str; 4] = [
     include_str!("../../sql/001_bars.sql"),
     include_str!("../../sql/002_adj_factors.sql"),
     include_str!("../../sql/003_ticks.sql"),
+    include_str!("../../sql/004_live_bars.sql"),
 ];
 
 /// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve:
@@ -134,6 +135,21 @@ where
 /// The table's name for `client.with_database(database).insert(..)`.
 pub const TABLE: &str = BARS_TABLE;
 
+/// Writes bars tickbar built live (`rows` of the client's database, each of a
+/// [`common::Source::live_version`]): into `live_bars`, kept for the reconciliation, then into
+/// `bars`, where a vendor row of the same frame keeps the upper hand. Either INSERT may fail; the
+/// call then writes nothing more, and a retry writes the same rows again (one row per frame after
+/// `FINAL`).
+pub async fn insert_live(
+    client: &clickhouse::Client,
+    rows: &[BarRow],
+    timeout: Duration,
+) -> clickhouse::error::Result<()> {
+    debug_assert!(rows.iter().all(|r| common::Source::of_version(r.version) == common::Source::Live));
+    insert(client, LIVE_BARS_TABLE, rows, timeout).await?;
+    insert(client, TABLE, rows, timeout).await
+}
+
 /// One row of `tickbar.bars`: prices and amount as fixed-point units, the frame as epoch seconds.
 #[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
 pub struct BarRow {
@@ -146,7 +162,8 @@ pub struct BarRow {
     pub close: i64,
     pub vol: u64,
     pub amount: i128,
-    /// When the bar was taken from its queue (µs): the highest version of a (symbol, period, frame) is kept.
+    /// When the bar was taken from its queue (µs), or written as a live bar (s): the highest version
+    /// of a (symbol, period, frame) is kept; it says the row's [`common::Source`].
     pub version: u64,
 }
 

@@ -419,6 +419,12 @@ impl Connection {
 }
 
 /// The trading days Redis holds same-day bars for, as the producers of every shard record them.
+/// Bumps the history version of every symbol ([`common::keys::ALL_HISTORY`]): the query API's
+/// cached history answers are read again after a write of any symbol's bars.
+pub async fn bump_all_history(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<()> {
+    redis::cmd("HINCRBY").arg(keys.history_versions()).arg(common::keys::ALL_HISTORY).arg(1).query_async(con).await
+}
+
 pub async fn days_held(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<BTreeSet<NaiveDate>> {
     let mut days = BTreeSet::new();
     for shard in keys.each_shard() {

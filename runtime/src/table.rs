@@ -1,5 +1,5 @@
 //! The long table of bars every file tickbar writes has: `symbol, frame, open, high, low, close,
-//! vol, amount` (and `forming` when asked), as Arrow record batches (prices decimal128(18, 4) and
+//! vol, amount` (and, when asked, `source`, `vendor` or `live`, then `forming`), as Arrow record batches (prices decimal128(18, 4) and
 //! the amount decimal128(22, 4) like ClickHouse's columns, `frame` a timestamp in seconds with the
 //! Asia/Shanghai zone, `vol` uint64) and as CSV rows (exact decimals, ISO-8601 frames with
 //! `+08:00`). The query API's downloads and `producer build`'s files are this one shape.
@@ -11,14 +11,36 @@ use arrow_array::builder::{BooleanBuilder, Decimal128Builder, StringBuilder, Tim
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use common::money::SCALE as MONEY_SCALE;
-use common::Bar;
+use common::{Bar, Source};
 
 /// Decimals of the price and amount columns: those prices and amounts hold.
 const SCALE: i8 = MONEY_SCALE as i8;
 const ZONE: &str = "Asia/Shanghai";
 
-/// The columns, with `forming` when the table may hold a forming bar.
-pub fn schema(forming: bool) -> SchemaRef {
+/// The columns beyond the bar's a table has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Columns {
+    /// `source`: where each bar came from (the query API's answers).
+    pub source: bool,
+    /// `forming`: whether each bar is still forming (when the table may hold one).
+    pub forming: bool,
+}
+
+/// A row's values of the [`Columns`] beyond the bar's (those of columns the table lacks are
+/// ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extra {
+    pub source: Source,
+    pub forming: bool,
+}
+
+impl Extra {
+    /// A closed bar built live: what `producer build` writes (its files have neither column).
+    pub const LIVE: Extra = Extra { source: Source::Live, forming: false };
+}
+
+/// The columns, with `columns`' beyond the bar's.
+pub fn schema(columns: Columns) -> SchemaRef {
     let price = |name: &str| Field::new(name, DataType::Decimal128(18, SCALE), false);
     let mut fields = vec![
         Field::new("symbol", DataType::Utf8, false),
@@ -30,16 +52,19 @@ pub fn schema(forming: bool) -> SchemaRef {
         Field::new("vol", DataType::UInt64, false),
         Field::new("amount", DataType::Decimal128(22, SCALE), false),
     ];
-    if forming {
+    if columns.source {
+        fields.push(Field::new("source", DataType::Utf8, false));
+    }
+    if columns.forming {
         fields.push(Field::new("forming", DataType::Boolean, false));
     }
     Arc::new(Schema::new(fields))
 }
 
-/// `bars` (each with whether it is forming) as one record batch of `schema`.
-pub fn batch<I>(schema: &SchemaRef, bars: I) -> Result<RecordBatch, ArrowError>
+/// `bars` (each with its [`Extra`]) as one record batch of `schema`, a [`schema`] of `columns`.
+pub fn batch<I>(schema: &SchemaRef, columns: Columns, bars: I) -> Result<RecordBatch, ArrowError>
 where
-    I: ExactSizeIterator<Item = Result<(Bar, bool), ArrowError>>,
+    I: ExactSizeIterator<Item = Result<(Bar, Extra), ArrowError>>,
 {
     let n = bars.len();
     let mut symbol = StringBuilder::with_capacity(n, n * 9);
@@ -48,10 +73,11 @@ where
     let mut prices = [decimals(18)?, decimals(18)?, decimals(18)?, decimals(18)?];
     let mut amount = decimals(22)?;
     let mut vol = UInt64Builder::with_capacity(n);
+    let mut source = StringBuilder::with_capacity(n, n * 6);
     let mut forming = BooleanBuilder::with_capacity(n);
     let mut name = String::new();
     for bar in bars {
-        let (bar, is_forming) = bar?;
+        let (bar, extra) = bar?;
         name.clear();
         let _ = write!(name, "{}", bar.symbol);
         symbol.append_value(&name);
@@ -61,10 +87,11 @@ where
         }
         vol.append_value(bar.vol);
         amount.append_value(bar.amount.units());
-        forming.append_value(is_forming);
+        source.append_value(extra.source.as_str());
+        forming.append_value(extra.forming);
     }
     let [mut open, mut high, mut low, mut close] = prices;
-    let mut columns: Vec<ArrayRef> = vec![
+    let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(symbol.finish()),
         Arc::new(frame.finish()),
         Arc::new(open.finish()),
@@ -74,30 +101,39 @@ where
         Arc::new(vol.finish()),
         Arc::new(amount.finish()),
     ];
-    if schema.fields().len() > columns.len() {
-        columns.push(Arc::new(forming.finish()));
+    if columns.source {
+        arrays.push(Arc::new(source.finish()));
     }
-    RecordBatch::try_new(schema.clone(), columns)
+    if columns.forming {
+        arrays.push(Arc::new(forming.finish()));
+    }
+    RecordBatch::try_new(schema.clone(), arrays)
 }
 
-/// The CSV header line, with `forming` when the rows say it.
-pub fn csv_header(forming: bool) -> &'static str {
-    if forming {
-        "symbol,frame,open,high,low,close,vol,amount,forming\n"
-    } else {
-        "symbol,frame,open,high,low,close,vol,amount\n"
+/// The CSV header line of `columns`.
+pub fn csv_header(columns: Columns) -> String {
+    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
+    if columns.source {
+        header.push_str(",source");
     }
+    if columns.forming {
+        header.push_str(",forming");
+    }
+    header.push('\n');
+    header
 }
 
-/// Appends `bar`'s CSV row to `out`, ending `,true`/`,false` when `forming` is given.
-pub fn csv_row(out: &mut String, bar: &Bar, forming: Option<bool>) {
+/// Appends `bar`'s CSV row of `columns` to `out`, with `extra`'s values of them.
+pub fn csv_row(out: &mut String, columns: Columns, bar: &Bar, extra: Extra) {
     let Bar { symbol, frame, open, high, low, close, vol, amount } = bar;
     let _ = write!(out, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
-    out.push_str(match forming {
-        None => "\n",
-        Some(false) => ",false\n",
-        Some(true) => ",true\n",
-    });
+    if columns.source {
+        let _ = write!(out, ",{}", extra.source);
+    }
+    if columns.forming {
+        let _ = write!(out, ",{}", extra.forming);
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]
@@ -116,14 +152,24 @@ mod tests {
 
     #[test]
     fn a_batch_holds_the_bar_in_fixed_point_and_a_row_in_exact_decimals() {
-        let schema = schema(false);
-        let batch = batch(&schema, [Ok((bar(), false))].into_iter()).unwrap();
-        assert_eq!(batch.num_columns(), 8);
-        assert_eq!(batch.column(2).as_primitive::<Decimal128Type>().value(0), 16_505_000);
-        assert_eq!(batch.column(7).as_primitive::<Decimal128Type>().value(0), 1_986_123_455_000);
+        let bare = batch(&schema(Columns::default()), Columns::default(), [Ok((bar(), Extra::LIVE))].into_iter());
+        let bare = bare.unwrap();
+        assert_eq!(bare.num_columns(), 8);
+        assert_eq!(bare.column(2).as_primitive::<Decimal128Type>().value(0), 16_505_000);
+        assert_eq!(bare.column(7).as_primitive::<Decimal128Type>().value(0), 1_986_123_455_000);
+        let all = Columns { source: true, forming: true };
+        let extra = Extra { source: Source::Vendor, forming: true };
+        let batch = batch(&schema(all), all, [Ok((bar(), extra))].into_iter()).unwrap();
+        assert_eq!(
+            (batch.column(8).as_string::<i32>().value(0), batch.column(9).as_boolean().value(0)),
+            ("vendor", true)
+        );
         let mut row = String::new();
-        csv_row(&mut row, &bar(), Some(true));
-        assert_eq!(row, "600519.SH,2026-11-19T09:31:00+08:00,1650.5,1652.3,1649.9,1651,120300,198612345.5,true\n");
-        assert_eq!(csv_header(true).matches(',').count(), row.matches(',').count());
+        csv_row(&mut row, all, &bar(), extra);
+        assert_eq!(
+            row,
+            "600519.SH,2026-11-19T09:31:00+08:00,1650.5,1652.3,1649.9,1651,120300,198612345.5,vendor,true\n"
+        );
+        assert_eq!(csv_header(all).matches(',').count(), row.matches(',').count());
     }
 }

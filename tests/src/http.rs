@@ -1,9 +1,9 @@
 //! A minimal HTTP/1.1 client for the tests: one request per connection, the answer read whole,
-//! or an endless event stream read event by event.
+//! or an endless event stream read event by event; and a webhook receiver that keeps one POST.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// An HTTP answer: status, the header block and the body (as text, and as the bytes it was).
@@ -95,4 +95,35 @@ impl Events {
         tokio::time::timeout(Duration::from_secs(10), read).await.expect("an event within 10 s");
         (event, data)
     }
+}
+
+/// A webhook receiver on a free port: the body of the first POST it gets.
+pub async fn webhook() -> (String, tokio::task::JoinHandle<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/alert", listener.local_addr().unwrap());
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length || n == 0 {
+                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+                    return body.to_owned();
+                }
+            }
+        }
+    });
+    (url, received)
 }

@@ -321,7 +321,14 @@ impl WholeStack {
 
     /// Waits until the queues are empty and ClickHouse holds `rows` deduplicated bars.
     pub async fn history_stored(&mut self, rows: u64) -> Result<()> {
-        let sql = format!("SELECT count() FROM {} FINAL", common::keys::bars_table("tickbar"));
+        self.bars_stored("", rows).await
+    }
+
+    /// Waits until the history queues are empty and ClickHouse holds `rows` deduplicated bars
+    /// that meet `filter` (an SQL condition on `tickbar.bars`; empty: every bar).
+    pub async fn bars_stored(&mut self, filter: &str, rows: u64) -> Result<()> {
+        let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
+        let sql = format!("SELECT count() FROM {} FINAL{filter}", common::keys::bars_table("tickbar"));
         let client = self.clickhouse[0].client();
         let keys = self.keys.clone();
         self.until("the history in ClickHouse", |mut con| {

@@ -8,13 +8,15 @@ use runtime::clickhouse::BarRow;
 
 use crate::{HarnessError, Result};
 
-/// Writes `bars` of `period` into the bars table of `database`, as the consumer does (version 1).
+/// Writes `bars` of `period` into the bars table of `database`, as the consumer does (a vendor
+/// version: now in microseconds).
 pub async fn write_history(client: &clickhouse::Client, database: &str, period: Period, bars: &[Bar]) -> Result<()> {
     let failed = |e: clickhouse::error::Error| HarnessError::Store(e.to_string());
     let client = client.clone().with_database(database);
     let mut insert = client.insert::<BarRow>(runtime::clickhouse::TABLE).await.map_err(failed)?;
     for bar in bars {
-        let row = BarRow::new(bar, period, 1).map_err(|e| HarnessError::Store(e.to_string()))?;
+        let row =
+            BarRow::new(bar, period, runtime::ops::version_us()).map_err(|e| HarnessError::Store(e.to_string()))?;
         insert.write(&row).await.map_err(failed)?;
     }
     insert.end().await.map_err(failed)

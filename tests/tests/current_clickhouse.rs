@@ -1,6 +1,7 @@
 //! Every statement the services issue runs on current ClickHouse too. The whole stack runs the
 //! bundled sample on the Debian 18.16 server with its query log on: the consumer's DDL, inserts,
-//! high-water and duplicate reads, a cleanup's integrity queries, factor imports, and the query
+//! high-water and duplicate reads, the cleanups' integrity queries, live-bar inserts and
+//! reconciliation (of a history day, then of the sample day, written as live bars), factor imports, and the query
 //! API's ranges, symbol lists, resampled and adjusted bars, last-N bars and snapshots. The
 //! statements it logged (with their bound values) are run again on ClickHouse 26 through chdb
 //! (`tests/chdb_check.py`), each INSERT with rows of its target shape read back from 18.16, after
@@ -76,12 +77,14 @@ async fn every_statement_the_services_issue_on_18_16_also_runs_on_current_clickh
         let (status, body) = stack.api.get(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
-    let out = stack.command("consumer", &["cleanup", "--day", second]).output().unwrap();
-    assert_ne!(out.status.code(), Some(1), "the cleanup ran: {}", String::from_utf8_lossy(&out.stdout));
+    for cleaned in [second, day] {
+        let out = stack.command("consumer", &["cleanup", "--day", cleaned]).output().unwrap();
+        assert_ne!(out.status.code(), Some(1), "the cleanup ran: {}", String::from_utf8_lossy(&out.stdout));
+    }
 
     let client = stack.clickhouse[0].client();
     let statements = logged(&client).await;
-    for kind in ["CREATE TABLE", "INSERT INTO", "adj_factors", "FINAL"] {
+    for kind in ["CREATE TABLE", "INSERT INTO", "adj_factors", "FINAL", "live_bars", "UNION ALL"] {
         assert!(statements.iter().any(|s| s.contains(kind)), "no {kind} statement was logged: {statements:#?}");
     }
     let rows = rows_of_inserts(&client, &statements).await;

@@ -3,8 +3,9 @@
 //! service binaries, the bundled sample's two history days through `producer import-history` and
 //! the queues, its QMT day through `producer replay` and the tick stream. The API's bars over the three days, for
 //! symbols of every kind and every period, equal the bars the rule oracle computes from the
-//! generated snapshots; then `consumer cleanup` of the sample day empties its Redis data and the
-//! API answers the day with no bar.
+//! generated snapshots; then `consumer cleanup` of the sample day keeps it in Redis without
+//! `archive.bars` (no vendor history of it), and with it writes the day into ClickHouse as live
+//! bars and empties its Redis data, the API answering the same bars from ClickHouse.
 //!
 //! The service binaries are those `cargo test --workspace` builds (`harness::workspace_binary`).
 
@@ -32,7 +33,8 @@ async fn served(stack: &WholeStack, symbol: &str, period: Period, start: &str, e
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_give_and_cleanup_empties_the_day() {
+async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_give_and_cleanup_moves_the_day_to_clickhouse(
+) {
     let producer = harness::workspace_binary("producer");
     let bins = producer.parent().unwrap();
     ["consumer", "query-api"].iter().for_each(|b| assert!(bins.join(b).is_file(), "build the workspace first"));
@@ -64,27 +66,31 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
         }
     }
 
-    let out = stack.command("consumer", &["cleanup", "--day", day]).output().unwrap();
+    let mut without_live = stack.command("consumer", &["cleanup", "--day", day]);
+    let out = without_live.env("TICKBAR__ARCHIVE__BARS", "false").output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
-    assert_eq!(out.status.code(), Some(2), "the day's history never reached ClickHouse: kept: {report}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "without live bars the day's history never reached ClickHouse: kept: {report}"
+    );
     assert_eq!(report["kept"][0]["day"], day, "{report}");
     let held: Vec<String> = con.smembers(Keys::new("").days_held()).await.unwrap();
     assert!(held.contains(&day.to_owned()), "the only copy of the day stays in Redis: {held:?}");
 
-    let out = stack.command("consumer", &["cleanup", "--day", day, "--force"]).output().unwrap();
+    let out = stack.command("consumer", &["cleanup", "--day", day]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
     assert_ne!(out.status.code(), Some(1), "the cleanup failed: {report}");
-    assert_eq!((&report["days"], &report["forced"]), (&serde_json::json!([day]), &true.into()), "{report}");
-
+    assert_eq!((&report["kept"], &report["redis"][0]["day"]), (&serde_json::json!([]), &day.into()), "{report}");
     let left: Vec<String> = con.keys(format!("tickbar:*{day}*")).await.unwrap();
     assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
     let held: Vec<String> = con.smembers(Keys::new("").days_held()).await.unwrap();
     assert!(!held.contains(&day.to_owned()), "{held:?}");
     let symbol = stocks[0].symbol.to_string();
-    let (bars, sources) = served(&stack, &symbol, Period::M1, day, day).await;
-    assert!(bars.is_empty() && sources == (0, 0), "the cleaned day still answers {} bars", bars.len());
-    let (bars, _) = served(&stack, &symbol, Period::M1, first, day).await;
-    assert_eq!(bars.len(), 480, "the two history days are still served");
+    let want: Vec<Bar> = days.iter().flat_map(|d| sample::oracle::bars(&d.symbols[0], Period::M1)).collect();
+    let (bars, sources) = served(&stack, &symbol, Period::M1, first, day).await;
+    assert_eq!(bars, want, "the day is served from ClickHouse now, as live history");
+    assert_eq!(sources, (0, want.len() as u64));
 }
 
 /// Every metric a panel of `deploy/grafana/tickbar.json` queries is a family one of the three

@@ -1,6 +1,7 @@
 //! ClickHouse for the consumer: the bars a batch would write that are already stored (one range
 //! query per batch), the latest stored frame per symbol (the high-water marks), the INSERT of a
-//! batch in RowBinary, and the reads behind the monitor page and the integrity check. Every read is
+//! batch in RowBinary, the cleanup's write of a day's live bars, and the reads behind the monitor
+//! page, the integrity check and the reconciliation of live bars with the vendor's. Every read is
 //! deduplicated (`FINAL`) but the marks', where any row counts; every value is bound, never spliced.
 
 use std::collections::{BTreeMap, HashMap};
@@ -9,9 +10,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use common::keys::{bars_table, FACTORS_TABLE};
+use common::keys::{bars_table, live_bars_table, FACTORS_TABLE};
 use common::time::{day_number, epoch_ms};
-use common::Period;
+use common::{Period, Source};
 use runtime::clickhouse::{BarRow, FactorRow, TABLE};
 use runtime::ops::Durations;
 use serde::Deserialize;
@@ -23,6 +24,7 @@ use crate::error::Result;
 pub struct History {
     client: clickhouse::Client,
     table: String,
+    live_table: String,
     insert_timeout: Duration,
     /// How long each INSERT took, landed or not.
     inserts: Arc<Durations>,
@@ -36,6 +38,26 @@ pub struct DayGroup {
     pub rows: u64,
     pub distinct: u64,
     pub frames: Vec<u32>,
+}
+
+/// One (symbol, period) of a day that both live and vendor bars hold: the frames only the vendor
+/// has (missing live), only the live bars have (missing from the vendor's), the frames both have
+/// whose OHLC or volume differ, and the live volume less the vendor's.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize, serde::Serialize)]
+pub struct Compared {
+    pub symbol: String,
+    pub period: u16,
+    pub missing_live: u64,
+    pub missing_vendor: u64,
+    pub differing: u64,
+    pub volume_difference: i64,
+}
+
+impl Compared {
+    /// Whether the two sides agree on every frame.
+    pub fn agrees(&self) -> bool {
+        self.missing_live == 0 && self.missing_vendor == 0 && self.differing == 0 && self.volume_difference == 0
+    }
 }
 
 /// One symbol's day: last close (in units of 10^-4) and volume.
@@ -70,7 +92,13 @@ struct PeriodRows {
 impl History {
     pub fn new(client: clickhouse::Client, database: &str, insert_timeout: Duration) -> History {
         let inserts = Arc::new(Durations::default());
-        History { client: client.with_database(database), table: bars_table(database), insert_timeout, inserts }
+        History {
+            client: client.with_database(database),
+            table: bars_table(database),
+            live_table: live_bars_table(database),
+            insert_timeout,
+            inserts,
+        }
     }
 
     /// The durations of this consumer's INSERTs.
@@ -112,6 +140,44 @@ impl History {
     /// Writes `rows` in one INSERT; it either lands whole or fails.
     pub async fn insert(&self, rows: &[BarRow]) -> Result<()> {
         self.insert_into(TABLE, rows).await
+    }
+
+    /// Writes bars tickbar built live (each of a live version) into `live_bars` and `bars`.
+    pub async fn insert_live(&self, rows: &[BarRow]) -> Result<()> {
+        let started = std::time::Instant::now();
+        let inserted = runtime::clickhouse::insert_live(&self.client, rows, self.insert_timeout).await;
+        self.inserts.record(started.elapsed());
+        Ok(inserted?)
+    }
+
+    /// The (symbol, period)s of `day` that both the live bars and the vendor's bars hold, each
+    /// with how the two differ, by period then symbol.
+    pub async fn reconcile(&self, day: NaiveDate) -> Result<Vec<Compared>> {
+        let sql = format!(
+            "SELECT symbol, period, \
+               toUInt64(countIf(has_live = 0)) AS missing_live, toUInt64(countIf(has_vendor = 0)) AS missing_vendor, \
+               toUInt64(countIf(has_live = 1 AND has_vendor = 1 AND differ = 1)) AS differing, \
+               toInt64(sum(live_vol)) - toInt64(sum(vendor_vol)) AS volume_difference \
+             FROM ( \
+               SELECT symbol, period, frame, max(live) AS has_live, max(1 - live) AS has_vendor, \
+                 toUInt8(min(open) != max(open) OR min(high) != max(high) OR min(low) != max(low) \
+                   OR min(close) != max(close) OR min(vol) != max(vol)) AS differ, \
+                 sumIf(vol, live = 1) AS live_vol, sumIf(vol, live = 0) AS vendor_vol \
+               FROM ( \
+                 SELECT symbol, period, frame, open, high, low, close, vol, toUInt8(1) AS live FROM {live} FINAL \
+                   WHERE frame >= toDateTime(?) AND frame < toDateTime(?) \
+                 UNION ALL \
+                 SELECT symbol, period, frame, open, high, low, close, vol, toUInt8(0) AS live FROM {bars} FINAL \
+                   WHERE frame >= toDateTime(?) AND frame < toDateTime(?) AND version >= ? \
+               ) GROUP BY symbol, period, frame \
+             ) GROUP BY symbol, period HAVING max(has_live) = 1 AND max(has_vendor) = 1 \
+             ORDER BY period, symbol",
+            live = self.live_table,
+            bars = self.table,
+        );
+        let (from, to) = day_bounds(day, day);
+        let query = self.client.query(&sql).bind(from).bind(to).bind(from).bind(to);
+        Ok(query.bind(Source::LIVE_VERSIONS_END).fetch_all().await?)
     }
 
     /// Writes adjustment factors in one INSERT.

@@ -355,24 +355,48 @@ pub struct HeldGroup {
 /// one pipeline per shard (its slot of a cluster).
 pub async fn held_groups(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
     let mut groups = Vec::new();
-    for shard in keys.each_shard() {
-        let found = con.scan(&shard.days_held(), &shard.day_bars_pattern(day)).await?;
-        if found.is_empty() {
-            continue;
-        }
+    for found in day_bar_keys(con, keys, day).await? {
         let mut pipe = redis::pipe();
         for key in &found {
             pipe.zcard(key);
         }
         let counts: Vec<u64> = pipe.query_async(con).await?;
         groups.extend(found.iter().zip(counts).filter_map(|(key, bars)| {
-            let mut parts = key.rsplitn(3, ':');
-            let symbol = parts.next()?.to_owned();
-            let period = parts.next()?.parse().ok()?;
+            let (symbol, period) = group_of(key)?;
             Some(HeldGroup { symbol, period, bars })
         }));
     }
     Ok(groups)
+}
+
+/// The closed bars of the (symbol, period)s of `keys` (keys of [`day_bar_keys`], one shard's):
+/// each key's period and bar objects, in one pipeline.
+pub async fn read_bars(con: &mut Connection, keys: &[String]) -> Result<Vec<(u16, Vec<String>)>> {
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.zrange(key, 0, -1);
+    }
+    let bars: Vec<Vec<String>> = pipe.query_async(con).await?;
+    Ok(keys.iter().map(|k| group_of(k).map_or(0, |g| g.1)).zip(bars).collect())
+}
+
+/// Each shard's closed-bar keys of `day` (a shard holding none left out).
+pub async fn day_bar_keys(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Result<Vec<Vec<String>>> {
+    let mut shards = Vec::new();
+    for shard in keys.each_shard() {
+        let found = con.scan(&shard.days_held(), &shard.day_bars_pattern(day)).await?;
+        if !found.is_empty() {
+            shards.push(found);
+        }
+    }
+    Ok(shards)
+}
+
+/// The (symbol, period) of a closed-bar key (`...:bars:{day}:{period}:{symbol}`).
+fn group_of(key: &str) -> Option<(String, u16)> {
+    let mut parts = key.rsplitn(3, ':');
+    let symbol = parts.next()?.to_owned();
+    Some((symbol, parts.next()?.parse().ok()?))
 }
 
 /// Keeps `report` in the list of the last 30, then as the latest.

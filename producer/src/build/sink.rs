@@ -1,5 +1,5 @@
-//! Where `producer build` writes bars: ClickHouse's bars table (rows versioned like the consumer's,
-//! so a rebuilt day replaces what was there and `FINAL` reads one row per frame; at the end the
+//! Where `producer build` writes bars: ClickHouse, as live bars (`live_bars` and `bars`, with a
+//! live version: a rebuilt day replaces the live bars there, never a vendor's; at the end the
 //! history version of every symbol is bumped in Redis, so the query API's cache reads them again),
 //! or one file per period in a directory (`bars_{N}min.parquet` or `.csv`, the long table of
 //! [`runtime::table`]).
@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
-use common::keys::{Keys, ALL_HISTORY};
+use common::keys::Keys;
 use common::Period;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
-use runtime::clickhouse::{BarRow, TABLE};
+use runtime::clickhouse::BarRow;
+use runtime::table::{Columns, Extra};
 use tokio::runtime::Handle;
 
 use crate::error::{Error, Result};
@@ -63,7 +64,7 @@ pub enum Writer {
 }
 
 impl Sink {
-    /// ClickHouse's bars table of `database` (created when missing); rows carry `version`.
+    /// ClickHouse's bar tables of `database` (created when missing); rows carry `version`, a live one.
     pub fn clickhouse(
         client: clickhouse::Client,
         database: &str,
@@ -90,8 +91,7 @@ impl Sink {
             Sink::ClickHouse(sink) => {
                 let ClickHouseSink { client, runtime, version, .. } = sink.as_ref();
                 rows.iter_mut().for_each(|r| r.version = *version);
-                runtime
-                    .block_on(retried("insert", || runtime::clickhouse::insert(client, TABLE, &rows, INSERT_TIMEOUT)))
+                runtime.block_on(retried("insert", || runtime::clickhouse::insert_live(client, &rows, INSERT_TIMEOUT)))
             }
             Sink::Files { dir, format, writers } => {
                 let mut encoded = Vec::new();
@@ -145,12 +145,12 @@ impl Writer {
         Ok(match format {
             FileFormat::Parquet => {
                 let properties = WriterProperties::builder().set_max_row_group_size(ROW_GROUP).build();
-                let writer = ArrowWriter::try_new(file, runtime::table::schema(false), Some(properties));
+                let writer = ArrowWriter::try_new(file, runtime::table::schema(Columns::default()), Some(properties));
                 Writer::Parquet(Box::new(writer.map_err(|e| arrow_error(&path, e))?))
             }
             FileFormat::Csv => {
                 let mut w = BufWriter::with_capacity(1 << 20, file);
-                w.write_all(runtime::table::csv_header(false).as_bytes())
+                w.write_all(runtime::table::csv_header(Columns::default()).as_bytes())
                     .map_err(|source| Error::File { path: path.clone(), source })?;
                 Writer::Csv(w)
             }
@@ -179,14 +179,16 @@ impl Encoded {
         let bars = rows.iter().map(|r| r.bar().map_err(Error::Domain));
         match format {
             FileFormat::Parquet => {
-                let schema = runtime::table::schema(false);
-                let bars = bars.map(|b| b.map(|b| (b, false)).map_err(|e| ArrowError::ComputeError(e.to_string())));
-                Ok(Encoded::Batch(runtime::table::batch(&schema, bars).map_err(|e| arrow_error(dir, e))?))
+                let schema = runtime::table::schema(Columns::default());
+                let bars =
+                    bars.map(|b| b.map(|b| (b, Extra::LIVE)).map_err(|e| ArrowError::ComputeError(e.to_string())));
+                let batch = runtime::table::batch(&schema, Columns::default(), bars);
+                Ok(Encoded::Batch(batch.map_err(|e| arrow_error(dir, e))?))
             }
             FileFormat::Csv => {
                 let mut text = String::with_capacity(rows.len() * 96);
                 for bar in bars {
-                    runtime::table::csv_row(&mut text, &bar?, None);
+                    runtime::table::csv_row(&mut text, Columns::default(), &bar?, Extra::LIVE);
                 }
                 Ok(Encoded::Text(text))
             }
@@ -194,12 +196,11 @@ impl Encoded {
     }
 }
 
-/// `what` (an INSERT, the schema), tried again with doubling waits while ClickHouse fails it.
 async fn bump_all(versions: &Versions) -> redis::RedisResult<()> {
-    let mut con = versions.redis.clone();
-    redis::cmd("HINCRBY").arg(versions.keys.history_versions()).arg(ALL_HISTORY).arg(1).query_async(&mut con).await
+    runtime::redis::bump_all_history(&mut versions.redis.clone(), &versions.keys).await
 }
 
+/// `what` (an INSERT, the schema), tried again with doubling waits while ClickHouse fails it.
 async fn retried<F, Fut>(what: &str, mut attempt_once: F) -> Result<()>
 where
     F: FnMut() -> Fut,

@@ -4,7 +4,7 @@
 
 use common::adjust::Factors;
 use common::keys::{bars_table, factors_table};
-use common::{Frame, Period, Symbol};
+use common::{Frame, Period, Source, Symbol};
 use runtime::clickhouse::{BarRow, FactorRow};
 
 use crate::error::{AppError, Result};
@@ -140,5 +140,5 @@ fn served(row: &BarRow) -> Result<Served> {
     let bar = row
         .bar()
         .map_err(|e| AppError::Unavailable { store: Store::ClickHouse, detail: format!("an unreadable row: {e}") })?;
-    Ok(Served::parsed(bar, Store::ClickHouse))
+    Ok(Served::history(bar, Source::of_version(row.version)))
 }

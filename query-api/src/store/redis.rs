@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys, ALL_HISTORY};
 use common::shard::shard_of;
-use common::{Bar, Frame, Period, Symbol};
+use common::{Bar, Frame, Period, Source, Symbol};
 use runtime::redis::Connection;
 
 use crate::error::{AppError, Result};
@@ -250,7 +250,7 @@ impl SameDay {
             };
             let forming = forming.as_deref().map(parse).transpose()?;
             let forming = forming.filter(|bar| closed.as_ref().is_none_or(|c| c.frame < bar.frame));
-            let forming = forming.map(|bar| Served::built(bar, true, Store::Redis));
+            let forming = forming.map(|bar| Served::built(bar, true, Store::Redis, Source::Live));
             latest.push(Latest { symbol: symbol.clone(), closed, forming });
         }
         Ok(latest)
@@ -347,7 +347,7 @@ fn add_forming(out: &mut Vec<Served>, first: usize, bar: Bar, period: Period, (s
     let reaches = bar.frame.epoch_seconds() - i64::from(period.minutes()) * 60 <= end.epoch_seconds();
     if open && bar.frame >= start && reaches {
         let frame = bar.frame;
-        out.push(Served { frame, body: Body::Parsed { bar, forming: true }, store: Store::Redis });
+        out.push(Served::same_day(frame, Body::Parsed { bar, forming: true }));
         out[first..].sort_by_key(Served::frame);
     }
 }
@@ -365,7 +365,7 @@ fn stored(json: String, score: i64) -> Result<Served> {
     if !(json.starts_with('{') && json.ends_with('}')) {
         return Err(unreadable(&json));
     }
-    Ok(Served { frame: Frame::from_epoch_seconds(score), body: Body::Stored(json.into()), store: Store::Redis })
+    Ok(Served::same_day(Frame::from_epoch_seconds(score), Body::Stored(json.into())))
 }
 
 fn parse(json: &str) -> Result<Bar> {
