@@ -1,5 +1,6 @@
 //! The consumer's monitor page as an operator sees it: rendered by headless Chromium after a drain
-//! and a cleanup, with queue, row, dead-letter and cleanup figures and the last hour's charts.
+//! and a cleanup, with queue, row, dead-letter and cleanup figures (its live bar reconciled with
+//! the vendor's) and the last hour's charts.
 
 mod support;
 
@@ -15,6 +16,9 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     stack.push(Period::M5, &["{broken".to_owned()]).await;
     let mut consumer = stack.consumer(&[("TICKBAR__HTTP__CHART_INTERVAL_MS", "100")]);
     stack.drained(&mut consumer, 5_000).await;
+    let live = harness::seed::seed_bar("000001.SZ", "2023-01-03 09:31:00", 999_983);
+    let key = stack.keys.day_bars("2023-01-03".parse().unwrap(), Period::M1, "000001.SZ".parse().unwrap());
+    let _: () = redis::AsyncCommands::zadd(&mut stack.con, key, live, 1).await.unwrap();
     let (code, report, log) = stack.cleanup("2023-01-03", &[]);
     assert_eq!(code, 2, "the history stops mid-day, so the check finds missing bars: {report:#} {log}");
 
@@ -46,6 +50,12 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
         figure("cleanup")
     );
     assert!(dom.contains("<td>missing</td>"), "the integrity issues are listed");
+    assert!(figure("reconciled").contains("2023-01-03 (1 bars)"), "{}", figure("reconciled"));
+    assert!(
+        dom.contains("<td>2023-01-03</td><td>1 min</td><td>000001.SZ</td>"),
+        "the symbol whose live bar differs from the vendor's is listed: {}",
+        figure("reconciled")
+    );
     assert_eq!(figure("error"), "", "the page reached its status and chart endpoints");
     for chart in ["bars", "queued"] {
         let points = harness::page::chart_points(&dom, chart);

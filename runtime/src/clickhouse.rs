@@ -306,8 +306,11 @@ mod tests {
     #[test]
     fn the_schema_creates_the_database_then_the_contract_tables() {
         let statements = schema_statements("db1");
-        assert_eq!(statements.len(), 4, "{statements:?}");
+        assert_eq!(statements.len(), 5, "{statements:?}");
         assert!(statements[3].contains("CREATE TABLE IF NOT EXISTS db1.ticks") && statements[3].contains("CODEC("));
+        assert!(
+            statements[4].contains("CREATE TABLE IF NOT EXISTS db1.live_bars") && statements[4].contains("(version)")
+        );
         assert!(statements[2].contains("CREATE TABLE IF NOT EXISTS db1.adj_factors"));
         assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"));
         assert!(
