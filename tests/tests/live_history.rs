@@ -42,10 +42,13 @@ fn day_bars(day: &Day) -> u64 {
     Period::ALL.iter().map(|p| sample::oracle::day_bars(day, *p).len() as u64).sum()
 }
 
+/// Items of one period's history queue.
+type Queued = (Period, Vec<String>);
+
 /// The vendor's history of `day`: the oracle's bars, but the first planted symbol's 1-minute bar
 /// at 10:00 has 100 more shares and the second's 5-minute bar at 13:30 closes at its high. The planted
 /// bars with their periods, and the items per period.
-fn vendor_history(day: &Day, planted: [&str; 2]) -> (Vec<(Period, Bar)>, Vec<(Period, Vec<String>)>) {
+fn vendor_history(day: &Day, planted: [&str; 2]) -> (Vec<(Period, Bar)>, Vec<Queued>) {
     let mut changed = Vec::new();
     let queues = Period::ALL
         .iter()
@@ -56,7 +59,7 @@ fn vendor_history(day: &Day, planted: [&str; 2]) -> (Vec<(Period, Bar)>, Vec<(Pe
                 let symbol = bar.symbol.to_string();
                 if period == Period::M1 && symbol == planted[0] && at == "10:00" {
                     bar.vol += 100;
-                    bar.amount = bar.amount + bar.close * 100;
+                    bar.amount += bar.close * 100;
                     changed.push((period, bar.clone()));
                 }
                 if period == Period::M5 && symbol == planted[1] && at == "13:30" {
