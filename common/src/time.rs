@@ -161,6 +161,12 @@ impl Frame {
     }
 }
 
+/// `2023-02-01T09:30:00.120+08:00`: an instant in ms as the API writes a tick's time.
+pub fn iso8601_ms(epoch_ms: i64) -> String {
+    let frame = Frame::from_epoch_seconds(epoch_ms.div_euclid(1000));
+    format!("{}.{:03}+08:00", frame.local().format("%Y-%m-%dT%H:%M:%S"), epoch_ms.rem_euclid(1000))
+}
+
 impl FromStr for Frame {
     type Err = Error;
 
@@ -208,6 +214,13 @@ mod tests {
     /// What chrono's formats alone make of `text`.
     fn by_formats(text: &str) -> Option<NaiveDateTime> {
         FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    }
+
+    #[test]
+    fn a_tick_time_reads_back_to_its_millisecond() {
+        let ms = parse_datetime("2023-02-01T09:30:00.120").unwrap();
+        assert_eq!(iso8601_ms(ms), "2023-02-01T09:30:00.120+08:00");
+        assert_eq!(parse_datetime(&iso8601_ms(ms + 1)).unwrap(), ms + 1);
     }
 
     proptest! {

@@ -1,5 +1,5 @@
-//! The `/api/v1` endpoints over HTTP: merged bars (JSON or streamed CSV), live bars as
-//! Server-Sent Events, and the trading calendar, with the answer types the OpenAPI document names.
+//! The `/api/v1` endpoints over HTTP: merged bars (JSON or streamed CSV), archived ticks, live bars
+//! as Server-Sent Events, and the trading calendar, with the answer types the OpenAPI document names.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
 use crate::params::{
     BarsParams, DateParams, DayParams, DayRangeParams, Format, Params, PhaseParams, SnapshotParams, StreamParams,
+    TicksParams,
 };
 use crate::query;
 use crate::served::Sources;
@@ -34,6 +35,7 @@ pub fn routes(app: Arc<App>) -> (Router, Router) {
     let queries = Router::new()
         .route("/api/v1/bars", get(bars))
         .route("/api/v1/snapshot", get(snapshot))
+        .route("/api/v1/ticks", get(ticks))
         .route("/api/v1/calendar/trading-days", get(trading_days))
         .route("/api/v1/calendar/is-trading-day", get(is_trading_day))
         .route("/api/v1/calendar/next", get(next_trading_day))
@@ -101,6 +103,29 @@ pub struct NextDay {
     pub provisional: bool,
 }
 
+/// The archived ticks of one symbol (or several) over a range (or the last `count`), as the
+/// producer accepted and normalised them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ticks",
+    tag = "ticks",
+    params(TicksParams),
+    responses(
+        (status = 200, description = "The ticks, oldest first, symbol by symbol in the order asked", content(
+            (crate::ticks::TicksAnswer = "application/json"),
+            (String = "text/csv", example = "symbol,time,price,volume,amount,cumulative,high,low,trades,bid_price,bid_volume,ask_price,ask_volume\n000333.SZ,2023-02-01T09:30:03.000+08:00,50.21,312300,15680112,true,50.3,49.9,512,50.2;50.19,1200;3400,50.21,800\n"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream"),
+            (Vec<u8> = "application/vnd.apache.parquet")
+        )),
+        (status = 400, description = "A parameter is missing, malformed or out of range, or the answer would hold more than `api.max_ticks` ticks", body = ErrorBody),
+        (status = 503, description = "ClickHouse does not answer, or the request timed out", body = ErrorBody)
+    )
+)]
+pub async fn ticks(State(app): State<Arc<App>>, Params(params): Params<TicksParams>) -> Result<Response> {
+    let query = params.check(&app.limits(), now())?;
+    crate::ticks::answer(&app, &query).await
+}
+
 /// Bars of one symbol (or several) and a period over a range (or the last `count`), same-day bars
 /// from Redis merged with history.
 #[utoipa::path(
@@ -111,7 +136,7 @@ pub struct NextDay {
     responses(
         (status = 200, description = "The bars, one per frame, oldest first", content(
             (BarsAnswer = "application/json"),
-            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5\n"),
+            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount,source\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5,vendor\n"),
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
             (Vec<u8> = "application/vnd.apache.parquet")
         )),

@@ -47,7 +47,12 @@ pub struct App {
 impl App {
     /// What one request may ask for.
     pub fn limits(&self) -> Limits {
-        Limits { max_range_days: self.max_range_days, max_symbols: self.max_symbols, periods: self.periods.clone() }
+        Limits {
+            max_range_days: self.max_range_days,
+            max_symbols: self.max_symbols,
+            periods: self.periods.clone(),
+            max_ticks: self.api.max_ticks.max(1),
+        }
     }
 
     /// The state for `settings`. Connections are made on first use (and remade after a failure),

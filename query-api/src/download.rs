@@ -27,22 +27,32 @@ pub fn file(
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> Response {
     let columns = Columns { source: true, forming };
-    let (content_type, extension, body): (&str, &str, BoxStream<'static, Result<Bytes>>) = match format {
-        Format::Csv | Format::Json => ("text/csv; charset=utf-8", "csv", csv(columns, chunks).boxed()),
-        Format::Arrow => ("application/vnd.apache.arrow.stream", "arrow", encoded(Columnar::Arrow, columns, chunks)),
-        Format::Parquet => ("application/vnd.apache.parquet", "parquet", encoded(Columnar::Parquet, columns, chunks)),
+    let body: BoxStream<'static, Result<Bytes>> = match format {
+        Format::Csv | Format::Json => csv(columns, chunks).boxed(),
+        Format::Arrow => encoded(Columnar::Arrow, columns, chunks),
+        Format::Parquet => encoded(Columnar::Parquet, columns, chunks),
     };
     let body = body.inspect(|chunk| {
         if let Err(e) = chunk {
             tracing::warn!(error = %e, "an answer cut short");
         }
     });
+    attachment(format, name, Body::from_stream(body))
+}
+
+/// `body`, a `format` file named `name` (the extension is added; JSON stands for CSV).
+pub fn attachment(format: Format, name: &str, body: Body) -> Response {
+    let (content_type, extension) = match format {
+        Format::Csv | Format::Json => ("text/csv; charset=utf-8", "csv"),
+        Format::Arrow => ("application/vnd.apache.arrow.stream", "arrow"),
+        Format::Parquet => ("application/vnd.apache.parquet", "parquet"),
+    };
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{extension}\"")),
         ],
-        Body::from_stream(body),
+        body,
     )
         .into_response()
 }
@@ -107,6 +117,6 @@ fn encoded(
     .boxed()
 }
 
-fn arrow(e: arrow_schema::ArrowError) -> AppError {
+pub fn arrow(e: arrow_schema::ArrowError) -> AppError {
     AppError::Encoding(e.to_string())
 }

@@ -12,6 +12,7 @@
 //! - [`query`]: the bar query: [`plan`] (which store serves which days), [`store`] (the Redis and
 //!   ClickHouse reads), [`merge`] (one series, Redis winning a frame both hold).
 //! - [`snapshot`]: the whole market at one moment, from Redis in one script call or ClickHouse.
+//! - [`ticks`]: the archived ticks of symbols over a range or their last N (`/api/v1/ticks`).
 //! - [`served`]: a served bar, the store it came from and the per-store counts.
 //! - [`live`]: shared Redis subscriptions behind the event streams.
 //! - [`guard`]: token, CORS, concurrency limit and timeout; [`error`]: every failure as a JSON answer.
@@ -37,6 +38,7 @@ pub mod served;
 pub mod settings;
 pub mod snapshot;
 pub mod store;
+pub mod ticks;
 
 use std::sync::Arc;
 use std::time::Duration;

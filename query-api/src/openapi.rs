@@ -8,26 +8,27 @@ use utoipa::OpenApi;
 use crate::answer::{BarsAnswer, BarsHead, BarsResponse, KeyedBarsResponse, SpanHead, SymbolBars};
 use crate::api::{
     __path_bars, __path_is_trading_day, __path_market_phase, __path_next_trading_day, __path_snapshot,
-    __path_stream_bars, __path_trading_days, IsTradingDay, MarketPhase, NextDay, NextPhase, TradingDays,
+    __path_stream_bars, __path_ticks, __path_trading_days, IsTradingDay, MarketPhase, NextDay, NextPhase, TradingDays,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::served::{Served, Sources};
 use crate::snapshot::{Snapshot, SnapshotHead};
+use crate::ticks::{TickObject, TicksAnswer};
 
 /// The OpenAPI document of every endpoint.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "tickbar query API",
-        description = "Same-day A-share bars from Redis merged with ClickHouse history, live bars, and the \
-                       trading calendar. When the service has `api.token` set, every `/api` route needs \
+        description = "Same-day A-share bars from Redis merged with ClickHouse history, the archived ticks, \
+                       live bars, and the trading calendar. When the service has `api.token` set, every `/api` route needs \
                        `Authorization: Bearer <token>`."
     ),
-    paths(bars, snapshot, stream_bars, trading_days, is_trading_day, next_trading_day, market_phase),
-    components(schemas(BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Snapshot, SnapshotHead, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay, MarketPhase, NextPhase, Phase)),
+    paths(bars, snapshot, ticks, stream_bars, trading_days, is_trading_day, next_trading_day, market_phase),
+    components(schemas(TicksAnswer, TickObject, BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Snapshot, SnapshotHead, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay, MarketPhase, NextPhase, Phase)),
     modifiers(&BearerAuth),
     security((), ("bearer" = [])),
-    tags((name = "bars", description = "Bars of symbols and a period, and snapshots of the market"), (name = "calendar", description = "The A-share trading calendar"))
+    tags((name = "bars", description = "Bars of symbols and a period, and snapshots of the market"), (name = "ticks", description = "The archived ticks"), (name = "calendar", description = "The A-share trading calendar"))
 )]
 pub struct ApiDoc;
 

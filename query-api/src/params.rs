@@ -139,31 +139,13 @@ impl BarsParams {
     /// at most `limits.max_range_days` days per minute of the period; `now` is the default end of a
     /// `count` query.
     pub fn check(self, limits: &Limits, now: Frame) -> Result<BarsQuery> {
-        let (symbols, keyed) = match (self.symbol, self.symbols) {
-            (Some(one), None) => (vec![symbol(Some(one))?], false),
-            (None, Some(many)) => (symbol_list(&many, limits.max_symbols)?, true),
-            (None, None) => return Err(AppError::bad("missing_parameter", "`symbol` or `symbols` is required")),
-            (Some(_), Some(_)) => {
-                return Err(AppError::bad("bad_parameter", "`symbol` and `symbols` exclude each other: give one"))
-            }
-        };
+        let (symbols, keyed) = one_or_many(self.symbol, self.symbols, limits.max_symbols)?;
         let resolution = resolution(self.period)?;
         let period = match resolution.stored().filter(|p| limits.periods.contains(p)) {
             Some(stored) => stored,
             None => resolution.base(&limits.periods).map_err(|e| AppError::bad("bad_period", e.to_string()))?,
         };
-        let span = match (self.count, self.start) {
-            (Some(_), Some(_)) => {
-                return Err(AppError::bad("bad_parameter", "`count` and `start` exclude each other: give one"))
-            }
-            (Some(count), None) => {
-                let end = self.end.map_or(Ok(now), |end| bound("end", Some(end), Bound::End))?;
-                Span::Last { count: count_of(&count)?, end }
-            }
-            (None, start) => {
-                Span::Between { start: bound("start", start, Bound::Start)?, end: bound("end", self.end, Bound::End)? }
-            }
-        };
+        let span = span(self.count, self.start, self.end, now)?;
         if let Span::Between { start, end } = span {
             check_range(start, end, period, limits.max_range_days)?;
         }
@@ -174,12 +156,41 @@ impl BarsParams {
     }
 }
 
+/// The symbols of `symbol=` (one) or `symbols=` (a list, at most `max`; the answer keyed): exactly
+/// one of them.
+fn one_or_many(symbol_param: Option<String>, symbols: Option<String>, max: usize) -> Result<(Vec<Symbol>, bool)> {
+    match (symbol_param, symbols) {
+        (Some(one), None) => Ok((vec![symbol(Some(one))?], false)),
+        (None, Some(many)) => Ok((symbol_list(&many, max)?, true)),
+        (None, None) => Err(AppError::bad("missing_parameter", "`symbol` or `symbols` is required")),
+        (Some(_), Some(_)) => {
+            Err(AppError::bad("bad_parameter", "`symbol` and `symbols` exclude each other: give one"))
+        }
+    }
+}
+
+/// `start..=end`, or the last `count` at or before `end` (default `now`).
+fn span(count: Option<String>, start: Option<String>, end: Option<String>, now: Frame) -> Result<Span> {
+    match (count, start) {
+        (Some(_), Some(_)) => Err(AppError::bad("bad_parameter", "`count` and `start` exclude each other: give one")),
+        (Some(count), None) => {
+            let end = end.map_or(Ok(now), |end| bound("end", Some(end), Bound::End))?;
+            Ok(Span::Last { count: count_of(&count)?, end })
+        }
+        (None, start) => {
+            Ok(Span::Between { start: bound("start", start, Bound::Start)?, end: bound("end", end, Bound::End)? })
+        }
+    }
+}
+
 /// What one request may ask for, and the periods the stores hold.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_range_days: u32,
     pub max_symbols: usize,
     pub periods: Vec<Period>,
+    /// The most ticks one `/api/v1/ticks` answer may hold.
+    pub max_ticks: usize,
 }
 
 /// `start..=end` in order and no longer than `max_range_days` days of 1-minute bars.
@@ -230,6 +241,62 @@ fn count_of(text: &str) -> Result<u32> {
             "bad_parameter",
             format!("count {text:?}: accepted is a whole number from 1 to {MAX_COUNT}"),
         )),
+    }
+}
+
+/// `GET /api/v1/ticks`
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TicksParams {
+    /// One security, e.g. `600519.SH`. Exactly one of `symbol` and `symbols` is required.
+    #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)$", example = "600519.SH")]
+    pub symbol: Option<String>,
+    /// Several securities, comma-separated (up to `api.max_symbols`): one long list, symbol by symbol.
+    #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)(,\d{6}\.(SH|SZ|BJ|sh|sz|bj))*$", example = "600519.SH,000001.SZ")]
+    pub symbols: Option<String>,
+    /// First tick time, inclusive (same forms as `start` of `/api/v1/bars`; a date alone is the
+    /// start of that day). Required unless `count` is given.
+    #[param(
+        pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        example = "2026-11-19T09:30:00"
+    )]
+    pub start: Option<String>,
+    /// Last tick time, inclusive to the end of its second; a date alone is the end of that day.
+    /// Required with `start`; with `count` it defaults to now.
+    #[param(
+        pattern = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+        example = "2026-11-20"
+    )]
+    pub end: Option<String>,
+    /// The last `count` ticks of each symbol at or before `end` (1 to 100,000).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100000, example = 100)]
+    pub count: Option<String>,
+    /// `json` (default), `csv`, `arrow` (an Arrow IPC stream) or `parquet`.
+    #[param(pattern = "^(json|csv|arrow|parquet)$", example = "json")]
+    pub format: Option<String>,
+}
+
+/// A checked ticks query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicksQuery {
+    /// In the order asked, each once.
+    pub symbols: Vec<Symbol>,
+    pub span: Span,
+    pub format: Format,
+    /// The most ticks the answer may hold (`api.max_ticks`).
+    pub max_ticks: usize,
+}
+
+impl TicksParams {
+    /// The query these parameters ask for; `now` is the default end of a `count` query.
+    pub fn check(self, limits: &Limits, now: Frame) -> Result<TicksQuery> {
+        let (symbols, _) = one_or_many(self.symbol, self.symbols, limits.max_symbols)?;
+        let span = span(self.count, self.start, self.end, now)?;
+        if let Span::Between { start, end } = span {
+            check_range(start, end, Period::M1, limits.max_range_days)?;
+        }
+        Ok(TicksQuery { symbols, span, format: format(self.format)?, max_ticks: limits.max_ticks })
     }
 }
 
@@ -527,7 +594,8 @@ mod tests {
     }
 
     fn check(query: &str) -> Result<BarsQuery> {
-        params(query).check(&Limits { max_range_days: 366, max_symbols: 3, periods: Period::ALL.to_vec() }, now())
+        params(query)
+            .check(&Limits { max_range_days: 366, max_symbols: 3, periods: Period::ALL.to_vec(), max_ticks: 10 }, now())
     }
 
     fn range(q: &BarsQuery) -> (String, String) {

@@ -77,6 +77,9 @@ pub struct ApiSection {
     pub max_range_days: u32,
     /// The most symbols one `symbols=` request may list.
     pub max_symbols: usize,
+    /// The most ticks one `/api/v1/ticks` answer may hold; a range holding more is a 400 that says
+    /// to split it.
+    pub max_ticks: usize,
     /// About how many bars a CSV, Arrow or Parquet answer reads and sends at a time: its symbols
     /// are read in groups of about this many bars (one Redis pipeline and one ClickHouse query each).
     pub stream_chunk_bars: u64,
@@ -106,6 +109,7 @@ impl Default for ApiSection {
             redis_connections: 4,
             max_range_days: 366,
             max_symbols: 1_000,
+            max_ticks: 1_000_000,
             stream_chunk_bars: 250_000,
             producer_monitor_url: format!("http://{}/", HttpSettings::PRODUCER),
             consumer_monitor_url: format!("http://{}/", HttpSettings::CONSUMER),

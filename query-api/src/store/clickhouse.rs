@@ -1,10 +1,12 @@
 //! History in ClickHouse: symbols and a period over a range of frames, each symbol's last bars, or
-//! every symbol's latest bar at a moment, read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
+//! every symbol's latest bar at a moment, and the archived ticks of symbols over a range or their
+//! last N, read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
 //! the query text.
 
 use common::adjust::Factors;
-use common::keys::{bars_table, factors_table};
+use common::keys::{bars_table, factors_table, ticks_table};
 use common::{Frame, Period, Source, Symbol};
+use runtime::archive::TickRow;
 use runtime::clickhouse::{BarRow, FactorRow};
 
 use crate::error::{AppError, Result};
@@ -16,11 +18,12 @@ pub struct History {
     client: clickhouse::Client,
     table: String,
     factors: String,
+    ticks: String,
 }
 
 impl History {
     pub fn new(client: clickhouse::Client, database: &str) -> History {
-        History { client, table: bars_table(database), factors: factors_table(database) }
+        History { client, table: bars_table(database), factors: factors_table(database), ticks: ticks_table(database) }
     }
 
     /// For each of `symbols`, in order: its stored bars of `period` with frames in `from..=to`,
@@ -85,6 +88,37 @@ impl History {
         rows.map_err(AppError::clickhouse)?.iter().map(served).collect()
     }
 
+    /// The archived ticks of `symbols` with times in `from_ms..=to_ms`, by symbol then in the order
+    /// they were fed (time, stream entry, place in it), at most `limit` of them. One query.
+    pub async fn ticks(&self, symbols: &[Symbol], (from_ms, to_ms): (i64, i64), limit: usize) -> Result<Vec<TickRow>> {
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE symbol IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
+             AND time_ms >= ? AND time_ms <= ? ORDER BY {TICK_ORDER} LIMIT ?",
+            self.ticks,
+            placeholders(symbols.len())
+        );
+        let days = |ms: i64| Frame::from_epoch_seconds(ms.div_euclid(1000)).date().to_string();
+        let query = bind_symbols(self.client.query(&sql), symbols).bind(days(from_ms)).bind(days(to_ms));
+        let query = query.bind(from_ms).bind(to_ms).bind(limit as u64);
+        query.fetch_all().await.map_err(AppError::clickhouse)
+    }
+
+    /// Each of `symbols`' last `count` archived ticks at or before `to_ms`, by symbol then in the
+    /// order they were fed. One query.
+    pub async fn last_ticks(&self, symbols: &[Symbol], count: u32, to_ms: i64) -> Result<Vec<TickRow>> {
+        let newest_first = TICK_ORDER.replace(", ", " DESC, ") + " DESC";
+        let sql = format!(
+            "SELECT ?fields FROM {} FINAL WHERE symbol IN ({}) AND time_ms <= ? \
+             ORDER BY {newest_first} LIMIT ? BY symbol",
+            self.ticks,
+            placeholders(symbols.len())
+        );
+        let query = bind_symbols(self.client.query(&sql), symbols).bind(to_ms).bind(count);
+        let mut rows: Vec<TickRow> = query.fetch_all().await.map_err(AppError::clickhouse)?;
+        rows.reverse();
+        Ok(rows)
+    }
+
     /// Each of `symbols`' adjustment factors, in order. One query.
     pub async fn factors(&self, symbols: &[Symbol]) -> Result<Vec<Factors>> {
         let sql = format!(
@@ -107,6 +141,9 @@ impl History {
         self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(AppError::clickhouse)
     }
 }
+
+/// The archive's own order: a row's identity, as the table is sorted.
+const TICK_ORDER: &str = "symbol, time_ms, entry_ms, entry_seq, element";
 
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
