@@ -133,8 +133,8 @@ pub const ENV_PREFIX: &str = "TICKBAR";
 /// Every settings section of every tickbar service. A service ignores the sections of this list it
 /// does not have, so one environment (or one file) can serve all three; any other section, and any
 /// unknown key inside its own sections, is still an error.
-pub const SECTIONS: [&str; 9] =
-    ["redis", "clickhouse", "http", "calendar", "clock", "bars", "producer", "consumer", "api"];
+pub const SECTIONS: [&str; 10] =
+    ["redis", "clickhouse", "http", "calendar", "clock", "bars", "producer", "consumer", "archive", "api"];
 
 /// Loads settings: defaults, then `file` when given, then the environment, last one winning.
 /// Sections of the other services ([`SECTIONS`]) are left out before the service reads its own.
@@ -246,8 +246,8 @@ mod tests {
     fn one_file_serves_every_service_but_typos_are_still_caught() {
         let dir = tempfile::tempdir().unwrap();
         let shared = dir.path().join("shared.toml");
-        std::fs::write(&shared, "[redis]\nkey_prefix = \"x:\"\n[clickhouse]\npassword = \"s\"\n[api]\ntoken = \"t\"\n")
-            .unwrap();
+        let text = "[redis]\nkey_prefix = \"x:\"\n[clickhouse]\npassword = \"s\"\n[api]\ntoken = \"t\"\n[archive]\nbars = false\n";
+        std::fs::write(&shared, text).unwrap();
         let s: Other = load_settings(Some(&shared)).unwrap();
         assert_eq!(s.redis.key_prefix, "x:", "the other services' sections are left to them");
         for (typo, named) in [("[redis]\nurll = \"x\"\n", "urll"), ("[redsi]\nurl = \"x\"\n", "redsi")] {

@@ -1,13 +1,14 @@
 //! The tick archive under faults: a real day of 600519.SH trades and 000333.SZ snapshots through the
 //! producer while the consumer archives them, SIGKILLed again and again and ClickHouse restarted
 //! mid-archive. The archive must hold exactly the ticks fed (count and values), and the producer
-//! must trim nothing the archiver has not passed.
+//! must trim nothing the archiver has not passed. Then the archive as the query API serves it:
+//! `/api/v1/ticks` over a range across yesterday and today gives exactly the ticks fed.
 
 use std::time::{Duration, Instant};
 
 use common::keys::{ticks_table, Keys};
 use common::settings::ArchiveSettings;
-use common::Tick;
+use common::{Amount, Price, Tick};
 use harness::fixtures::{self, tick_json};
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
@@ -15,6 +16,8 @@ use redis::AsyncCommands;
 use runtime::archive::TickRow;
 
 const DAY: &str = "2023-02-01";
+/// The day after [`DAY`]: "today" of the ticks endpoint's test.
+const NEXT_DAY: &str = "2023-02-02";
 /// Ticks per stream entry: a payload of several, so positions within an entry matter.
 const PER_ENTRY: usize = 7;
 
@@ -71,10 +74,10 @@ fn owned((k, v): (&str, &str)) -> (String, String) {
     (k.to_owned(), v.to_owned())
 }
 
-/// The real day, in time order, as stream payloads of [`PER_ENTRY`] ticks.
-fn day() -> (Vec<Tick>, Vec<String>) {
-    let mut ticks = fixtures::trades(DAY);
-    ticks.extend(fixtures::snapshots("000333.SZ", DAY));
+/// The real `day`, in time order, as stream payloads of [`PER_ENTRY`] ticks.
+fn day(day: &str) -> (Vec<Tick>, Vec<String>) {
+    let mut ticks = fixtures::trades(day);
+    ticks.extend(fixtures::snapshots("000333.SZ", day));
     ticks.sort_by_key(|t| t.time_ms);
     let entries = ticks
         .chunks(PER_ENTRY)
@@ -105,7 +108,7 @@ async fn the_archive_holds_exactly_the_ticks_fed_through_kills_and_a_clickhouse_
     let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
     let con = redis.connect().await.unwrap();
     let mut stores = Stores { redis, clickhouse, con };
-    let (ticks, entries) = day();
+    let (ticks, entries) = day(DAY);
     let (before, during) = entries.split_at(entries.len() / 4);
 
     let mut producer = stores.spawn("producer");
@@ -160,4 +163,81 @@ async fn the_archive_holds_exactly_the_ticks_fed_through_kills_and_a_clickhouse_
     let (status, metrics) = consumer.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("tickbar_consumer_archive_lag_entries{shard=\"0\"} 0"), "{metrics}");
+}
+
+/// `GET path` of the query API, as JSON.
+async fn api_json(api: &ServiceProcess, path: &str) -> serde_json::Value {
+    let (status, body) = api.get(path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A served tick object's identity and values: (symbol, time in ms, price, volume, amount, cumulative).
+fn served(tick: &serde_json::Value) -> (String, i64, Price, u64, Amount, bool) {
+    let text = |k: &str| tick[k].to_string();
+    (
+        tick["symbol"].as_str().unwrap().to_owned(),
+        common::time::parse_datetime(tick["time"].as_str().unwrap()).unwrap(),
+        text("price").parse().unwrap(),
+        tick["volume"].as_u64().unwrap(),
+        text("amount").parse().unwrap(),
+        tick["cumulative"].as_bool().unwrap(),
+    )
+}
+
+fn fed(t: &Tick) -> (String, i64, Price, u64, Amount, bool) {
+    (
+        t.symbol.to_string(),
+        t.time_ms,
+        t.price,
+        t.volume,
+        t.amount,
+        matches!(t.kind, common::TickKind::Cumulative { .. }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ticks_endpoint_serves_exactly_the_ticks_fed_across_yesterday_and_today() {
+    let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
+    let con = redis.connect().await.unwrap();
+    let mut stores = Stores { redis, clickhouse, con };
+    let (mut ticks, mut entries) = day(DAY);
+    let (today, today_entries) = day(NEXT_DAY);
+    ticks.extend(today);
+    entries.extend(today_entries);
+    let (mut producer, mut consumer) = (stores.spawn("producer"), stores.spawn("consumer"));
+    stores.send(&entries).await;
+    let client = stores.clickhouse.client();
+    let count = format!("SELECT count() FROM {}", ticks_table("tickbar"));
+    until("both days archived", &mut [&mut producer, &mut consumer], || {
+        let (client, count, want) = (client.clone(), count.clone(), ticks.len() as u64);
+        async move { client.query(&count).fetch_one::<u64>().await.is_ok_and(|n| n == want) }
+    })
+    .await;
+    let mut api = stores.spawn("query-api");
+    api.answering("/healthz").await;
+
+    let (start, end) = (format!("{DAY}T14:50:00"), format!("{NEXT_DAY}T09:45:00"));
+    let (from, to) = (common::time::parse_datetime(&start).unwrap(), common::time::parse_datetime(&end).unwrap() + 999);
+    let asked = ["000333.SZ", "600519.SH"];
+    let mut want: Vec<_> = ticks.iter().filter(|t| (from..=to).contains(&t.time_ms)).map(fed).collect();
+    want.sort_by_key(|t| asked.iter().position(|s| *s == t.0));
+    let days: std::collections::BTreeSet<_> = want.iter().map(|t| common::time::split_ms(t.1).0).collect();
+    assert_eq!(days.len(), 2, "the range holds ticks of both days");
+    let path = format!("/api/v1/ticks?symbols={}&start={start}&end={end}", asked.join(","));
+    let answer = api_json(&api, &path).await;
+    let got: Vec<_> = answer["ticks"].as_array().unwrap().iter().map(served).collect();
+    assert_eq!(answer["count"].as_u64(), Some(want.len() as u64));
+    assert!(got == want, "exactly the ticks fed in the range, symbol by symbol in the order asked");
+
+    let (status, csv) = api.get(&format!("{path}&format=csv")).await;
+    assert_eq!((status, csv.lines().count()), (200, want.len() + 1), "one CSV row a tick under a header");
+    let last = api_json(&api, &format!("/api/v1/ticks?symbol=600519.SH&count=7&end={end}")).await;
+    let got: Vec<_> = last["ticks"].as_array().unwrap().iter().map(served).collect();
+    let mine: Vec<_> =
+        ticks.iter().filter(|t| t.time_ms <= to && t.symbol.to_string() == "600519.SH").map(fed).collect();
+    assert_eq!(got, mine[mine.len() - 7..], "the last seven at or before end, oldest first");
+    let both = api_json(&api, &format!("/api/v1/ticks?symbol=600519.SH&start={DAY}&end={NEXT_DAY}")).await;
+    let trades = ticks.iter().filter(|t| t.symbol.to_string() == "600519.SH").count();
+    assert_eq!(both["count"].as_u64(), Some(trades as u64), "dates alone are whole days");
 }
