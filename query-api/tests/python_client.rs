@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Bar, Period};
+use common::stream::EntryId;
+use common::tick::{Book, Quote};
+use common::{Bar, Period, Price, TickKind};
+use runtime::archive::TickRow;
 use support::{bars_of, get_json, ApiStores, DAYS};
 
 const SYMBOLS: [&str; 2] = ["600519.SH", "000001.SZ"];
@@ -31,6 +34,7 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     for symbol in SYMBOLS {
         stack.three_days(symbol).await;
     }
+    let ticks = ticks_archived(&stack).await;
     let api = stack.api(&[]).await;
     let mut expected = serde_json::Map::new();
     for symbol in SYMBOLS {
@@ -41,7 +45,13 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("expected.json");
-    let doc = serde_json::json!({"symbols": SYMBOLS, "days": DAYS, "bars": expected, "live": SYMBOLS[0]});
+    let (start, end) = ("2023-02-01T09:30:00", "2023-02-01T09:31:00");
+    let (_, served) =
+        get_json(&api, &format!("/api/v1/ticks?symbols=600519.SH,000333.SZ&start={start}&end={end}")).await;
+    assert_eq!(served["count"].as_u64(), Some(ticks), "{served}");
+    let ticks = serde_json::json!({"symbols": ["600519.SH", "000333.SZ"], "start": start, "end": end, "ticks": served["ticks"]});
+    let doc =
+        serde_json::json!({"symbols": SYMBOLS, "days": DAYS, "bars": expected, "live": SYMBOLS[0], "ticks": ticks});
     std::fs::write(&file, doc.to_string()).unwrap();
 
     let mut child = tokio::process::Command::new(&python)
@@ -90,5 +100,37 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     };
     let report = output.await.unwrap();
     assert!(status.success(), "the Python client's tests failed:\n{report}");
-    assert!(report.contains("Ran 6 tests") && report.contains("OK"), "{report}");
+    assert!(report.contains("Ran 7 tests") && report.contains("OK"), "{report}");
+}
+
+/// Archives the first minute of 2023-02-01's real 600519.SH trades and 000333.SZ snapshots, the
+/// snapshots with a two-level book, as the consumer's archiver writes them; how many.
+async fn ticks_archived(stack: &ApiStores) -> u64 {
+    let (from, to) = (
+        common::time::parse_datetime("2023-02-01T09:30:00").unwrap(),
+        common::time::parse_datetime("2023-02-01T09:31:00").unwrap() + 999,
+    );
+    let mut ticks = harness::fixtures::trades("2023-02-01");
+    ticks.extend(harness::fixtures::snapshots("000333.SZ", "2023-02-01"));
+    ticks.retain(|t| (from..=to).contains(&t.time_ms));
+    let rows: Vec<TickRow> = ticks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let book = match t.kind {
+                TickKind::Cumulative { .. } => Book {
+                    bid_price: vec![t.price, t.price - Price::from_units(100)],
+                    bid_volume: vec![300, 1_200],
+                    ask_price: vec![t.price + Price::from_units(100)],
+                    ask_volume: vec![500],
+                },
+                TickKind::Trade => Book::default(),
+            };
+            let quote = Quote { tick: t.clone(), trades: None, book };
+            TickRow::new(&quote, EntryId { ms: 1, seq: i as u64 }, 0)
+        })
+        .collect();
+    let client = stack.clickhouse.client().with_database("tickbar");
+    runtime::clickhouse::insert(&client, runtime::archive::TABLE, &rows, Duration::from_secs(30)).await.unwrap();
+    rows.len() as u64
 }

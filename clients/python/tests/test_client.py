@@ -88,6 +88,31 @@ class BarsTest(unittest.TestCase):
         self.assertEqual(unreachable.exception.status, 0)
 
 
+class TicksTest(unittest.TestCase):
+    api = Client(URL)
+
+    def test_ticks_keep_exact_decimals_their_millisecond_and_the_book(self):
+        want = EXPECTED["ticks"]
+        df = self.api.ticks(want["symbols"], start=want["start"], end=want["end"])
+        self.assertEqual(len(df), len(want["ticks"]))
+        for (_, row), tick in zip(df.iterrows(), want["ticks"]):
+            self.assertEqual(row["symbol"], tick["symbol"])
+            self.assertEqual(row["time"].to_pydatetime(), dt.datetime.fromisoformat(tick["time"]))
+            self.assertEqual(str(row["time"].tz), ZONE)
+            for column in ("price", "amount"):
+                self.assertIsInstance(row[column], Decimal)
+                self.assertEqual(row[column], Decimal(str(tick[column])), column)
+            self.assertEqual(int(row["volume"]), tick["volume"])
+            self.assertEqual(bool(row["cumulative"]), tick["cumulative"])
+            bid = [Decimal(str(price)) for price, _ in tick.get("bid", [])]
+            self.assertEqual(list(row["bid_price"]), bid)
+            self.assertEqual([int(v) for v in row["bid_volume"]], [v for _, v in tick.get("bid", [])])
+        self.assertTrue(any(len(b) > 0 for b in df["bid_price"]), "a snapshot's book came through")
+        last = self.api.ticks(want["symbols"][0], count=3, end=want["end"], as_="arrow")
+        self.assertEqual(last.num_rows, 3)
+        self.assertEqual(last.schema.field("price").type, pa.decimal128(18, 4))
+
+
 class StreamTest(unittest.TestCase):
     def test_live_bars_arrive_and_a_dropped_feed_is_reported_as_a_gap(self):
         events = Client(URL).stream([EXPECTED["live"]], period=1)

@@ -162,6 +162,36 @@ class Client:
         }
         return _convert(self._table("/api/v1/snapshot", params), as_)
 
+    # -- ticks ----------------------------------------------------------------------------------
+
+    def ticks(
+        self,
+        symbols: Symbols,
+        start: When = None,
+        end: When = None,
+        count: Optional[int] = None,
+        as_: str = "pandas",
+    ):
+        """The archived ticks of one or more symbols, as the producer accepted them, as one long
+        table in the order the symbols are given: ``symbol, time`` (ms, tz-aware Asia/Shanghai),
+        ``price, volume, amount, cumulative`` (``volume``/``amount`` are the day's totals so far when
+        ``cumulative``), ``high, low, trades`` (where the feed gives them) and the book,
+        ``bid_price, bid_volume, ask_price, ask_volume`` (lists, best level first).
+
+        Give ``start`` and ``end`` (a date alone is the whole day), or ``count`` for the last N ticks
+        of each symbol at or before ``end`` (default: now). Prices and amounts are exact
+        ``decimal.Decimal`` (lists of them in the book); ``as_`` as for :meth:`bars`.
+        """
+        if count is None and start is None:
+            raise ValueError("give start (and end) or count")
+        params = {
+            "symbols": ",".join(_symbols(symbols)),
+            "start": _text(start),
+            "end": _text(end),
+            "count": count,
+        }
+        return _convert(self._table("/api/v1/ticks", params), as_)
+
     # -- calendar -------------------------------------------------------------------------------
 
     def trading_days(self, start: When, end: When) -> List[dt.date]:
