@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use common::normalise::{Normaliser, SourceLayout, VolumeUnit};
 use common::Period;
@@ -41,8 +42,19 @@ enum Command {
     /// volume in lots) or plain ticks; one file per day or per symbol.
     Build {
         /// Tick files, or directories of them (`.csv`, `.csv.gz`, `.parquet`, searched recursively).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "archive", conflicts_with = "archive")]
         paths: Vec<PathBuf>,
+        /// Read the ticks from ClickHouse's tick archive (`tickbar.ticks`) instead of files: the
+        /// market dates `--from`..=`--to` (default: `--from`), of `--symbols` (default: all).
+        #[arg(long, requires = "from")]
+        archive: bool,
+        #[arg(long, requires = "archive")]
+        from: Option<NaiveDate>,
+        #[arg(long, requires = "archive")]
+        to: Option<NaiveDate>,
+        /// Comma-separated, e.g. `600519.SH,000001.SZ`.
+        #[arg(long, requires = "archive", value_delimiter = ',')]
+        symbols: Vec<common::Symbol>,
         /// Write `bars_{N}min.parquet` (or `.csv`) into this directory instead of ClickHouse.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -112,8 +124,14 @@ fn main() -> anyhow::Result<()> {
             let report = rt.block_on(replay::replay(&mut con, &keys, &file, speed))?;
             println!("{}", serde_json::to_string(&report)?);
         }
-        Some(Command::Build { paths, out, format, threads, quiet }) => {
-            let report = build(&settings, calendar, &paths, out, format, threads, quiet)?;
+        Some(Command::Build { paths, archive, from, to, symbols, out, format, threads, quiet }) => {
+            let input = match from.filter(|_| archive) {
+                Some(from) => {
+                    build::Input::Archive(build::archive::Selection { from, to: to.unwrap_or(from), symbols })
+                }
+                None => build::Input::Files(paths),
+            };
+            let report = build(&settings, calendar, input, out, format, threads, quiet)?;
             println!("{}", serde_json::to_string(&report)?);
             anyhow::ensure!(
                 report.failed.is_empty(),
@@ -148,7 +166,7 @@ fn main() -> anyhow::Result<()> {
 fn build(
     settings: &ProducerSettings,
     calendar: Arc<common::TradingCalendar>,
-    paths: &[PathBuf],
+    input: build::Input,
     out: Option<PathBuf>,
     format: OutFormat,
     threads: usize,
@@ -174,7 +192,21 @@ fn build(
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
     let options = build::Options { bars: settings.bars.clone(), calendar, threads };
     let progress = if quiet { indicatif::ProgressBar::hidden() } else { progress_bar() };
-    Ok(build::build(paths, &options, &sink, &progress)?)
+    Ok(match input {
+        build::Input::Files(paths) => build::build(&paths, &options, &sink, &progress)?,
+        build::Input::Archive(selection) => {
+            let client = runtime::clickhouse::client(&settings.clickhouse)?;
+            let (database, runtime) = (&settings.clickhouse.database, tokio::runtime::Handle::current());
+            progress.set_style(ticks_style());
+            build::archive::build(&client, database, &runtime, &selection, &options, &sink, &progress)?
+        }
+    })
+}
+
+/// The progress bar of a build from the archive: ticks, not bytes.
+fn ticks_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} ticks eta {eta}")
+        .expect("the template is valid")
 }
 
 /// A bar of the input bytes read, with the rate and the time left.

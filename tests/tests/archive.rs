@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use common::keys::{ticks_table, Keys};
 use common::settings::ArchiveSettings;
-use common::{Amount, Price, Tick};
+use common::{Amount, Bar, Period, Price, Source, Tick};
 use harness::fixtures::{self, tick_json};
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use runtime::archive::TickRow;
+use runtime::clickhouse::BarRow;
 
 const DAY: &str = "2023-02-01";
 /// The day after [`DAY`]: "today" of the ticks endpoint's test.
@@ -165,6 +166,35 @@ async fn the_archive_holds_exactly_the_ticks_fed_through_kills_and_a_clickhouse_
     assert!(metrics.contains("tickbar_consumer_archive_lag_entries{shard=\"0\"} 0"), "{metrics}");
 }
 
+/// [`DAY`] and [`NEXT_DAY`] fed through the producer and archived by the consumer (both still
+/// running, for as long as the stores live): the stores, and the ticks fed.
+async fn two_days_archived() -> (Stores, Vec<Tick>) {
+    let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
+    let con = redis.connect().await.unwrap();
+    let mut stores = Stores { redis, clickhouse, con };
+    let (mut ticks, mut entries) = day(DAY);
+    let (today, today_entries) = day(NEXT_DAY);
+    ticks.extend(today);
+    entries.extend(today_entries);
+    let (mut producer, mut consumer) = (stores.spawn("producer"), stores.spawn("consumer"));
+    stores.send(&entries).await;
+    let client = stores.clickhouse.client();
+    let count = format!("SELECT count() FROM {}", ticks_table("tickbar"));
+    until("both days archived", &mut [&mut producer, &mut consumer], || {
+        let (client, count, want) = (client.clone(), count.clone(), ticks.len() as u64);
+        async move { client.query(&count).fetch_one::<u64>().await.is_ok_and(|n| n == want) }
+    })
+    .await;
+    let probe = stores.redis.connect().await.unwrap();
+    let stream = Keys::default().tick_stream();
+    until("the producer applies both days", &mut [&mut producer, &mut consumer], || {
+        let (mut con, stream) = (probe.clone(), stream.clone());
+        async move { harness::stack::producer_caught_up(&mut con, &stream).await }
+    })
+    .await;
+    (stores, ticks)
+}
+
 /// `GET path` of the query API, as JSON.
 async fn api_json(api: &ServiceProcess, path: &str) -> serde_json::Value {
     let (status, body) = api.get(path).await;
@@ -198,22 +228,7 @@ fn fed(t: &Tick) -> (String, i64, Price, u64, Amount, bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ticks_endpoint_serves_exactly_the_ticks_fed_across_yesterday_and_today() {
-    let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
-    let con = redis.connect().await.unwrap();
-    let mut stores = Stores { redis, clickhouse, con };
-    let (mut ticks, mut entries) = day(DAY);
-    let (today, today_entries) = day(NEXT_DAY);
-    ticks.extend(today);
-    entries.extend(today_entries);
-    let (mut producer, mut consumer) = (stores.spawn("producer"), stores.spawn("consumer"));
-    stores.send(&entries).await;
-    let client = stores.clickhouse.client();
-    let count = format!("SELECT count() FROM {}", ticks_table("tickbar"));
-    until("both days archived", &mut [&mut producer, &mut consumer], || {
-        let (client, count, want) = (client.clone(), count.clone(), ticks.len() as u64);
-        async move { client.query(&count).fetch_one::<u64>().await.is_ok_and(|n| n == want) }
-    })
-    .await;
+    let (stores, ticks) = two_days_archived().await;
     let mut api = stores.spawn("query-api");
     api.answering("/healthz").await;
 
@@ -240,4 +255,109 @@ async fn the_ticks_endpoint_serves_exactly_the_ticks_fed_across_yesterday_and_to
     let both = api_json(&api, &format!("/api/v1/ticks?symbol=600519.SH&start={DAY}&end={NEXT_DAY}")).await;
     let trades = ticks.iter().filter(|t| t.symbol.to_string() == "600519.SH").count();
     assert_eq!(both["count"].as_u64(), Some(trades as u64), "dates alone are whole days");
+}
+
+/// `producer build --archive --from DAY` with `args` and `env` beside the stores' own; its report.
+fn rebuild(stores: &Stores, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let mut command = std::process::Command::new(harness::workspace_binary("producer"));
+    command.args(["build", "--archive", "--from", DAY, "--quiet"]).args(args);
+    command.envs(stores.env()).envs(env.iter().copied());
+    let out = command.output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&report).unwrap()
+}
+
+/// The closed bars the live producer left in Redis for `symbol`, `period` on [`DAY`].
+async fn live_bars(stores: &mut Stores, symbol: &str, period: Period) -> Vec<Bar> {
+    let key = Keys::default().day_bars(DAY.parse().unwrap(), period, symbol.parse().unwrap());
+    let json: Vec<String> = stores.con.zrange(key, 0, -1).await.unwrap();
+    json.iter().map(|j| serde_json::from_str(j).unwrap()).collect()
+}
+
+/// 600519.SH's one-minute bars of [`DAY`] under the `separate` auction layout, straight from the
+/// real trades by the rules of docs/conventions.md: the opening auction's trades (before 09:30)
+/// are the 09:30 bar; a trade in minute `m` belongs to the bar labelled `m + 1`, except 11:30 and
+/// 15:00 (their own bars); a minute without trades is flat at the close before.
+fn separate_layout_oracle() -> Vec<Bar> {
+    let minutes: Vec<u32> =
+        std::iter::once(9 * 60 + 30).chain(9 * 60 + 31..=11 * 60 + 30).chain(13 * 60 + 1..=15 * 60).collect();
+    let label = |t: &Tick| {
+        let m = common::time::split_ms(t.time_ms).1 / 60;
+        match m {
+            m if m < 9 * 60 + 30 => 9 * 60 + 30,
+            m if m == 11 * 60 + 30 || m == 15 * 60 => m,
+            m => m + 1,
+        }
+    };
+    let trades = fixtures::trades(DAY);
+    let day = common::time::day_number(DAY.parse().unwrap());
+    let mut close = None;
+    minutes
+        .iter()
+        .map(|&m| {
+            let mine: Vec<&Tick> = trades.iter().filter(|t| label(t) == m).collect();
+            let frame = common::Frame::at(day, m * 60);
+            let symbol = "600519.SH".parse().unwrap();
+            let bar = match mine.first() {
+                None => Bar::new(symbol, frame, &common::Ohlcv::flat(close.expect("the auction trades first"))),
+                Some(first) => Bar {
+                    symbol,
+                    frame,
+                    open: first.price,
+                    high: mine.iter().map(|t| t.price).max().unwrap(),
+                    low: mine.iter().map(|t| t.price).min().unwrap(),
+                    close: mine.last().unwrap().price,
+                    vol: mine.iter().map(|t| t.volume).sum(),
+                    amount: mine.iter().map(|t| t.amount).sum(),
+                },
+            };
+            close = Some(bar.close);
+            bar
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_from_the_archive_equals_the_live_bars_and_under_a_separate_auction_the_oracle() {
+    let (mut stores, ticks) = two_days_archived().await;
+    let report = rebuild(&stores, &[], &[]);
+    let day_ticks =
+        ticks.iter().filter(|t| common::time::date_of(common::time::split_ms(t.time_ms).0) == DAY.parse().unwrap());
+    assert_eq!(report["ticks"].as_u64(), Some(day_ticks.count() as u64), "{report}");
+    let client = stores.clickhouse.client();
+    for symbol in ["600519.SH", "000333.SZ"] {
+        for period in Period::ALL {
+            let live = live_bars(&mut stores, symbol, period).await;
+            let sql = "SELECT ?fields FROM tickbar.bars FINAL WHERE symbol = ? AND period = ? ORDER BY frame";
+            let rows: Vec<BarRow> = client.query(sql).bind(symbol).bind(period.minutes()).fetch_all().await.unwrap();
+            assert!(rows.iter().all(|r| Source::of_version(r.version) == Source::Live), "written as live bars");
+            let rebuilt: Vec<Bar> = rows.iter().map(|r| r.bar().unwrap()).collect();
+            assert_eq!(rebuilt.len(), if period == Period::M1 { 240 } else { 240 / period.minutes() as usize });
+            assert!(rebuilt == live, "{symbol} {period}m: the rebuild with the live settings is the live bars");
+        }
+    }
+    let live_rows: u64 = client.query("SELECT count() FROM tickbar.live_bars FINAL").fetch_one().await.unwrap();
+    assert_eq!(live_rows, 2 * (240 + 48 + 16 + 8 + 4), "and kept for the reconciliation");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let separate = [("TICKBAR__BARS__LAYOUT__AUCTION", "separate")];
+    rebuild(&stores, &["--symbols", "600519.SH", "--out", &out, "--format", "csv"], &separate);
+    let text = std::fs::read_to_string(dir.path().join("bars_1min.csv")).unwrap();
+    let built: Vec<Bar> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            let json = format!(
+                r#"{{"symbol":"{}","frame":"{}","open":{},"high":{},"low":{},"close":{},"vol":{},"amount":{}}}"#,
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+            );
+            serde_json::from_str(&json).unwrap()
+        })
+        .collect();
+    let oracle = separate_layout_oracle();
+    assert_eq!((built.len(), oracle.len()), (241, 241));
+    assert!(built == oracle, "the separate-auction rebuild is the rule oracle's, bar for bar");
 }

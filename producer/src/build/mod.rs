@@ -4,8 +4,10 @@
 //! catch-up; at the end of the file every day is closed and filled. The final bars (an amendment
 //! replacing the bar it amends) go to a [`sink::Sink`]: ClickHouse or files. Files are built in
 //! parallel too, each on its own aggregators, so a symbol's day must lie in one file: a second
-//! file holding it is refused whole.
+//! file holding it is refused whole. [`archive`] reads the ticks from ClickHouse's tick archive
+//! instead of files.
 
+pub mod archive;
 pub mod sink;
 mod source;
 
@@ -30,6 +32,14 @@ use source::{Block, Blocks, Parsed};
 
 /// Refusals quoted in the report, at most; the rest are only counted.
 const EXAMPLES: usize = 20;
+
+/// Where a build reads its ticks.
+pub enum Input {
+    /// Tick files, or directories of them.
+    Files(Vec<PathBuf>),
+    /// ClickHouse's tick archive.
+    Archive(archive::Selection),
+}
 
 /// How bars are built.
 pub struct Options {
