@@ -3,14 +3,17 @@
 //! payload of every symbol each 3 s from 09:30) into the tick stream, sets the producer's group
 //! at its end (as if the producer had applied it all), runs the consumer binary and measures
 //! archived ticks/s until the archiver's group reaches the end; then checks the row count, merges
-//! the table and prints the bytes on disk per snapshot beside the snapshot's JSON size.
-//! Run by `deploy/bench-archive.sh`.
+//! the table and prints the bytes on disk per snapshot beside the snapshot's JSON size. Then it
+//! rebuilds the day's bars from the archive (`producer build --archive`, into `bars` and
+//! `live_bars` as the nightly cleanup writes them), merges those tables, and prints the bytes a
+//! bar takes and the disk a trading day takes for 100, 1,000 and 5,000 symbols of 3-second
+//! snapshots. Run by `deploy/bench-archive.sh`.
 //!
-//! `cargo run --release -p consumer --example archive_load -- CONSUMER_BIN [SNAPSHOTS] [SYMBOLS]`
+//! `cargo run --release -p consumer --example archive_load -- CONSUMER_BIN PRODUCER_BIN [SNAPSHOTS] [SYMBOLS]`
 
 use std::time::{Duration, Instant};
 
-use common::keys::{ticks_table, Keys};
+use common::keys::Keys;
 use common::settings::ArchiveSettings;
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
@@ -22,8 +25,9 @@ const OPEN_MS: i64 = 1_763_429_400_000;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let consumer = args.get(1).expect("CONSUMER_BIN");
-    let n: usize = args.get(2).map_or(2_000_000, |a| a.parse().expect("SNAPSHOTS"));
-    let symbols: usize = args.get(3).map_or(5_000, |a| a.parse().expect("SYMBOLS"));
+    let producer = args.get(2).expect("PRODUCER_BIN");
+    let n: usize = args.get(3).map_or(2_000_000, |a| a.parse().expect("SNAPSHOTS"));
+    let symbols: usize = args.get(4).map_or(5_000, |a| a.parse().expect("SYMBOLS"));
     let (redis, clickhouse) = tokio::join!(RedisServer::start(), ClickHouseServer::start());
     let (redis, clickhouse) = (redis?, clickhouse?);
     let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(60)));
@@ -77,12 +81,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let client = clickhouse.client();
-    let table = ticks_table("tickbar");
-    let rows: u64 = client.query(&format!("SELECT count() FROM {table}")).fetch_one().await?;
+    let (rows, bytes) = merged(&client, "ticks").await?;
     anyhow::ensure!(rows == n as u64, "{rows} rows for {n} snapshots");
-    client.query(&format!("OPTIMIZE TABLE {table} FINAL")).execute().await?;
-    let sql = "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'tickbar' AND table = 'ticks' AND active";
-    let bytes: u64 = client.query(sql).fetch_one().await?;
     let version: String = client.query("SELECT version()").fetch_one().await?;
     let per = bytes as f64 / n as f64;
     let json = json_bytes as f64 / n as f64;
@@ -90,7 +90,42 @@ async fn main() -> anyhow::Result<()> {
         "ClickHouse {version}: {bytes} bytes on disk after merges, {per:.1} a snapshot, 1/{:.1} of its JSON",
         json / per
     );
+
+    let day = common::Frame::from_epoch_seconds(OPEN_MS / 1000).date().to_string();
+    let out = std::process::Command::new(producer)
+        .args(["build", "--archive", "--from", &day, "--quiet"])
+        .envs(env.iter().copied())
+        .output()?;
+    anyhow::ensure!(out.status.success(), "producer build --archive: {}", String::from_utf8_lossy(&out.stderr));
+    let (mut bars, mut bar_bytes) = (0, 0);
+    for table in ["bars", "live_bars"] {
+        let (rows, bytes) = merged(&client, table).await?;
+        println!("{table}: {rows} bars of the day rebuilt from the archive, {bytes} bytes on disk after merges");
+        (bars, bar_bytes) = (bars + rows, bar_bytes + bytes);
+    }
+    let per_bar = bar_bytes as f64 / bars as f64;
+    let bars_a_symbol = bars as f64 / symbols as f64;
+    println!("{per_bar:.1} bytes a bar; {bars_a_symbol:.0} bars a symbol and day over both tables");
+    for listed in [100.0, 1_000.0, 5_000.0] {
+        let ticks = listed * SNAPSHOTS_A_DAY * per / 1e6;
+        let bars = listed * bars_a_symbol * per_bar / 1e6;
+        println!(
+            "a trading day of {listed:.0} symbols (3-second snapshots): ticks {ticks:.1} MB + bars {bars:.1} MB = {:.1} MB",
+            ticks + bars
+        );
+    }
     Ok(())
+}
+
+/// 3-second snapshots of a symbol in a trading day's four hours.
+const SNAPSHOTS_A_DAY: f64 = 4.0 * 3600.0 / 3.0;
+
+/// `tickbar.{table}` merged into its final parts: its rows and its bytes on disk.
+async fn merged(client: &clickhouse::Client, table: &str) -> anyhow::Result<(u64, u64)> {
+    client.query(&format!("OPTIMIZE TABLE tickbar.{table} FINAL")).execute().await?;
+    let rows: u64 = client.query(&format!("SELECT count() FROM tickbar.{table}")).fetch_one().await?;
+    let sql = "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'tickbar' AND table = ? AND active";
+    Ok((rows, client.query(sql).bind(table).fetch_one().await?))
 }
 
 /// A whole market's state: each symbol's last price, cumulative volume, amount and trade count.
