@@ -8,5 +8,7 @@
 # Usage: deploy/bench-archive.sh [SNAPSHOTS] [SYMBOLS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The codecs of current ClickHouse are measured through chdb when the test venv is there.
+if [ -z "${TICKBAR_PYTHON:-}" ] && [ -x target/py-venv/bin/python ]; then export TICKBAR_PYTHON="$PWD/target/py-venv/bin/python"; fi
 cargo build --release -q -p consumer --bin consumer --example archive_load -p producer --bin producer
 ./target/release/examples/archive_load ./target/release/consumer ./target/release/producer "${1:-2000000}" "${2:-5000}"

@@ -91,6 +91,8 @@ async fn main() -> anyhow::Result<()> {
         json / per
     );
 
+    codecs(&clickhouse, json).await?;
+
     let day = common::Frame::from_epoch_seconds(OPEN_MS / 1000).date().to_string();
     let out = std::process::Command::new(producer)
         .args(["build", "--archive", "--from", &day, "--quiet"])
@@ -106,6 +108,12 @@ async fn main() -> anyhow::Result<()> {
     let per_bar = bar_bytes as f64 / bars as f64;
     let bars_a_symbol = bars as f64 / symbols as f64;
     println!("{per_bar:.1} bytes a bar; {bars_a_symbol:.0} bars a symbol and day over both tables");
+    if (n as f64) < symbols as f64 * SNAPSHOTS_A_DAY {
+        println!(
+            "less than a whole day ({SNAPSHOTS_A_DAY} snapshots a symbol): the rest of the day is flat bars, no sizing"
+        );
+        return Ok(());
+    }
     for listed in [100.0, 1_000.0, 5_000.0] {
         let ticks = listed * SNAPSHOTS_A_DAY * per / 1e6;
         let bars = listed * bars_a_symbol * per_bar / 1e6;
@@ -114,6 +122,29 @@ async fn main() -> anyhow::Result<()> {
             ticks + bars
         );
     }
+    Ok(())
+}
+
+/// The same rows on current ClickHouse with the codecs of `sql/003_ticks.sql`, through chdb
+/// (`deploy/archive_codecs.py`, with the venv's python `TICKBAR_PYTHON`); skipped without it.
+async fn codecs(clickhouse: &ClickHouseServer, json: f64) -> anyhow::Result<()> {
+    let Ok(python) = std::env::var("TICKBAR_PYTHON") else {
+        println!("TICKBAR_PYTHON unset: the codecs on current ClickHouse are not measured");
+        return Ok(());
+    };
+    let statements = runtime::clickhouse::schema_statements("tickbar");
+    let ddl = statements.iter().find(|s| s.contains(".ticks")).expect("the ticks table's DDL");
+    let file = std::env::temp_dir().join(format!("tickbar-ticks-ddl-{}.sql", std::process::id()));
+    std::fs::write(&file, ddl)?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/archive_codecs.py");
+    let status = std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .arg(clickhouse.url())
+        .arg(format!("{json:.1}"))
+        .status()?;
+    std::fs::remove_file(&file)?;
+    anyhow::ensure!(status.success(), "deploy/archive_codecs.py failed");
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! are stored and writes only the others.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::keys::Keys;
@@ -30,19 +30,27 @@ pub struct Archiver {
     batch_ticks: usize,
     /// Per shard: whether the last INSERT may have landed without the position moving.
     uncertain: Vec<AtomicBool>,
+    /// Per shard: ticks an entry held in the last batch, so the next reads about `batch_ticks`
+    /// ticks' worth of entries, not `batch_entries` whole-market payloads it would mostly drop.
+    ticks_per_entry: Vec<AtomicUsize>,
     monitor: Arc<Monitor>,
 }
+
+/// Entries the first batch of a shard reads: few, until the entries' size is known.
+const FIRST_ENTRIES: usize = 16;
 
 impl Archiver {
     pub fn new(keys: &Keys, settings: &ArchiveSettings, archive: Archive, monitor: Arc<Monitor>) -> Archiver {
         let streams: Vec<TickStream> =
             keys.each_shard().map(|shard| TickStream::new(&shard, &settings.group, &settings.producer_group)).collect();
+        let batch_ticks = settings.batch_ticks.max(1);
         Archiver {
             uncertain: streams.iter().map(|_| AtomicBool::new(true)).collect(),
+            ticks_per_entry: streams.iter().map(|_| AtomicUsize::new(batch_ticks.div_ceil(FIRST_ENTRIES))).collect(),
             streams,
             archive,
             batch_entries: settings.batch_entries.max(1),
-            batch_ticks: settings.batch_ticks.max(1),
+            batch_ticks,
             monitor,
         }
     }
@@ -77,9 +85,15 @@ impl Archiver {
         self.monitor.set_up(Store::Redis);
         self.monitor.archive_position(shard, at);
         let Some(producer) = at.producer.filter(|p| *p > at.archived) else { return Ok(false) };
-        let entries = stream.entries(con, at.archived, producer, self.batch_entries).await?;
+        let per_entry = self.ticks_per_entry[shard].load(Ordering::Relaxed);
+        let wanted = entries_to_read(self.batch_ticks, per_entry, self.batch_entries);
+        let entries = stream.entries(con, at.archived, producer, wanted).await?;
         let refused = stream.refused(con).await?;
         let (mut rows, upto) = rows_of(&entries, &refused, self.batch_ticks);
+        let used = entries.iter().position(|e| Some(e.id) == upto).map_or(entries.len(), |i| i + 1);
+        if used > 0 {
+            self.ticks_per_entry[shard].store(rows.len().div_ceil(used).max(1), Ordering::Relaxed);
+        }
         let upto = upto.unwrap_or(producer);
         let recheck = self.uncertain[shard].load(Ordering::Relaxed);
         if recheck {
@@ -97,6 +111,12 @@ impl Archiver {
         tracing::debug!(shard, ticks = rows.len(), %upto, recheck, "ticks archived");
         Ok(true)
     }
+}
+
+/// Entries to read for about `batch_ticks` ticks at `per_entry` ticks an entry: at least one, at
+/// most `batch_entries`.
+fn entries_to_read(batch_ticks: usize, per_entry: usize, batch_entries: usize) -> usize {
+    (batch_ticks / per_entry.max(1)).clamp(1, batch_entries)
 }
 
 /// The rows of `entries` (in stream order) less the ticks `refused` names, cut after the entry that
@@ -156,6 +176,14 @@ mod tests {
         let named: Vec<(&str, u64, u32)> = rows.iter().map(|r| (r.symbol.as_str(), r.entry_seq, r.element)).collect();
         assert_eq!(named, [("000001.SZ", 0, 1), ("000333.SZ", 1, 0), ("600519.SH", 2, 0)]);
         assert_eq!((rows[1].volume, upto), (300, Some(EntryId { ms: 7, seq: 3 })), "the unreadable entry is passed");
+    }
+
+    #[test]
+    fn a_batch_reads_about_its_ticks_worth_of_entries() {
+        assert_eq!(entries_to_read(200_000, 5_000, 2_000), 40, "whole-market payloads: 40, not 2,000");
+        assert_eq!(entries_to_read(200_000, 1, 2_000), 2_000, "single ticks: the entry cap");
+        assert_eq!(entries_to_read(200_000, 500_000, 2_000), 1, "one payload larger than a batch: still one");
+        assert_eq!(entries_to_read(200_000, 200_000_usize.div_ceil(FIRST_ENTRIES), 2_000), FIRST_ENTRIES);
     }
 
     #[test]
