@@ -42,3 +42,13 @@ ORDER BY (symbol, ex_date);
 
 CREATE TABLE IF NOT EXISTS {database}.adj_factors ON CLUSTER {cluster} AS {database}.adj_factors_local
 ENGINE = Distributed({cluster}, {database}, adj_factors_local, halfMD5(symbol));
+
+-- The day's own bars, kept for the reconciliation (sql/004_live_bars.sql): the shape of `bars`,
+-- replicated and sharded the same way.
+CREATE TABLE IF NOT EXISTS {database}.live_bars_local ON CLUSTER {cluster} AS {database}.bars_local
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/live_bars_local', '{replica}', version)
+PARTITION BY toYYYYMM(frame)
+ORDER BY (symbol, period, frame);
+
+CREATE TABLE IF NOT EXISTS {database}.live_bars ON CLUSTER {cluster} AS {database}.live_bars_local
+ENGINE = Distributed({cluster}, {database}, live_bars_local, halfMD5(symbol));

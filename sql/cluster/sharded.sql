@@ -43,3 +43,13 @@ ORDER BY (symbol, ex_date);
 
 CREATE TABLE IF NOT EXISTS {database}.adj_factors AS {database}.adj_factors_local
 ENGINE = Distributed({cluster}, {database}, adj_factors_local, halfMD5(symbol));
+
+-- The day's own bars, kept for the reconciliation (sql/004_live_bars.sql): the shape of `bars`,
+-- sharded the same way.
+CREATE TABLE IF NOT EXISTS {database}.live_bars_local AS {database}.bars_local
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(frame)
+ORDER BY (symbol, period, frame);
+
+CREATE TABLE IF NOT EXISTS {database}.live_bars AS {database}.live_bars_local
+ENGINE = Distributed({cluster}, {database}, live_bars_local, halfMD5(symbol));

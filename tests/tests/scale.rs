@@ -84,7 +84,9 @@ async fn two_producer_shards_with_standbys_and_two_clickhouse_shards_serve_the_s
     history_lies_on_its_symbols_shard(&stack, sample.history_bars).await;
     snapshot_reads_every_shard(&stack).await;
     one_active_producer_per_shard(&stack).await;
-    cleanup_empties_every_shard(&stack, &mut [con]).await;
+    let report = cleanup_empties_every_shard(&stack, &mut [con]).await;
+    let written = report["live_written"][0]["bars"].as_u64().unwrap();
+    assert_eq!(shards_hold("live_bars_local", &stack).await, written, "the day's live bars, once, on their shards");
     stack.stop();
 }
 
@@ -120,8 +122,8 @@ async fn one_active_producer_per_shard(stack: &WholeStack) {
 }
 
 /// `consumer cleanup` of the sample day reports both shards' producers and leaves none of the
-/// day's keys on any of `nodes`.
-async fn cleanup_empties_every_shard(stack: &WholeStack, nodes: &mut [MultiplexedConnection]) {
+/// day's keys on any of `nodes`; its report.
+async fn cleanup_empties_every_shard(stack: &WholeStack, nodes: &mut [MultiplexedConnection]) -> serde_json::Value {
     let out = stack.command("consumer", &["cleanup", "--day", DAYS[2], "--force"]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
     assert_eq!(report["redis"][0]["was_held"], true, "{report}");
@@ -130,6 +132,7 @@ async fn cleanup_empties_every_shard(stack: &WholeStack, nodes: &mut [Multiplexe
         let left: Vec<String> = node.keys(format!("tickbar:*{}*", DAYS[2])).await.unwrap();
         assert!(left.is_empty(), "left in Redis after the cleanup: {left:?}");
     }
+    report
 }
 
 /// Redis as a 3-master cluster (`redis.mode = "cluster"`) under two producer shards with their
@@ -235,17 +238,23 @@ async fn shard_subscribers(nodes: &mut [MultiplexedConnection], channel: &str) -
 /// Each ClickHouse shard's own table holds the history of exactly the symbols of its index (the
 /// producers' shard of them), both hold some, and together all of it, once.
 async fn history_lies_on_its_symbols_shard(stack: &WholeStack, bars: u64) {
+    assert_eq!(shards_hold("bars_local", stack).await, bars, "the shards hold every history bar once");
+}
+
+/// The rows of `table` (a shard's own) on every ClickHouse server, checking each server holds
+/// several symbols and only those of its index.
+async fn shards_hold(table: &str, stack: &WholeStack) -> u64 {
     let mut total = 0;
     for (index, server) in stack.clickhouse.iter().enumerate() {
-        let sql = "SELECT symbol, count() FROM tickbar.bars_local FINAL GROUP BY symbol ORDER BY symbol";
-        let held: Vec<(String, u64)> = server.client().query(sql).fetch_all().await.unwrap();
-        assert!(held.len() > 5, "shard {index} holds the history of several symbols: {held:?}");
+        let sql = format!("SELECT symbol, count() FROM tickbar.{table} FINAL GROUP BY symbol ORDER BY symbol");
+        let held: Vec<(String, u64)> = server.client().query(&sql).fetch_all().await.unwrap();
+        assert!(held.len() > 5, "shard {index} holds the {table} of several symbols: {held:?}");
         for (symbol, rows) in held {
             assert_eq!(common::shard::shard_of(symbol.parse().unwrap(), 2), index as u16, "{symbol} on shard {index}");
             total += rows;
         }
     }
-    assert_eq!(total, bars, "the shards hold every history bar once");
+    total
 }
 
 /// `qmt_bridge.shard_of` (Python) puts every symbol where `common::shard::shard_of` does, for
