@@ -52,6 +52,11 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     assert!(dom.contains("<td>missing</td>"), "the integrity issues are listed");
     assert!(figure("reconciled").contains("2023-01-03 (1 bars)"), "{}", figure("reconciled"));
     assert!(
+        figure("cleanup").contains("producers at") && !figure("cleanup").contains("undefined"),
+        "the report's producer progress, as the report has it: {}",
+        figure("cleanup")
+    );
+    assert!(
         dom.contains("<td>2023-01-03</td><td>1 min</td><td>000001.SZ</td>"),
         "the symbol whose live bar differs from the vendor's is listed: {}",
         figure("reconciled")

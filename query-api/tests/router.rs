@@ -188,9 +188,15 @@ async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
             "/api/v1/calendar/phase",
             "/api/v1/calendar/trading-days",
             "/api/v1/snapshot",
-            "/api/v1/stream/bars"
+            "/api/v1/stream/bars",
+            "/api/v1/ticks"
         ]
     );
+    let ticks = &paths["/api/v1/ticks"]["get"];
+    let params: Vec<&str> =
+        ticks["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(params, ["symbol", "symbols", "start", "end", "count", "format"]);
+    assert!(ticks["responses"]["400"]["description"].as_str().unwrap().contains("api.max_ticks"));
     let bars = &paths["/api/v1/bars"]["get"];
     let params: Vec<&str> =
         bars["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
