@@ -17,14 +17,14 @@ ensure_packages redis-server=redis-server "clickhouse-server|clickhouse=clickhou
 # statement the services issue again) and the Python client (installed with pandas and
 # polars; its tests run from the source tree), in a venv under target/ (rebuilt when missing).
 venv=target/py-venv
-if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c "import redis, websockets, tickbar, pandas, polars, chdb" 2>/dev/null; then
-  echo "installing schemathesis, redis, websockets, chdb and ./clients/python[pandas,polars] (pip, into $venv)"
+if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c "import redis, websockets, tickbar, pandas, polars, chdb, backtesting, backtrader" 2>/dev/null; then
+  echo "installing schemathesis, redis, websockets, chdb, backtesting, backtrader and ./clients/python[pandas,polars] (pip, into $venv)"
   if ! python3 -m venv "$venv" 2>/dev/null; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install -q schemathesis redis websockets chdb "./clients/python[pandas,polars]"
+  "$venv/bin/pip" install -q schemathesis redis websockets chdb backtesting backtrader "./clients/python[pandas,polars]"
 fi
 export TICKBAR_SCHEMATHESIS="${TICKBAR_SCHEMATHESIS:-$PWD/$venv/bin/schemathesis}"
 export TICKBAR_PYTHON="${TICKBAR_PYTHON:-$PWD/$venv/bin/python}"

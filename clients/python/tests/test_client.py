@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from tickbar import Client, TickbarError
+from tickbar import Client, TickbarError, to_backtesting, to_backtrader
 
 URL = os.environ["TICKBAR_URL"]
 EXPECTED = json.load(open(os.environ["TICKBAR_EXPECTED"]), parse_float=Decimal)
@@ -86,6 +86,61 @@ class BarsTest(unittest.TestCase):
         with self.assertRaises(TickbarError) as unreachable:
             Client("http://127.0.0.1:9", timeout=2).trading_days(DAYS[0], DAYS[2])
         self.assertEqual(unreachable.exception.status, 0)
+
+
+class BacktestTest(unittest.TestCase):
+    """The client's bars run in backtesting.py and backtrader with no glue but the adapters."""
+
+    api = Client(URL)
+
+    def bars(self, **kw):
+        return self.api.bars(SYMBOLS[0], period=1, start=DAYS[0], end=DAYS[2], **kw)
+
+    def test_float_columns_are_the_exact_values_as_floats(self):
+        exact, floats = self.bars(), self.bars(dtype="float")
+        for column in ("open", "high", "low", "close", "amount"):
+            self.assertEqual(str(floats[column].dtype), "float64", column)
+            self.assertEqual(list(floats[column]), [float(v) for v in exact[column]], column)
+        self.assertEqual(str(floats["close"].pct_change().dtype), "float64")
+        with self.assertRaises(ValueError):
+            self.bars(dtype="double")
+
+    def test_a_backtest_runs_in_backtesting_py_and_backtrader(self):
+        from backtesting import Backtest, Strategy
+
+        df = self.bars()
+        data = to_backtesting(df)
+        self.assertEqual(list(data.columns), ["Open", "High", "Low", "Close", "Volume"])
+        self.assertEqual(len(data), len(EXPECTED["bars"][SYMBOLS[0]]))
+        self.assertEqual(data.index[0].to_pydatetime(), frame(EXPECTED["bars"][SYMBOLS[0]][0]).replace(tzinfo=None))
+
+        class Momentum(Strategy):
+            def init(self):
+                pass
+
+            def next(self):
+                if len(self.data) % 30 == 0:
+                    self.position.close() if self.position else self.buy()
+
+        stats = Backtest(data, Momentum, cash=10_000_000, finalize_trades=True).run()
+        self.assertGreater(stats["# Trades"], 0)
+        self.assertEqual(len(stats["_equity_curve"]), len(data))
+
+        import backtrader as bt
+
+        seen = []
+
+        class Count(bt.Strategy):
+            def next(self):
+                seen.append(self.data.close[0])
+
+        cerebro = bt.Cerebro()
+        cerebro.adddata(to_backtrader(df))
+        cerebro.addstrategy(Count)
+        cerebro.run()
+        self.assertEqual(seen, [float(b["close"]) for b in EXPECTED["bars"][SYMBOLS[0]]])
+        with self.assertRaises(ValueError):
+            to_backtesting(self.api.bars(SYMBOLS, period=1, start=DAYS[0], end=DAYS[0]))
 
 
 class TicksTest(unittest.TestCase):

@@ -114,6 +114,7 @@ class Client:
         adjust_ref: When = None,
         include_forming: bool = False,
         as_: str = "pandas",
+        dtype: str = "decimal",
     ):
         """Bars of one or more symbols as one long table: ``symbol, frame, open, high, low, close,
         vol, amount, source`` (``"vendor"`` history or ``"live"``, built by tickbar from the feed),
@@ -127,6 +128,9 @@ class Client:
 
         ``as_``: ``"pandas"`` (default; prices and amount are exact ``decimal.Decimal``, ``frame``
         tz-aware Asia/Shanghai), ``"polars"`` (``Decimal`` columns) or ``"arrow"`` (a ``pyarrow.Table``).
+        ``dtype="float"`` gives float64 prices and amounts instead, for arithmetic and plotting
+        (``tickbar.to_backtesting`` and ``tickbar.to_backtrader`` shape a symbol's bars for those
+        libraries).
         """
         if count is None and start is None:
             raise ValueError("give start (and end) or count")
@@ -141,7 +145,7 @@ class Client:
             "adjust_ref": _text(adjust_ref),
             "include_forming": "true" if include_forming else None,
         }
-        return _convert(self._table("/api/v1/bars", params), as_)
+        return _convert(self._table("/api/v1/bars", params), as_, dtype)
 
     def snapshot(
         self,
@@ -150,6 +154,7 @@ class Client:
         symbols: Optional[Symbols] = None,
         include_forming: bool = False,
         as_: str = "pandas",
+        dtype: str = "decimal",
     ):
         """Every symbol's latest closed bar at or before ``at`` (default: now) on that trading day,
         or only those of ``symbols``; with ``include_forming`` (and no ``at``) the forming bars too,
@@ -160,7 +165,7 @@ class Client:
             "symbols": ",".join(_symbols(symbols)) if symbols else None,
             "include_forming": "true" if include_forming else None,
         }
-        return _convert(self._table("/api/v1/snapshot", params), as_)
+        return _convert(self._table("/api/v1/snapshot", params), as_, dtype)
 
     # -- ticks ----------------------------------------------------------------------------------
 
@@ -171,6 +176,7 @@ class Client:
         end: When = None,
         count: Optional[int] = None,
         as_: str = "pandas",
+        dtype: str = "decimal",
     ):
         """The archived ticks of one or more symbols, as the producer accepted them, as one long
         table in the order the symbols are given: ``symbol, time`` (ms, tz-aware Asia/Shanghai),
@@ -180,7 +186,7 @@ class Client:
 
         Give ``start`` and ``end`` (a date alone is the whole day), or ``count`` for the last N ticks
         of each symbol at or before ``end`` (default: now). Prices and amounts are exact
-        ``decimal.Decimal`` (lists of them in the book); ``as_`` as for :meth:`bars`.
+        ``decimal.Decimal`` (lists of them in the book); ``as_`` and ``dtype`` as for :meth:`bars`.
         """
         if count is None and start is None:
             raise ValueError("give start (and end) or count")
@@ -190,7 +196,7 @@ class Client:
             "end": _text(end),
             "count": count,
         }
-        return _convert(self._table("/api/v1/ticks", params), as_)
+        return _convert(self._table("/api/v1/ticks", params), as_, dtype)
 
     # -- calendar -------------------------------------------------------------------------------
 
@@ -295,7 +301,30 @@ def _server_events(response) -> Iterable[tuple]:
             data.append(line[5:].lstrip())
 
 
-def _convert(table: pa.Table, as_: str):
+def _floats(table: pa.Table) -> pa.Table:
+    """`table` with every decimal column (and list of decimals) as float64: each value the double
+    nearest its exact decimal, as ``float(Decimal)`` gives (by way of its text: Arrow's own
+    decimal-to-float cast is off by an ulp at times)."""
+
+    def swap(to):
+        fields = []
+        for field in table.schema:
+            if pa.types.is_decimal(field.type):
+                fields.append(field.with_type(to))
+            elif pa.types.is_list(field.type) and pa.types.is_decimal(field.type.value_type):
+                fields.append(field.with_type(pa.list_(to)))
+            else:
+                fields.append(field)
+        return pa.schema(fields)
+
+    return table.cast(swap(pa.string())).cast(swap(pa.float64()))
+
+
+def _convert(table: pa.Table, as_: str, dtype: str = "decimal"):
+    if dtype == "float":
+        table = _floats(table)
+    elif dtype != "decimal":
+        raise ValueError(f"dtype={dtype!r}: accepted are 'decimal' (exact, the default) and 'float'")
     if as_ == "arrow":
         return table
     if as_ == "pandas":
