@@ -565,8 +565,14 @@ fn bound(name: &str, value: Option<String>, bound: Bound) -> Result<Frame> {
         (Some(day), Bound::Start) => whole_day(day).0,
         (Some(day), Bound::End) => whole_day(day).1,
         (None, _) => {
-            let ms = parse_datetime(text).map_err(|e| {
-                AppError::bad("bad_time", format!("{name}: {e}; a date alone (2026-11-20) means the whole day"))
+            let ms = parse_datetime(text).map_err(|_| {
+                AppError::bad(
+                    "bad_time",
+                    format!(
+                        "{name} {text:?}: expected a 24-hour ISO-8601 time like 2026-11-20T09:31:00 (an offset \
+                         optional, none means Asia/Shanghai), or a date alone (2026-11-20) for the whole day"
+                    ),
+                )
             })?;
             let secs = match bound {
                 Bound::Start => ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0),
@@ -667,6 +673,9 @@ mod tests {
             assert_eq!(code, expected_code, "{query}: {message}");
             assert!(message.contains(says), "{query}: {message}");
         }
+        let (code, message) = code("symbol=600519.SH&start=1794965400000&end=2026-11-20");
+        assert_eq!(code, "bad_time");
+        assert!(!message.contains("epoch"), "no form is offered that is then refused: {message}");
     }
 
     #[test]
