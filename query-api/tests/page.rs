@@ -1,7 +1,7 @@
 //! The query page in headless Chromium: a range given in the address is queried, and the chart
 //! (TradingView Lightweight Charts, served by the API) and the table show every bar; a bar fed into
 //! the event stream while the page is open appears without a reload; two symbols' daily bars with
-//! adjusted prices, one charted; errors, the server's and the page's own, are shown in the page;
+//! adjusted prices, one charted (whole days whatever the form's times); errors, the server's and the page's own, are shown in the page;
 //! the API's own monitor page draws its charts.
 
 mod support;
@@ -46,11 +46,11 @@ async fn the_page_charts_and_tabulates_a_merged_range_and_shows_errors() {
     assert!(dom.contains("TradingView Lightweight Charts"), "the licence's attribution notice is on the page");
 
     let daily =
-        format!("{base}?symbol=600519.SH,000001.SZ&period=1d&adjust=qfq&start=2026-11-18T00:00&end=2026-11-20T23:59");
+        format!("{base}?symbol=600519.SH,000001.SZ&period=1d&adjust=qfq&start=2026-11-18T09:30&end=2026-11-20T15:00");
     let dom = tokio::task::spawn_blocking(move || chromium_dom(&daily, 8000)).await.unwrap().unwrap();
     assert_eq!(element_text(&dom, "error"), "", "{dom}");
     assert!(element_text(&dom, "sources").starts_with("6 bars · 2 from Redis · 4 from ClickHouse"), "{dom}");
-    assert!(dom.contains(r#"data-candles="3""#), "the first symbol's three days: {dom}");
+    assert!(dom.contains(r#"data-candles="3""#), "the first symbol's three days, 09:30 in the form or not: {dom}");
     assert!(dom.contains("<option>600519.SH</option><option>000001.SZ</option>"), "a symbol to chart: {dom}");
 
     let bad_symbol = format!("{base}?symbol=AAPL&period=1&start=2026-11-20T09:30&end=2026-11-20T15:00");
