@@ -18,7 +18,6 @@ use common::{Bar, BarSettings, Frame, Period, Sessions, Source, TradingCalendar}
 use runtime::clickhouse::BarRow;
 use runtime::ops::wall_ms;
 use runtime::redis::Connection;
-use runtime::stores::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -426,7 +425,7 @@ impl Cleanup {
             if let Err(e) = self.run_if_due(&mut con).await {
                 match e {
                     Error::LockHeld { holder, .. } => tracing::info!(holder, "the cleanup runs elsewhere"),
-                    e => monitor.failed(Store::Redis, &e),
+                    e => monitor.failed(&e),
                 }
             }
             tokio::select! {

@@ -68,7 +68,7 @@ impl Drain {
                     self.idle.max(Duration::from_secs(1))
                 }
                 Err(e) => {
-                    self.monitor.failed(Store::Redis, &e);
+                    self.monitor.failed(&e);
                     backoff.next_delay()
                 }
             };
@@ -148,7 +148,7 @@ impl Drain {
                 Ok(false) => self.idle,
                 Err(lost @ Error::LockLost(_)) => return Err(lost),
                 Err(e) => {
-                    self.monitor.failed(e.store(), &e);
+                    self.monitor.failed(&e);
                     backoff.next_delay()
                 }
             };

@@ -215,7 +215,7 @@ async fn schema_applied(
                 monitor.set_up(Store::ClickHouse);
                 return true;
             }
-            Err(e) => monitor.failed(Store::ClickHouse, &e.into()),
+            Err(e) => monitor.failed(&e.into()),
         }
         tokio::select! {
             () = tokio::time::sleep(backoff.next_delay()) => {},

@@ -43,7 +43,10 @@ pub struct Status {
     pub drain: Role,
     /// The drain lock's holder (its token): this instance or the one it stands by for.
     pub drain_holder: Option<String>,
+    /// The last store failure, until that store answers again.
     pub last_error: Option<String>,
+    #[serde(skip)]
+    last_error_store: Option<Store>,
     pub uptime_seconds: u64,
     pub queues: BTreeMap<u16, QueueState>,
     pub dead_queue: u64,
@@ -129,20 +132,28 @@ impl Monitor {
     pub fn set_up(&self, store: Store) {
         let back = self.update(|s| {
             let state = std::mem::replace(s.state(store), StoreState::Up);
-            state == StoreState::Down && s.last_error.is_some()
+            if s.last_error_store == Some(store) {
+                (s.last_error, s.last_error_store) = (None, None);
+            }
+            state == StoreState::Down
         });
         if back {
             tracing::info!(%store, "store answers again");
         }
     }
 
-    /// A store failed: shown until it answers again, logged when the state or the error changes.
-    pub fn failed(&self, store: Store, e: &Error) {
-        let message = format!("{store}: {e}");
+    /// A store failed (the one `e` names: ClickHouse for its errors, else Redis): shown until it
+    /// answers again, logged when the state or the error changes.
+    pub fn failed(&self, e: &Error) {
+        let store = e.store();
+        let message = match e {
+            Error::Redis(_) | Error::ClickHouse(_) => e.to_string(),
+            _ => format!("{store}: {e}"),
+        };
         let news = self.update(|s| {
             let was = std::mem::replace(s.state(store), StoreState::Down);
             let news = was == StoreState::Up || s.last_error.as_deref() != Some(message.as_str());
-            s.last_error = Some(message);
+            (s.last_error, s.last_error_store) = (Some(message), Some(store));
             news
         });
         match (news, e.is_retryable()) {
@@ -190,7 +201,7 @@ impl Monitor {
                 Some(rows)
             }
             Err(e) => {
-                self.failed(Store::ClickHouse, &e);
+                self.failed(&e);
                 None
             }
         }
