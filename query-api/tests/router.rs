@@ -233,9 +233,11 @@ async fn a_token_guards_every_api_route_and_cors_admits_only_listed_origins() {
     assert_eq!(r.header("access-control-allow-origin"), Some("http://strategy.local:3000"));
     let r = get(&api, days, &[("Authorization", "Bearer s3cret"), ("Origin", "http://evil.example")]).await;
     assert_eq!((r.status, r.header("access-control-allow-origin")), (StatusCode::OK, None));
-    for open in ["/", "/openapi.json", "/healthz", "/monitor/"] {
+    for open in ["/", "/openapi.json", "/healthz", "/monitor/", "/favicon.ico"] {
         assert_eq!(get(&api, open, &[]).await.status, 200, "{open} needs no token");
     }
+    let icon = get(&api, "/favicon.ico", &[]).await;
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"), "the tab's icon, not a 404 in the error counts");
     let mut bad = settings();
     bad.api.cors_origins = vec!["not an\norigin".into()];
     let (_, stop) = tokio::sync::watch::channel(false);
