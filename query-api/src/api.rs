@@ -118,11 +118,13 @@ pub struct NextDay {
             (Vec<u8> = "application/vnd.apache.parquet")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range, or the answer would hold more than `api.max_ticks` ticks", body = ErrorBody),
+        (status = 404, description = "The range ends on a day the trading calendar does not cover (`outside_calendar`)", body = ErrorBody),
         (status = 503, description = "ClickHouse does not answer, or the request timed out", body = ErrorBody)
     )
 )]
 pub async fn ticks(State(app): State<Arc<App>>, Params(params): Params<TicksParams>) -> Result<Response> {
     let query = params.check(&app.limits(), now())?;
+    covered(&app, query.span.end())?;
     crate::ticks::answer(&app, &query).await
 }
 
@@ -141,11 +143,13 @@ pub async fn ticks(State(app): State<Arc<App>>, Params(params): Params<TicksPara
             (Vec<u8> = "application/vnd.apache.parquet")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
+        (status = 404, description = "The range ends on a day the trading calendar does not cover (`outside_calendar`)", body = ErrorBody),
         (status = 503, description = "A store the range needs does not answer, or the request timed out", body = ErrorBody)
     )
 )]
 pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
     let query = params.check(&app.limits(), now())?;
+    covered(&app, query.span.end())?;
     if query.format == Format::Json {
         let series = query::series(&app, &query).await?;
         for s in &series {
@@ -180,11 +184,13 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
             (Vec<u8> = "application/vnd.apache.parquet")
         )),
         (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
+        (status = 404, description = "The range ends on a day the trading calendar does not cover (`outside_calendar`)", body = ErrorBody),
         (status = 503, description = "The store the day needs does not answer, or the request timed out", body = ErrorBody)
     )
 )]
 pub async fn snapshot(State(app): State<Arc<App>>, Params(params): Params<SnapshotParams>) -> Result<Response> {
     let query = params.check(&app.limits(), now())?;
+    covered(&app, query.at)?;
     let found = crate::snapshot::read(&app, &query).await?;
     app.monitor.served(Sources::of(&found.bars));
     Ok(crate::snapshot::render(&query, found))
@@ -233,6 +239,13 @@ pub async fn stream_bars(
 
 fn gap(why: &str) -> Event {
     Event::default().event("gap").data(format!("{why}; bars may have been missed: re-query /api/v1/bars"))
+}
+
+/// A query ending on a day the trading calendar does not cover (before its first year, or past its
+/// list under `calendar.beyond_list = "refuse"`) is the calendar endpoints' 404 `outside_calendar`,
+/// never a silent empty answer.
+fn covered(app: &App, end: Frame) -> Result<()> {
+    app.calendar.is_trading_day(end.date()).map(drop).map_err(calendar_error)
 }
 
 /// A date the calendar does not cover: well-formed, but not a day it knows (404).

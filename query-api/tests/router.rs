@@ -118,6 +118,15 @@ async fn every_malformed_parameter_is_a_400_in_the_contract_shape() {
     let (status, body) = get_json(&api, "/api/v1/calendar/trading-days?start=2014-01-01&end=2014-02-01").await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("covers 2015-01-01 to 2026-12-31"), "{body}");
+    for before in [
+        "/api/v1/bars?symbol=600519.SH&start=2010-01-04&end=2010-01-08",
+        "/api/v1/bars?symbol=600519.SH&count=10&end=2010-01-08",
+        "/api/v1/snapshot?at=2010-01-04T10:00",
+        "/api/v1/ticks?symbol=600519.SH&start=2010-01-04&end=2010-01-04",
+    ] {
+        let (status, body) = get_json(&api, before).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("outside_calendar")), "{before}: {body}");
+    }
     let mut few = settings();
     few.api.max_symbols = 2;
     let (status, body) = get_json(&router(&few), "/api/v1/bars?symbols=600519.SH,000001.SZ,000002.SZ&count=1").await;
