@@ -96,4 +96,15 @@ mod tests {
         let err = locate("no-such-server-binary", "no-such-package", "TICKBAR_NO_SUCH_SERVER").unwrap_err().to_string();
         assert!(err.contains("no-such-server-binary") && err.contains("apt-get install -y no-such-package"), "{err}");
     }
+
+    #[test]
+    fn a_wanted_port_is_kept_when_free_and_replaced_when_taken() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = taken.local_addr().unwrap().port();
+        let other = service::port_or_free(busy);
+        assert!(other != busy && other != 0, "a taken port falls back to a free one");
+        assert_ne!(service::port_or_free(0), 0);
+        drop(taken);
+        assert_eq!(service::port_or_free(busy), busy, "a free port is kept");
+    }
 }

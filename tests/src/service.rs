@@ -28,7 +28,20 @@ impl ServiceProcess {
 
     /// As [`Self::spawn`], logging at `level` (`RUST_LOG`) to the file `log`.
     pub fn spawn_logging(binary: &str, args: &[&str], env: &[(&str, &str)], log: &Path, level: &str) -> ServiceProcess {
-        let http = free_port().expect("a free port");
+        ServiceProcess::spawn_logging_at(binary, args, env, log, level, 0)
+    }
+
+    /// [`Self::spawn_logging`] serving HTTP on `port` when it is free (0, or a port taken: a free
+    /// one; [`Self::http`] says which).
+    pub fn spawn_logging_at(
+        binary: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: &Path,
+        level: &str,
+        port: u16,
+    ) -> ServiceProcess {
+        let http = port_or_free(port);
         let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let mut cmd = Command::new(binary);
         cmd.args(args)
@@ -108,4 +121,14 @@ pub fn peak_rss_mib(pid: u32) -> String {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok());
     kib.map_or_else(|| "unknown (no /proc)".to_owned(), |kib| format!("{:.1} MiB", kib / 1024.0))
+}
+
+/// `port` when it is free on 127.0.0.1, else (or for 0) a free port.
+pub fn port_or_free(port: u16) -> u16 {
+    let free = port != 0 && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    if free {
+        port
+    } else {
+        free_port().expect("a free port")
+    }
 }

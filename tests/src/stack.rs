@@ -36,12 +36,29 @@ pub struct StackOptions<'a> {
     pub tls: bool,
     /// How the stack scales out; the default is one of each.
     pub scale: Scale,
+    /// The HTTP ports the services would like (a port taken, or 0, gets a free one).
+    pub ports: Ports,
+}
+
+/// The HTTP ports of the three services; 0: any free port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ports {
+    pub api: u16,
+    pub producer: u16,
+    pub consumer: u16,
 }
 
 impl<'a> StackOptions<'a> {
     /// The binaries of `bin_dir` in a temp dir, logging warnings, stores in clear, one of each.
     pub fn plain(bin_dir: &'a Path) -> StackOptions<'a> {
-        StackOptions { bin_dir, dir: None, log_level: "warn", tls: false, scale: Scale::default() }
+        StackOptions {
+            bin_dir,
+            dir: None,
+            log_level: "warn",
+            tls: false,
+            scale: Scale::default(),
+            ports: Ports::default(),
+        }
     }
 }
 
@@ -206,12 +223,15 @@ impl WholeStack {
         };
         let settings = redis_settings(&redis, failover.as_ref(), redis_cluster.as_ref());
         let redis_env = redis_env(settings.clone());
-        let spawn = |name: &str, log: String, env: Vec<(String, String)>| {
+        let spawn = |name: &str, log: String, env: Vec<(String, String)>, port: u16| {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let binary = options.bin_dir.join(name).display().to_string();
-            ServiceProcess::spawn_logging(&binary, &[], &env, &logs.join(format!("{log}.log")), options.log_level)
+            let log_file = logs.join(format!("{log}.log"));
+            ServiceProcess::spawn_logging_at(&binary, &[], &env, &log_file, options.log_level, port)
         };
-        let consumer = spawn("consumer", "consumer".into(), wiring("consumer", &redis_env, &clickhouse, scale));
+        let ports = options.ports;
+        let consumer_env = wiring("consumer", &redis_env, &clickhouse, scale);
+        let consumer = spawn("consumer", "consumer".into(), consumer_env, ports.consumer);
         let mut producers = Vec::new();
         for shard in 0..scale.shards {
             for role in if scale.standbys { &["", "-standby"][..] } else { &[""] } {
@@ -219,14 +239,15 @@ impl WholeStack {
                 env.push(("TICKBAR__PRODUCER__SHARD".to_owned(), shard.to_string()));
                 let name = if scale.shards > 1 { format!("producer-{shard}{role}") } else { format!("producer{role}") };
                 env.push(("TICKBAR__PRODUCER__INSTANCE".to_owned(), name.clone()));
-                producers.push(spawn("producer", name, env));
+                let port = if producers.is_empty() { ports.producer } else { 0 };
+                producers.push(spawn("producer", name, env, port));
             }
         }
         let producer = producers.remove(0);
         let mut api_env = wiring("query-api", &redis_env, &clickhouse, scale);
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
-        let api = spawn("query-api", "query-api".into(), api_env);
+        let api = spawn("query-api", "query-api".into(), api_env, ports.api);
         let keys = RedisSettings { shards: scale.shards, ..settings.clone() }.keys();
         let settings = RedisSettings { wait_replicas: 0, ..settings };
         let con = runtime::redis::connect(&settings).map_err(|e| HarnessError::Store(e.to_string()))?;

@@ -1,6 +1,7 @@
 //! `tickbar-demo`: the whole stack on this machine with the bundled sample (run by
 //! `deploy/demo.sh`). Redis and ClickHouse start on free ports with their files under `--dir`,
-//! then the consumer, the producer (event clock) and the query API; the two history days go
+//! then the consumer, the producer (event clock) and the query API on the services' own ports
+//! (free ones when those are taken); the two history days go
 //! through `producer import-history` and the queues, the sample day of QMT payloads through
 //! `producer replay` at `--speed` times market time. Ctrl-C (or SIGTERM) stops what it started.
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use harness::stack::{Scale, StackOptions, WholeStack};
+use harness::stack::{Ports, Scale, StackOptions, WholeStack};
 use sample::market::DAYS;
 
 /// Marks a directory as the demo's own, so that a later run may wipe it.
@@ -23,9 +24,18 @@ struct Args {
     /// The bundled sample files.
     #[arg(long, default_value = "deploy/sample")]
     sample: PathBuf,
-    /// Replay speed over market time (600: the 4-hour day in about 25 s; 0: as fast as possible).
+    /// Replay speed over market time (600: the 4-hour day in about 35 s; 0: as fast as possible).
     #[arg(long, default_value_t = 600.0)]
     speed: f64,
+    /// The query API's port (the services' own default); a port taken falls back to a free one.
+    #[arg(long, default_value_t = 8080)]
+    api_port: u16,
+    /// The producer's monitor port; a port taken falls back to a free one.
+    #[arg(long, default_value_t = 9101)]
+    producer_port: u16,
+    /// The consumer's monitor port; a port taken falls back to a free one.
+    #[arg(long, default_value_t = 9102)]
+    consumer_port: u16,
 }
 
 #[tokio::main]
@@ -42,8 +52,18 @@ async fn main() -> anyhow::Result<()> {
         log_level: "info",
         tls: false,
         scale: Scale::default(),
+        ports: Ports { api: args.api_port, producer: args.producer_port, consumer: args.consumer_port },
     })
     .await?;
+    for (name, asked, got) in [
+        ("query API", args.api_port, stack.api.http),
+        ("producer", args.producer_port, stack.producer.http),
+        ("consumer", args.consumer_port, stack.consumer.http),
+    ] {
+        if asked != got {
+            println!("Port {asked} is taken: the {name} listens on {got}.");
+        }
+    }
     let loaded = tokio::select! {
         loaded = load(&mut stack, &args) => Some(loaded),
         () = stopped() => None,
@@ -79,10 +99,17 @@ async fn load(stack: &mut WholeStack, args: &Args) -> anyhow::Result<()> {
     let day = sample.day.display().to_string();
     println!("\nReplaying {} (QMT snapshots of 50 symbols) at {speed}x market time ...", DAYS[2]);
     let replay = stack.command("producer", &["replay", "--file", &day, "--speed", &speed]);
-    let status = tokio::process::Command::from(replay).kill_on_drop(true).status().await?;
-    if !status.success() {
-        bail!("producer replay: {status}");
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::from(replay).kill_on_drop(true).output().await?;
+    if !out.status.success() {
+        bail!("producer replay: {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
     }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    println!(
+        "Replayed {} stream entries in {:.0} s.",
+        report["written"].as_u64().map_or("the".to_owned(), |n| n.to_string()),
+        started.elapsed().as_secs_f64()
+    );
     stack.day_applied().await?;
     stack.history_stored(sample.history_bars).await?;
     println!(
@@ -104,6 +131,10 @@ fn print_urls(stack: &WholeStack) {
     );
     println!("API:      curl '{api}/api/v1/bars?symbol=000333.SZ&period=60&start={first}&end={day}'");
     println!("          {api}/openapi.json");
+    println!("\nPython (pip install \"./clients/python[pandas]\"):");
+    println!("  from tickbar import Client");
+    println!("  api = Client(\"{api}\")");
+    println!("  df = api.bars([\"600519.SH\", \"000001.SZ\"], period=5, start=\"{first}\", end=\"{day}\")");
 }
 
 /// Ctrl-C or SIGTERM.
