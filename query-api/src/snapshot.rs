@@ -1,6 +1,8 @@
 //! The whole market at one moment (`/api/v1/snapshot`): for every symbol of a trading day (or those
 //! asked for), its latest closed bar at or before the moment, and the forming bar when asked. A day
-//! Redis holds is read in one script call, any other day in one ClickHouse query.
+//! Redis holds is read in one script call, any other day in one ClickHouse query. Asked for now
+//! (no `at`) when now has no bar yet, it is the close of the latest day with bars, and says so.
+//! Files carry the answer's moment, day and `missing` list in headers.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -47,10 +49,28 @@ pub struct SnapshotHead {
     pub source: Store,
     /// Closed bars in the answer.
     pub count: usize,
+    /// No `at` was given and now has no bar yet (a morning before the open, a weekend, a feed not
+    /// started): the snapshot is of the close of the latest day with bars.
+    pub latest: bool,
 }
 
-/// Reads the snapshot `q` asks for.
+/// Reads the snapshot `q` asks for: of now without `at`, or when now has no bar, of the close of
+/// the latest day with bars (before now's).
 pub async fn read(app: &App, q: &SnapshotQuery) -> Result<Snapshot> {
+    let found = read_at(app, q).await?;
+    let empty = found.bars.is_empty() && found.forming.as_ref().is_none_or(Vec::is_empty);
+    if !(q.live && empty) {
+        return Ok(found);
+    }
+    let held = app.same_day.days_held().await?.into_iter().filter(|d| *d < found.head.day).max();
+    let stored = app.history.latest_day(q.period).await?.filter(|d| *d < found.head.day);
+    let Some(day) = held.max(stored) else { return Ok(found) };
+    let mut latest = read_at(app, &SnapshotQuery { at: whole_day(day).1, live: false, ..q.clone() }).await?;
+    latest.head.latest = true;
+    Ok(latest)
+}
+
+async fn read_at(app: &App, q: &SnapshotQuery) -> Result<Snapshot> {
     let (day, at) = trading_moment(app, q.at);
     let held = app.same_day.days_held().await?;
     let symbols = q.symbols.as_deref();
@@ -69,7 +89,7 @@ pub async fn read(app: &App, q: &SnapshotQuery) -> Result<Snapshot> {
     let missing = missing(q, &bars, &forming);
 
     let bars = in_asked_order(q, bars);
-    let head = SnapshotHead { period: q.period.minutes(), at, day, source, count: bars.len() };
+    let head = SnapshotHead { period: q.period.minutes(), at, day, source, count: bars.len(), latest: false };
     let forming = q.include_forming.then_some(forming);
     Ok(Snapshot { head, bars, forming, missing })
 }
@@ -109,13 +129,31 @@ fn in_asked_order(q: &SnapshotQuery, bars: Vec<Served>) -> Vec<Served> {
     keyed.into_iter().map(|(_, b)| b).collect()
 }
 
-/// The snapshot as JSON, or as a CSV, Arrow or Parquet file of one row per bar.
+/// A snapshot file's moment (ISO-8601), whether it is the latest day with bars (`true`/`false`),
+/// and the symbols asked for without a bar (comma-separated): what the JSON answer says in fields.
+pub const AT_HEADER: &str = "tickbar-snapshot-at";
+pub const LATEST_HEADER: &str = "tickbar-snapshot-latest";
+pub const MISSING_HEADER: &str = "tickbar-missing";
+
+/// The snapshot as JSON, or as a CSV, Arrow or Parquet file of one row per bar (the head in
+/// headers).
 pub fn render(q: &SnapshotQuery, s: Snapshot) -> Response {
     let forming = s.forming.unwrap_or_default();
     if q.format != Format::Json {
         let name = format!("snapshot_{}m_{}", q.period, s.head.at.local().format("%Y-%m-%dT%H%M"));
         let rows: Vec<Served> = s.bars.into_iter().chain(forming).collect();
-        return download::file(q.format, q.include_forming, &name, futures_util::stream::iter([Ok(rows)]));
+        let mut file = download::file(q.format, q.include_forming, &name, futures_util::stream::iter([Ok(rows)]));
+        let headers = file.headers_mut();
+        let at = s.head.at.to_iso8601();
+        let described = [
+            (AT_HEADER, at.as_str()),
+            (LATEST_HEADER, if s.head.latest { "true" } else { "false" }),
+            (MISSING_HEADER, &s.missing.join(",")),
+        ];
+        for (name, value) in described {
+            headers.insert(name, header::HeaderValue::from_str(value).expect("ISO times and symbols are header-safe"));
+        }
+        return file;
     }
     let mut out = Vec::with_capacity(256 + s.bars.iter().chain(&forming).map(|b| b.json_len() + 1).sum::<usize>());
     open_object(&mut out, &s.head);

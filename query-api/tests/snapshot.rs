@@ -1,6 +1,7 @@
 //! `GET /api/v1/snapshot` against a real Redis and ClickHouse: the whole market at one moment from
 //! the day Redis holds (its symbol set, one script call), from ClickHouse for a past day, with
-//! forming bars, a symbol list, a weekend, CSV and bad input.
+//! forming bars, a symbol list, a weekend, CSV (the head in headers), now with no bar yet (the
+//! latest day with bars, said so), and bad input.
 
 mod support;
 
@@ -86,6 +87,18 @@ async fn a_symbol_list_keeps_its_order_names_the_missing_and_csv_holds_the_same_
     assert_eq!(status, 200, "{some}");
     assert_eq!(bar_list(&some, "bars"), [market[2][2][119].clone(), market[0][2][119].clone()]);
     assert_eq!(some["missing"], serde_json::json!(["000002.SZ"]));
+
+    let missing = format!("/api/v1/snapshot?at={at}&format=csv&symbols=600519.SH,000002.SZ");
+    let file = support::get_with(&api, &missing, &[]).await;
+    assert_eq!(file.header("tickbar-missing"), Some("000002.SZ"), "a file keeps the missing list");
+    assert_eq!(file.header("tickbar-snapshot-at"), Some("2026-11-20T11:30:00+08:00"));
+    assert_eq!(file.header("tickbar-snapshot-latest"), Some("false"));
+
+    let (status, now) = get_json(&api, "/api/v1/snapshot").await;
+    assert_eq!(status, 200, "{now}");
+    assert_eq!((now["latest"].as_bool(), now["day"].as_str()), (Some(true), Some(DAYS[2])), "{now}");
+    let closes: Vec<Bar> = market.iter().map(|days| days[2][239].clone()).collect();
+    assert_eq!(bar_list(&now, "bars"), closes, "today has no bar yet: the close of the latest day with bars");
 
     let (status, csv) = api.get(&format!("/api/v1/snapshot?at={at}&format=csv")).await;
     assert_eq!(status, 200);

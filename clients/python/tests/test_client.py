@@ -70,6 +70,15 @@ class BarsTest(unittest.TestCase):
         snap = self.api.snapshot(period=1, at=f"{DAYS[2]}T10:00:00")
         self.assertEqual(sorted(snap["symbol"]), sorted(SYMBOLS))
         self.assertTrue(all(f.strftime("%H:%M") == "10:00" for f in snap["frame"]))
+        self.assertEqual((snap.attrs["at"], snap.attrs["latest"], snap.attrs["missing"]),
+                         (f"{DAYS[2]}T10:00:00+08:00", False, []))
+        with self.assertWarns(UserWarning):
+            some = self.api.snapshot(period=1, at=f"{DAYS[2]}T10:00:00", symbols=[SYMBOLS[0], "000002.SZ"])
+        self.assertEqual((len(some), some.attrs["missing"]), (1, ["000002.SZ"]))
+        now = self.api.snapshot(period=1)
+        self.assertTrue(now.attrs["latest"], "no bar yet today: the latest day with bars")
+        self.assertEqual(sorted(now["symbol"]), sorted(SYMBOLS))
+        self.assertFalse(now["frame"].isna().any())
         days = self.api.trading_days(DAYS[0], DAYS[2])
         self.assertEqual(days, [dt.date.fromisoformat(d) for d in DAYS])
         lunch = self.api.phase(f"{DAYS[2]}T12:00:00", symbol="300750.SZ")

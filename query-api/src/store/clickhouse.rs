@@ -119,6 +119,14 @@ impl History {
         Ok(rows)
     }
 
+    /// The market date of the latest stored bar of `period`; `None` when there is none.
+    pub async fn latest_day(&self, period: Period) -> Result<Option<chrono::NaiveDate>> {
+        let sql = format!("SELECT toUInt32(max(frame)) FROM {} WHERE period = ?", self.table);
+        let latest: u32 =
+            self.client.query(&sql).bind(period.minutes()).fetch_one().await.map_err(AppError::clickhouse)?;
+        Ok((latest > 0).then(|| Frame::from_epoch_seconds(latest.into()).date()))
+    }
+
     /// Each of `symbols`' adjustment factors, in order. One query.
     pub async fn factors(&self, symbols: &[Symbol]) -> Result<Vec<Factors>> {
         let sql = format!(

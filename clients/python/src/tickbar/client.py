@@ -14,6 +14,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
@@ -98,8 +99,11 @@ class Client:
             return json.loads(response.read(), parse_float=_decimal)
 
     def _table(self, path: str, params: Dict[str, Any]) -> pa.Table:
+        """The Arrow answer, with the `tickbar-*` headers that describe it in its schema metadata."""
         with self._request(path, {**params, "format": "arrow"}) as response:
-            return pyarrow.ipc.open_stream(response.read()).read_all()
+            table = pyarrow.ipc.open_stream(response.read()).read_all()
+            described = {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("tickbar-")}
+        return table.replace_schema_metadata({**(table.schema.metadata or {}), **described}) if described else table
 
     # -- bars -----------------------------------------------------------------------------------
 
@@ -156,16 +160,34 @@ class Client:
         as_: str = "pandas",
         dtype: str = "decimal",
     ):
-        """Every symbol's latest closed bar at or before ``at`` (default: now) on that trading day,
-        or only those of ``symbols``; with ``include_forming`` (and no ``at``) the forming bars too,
-        marked in the ``forming`` column."""
+        """Every symbol's latest closed bar at or before ``at`` on that trading day, or only those of
+        ``symbols``; with ``include_forming`` (and no ``at``) the forming bars too, marked in the
+        ``forming`` column. Without ``at``: now, or when now has no bar yet (before the open, a
+        weekend), the close of the latest day with bars.
+
+        What the answer says beside its rows is kept: in pandas ``df.attrs`` (``"at"``, the moment
+        served; ``"latest"``, True when now had no bar and this is the latest day with bars;
+        ``"missing"``, the symbols asked for with no bar, warned about too), in Arrow the schema's
+        metadata (``tickbar-snapshot-at``, ``tickbar-snapshot-latest``, ``tickbar-missing``)."""
         params = {
             "period": period,
             "at": _text(at),
             "symbols": ",".join(_symbols(symbols)) if symbols else None,
             "include_forming": "true" if include_forming else None,
         }
-        return _convert(self._table("/api/v1/snapshot", params), as_, dtype)
+        table = self._table("/api/v1/snapshot", params)
+        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        missing = [s for s in meta.get("tickbar-missing", "").split(",") if s]
+        if missing:
+            warnings.warn(f"no bar for {', '.join(missing)} on that day", stacklevel=2)
+        out = _convert(table, as_, dtype)
+        if as_ == "pandas":
+            out.attrs.update(
+                at=meta.get("tickbar-snapshot-at"),
+                latest=meta.get("tickbar-snapshot-latest") == "true",
+                missing=missing,
+            )
+        return out
 
     # -- ticks ----------------------------------------------------------------------------------
 
