@@ -43,7 +43,7 @@ pub struct BarsHead {
 }
 
 /// What every bars answer says of its query and its bars in all.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SpanHead {
     /// Minutes (a number), or `1d`, `1w`, `1M`.
     #[schema(schema_with = period_schema)]
@@ -57,7 +57,14 @@ pub struct SpanHead {
     /// Bars in the answer (of all symbols).
     pub count: usize,
     pub sources: Sources,
+    /// Symbols asked for that no store has ever held a bar of: most likely no listing (a typo, a
+    /// code that never traded here). Present only when there are some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
+
+/// The header of a bars answer (JSON or a file) naming [`SpanHead::unknown`], comma-separated.
+pub const UNKNOWN_HEADER: &str = "tickbar-unknown";
 
 /// The answer for `symbols=`: the query and, per symbol, its bars.
 #[derive(Debug, ToSchema)]
@@ -77,8 +84,10 @@ pub struct SymbolBars {
     pub bars: Vec<Served>,
 }
 
-/// The JSON response to `q` with its series (one per symbol, in `q.symbols` order).
-pub fn render(q: &BarsQuery, series: Vec<Series>) -> Response {
+/// The JSON response to `q` with its series (one per symbol, in `q.symbols` order), naming the
+/// `unknown` symbols in a field and a header.
+pub fn render(q: &BarsQuery, series: Vec<Series>, unknown: Vec<String>) -> Response {
+    let header = unknown.join(",");
     let (start, end) = bounds(q, &series);
     let answer = if q.keyed {
         let symbols = q
@@ -90,15 +99,25 @@ pub fn render(q: &BarsQuery, series: Vec<Series>) -> Response {
         let symbols: BTreeMap<String, SymbolBars> = symbols.collect();
         let sources = symbols.values().fold(Sources::default(), |all, s| all.plus(s.sources));
         let count = symbols.values().map(|s| s.count).sum();
-        let head = SpanHead { period: q.resolution, start, end, count, sources };
+        let head = SpanHead { period: q.resolution, start, end, count, sources, unknown };
         BarsAnswer::Keyed(KeyedBarsResponse { head, symbols })
     } else {
         let s = series.into_iter().next().unwrap_or_default();
-        let span = SpanHead { period: q.resolution, start, end, count: s.bars.len(), sources: s.sources };
+        let span = SpanHead { period: q.resolution, start, end, count: s.bars.len(), sources: s.sources, unknown };
         let head = BarsHead { symbol: q.symbols[0], span };
         BarsAnswer::One(BarsResponse { head, bars: s.bars })
     };
-    ([(header::CONTENT_TYPE, "application/json")], answer.to_json()).into_response()
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], answer.to_json()).into_response();
+    name_unknown(&mut response, &header);
+    response
+}
+
+/// Adds the [`UNKNOWN_HEADER`] of `unknown` (comma-separated symbols) to `response`, when any.
+pub fn name_unknown(response: &mut Response, unknown: &str) {
+    if !unknown.is_empty() {
+        let value = header::HeaderValue::from_str(unknown).expect("symbols are header-safe");
+        response.headers_mut().insert(UNKNOWN_HEADER, value);
+    }
 }
 
 /// The range the answer covers: the query's, or with `count` from the earliest bar served.

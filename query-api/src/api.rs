@@ -155,8 +155,12 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
         for s in &series {
             app.monitor.served(s.sources);
         }
-        return Ok(answer::render(&query, series));
+        let empty: Vec<Symbol> =
+            query.symbols.iter().zip(&series).filter(|(_, s)| s.bars.is_empty()).map(|(s, _)| *s).collect();
+        let unknown = query::unknown(&app, &empty).await?;
+        return Ok(answer::render(&query, series, unknown));
     }
+    let unknown = query::unknown(&app, &query.symbols).await?;
     let mut chunks = query::chunks(app.clone(), query.clone()).boxed();
     let first = chunks.next().await.transpose()?;
     let monitor = app.monitor.clone();
@@ -166,7 +170,9 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
             series.into_iter().flat_map(|s| s.bars).collect::<Vec<_>>()
         })
     });
-    Ok(download::file(query.format, query.include_forming, &answer::file_name(&query), bars))
+    let mut file = download::file(query.format, query.include_forming, &answer::file_name(&query), bars);
+    answer::name_unknown(&mut file, &unknown.join(","));
+    Ok(file)
 }
 
 /// The whole market at one moment: every symbol's latest closed bar at or before `at` (default now)

@@ -123,6 +123,17 @@ fn adjusted(series: Series, factors: &Factors, adjust: Adjust) -> Result<Series>
     Ok(Series { bars: bars.collect::<Result<Vec<Served>>>()?, sources: series.sources })
 }
 
+/// Of `symbols`, those no store holds a bar of, ever: most likely no listing (a typo, a code that
+/// never traded here). Nothing is asked when `symbols` is empty.
+pub async fn unknown(app: &App, symbols: &[Symbol]) -> Result<Vec<String>> {
+    if symbols.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (stored, held) = tokio::try_join!(app.history.stored_symbols(symbols), app.same_day.held_symbols(symbols))?;
+    let unknown = symbols.iter().zip(held).filter(|(s, held)| !held && !stored.contains(&s.to_string()));
+    Ok(unknown.map(|(s, _)| s.to_string()).collect())
+}
+
 /// A served bar's fields, or the store it came from answering with an unreadable bar.
 fn readable(s: &Served) -> Result<common::Bar> {
     s.bar().map_err(|e| AppError::Unavailable { store: s.store, detail: format!("an unreadable bar: {e}") })

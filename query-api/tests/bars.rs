@@ -4,7 +4,7 @@
 mod support;
 
 use common::Period;
-use support::{bars_of, day_bars, get_json, ApiStores, DAYS};
+use support::{bars_of, day_bars, get_json, get_with, ApiStores, DAYS};
 
 const SYMBOL: &str = "600519.SH";
 
@@ -104,7 +104,7 @@ async fn csv_holds_the_same_bars_under_a_header() {
     let mut stack = ApiStores::start().await;
     let expected = stack.three_days(SYMBOL).await;
     let api = stack.api(&[]).await;
-    let response = support::get_with(&api, &format!("{}&format=csv", path(Period::M5, DAYS[0], DAYS[2])), &[]).await;
+    let response = get_with(&api, &format!("{}&format=csv", path(Period::M5, DAYS[0], DAYS[2])), &[]).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("text/csv; charset=utf-8"));
     let mut lines = response.body.lines();
@@ -173,8 +173,20 @@ async fn many_symbols_answer_keyed_by_symbol_and_as_one_long_csv() {
     );
     assert_eq!((answer["count"].as_u64(), answer["period"].as_u64()), (Some(2 * 144), Some(5)));
     assert_eq!(answer["sources"], serde_json::json!({"redis": 2 * 48, "clickhouse": 2 * 96}));
+    assert_eq!(answer["unknown"], serde_json::json!(["000002.SZ"]), "no store ever held it: said, not silent");
+    let known =
+        get_with(&api, &format!("/api/v1/bars?symbol={SYMBOL}&period=5&start=2026-11-23&end=2026-11-23"), &[]).await;
+    assert_eq!(
+        (known.status, known.header("tickbar-unknown")),
+        (200, None),
+        "a listed symbol's empty day is only empty"
+    );
+    let body: serde_json::Value = serde_json::from_str(&known.body).unwrap();
+    assert!(body.get("unknown").is_none(), "{body}");
 
-    let (status, csv) = api.get(&format!("/api/v1/bars?{query}&format=csv")).await;
+    let file = get_with(&api, &format!("/api/v1/bars?{query}&format=csv"), &[]).await;
+    assert_eq!(file.header("tickbar-unknown"), Some("000002.SZ"), "a file names it in a header");
+    let (status, csv) = (file.status, file.body);
     assert_eq!(status, 200);
     let symbols: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(symbols.len(), 2 * 144);

@@ -86,6 +86,12 @@ class BarsTest(unittest.TestCase):
         self.assertEqual(lunch["next"]["at"].strftime("%H:%M %z"), "13:00 +0800")
         self.assertTrue(lunch["trading_day"])
 
+    def test_a_symbol_no_store_knows_is_warned_about(self):
+        with self.assertWarns(UserWarning) as warned:
+            df = self.api.bars([SYMBOLS[0], "999999.SH"], period=5, start=DAYS[2], end=DAYS[2])
+        self.assertIn("999999.SH", str(warned.warning))
+        self.assertEqual((len(df), df.attrs["unknown"]), (48, ["999999.SH"]))
+
     def test_bad_input_is_an_error_naming_it(self):
         with self.assertRaises(TickbarError) as caught:
             self.api.bars("AAPL", count=3)

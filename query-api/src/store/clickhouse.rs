@@ -119,6 +119,13 @@ impl History {
         Ok(rows)
     }
 
+    /// The symbols among `symbols` with any stored bar. One query.
+    pub async fn stored_symbols(&self, symbols: &[Symbol]) -> Result<Vec<String>> {
+        let sql =
+            format!("SELECT DISTINCT symbol FROM {} WHERE symbol IN ({})", self.table, placeholders(symbols.len()));
+        bind_symbols(self.client.query(&sql), symbols).fetch_all().await.map_err(AppError::clickhouse)
+    }
+
     /// The market date of the latest stored bar of `period`; `None` when there is none.
     pub async fn latest_day(&self, period: Period) -> Result<Option<chrono::NaiveDate>> {
         let sql = format!("SELECT toUInt32(max(frame)) FROM {} WHERE period = ?", self.table);

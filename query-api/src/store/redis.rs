@@ -285,6 +285,26 @@ impl SameDay {
         Ok(forming)
     }
 
+    /// Which of `symbols` a day Redis holds has a bar of (its shard's symbol set of each day held).
+    /// One round trip per shard.
+    pub async fn held_symbols(&self, symbols: &[Symbol]) -> Result<Vec<bool>> {
+        let days = self.days_held().await?;
+        let mut held = vec![false; symbols.len()];
+        for (keys, members) in by_shard(&self.keys, symbols) {
+            let mut pipe = redis::pipe();
+            for i in &members {
+                for day in &days {
+                    pipe.sismember(keys.day_symbols(*day), symbols[*i].to_string());
+                }
+            }
+            let read: Vec<bool> = pipe.query_async(&mut self.con()).await.map_err(AppError::redis)?;
+            for (i, per_day) in members.iter().zip(read.chunks(days.len().max(1))) {
+                held[*i] = per_day.iter().any(|h| *h);
+            }
+        }
+        Ok(held)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         redis::cmd("PING").query_async::<()>(&mut self.con()).await.map_err(AppError::redis)
     }

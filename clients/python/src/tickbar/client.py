@@ -132,7 +132,8 @@ class Client:
 
         ``as_``: ``"pandas"`` (default; prices and amount are exact ``decimal.Decimal``, ``frame``
         tz-aware Asia/Shanghai), ``"polars"`` (``Decimal`` columns) or ``"arrow"`` (a ``pyarrow.Table``).
-        ``dtype="float"`` gives float64 prices and amounts instead, for arithmetic and plotting
+        Symbols no store has ever held a bar of (most likely no listing) are warned about and kept
+        in ``df.attrs["unknown"]``. ``dtype="float"`` gives float64 prices and amounts instead, for arithmetic and plotting
         (``tickbar.to_backtesting`` and ``tickbar.to_backtrader`` shape a symbol's bars for those
         libraries).
         """
@@ -149,7 +150,14 @@ class Client:
             "adjust_ref": _text(adjust_ref),
             "include_forming": "true" if include_forming else None,
         }
-        return _convert(self._table("/api/v1/bars", params), as_, dtype)
+        table = self._table("/api/v1/bars", params)
+        unknown = _listed(_meta(table), "tickbar-unknown")
+        if unknown:
+            warnings.warn(f"no store has ever held a bar of {', '.join(unknown)}: not a listing?", stacklevel=2)
+        out = _convert(table, as_, dtype)
+        if as_ == "pandas":
+            out.attrs["unknown"] = unknown
+        return out
 
     def snapshot(
         self,
@@ -176,8 +184,8 @@ class Client:
             "include_forming": "true" if include_forming else None,
         }
         table = self._table("/api/v1/snapshot", params)
-        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-        missing = [s for s in meta.get("tickbar-missing", "").split(",") if s]
+        meta = _meta(table)
+        missing = _listed(meta, "tickbar-missing")
         if missing:
             warnings.warn(f"no bar for {', '.join(missing)} on that day", stacklevel=2)
         out = _convert(table, as_, dtype)
@@ -321,6 +329,16 @@ def _server_events(response) -> Iterable[tuple]:
             kind = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].lstrip())
+
+
+def _meta(table: pa.Table) -> Dict[str, str]:
+    """The answer's `tickbar-*` headers, as `_table` kept them in the schema's metadata."""
+    return {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+
+
+def _listed(meta: Dict[str, str], name: str) -> List[str]:
+    """The comma-separated symbols of header `name`."""
+    return [s for s in meta.get(name, "").split(",") if s]
 
 
 def _floats(table: pa.Table) -> pa.Table:
