@@ -141,6 +141,8 @@ pub struct Built {
     pub forming: bool,
     pub same_day: bool,
     pub live: bool,
+    /// The frame of the last stored bar in it.
+    pub last: Frame,
 }
 
 /// A stored bar fed to [`Resampler::resample`].
@@ -194,11 +196,12 @@ impl<'a> Resampler<'a> {
                     built.forming |= part.forming;
                     built.same_day |= part.same_day;
                     built.live |= part.live;
+                    built.last = part.bar.frame;
                 }
                 _ => {
                     let bar = Bar { frame: window.label, ..part.bar };
-                    let (forming, same_day, live) = (part.forming, part.same_day, part.live);
-                    let built = Built { bar, opens: window.opens, forming, same_day, live };
+                    let (forming, same_day, live, last) = (part.forming, part.same_day, part.live, part.bar.frame);
+                    let built = Built { bar, opens: window.opens, forming, same_day, live, last };
                     out.push((window, built));
                 }
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use common::adjust::{Adjust, Factors};
-use common::resample::{Built, Part, Resampler};
+use common::resample::{Built, Part, Resampler, Resolution};
 use common::{Frame, Source, Symbol};
 use futures_util::stream::{self, Stream, StreamExt};
 
@@ -67,12 +67,24 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
     };
     let parts = stored(app, &BarsQuery { span, ..q.clone() }).await?;
     let resampler = Resampler::new(&app.sessions, &app.calendar, q.period, q.resolution);
-    parts.into_iter().map(|s| fold(&resampler, s, q)).collect()
+    let frontier = parts.iter().filter_map(|s| s.bars.last().map(|b| b.frame().date())).max();
+    parts.into_iter().map(|s| fold(&resampler, s, q, frontier)).collect()
+}
+
+/// A week or month bar is labelled with its window's last trading day; when the data of the answer
+/// ends before that day (`frontier`, the latest day any of its series has a bar), the bar is
+/// labelled with the day of its own last bar instead, never with a day that has no data yet.
+fn labelled(mut b: Built, resolution: Resolution, frontier: Option<NaiveDate>) -> Built {
+    let calendar_window = matches!(resolution, Resolution::Week | Resolution::Month);
+    if calendar_window && frontier.is_some_and(|f| b.bar.frame.date() > f) {
+        b.bar.frame = whole_day(b.last.date()).0;
+    }
+    b
 }
 
 /// One symbol's built series: the bars in the span (a forming one only when asked, if its interval
 /// reaches into the span), each from Redis if any of its parts was.
-fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> {
+fn fold(resampler: &Resampler, series: Series, q: &BarsQuery, frontier: Option<NaiveDate>) -> Result<Series> {
     let parts = series.bars.into_iter().map(|s| {
         let live = s.source == Source::Live;
         Ok(Part { bar: readable(&s)?, forming: s.forming(), same_day: s.store == Store::Redis, live })
@@ -86,6 +98,7 @@ fn fold(resampler: &Resampler, series: Series, q: &BarsQuery) -> Result<Series> 
     let bars: Vec<Served> = resampler
         .resample(parts, q.now)
         .into_iter()
+        .map(|b| labelled(b, q.resolution, frontier))
         .filter(wanted)
         .map(|b| {
             let store = if b.same_day { Store::Redis } else { Store::ClickHouse };

@@ -102,6 +102,15 @@ async fn daily_bars_of_the_real_days_equal_the_exchange_totals_and_tushare() {
         v
     });
     assert_eq!(week[0].ohlcv(), whole);
+
+    let (_, month) =
+        get_json(&api, &format!("/api/v1/bars?symbol={SYMBOL}&period=1M&start={}&end={}", DAYS[0], DAYS[2])).await;
+    let month = bars_of(&month);
+    assert_eq!(month.len(), 1, "February so far, though its last trading day (the 28th) has no data yet");
+    assert_eq!(month[0].frame.to_string(), "2023-02-03 00:00:00", "dated with its last day of data, never later");
+    assert_eq!(month[0].ohlcv(), whole);
+    let (_, last) = get_json(&api, &format!("/api/v1/bars?symbol={SYMBOL}&period=1M&count=1&end={}", DAYS[2])).await;
+    assert_eq!(bars_of(&last), month, "count walks back to the same bar");
 }
 
 #[tokio::test]

@@ -290,6 +290,9 @@ impl SameDay {
     pub async fn held_symbols(&self, symbols: &[Symbol]) -> Result<Vec<bool>> {
         let days = self.days_held().await?;
         let mut held = vec![false; symbols.len()];
+        if days.is_empty() {
+            return Ok(held);
+        }
         for (keys, members) in by_shard(&self.keys, symbols) {
             let mut pipe = redis::pipe();
             for i in &members {
@@ -298,7 +301,7 @@ impl SameDay {
                 }
             }
             let read: Vec<bool> = pipe.query_async(&mut self.con()).await.map_err(AppError::redis)?;
-            for (i, per_day) in members.iter().zip(read.chunks(days.len().max(1))) {
+            for (i, per_day) in members.iter().zip(read.chunks(days.len())) {
                 held[*i] = per_day.iter().any(|h| *h);
             }
         }
