@@ -35,6 +35,15 @@ async fn the_page_charts_and_tabulates_a_merged_range_and_shows_errors() {
     let table = &dom[dom.find(r#"<table id="bars""#).unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];
     assert_eq!(count(table, "<tr"), 1 + 144, "header and one row per bar");
+    assert!(table.contains("<th>source</th>") && table.contains("<td>vendor</td>") && table.contains("<td>live</td>"));
+    for row in table.split("<tr>").skip(2) {
+        let cells: Vec<&str> = row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap()).collect();
+        for price in &cells[1..5] {
+            let decimals = price.split('.').nth(1).map_or(0, str::len);
+            assert!((2..=4).contains(&decimals), "prices show two to four decimals: {price} in {row}");
+        }
+        assert!(cells[6].contains(',') || cells[6].len() < 4, "amounts are grouped by thousands: {}", cells[6]);
+    }
     assert!(
         table.contains("<td>2026-11-18 09:35</td>") && table.contains("<td>2026-11-20 14:55</td>"),
         "24-hour frames"
@@ -94,7 +103,7 @@ async fn a_bar_fed_into_the_stream_appears_on_the_open_page_without_a_reload() {
     assert_eq!(element_text(&dom, "error"), "", "{dom}");
     assert!(dom.contains(r#"data-candles="49""#), "48 bars queried and the one from the stream: {dom}");
     assert!(dom.contains(r#"data-last-frame="2026-11-23T09:35:00+08:00""#), "{dom}");
-    assert!(dom.contains("<td>2026-11-23 09:35</td><td>1700</td>"), "the table has it too");
+    assert!(dom.contains("<td>2026-11-23 09:35</td><td>1,700.00</td>"), "the table has it too, prices to the cent");
     assert!(element_text(&dom, "legend").contains("C 1710"), "the legend shows the new bar");
 
     let monitor = format!("http://127.0.0.1:{}/monitor/", api.http);

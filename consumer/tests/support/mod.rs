@@ -71,14 +71,15 @@ impl ConsumerStores {
         }
     }
 
-    /// Items waiting or in processing, over every queue.
+    /// Items waiting or in processing (any worker slot's list), over every queue.
     pub async fn backlog(&mut self) -> u64 {
         let mut total = 0;
         for p in Period::ALL {
             let queued: u64 = self.con.llen(self.keys.history_queue(p)).await.unwrap();
             total += queued;
-            for slot in 0..8 {
-                total += self.con.llen::<_, u64>(self.keys.history_processing(p, slot)).await.unwrap();
+            let processing: Vec<String> = self.con.keys(self.keys.history_processing_pattern(p)).await.unwrap();
+            for list in processing {
+                total += self.con.llen::<_, u64>(list).await.unwrap();
             }
         }
         total
