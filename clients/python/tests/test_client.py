@@ -194,6 +194,7 @@ class StreamTest(unittest.TestCase):
                 if event.kind == "bar":
                     self.assertEqual(event.bar["symbol"], EXPECTED["live"])
                     self.assertIsInstance(event.bar["close"], Decimal)
+                    self.assertEqual(event.bar["frame"].utcoffset(), dt.timedelta(hours=8), "a tz-aware frame")
                 if "gap" in seen and seen.index("gap") > 0 and seen[-1] == "bar":
                     break
                 self.assertLess(time.monotonic(), deadline, seen)

@@ -39,7 +39,8 @@ class TickbarError(Exception):
 class StreamEvent:
     """One event of :meth:`Client.stream`.
 
-    ``kind`` is ``"bar"`` (``bar`` holds the bar object, prices as exact ``Decimal``) or ``"gap"``
+    ``kind`` is ``"bar"`` (``bar`` holds the bar object, prices as exact ``Decimal``, ``frame`` a
+    tz-aware ``datetime`` in Asia/Shanghai time) or ``"gap"``
     (bars of ``symbol`` may have been missed: the feed reconnected or this client fell behind;
     re-query :meth:`Client.bars` for the frames in question).
     """
@@ -297,7 +298,7 @@ class Client:
                         if stop.is_set():
                             return
                         if kind == "bar":
-                            events.put(StreamEvent("bar", symbol, json.loads(data, parse_float=_decimal)))
+                            events.put(StreamEvent("bar", symbol, _bar(data)))
                         elif kind == "gap":
                             events.put(StreamEvent("gap", symbol, message=data))
             except TickbarError as e:
@@ -312,6 +313,13 @@ class Client:
 
 def _decimal(text: str) -> decimal.Decimal:
     return decimal.Decimal(text)
+
+
+def _bar(data: str) -> Dict[str, Any]:
+    """A bar object of the event stream: exact decimals, `frame` a tz-aware datetime."""
+    bar = json.loads(data, parse_float=_decimal)
+    bar["frame"] = dt.datetime.fromisoformat(bar["frame"])
+    return bar
 
 
 def _server_events(response) -> Iterable[tuple]:
