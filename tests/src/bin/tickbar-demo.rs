@@ -97,7 +97,8 @@ async fn load(stack: &mut WholeStack, args: &Args) -> anyhow::Result<()> {
     print_urls(stack);
     let speed = args.speed.to_string();
     let day = sample.day.display().to_string();
-    println!("\nReplaying {} (QMT snapshots of 50 symbols) at {speed}x market time ...", DAYS[2]);
+    let pace = if args.speed > 0.0 { format!("at {speed}x market time") } else { "as fast as it goes".to_owned() };
+    println!("\nReplaying {} (QMT snapshots of 50 symbols) {pace} ...", DAYS[2]);
     let replay = stack.command("producer", &["replay", "--file", &day, "--speed", &speed]);
     let started = std::time::Instant::now();
     let out = tokio::process::Command::from(replay).kill_on_drop(true).output().await?;
