@@ -16,6 +16,7 @@ use arrow_array::{
 };
 use common::{Amount, Bar, Period, Price, Tick, TickKind};
 use harness::seed::aggregate;
+use harness::writers::csv_bars;
 use harness::{fixtures, ClickHouseServer};
 use runtime::clickhouse::BarRow;
 use serde_json::Value;
@@ -79,23 +80,6 @@ fn write_snapshots(path: &Path, ticks: &[Tick]) {
         parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
-}
-
-/// The bars of a CSV file `build --format csv` wrote.
-fn csv_bars(path: &Path) -> Vec<Bar> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount"));
-    lines
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            let json = format!(
-                r#"{{"symbol":"{}","frame":"{}","open":{},"high":{},"low":{},"close":{},"vol":{},"amount":{}}}"#,
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-            );
-            serde_json::from_str(&json).unwrap()
-        })
-        .collect()
 }
 
 fn of(bars: &[Bar], symbol: &str, day: &str) -> Vec<Bar> {

@@ -1,6 +1,6 @@
 //! Bars written where the services write them: same-day bars into Redis with the producer's own
 //! write (so the query API's tests cannot drift from it), history into ClickHouse as the consumer
-//! inserts it.
+//! inserts it; and the bars of a CSV file `producer build` wrote, read back.
 
 use common::keys::Keys;
 use common::{Bar, BarEvent, BarEventKind, Period};
@@ -35,4 +35,21 @@ pub async fn write_same_day(
     let mut pipe = redis::pipe();
     producer::store::write_bars(&mut pipe, keys, &events, runtime::ops::version_us());
     pipe.query_async::<()>(con).await.map_err(|e| HarnessError::Store(e.to_string()))
+}
+
+/// The bars of a CSV file `producer build --format csv` wrote (its header checked).
+pub fn csv_bars(path: &std::path::Path) -> Vec<Bar> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount"), "{}", path.display());
+    lines
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            let json = format!(
+                r#"{{"symbol":"{}","frame":"{}","open":{},"high":{},"low":{},"close":{},"vol":{},"amount":{}}}"#,
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+            );
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{l}: {e}"))
+        })
+        .collect()
 }

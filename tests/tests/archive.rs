@@ -344,19 +344,7 @@ async fn a_rebuild_from_the_archive_equals_the_live_bars_and_under_a_separate_au
     let out = dir.path().display().to_string();
     let separate = [("TICKBAR__BARS__LAYOUT__AUCTION", "separate")];
     rebuild(&stores, &["--symbols", "600519.SH", "--out", &out, "--format", "csv"], &separate);
-    let text = std::fs::read_to_string(dir.path().join("bars_1min.csv")).unwrap();
-    let built: Vec<Bar> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let c: Vec<&str> = l.split(',').collect();
-            let json = format!(
-                r#"{{"symbol":"{}","frame":"{}","open":{},"high":{},"low":{},"close":{},"vol":{},"amount":{}}}"#,
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-            );
-            serde_json::from_str(&json).unwrap()
-        })
-        .collect();
+    let built = harness::writers::csv_bars(&dir.path().join("bars_1min.csv"));
     let oracle = separate_layout_oracle();
     assert_eq!((built.len(), oracle.len()), (241, 241));
     assert!(built == oracle, "the separate-auction rebuild is the rule oracle's, bar for bar");
