@@ -144,10 +144,7 @@ impl History {
 
     /// Writes bars tickbar built live (each of a live version) into `live_bars` and `bars`.
     pub async fn insert_live(&self, rows: &[BarRow]) -> Result<()> {
-        let started = std::time::Instant::now();
-        let inserted = runtime::clickhouse::insert_live(&self.client, rows, self.insert_timeout).await;
-        self.inserts.record(started.elapsed());
-        Ok(inserted?)
+        self.timed(runtime::clickhouse::insert_live(&self.client, rows, self.insert_timeout)).await
     }
 
     /// The (symbol, period)s of `day` that both the live bars and the vendor's bars hold, each
@@ -189,8 +186,13 @@ impl History {
     where
         T: clickhouse::RowWrite + for<'a> clickhouse::Row<Value<'a> = T>,
     {
+        self.timed(runtime::clickhouse::insert(&self.client, table, rows, self.insert_timeout)).await
+    }
+
+    /// Runs `insert`, recording how long it took, landed or not.
+    async fn timed(&self, insert: impl std::future::Future<Output = clickhouse::error::Result<()>>) -> Result<()> {
         let started = std::time::Instant::now();
-        let inserted = runtime::clickhouse::insert(&self.client, table, rows, self.insert_timeout).await;
+        let inserted = insert.await;
         self.inserts.record(started.elapsed());
         Ok(inserted?)
     }

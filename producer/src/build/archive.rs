@@ -87,8 +87,7 @@ pub fn build(
     progress.finish_and_clear();
     let mut out = BuildReport::default();
     out.add(std::path::Path::new("archive"), report);
-    out.seconds = started.elapsed().as_secs_f64();
-    out.rows_per_second = (out.rows as f64 / out.seconds.max(1e-9)).round();
+    out.timed(started);
     Ok(out)
 }
 

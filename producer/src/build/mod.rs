@@ -108,12 +108,17 @@ pub fn build(paths: &[PathBuf], options: &Options, sink: &Sink, progress: &Progr
     }
     sink.finish()?;
     progress.finish_and_clear();
-    report.seconds = started.elapsed().as_secs_f64();
-    report.rows_per_second = (report.rows as f64 / report.seconds.max(1e-9)).round();
+    report.timed(started);
     Ok(report)
 }
 
 impl BuildReport {
+    /// Sets how long the build took since `started`, and its rows a second.
+    fn timed(&mut self, started: Instant) {
+        self.seconds = started.elapsed().as_secs_f64();
+        self.rows_per_second = (self.rows as f64 / self.seconds.max(1e-9)).round();
+    }
+
     fn add(&mut self, file: &Path, one: FileReport) {
         self.rows += one.rows;
         self.ticks += one.ticks;
