@@ -68,6 +68,9 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     }
     assert!(harness::page::chart_points(&dom, "insert_ms").is_some(), "the INSERT latency chart is drawn");
     assert_eq!(dom.matches("<canvas").count(), 3, "three charts drawn by uPlot");
+    let url = format!("http://127.0.0.1:{}/", consumer.http);
+    let faults = tokio::task::spawn_blocking(move || harness::page::monitor_faults(&url, &dom)).await.unwrap().unwrap();
+    assert!(faults.is_empty(), "{faults:#?}");
     let (_, metrics) = consumer.get("/metrics").await;
     let inserts = metrics.lines().find_map(|l| l.strip_prefix("tickbar_consumer_insert_duration_seconds_count "));
     assert!(inserts.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n >= 1), "INSERTs are timed: {metrics}");

@@ -50,6 +50,9 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
         assert!(points.is_some_and(|n| n >= 1), "the {chart} chart has points: {points:?}");
     }
     assert_eq!(dom.matches("<canvas").count(), 4, "four charts drawn by uPlot");
+    let url = format!("http://127.0.0.1:{}/", producer.http);
+    let faults = tokio::task::spawn_blocking(move || harness::page::monitor_faults(&url, &dom)).await.unwrap().unwrap();
+    assert!(faults.is_empty(), "{faults:#?}");
 }
 
 fn frame_ms(time: &str) -> i64 {

@@ -107,8 +107,12 @@ async fn a_bar_fed_into_the_stream_appears_on_the_open_page_without_a_reload() {
     assert!(element_text(&dom, "legend").contains("C 1710"), "the legend shows the new bar");
 
     let monitor = format!("http://127.0.0.1:{}/monitor/", api.http);
-    let dom = tokio::task::spawn_blocking(move || chromium_dom(&monitor, 3000)).await.unwrap().unwrap();
+    let page = monitor.clone();
+    let dom = tokio::task::spawn_blocking(move || chromium_dom(&page, 3000)).await.unwrap().unwrap();
     for chart in ["requests", "p50_ms", "client_errors"] {
         assert!(harness::page::chart_points(&dom, chart).is_some(), "the monitor's {chart} chart is drawn: {dom}");
     }
+    let faults =
+        tokio::task::spawn_blocking(move || harness::page::monitor_faults(&monitor, &dom)).await.unwrap().unwrap();
+    assert!(faults.is_empty(), "{faults:#?}");
 }

@@ -26,7 +26,7 @@ function poll(service, render) {
       const status = await r.json();
       render(status);
       calendar(status.calendar);
-      set("refreshed", new Date().toLocaleTimeString("en-GB"));
+      set("refreshed", clock(Date.now() / 1000));
       set("error", "");
     } catch (e) {
       set("error", "(cannot reach the " + service + ": " + e.message + ")");
@@ -52,6 +52,13 @@ const fmtv = v => v === null || v === undefined ? "–"
   : Number(v).toLocaleString("en-US", {maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2});
 // Epoch seconds as Asia/Shanghai 24-hour HH:MM:SS, the market's clock.
 const clock = t => new Date(t * 1000).toLocaleTimeString("en-GB", {timeZone: "Asia/Shanghai", hour12: false});
+// A legend's value: the point under the cursor, or the latest point while the cursor is elsewhere.
+function shown(u, value, series, idx) {
+  if (idx !== null && idx !== undefined) return value;
+  const list = u.data[series] || [];
+  for (let i = list.length - 1; i >= 0; i--) if (list[i] !== null && list[i] !== undefined) return list[i];
+  return null;
+}
 // Draws the last hour into #charts, one uPlot per spec {title, series: [[name, label, colour]]},
 // refreshed every chart interval. Each chart's element says how many points its first series has
 // (data-points), which the page tests read.
@@ -62,8 +69,8 @@ function charts(specs) {
     el.className = "chart";
     el.dataset.chart = spec.series[0][0];
     box.appendChild(el);
-    const series = spec.series.map(([, label, stroke]) => ({label, stroke, width: 1.5, value: (u, v) => fmtv(v)}));
-    const time = {label: "time", value: (u, t) => t === null ? "–" : clock(t)};
+    const series = spec.series.map(([, label, stroke]) => ({label, stroke, width: 1.5, value: (u, v, si, i) => fmtv(shown(u, v, si, i))}));
+    const time = {label: "time", value: (u, t, si, i) => { const at = shown(u, t, si, i); return at === null ? "–" : clock(at); }};
     const opts = {title: spec.title, width: Math.max(320, el.clientWidth - 12), height: 170, series: [time, ...series],
                   axes: [{values: (u, ticks) => ticks.map(clock)}, {size: 56, values: (u, ticks) => ticks.map(fmtv)}]};
     return {spec, el, plot: new uPlot(opts, [[], ...spec.series.map(() => [])], el)};
