@@ -1,7 +1,8 @@
 //! The Python client (`clients/python`, package `tickbar`) against the real API: seeds two symbols'
 //! three days (two in ClickHouse, one in Redis), starts the API, runs the client's unittest suite
 //! (`clients/python/tests`) from the source tree with the venv `tests/run.sh` builds, and publishes
-//! live bars meanwhile, killing the API's pub/sub connection once so the client sees a gap.
+//! live bars meanwhile (and a changing forming bar), killing the API's pub/sub connection once so
+//! the client sees a gap.
 
 mod support;
 
@@ -91,6 +92,17 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
             .query_async(&mut con)
             .await
             .unwrap();
+        // The forming bar, a little bigger each turn: the API sends it on as it changes.
+        let forming = Bar { vol: live.vol + tick as u64, ..live.clone() };
+        let today = runtime::ops::today(runtime::ops::wall_ms());
+        let _: i64 = redis::AsyncCommands::hset(
+            &mut con,
+            stack.keys.forming_bars(today, Period::M1),
+            live.symbol.to_string(),
+            serde_json::to_string(&forming).unwrap(),
+        )
+        .await
+        .unwrap();
         if tick % 20 == 10 {
             // Drops the API's subscription: its clients get a `gap`, then bars again.
             let _: redis::Value =
@@ -100,7 +112,7 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     };
     let report = output.await.unwrap();
     assert!(status.success(), "the Python client's tests failed:\n{report}");
-    assert!(report.contains("Ran 10 tests") && report.contains("OK"), "{report}");
+    assert!(report.contains("Ran 12 tests") && report.contains("OK"), "{report}");
 }
 
 /// Archives the first minute of 2023-02-01's real 600519.SH trades and 000333.SZ snapshots, the

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from tickbar import Client, TickbarError, to_backtesting, to_backtrader
+from tickbar import Client, TickbarError, to_backtesting, to_backtrader, to_vectorbt
 
 URL = os.environ["TICKBAR_URL"]
 EXPECTED = json.load(open(os.environ["TICKBAR_EXPECTED"]), parse_float=Decimal)
@@ -157,6 +157,19 @@ class BacktestTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             to_backtesting(self.api.bars(SYMBOLS, period=1, start=DAYS[0], end=DAYS[0]))
 
+    def test_vectorbt_gets_a_close_column_per_symbol(self):
+        wide = to_vectorbt(self.api.bars(SYMBOLS, period=1, start=DAYS[0], end=DAYS[2]))
+        self.assertEqual(list(wide.columns), SYMBOLS)
+        self.assertTrue(str(wide.index.dtype).startswith("datetime64["), wide.index.dtype)
+        for symbol in SYMBOLS:
+            want = EXPECTED["bars"][symbol]
+            self.assertEqual(list(wide[symbol].dropna()), [float(b["close"]) for b in want], symbol)
+            self.assertEqual(wide[symbol].dropna().index[0].to_pydatetime(), frame(want[0]).replace(tzinfo=None))
+        volume = to_vectorbt(self.bars(dtype="float"), field="vol")
+        self.assertEqual(list(volume[SYMBOLS[0]]), [float(b["vol"]) for b in EXPECTED["bars"][SYMBOLS[0]]])
+        with self.assertRaises(ValueError):
+            to_vectorbt(self.bars(), field="volume")
+
 
 class TicksTest(unittest.TestCase):
     api = Client(URL)
@@ -185,23 +198,33 @@ class TicksTest(unittest.TestCase):
 
 class StreamTest(unittest.TestCase):
     def test_live_bars_arrive_and_a_dropped_feed_is_reported_as_a_gap(self):
-        events = Client(URL).stream([EXPECTED["live"]], period=1)
+        seen = self.events(forming=False, until=lambda seen: "gap" in seen[1:] and seen[-1] == "bar")
+        self.assertEqual(seen[0], "bar")
+        self.assertIn("gap", seen)
+        self.assertNotIn("forming", seen, "forming bars only when asked for")
+
+    def test_forming_bars_arrive_when_asked_for(self):
+        seen = self.events(forming=True, until=lambda seen: "forming" in seen and "bar" in seen)
+        self.assertIn("forming", seen)
+
+    def events(self, forming, until):
+        """The kinds of the live events of the test's symbol until ``until(kinds)`` holds, each
+        event's bar checked: its symbol, exact prices, a tz-aware frame."""
+        events = Client(URL).stream([EXPECTED["live"]], period=1, forming=forming)
         seen = []
         deadline = time.monotonic() + 60
         try:
             for event in events:
                 seen.append(event.kind)
-                if event.kind == "bar":
+                if event.kind in ("bar", "forming"):
                     self.assertEqual(event.bar["symbol"], EXPECTED["live"])
                     self.assertIsInstance(event.bar["close"], Decimal)
                     self.assertEqual(event.bar["frame"].utcoffset(), dt.timedelta(hours=8), "a tz-aware frame")
-                if "gap" in seen and seen.index("gap") > 0 and seen[-1] == "bar":
-                    break
+                if until(seen):
+                    return seen
                 self.assertLess(time.monotonic(), deadline, seen)
         finally:
             events.close()
-        self.assertEqual(seen[0], "bar")
-        self.assertIn("gap", seen)
 
 
 if __name__ == "__main__":

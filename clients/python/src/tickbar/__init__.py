@@ -6,6 +6,6 @@
 """
 
 from .client import Client, StreamEvent, TickbarError
-from .frames import to_backtesting, to_backtrader
+from .frames import to_backtesting, to_backtrader, to_vectorbt
 
-__all__ = ["Client", "StreamEvent", "TickbarError", "to_backtesting", "to_backtrader"]
+__all__ = ["Client", "StreamEvent", "TickbarError", "to_backtesting", "to_backtrader", "to_vectorbt"]

@@ -39,8 +39,10 @@ class TickbarError(Exception):
 class StreamEvent:
     """One event of :meth:`Client.stream`.
 
-    ``kind`` is ``"bar"`` (``bar`` holds the bar object, prices as exact ``Decimal``, ``frame`` a
-    tz-aware ``datetime`` in Asia/Shanghai time) or ``"gap"``
+    ``kind`` is ``"bar"`` (a closed or amended bar: ``bar`` holds the bar object, prices as exact
+    ``Decimal``, ``frame`` a tz-aware ``datetime`` in Asia/Shanghai time), ``"forming"`` (with
+    ``Client.stream(..., forming=True)``: the bar still forming, the same shape, sent about once a
+    second while it changes; the ``"bar"`` event of its frame follows when it closes) or ``"gap"``
     (bars of ``symbol`` may have been missed: the feed reconnected or this client fell behind;
     re-query :meth:`Client.bars` for the frames in question).
     """
@@ -255,8 +257,10 @@ class Client:
         period: int = 1,
         retry: float = 1.0,
         max_retry: float = 30.0,
+        forming: bool = False,
     ) -> Iterator[StreamEvent]:
-        """Live closed (and amended) bars of ``symbols`` as they are published, forever.
+        """Live closed (and amended) bars of ``symbols`` as they are published, forever; with
+        ``forming`` also each symbol's forming bar as it changes (``StreamEvent("forming", ...)``).
 
         One event stream per symbol, each reconnecting with backoff (``retry`` doubling up to
         ``max_retry`` seconds) when it drops; a drop or the server's ``gap`` event yields a
@@ -266,7 +270,7 @@ class Client:
         events: "queue.Queue[StreamEvent]" = queue.Queue()
         stop = threading.Event()
         threads = [
-            threading.Thread(target=self._follow, args=(s, period, retry, max_retry, events, stop), daemon=True)
+            threading.Thread(target=self._follow, args=(s, period, retry, max_retry, forming, events, stop), daemon=True)
             for s in _symbols(symbols)
         ]
         for t in threads:
@@ -283,6 +287,7 @@ class Client:
         period: int,
         retry: float,
         max_retry: float,
+        forming: bool,
         events: "queue.Queue[StreamEvent]",
         stop: threading.Event,
     ) -> None:
@@ -297,8 +302,8 @@ class Client:
                     for kind, data in _server_events(r):
                         if stop.is_set():
                             return
-                        if kind == "bar":
-                            events.put(StreamEvent("bar", symbol, _bar(data)))
+                        if kind == "bar" or (kind == "forming" and forming):
+                            events.put(StreamEvent(kind, symbol, _bar(data)))
                         elif kind == "gap":
                             events.put(StreamEvent("gap", symbol, message=data))
             except TickbarError as e:

@@ -8,9 +8,14 @@
     cerebro = bt.Cerebro()
     cerebro.adddata(tickbar.to_backtrader(df))
 
-Both take the long table of :meth:`Client.bars` (pandas, exact or float) and one symbol of it.
-Prices become float64 (the libraries compute in floats); the index is the bars' ``frame``, the
-end of each bar, as Asia/Shanghai wall-clock time without a zone (what both libraries expect).
+    import vectorbt as vbt
+    close = tickbar.to_vectorbt(api.bars(["600519.SH", "000001.SZ"], period=5, count=480))
+    vbt.Portfolio.from_signals(close, entries, exits)
+
+Each takes the long table of :meth:`Client.bars` (pandas, exact or float): the first two one
+symbol of it, ``to_vectorbt`` every symbol as a column. Prices become float64 (the libraries
+compute in floats); the index is the bars' ``frame``, the end of each bar, as Asia/Shanghai
+wall-clock time without a zone (what the libraries expect).
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from __future__ import annotations
 from typing import Optional
 
 _PRICES = ("open", "high", "low", "close")
+
+
+def _wall_clock(frames):
+    """`frames` as Asia/Shanghai wall-clock times without a zone."""
+    if getattr(frames.dt, "tz", None) is not None:
+        return frames.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    return frames
 
 
 def _one_symbol(df, symbol: Optional[str]):
@@ -30,12 +42,9 @@ def _one_symbol(df, symbol: Optional[str]):
     mine = df[df["symbol"] == symbol]
     if mine.empty:
         raise ValueError(f"no bars of {symbol} in the table")
-    frames = mine["frame"]
-    if getattr(frames.dt, "tz", None) is not None:
-        frames = frames.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
     out = mine[list(_PRICES)].astype("float64")
     out["volume"] = mine["vol"].astype("float64")
-    out.index = frames.rename("datetime")
+    out.index = _wall_clock(mine["frame"]).rename("datetime")
     return out.sort_index()
 
 
@@ -51,3 +60,17 @@ def to_backtrader(df, symbol: Optional[str] = None):
     import backtrader
 
     return backtrader.feeds.PandasData(dataname=_one_symbol(df, symbol), openinterest=None)
+
+
+def to_vectorbt(df, field: str = "close"):
+    """One column of `df` (``close`` unless `field` names another, ``vol`` included) as vectorbt
+    takes prices: float64, a column per symbol in the table's order, on a DatetimeIndex of the
+    frames; a frame where a symbol has no bar is NaN in its column."""
+    if field not in df.columns:
+        raise ValueError(f"no column {field!r} in the table: {list(df.columns)}")
+    if df.empty:
+        raise ValueError("the table holds no bars")
+    wide = df.assign(datetime=_wall_clock(df["frame"])).pivot(index="datetime", columns="symbol", values=field)
+    wide = wide[list(dict.fromkeys(df["symbol"]))].astype("float64").sort_index()
+    wide.columns.name = "symbol"
+    return wide
