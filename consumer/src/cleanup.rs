@@ -16,7 +16,7 @@ use common::keys::Keys;
 use common::stream::EntryId;
 use common::{Bar, BarSettings, Frame, Period, Sessions, Source, TradingCalendar};
 use runtime::clickhouse::BarRow;
-use runtime::ops::wall_ms;
+use runtime::clock::Clock;
 use runtime::redis::Connection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -149,6 +149,8 @@ pub struct Cleanup {
     pub lock: Lock,
     pub history: History,
     pub calendar: Arc<TradingCalendar>,
+    /// What time it is: when a run is due and what its report says.
+    pub clock: Clock,
     pub bars: BarSettings,
     pub at: NaiveTime,
     pub integrity_days: u32,
@@ -173,7 +175,7 @@ impl Cleanup {
         force: bool,
     ) -> Result<Report> {
         self.lock.acquire(con).await?;
-        let started_at = now_iso();
+        let started_at = self.now_iso();
         let mut report = Report {
             ok: false,
             error: None,
@@ -189,7 +191,7 @@ impl Cleanup {
             producer_latest_day: None,
             producer_position: None,
             producer_positions: Vec::new(),
-            calendar_warning: self.calendar.warning(runtime::ops::today(wall_ms())),
+            calendar_warning: self.calendar.warning(self.clock.today()),
             integrity: Integrity::default(),
             flags: Vec::new(),
             ticks_expired: Vec::new(),
@@ -203,7 +205,7 @@ impl Cleanup {
             && report.integrity.issues.is_empty()
             && report.kept.is_empty()
             && report.reconciliation.iter().all(|r| r.differing_symbols == 0);
-        report.finished_at = now_iso();
+        report.finished_at = self.now_iso();
         let stored =
             store::store_report(con, &self.keys, &serde_json::to_string(&report).expect("reports serialize")).await;
         if let Err(e) = self.lock.release(con).await {
@@ -244,7 +246,7 @@ impl Cleanup {
             report.reconciliation.extend(self.reconcile(*day).await?);
         }
         if self.retention_days > 0 {
-            let today = runtime::ops::today(wall_ms());
+            let today = self.clock.today();
             report.ticks_expired = self.archive.expire(today - chrono::Days::new(self.retention_days.into())).await?;
         }
         tracing::info!(days = ?report.days, issues = report.integrity.issues.len(), flags = report.flags.len(), "cleanup done");
@@ -254,7 +256,7 @@ impl Cleanup {
     /// Writes `day`'s closed Redis bars into ClickHouse as live bars, a chunk of keys per INSERT,
     /// then has the query API read history again.
     async fn write_live(&self, con: &mut Connection, day: NaiveDate) -> Result<LiveWritten> {
-        let version = Source::live_version(wall_ms());
+        let version = Source::live_version(self.clock.now_ms());
         let mut written = LiveWritten { day, bars: 0, unreadable: 0 };
         for shard in store::day_bar_keys(con, &self.keys, day).await? {
             for keys in shard.chunks(LIVE_KEYS_PER_INSERT) {
@@ -400,7 +402,7 @@ impl Cleanup {
         let last_scheduled = last.filter(|r| r.trigger == Trigger::Schedule && r.scheduled_for.is_some());
         if let Some(r) = last_scheduled {
             let done = r.scheduled_for.as_deref() >= Some(scheduled_iso.as_str());
-            let retry = r.error.is_some() && since_ms(&r.finished_at) > RETRY_FAILED_AFTER_MS;
+            let retry = r.error.is_some() && self.since_ms(&r.finished_at) > RETRY_FAILED_AFTER_MS;
             if done && !retry {
                 return None;
             }
@@ -436,7 +438,7 @@ impl Cleanup {
     }
 
     async fn run_if_due(&self, con: &mut Connection) -> Result<()> {
-        let scheduled = self.scheduled_before(Frame::from_epoch_seconds(wall_ms() / 1000).local());
+        let scheduled = self.scheduled_before(self.clock.now().local());
         let last = store::last_report(con, &self.keys).await?.and_then(|r| serde_json::from_str::<Report>(&r).ok());
         let held = store::days_held(con, &self.keys).await?;
         if let Some(days) = self.due(scheduled, last.as_ref(), &held) {
@@ -444,6 +446,15 @@ impl Cleanup {
             self.run(con, days, Trigger::Schedule, Some(scheduled), false).await?;
         }
         Ok(())
+    }
+
+    fn now_iso(&self) -> String {
+        self.clock.now().to_iso8601()
+    }
+
+    /// Milliseconds since an ISO time written by [`Self::now_iso`]; large when unreadable.
+    fn since_ms(&self, iso: &str) -> i64 {
+        common::time::parse_datetime(iso).map_or(i64::MAX, |at| self.clock.now_ms() - at)
     }
 }
 
@@ -467,15 +478,6 @@ fn live_rows(groups: Vec<(u16, Vec<String>)>, version: u64) -> (Vec<BarRow>, u64
     (rows, unreadable)
 }
 
-fn now_iso() -> String {
-    Frame::from_epoch_seconds(wall_ms() / 1000).to_iso8601()
-}
-
-/// Milliseconds since an ISO time written by [`now_iso`]; large when unreadable.
-fn since_ms(iso: &str) -> i64 {
-    common::time::parse_datetime(iso).map_or(i64::MAX, |at| wall_ms() - at)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,6 +489,7 @@ mod tests {
             keys,
             history: History::new(clickhouse::Client::default(), "tickbar", Duration::from_secs(1)),
             calendar: Arc::new(TradingCalendar::bundled()),
+            clock: Clock::System,
             bars: BarSettings::default(),
             at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
             integrity_days: 5,
@@ -512,8 +515,8 @@ mod tests {
             trigger: Trigger::Schedule,
             instance: "me".into(),
             scheduled_for: Some(Frame::from_local(at(scheduled)).to_iso8601()),
-            started_at: now_iso(),
-            finished_at: now_iso(),
+            started_at: cleanup().now_iso(),
+            finished_at: cleanup().now_iso(),
             days: days.iter().map(|s| d(s)).collect(),
             forced: false,
             redis: vec![],

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::adjust::FactorItem;
 use common::Period;
 use runtime::clickhouse::{BarRow, FactorRow};
+use runtime::clock::Clock;
 use runtime::ops::Backoff;
 use runtime::redis::Connection;
 use runtime::stores::{Role, Store};
@@ -44,6 +45,8 @@ pub struct Drain {
     pub marks: Arc<HighWater>,
     /// The tick archive's writer, one job per shard stream (`archive.ticks`).
     pub archiver: Option<Arc<Archiver>>,
+    /// Stamps the dead letters.
+    pub clock: Clock,
 }
 
 impl Drain {
@@ -185,7 +188,8 @@ impl Drain {
         self.marks.raise(period, &batch.rows);
         self.monitor.set_up(Store::ClickHouse);
         let inserted = started.elapsed();
-        batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why)));
+        let at_ms = self.clock.now_ms();
+        batch.dead.extend(rejected.iter().map(|(row, why)| reject(&mut batch.tally, &queue, row, why, at_ms)));
         self.queues.done(con, period, worker, &batch.dead, &written_symbols(&batch.rows)).await?;
         self.monitor.batch_done(period, &batch.tally);
         tracing::debug!(
@@ -217,7 +221,7 @@ impl Drain {
             match factor_row(item, taken.version) {
                 Ok(row) => rows.push(row),
                 Err(why) => {
-                    let at_ms = runtime::ops::wall_ms();
+                    let at_ms = self.clock.now_ms();
                     let letter = DeadLetter { reason: "bad_factor", detail: &why, queue: &queue, item, at_ms };
                     dead.push(serde_json::to_string(&letter).expect("dead letters serialize"));
                 }
@@ -289,14 +293,14 @@ enum Run {
     Leftover,
 }
 
-/// The dead letter of a row ClickHouse refused, taken out of the tally's written rows.
-fn reject(tally: &mut Tally, queue: &str, row: &BarRow, why: &str) -> String {
+/// The dead letter (stamped `at_ms`) of a row ClickHouse refused, taken out of the tally's
+/// written rows.
+fn reject(tally: &mut Tally, queue: &str, row: &BarRow, why: &str, at_ms: i64) -> String {
     tally.inserted = tally.inserted.saturating_sub(1);
     *tally.dead.entry("clickhouse_rejected").or_default() += 1;
     let item =
         row.bar().map(|b| serde_json::to_string(&b).expect("bars serialize")).unwrap_or_else(|_| format!("{row:?}"));
-    let letter =
-        DeadLetter { reason: "clickhouse_rejected", detail: why, queue, item: &item, at_ms: runtime::ops::wall_ms() };
+    let letter = DeadLetter { reason: "clickhouse_rejected", detail: why, queue, item: &item, at_ms };
     serde_json::to_string(&letter).expect("dead letters serialize")
 }
 

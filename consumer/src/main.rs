@@ -32,7 +32,8 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use common::{Frame, Sessions, TradingCalendar};
+use common::{Sessions, TradingCalendar};
+use runtime::clock::Clock;
 use runtime::ops::Backoff;
 use runtime::stores::Store;
 use settings::ConsumerSettings;
@@ -88,14 +89,16 @@ struct Wiring {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (settings, calendar) = cli.config.load::<ConsumerSettings>()?;
+    let (settings, calendar, clock) = cli.config.load::<ConsumerSettings>()?;
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
     let calendar = Arc::new(calendar);
-    let parts = parts(&settings, calendar.clone())?;
+    let parts = parts(&settings, calendar.clone(), clock)?;
     match cli.command {
-        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
+        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => {
+            runtime::check_config(&settings, &calendar, clock)
+        }
         None => rt.block_on(serve(settings, parts))?,
         Some(Command::Cleanup { day, force }) => {
             let code = rt.block_on(cleanup_once(&settings, &parts, day, force))?;
@@ -105,7 +108,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Result<Wiring, runtime::Error> {
+fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>, clock: Clock) -> Result<Wiring, runtime::Error> {
     let section = &settings.consumer;
     let keys = settings.redis.keys();
     let instance = section.instance_name();
@@ -123,6 +126,7 @@ fn parts(settings: &ConsumerSettings, calendar: Arc<TradingCalendar>) -> Result<
         lock: Lock::new("cleanup", keys.cleanup_lock(), &instance, ttl),
         history: history.clone(),
         calendar,
+        clock,
         bars: settings.bars.clone(),
         at: section.cleanup_at,
         integrity_days: section.integrity_days,
@@ -147,7 +151,7 @@ async fn cleanup_once(
 ) -> anyhow::Result<i32> {
     let day = match day {
         Some(day) => day,
-        None => parts.cleanup.calendar.prev(Frame::from_epoch_seconds(runtime::ops::wall_ms() / 1000).date())?,
+        None => parts.cleanup.calendar.prev(parts.cleanup.clock.today())?,
     };
     apply_schema(settings, &parts.clickhouse).await.context("clickhouse")?;
     let mut con = runtime::redis::connect(&settings.redis).context("redis")?;
@@ -169,6 +173,7 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
         parts.history.clone(),
         con.clone(),
         parts.cleanup.calendar.clone(),
+        parts.cleanup.clock,
         settings.http.chart_interval_ms,
     ));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
@@ -193,6 +198,7 @@ async fn serve(settings: ConsumerSettings, parts: Wiring) -> anyhow::Result<()> 
             let archive = parts.cleanup.archive.clone();
             Arc::new(Archiver::new(&keys, &settings.archive, archive, monitor.clone()))
         }),
+        clock: parts.cleanup.clock,
     };
     let cleanup = parts.cleanup.schedule(con.clone(), monitor.clone(), stop_rx.clone());
     tokio::join!(drain.run(con.clone(), stop_rx), cleanup);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use common::{Period, TradingCalendar};
 use runtime::charts::{Charts, Figure};
+use runtime::clock::Clock;
 use runtime::ops::{Metrics, Ops, Rate};
 use runtime::redis::Connection;
 use runtime::stores::{Role, Store, StoreState};
@@ -93,6 +94,7 @@ pub struct Monitor {
     history: History,
     con: AsyncMutex<Connection>,
     calendar: Arc<TradingCalendar>,
+    clock: Clock,
     charts: Charts,
 }
 
@@ -104,6 +106,7 @@ impl Monitor {
         history: History,
         con: Connection,
         calendar: Arc<TradingCalendar>,
+        clock: Clock,
         chart_interval_ms: u64,
     ) -> Monitor {
         let status = Status { instance, ..Status::default() };
@@ -116,6 +119,7 @@ impl Monitor {
             history,
             con: AsyncMutex::new(con),
             calendar,
+            clock,
             charts: Charts::new(chart_interval_ms),
         }
     }
@@ -218,6 +222,10 @@ impl Ops for Monitor {
 
     fn calendar(&self) -> &TradingCalendar {
         &self.calendar
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Reads the queue lengths, the last cleanup report and (when stale) the row counts

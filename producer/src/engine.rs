@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ingest::{read_entry, DeadLetter, Entry, EntryId};
-use crate::settings::{Clock, ProducerSettings};
+use crate::settings::{BarClock, ProducerSettings};
 
 /// Totals since the stream was first read; they survive restarts with the state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +138,7 @@ pub struct Engine {
 /// (`wrong_shard`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
-    pub clock: Clock,
+    pub clock: BarClock,
     pub max_ahead_ms: u64,
     pub shard: u16,
     pub shards: u16,
@@ -204,18 +204,18 @@ impl Engine {
             *self.counters.dead.entry(d.reason.to_owned()).or_default() += 1;
         }
         let now_ms = match (self.rules.clock, tempo.catch_up) {
-            (Clock::Wall, false) => {
+            (BarClock::Wall, false) => {
                 self.ticks.iter().for_each(|t| {
                     self.agg.apply(t, tempo.wall_ms);
                 });
                 tempo.wall_ms
             }
-            (Clock::Wall, true) | (Clock::Event, _) => {
+            (BarClock::Wall, true) | (BarClock::Event, _) => {
                 self.ticks.iter().for_each(|t| {
                     self.agg.apply_at_watermark(t);
                 });
                 let watermark = self.agg.latest_tick_ms().unwrap_or(i64::MIN);
-                if self.rules.clock == Clock::Wall {
+                if self.rules.clock == BarClock::Wall {
                     watermark.min(tempo.wall_ms)
                 } else {
                     watermark
@@ -279,7 +279,7 @@ impl Engine {
 
     /// Whether the clock alone has bars to close at `now_ms` (never in event time: only ticks move it).
     pub fn due(&self, now_ms: i64) -> bool {
-        self.rules.clock == Clock::Wall && self.agg.due(now_ms)
+        self.rules.clock == BarClock::Wall && self.agg.due(now_ms)
     }
 
     pub fn last_id(&self) -> EntryId {
@@ -318,7 +318,7 @@ mod tests {
             .collect()
     }
 
-    const WALL: Rules = Rules { clock: Clock::Wall, max_ahead_ms: 5_000, shard: 0, shards: 1 };
+    const WALL: Rules = Rules { clock: BarClock::Wall, max_ahead_ms: 5_000, shard: 0, shards: 1 };
 
     fn engine() -> Engine {
         Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), WALL)

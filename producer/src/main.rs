@@ -109,15 +109,17 @@ enum Unit {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (settings, calendar) = cli.config.load::<ProducerSettings>()?;
+    let (settings, calendar, clock) = cli.config.load::<ProducerSettings>()?;
     let calendar = Arc::new(calendar);
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
     let keys = settings.keys();
     match cli.command {
-        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => runtime::check_config(&settings, &calendar),
-        None => rt.block_on(serve(settings, calendar))?,
+        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => {
+            runtime::check_config(&settings, &calendar, clock)
+        }
+        None => rt.block_on(serve(settings, calendar, clock))?,
         Some(Command::Replay { file, speed }) => {
             anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");
             let mut con = store::connect(&settings.redis)?;
@@ -131,7 +133,8 @@ fn main() -> anyhow::Result<()> {
                 }
                 None => build::Input::Files(paths),
             };
-            let report = build(&settings, calendar, input, out, format, threads, quiet)?;
+            let sink = sink(&settings, clock, out, format)?;
+            let report = build(&settings, calendar, input, &sink, threads, quiet)?;
             println!("{}", serde_json::to_string(&report)?);
             anyhow::ensure!(
                 report.failed.is_empty(),
@@ -163,16 +166,15 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build(
+/// Where `producer build` writes: files of `format` in `out`, or ClickHouse as live bars stamped
+/// with `clock`'s second.
+fn sink(
     settings: &ProducerSettings,
-    calendar: Arc<common::TradingCalendar>,
-    input: build::Input,
+    clock: runtime::clock::Clock,
     out: Option<PathBuf>,
     format: OutFormat,
-    threads: usize,
-    quiet: bool,
-) -> anyhow::Result<build::BuildReport> {
-    let sink = match out {
+) -> anyhow::Result<build::sink::Sink> {
+    Ok(match out {
         Some(dir) => {
             let format = match format {
                 OutFormat::Parquet => build::sink::FileFormat::Parquet,
@@ -182,23 +184,33 @@ fn build(
         }
         None => {
             let client = runtime::clickhouse::client(&settings.clickhouse)?;
-            let version = common::Source::live_version(runtime::ops::wall_ms());
+            let version = common::Source::live_version(clock.now_ms());
             let runtime = tokio::runtime::Handle::current();
             let redis = runtime::redis::connect(&settings.redis).context("redis")?;
             let versions = build::sink::Versions { redis, keys: settings.keys() };
             build::sink::Sink::clickhouse(client, &settings.clickhouse.database, runtime, version, versions)?
         }
-    };
+    })
+}
+
+fn build(
+    settings: &ProducerSettings,
+    calendar: Arc<common::TradingCalendar>,
+    input: build::Input,
+    sink: &build::sink::Sink,
+    threads: usize,
+    quiet: bool,
+) -> anyhow::Result<build::BuildReport> {
     let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
     let options = build::Options { bars: settings.bars.clone(), calendar, threads };
     let progress = if quiet { indicatif::ProgressBar::hidden() } else { progress_bar() };
     Ok(match input {
-        build::Input::Files(paths) => build::build(&paths, &options, &sink, &progress)?,
+        build::Input::Files(paths) => build::build(&paths, &options, sink, &progress)?,
         build::Input::Archive(selection) => {
             let client = runtime::clickhouse::client(&settings.clickhouse)?;
             let (database, runtime) = (&settings.clickhouse.database, tokio::runtime::Handle::current());
             progress.set_style(ticks_style());
-            build::archive::build(&client, database, &runtime, &selection, &options, &sink, &progress)?
+            build::archive::build(&client, database, &runtime, &selection, &options, sink, &progress)?
         }
     })
 }
@@ -218,16 +230,20 @@ fn progress_bar() -> indicatif::ProgressBar {
     indicatif::ProgressBar::new(0).with_style(style)
 }
 
-async fn serve(settings: ProducerSettings, calendar: Arc<common::TradingCalendar>) -> anyhow::Result<()> {
+async fn serve(
+    settings: ProducerSettings,
+    calendar: Arc<common::TradingCalendar>,
+    clock: runtime::clock::Clock,
+) -> anyhow::Result<()> {
     let keys = settings.keys();
     let con = store::connect(&settings.redis).context("redis")?;
     let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings);
-    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone()));
+    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();
     let http = lifetime.serve(monitor.routes());
     tracing::info!(clock = ?settings.producer.clock, listen = %settings.http.listen, "producer started");
-    service::run(&settings, calendar, con, monitor, stop).await;
+    service::run(&settings, calendar, clock, con, monitor, stop).await;
     http.await??;
     tracing::info!("producer stopped");
     Ok(())

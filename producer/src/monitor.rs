@@ -6,20 +6,22 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use common::time::{split_ms, DayNumber};
 use common::{BarAggregator, Frame, Period, Sessions, Symbol, TickOutcome, TradingCalendar};
 use runtime::charts::{Charts, Figure};
+use runtime::clock::Clock;
 use runtime::ops::{Metrics, Ops, Rate};
 use runtime::stores::{Role, StoreState};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
+use tokio::time::Instant;
 
 use crate::engine::{Counters, Engine};
 use crate::error::Error;
-use crate::settings::{Clock, ProducerSettings};
+use crate::settings::{BarClock, ProducerSettings};
 use crate::store::Store;
 
 /// How far back the ticks-per-second rate looks.
@@ -56,7 +58,7 @@ struct LastTicks {
 /// The figures of the monitor page, as `/api/status` serves them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
-    pub clock: Clock,
+    pub clock: BarClock,
     pub redis: StoreState,
     /// This producer's name in the lease.
     pub instance: String,
@@ -96,16 +98,17 @@ pub struct Monitor {
     sessions: Sessions,
     last_ticks: Mutex<LastTicks>,
     charts: Charts,
+    clock: Clock,
 }
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(settings: &ProducerSettings, store: Store, calendar: Arc<TradingCalendar>) -> Monitor {
-        let (clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
+    pub fn new(settings: &ProducerSettings, store: Store, calendar: Arc<TradingCalendar>, clock: Clock) -> Monitor {
+        let (bar_clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
         let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
         let (shard, shards) = (settings.producer.shard, settings.redis.shards);
         Monitor {
-            status: Mutex::new(Status { clock, instance, shard, shards, stale, ..Status::default() }),
+            status: Mutex::new(Status { clock: bar_clock, instance, shard, shards, stale, ..Status::default() }),
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
@@ -113,20 +116,21 @@ impl Monitor {
             sessions: Sessions::new(settings.bars.layout),
             last_ticks: Mutex::new(LastTicks::default()),
             charts: Charts::new(settings.http.chart_interval_ms),
+            clock,
         }
     }
 
     /// The clock stale symbols are judged on: the wall clock, or the latest tick in event time.
-    fn now_ms(&self, clock: Clock, latest_ms: Option<i64>) -> Option<i64> {
+    fn now_ms(&self, clock: BarClock, latest_ms: Option<i64>) -> Option<i64> {
         match clock {
-            Clock::Wall => Some(runtime::ops::wall_ms()),
-            Clock::Event => latest_ms,
+            BarClock::Wall => Some(self.clock.now_ms()),
+            BarClock::Event => latest_ms,
         }
     }
 
     /// Copies the last tick of each symbol that traded today, at most every few seconds or each
     /// minute of event time (a fast replay).
-    fn take_last_ticks(&self, agg: &BarAggregator, latest_ms: Option<i64>, clock: Clock) {
+    fn take_last_ticks(&self, agg: &BarAggregator, latest_ms: Option<i64>, clock: BarClock) {
         let mut last = self.last_ticks.lock().expect("last ticks lock");
         let moved = |before: Option<i64>| latest_ms.zip(before).is_none_or(|(now, then)| now - then >= 60_000);
         if last.taken.is_some_and(|t| t.elapsed() < LAST_TICKS_EVERY) && !moved(last.latest_ms) {
@@ -139,7 +143,7 @@ impl Monitor {
     }
 
     /// The stale symbols now, from the last ticks copied.
-    fn stale(&self, clock: Clock, after_minutes: u16) -> Stale {
+    fn stale(&self, clock: BarClock, after_minutes: u16) -> Stale {
         let last = self.last_ticks.lock().expect("last ticks lock");
         let (Some(now), true) = (self.now_ms(clock, last.latest_ms), after_minutes > 0) else {
             return Stale { after_minutes, ..Stale::default() };
@@ -249,6 +253,10 @@ impl Ops for Monitor {
 
     fn calendar(&self) -> &TradingCalendar {
         &self.calendar
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Reads the stream backlog, and so whether Redis answers, and judges the stale symbols.

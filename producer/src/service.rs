@@ -5,12 +5,14 @@
 //! fault: shown on `/readyz` and the monitor, and looked at again until someone repairs it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TradingCalendar;
-use runtime::ops::{wall_ms, Backoff};
+use runtime::clock::Clock;
+use runtime::ops::Backoff;
 use runtime::redis::Connection;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::engine::{Commit, Engine, Rules, Tempo};
 use crate::error::Result;
@@ -21,10 +23,12 @@ use crate::store::{Lease, Store};
 /// How often a producer whose saved state is unusable looks whether it was repaired.
 const FAULT_RECHECK: Duration = Duration::from_secs(10);
 
-/// Runs until `stop` turns true, then commits a checkpoint (when active) and returns.
+/// Runs until `stop` turns true, then commits a checkpoint (when active) and returns. Bars close,
+/// and lags are judged, on `clock`; intervals (checkpoints, lease renewal) on tokio's time.
 pub async fn run(
     settings: &ProducerSettings,
     calendar: Arc<TradingCalendar>,
+    clock: Clock,
     con: Connection,
     monitor: Arc<Monitor>,
     mut stop: watch::Receiver<bool>,
@@ -38,7 +42,7 @@ pub async fn run(
         let delay = match store.acquire(&instance).await {
             Ok(Lease::Ours(lease)) => {
                 monitor.active(&lease);
-                match Worker::recover(settings, calendar.clone(), store, lease, &monitor).await {
+                match Worker::recover(settings, calendar.clone(), clock, store, lease, &monitor).await {
                     Ok(mut worker) => {
                         backoff.reset();
                         match worker.run(&monitor, &stop).await {
@@ -86,6 +90,7 @@ struct Worker {
     /// The lease is renewed by every commit, and by an empty one when this much passed without.
     renew_every: Duration,
     last_commit: Instant,
+    clock: Clock,
     /// On the wall clock (in event time there is nothing to catch up with).
     wall_clock: bool,
     /// Working off a backlog: the next batch is applied in event time.
@@ -101,12 +106,13 @@ impl Worker {
     async fn recover(
         settings: &ProducerSettings,
         calendar: Arc<TradingCalendar>,
+        clock: Clock,
         mut store: Store,
         lease: String,
         monitor: &Monitor,
     ) -> Result<Worker> {
         let section = &settings.producer;
-        let wall_clock = section.clock == crate::settings::Clock::Wall;
+        let wall_clock = section.clock == crate::settings::BarClock::Wall;
         store.ensure_group().await?;
         let (saved, journal) = store.load().await?;
         let mut engine = match &saved {
@@ -142,9 +148,10 @@ impl Worker {
             journalled: journal.len(),
             renew_every: Duration::from_millis(section.lease_ttl_ms.max(100) / 3),
             last_commit: Instant::now(),
+            clock,
             wall_clock,
             behind: wall_clock,
-            last_wall: wall_ms(),
+            last_wall: clock.now_ms(),
             catch_up_lag_ms: section.catch_up_lag_ms as i64,
         };
         monitor.recovered(&worker.engine, worker.behind);
@@ -158,12 +165,12 @@ impl Worker {
                 commit.clear();
                 return self.store.commit(&self.lease, &commit, Some(&self.engine.save())).await;
             }
-            let before = wall_ms();
+            let before = self.clock.now_ms();
             let asked = self.read.count;
             let entries = self.store.next(self.engine.last_id(), asked, self.block).await?;
             // Read after the entries, so none is stamped after it; a stall anywhere in the loop
             // longer than `catch_up_lag_ms` (besides the read's own wait) means a backlog.
-            let wall = wall_ms();
+            let wall = self.clock.now_ms();
             let waited = self.block.as_millis() as i64 + self.catch_up_lag_ms;
             let paused = before - self.last_wall > self.catch_up_lag_ms || wall - before > waited;
             self.last_wall = wall;

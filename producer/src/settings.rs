@@ -42,7 +42,7 @@ impl Default for ProducerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProducerSection {
-    pub clock: Clock,
+    pub clock: BarClock,
     /// The consumer group on the tick stream: its position is the producer's, for `XINFO` and lag.
     pub group: String,
     /// Stream entries read per batch at most (XREAD COUNT).
@@ -80,7 +80,7 @@ pub struct ProducerSection {
 impl Default for ProducerSection {
     fn default() -> Self {
         ProducerSection {
-            clock: Clock::Wall,
+            clock: BarClock::Wall,
             group: "tickbar-producer".into(),
             batch_entries: 1000,
             batch_ticks: 50_000,
@@ -100,7 +100,7 @@ impl Default for ProducerSection {
 /// What closes bars: the wall clock (live feeds) or the latest tick time seen (replays, tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Clock {
+pub enum BarClock {
     #[default]
     Wall,
     Event,

@@ -123,7 +123,7 @@ pub struct NextDay {
     )
 )]
 pub async fn ticks(State(app): State<Arc<App>>, Params(params): Params<TicksParams>) -> Result<Response> {
-    let query = params.check(&app.limits(), now())?;
+    let query = params.check(&app.limits(), app.clock.now())?;
     covered(&app, query.span.end())?;
     crate::ticks::answer(&app, &query).await
 }
@@ -148,7 +148,7 @@ pub async fn ticks(State(app): State<Arc<App>>, Params(params): Params<TicksPara
     )
 )]
 pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams>) -> Result<Response> {
-    let query = params.check(&app.limits(), now())?;
+    let query = params.check(&app.limits(), app.clock.now())?;
     covered(&app, query.span.end())?;
     if query.format == Format::Json {
         let series = query::series(&app, &query).await?;
@@ -195,16 +195,11 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
     )
 )]
 pub async fn snapshot(State(app): State<Arc<App>>, Params(params): Params<SnapshotParams>) -> Result<Response> {
-    let query = params.check(&app.limits(), now())?;
+    let query = params.check(&app.limits(), app.clock.now())?;
     covered(&app, query.at)?;
     let found = crate::snapshot::read(&app, &query).await?;
     app.monitor.served(Sources::of(&found.bars));
     Ok(crate::snapshot::render(&query, found))
-}
-
-/// The service clock's second: what `count` and snapshots end at, and which bars are forming.
-fn now() -> Frame {
-    Frame::from_epoch_seconds(runtime::ops::wall_ms().div_euclid(1000))
 }
 
 /// Live bars of one symbol and period as Server-Sent Events: `event: bar` with a bar object for each
@@ -341,7 +336,7 @@ pub async fn market_phase(
     State(app): State<Arc<App>>,
     Params(params): Params<PhaseParams>,
 ) -> Result<Json<MarketPhase>> {
-    let (at, symbol) = params.check(now())?;
+    let (at, symbol) = params.check(app.clock.now())?;
     let found = phase_at(&app.calendar, symbol, at.epoch_seconds() * 1000).map_err(calendar_error)?;
     let next = NextPhase { phase: found.next, at: Frame::from_epoch_seconds(found.next_at_ms.div_euclid(1000)) };
     let provisional = app.calendar.is_provisional(at.date());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::keys::Keys;
 use common::{Period, Sessions, TradingCalendar};
+use runtime::clock::Clock;
 use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 
@@ -22,6 +23,8 @@ use crate::store::redis::SameDay;
 /// The service's state, one `Arc` shared by every request.
 pub struct App {
     pub calendar: Arc<TradingCalendar>,
+    /// What "now" is: the end of `count` queries and snapshots, which bars are forming.
+    pub clock: Clock,
     pub same_day: Arc<SameDay>,
     pub history: History,
     /// History answers kept while their versions hold; `None` with `api.history_cache_mb = 0`.
@@ -58,7 +61,12 @@ impl App {
     /// The state for `settings`. Connections are made on first use (and remade after a failure),
     /// so a store that is down at the start makes 503s, not a failed start; the live-bar hub's task
     /// is started and ends when `stop` turns true. A setting that cannot work is an error.
-    pub fn connect(settings: &QueryApiSettings, calendar: TradingCalendar, stop: watch::Receiver<bool>) -> Result<App> {
+    pub fn connect(
+        settings: &QueryApiSettings,
+        calendar: TradingCalendar,
+        clock: Clock,
+        stop: watch::Receiver<bool>,
+    ) -> Result<App> {
         let bad_url = |e: redis::RedisError| AppError::Settings(format!("redis: {e}"));
         let keys = settings.redis.keys();
         let connections = (0..settings.api.redis_connections.max(1))
@@ -72,16 +80,24 @@ impl App {
             runtime::clickhouse::client(&settings.clickhouse).map_err(|e| AppError::Settings(e.to_string()))?;
         let history = History::new(clickhouse, &settings.clickhouse.database);
         let hub = Hub::start(settings.redis.clone(), stop.clone());
-        hub.follow_forming(same_day.clone(), stop.clone());
+        hub.follow_forming(same_day.clone(), clock, stop.clone());
         let calendar = Arc::new(calendar);
         let history_cache = (settings.api.history_cache_mb > 0)
             .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));
         let cache = history_cache.clone();
         let charts = settings.http.chart_interval_ms;
-        let monitor =
-            Arc::new(Monitor::new(same_day.clone(), history.clone(), cache, hub.clone(), calendar.clone(), charts));
+        let monitor = Arc::new(Monitor::new(
+            same_day.clone(),
+            history.clone(),
+            cache,
+            hub.clone(),
+            calendar.clone(),
+            clock,
+            charts,
+        ));
         Ok(App {
             calendar,
+            clock,
             same_day,
             history,
             history_cache,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::settings::{RedisMode, RedisSettings};
 use common::{Period, Symbol};
 use futures_util::StreamExt;
+use runtime::clock::Clock;
 use runtime::ops::Backoff;
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -129,7 +130,7 @@ impl Hub {
 
     /// Reads the forming bars of the channels with clients every [`FORMING_EVERY`], on the trading
     /// day of the clock, until `stop`; a read that fails is tried again at the next turn.
-    pub fn follow_forming(self: &Arc<Hub>, same_day: Arc<SameDay>, mut stop: watch::Receiver<bool>) {
+    pub fn follow_forming(self: &Arc<Hub>, same_day: Arc<SameDay>, clock: Clock, mut stop: watch::Receiver<bool>) {
         let hub = self.clone();
         tokio::spawn(async move {
             loop {
@@ -142,7 +143,7 @@ impl Hub {
                 if watched.is_empty() {
                     continue;
                 }
-                let day = runtime::ops::today(runtime::ops::wall_ms());
+                let day = clock.today();
                 let pairs: Vec<(Period, Symbol)> = watched.iter().map(|(_, w)| *w).collect();
                 match same_day.forming_on(day, &pairs).await {
                     Ok(bars) => hub.deliver_forming(watched.into_iter().map(|(name, _)| name).zip(bars)),

@@ -16,17 +16,21 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let Some((settings, calendar)) = cli.service.settings::<QueryApiSettings>()? else {
+    let Some((settings, calendar, clock)) = cli.service.settings::<QueryApiSettings>()? else {
         return Ok(());
     };
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(serve(settings, calendar))
+    rt.block_on(serve(settings, calendar, clock))
 }
 
-async fn serve(settings: QueryApiSettings, calendar: common::TradingCalendar) -> anyhow::Result<()> {
+async fn serve(
+    settings: QueryApiSettings,
+    calendar: common::TradingCalendar,
+    clock: runtime::clock::Clock,
+) -> anyhow::Result<()> {
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
-    let app = Arc::new(App::connect(&settings, calendar, lifetime.stop())?);
+    let app = Arc::new(App::connect(&settings, calendar, clock, lifetime.stop())?);
     tracing::info!(listen = %settings.http.listen, "query-api started");
     lifetime.serve(query_api::router(app)).await??;
     tracing::info!("query-api stopped");

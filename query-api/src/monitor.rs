@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use common::TradingCalendar;
 use runtime::charts::{Charts, Figure};
+use runtime::clock::Clock;
 use runtime::ops::{Durations, Metrics, Ops, Rate};
 use runtime::stores::{Store, StoreState};
 use serde::Serialize;
@@ -104,6 +105,7 @@ pub struct Monitor {
     cache: Option<Arc<HistoryCache>>,
     hub: Arc<Hub>,
     calendar: Arc<TradingCalendar>,
+    clock: Clock,
 }
 
 impl Monitor {
@@ -113,6 +115,7 @@ impl Monitor {
         cache: Option<Arc<HistoryCache>>,
         hub: Arc<Hub>,
         calendar: Arc<TradingCalendar>,
+        clock: Clock,
         chart_interval_ms: u64,
     ) -> Monitor {
         Monitor {
@@ -133,6 +136,7 @@ impl Monitor {
             cache,
             hub,
             calendar,
+            clock,
         }
     }
 
@@ -195,6 +199,10 @@ impl Ops for Monitor {
 
     fn calendar(&self) -> &TradingCalendar {
         &self.calendar
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Pings both stores and reads the days Redis holds.

@@ -94,7 +94,7 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
             .unwrap();
         // The forming bar, a little bigger each turn: the API sends it on as it changes.
         let forming = Bar { vol: live.vol + tick as u64, ..live.clone() };
-        let today = runtime::ops::today(runtime::ops::wall_ms());
+        let today = runtime::clock::Clock::System.today();
         let _: i64 = redis::AsyncCommands::hset(
             &mut con,
             stack.keys.forming_bars(today, Period::M1),

@@ -27,7 +27,8 @@ fn settings() -> QueryApiSettings {
 fn router(settings: &QueryApiSettings) -> Router {
     let calendar = runtime::load_calendar(&settings.calendar).unwrap();
     let (_, stop) = tokio::sync::watch::channel(false);
-    query_api::router(Arc::new(App::connect(settings, calendar, stop).unwrap()))
+    let clock = runtime::clock::Clock::from_settings(&settings.clock).unwrap();
+    query_api::router(Arc::new(App::connect(settings, calendar, clock, stop).unwrap()))
 }
 
 /// An answer: status, headers and body.
@@ -250,7 +251,9 @@ async fn a_token_guards_every_api_route_and_cors_admits_only_listed_origins() {
     let mut bad = settings();
     bad.api.cors_origins = vec!["not an\norigin".into()];
     let (_, stop) = tokio::sync::watch::channel(false);
-    let refused = App::connect(&bad, common::TradingCalendar::bundled(), stop).err().expect("a bad origin is refused");
+    let refused = App::connect(&bad, common::TradingCalendar::bundled(), runtime::clock::Clock::System, stop)
+        .err()
+        .expect("a bad origin is refused");
     assert!(refused.to_string().contains("api.cors_origins"), "{refused}");
 }
 

@@ -1,19 +1,22 @@
-//! The one clock every service reads: the system clock, or the clock `[clock]` sets for tests and
-//! demos (a start time, the real instant it was read, a speed). Set once at start, read anywhere.
+//! The clock a service reads, handed to it when it starts (never a process global): the system
+//! clock; the clock `[clock]` sets for demos and process-level tests (a start time, the real
+//! instant it was read, a speed); or a test clock on tokio's time, which a test with paused time
+//! moves by advancing tokio's, so leases, schedules and stale feeds are tested without a sleep.
 
-use std::sync::OnceLock;
-
+use chrono::NaiveDate;
 use common::settings::ClockSettings;
+use common::Frame;
 
-/// A clock that read `start_ms` at the real instant `origin_ms` and runs `speed` times as fast.
+/// What time it is for one service: cheap to copy into every part that asks.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct SetClock {
-    origin_ms: i64,
-    start_ms: i64,
-    speed: f64,
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// `start_ms` at the real instant `origin_ms`, running `speed` times as fast.
+    Set { origin_ms: i64, start_ms: i64, speed: f64 },
+    /// `start_ms` at tokio's instant `origin`, moving as tokio's time moves.
+    Tokio { origin: tokio::time::Instant, start_ms: i64 },
 }
-
-static CLOCK: OnceLock<Option<SetClock>> = OnceLock::new();
 
 /// Why `[clock]` cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -24,36 +27,87 @@ pub enum ClockError {
     Speed(f64),
 }
 
-/// Installs the clock `settings` describe, for the rest of the process (the first call wins).
-pub fn init(settings: &ClockSettings) -> Result<(), ClockError> {
-    if !(settings.speed.is_finite() && settings.speed > 0.0) {
-        return Err(ClockError::Speed(settings.speed));
-    }
-    let set = match &settings.start {
-        None => None,
-        Some(start) => Some(SetClock {
+impl Clock {
+    /// The clock `settings` describe: the system's unless `start` is set.
+    pub fn from_settings(settings: &ClockSettings) -> Result<Clock, ClockError> {
+        if !(settings.speed.is_finite() && settings.speed > 0.0) {
+            return Err(ClockError::Speed(settings.speed));
+        }
+        let Some(start) = &settings.start else { return Ok(Clock::System) };
+        Ok(Clock::Set {
             origin_ms: settings.origin_ms.unwrap_or_else(system_ms),
             start_ms: common::time::parse_datetime(start).map_err(ClockError::Start)?,
             speed: settings.speed,
-        }),
-    };
-    let _ = CLOCK.set(set);
-    Ok(())
-}
-
-/// Whether the clock is a set one rather than the system's.
-pub fn is_set() -> bool {
-    CLOCK.get().is_some_and(Option::is_some)
-}
-
-/// The time now, epoch milliseconds.
-pub fn now_ms() -> i64 {
-    match CLOCK.get() {
-        Some(Some(c)) => c.start_ms + ((system_ms() - c.origin_ms) as f64 * c.speed) as i64,
-        _ => system_ms(),
+        })
     }
+
+    /// A clock reading `start_ms` now and moving with tokio's time (paused in tests).
+    pub fn on_tokio(start_ms: i64) -> Clock {
+        Clock::Tokio { origin: tokio::time::Instant::now(), start_ms }
+    }
+
+    /// Whether the clock is a set one rather than the system's.
+    pub fn is_set(&self) -> bool {
+        !matches!(self, Clock::System)
+    }
+
+    /// The time now, epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        match *self {
+            Clock::System => system_ms(),
+            Clock::Set { origin_ms, start_ms, speed } => start_ms + ((system_ms() - origin_ms) as f64 * speed) as i64,
+            Clock::Tokio { origin, start_ms } => start_ms + origin.elapsed().as_millis() as i64,
+        }
+    }
+
+    /// The second now, as a frame.
+    pub fn now(&self) -> Frame {
+        Frame::from_epoch_seconds(self.now_ms().div_euclid(1000))
+    }
+
+    /// The market date (Asia/Shanghai) now.
+    pub fn today(&self) -> NaiveDate {
+        date_at(self.now_ms())
+    }
+}
+
+/// The market date (Asia/Shanghai) at `epoch_ms`.
+pub fn date_at(epoch_ms: i64) -> NaiveDate {
+    common::time::date_of(common::time::split_ms(epoch_ms).0)
 }
 
 fn system_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(start: Option<&str>, speed: f64) -> ClockSettings {
+        ClockSettings { start: start.map(str::to_owned), speed, origin_ms: Some(system_ms()) }
+    }
+
+    #[test]
+    fn the_settings_choose_the_system_clock_or_a_set_one() {
+        assert_eq!(Clock::from_settings(&settings(None, 1.0)).unwrap(), Clock::System);
+        let set = Clock::from_settings(&settings(Some("2026-11-20T09:30:00"), 1.0)).unwrap();
+        assert!(set.is_set());
+        let at = common::time::parse_datetime("2026-11-20T09:30:00").unwrap();
+        assert!((set.now_ms() - at).abs() < 60_000, "{}", set.now_ms() - at);
+        assert_eq!(set.today(), "2026-11-20".parse::<NaiveDate>().unwrap());
+        assert!(matches!(Clock::from_settings(&settings(None, 0.0)), Err(ClockError::Speed(_))));
+        assert!(matches!(Clock::from_settings(&settings(Some("noon"), 1.0)), Err(ClockError::Start(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_test_clock_moves_with_tokio_time() {
+        let at = common::time::parse_datetime("2026-11-20T23:59:59").unwrap();
+        let clock = Clock::on_tokio(at);
+        assert_eq!(clock.now_ms(), at);
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert_eq!(clock.now_ms(), at + 2_000);
+        assert_eq!(clock.today(), "2026-11-21".parse::<NaiveDate>().unwrap(), "past midnight in Shanghai");
+        assert_eq!(clock.now().to_string(), "2026-11-21 00:00:01");
+    }
 }

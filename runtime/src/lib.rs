@@ -1,6 +1,6 @@
 //! What every tickbar service binary shares: loading its settings from one TOML file plus
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
-//! setting up logging; in [`archive`], the tick archive's row; in [`clock`], the time every service reads; in [`ops`], what every service
+//! setting up logging; in [`archive`], the tick archive's row; in [`clock`], the clock each service is handed; in [`ops`], what every service
 //! serves and how it stops; in [`charts`], the last hour its monitor page draws; in
 //! [`clickhouse`], the bars table as every service reads and writes it; in [`redis`], the
 //! connection they use; in [`tls`], how both stores are reached over TLS; in [`stores`], the
@@ -18,6 +18,7 @@ pub mod tls;
 
 use std::path::{Path, PathBuf};
 
+use clock::Clock;
 use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, RedisSettings};
 use common::TradingCalendar;
 use serde::de::DeserializeOwned;
@@ -59,15 +60,15 @@ pub struct ServiceArgs {
 }
 
 impl ConfigArg {
-    /// The settings of this `--config` (and the environment) and the holiday list they name; the
-    /// process clock is set from `[clock]`.
-    pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar), Error> {
+    /// The settings of this `--config` (and the environment), the holiday list they name and the
+    /// clock `[clock]` describes.
+    pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar, Clock), Error> {
         let settings: T = load_settings(self.config.as_deref())?;
         settings.check().map_err(Error::Invalid)?;
         check_tls(&settings)?;
         let calendar = load_calendar(settings.calendar())?;
-        clock::init(settings.clock())?;
-        Ok((settings, calendar))
+        let clock = Clock::from_settings(settings.clock())?;
+        Ok((settings, calendar, clock))
     }
 }
 
@@ -106,23 +107,23 @@ fn check_tls<T: ServiceSettings>(settings: &T) -> Result<(), Error> {
 impl ServiceArgs {
     /// Loads and checks the settings and the holiday list they name; with `check-config`, prints
     /// them and returns `None`, else returns them for the service to run.
-    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<(T, TradingCalendar)>, Error> {
-        let (settings, calendar) = self.config.load::<T>()?;
+    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<(T, TradingCalendar, Clock)>, Error> {
+        let (settings, calendar, clock) = self.config.load::<T>()?;
         match self.command {
             Some(ServiceCommand::CheckConfig) => {
-                check_config(&settings, &calendar);
+                check_config(&settings, &calendar, clock);
                 Ok(None)
             }
-            None => Ok(Some((settings, calendar))),
+            None => Ok(Some((settings, calendar, clock))),
         }
     }
 }
 
 /// `check-config`: prints the settings (secrets as `(set)`), and warns on stderr when the holiday
 /// list ends within 30 days or has ended.
-pub fn check_config<T: serde::Serialize>(settings: &T, calendar: &TradingCalendar) {
+pub fn check_config<T: serde::Serialize>(settings: &T, calendar: &TradingCalendar, clock: Clock) {
     println!("{}", serde_json::to_string_pretty(settings).expect("settings serialize"));
-    if let Some(warning) = calendar.warning(ops::today(ops::wall_ms())) {
+    if let Some(warning) = calendar.warning(clock.today()) {
         eprintln!("warning: {warning}");
     }
 }

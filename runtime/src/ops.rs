@@ -20,6 +20,7 @@ use common::TradingCalendar;
 use serde::Serialize;
 
 use crate::charts::{Charts, Figure};
+use crate::clock::Clock;
 
 /// A service as its ops endpoints see it.
 pub trait Ops: Send + Sync + 'static {
@@ -27,6 +28,8 @@ pub trait Ops: Send + Sync + 'static {
     type Status: serde::Serialize + Send;
     /// The trading calendar the service works with: its end is on every page and in `/metrics`.
     fn calendar(&self) -> &TradingCalendar;
+    /// The service's clock: what "today" is on the pages and the charts' time.
+    fn clock(&self) -> Clock;
     /// Reads what only the stores know (backlogs, queue lengths, whether each answers) and keeps
     /// it for [`Self::metrics`]; every [`PROBE_INTERVAL`], and on each `/api/status`.
     fn probe(&self) -> impl Future<Output = ()> + Send;
@@ -100,8 +103,7 @@ pub struct CalendarStatus {
 }
 
 impl CalendarStatus {
-    pub fn of(calendar: &TradingCalendar, now_ms: i64) -> CalendarStatus {
-        let today = today(now_ms);
+    pub fn of(calendar: &TradingCalendar, today: NaiveDate) -> CalendarStatus {
         CalendarStatus {
             last_date: calendar.last_date(),
             days_left: calendar.days_left(today),
@@ -121,7 +123,7 @@ impl CalendarStatus {
 
 async fn status<O: Ops>(State(ops): State<Arc<O>>) -> Response {
     ops.probe().await;
-    let calendar = CalendarStatus::of(ops.calendar(), wall_ms());
+    let calendar = CalendarStatus::of(ops.calendar(), ops.clock().today());
     Json(WithCalendar { status: ops.status(), calendar }).into_response()
 }
 
@@ -138,7 +140,7 @@ pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
     let sampled = ops.clone();
     tokio::spawn(async move {
         loop {
-            sampled.charts().record(wall_ms(), sampled.figures());
+            sampled.charts().record(sampled.clock().now_ms(), sampled.figures());
             tokio::time::sleep(sampled.charts().interval()).await;
         }
     });
@@ -147,11 +149,6 @@ pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
         .route("/readyz", get(ready::<O>))
         .route("/metrics", get(metrics::<O>))
         .with_state(ops)
-}
-
-/// The wall clock in epoch milliseconds: the system clock, or the one `[clock]` set.
-pub fn wall_ms() -> i64 {
-    crate::clock::now_ms()
 }
 
 /// A version stamp: the system clock's microsecond (not `[clock]`'s, which can repeat from run to
@@ -167,11 +164,6 @@ pub fn version_us() -> u64 {
     }
 }
 
-/// The market date (Asia/Shanghai) at `epoch_ms`.
-pub fn today(epoch_ms: i64) -> chrono::NaiveDate {
-    common::time::date_of(common::time::split_ms(epoch_ms).0)
-}
-
 async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
     match ops.ready().await {
         Ok(()) => "ready\n".into_response(),
@@ -181,7 +173,7 @@ async fn ready<O: Ops>(State(ops): State<Arc<O>>) -> Response {
 
 async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
     let mut shared = Metrics::new();
-    CalendarStatus::of(ops.calendar(), wall_ms()).metrics(&mut shared);
+    CalendarStatus::of(ops.calendar(), ops.clock().today()).metrics(&mut shared);
     crate::redis::metrics(&mut shared);
     let text = ops.metrics() + &shared.finish();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
