@@ -139,6 +139,11 @@ impl Keys {
         format!("{}:processing:{slot}", self.beside(self.history_queue(period)))
     }
 
+    /// The worker of a [`Self::history_processing`] key of `period`; `None` for any other key.
+    pub fn history_worker_of(&self, period: Period, key: &str) -> Option<usize> {
+        key.strip_prefix(&self.beside(self.history_queue(period)))?.strip_prefix(":processing:")?.parse().ok()
+    }
+
     /// A `SCAN MATCH` pattern for every worker's [`Self::history_processing`] list of `period`.
     pub fn history_processing_pattern(&self, period: Period) -> String {
         format!("{}:processing:*", glob_escape(&self.beside(self.history_queue(period))))
@@ -187,6 +192,17 @@ impl Keys {
     /// What every [`Self::day_bars`] key of one day and period starts with (the symbol follows).
     pub fn day_bars_prefix(&self, day: NaiveDate, period: Period) -> String {
         self.shard_key("tickbar", format_args!(":bars:{day}:{period}:"))
+    }
+
+    /// The (day, period, symbol) of a [`Self::day_bars`] key of any shard; `None` for any other key.
+    pub fn day_bars_of(&self, key: &str) -> Option<(NaiveDate, Period, Symbol)> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("tickbar")?;
+        let rest = match rest.strip_prefix(":{") {
+            Some(tagged) => tagged.split_once('}').filter(|(shard, _)| shard.parse::<u16>().is_ok())?.1,
+            None => rest,
+        };
+        let mut parts = rest.strip_prefix(":bars:")?.splitn(3, ':');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     }
 
     /// A `SCAN MATCH` pattern for every [`Self::day_bars`] key of one trading day.
@@ -297,6 +313,30 @@ fn glob_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_bar_and_worker_keys_read_back_as_what_they_name() {
+        let day: NaiveDate = "2026-11-20".parse().unwrap();
+        let layouts = [Keys::default(), Keys::new("t:"), Keys::sharded("t:", 4), Keys::new("").for_cluster()];
+        for keys in &layouts {
+            for symbol in ["600519.SH", "000001.SZ", "830799.BJ"].map(|s| s.parse::<Symbol>().unwrap()) {
+                for period in Period::ALL {
+                    let key = keys.of(symbol).day_bars(day, period, symbol);
+                    assert_eq!(keys.day_bars_of(&key), Some((day, period, symbol)), "{key}");
+                    let worker = keys.history_processing(period, 7);
+                    assert_eq!(keys.history_worker_of(period, &worker), Some(7), "{worker}");
+                }
+            }
+            let other = keys.history_processing(Period::M5, 1);
+            assert_eq!(keys.history_worker_of(Period::M1, &other), None, "another period's list");
+            for junk in
+                [keys.day_symbols(day), keys.tick_stream(), format!("{}x", keys.day_bars_prefix(day, Period::M1))]
+            {
+                assert_eq!(keys.day_bars_of(&junk), None, "{junk}");
+            }
+        }
+        assert_eq!(Keys::new("a:").day_bars_of("b:tickbar:bars:2026-11-20:1:600519.SH"), None, "another prefix");
+    }
 
     #[test]
     fn contract_names_are_exact_and_prefixed() {

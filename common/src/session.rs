@@ -136,7 +136,7 @@ const AFTERNOON: (u32, u32) = (hm(13, 0), 120);
 const CLOSING_AUCTION: u32 = hm(14, 57);
 const AFTER_HOURS: (u32, u32) = (hm(15, 5), 25);
 
-/// The market's phase (`CONVENTIONS.md`, "Sessions").
+/// The market's phase (`docs/conventions.md`, "Sessions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use common::keys::Keys;
 use common::stream::EntryId;
-use common::{Bar, BarSettings, Frame, Period, Sessions, Source, TradingCalendar};
+use common::{Bar, BarSettings, Frame, Period, Sessions, Source, Symbol, TradingCalendar};
 use runtime::clickhouse::BarRow;
 use runtime::clock::Clock;
 use runtime::redis::Connection;
@@ -126,8 +126,8 @@ pub struct KeptDay {
 /// One (symbol, period) of a kept day: bars in Redis, bars in ClickHouse.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Missing {
-    pub symbol: String,
-    pub period: u16,
+    pub symbol: Symbol,
+    pub period: Period,
     pub redis: u64,
     pub clickhouse: u64,
 }
@@ -259,8 +259,8 @@ impl Cleanup {
         let version = Source::live_version(self.clock.now_ms());
         let mut written = LiveWritten { day, bars: 0, unreadable: 0 };
         for shard in store::day_bar_keys(con, &self.keys, day).await? {
-            for keys in shard.chunks(LIVE_KEYS_PER_INSERT) {
-                let (rows, unreadable) = live_rows(store::read_bars(con, keys).await?, version);
+            for found in shard.chunks(LIVE_KEYS_PER_INSERT) {
+                let (rows, unreadable) = live_rows(store::read_bars(con, &self.keys, found).await?, version);
                 self.history.insert_live(&rows).await?;
                 written.bars += rows.len() as u64;
                 written.unreadable += unreadable;
@@ -299,7 +299,7 @@ impl Cleanup {
         let mut missing: Vec<Missing> = held
             .into_iter()
             .filter_map(|g| {
-                let clickhouse = stored.get(&(g.symbol.clone(), g.period)).copied().unwrap_or(0);
+                let clickhouse = stored.get(&(g.symbol.to_string(), g.period.minutes())).copied().unwrap_or(0);
                 (clickhouse < g.bars).then_some(Missing {
                     symbol: g.symbol,
                     period: g.period,
@@ -311,7 +311,7 @@ impl Cleanup {
         if missing.is_empty() {
             return Ok(None);
         }
-        missing.sort_by(|a, b| (&a.symbol, a.period).cmp(&(&b.symbol, b.period)));
+        missing.sort_by_key(|m| (m.symbol, m.period));
         let groups_missing = missing.len();
         missing.truncate(MISSING_LISTED);
         Ok(Some(KeptDay { day, groups_missing, missing }))
@@ -460,13 +460,12 @@ impl Cleanup {
 
 /// The rows of bar objects read from Redis (each key's period and bars), of live `version`, and
 /// how many did not read as a bar of their period.
-fn live_rows(groups: Vec<(u16, Vec<String>)>, version: u64) -> (Vec<BarRow>, u64) {
+fn live_rows(groups: Vec<(Option<Period>, Vec<String>)>, version: u64) -> (Vec<BarRow>, u64) {
     let mut rows = Vec::new();
     let mut unreadable = 0;
-    for (minutes, bars) in groups {
+    for (period, bars) in groups {
         for json in bars {
-            let row = Period::from_minutes(minutes)
-                .ok()
+            let row = period
                 .zip(serde_json::from_str::<Bar>(&json).ok())
                 .and_then(|(period, bar)| BarRow::new(&bar, period, version).ok());
             match row {
@@ -547,7 +546,8 @@ mod tests {
     #[test]
     fn redis_bars_become_rows_of_a_live_version_and_a_bad_one_is_counted() {
         let bar = r#"{"symbol":"600519.SH","frame":"2023-02-01 09:31:00","open":1,"high":2,"low":1,"close":2,"vol":5,"amount":9}"#;
-        let groups = vec![(1, vec![bar.to_owned(), "not a bar".to_owned()]), (7, vec![bar.to_owned()])];
+        let groups =
+            vec![(Some(Period::M1), vec![bar.to_owned(), "not a bar".to_owned()]), (None, vec![bar.to_owned()])];
         let (rows, unreadable) = live_rows(groups, 1_700_000_000);
         assert_eq!((rows.len(), unreadable), (1, 2), "a bad object, and a key of no period");
         assert_eq!((rows[0].period, rows[0].vol, Source::of_version(rows[0].version)), (1, 5, Source::Live));

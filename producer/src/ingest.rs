@@ -2,7 +2,7 @@
 //! and the dead letter of whatever cannot be used. Pure: the Redis side lives in `store`.
 
 pub use common::stream::EntryId;
-use common::tick::{parse_qmt_payload, parse_tick_payload, BadElement, Parsed};
+use common::tick::{BadElement, Parsed, Payload};
 use common::{Tick, TickKind};
 
 /// One stream entry: its id and its field/value pairs.
@@ -40,7 +40,8 @@ impl DeadLetter {
             object["high"] = day_high.map(|p| p.to_string()).into();
             object["low"] = day_low.map(|p| p.to_string()).into();
         }
-        DeadLetter { id: entry.id, reason, detail, field: "tick".into(), entry: object.to_string().into_bytes() }
+        let field = Payload::Tick.field().into();
+        DeadLetter { id: entry.id, reason, detail, field, entry: object.to_string().into_bytes() }
     }
 }
 
@@ -52,11 +53,10 @@ pub fn read_entry(entry: &Entry, ticks: &mut Vec<Tick>, dead: &mut Vec<DeadLette
     for (field, value) in &entry.fields {
         let parsed = match std::str::from_utf8(value) {
             Err(e) => Err(common::Error::InvalidTick { reason: "bad_json", detail: format!("not UTF-8: {e}") }),
-            Ok(text) => match field.as_str() {
-                "tick" => parse_tick_payload(text),
-                "qmt" => parse_qmt_payload(text),
-                other => {
-                    let detail = format!("unknown field {other:?}: the contract's fields are `tick` and `qmt`");
+            Ok(text) => match Payload::of_field(field) {
+                Some(payload) => payload.parse(text),
+                None => {
+                    let detail = format!("unknown field {field:?}: the contract's fields are `tick` and `qmt`");
                     dead.push(letter(entry, field, value, "unknown_field", detail));
                     continue;
                 }

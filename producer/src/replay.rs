@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
-use common::tick::{parse_qmt_payload, parse_tick_payload};
+use common::tick::Payload;
 use runtime::redis::Connection;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -22,7 +22,7 @@ const TICKS_PER_ENTRY: usize = 500;
 
 /// One stream entry to write: its field (`tick` or `qmt`), payload and tick time (if readable).
 struct Outgoing {
-    field: &'static str,
+    field: Payload,
     payload: String,
     time_ms: Option<i64>,
 }
@@ -66,21 +66,20 @@ pub async fn replay(con: &mut Connection, keys: &Keys, file: &Path, speed: f64) 
 fn json_line(line: String) -> Outgoing {
     let is_tick = line.trim_start().starts_with('[')
         || serde_json::from_str::<Map<String, Value>>(&line).is_ok_and(|m| m.contains_key("symbol"));
-    let field = if is_tick { "tick" } else { "qmt" };
+    let field = if is_tick { Payload::Tick } else { Payload::Qmt };
     let time_ms = tick_time(field, &line);
     Outgoing { field, payload: line, time_ms }
 }
 
 /// The tick time of a payload, for pacing: its first readable tick's.
-fn tick_time(field: &str, payload: &str) -> Option<i64> {
-    let parsed = if field == "tick" { parse_tick_payload(payload) } else { parse_qmt_payload(payload) };
-    parsed.ok()?.into_iter().find_map(|t| t.ok()).map(|t| t.time_ms)
+fn tick_time(field: Payload, payload: &str) -> Option<i64> {
+    field.parse(payload).ok()?.into_iter().find_map(|t| t.ok()).map(|t| t.time_ms)
 }
 
 /// Groups CSV rows of the same time into one entry: a QMT payload or an array of tick objects.
 struct CsvEntries {
     names: Vec<String>,
-    qmt: bool,
+    kind: Payload,
     time_column: Option<usize>,
     symbol_column: Option<usize>,
     group: Vec<(String, Map<String, Value>)>,
@@ -92,7 +91,7 @@ impl CsvEntries {
         let names: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
         let position = |name: &str| names.iter().position(|n| n == name);
         CsvEntries {
-            qmt: position("lastPrice").is_some(),
+            kind: Payload::of_columns(names.iter().map(String::as_str)),
             time_column: position("time"),
             symbol_column: position("symbol"),
             names,
@@ -110,7 +109,7 @@ impl CsvEntries {
         let mut object = Map::new();
         for (name, value) in self.names.iter().zip(record.iter()) {
             // An empty cell is a field left out, as `producer build` reads it.
-            let left_out = value.trim().is_empty() || (self.qmt && name == "symbol");
+            let left_out = value.trim().is_empty() || (self.kind == Payload::Qmt && name == "symbol");
             if !left_out {
                 object.insert(name.clone(), field_value(name, value.trim()));
             }
@@ -124,12 +123,14 @@ impl CsvEntries {
             return None;
         }
         let group = std::mem::take(&mut self.group);
-        let (field, payload) = if self.qmt {
-            let quotes: Map<String, Value> = group.into_iter().map(|(s, o)| (s, Value::Object(o))).collect();
-            ("qmt", Value::Object(quotes).to_string())
-        } else {
-            ("tick", Value::Array(group.into_iter().map(|(_, o)| Value::Object(o)).collect()).to_string())
+        let payload = match self.kind {
+            Payload::Qmt => {
+                let quotes: Map<String, Value> = group.into_iter().map(|(s, o)| (s, Value::Object(o))).collect();
+                Value::Object(quotes).to_string()
+            }
+            Payload::Tick => Value::Array(group.into_iter().map(|(_, o)| Value::Object(o)).collect()).to_string(),
         };
+        let field = self.kind;
         let time_ms = tick_time(field, &payload);
         Some(Outgoing { field, payload, time_ms })
     }
@@ -151,7 +152,7 @@ fn split(entry: Outgoing, shards: u16) -> Vec<(u16, Outgoing)> {
     let shard = |symbol: &str| symbol.parse().map_or(0, |s| common::shard::shard_of(s, shards));
     let mut parts: BTreeMap<u16, Vec<String>> = BTreeMap::new();
     let payload = entry.payload.trim_start();
-    let whole = if entry.field == "qmt" {
+    let whole = if entry.field == Payload::Qmt {
         serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(payload).map(|quotes| {
             for (symbol, quote) in quotes {
                 parts.entry(shard(&symbol)).or_default().push(format!("{}:{}", Value::String(symbol), quote.get()));
@@ -222,7 +223,7 @@ impl Sender {
                 .cmd("XADD")
                 .arg(&self.streams[usize::from(shard)])
                 .arg("*")
-                .arg(part.field)
+                .arg(part.field.field())
                 .arg(part.payload)
                 .ignore();
             self.queued += 1;
@@ -261,9 +262,9 @@ mod tests {
         assert!(rows.push(&row("2026-11-18 09:30:03", "")).is_none());
         assert!(rows.push(&row("2026-11-18 09:30:03", "1651")).is_none());
         let first = rows.push(&row("2026-11-18 09:30:06", "")).expect("a new time ends the entry");
-        assert_eq!(first.field, "tick");
+        assert_eq!(first.field, Payload::Tick);
         assert_eq!(first.payload.matches("\"high\"").count(), 1, "{}", first.payload);
-        let ticks = parse_tick_payload(&first.payload).unwrap();
+        let ticks = Payload::Tick.parse(&first.payload).unwrap();
         assert!(ticks.iter().all(Result::is_ok) && ticks.len() == 2);
         assert_eq!(first.time_ms, Some(common::time::parse_datetime("2026-11-18T09:30:03").unwrap()));
     }
@@ -274,21 +275,21 @@ mod tests {
         let (a, b) = ("600519.SH", "000333.SZ");
         assert_ne!(shard(a), shard(b), "the two symbols are on different shards of 2");
         let qmt = format!(r#"{{"{a}":{{"lastPrice":1650.50,"volume":3}},"{b}":{{"lastPrice":60.1}}}}"#);
-        let parts = split(Outgoing { field: "qmt", payload: qmt, time_ms: Some(7) }, 2);
+        let parts = split(Outgoing { field: Payload::Qmt, payload: qmt, time_ms: Some(7) }, 2);
         let text: BTreeMap<u16, String> = parts.iter().map(|(i, o)| (*i, o.payload.clone())).collect();
         assert_eq!(text[&shard(a)], format!(r#"{{"{a}":{{"lastPrice":1650.50,"volume":3}}}}"#));
         assert_eq!(text[&shard(b)], format!(r#"{{"{b}":{{"lastPrice":60.1}}}}"#));
-        assert!(parts.iter().all(|(_, o)| o.field == "qmt" && o.time_ms == Some(7)));
+        assert!(parts.iter().all(|(_, o)| o.field == Payload::Qmt && o.time_ms == Some(7)));
 
         let ticks = format!(
             r#"[{{"symbol":"{a}","price":"1"}},{{"symbol":"{b}","price":"2"}},{{"symbol":"{a}","price":"3"}}]"#
         );
-        let parts = split(Outgoing { field: "tick", payload: ticks, time_ms: None }, 2);
+        let parts = split(Outgoing { field: Payload::Tick, payload: ticks, time_ms: None }, 2);
         let mine = &parts.iter().find(|(i, _)| *i == shard(a)).unwrap().1.payload;
         assert_eq!(mine, &format!(r#"[{{"symbol":"{a}","price":"1"}},{{"symbol":"{a}","price":"3"}}]"#));
 
         for broken in ["{oops", r#"{"symbol":"AAPL"}"#] {
-            let parts = split(Outgoing { field: "tick", payload: broken.into(), time_ms: None }, 2);
+            let parts = split(Outgoing { field: Payload::Tick, payload: broken.into(), time_ms: None }, 2);
             assert_eq!((parts.len(), parts[0].0, parts[0].1.payload.as_str()), (1, 0, broken), "to shard 0 as it was");
         }
     }

@@ -418,18 +418,26 @@ impl Connection {
     }
 }
 
-/// The trading days Redis holds same-day bars for, as the producers of every shard record them.
 /// Bumps the history version of every symbol ([`common::keys::ALL_HISTORY`]): the query API's
 /// cached history answers are read again after a write of any symbol's bars.
 pub async fn bump_all_history(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<()> {
     redis::cmd("HINCRBY").arg(keys.history_versions()).arg(common::keys::ALL_HISTORY).arg(1).query_async(con).await
 }
 
+/// The trading days Redis holds same-day bars for, as the producers of every shard record them (a
+/// member that is not a date is logged and left out).
 pub async fn days_held(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<BTreeSet<NaiveDate>> {
     let mut days = BTreeSet::new();
     for shard in keys.each_shard() {
         let held: Vec<String> = redis::cmd("SMEMBERS").arg(shard.days_held()).query_async(con).await?;
-        days.extend(held.iter().filter_map(|d| d.parse::<NaiveDate>().ok()));
+        for member in held {
+            match member.parse::<NaiveDate>() {
+                Ok(day) => _ = days.insert(day),
+                Err(_) => {
+                    tracing::warn!(set = %shard.days_held(), member, "not a date in the set of days held: ignored")
+                }
+            }
+        }
     }
     Ok(days)
 }

@@ -130,6 +130,49 @@ fn tick_elements<T>(json: &str, read: ElementReader<T>) -> Result<Vec<Result<T, 
     Ok(parsed)
 }
 
+/// The payload kinds of a tick stream entry, each named by its field (the contract's `tick` and
+/// `qmt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Payload {
+    /// A plain tick object or an array of them.
+    Tick,
+    /// An xtquant whole-quote payload: symbol to snapshot dict.
+    Qmt,
+}
+
+impl Payload {
+    /// The stream field that carries this kind.
+    pub fn field(self) -> &'static str {
+        match self {
+            Payload::Tick => "tick",
+            Payload::Qmt => "qmt",
+        }
+    }
+
+    /// The kind a stream field carries; `None` for a field the contract does not have.
+    pub fn of_field(field: &str) -> Option<Payload> {
+        [Payload::Tick, Payload::Qmt].into_iter().find(|p| p.field() == field)
+    }
+
+    /// The kind of a table (CSV, Parquet) whose header is `names`: QMT snapshots when a column is
+    /// named `lastPrice`, else plain ticks.
+    pub fn of_columns<'a>(names: impl IntoIterator<Item = &'a str>) -> Payload {
+        if names.into_iter().any(|n| n.trim() == "lastPrice") {
+            Payload::Qmt
+        } else {
+            Payload::Tick
+        }
+    }
+
+    /// Parses a payload of this kind.
+    pub fn parse(self, text: &str) -> Result<Parsed, Error> {
+        match self {
+            Payload::Tick => parse_tick_payload(text),
+            Payload::Qmt => parse_qmt_payload(text),
+        }
+    }
+}
+
 /// Parses one plain tick object.
 pub fn parse_tick_object(json: &str) -> Result<Tick, Error> {
     let mut s = Scanner::new(json);
@@ -417,6 +460,19 @@ fn epoch_ms(value: Value<'_>) -> Result<i64, Error> {
 mod tests {
     use super::*;
     use crate::{amount, price};
+
+    #[test]
+    fn payload_kinds_are_named_by_their_field_and_told_apart_by_their_columns() {
+        for kind in [Payload::Tick, Payload::Qmt] {
+            assert_eq!(Payload::of_field(kind.field()), Some(kind));
+        }
+        assert_eq!(Payload::of_field("ticks"), None);
+        assert_eq!(Payload::of_columns(["symbol", "time", " lastPrice ", "volume"]), Payload::Qmt);
+        assert_eq!(Payload::of_columns(["symbol", "time", "price", "volume"]), Payload::Tick);
+        let qmt = r#"{"600519.SH":{"time":1763602203000,"lastPrice":1650.5,"volume":3}}"#;
+        assert_eq!(Payload::Qmt.parse(qmt).unwrap().len(), 1);
+        assert!(Payload::Tick.parse(qmt).unwrap()[0].is_err(), "a QMT dict is no tick object");
+    }
 
     #[test]
     fn the_contract_tick_object_parses() {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::{of_symbol, QmtFields, Setter, Tick, TickFields};
+use super::{of_symbol, Payload, QmtFields, Setter, Tick, TickFields};
 use crate::json::Value;
 use crate::symbol::Symbol;
 use crate::Error;
@@ -36,7 +36,7 @@ impl TickTable {
     /// `lastPrice`, else plain ticks. Columns no tick field has are ignored.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<TickTable, Error> {
         let names: Vec<&str> = names.into_iter().map(str::trim).collect();
-        let qmt = names.contains(&"lastPrice");
+        let qmt = Payload::of_columns(names.iter().copied()) == Payload::Qmt;
         let required: &[&str] = if qmt { &QMT_REQUIRED } else { &PLAIN_REQUIRED };
         if let Some(missing) = required.iter().find(|r| !names.contains(r)) {
             return Err(header_error(format!("no `{missing}` column")));

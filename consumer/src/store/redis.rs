@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys};
 use common::stream::EntryId;
-use common::Period;
+use common::{Period, Symbol};
 use redis::{AsyncCommands, Script};
 use runtime::redis::Connection;
 
@@ -255,8 +255,8 @@ impl Queues {
                 .scan(&self.keys.history_processing(period, 0), &self.keys.history_processing_pattern(period))
                 .await?
             {
-                let worker = key.rsplit(':').next().and_then(|s| s.parse::<usize>().ok());
-                left.extend(worker.filter(|s| *s >= self.workers).map(|s| (period, s)));
+                let worker = self.keys.history_worker_of(period, &key);
+                left.extend(worker.filter(|w| *w >= self.workers).map(|w| (period, w)));
             }
         }
         left.sort();
@@ -346,8 +346,8 @@ pub async fn producer_progress(con: &mut Connection, keys: &Keys) -> Result<Vec<
 /// One (symbol, period) whose bars of a day Redis holds, and how many.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldGroup {
-    pub symbol: String,
-    pub period: u16,
+    pub symbol: Symbol,
+    pub period: Period,
     pub bars: u64,
 }
 
@@ -362,22 +362,26 @@ pub async fn held_groups(con: &mut Connection, keys: &Keys, day: NaiveDate) -> R
         }
         let counts: Vec<u64> = pipe.query_async(con).await?;
         groups.extend(found.iter().zip(counts).filter_map(|(key, bars)| {
-            let (symbol, period) = group_of(key)?;
+            let (_, period, symbol) = keys.day_bars_of(key)?;
             Some(HeldGroup { symbol, period, bars })
         }));
     }
     Ok(groups)
 }
 
-/// The closed bars of the (symbol, period)s of `keys` (keys of [`day_bar_keys`], one shard's):
-/// each key's period and bar objects, in one pipeline.
-pub async fn read_bars(con: &mut Connection, keys: &[String]) -> Result<Vec<(u16, Vec<String>)>> {
+/// The closed bars of the (symbol, period)s of `found` (keys of [`day_bar_keys`], one shard's):
+/// each key's period (`None` for a key that names none) and bar objects, in one pipeline.
+pub async fn read_bars(
+    con: &mut Connection,
+    keys: &Keys,
+    found: &[String],
+) -> Result<Vec<(Option<Period>, Vec<String>)>> {
     let mut pipe = redis::pipe();
-    for key in keys {
+    for key in found {
         pipe.zrange(key, 0, -1);
     }
     let bars: Vec<Vec<String>> = pipe.query_async(con).await?;
-    Ok(keys.iter().map(|k| group_of(k).map_or(0, |g| g.1)).zip(bars).collect())
+    Ok(found.iter().map(|k| keys.day_bars_of(k).map(|(_, period, _)| period)).zip(bars).collect())
 }
 
 /// Each shard's closed-bar keys of `day` (a shard holding none left out).
@@ -390,13 +394,6 @@ pub async fn day_bar_keys(con: &mut Connection, keys: &Keys, day: NaiveDate) -> 
         }
     }
     Ok(shards)
-}
-
-/// The (symbol, period) of a closed-bar key (`...:bars:{day}:{period}:{symbol}`).
-fn group_of(key: &str) -> Option<(String, u16)> {
-    let mut parts = key.rsplitn(3, ':');
-    let symbol = parts.next()?.to_owned();
-    Some((symbol, parts.next()?.parse().ok()?))
 }
 
 /// Keeps `report` in the list of the last 30, then as the latest.
