@@ -46,11 +46,6 @@ impl Clock {
         Clock::Tokio { origin: tokio::time::Instant::now(), start_ms }
     }
 
-    /// Whether the clock is a set one rather than the system's.
-    pub fn is_set(&self) -> bool {
-        !matches!(self, Clock::System)
-    }
-
     /// The time now, epoch milliseconds.
     pub fn now_ms(&self) -> i64 {
         match *self {
@@ -67,13 +62,8 @@ impl Clock {
 
     /// The market date (Asia/Shanghai) now.
     pub fn today(&self) -> NaiveDate {
-        date_at(self.now_ms())
+        self.now().date()
     }
-}
-
-/// The market date (Asia/Shanghai) at `epoch_ms`.
-pub fn date_at(epoch_ms: i64) -> NaiveDate {
-    common::time::date_of(common::time::split_ms(epoch_ms).0)
 }
 
 fn system_ms() -> i64 {
@@ -92,7 +82,7 @@ mod tests {
     fn the_settings_choose_the_system_clock_or_a_set_one() {
         assert_eq!(Clock::from_settings(&settings(None, 1.0)).unwrap(), Clock::System);
         let set = Clock::from_settings(&settings(Some("2026-11-20T09:30:00"), 1.0)).unwrap();
-        assert!(set.is_set());
+        assert!(matches!(set, Clock::Set { speed: 1.0, .. }), "{set:?}");
         let at = common::time::parse_datetime("2026-11-20T09:30:00").unwrap();
         assert!((set.now_ms() - at).abs() < 60_000, "{}", set.now_ms() - at);
         assert_eq!(set.today(), "2026-11-20".parse::<NaiveDate>().unwrap());
