@@ -538,9 +538,16 @@ mod tests {
         for added in ["ticks_expired", "live_written", "reconciliation"] {
             written.as_object_mut().unwrap().remove(added);
         }
+        // A kept day as the release with text symbols and numeric periods wrote it.
+        written["kept"] = serde_json::json!([{"day": "2026-11-18", "groups_missing": 1,
+            "missing": [{"symbol": "600519.SH", "period": 5, "redis": 240, "clickhouse": 0}]}]);
         let read: Report = serde_json::from_value(written).expect("the last report still says what ran");
         assert_eq!((read.days, read.ticks_expired, read.live_written), (vec![d("2026-11-18")], vec![], vec![]));
         assert!(read.reconciliation.is_empty());
+        let missing = &read.kept[0].missing[0];
+        assert_eq!((missing.symbol.to_string(), missing.period, missing.redis), ("600519.SH".into(), Period::M5, 240));
+        let again = serde_json::to_value(&read.kept[0].missing[0]).unwrap();
+        assert_eq!(again, serde_json::json!({"symbol": "600519.SH", "period": 5, "redis": 240, "clickhouse": 0}));
     }
 
     #[test]
