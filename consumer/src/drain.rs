@@ -8,7 +8,9 @@
 //! works each shard stream under the same lock, one job per shard.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use common::adjust::FactorItem;
 use common::Period;

@@ -1,108 +1,17 @@
-//! The producer in live operation, on a clock the test sets (`[clock]`): an outage on the wall
-//! clock is caught up in event time and loses nothing, and one producer is active while a second
-//! stands by, takes over when the first dies or stalls, and fences the stalled one out. Each run is
-//! compared with an undisturbed one.
+//! The producer in live operation as processes, where the process is the point: one producer is
+//! active while a second stands by, takes over when the first is stopped by a signal or killed, and
+//! fences the stalled one out; poison, a corrupt checkpoint and the calendar's end. Each run is
+//! compared with an undisturbed one. The service loop on a held clock is in `service.rs`.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use common::keys::Keys;
-use common::Bar;
-use harness::clock::SetClock;
 use harness::fixtures;
 use harness::seed::aggregate;
 use redis::AsyncCommands;
 use support::*;
-
-/// The test clock: 09:59:50 a second from now, ten times as fast, for the producers and the feeder.
-fn test_clock() -> SetClock {
-    SetClock::new("2026-11-18T09:59:50", 10, 1_000)
-}
-
-fn at(time: &str) -> i64 {
-    common::time::parse_datetime(&format!("2026-11-18T{time}")).unwrap()
-}
-
-/// A tick every 0.5 s of 600519.SH and every 7 s of a quiet 000333.SZ, 10:00:00 to 10:05:59.5.
-fn live_ticks() -> Vec<(i64, String)> {
-    (0..720)
-        .flat_map(|i: i64| {
-            let time = at("10:00:00") + i * 500;
-            let liquid = format!(
-                r#"{{"symbol":"600519.SH","time":{time},"price":"{}.{:02}","volume":{}}}"#,
-                1800 + i % 5,
-                i % 100,
-                100 * (1 + i % 7)
-            );
-            let quiet =
-                (i % 14 == 3).then(|| format!(r#"{{"symbol":"000333.SZ","time":{time},"price":"60.5","volume":300}}"#));
-            [Some((time, liquid)), quiet.map(|q| (time, q))].into_iter().flatten()
-        })
-        .collect()
-}
-
-/// The closed bars under `prefix` of frames up to `last` (market time), every key in order.
-async fn closed_up_to(stack: &mut ProducerRedis, prefix: &str, last: &str) -> Vec<(String, Vec<Bar>)> {
-    let mut keys: Vec<String> = stack.con.keys(format!("{prefix}tickbar:bars:*")).await.unwrap();
-    keys.sort();
-    let mut out = Vec::new();
-    for key in keys {
-        let members: Vec<String> = stack.con.zrange(&key, 0, -1).await.unwrap();
-        let bars: Vec<Bar> = members
-            .iter()
-            .map(|m| serde_json::from_str::<Bar>(m).unwrap())
-            .filter(|b| b.frame.time().format("%H:%M:%S").to_string().as_str() <= last)
-            .collect();
-        out.push((key.trim_start_matches(prefix).to_owned(), bars));
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() {
-    let mut stack = ProducerRedis::start().await;
-    let clock = test_clock();
-    let mut env: Vec<(&str, String)> = clock.env();
-    env.extend([
-        ("TICKBAR__PRODUCER__CLOCK", "wall".into()),
-        ("TICKBAR__PRODUCER__LEASE_TTL_MS", "1000".into()),
-        ("TICKBAR__BARS__CORRECTION_WINDOW_MS", "120000".into()),
-    ]);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut clean = stack.producer("clean:", &env);
-    let mut outage = Some(stack.producer("outage:", &env));
-    let ticks = live_ticks();
-    let fed: u64 = ticks.iter().filter(|(_, t)| t.contains("600519")).map(|(_, t)| volume_of(t)).sum();
-    for (time, tick) in &ticks {
-        clock.until(*time).await;
-        if *time == at("10:01:00") {
-            outage.take().unwrap().kill();
-        }
-        if *time == at("10:04:20") {
-            outage = Some(stack.producer("outage:", &env));
-        }
-        stack.send("clean:", &[("tick", tick.clone())]).await;
-        stack.send("outage:", &[("tick", tick.clone())]).await;
-    }
-    let mut outage = outage.unwrap();
-    clock.until(at("10:06:05")).await;
-    stack.drained("clean:", &mut clean).await;
-    stack.drained("outage:", &mut outage).await;
-
-    let expected = closed_up_to(&mut stack, "clean:", "10:06:00").await;
-    let minutes: Vec<&Bar> =
-        expected.iter().filter(|(k, _)| k.ends_with(":1:600519.SH")).flat_map(|(_, b)| b).collect();
-    assert_eq!(minutes.len(), 6, "the undisturbed run closed 10:01 .. 10:06 on the wall clock");
-    assert_eq!(minutes.iter().map(|b| b.vol).sum::<u64>(), fed, "and holds every share fed");
-    let quiet: Vec<&Bar> = expected.iter().filter(|(k, _)| k.ends_with(":1:000333.SZ")).flat_map(|(_, b)| b).collect();
-    assert_eq!(quiet.len(), 6, "the quiet symbol's minutes closed on the wall clock too");
-    assert_eq!(closed_up_to(&mut stack, "outage:", "10:06:00").await, expected, "the outage lost or moved nothing");
-}
-
-fn volume_of(tick: &str) -> u64 {
-    serde_json::from_str::<serde_json::Value>(tick).unwrap()["volume"].as_u64().unwrap()
-}
 
 /// The producer's `/api/status`.
 async fn status(producer: &Producer) -> serde_json::Value {

@@ -274,7 +274,7 @@ impl Default for Backoff {
 #[derive(Debug)]
 pub struct Rate {
     window: Duration,
-    samples: std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
+    samples: std::sync::Mutex<std::collections::VecDeque<(tokio::time::Instant, u64)>>,
 }
 
 impl Rate {
@@ -284,7 +284,7 @@ impl Rate {
 
     /// Records `total` now and returns the rate since the oldest sample inside the window.
     pub fn sample(&self, total: u64) -> f64 {
-        let now = std::time::Instant::now();
+        let now = tokio::time::Instant::now();
         let mut samples = self.samples.lock().expect("rate lock");
         samples.push_back((now, total));
         while samples.len() > 2 && now - samples[0].0 > self.window {

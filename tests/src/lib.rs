@@ -8,7 +8,8 @@
 //!   certificates of their TLS variants.
 //! - [`service`]: a tickbar service binary as a child process.
 //! - [`stack`]: the whole stack with the bundled sample loaded (the end-to-end test, the demo).
-//! - [`clock`]: the set clock live tests give the services and their feeders.
+//! - [`clock`]: the set clock live tests give the services and their feeders, and the held tokio
+//!   time in-process tests run services on.
 //! - [`seed`]: generated seed-era bars (history for the consumer, days for the query API).
 //! - [`writers`]: bars written where the producer (Redis, with its own code) and the consumer
 //!   (ClickHouse) write them.
