@@ -1,20 +1,23 @@
 //! The cleanup against a real Redis and ClickHouse: it removes one trading day's same-day data and
 //! nothing of the next (leaving the producer's stream and state alone), names a symbol with a
 //! missing bar in its report and alerts a webhook, keeps a day whose history ClickHouse lacks until
-//! it arrives or `--force` (with `archive.bars` off), runs at start when the scheduled run was
-//! missed, and never runs in two instances at once. The live bars' way out of Redis is
+//! it arrives or `--force` (with `archive.bars` off), runs at 2 a.m. on the service's clock and at
+//! start when the scheduled run was missed (the service in-process on a clock the test holds), and
+//! never runs in two instances at once. The live bars' way out of Redis is
 //! `tests/tests/live_history.rs`'s.
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::keys::Keys;
 use common::time::day_number;
 use common::{Period, Sessions};
+use consumer::settings::ConsumerSettings;
+use harness::clock::TestTime;
 use harness::seed::seed_bar;
 use redis::AsyncCommands;
-use support::ConsumerStores;
+use support::{ConsumerStores, InProcess};
 
 /// `archive.bars` off: the day's Redis bars are not written to ClickHouse as live bars, so a day
 /// the vendor's history lacks stays in Redis (and the bars written here, a few per day, do not
@@ -84,17 +87,9 @@ fn history(day: &str, symbols: &[&str], skip: Option<(&str, &str)>) -> Vec<(Peri
         .collect()
 }
 
-/// Queues `history` and waits until the consumer has written it all.
-async fn load(stack: &mut ConsumerStores, history: &[(Period, Vec<String>)], env: &[(&str, &str)]) {
-    let rows = history.iter().map(|(_, items)| items.len() as u64).sum();
-    for (period, items) in history {
-        stack.push(*period, items).await;
-    }
-    let mut consumer = stack.consumer(env);
-    stack.drained(&mut consumer, rows).await;
-    let stopping = Instant::now();
-    assert!(consumer.terminate().success(), "SIGTERM stops the consumer cleanly: {}", consumer.log());
-    assert!(stopping.elapsed() < Duration::from_secs(10));
+/// The loading consumer's cleanup is due late in the evening, so it cleans none of the test's days.
+fn late(settings: &mut ConsumerSettings) {
+    settings.consumer.cleanup_at = "23:59:00".parse().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -105,7 +100,7 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     same_day_data(&mut stack, next).await;
     let last_id = producer_state(&mut stack, day, 5).await;
     let history = history(day, &["600519.SH", "000001.SZ"], Some(("000001.SZ", "10:00:00")));
-    load(&mut stack, &history, &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
+    stack.load(&history, late).await;
 
     let (url, received) = harness::http::webhook().await;
     let (code, report, _) = stack.cleanup(day, &[("TICKBAR__CONSUMER__WEBHOOK_URL", &url)]);
@@ -142,7 +137,7 @@ async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or
     let mut stack = ConsumerStores::start().await;
     let day = "2023-02-01";
     same_day_data(&mut stack, day).await;
-    load(&mut stack, &history(day, &["600519.SH"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")]).await;
+    stack.load(&history(day, &["600519.SH"], None), late).await;
 
     let (url, received) = harness::http::webhook().await;
     let env = [("TICKBAR__CONSUMER__WEBHOOK_URL", url.as_str()), NO_LIVE_BARS];
@@ -168,66 +163,97 @@ async fn a_day_whose_history_clickhouse_lacks_stays_in_redis_until_it_arrives_or
     assert_eq!(keys_of(&mut stack, day).await, 0, "--force removes it anyway");
 }
 
-#[tokio::test(flavor = "multi_thread")]
+/// The latest report the cleanup kept in Redis, waited for with time held until `found` says it
+/// is the one looked for.
+async fn report_when(
+    time: &TestTime,
+    stack: &ConsumerStores,
+    consumer: &InProcess,
+    found: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let report = time
+        .until("the cleanup's report", || {
+            let (mut con, key) = (stack.con.clone(), stack.keys.cleanup_last());
+            let found = &found;
+            async move {
+                let stored: Option<String> = con.get(key).await.unwrap();
+                let report = serde_json::from_str::<serde_json::Value>(&stored?).unwrap();
+                found(&report).then_some(report)
+            }
+        })
+        .await;
+    let status = consumer.status().await;
+    assert_eq!(status["last_cleanup"]["days"], report["days"], "the monitor shows the last cleanup");
+    report
+}
+
+#[tokio::test]
+async fn the_cleanup_runs_at_2_am_on_the_services_clock_and_not_a_second_before() {
+    let mut stack = ConsumerStores::start().await;
+    let (previous, today) = ("2026-11-18", "2026-11-19");
+    same_day_data(&mut stack, previous).await;
+    same_day_data(&mut stack, today).await;
+    stack.load(&history(previous, &["600519.SH", "000001.SZ"], None), late).await;
+    let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
+    let time = TestTime::hold("2026-11-19T01:59:00");
+    let consumer = stack.in_process(time.clock(), |_| {});
+    let first = report_when(&time, &stack, &consumer, |_| true).await;
+    assert_eq!(
+        (&first["days"], &first["scheduled_for"]),
+        (&serde_json::json!(["2026-11-17"]), &"2026-11-18T02:00:00+08:00".into()),
+        "with no report kept, yesterday's run was missed and runs at start: {first:#}"
+    );
+    time.pass_until(common::time::parse_datetime("2026-11-19T01:59:59.999").unwrap()).await;
+    assert_eq!(days_held(&mut stack).await, [previous, today], "not a second early");
+    time.pass(Duration::from_secs(1)).await;
+    let run = report_when(&time, &stack, &consumer, |r| r["days"] == serde_json::json!([previous])).await;
+    assert_eq!((&run["trigger"], &run["scheduled_for"]), (&"schedule".into(), &"2026-11-19T02:00:00+08:00".into()));
+    assert_eq!(keys_of(&mut stack, previous).await, 0);
+    assert_eq!(keys_of(&mut stack, today).await, 15);
+    assert_eq!(days_held(&mut stack).await, [today]);
+    time.pass(Duration::from_secs(3600)).await;
+    let hour_later: String = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&hour_later).unwrap(), run, "it runs once a night");
+    consumer.stop().await;
+}
+
+#[tokio::test]
 async fn a_missed_cleanup_runs_at_start() {
     let mut stack = ConsumerStores::start().await;
     let (previous, today) = ("2026-11-18".to_owned(), "2026-11-19".to_owned());
     same_day_data(&mut stack, &previous).await;
     same_day_data(&mut stack, &today).await;
-    let clock = [("TICKBAR__CLOCK__START", "2026-11-19T00:30:00"), ("TICKBAR__CONSUMER__CLEANUP_AT", "00:00")];
-    load(
-        &mut stack,
-        &history(&previous, &["600519.SH", "000001.SZ"], None),
-        &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")],
-    )
-    .await;
+    stack.load(&history(&previous, &["600519.SH", "000001.SZ"], None), late).await;
     let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
-    let mut consumer = stack.consumer(&clock);
-    let start = Instant::now();
-    let report = loop {
-        consumer.assert_running();
-        let stored: Option<String> = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
-        if let Some(stored) = stored {
-            break serde_json::from_str::<serde_json::Value>(&stored).unwrap();
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "no cleanup ran at start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let time = TestTime::hold("2026-11-19T00:30:00");
+    let consumer = stack.in_process(time.clock(), |s| s.consumer.cleanup_at = "00:00:00".parse().unwrap());
+    let report = report_when(&time, &stack, &consumer, |_| true).await;
     assert_eq!(
         (&report["trigger"], &report["days"]),
         (&"schedule".into(), &serde_json::json!([previous])),
         "{report:#}"
     );
-    assert!(report["scheduled_for"].as_str().unwrap().starts_with(&format!("{today}T00:00:00")), "{report:#}");
+    assert_eq!(report["scheduled_for"], format!("{today}T00:00:00+08:00"), "{report:#}");
     assert_eq!(keys_of(&mut stack, &previous).await, 0);
     assert_eq!(keys_of(&mut stack, &today).await, 15);
     assert_eq!(days_held(&mut stack).await, [today]);
-    let status = stack.status(&consumer).await;
-    assert_eq!(status["last_cleanup"]["days"], report["days"], "the monitor shows the last cleanup");
+    consumer.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn past_the_holiday_list_the_scheduled_cleanup_still_runs_and_says_the_list_ended() {
     let mut stack = ConsumerStores::start().await;
     let day = "2027-01-04";
     same_day_data(&mut stack, day).await;
-    load(&mut stack, &history(day, &["600519.SH", "000001.SZ"], None), &[("TICKBAR__CONSUMER__CLEANUP_AT", "23:59")])
-        .await;
+    stack.load(&history(day, &["600519.SH", "000001.SZ"], None), late).await;
     let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
-    let mut consumer = stack.consumer(&[("TICKBAR__CLOCK__START", "2027-01-05T02:00:30")]);
-    let start = Instant::now();
-    let report = loop {
-        consumer.assert_running();
-        let stored: Option<String> = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
-        if let Some(report) = stored.map(|s| serde_json::from_str::<serde_json::Value>(&s).unwrap()) {
-            break report;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "no cleanup ran");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let time = TestTime::hold("2027-01-05T02:00:30");
+    let consumer = stack.in_process(time.clock(), |_| {});
+    let report = report_when(&time, &stack, &consumer, |_| true).await;
     assert_eq!(report["days"], serde_json::json!([day]), "{report:#}");
     assert!(report["calendar_warning"].as_str().unwrap().contains("ended on 2026-12-31"), "{report:#}");
     assert_eq!(keys_of(&mut stack, day).await, 0, "the provisional day was cleaned");
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

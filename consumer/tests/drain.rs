@@ -1,11 +1,13 @@
 //! The drain against a real Redis and ClickHouse: exact row counts after duplicates, crashes and a
-//! ClickHouse outage, and dead letters with reasons for unusable items.
+//! ClickHouse outage, and dead letters with reasons for unusable items. A crash is a killed process;
+//! the outage and the marks' expiry run the service in-process on a clock the test holds.
 
 mod support;
 
 use std::time::Duration;
 
 use common::Period;
+use harness::clock::TestTime;
 use harness::seed::seed_bar;
 use redis::AsyncCommands;
 use support::{history, push_all, ConsumerStores};
@@ -77,34 +79,33 @@ async fn kill_9_mid_drain_loses_and_doubles_nothing() {
     eprintln!("after {kills} kills: {processing} items were queued or in processing, and recovered");
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn clickhouse_stopped_mid_drain_and_restarted_loses_nothing() {
     let mut stack = ConsumerStores::start().await;
     let bars = history(40_000);
     let (first, second) = bars.split_at(10_000);
     push_all(&mut stack, first).await;
-    let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__BATCH_ROWS", "2000")]);
-    stack.drained(&mut consumer, 10_000).await;
+    let time = TestTime::hold("2026-11-18T10:00:00");
+    let consumer = stack.in_process(time.clock(), |s| s.consumer.batch_rows = 2000);
+    stack.drained_on(&time, 10_000).await;
     stack.clickhouse.stop();
     push_all(&mut stack, second).await;
-    let start = std::time::Instant::now();
-    loop {
-        consumer.assert_running();
-        let status = stack.status(&consumer).await;
-        if status["clickhouse"] == "down" {
-            let error = status["last_error"].as_str().unwrap();
-            assert!(error.starts_with("clickhouse") && !error.starts_with("clickhouse: clickhouse"), "{status}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "the monitor never showed ClickHouse down: {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = time
+        .pass_until_found("the monitor showing ClickHouse down", Duration::from_millis(100), || async {
+            let status = consumer.status().await;
+            (status["clickhouse"] == "down").then_some(status)
+        })
+        .await;
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.starts_with("clickhouse") && !error.starts_with("clickhouse: clickhouse"), "{status}");
     assert!(stack.backlog().await > 0, "the queue is kept while ClickHouse is away");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    time.pass(Duration::from_secs(120)).await;
+    assert!(stack.backlog().await > 0, "and stays through two minutes of retries");
     stack.clickhouse.launch().await.unwrap();
-    stack.drained(&mut consumer, 40_000).await;
-    let status = stack.status(&consumer).await;
+    stack.drained_on(&time, 40_000).await;
+    let status = consumer.status().await;
     assert_eq!((&status["clickhouse"], &status["last_error"]), (&"up".into(), &serde_json::Value::Null), "{status}");
+    consumer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,30 +180,29 @@ async fn batches_left_by_more_workers_than_configured_are_finished() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn a_bar_written_behind_the_drain_stays_one_row_and_is_seen_once_the_marks_are_read_again() {
     let mut stack = ConsumerStores::start().await;
-    for (symbol, ttl, duplicates) in [("600000.SH", "300000", 0), ("600001.SH", "1", 1)] {
+    let time = TestTime::hold("2026-11-18T10:00:00");
+    for (symbol, ttl, duplicates) in [("600000.SH", 300_000, 0), ("600001.SH", 1, 1)] {
         let bar = |minute: u32| seed_bar(symbol, &format!("2023-01-03 10:{minute:02}:00"), u64::from(minute));
         stack.push(Period::M1, &[bar(1), bar(2)]).await;
-        let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__HIGH_WATER_TTL_MS", ttl)]);
+        let consumer = stack.in_process(time.clock(), |s| s.consumer.high_water_ttl_ms = ttl);
         let rows = stack.rows().await + 2;
-        stack.drained(&mut consumer, rows).await;
+        stack.drained_on(&time, rows).await;
         let late: common::Bar = serde_json::from_str(&bar(30)).unwrap();
         harness::writers::write_history(&stack.clickhouse.client(), "tickbar", Period::M1, &[late]).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        time.pass(Duration::from_millis(5)).await;
         stack.push(Period::M1, &[bar(30)]).await;
-        let total = loop {
-            let total = stack.status(&consumer).await["since_start"].clone();
-            if total["items"].as_u64() == Some(3) {
-                break total;
-            }
-            consumer.assert_running();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let total = time
+            .pass_until_found("the late bar drained", Duration::from_millis(50), || async {
+                let total = consumer.status().await["since_start"].clone();
+                (total["items"].as_u64() == Some(3)).then_some(total)
+            })
+            .await;
         assert_eq!(total["duplicates"].as_u64(), Some(duplicates), "ttl {ttl}: {total}");
         assert_eq!(total["inserted"].as_u64(), Some(3 - duplicates), "ttl {ttl}: {total}");
         assert_eq!(stack.rows().await, rows + 1, "ttl {ttl}: one row per frame after FINAL");
-        consumer.terminate();
+        consumer.stop().await;
     }
 }

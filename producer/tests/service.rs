@@ -194,14 +194,11 @@ async fn drained(time: &TestTime, stack: &ProducerRedis, prefix: &str) {
     .await;
 }
 
-/// Moves time on (a lease is Redis's, on its real clock) until `producer` has the role `role`; its status.
+/// Moves time on (a lease expires on Redis's own clock) until `producer` has the role `role`; its status.
 async fn role(time: &TestTime, producer: &InProcess, role: &str) -> serde_json::Value {
-    for _ in 0..3_000 {
+    time.pass_until_found(&format!("the role {role}"), Duration::from_millis(100), || async {
         let status = producer.status().await;
-        if status["role"] == role {
-            return status;
-        }
-        time.pass(Duration::from_millis(100)).await;
-    }
-    panic!("not {role}: {}", producer.status().await);
+        (status["role"] == role).then_some(status)
+    })
+    .await
 }

@@ -61,8 +61,9 @@ pub struct TestTime {
     _release: std::sync::mpsc::Sender<()>,
 }
 
-/// How far [`TestTime::pass`] moves time in one step.
+/// How far [`TestTime::pass`] moves time in one step at least, and in how many steps at most.
 const STEP: Duration = Duration::from_millis(200);
+const STEPS: u32 = 500;
 /// How long [`TestTime::until`] waits in real time before it gives up.
 const REAL_PATIENCE: Duration = Duration::from_secs(30);
 
@@ -89,8 +90,9 @@ impl TestTime {
     /// Moves time on by `by`, a step at a time, letting the services run between steps.
     pub async fn pass(&self, by: Duration) {
         let end = tokio::time::Instant::now() + by;
+        let step = (by / STEPS).max(STEP);
         while tokio::time::Instant::now() < end {
-            tokio::time::advance(STEP.min(end - tokio::time::Instant::now())).await;
+            tokio::time::advance(step.min(end - tokio::time::Instant::now())).await;
             real_pause(Duration::from_millis(1)).await;
         }
     }
@@ -119,9 +121,28 @@ impl TestTime {
             real_pause(Duration::from_millis(5)).await;
         }
     }
+
+    /// Moves time on `step` at a time until `probe` finds what it looks for; panics naming `what`
+    /// after [`REAL_PATIENCE`] of real time.
+    pub async fn pass_until_found<T, F: std::future::Future<Output = Option<T>>>(
+        &self,
+        what: &str,
+        step: Duration,
+        mut probe: impl FnMut() -> F,
+    ) -> T {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(found) = probe().await {
+                return found;
+            }
+            assert!(start.elapsed() < REAL_PATIENCE, "{what}: not within {REAL_PATIENCE:?}");
+            self.pass(step).await;
+        }
+    }
 }
 
-/// Lets `by` of real time pass without moving tokio's paused time (the runtime serves I/O meanwhile).
-async fn real_pause(by: Duration) {
+/// Lets `by` of real time pass, also where a test holds tokio's time (which it does not move; the
+/// runtime serves I/O meanwhile).
+pub async fn real_pause(by: Duration) {
     tokio::task::spawn_blocking(move || std::thread::sleep(by)).await.expect("a real pause");
 }

@@ -72,7 +72,7 @@ where
         if ready().await {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        crate::clock::real_pause(Duration::from_millis(100)).await;
     }
     Err(HarnessError::NotReady { what, seconds: limit.as_secs(), log: read_log() })
 }

@@ -457,7 +457,9 @@ mod tests {
             work_finished.store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(())
         };
-        assert!(matches!(lock.hold(con.clone(), steal).await, Err(Error::LockLost("drain"))));
+        let time = harness::clock::TestTime::hold("2026-11-18T10:00:00");
+        let (held, ()) = tokio::join!(lock.hold(con.clone(), steal), time.pass(Duration::from_secs(1)));
+        assert!(matches!(held, Err(Error::LockLost("drain"))), "{held:?}");
         assert!(!finished.load(std::sync::atomic::Ordering::SeqCst), "the work was stopped, not waited for");
         assert!(matches!(queues.done(&mut con, Period::M1, 0, &[], &[]).await, Err(Error::LockLost("drain"))));
         let kept: Vec<String> = con.lrange(queues.keys().history_processing(Period::M1, 0), 0, -1).await.unwrap();

@@ -1,12 +1,13 @@
 //! What the consumer's end-to-end tests share: a private Redis and ClickHouse, the consumer binary
-//! as a child process, a generator of history bars in the seed-era shape, queue writers and
-//! readers of what landed in ClickHouse.
+//! as a child process or the service in-process on the test's clock, a generator of history bars
+//! in the seed-era shape, queue writers and readers of what landed in ClickHouse.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::time::{Duration, Instant};
 
 use common::keys::{bars_table, Keys};
 use common::Period;
+use consumer::settings::ConsumerSettings;
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
@@ -37,6 +38,39 @@ impl ConsumerStores {
         ];
         env.extend_from_slice(extra);
         env
+    }
+
+    /// The consumer service in-process on `clock`, with `tune` changing its settings.
+    pub fn in_process(&self, clock: runtime::clock::Clock, tune: impl FnOnce(&mut ConsumerSettings)) -> InProcess {
+        let mut settings = ConsumerSettings::default();
+        (settings.redis.url, settings.clickhouse.url) = (self.redis.url(), self.clickhouse.url());
+        settings.consumer.idle_ms = 50;
+        tune(&mut settings);
+        let calendar = std::sync::Arc::new(runtime::load_calendar(&settings.calendar).unwrap());
+        let con = runtime::redis::connect(&settings.redis).unwrap();
+        let consumer = consumer::Consumer::new(settings, calendar, clock).unwrap();
+        let monitor = consumer.monitor(con.clone());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn({
+            let monitor = monitor.clone();
+            async move { consumer.run(con, monitor, stopped).await }
+        });
+        InProcess { monitor, stop, task }
+    }
+
+    /// Queues `history` and waits until a consumer (in-process, with `tune`) has written it all.
+    pub async fn load(&mut self, history: &[(Period, Vec<String>)], tune: impl FnOnce(&mut ConsumerSettings)) {
+        let rows: u64 = history.iter().map(|(_, items)| items.len() as u64).sum();
+        for (period, items) in history {
+            self.push(*period, items).await;
+        }
+        let consumer = self.in_process(runtime::clock::Clock::System, tune);
+        let start = Instant::now();
+        while self.backlog().await > 0 || self.rows().await != rows {
+            assert!(start.elapsed() < Duration::from_secs(180), "not drained in time: {}", consumer.status().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        consumer.stop().await;
     }
 
     /// The consumer service, with `env` overriding settings.
@@ -114,6 +148,15 @@ impl ConsumerStores {
         }
     }
 
+    /// Waits, moving the held `time` on, until every queue is empty and `rows` rows are stored.
+    pub async fn drained_on(&mut self, time: &harness::clock::TestTime, rows: u64) {
+        let start = Instant::now();
+        while self.backlog().await > 0 || self.rows().await != rows {
+            assert!(start.elapsed() < Duration::from_secs(120), "not drained in time: {} rows", self.rows().await);
+            time.pass(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The consumer's `/api/status`.
     pub async fn status(&self, consumer: &ServiceProcess) -> serde_json::Value {
         let (code, body) = consumer.get("/api/status").await;
@@ -133,5 +176,27 @@ pub async fn push_all(stack: &mut ConsumerStores, bars: &[(Period, String)]) {
     for period in Period::ALL {
         let items: Vec<String> = bars.iter().filter(|(p, _)| *p == period).map(|(_, b)| b.clone()).collect();
         stack.push(period, &items).await;
+    }
+}
+
+/// The consumer service run in-process (see [`ConsumerStores::in_process`]).
+pub struct InProcess {
+    pub monitor: std::sync::Arc<consumer::monitor::Monitor>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InProcess {
+    /// The monitor's `/api/status` figures, probed now.
+    pub async fn status(&self) -> serde_json::Value {
+        use runtime::ops::Ops;
+        self.monitor.probe().await;
+        serde_json::to_value(self.monitor.status()).unwrap()
+    }
+
+    /// Stops it as SIGTERM does, and waits until it has.
+    pub async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
     }
 }
