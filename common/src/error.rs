@@ -3,6 +3,8 @@
 
 use chrono::NaiveDate;
 
+use crate::tick::DeadReason;
+
 /// What went wrong while turning outside input into domain values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -25,7 +27,7 @@ pub enum Error {
     #[error("holiday list line {line}: {message}")]
     HolidayList { line: usize, message: String },
     #[error("invalid tick ({reason}): {detail}")]
-    InvalidTick { reason: &'static str, detail: String },
+    InvalidTick { reason: DeadReason, detail: String },
     #[error("invalid bar: {0}")]
     InvalidBar(String),
     #[error("unusable saved aggregator state: {0}")]
@@ -33,20 +35,22 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short snake-case name of what was wrong, for dead-letter reasons and metrics labels.
-    pub fn reason(&self) -> &'static str {
+    /// The dead-letter reason of a tick this error refused: a field no tick can hold when the
+    /// error is not about a tick's own parts.
+    pub fn reason(&self) -> DeadReason {
         match self {
-            Error::InvalidSymbol(_) => "bad_symbol",
-            Error::InvalidPeriod(_) | Error::InvalidResolution(_) => "bad_period",
-            Error::InvalidTime(_) => "bad_time",
-            Error::InvalidAdjust(_) => "bad_adjust",
-            Error::InvalidFactor(_) => "bad_factor",
-            Error::InvalidNumber(..) => "bad_number",
-            Error::OutsideCalendar { .. } => "outside_calendar",
-            Error::HolidayList { .. } => "bad_holiday_list",
-            Error::InvalidTick { reason, .. } => reason,
-            Error::InvalidBar(_) => "bad_bar",
-            Error::InvalidState(_) => "bad_state",
+            Error::InvalidTick { reason, .. } => *reason,
+            Error::InvalidSymbol(_) => DeadReason::BadSymbol,
+            Error::InvalidTime(_) => DeadReason::BadTime,
+            Error::InvalidNumber(..) => DeadReason::BadNumber,
+            Error::OutsideCalendar { .. } => DeadReason::OutsideCalendar,
+            Error::InvalidPeriod(_)
+            | Error::InvalidResolution(_)
+            | Error::InvalidAdjust(_)
+            | Error::InvalidFactor(_)
+            | Error::HolidayList { .. }
+            | Error::InvalidBar(_)
+            | Error::InvalidState(_) => DeadReason::BadField,
         }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`time`]: market time (UTC+8), day numbers and `Frame`, a bar's label instant.
 //! - [`json`]: a borrowing JSON scanner for the stream payloads.
 //! - [`number`]: exact JSON numbers for prices, amounts and volumes.
-//! - [`tick`]: `Tick` and the parsers of the two stream payloads (tick objects, QMT dicts).
+//! - [`tick`]: `Tick` and the parsers of the two stream payloads (tick objects, QMT dicts), and
+//!   the `DeadReason` of a refused one.
 //! - [`bar`]: `Bar`, `Ohlcv` and the aggregator's `BarEvent`s.
 //! - [`calendar`]: `TradingCalendar`, trading days from a holiday list.
 //! - [`resample`]: `Resolution` and `Resampler`, any-minute, daily, weekly and monthly bars built
@@ -20,6 +21,7 @@
 //! - [`settings`]: the settings sections the services share.
 //! - [`shard`]: the stable hash that puts a symbol on a producer shard (and a ClickHouse shard).
 //! - [`stream`]: `EntryId`, a Redis stream entry id.
+//! - [`wire`]: codes with a stable wire name (dead-letter reasons and the like).
 //! - `openapi` (feature `openapi`): the OpenAPI schemas of the symbol and the frame.
 
 pub mod adjust;
@@ -43,6 +45,7 @@ pub mod stream;
 pub mod symbol;
 pub mod tick;
 pub mod time;
+pub mod wire;
 
 pub use aggregate::{BarAggregator, BarSettings, TickOutcome};
 pub use bar::{Bar, BarEvent, BarEventKind, Ohlcv, Source};

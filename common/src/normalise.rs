@@ -33,25 +33,29 @@ pub enum VolumeUnit {
     Lots,
 }
 
-/// Why a vendor bar was refused; [`Self::as_str`] names it in reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Refusal {
-    /// Prices or volume that no bar can have (high below low, a negative price, overflow).
-    BadBar,
-    NonTradingDay,
-    OutsideCalendar,
-    /// Its frame is no bar end of the period on a trading day.
-    OutsideSessions,
-}
-
-impl Refusal {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Refusal::BadBar => "bad_bar",
-            Refusal::NonTradingDay => "non_trading_day",
-            Refusal::OutsideCalendar => "outside_calendar",
-            Refusal::OutsideSessions => "outside_sessions",
-        }
+crate::wire_codes! {
+    /// Why a history item (a vendor bar, a queue item, an adjustment factor) was refused: the
+    /// dead letter's `reason` in `historical_bar_data_dead`, the metrics' label, the reports' key.
+    pub enum DeadReason {
+        /// Not a JSON object at all.
+        BadJson => "bad_json",
+        /// A line `import-history` cannot read as a bar.
+        Unreadable => "unreadable",
+        /// A JSON object, but a field is missing or holds what the contract does not accept.
+        BadField => "bad_field",
+        NegativeVolume => "negative_volume",
+        /// Prices or volume that no bar can have (high below low, a negative price, overflow).
+        BadBar => "bad_bar",
+        NonTradingDay => "non_trading_day",
+        OutsideCalendar => "outside_calendar",
+        /// Its frame is no bar end of the period on a trading day.
+        OutsideSessions => "outside_sessions",
+        /// A value the ClickHouse row cannot hold.
+        OutOfRange => "out_of_range",
+        /// An adjustment-factor item that is not one.
+        BadFactor => "bad_factor",
+        /// An item ClickHouse refused on its own when its batch was retried item by item.
+        ClickhouseRejected => "clickhouse_rejected",
     }
 }
 
@@ -82,11 +86,11 @@ impl Normaliser {
     }
 
     /// The bar in the project's layout; `Ok(None)` when it is an auction bar held for folding.
-    pub fn push(&mut self, mut bar: Bar) -> Result<Option<Bar>, Refusal> {
+    pub fn push(&mut self, mut bar: Bar) -> Result<Option<Bar>, DeadReason> {
         if self.unit == VolumeUnit::Lots {
-            bar.vol = bar.vol.checked_mul(100).ok_or(Refusal::BadBar)?;
+            bar.vol = bar.vol.checked_mul(100).ok_or(DeadReason::BadBar)?;
         }
-        bar.check().map_err(|_| Refusal::BadBar)?;
+        bar.check().map_err(|_| DeadReason::BadBar)?;
         let day = trading_day(&self.calendar, bar.frame)?;
         let end = bar.frame.time().num_seconds_from_midnight();
         let grid = self.sessions.grid(bar.symbol);
@@ -96,7 +100,7 @@ impl Normaliser {
                 self.auctions.insert((bar.symbol, day), bar);
                 return Ok(None);
             }
-            return Err(Refusal::OutsideSessions);
+            return Err(DeadReason::OutsideSessions);
         };
         let window = grid.windows(self.period)[w];
         if window.first == 0 {
@@ -124,24 +128,24 @@ impl Normaliser {
 
 /// Checks a bar that is already in the project's layout (a history queue item): consistent prices
 /// and a frame that labels a bar of `period` on a trading day of the calendar.
-pub fn check_bar(sessions: &Sessions, calendar: &TradingCalendar, period: Period, bar: &Bar) -> Result<(), Refusal> {
-    bar.check().map_err(|_| Refusal::BadBar)?;
+pub fn check_bar(sessions: &Sessions, calendar: &TradingCalendar, period: Period, bar: &Bar) -> Result<(), DeadReason> {
+    bar.check().map_err(|_| DeadReason::BadBar)?;
     trading_day(calendar, bar.frame)?;
     let label = bar.frame.time().num_seconds_from_midnight();
     if sessions.grid(bar.symbol).windows(period).iter().any(|w| w.label == label) {
         Ok(())
     } else {
-        Err(Refusal::OutsideSessions)
+        Err(DeadReason::OutsideSessions)
     }
 }
 
 /// The day of `frame` when it trades.
-fn trading_day(calendar: &TradingCalendar, frame: Frame) -> Result<DayNumber, Refusal> {
+fn trading_day(calendar: &TradingCalendar, frame: Frame) -> Result<DayNumber, DeadReason> {
     let day = day_number(frame.date());
     match Rejection::check_day(calendar, day) {
         Ok(()) => Ok(day),
-        Err(Rejection::OutsideCalendar) => Err(Refusal::OutsideCalendar),
-        Err(_) => Err(Refusal::NonTradingDay),
+        Err(Rejection::OutsideCalendar) => Err(DeadReason::OutsideCalendar),
+        Err(_) => Err(DeadReason::NonTradingDay),
     }
 }
 
@@ -204,17 +208,17 @@ mod tests {
         let b = n.push(bar("2023-02-01 13:01:00", "10", "10", 1)).unwrap().unwrap();
         assert_eq!(b.frame, "2023-02-01 13:00:00".parse().unwrap());
         for (frame, refusal) in [
-            ("2023-02-01 09:30:00", Refusal::OutsideSessions),
-            ("2023-02-01 12:00:00", Refusal::OutsideSessions),
-            ("2023-02-01 15:01:00", Refusal::OutsideSessions),
-            ("2023-02-04 10:00:00", Refusal::NonTradingDay),
-            ("2014-02-04 10:00:00", Refusal::OutsideCalendar),
+            ("2023-02-01 09:30:00", DeadReason::OutsideSessions),
+            ("2023-02-01 12:00:00", DeadReason::OutsideSessions),
+            ("2023-02-01 15:01:00", DeadReason::OutsideSessions),
+            ("2023-02-04 10:00:00", DeadReason::NonTradingDay),
+            ("2014-02-04 10:00:00", DeadReason::OutsideCalendar),
         ] {
             assert_eq!(n.push(bar(frame, "10", "10", 1)), Err(refusal), "{frame}");
         }
         let mut broken = bar("2023-02-01 10:00:00", "10", "11", 1);
         broken.low = price!(12);
-        assert_eq!(n.push(broken), Err(Refusal::BadBar));
+        assert_eq!(n.push(broken), Err(DeadReason::BadBar));
     }
 
     #[test]
@@ -223,9 +227,9 @@ mod tests {
         let check = |period, frame| check_bar(&sessions, &calendar, period, &bar(frame, "10", "10", 1));
         assert_eq!(check(Period::M1, "2023-02-01 09:31:00"), Ok(()));
         assert_eq!(check(Period::M60, "2023-02-01 10:30:00"), Ok(()));
-        assert_eq!(check(Period::M60, "2023-02-01 10:00:00"), Err(Refusal::OutsideSessions));
-        assert_eq!(check(Period::M1, "2023-02-01 12:00:00"), Err(Refusal::OutsideSessions));
-        assert_eq!(check(Period::M1, "2023-02-04 10:00:00"), Err(Refusal::NonTradingDay));
+        assert_eq!(check(Period::M60, "2023-02-01 10:00:00"), Err(DeadReason::OutsideSessions));
+        assert_eq!(check(Period::M1, "2023-02-01 12:00:00"), Err(DeadReason::OutsideSessions));
+        assert_eq!(check(Period::M1, "2023-02-04 10:00:00"), Err(DeadReason::NonTradingDay));
     }
 
     #[test]

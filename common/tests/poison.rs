@@ -136,9 +136,9 @@ type Verdicts = Result<Vec<Result<String, (String, String)>>, String>;
 
 fn verdicts(parsed: Result<common::tick::Parsed, common::Error>) -> Verdicts {
     let element = |e: Result<Tick, common::tick::BadElement>| {
-        e.map(|t| format!("{t:?}")).map_err(|bad| (bad.error.reason().to_owned(), bad.element))
+        e.map(|t| format!("{t:?}")).map_err(|bad| (bad.error.reason().as_str().to_owned(), bad.element))
     };
-    parsed.map(|elements| elements.into_iter().map(element).collect()).map_err(|e| e.reason().to_owned())
+    parsed.map(|elements| elements.into_iter().map(element).collect()).map_err(|e| e.reason().as_str().to_owned())
 }
 
 /// What a stream field may hold: a tick object, an array of them, a QMT payload, or noise.
@@ -177,11 +177,11 @@ proptest! {
                     for element in elements {
                         match element {
                             Ok(tick) => ticks.push(tick),
-                            Err(bad) => prop_assert!(!bad.error.reason().is_empty() && !bad.element.is_empty()),
+                            Err(bad) => prop_assert!(!bad.element.is_empty(), "{:?} names no element", bad.error.reason()),
                         }
                     }
                 }
-                Err(e) => prop_assert!(!e.reason().is_empty()),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
             }
             let now = on_day(clock[i % clock.len()]);
             for tick in ticks.drain(..) {

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use common::normalise::DeadReason;
 use common::{Period, Source};
 use runtime::clickhouse::BarRow;
 use serde::Serialize;
@@ -21,7 +22,7 @@ pub struct Tally {
     pub replaced: u64,
     /// Items that changed nothing: already stored as they are, or superseded later in the batch.
     pub duplicates: u64,
-    pub dead: BTreeMap<&'static str, u64>,
+    pub dead: BTreeMap<DeadReason, u64>,
     /// Batches written without an existence read: every row later than the high-water marks.
     pub unchecked: u64,
 }
@@ -34,7 +35,7 @@ impl Tally {
         self.duplicates += other.duplicates;
         self.unchecked += other.unchecked;
         for (reason, n) in &other.dead {
-            *self.dead.entry(reason).or_default() += n;
+            *self.dead.entry(*reason).or_default() += n;
         }
     }
 
@@ -59,7 +60,7 @@ pub fn prepare(validator: &Validator, period: Period, queue: &str, items: &[Stri
     for item in items {
         let row = validator.bar(period, item).and_then(|bar| {
             BarRow::new(&bar, period, version)
-                .map_err(|e| crate::item::Refused { reason: "out_of_range", detail: e.to_string() })
+                .map_err(|e| crate::item::Refused { reason: DeadReason::OutOfRange, detail: e.to_string() })
         });
         match row {
             Ok(row) => match at.get(&(row.symbol.clone(), row.frame)) {
@@ -145,7 +146,14 @@ mod tests {
         reconcile(&mut p, &[]);
         assert_eq!(
             p.tally,
-            Tally { items: 4, inserted: 2, replaced: 0, duplicates: 1, dead: [("bad_json", 1)].into(), unchecked: 0 }
+            Tally {
+                items: 4,
+                inserted: 2,
+                replaced: 0,
+                duplicates: 1,
+                dead: [(DeadReason::BadJson, 1)].into(),
+                unchecked: 0
+            }
         );
     }
 

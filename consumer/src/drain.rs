@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use common::adjust::FactorItem;
+use common::normalise::DeadReason;
 use common::Period;
 use runtime::clickhouse::{BarRow, FactorRow};
 use runtime::clock::Clock;
@@ -224,7 +225,7 @@ impl Drain {
                 Ok(row) => rows.push(row),
                 Err(why) => {
                     let at_ms = self.clock.now_ms();
-                    let letter = DeadLetter { reason: "bad_factor", detail: &why, queue: &queue, item, at_ms };
+                    let letter = DeadLetter { reason: DeadReason::BadFactor, detail: &why, queue: &queue, item, at_ms };
                     dead.push(serde_json::to_string(&letter).expect("dead letters serialize"));
                 }
             }
@@ -299,10 +300,10 @@ enum Run {
 /// written rows.
 fn reject(tally: &mut Tally, queue: &str, row: &BarRow, why: &str, at_ms: i64) -> String {
     tally.inserted = tally.inserted.saturating_sub(1);
-    *tally.dead.entry("clickhouse_rejected").or_default() += 1;
+    *tally.dead.entry(DeadReason::ClickhouseRejected).or_default() += 1;
     let item =
         row.bar().map(|b| serde_json::to_string(&b).expect("bars serialize")).unwrap_or_else(|_| format!("{row:?}"));
-    let letter = DeadLetter { reason: "clickhouse_rejected", detail: why, queue, item: &item, at_ms };
+    let letter = DeadLetter { reason: DeadReason::ClickhouseRejected, detail: why, queue, item: &item, at_ms };
     serde_json::to_string(&letter).expect("dead letters serialize")
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use common::normalise::check_bar;
+use common::normalise::{check_bar, DeadReason};
 use common::{Bar, Period, Sessions, TradingCalendar};
 use serde::Serialize;
 
@@ -17,9 +17,7 @@ pub struct Validator {
 /// Why an item cannot become a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    /// A short code: `bad_json`, `bad_field`, `negative_volume`, `bad_bar`, `non_trading_day`,
-    /// `outside_calendar`, `outside_sessions`, `out_of_range`.
-    pub reason: &'static str,
+    pub reason: DeadReason,
     pub detail: String,
 }
 
@@ -31,9 +29,9 @@ impl Validator {
     /// The bar an item of `period`'s queue holds, or why it cannot be used.
     pub fn bar(&self, period: Period, item: &str) -> Result<Bar, Refused> {
         let bar: Bar = serde_json::from_str(item).map_err(|e| refused_json(item, e))?;
-        check_bar(&self.sessions, &self.calendar, period, &bar).map_err(|r| Refused {
-            reason: r.as_str(),
-            detail: format!("{} {} is no {period}-minute bar of the layout ({})", bar.symbol, bar.frame, r.as_str()),
+        check_bar(&self.sessions, &self.calendar, period, &bar).map_err(|reason| Refused {
+            reason,
+            detail: format!("{} {} is no {period}-minute bar of the layout ({reason})", bar.symbol, bar.frame),
         })?;
         Ok(bar)
     }
@@ -43,10 +41,10 @@ impl Validator {
 fn refused_json(item: &str, e: serde_json::Error) -> Refused {
     let reason = match serde_json::from_str::<serde_json::Value>(item) {
         Ok(serde_json::Value::Object(map)) => match map.get("vol") {
-            Some(v) if v.to_string().trim_matches('"').starts_with('-') => "negative_volume",
-            _ => "bad_field",
+            Some(v) if v.to_string().trim_matches('"').starts_with('-') => DeadReason::NegativeVolume,
+            _ => DeadReason::BadField,
         },
-        _ => "bad_json",
+        _ => DeadReason::BadJson,
     };
     Refused { reason, detail: e.to_string() }
 }
@@ -54,7 +52,7 @@ fn refused_json(item: &str, e: serde_json::Error) -> Refused {
 /// What goes to `historical_bar_data_dead`: the item, the queue it came from and why.
 #[derive(Debug, Serialize)]
 pub struct DeadLetter<'a> {
-    pub reason: &'static str,
+    pub reason: DeadReason,
     pub detail: &'a str,
     pub queue: &'a str,
     pub item: &'a str,
@@ -80,7 +78,7 @@ mod tests {
         ) {
             match validator().bar(period, &item) {
                 Ok(bar) => prop_assert!(bar.check().is_ok()),
-                Err(refused) => prop_assert!(!refused.reason.is_empty()),
+                Err(refused) => prop_assert!(!refused.detail.is_empty(), "{:?} without a detail", refused.reason),
             }
         }
     }
@@ -111,7 +109,7 @@ mod tests {
             (format!(r#"{{{ok},"frame":"2023-01-23 10:00:00","vol":5}}"#), "non_trading_day"),
             (r#"{"symbol":"600519.SH","open":10,"high":9,"low":9.5,"close":10,"amount":1,"frame":"2023-02-01 09:31:00","vol":1}"#.to_owned(), "bad_bar"),
         ] {
-            assert_eq!(v.bar(Period::M1, &item).unwrap_err().reason, reason, "{item}");
+            assert_eq!(v.bar(Period::M1, &item).unwrap_err().reason.as_str(), reason, "{item}");
         }
     }
 }

@@ -317,7 +317,7 @@ impl Ops for Monitor {
             m.counter(
                 "tickbar_consumer_dead_letters_total",
                 "Items dead-lettered, by reason.",
-                &[("reason", reason)],
+                &[("reason", reason.as_str())],
                 *n,
             );
         }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::shard::shard_of;
+use common::tick::DeadReason;
 use common::time::{date_of, split_ms};
 use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Symbol, Tick, TradingCalendar};
 use rustc_hash::FxHashMap;
@@ -26,7 +27,7 @@ pub struct Counters {
     pub entries: u64,
     pub ticks: u64,
     /// Dead-lettered entries (or payload elements) by reason.
-    pub dead: BTreeMap<String, u64>,
+    pub dead: BTreeMap<DeadReason, u64>,
     /// Bars closed and amended, by period index.
     pub closed: [u64; 5],
     pub amended: [u64; 5],
@@ -201,7 +202,7 @@ impl Engine {
         self.counters.entries += entries.len() as u64;
         self.counters.ticks += self.ticks.len() as u64;
         for d in &commit.dead[first_dead..] {
-            *self.counters.dead.entry(d.reason.to_owned()).or_default() += 1;
+            *self.counters.dead.entry(d.reason).or_default() += 1;
         }
         let now_ms = match (self.rules.clock, tempo.catch_up) {
             (BarClock::Wall, false) => {
@@ -255,10 +256,10 @@ impl Engine {
             if t.time_ms > limit {
                 let detail =
                     format!("tick time {} is {} ms ahead of the clock {}", t.time_ms, t.time_ms - wall_ms, wall_ms);
-                commit.dead.push(DeadLetter::of_tick(entry, "ahead_of_clock", detail, &t));
+                commit.dead.push(DeadLetter::of_tick(entry, DeadReason::AheadOfClock, detail, &t));
             } else if of != shard {
                 let detail = format!("{} belongs to shard {of} of {shards}, not to this shard {shard}", t.symbol);
-                commit.dead.push(DeadLetter::of_tick(entry, "wrong_shard", detail, &t));
+                commit.dead.push(DeadLetter::of_tick(entry, DeadReason::WrongShard, detail, &t));
             } else {
                 self.ticks[kept] = t;
                 kept += 1;
@@ -353,7 +354,7 @@ mod tests {
         let mut commit = Commit::default();
         let wall = at("10:00:00");
         engine.step(&entries(&[wall + 1_000, wall + 60_000]), Tempo { wall_ms: wall, catch_up: true }, &mut commit);
-        assert_eq!(commit.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), ["ahead_of_clock"]);
+        assert_eq!(commit.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), [DeadReason::AheadOfClock]);
         assert!(String::from_utf8_lossy(&commit.dead[0].entry).contains(&(wall + 60_000).to_string()));
         assert_eq!(engine.watermark(), Some(wall + 1_000), "the watermark kept to the tick in time");
         let second = commit.dead[0].id;
@@ -372,8 +373,8 @@ mod tests {
         wrong.step(&entries(&[wall - 1_000, wall + 60_000]), tempo, &mut commit);
         let dead: Vec<_> = commit.dead.iter().map(|d| (d.reason, d.detail.as_str())).collect();
         let owned = format!("600519.SH belongs to shard {} of 2, not to this shard {other}", 1 - other);
-        assert_eq!(dead, [("wrong_shard", owned.as_str()), ("ahead_of_clock", dead[1].1)]);
-        assert_eq!((wrong.watermark(), wrong.counters().dead["wrong_shard"]), (None, 1));
+        assert_eq!(dead, [(DeadReason::WrongShard, owned.as_str()), (DeadReason::AheadOfClock, dead[1].1)]);
+        assert_eq!((wrong.watermark(), wrong.counters().dead[&DeadReason::WrongShard]), (None, 1));
 
         let mut right = Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), rules(1 - other));
         let mut commit = Commit::default();
@@ -462,5 +463,15 @@ mod tests {
         }
         assert_eq!(Record::decode("3-1 5").unwrap().tempo, Tempo { wall_ms: 5, catch_up: false });
         assert!(Record::decode("3-1 5 sideways").is_err() && Record::decode("3-1").is_err());
+    }
+
+    #[test]
+    fn counters_read_back_as_the_previous_release_wrote_them_with_reasons_as_text() {
+        let written = r#"{"entries":9,"ticks":7,"dead":{"ahead_of_clock":1,"bad_json":2,"wrong_shard":3},"closed":[1,0,0,0,0],"amended":[0,0,0,0,0]}"#;
+        let counters: Counters = serde_json::from_str(written).unwrap();
+        assert_eq!(counters.dead[&DeadReason::BadJson], 2);
+        assert_eq!(serde_json::to_string(&counters).unwrap(), written, "and are written back byte for byte");
+        let unknown = written.replace("bad_json", "bad_mood");
+        assert!(serde_json::from_str::<Counters>(&unknown).unwrap_err().to_string().contains("bad_mood"));
     }
 }

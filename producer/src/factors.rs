@@ -16,6 +16,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use common::adjust::{change_points, cumulative, FactorItem};
 use common::keys::Keys;
+use common::normalise::DeadReason;
 use common::Symbol;
 use runtime::redis::Connection;
 use rust_decimal::Decimal;
@@ -58,7 +59,7 @@ pub async fn import(con: &mut Connection, keys: &Keys, file: &Path) -> Result<Re
             Ok(()) => good.push(serde_json::to_string(&item).expect("factors serialize")),
             Err(e) => {
                 tracing::warn!(error = %e, "factor refused");
-                *report.refused.entry("bad_factor").or_default() += 1;
+                *report.refused.entry(DeadReason::BadFactor).or_default() += 1;
             }
         }
     }
@@ -105,7 +106,7 @@ fn read(file: &Path, report: &mut Report) -> Result<(Kind, Series)> {
             Ok((symbol, day, factor)) => series.entry(symbol).or_default().push((day, factor)),
             Err(message) => {
                 tracing::warn!(line = n + 2, message, "factor row refused");
-                *report.refused.entry("unreadable").or_default() += 1;
+                *report.refused.entry(DeadReason::Unreadable).or_default() += 1;
             }
         }
     }

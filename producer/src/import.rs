@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use common::keys::Keys;
-use common::normalise::{Normaliser, Refusal};
+use common::normalise::{DeadReason, Normaliser};
 use common::{Bar, Period};
 use runtime::redis::Connection;
 
@@ -30,10 +30,10 @@ pub async fn import(
     read_bars(file, |line, bar| {
         report.read += 1;
         let refusal = match bar {
-            Err(message) => Err(("unreadable", message)),
+            Err(message) => Err((DeadReason::Unreadable, message)),
             Ok(bar) => {
                 let (symbol, frame) = (bar.symbol, bar.frame);
-                normaliser.push(bar).map_err(|r: Refusal| (r.as_str(), format!("{symbol} {frame}")))
+                normaliser.push(bar).map_err(|r| (r, format!("{symbol} {frame}")))
             }
         };
         match refusal {
@@ -41,7 +41,7 @@ pub async fn import(
             Err((reason, what)) => {
                 *report.refused.entry(reason).or_default() += 1;
                 if report.refused.values().sum::<u64>() <= LOGGED {
-                    tracing::warn!(line, reason, what, "bar refused");
+                    tracing::warn!(line, %reason, what, "bar refused");
                 }
             }
         }

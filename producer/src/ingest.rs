@@ -2,7 +2,7 @@
 //! and the dead letter of whatever cannot be used. Pure: the Redis side lives in `store`.
 
 pub use common::stream::EntryId;
-use common::tick::{BadElement, Parsed, Payload};
+use common::tick::{BadElement, DeadReason, Parsed, Payload};
 use common::{Tick, TickKind};
 
 /// One stream entry: its id and its field/value pairs.
@@ -16,8 +16,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     pub id: EntryId,
-    /// The short name counted in metrics (`bad_json`, `bad_symbol`, `missing_field`, ...).
-    pub reason: &'static str,
+    /// Why, as counted in metrics.
+    pub reason: DeadReason,
     /// The full explanation.
     pub detail: String,
     pub field: String,
@@ -27,7 +27,7 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// The dead letter of one parsed tick refused for `reason`: the tick as a contract tick object.
-    pub fn of_tick(entry: &Entry, reason: &'static str, detail: String, tick: &Tick) -> DeadLetter {
+    pub fn of_tick(entry: &Entry, reason: DeadReason, detail: String, tick: &Tick) -> DeadLetter {
         let mut object = serde_json::json!({
             "symbol": tick.symbol.to_string(),
             "time": tick.time_ms,
@@ -48,16 +48,18 @@ impl DeadLetter {
 /// Reads an entry's ticks into `ticks` and what cannot be used into `dead`.
 pub fn read_entry(entry: &Entry, ticks: &mut Vec<Tick>, dead: &mut Vec<DeadLetter>) {
     if entry.fields.is_empty() {
-        dead.push(letter(entry, "", b"", "empty_entry", "the entry has no field".into()));
+        dead.push(letter(entry, "", b"", DeadReason::EmptyEntry, "the entry has no field".into()));
     }
     for (field, value) in &entry.fields {
         let parsed = match std::str::from_utf8(value) {
-            Err(e) => Err(common::Error::InvalidTick { reason: "bad_json", detail: format!("not UTF-8: {e}") }),
+            Err(e) => {
+                Err(common::Error::InvalidTick { reason: DeadReason::BadJson, detail: format!("not UTF-8: {e}") })
+            }
             Ok(text) => match Payload::of_field(field) {
                 Some(payload) => payload.parse(text),
                 None => {
                     let detail = format!("unknown field {field:?}: the contract's fields are `tick` and `qmt`");
-                    dead.push(letter(entry, field, value, "unknown_field", detail));
+                    dead.push(letter(entry, field, value, DeadReason::UnknownField, detail));
                     continue;
                 }
             },
@@ -92,7 +94,7 @@ fn take(
     }
 }
 
-fn letter(entry: &Entry, field: &str, value: &[u8], reason: &'static str, detail: String) -> DeadLetter {
+fn letter(entry: &Entry, field: &str, value: &[u8], reason: DeadReason, detail: String) -> DeadLetter {
     DeadLetter { id: entry.id, reason, detail, field: field.to_owned(), entry: value.to_vec() }
 }
 
@@ -110,7 +112,7 @@ mod tests {
     fn read(fields: &[(&str, &str)]) -> (Vec<Tick>, Vec<(&'static str, String)>) {
         let (mut ticks, mut dead) = (Vec::new(), Vec::new());
         read_entry(&entry(fields), &mut ticks, &mut dead);
-        (ticks, dead.into_iter().map(|d| (d.reason, d.detail)).collect())
+        (ticks, dead.into_iter().map(|d| (d.reason.as_str(), d.detail)).collect())
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub struct Report {
     /// Stream entries (`replay`) or queue items (`import-history`, `import-factors`) written.
     pub written: u64,
     /// Lines not written, by reason.
-    pub refused: BTreeMap<&'static str, u64>,
+    pub refused: BTreeMap<common::normalise::DeadReason, u64>,
     pub seconds: f64,
 }
 

@@ -310,7 +310,7 @@ impl Ops for Monitor {
             m.counter(
                 "tickbar_producer_dead_letters_total",
                 "Entries copied to ticks:dead, by reason.",
-                &[("reason", reason)],
+                &[("reason", reason.as_str())],
                 *n,
             );
         }

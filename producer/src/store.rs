@@ -192,7 +192,7 @@ impl Store {
         for d in &commit.dead {
             let id = d.id.to_string();
             let fields: [(&str, &[u8]); 5] = [
-                ("reason", d.reason.as_bytes()),
+                ("reason", d.reason.as_str().as_bytes()),
                 ("detail", d.detail.as_bytes()),
                 ("id", id.as_bytes()),
                 ("field", d.field.as_bytes()),

@@ -3,6 +3,7 @@
 //! by the borrowing scanner of `json`: the fields a tick needs, in one pass, the rest skipped.
 
 mod quote;
+mod reason;
 mod table;
 
 use crate::json::{JsonError, Scanner, Value};
@@ -12,6 +13,7 @@ use crate::symbol::Symbol;
 use crate::time::parse_datetime;
 use crate::Error;
 pub use quote::{parse_quotes, Book, Quote};
+pub use reason::DeadReason;
 pub use table::{is_true, TickTable};
 
 /// How a tick's volume and amount are to be read.
@@ -54,11 +56,11 @@ impl Tick {
     pub fn validate(self) -> Result<Tick, Error> {
         if !PLAUSIBLE_MS.contains(&self.time_ms) {
             let detail = format!("time {} ms is outside any plausible day", self.time_ms);
-            return Err(Error::InvalidTick { reason: "implausible_time", detail });
+            return Err(Error::InvalidTick { reason: DeadReason::ImplausibleTime, detail });
         }
         if self.volume > 0 && self.price <= Price::ZERO {
             let detail = format!("price {} with volume {}", self.price, self.volume);
-            return Err(Error::InvalidTick { reason: "bad_price", detail });
+            return Err(Error::InvalidTick { reason: DeadReason::BadPrice, detail });
         }
         check_price("price", self.price)?;
         if let TickKind::Cumulative { day_high, day_low } = self.kind {
@@ -67,11 +69,11 @@ impl Tick {
         }
         check_volume(self.volume)?;
         if self.amount.is_negative() {
-            return Err(Error::InvalidTick { reason: "negative_amount", detail: format!("{}", self.amount) });
+            return Err(Error::InvalidTick { reason: DeadReason::NegativeAmount, detail: format!("{}", self.amount) });
         }
         if self.amount > MAX_AMOUNT {
             let detail = format!("amount {} is above {MAX_AMOUNT} yuan", self.amount);
-            return Err(Error::InvalidTick { reason: "out_of_bounds", detail });
+            return Err(Error::InvalidTick { reason: DeadReason::OutOfBounds, detail });
         }
         Ok(self)
     }
@@ -79,11 +81,11 @@ impl Tick {
 
 fn check_price(what: &str, price: Price) -> Result<(), Error> {
     if price.is_negative() {
-        return Err(Error::InvalidTick { reason: "bad_price", detail: format!("{what} {price} is negative") });
+        return Err(Error::InvalidTick { reason: DeadReason::BadPrice, detail: format!("{what} {price} is negative") });
     }
     if price > MAX_PRICE {
         let detail = format!("{what} {price} is above {MAX_PRICE} yuan");
-        return Err(Error::InvalidTick { reason: "out_of_bounds", detail });
+        return Err(Error::InvalidTick { reason: DeadReason::OutOfBounds, detail });
     }
     Ok(())
 }
@@ -91,7 +93,7 @@ fn check_price(what: &str, price: Price) -> Result<(), Error> {
 fn check_volume(volume: u64) -> Result<(), Error> {
     if volume > MAX_VOLUME {
         let detail = format!("volume {volume} is above {MAX_VOLUME} shares");
-        return Err(Error::InvalidTick { reason: "out_of_bounds", detail });
+        return Err(Error::InvalidTick { reason: DeadReason::OutOfBounds, detail });
     }
     Ok(())
 }
@@ -283,7 +285,10 @@ fn put<T>(slot: &mut Option<T>, name: &str, value: Result<T, Error>) -> Result<(
 }
 
 fn required<T>(slot: Option<T>, name: &str) -> Result<T, Error> {
-    slot.ok_or_else(|| Error::InvalidTick { reason: "missing_field", detail: format!("missing field `{name}`") })
+    slot.ok_or_else(|| Error::InvalidTick {
+        reason: DeadReason::MissingField,
+        detail: format!("missing field `{name}`"),
+    })
 }
 
 /// The fields of a plain tick object, as read so far.
@@ -327,7 +332,7 @@ impl TickFields {
             (None, false) => price * volume,
             (None, true) => {
                 let detail = "a cumulative tick needs its amount".into();
-                return Err(Error::InvalidTick { reason: "missing_field", detail });
+                return Err(Error::InvalidTick { reason: DeadReason::MissingField, detail });
             }
         };
         let (day_high, day_low) = (self.high.flatten(), self.low.flatten());
@@ -366,7 +371,7 @@ impl QmtFields {
         let (time_ms, price) = (required(self.time, "time")?, required(self.last_price, "lastPrice")?);
         let (lots, amount) = (required(self.volume, "volume")?, required(self.amount, "amount")?);
         let volume = lots.checked_mul(100).ok_or_else(|| Error::InvalidTick {
-            reason: "bad_number",
+            reason: DeadReason::BadNumber,
             detail: format!("volume {lots} lots overflows"),
         })?;
         let kind = TickKind::Cumulative { day_high: self.high.flatten(), day_low: self.low.flatten() };
@@ -385,13 +390,13 @@ fn of_symbol(symbol: Symbol, e: Error) -> Error {
 /// The error of a payload that is not JSON (`bad_json`), or not the JSON the contract describes.
 fn payload_error(e: JsonError) -> Error {
     match e {
-        JsonError::Syntax { .. } => Error::InvalidTick { reason: "bad_json", detail: e.to_string() },
+        JsonError::Syntax { .. } => Error::InvalidTick { reason: DeadReason::BadJson, detail: e.to_string() },
         JsonError::Type { .. } => bad_field(e.to_string()),
     }
 }
 
 fn bad_field(detail: String) -> Error {
-    Error::InvalidTick { reason: "bad_field", detail }
+    Error::InvalidTick { reason: DeadReason::BadField, detail }
 }
 
 /// A price or amount: a number, or a string of one; one beyond the type's range is the end of it

@@ -115,7 +115,7 @@ pub fn is_true(cell: &str) -> bool {
 }
 
 fn header_error(detail: String) -> Error {
-    Error::InvalidTick { reason: "bad_header", detail }
+    Error::InvalidTick { reason: super::DeadReason::BadHeader, detail }
 }
 
 #[cfg(test)]

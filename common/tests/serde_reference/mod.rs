@@ -4,7 +4,7 @@
 use std::fmt;
 
 use common::number;
-use common::tick::{BadElement, Parsed, MAX_PRICE, MAX_VOLUME};
+use common::tick::{BadElement, DeadReason, Parsed, MAX_PRICE, MAX_VOLUME};
 use common::time::parse_datetime;
 use common::{Amount, Error, Price, Symbol, Tick, TickKind};
 use rust_decimal::Decimal;
@@ -32,7 +32,7 @@ fn parse_tick_object(json: &str) -> Result<Tick, Error> {
         (Some(amount), _) => Amount::saturating_from_decimal(amount),
         // The price as held, to 1/10,000 yuan, times the shares.
         (None, false) => price * obj.volume,
-        (None, true) => return Err(Error::InvalidTick { reason: "missing_field", detail: String::new() }),
+        (None, true) => return Err(Error::InvalidTick { reason: DeadReason::MissingField, detail: String::new() }),
     };
     let (day_high, day_low) = (price_of(obj.high), price_of(obj.low));
     let kind = if obj.cumulative { TickKind::Cumulative { day_high, day_low } } else { TickKind::Trade };
@@ -47,9 +47,9 @@ fn price_of(d: Option<Decimal>) -> Option<Price> {
 /// The price and volume checks that come before the amount is computed, on the price as held.
 fn bounded(price: Price, volume: u64) -> Result<(), Error> {
     let reason = if price.is_negative() {
-        "bad_price"
+        DeadReason::BadPrice
     } else if price > MAX_PRICE || volume > MAX_VOLUME {
-        "out_of_bounds"
+        DeadReason::OutOfBounds
     } else {
         return Ok(());
     };
@@ -73,7 +73,7 @@ fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
     let volume = snap
         .volume
         .checked_mul(100)
-        .ok_or_else(|| Error::InvalidTick { reason: "bad_number", detail: String::new() })?;
+        .ok_or_else(|| Error::InvalidTick { reason: DeadReason::BadNumber, detail: String::new() })?;
     let kind = TickKind::Cumulative { day_high: price_of(snap.high), day_low: price_of(snap.low) };
     let (price, amount) =
         (Price::saturating_from_decimal(snap.last_price), Amount::saturating_from_decimal(snap.amount));
@@ -83,15 +83,15 @@ fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
 fn bad_json(e: serde_json::Error) -> Error {
     let detail = e.to_string();
     let reason = if e.is_syntax() || e.is_eof() {
-        "bad_json"
+        DeadReason::BadJson
     } else if detail.starts_with("missing field") {
-        "missing_field"
+        DeadReason::MissingField
     } else if detail.starts_with("invalid symbol") {
-        "bad_symbol"
+        DeadReason::BadSymbol
     } else if detail.starts_with("invalid time") {
-        "bad_time"
+        DeadReason::BadTime
     } else {
-        "bad_field"
+        DeadReason::BadField
     };
     Error::InvalidTick { reason, detail }
 }

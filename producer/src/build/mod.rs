@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
+use common::tick::DeadReason;
 use common::time::{split_ms, DayNumber};
 use common::{
     Bar, BarAggregator, BarEvent, BarEventKind, BarSettings, Frame, Period, Symbol, Tick, TickOutcome, TradingCalendar,
@@ -59,7 +60,7 @@ pub struct BuildReport {
     pub ticks: u64,
     /// Rows that are no tick, by reason; and bars the table cannot hold (`does_not_fit`: more than
     /// four decimals, as float noise in an archive's amounts gives).
-    pub refused: BTreeMap<&'static str, u64>,
+    pub refused: BTreeMap<DeadReason, u64>,
     /// The first refusals, `file line N: reason: detail` (line 0 for a bar).
     pub examples: Vec<String>,
     /// What the aggregator made of the ticks, by outcome (as the live producer counts them).
@@ -79,7 +80,7 @@ struct FileReport {
     rows: u64,
     ticks: u64,
     /// Refusals by reason, and the first [`EXAMPLES`] of them.
-    refused: BTreeMap<&'static str, u64>,
+    refused: BTreeMap<DeadReason, u64>,
     examples: Vec<source::Refusal>,
     outcomes: BTreeMap<&'static str, u64>,
     bars: BTreeMap<u16, u64>,
@@ -194,7 +195,7 @@ fn write_shard(built: Built, sink: &Sink) -> Result<FileReport> {
                 Err(fit) => {
                     let detail =
                         format!("the {}-minute bar {} {}: {fit}", e.period.minutes(), e.bar.symbol, e.bar.frame);
-                    report.refuse(source::Refusal { reason: "does_not_fit", row: 0, detail });
+                    report.refuse(source::Refusal { reason: DeadReason::DoesNotFit, row: 0, detail });
                 }
             }
         }

@@ -15,7 +15,7 @@ use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{ArrowError, DataType, TimeUnit};
-use common::tick::TickTable;
+use common::tick::{DeadReason, TickTable};
 use common::Tick;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
@@ -177,7 +177,7 @@ impl<R: Read> Read for Counted<R> {
 /// A row that is no tick: where it is and why.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: DeadReason,
     /// The CSV line, or the Parquet data row (from 1).
     pub row: u64,
     pub detail: String,
@@ -203,7 +203,7 @@ impl Parsed {
         }
     }
 
-    fn refuse(&mut self, row: u64, reason: &'static str, detail: String) {
+    fn refuse(&mut self, row: u64, reason: DeadReason, detail: String) {
         self.refused.push(Refusal { reason, row, detail });
     }
 }
@@ -224,7 +224,7 @@ pub fn parse(block: &Block, table: &TickTable, shards: usize) -> Parsed {
                     Err(e) => {
                         out.rows += 1;
                         let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
-                        out.refuse(line, "bad_row", e.to_string());
+                        out.refuse(line, DeadReason::BadRow, e.to_string());
                         if !utf8 {
                             break;
                         }
@@ -241,7 +241,7 @@ pub fn parse(block: &Block, table: &TickTable, shards: usize) -> Parsed {
 fn parse_batch(out: &mut Parsed, first_row: u64, batch: &RecordBatch, table: &TickTable) {
     let refuse = |out: &mut Parsed, e: ArrowError| {
         out.rows += batch.num_rows() as u64;
-        out.refuse(first_row, "bad_row", format!("a column tickbar cannot read: {e}"));
+        out.refuse(first_row, DeadReason::BadRow, format!("a column tickbar cannot read: {e}"));
     };
     let options = FormatOptions::default();
     let columns = match batch.columns().iter().map(epoch_ms_of_times).collect::<std::result::Result<Vec<_>, _>>() {
