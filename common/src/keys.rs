@@ -233,6 +233,12 @@ impl Keys {
         self.shard_key("tickbar", format_args!(":producer:state"))
     }
 
+    /// The producer's progress record for the other services (`runtime::progress::Progress`):
+    /// the date of its latest tick and its committed position, JSON, written with every commit.
+    pub fn producer_progress(&self) -> String {
+        self.shard_key("tickbar", format_args!(":producer:progress"))
+    }
+
     /// The producer's journal since its checkpoint: one record per committed batch.
     pub fn producer_journal(&self) -> String {
         self.shard_key("tickbar", format_args!(":producer:journal"))

@@ -17,6 +17,7 @@ use common::stream::EntryId;
 use common::{Bar, BarSettings, Frame, Period, Sessions, Source, Symbol, TradingCalendar};
 use runtime::clickhouse::BarRow;
 use runtime::clock::Clock;
+use runtime::progress::Progress;
 use runtime::redis::Connection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -58,9 +59,9 @@ pub struct Report {
     pub trigger: Trigger,
     pub instance: String,
     /// The scheduled time this run stands for (service runs only).
-    pub scheduled_for: Option<String>,
-    pub started_at: String,
-    pub finished_at: String,
+    pub scheduled_for: Option<Frame>,
+    pub started_at: Frame,
+    pub finished_at: Frame,
     /// The trading days this run was for.
     pub days: Vec<NaiveDate>,
     /// `--force`: days removed whether or not ClickHouse holds their history.
@@ -68,10 +69,9 @@ pub struct Report {
     pub redis: Vec<DayRemoved>,
     /// Days kept in Redis because ClickHouse lacks some of their history; tried again next run.
     pub kept: Vec<KeptDay>,
-    /// How far the producers got: the latest tick's date of any shard, and the committed stream
-    /// position of a single producer (of each shard's, in `producer_positions`).
+    /// How far the producers got, from their progress records: the latest tick's date of any
+    /// shard, and each shard's committed stream position (one for a single producer).
     pub producer_latest_day: Option<NaiveDate>,
-    pub producer_position: Option<EntryId>,
     #[serde(default)]
     pub producer_positions: Vec<Option<EntryId>>,
     /// The holiday list's end drawing near or passed.
@@ -175,21 +175,20 @@ impl Cleanup {
         force: bool,
     ) -> Result<Report> {
         self.lock.acquire(con).await?;
-        let started_at = self.now_iso();
+        let started_at = self.clock.now();
         let mut report = Report {
             ok: false,
             error: None,
             trigger,
             instance: self.lock.token().to_owned(),
-            scheduled_for: scheduled_for.map(|s| Frame::from_local(s).to_iso8601()),
+            scheduled_for: scheduled_for.map(Frame::from_local),
             started_at,
-            finished_at: String::new(),
+            finished_at: started_at,
             days,
             forced: force,
             redis: Vec::new(),
             kept: Vec::new(),
             producer_latest_day: None,
-            producer_position: None,
             producer_positions: Vec::new(),
             calendar_warning: self.calendar.warning(self.clock.today()),
             integrity: Integrity::default(),
@@ -205,7 +204,7 @@ impl Cleanup {
             && report.integrity.issues.is_empty()
             && report.kept.is_empty()
             && report.reconciliation.iter().all(|r| r.differing_symbols == 0);
-        report.finished_at = self.now_iso();
+        report.finished_at = self.clock.now();
         let stored =
             store::store_report(con, &self.keys, &serde_json::to_string(&report).expect("reports serialize")).await;
         if let Err(e) = self.lock.release(con).await {
@@ -234,10 +233,9 @@ impl Cleanup {
                 _ => report.redis.push(store::remove_day(con, &self.keys, *day).await?),
             }
         }
-        let progress = store::producer_progress(con, &self.keys).await?;
-        report.producer_latest_day = progress.iter().filter_map(|p| p.0).max();
-        report.producer_positions = progress.iter().map(|p| p.1).collect();
-        report.producer_position = if let [(_, position)] = progress[..] { position } else { None };
+        let progress = Progress::of_each_shard(con, &self.keys).await?;
+        report.producer_latest_day = progress.iter().flatten().filter_map(|p| p.latest_day).max();
+        report.producer_positions = progress.iter().map(|p| p.map(|p| p.position)).collect();
         let first = self.calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
         let checked = self.calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
@@ -398,11 +396,11 @@ impl Cleanup {
     /// the trading day before the scheduled's date, plus days held that runs missed since the last one
     /// or that the last one kept.
     pub fn due(&self, scheduled: NaiveDateTime, last: Option<&Report>, held: &[NaiveDate]) -> Option<Vec<NaiveDate>> {
-        let scheduled_iso = Frame::from_local(scheduled).to_iso8601();
         let last_scheduled = last.filter(|r| r.trigger == Trigger::Schedule && r.scheduled_for.is_some());
         if let Some(r) = last_scheduled {
-            let done = r.scheduled_for.as_deref() >= Some(scheduled_iso.as_str());
-            let retry = r.error.is_some() && self.since_ms(&r.finished_at) > RETRY_FAILED_AFTER_MS;
+            let done = r.scheduled_for >= Some(Frame::from_local(scheduled));
+            let since_ms = self.clock.now_ms() - r.finished_at.epoch_seconds() * 1000;
+            let retry = r.error.is_some() && since_ms > RETRY_FAILED_AFTER_MS;
             if done && !retry {
                 return None;
             }
@@ -446,15 +444,6 @@ impl Cleanup {
             self.run(con, days, Trigger::Schedule, Some(scheduled), false).await?;
         }
         Ok(())
-    }
-
-    fn now_iso(&self) -> String {
-        self.clock.now().to_iso8601()
-    }
-
-    /// Milliseconds since an ISO time written by [`Self::now_iso`]; large when unreadable.
-    fn since_ms(&self, iso: &str) -> i64 {
-        common::time::parse_datetime(iso).map_or(i64::MAX, |at| self.clock.now_ms() - at)
     }
 }
 
@@ -513,15 +502,14 @@ mod tests {
             error: None,
             trigger: Trigger::Schedule,
             instance: "me".into(),
-            scheduled_for: Some(Frame::from_local(at(scheduled)).to_iso8601()),
-            started_at: cleanup().now_iso(),
-            finished_at: cleanup().now_iso(),
+            scheduled_for: Some(Frame::from_local(at(scheduled))),
+            started_at: cleanup().clock.now(),
+            finished_at: cleanup().clock.now(),
             days: days.iter().map(|s| d(s)).collect(),
             forced: false,
             redis: vec![],
             kept: vec![],
             producer_latest_day: None,
-            producer_position: None,
             producer_positions: Vec::new(),
             calendar_warning: None,
             integrity: Integrity::default(),
@@ -541,8 +529,15 @@ mod tests {
         // A kept day as the release with text symbols and numeric periods wrote it.
         written["kept"] = serde_json::json!([{"day": "2026-11-18", "groups_missing": 1,
             "missing": [{"symbol": "600519.SH", "period": 5, "redis": 240, "clickhouse": 0}]}]);
+        // The single producer's position beside the list, and times as that release wrote them.
+        written["producer_position"] = "1763602203000-0".into();
+        written["finished_at"] = "2026-11-19T02:00:07+08:00".into();
+        written["scheduled_for"] = "2026-11-19T02:00:00+08:00".into();
         let read: Report = serde_json::from_value(written).expect("the last report still says what ran");
         assert_eq!((read.days, read.ticks_expired, read.live_written), (vec![d("2026-11-18")], vec![], vec![]));
+        let seven_past = Frame::from_epoch_seconds(Frame::from_local(at("2026-11-19 02:00")).epoch_seconds() + 7);
+        assert_eq!(read.finished_at, seven_past);
+        assert_eq!(read.scheduled_for, Some(Frame::from_local(at("2026-11-19 02:00"))));
         assert!(read.reconciliation.is_empty());
         let missing = &read.kept[0].missing[0];
         assert_eq!((missing.symbol.to_string(), missing.period, missing.redis), ("600519.SH".into(), Period::M5, 240));

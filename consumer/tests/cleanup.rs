@@ -17,6 +17,7 @@ use consumer::settings::ConsumerSettings;
 use harness::clock::TestTime;
 use harness::seed::seed_bar;
 use redis::AsyncCommands;
+use runtime::progress::Progress;
 use support::{ConsumerStores, InProcess};
 
 /// `archive.bars` off: the day's Redis bars are not written to ClickHouse as live bars, so a day
@@ -52,14 +53,16 @@ async fn days_held(stack: &mut ConsumerStores) -> Vec<String> {
     days
 }
 
-/// What a producer's state says of its progress: its latest tick on `day`, after `entries` entries.
-async fn producer_state(stack: &mut ConsumerStores, day: &str, entries: usize) -> String {
+/// A producer's stream of `entries` entries, its state, and the progress record it writes: its
+/// latest tick on `day`, the last entry committed.
+async fn producer_progress(stack: &mut ConsumerStores, day: &str, entries: usize) -> String {
     let mut last = String::new();
     for _ in 0..entries {
         last = stack.con.xadd("ticks", "*", &[("tick", "{}")]).await.unwrap();
     }
-    let fields = [("latest_day", day), ("last_id", last.as_str())];
-    let _: () = stack.con.hset_multiple(stack.keys.producer_state(), &fields).await.unwrap();
+    let progress = Progress { latest_day: Some(day.parse().unwrap()), position: last.parse().unwrap() };
+    let _: () = stack.con.set(stack.keys.producer_progress(), progress.encode()).await.unwrap();
+    let _: () = stack.con.hset(stack.keys.producer_state(), "last_id", "0-1").await.unwrap();
     last
 }
 
@@ -98,7 +101,7 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     let (day, next) = ("2023-02-01", "2023-02-02");
     same_day_data(&mut stack, day).await;
     same_day_data(&mut stack, next).await;
-    let last_id = producer_state(&mut stack, day, 5).await;
+    let last_id = producer_progress(&mut stack, day, 5).await;
     let history = history(day, &["600519.SH", "000001.SZ"], Some(("000001.SZ", "10:00:00")));
     stack.load(&history, late).await;
 
@@ -119,7 +122,11 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     assert_eq!(keys_of(&mut stack, day).await, 0, "the day's bars and forming bars are gone");
     assert_eq!(keys_of(&mut stack, next).await, 15, "the next day's are all there");
     assert_eq!(days_held(&mut stack).await, [next]);
-    assert_eq!((&report["producer_latest_day"], &report["producer_position"]), (&day.into(), &last_id.clone().into()));
+    assert_eq!(
+        (&report["producer_latest_day"], &report["producer_positions"]),
+        (&day.into(), &serde_json::json!([last_id])),
+        "from the producer's progress record, not its state"
+    );
     let state: bool = stack.con.exists(stack.keys.producer_state()).await.unwrap();
     let entries: u64 = stack.con.xlen("ticks").await.unwrap();
     assert!(state && entries == 5, "the producer's state and stream are the producer's: left alone");

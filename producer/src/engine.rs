@@ -14,6 +14,7 @@ use common::shard::shard_of;
 use common::tick::DeadReason;
 use common::time::{date_of, split_ms};
 use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Symbol, Tick, TradingCalendar};
+use runtime::progress::Progress;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,8 @@ pub struct Commit {
     /// entry's parsed ticks: what the tick archive leaves out (`Keys::refused_ticks`).
     pub refused: Vec<(EntryId, String)>,
     pub record: Option<Record>,
+    /// How far the producer got, for the other services.
+    pub progress: Option<Progress>,
     /// Entries read since the stream was first read, the group's `ENTRIESREAD`.
     pub entries_read: u64,
 }
@@ -88,6 +91,7 @@ impl Commit {
         self.dead.clear();
         self.refused.clear();
         self.record = None;
+        self.progress = None;
     }
 }
 
@@ -180,13 +184,18 @@ impl Engine {
     }
 
     pub fn save(&self) -> Saved {
-        let latest_day = self.agg.latest_tick_ms().map(|ms| date_of(split_ms(ms).0).to_string());
+        let latest_day = self.latest_day().map(|day| day.to_string());
         Saved {
             aggregator: pack(&self.agg),
             counters: serde_json::to_vec(&self.counters).expect("counters serialize"),
             last_id: self.last_id,
             latest_day: latest_day.unwrap_or_default(),
         }
+    }
+
+    /// The market date of the latest tick applied.
+    fn latest_day(&self) -> Option<chrono::NaiveDate> {
+        self.agg.latest_tick_ms().map(|ms| date_of(split_ms(ms).0))
     }
 
     /// Applies `entries` (in stream order, all after [`Self::last_id`]) at `tempo`, then advances
@@ -236,6 +245,7 @@ impl Engine {
             self.last_id = last.id;
         }
         commit.record = Some(Record { upto: self.last_id, tempo });
+        commit.progress = Some(Progress { latest_day: self.latest_day(), position: self.last_id });
         commit.entries_read = self.counters.entries;
     }
 
@@ -357,6 +367,8 @@ mod tests {
         assert_eq!(commit.dead.iter().map(|d| d.reason).collect::<Vec<_>>(), [DeadReason::AheadOfClock]);
         assert!(String::from_utf8_lossy(&commit.dead[0].entry).contains(&(wall + 60_000).to_string()));
         assert_eq!(engine.watermark(), Some(wall + 1_000), "the watermark kept to the tick in time");
+        let progress = commit.progress.unwrap();
+        assert_eq!(progress.latest_day, Some(common::time::date_of(split_ms(wall).0)), "{progress:?}");
         let second = commit.dead[0].id;
         assert_eq!(commit.refused, [(second, "0".to_owned())], "the archive is told which tick to leave out");
     }

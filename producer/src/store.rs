@@ -173,6 +173,9 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         pipe.atomic().pset_ex(&key, lease, self.lease_ttl.as_millis() as u64).ignore();
+        if let Some(progress) = &commit.progress {
+            pipe.set(self.keys.producer_progress(), progress.encode()).ignore();
+        }
         if let Some(record) = commit.record {
             // The group's position is the producer's, so `XINFO GROUPS` shows its lag.
             pipe.cmd("XGROUP")

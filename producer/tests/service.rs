@@ -154,7 +154,7 @@ async fn a_standby_takes_over_a_dead_producer_once_its_lease_expires_and_the_bar
     let mut ticks = harness::fixtures::trades("2023-02-01");
     ticks.sort_by_key(|t| t.time_ms);
     let entries: Vec<(&str, String)> = ticks.iter().map(|t| ("tick", tick_json(t))).collect();
-    let time = TestTime::hold("2023-02-01T09:00:00");
+    let time = TestTime::hold("2023-02-01T16:00:00");
     let event = |instance: &'static str| {
         move |s: &mut ProducerSettings| {
             (s.producer.clock, s.producer.lease_ttl_ms) = (BarClock::Event, 300);
@@ -165,6 +165,8 @@ async fn a_standby_takes_over_a_dead_producer_once_its_lease_expires_and_the_bar
     stack.send("clean:", &entries).await;
     drained(&time, &stack, "clean:").await;
     let expected = stack.dump("clean:").await;
+    let minutes = stack.bars("clean:", "2023-02-01", common::Period::M1, "600519.SH").await;
+    assert_eq!(minutes.iter().map(|b| b.vol).sum::<u64>(), MOUTAI_TOTALS[0].0, "the undisturbed run holds the day");
 
     let first = InProcess::start(&stack.redis, "pair:", time.clock(), event("first"));
     role(&time, &first, "active").await;
@@ -182,6 +184,12 @@ async fn a_standby_takes_over_a_dead_producer_once_its_lease_expires_and_the_bar
     second.stop().await;
     clean.stop().await;
     assert_eq!(stack.dump("pair:").await, expected, "the takeover lost or doubled nothing");
+    let keys = Keys::new("pair:");
+    let last: redis::streams::StreamRangeReply =
+        stack.con.xrevrange_count(keys.tick_stream(), "+", "-", 1).await.unwrap();
+    let progress: String = stack.con.get(keys.producer_progress()).await.unwrap();
+    let want = format!(r#"{{"latest_day":"2023-02-01","position":"{}"}}"#, last.ids[0].id);
+    assert_eq!(progress, want, "the progress record the other services read");
 }
 
 /// Waits, time held, until the producer under `prefix` has committed its whole stream.

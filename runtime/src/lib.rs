@@ -11,6 +11,7 @@ pub mod charts;
 pub mod clickhouse;
 pub mod clock;
 pub mod ops;
+pub mod progress;
 pub mod redis;
 pub mod stores;
 pub mod table;

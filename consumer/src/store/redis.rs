@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::keys::{history_version_field, Keys};
-use common::stream::EntryId;
 use common::{Period, Symbol};
 use redis::{AsyncCommands, Script};
 use runtime::redis::Connection;
@@ -326,21 +325,6 @@ pub async fn remove_day(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Re
         removed.forming_keys += con.unlink::<_, u64>(&forming).await?;
     }
     Ok(removed)
-}
-
-/// How far each shard's producer got, from its state: the date of its latest tick and its
-/// committed stream position (read, never changed: the state is the producer's).
-pub async fn producer_progress(con: &mut Connection, keys: &Keys) -> Result<Vec<(Option<NaiveDate>, Option<EntryId>)>> {
-    let mut progress = Vec::new();
-    for shard in keys.each_shard() {
-        let (day, position): (Option<String>, Option<String>) = redis::pipe()
-            .hget(shard.producer_state(), "latest_day")
-            .hget(shard.producer_state(), "last_id")
-            .query_async(con)
-            .await?;
-        progress.push((day.and_then(|d| d.parse().ok()), position.and_then(|p| p.parse().ok())));
-    }
-    Ok(progress)
 }
 
 /// One (symbol, period) whose bars of a day Redis holds, and how many.
