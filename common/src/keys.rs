@@ -79,11 +79,6 @@ impl Keys {
         Keys { cluster: true, ..self }.shard(0)
     }
 
-    /// Whether the names are laid out for Redis Cluster, whose bars are published with `SPUBLISH`.
-    pub fn is_cluster(&self) -> bool {
-        self.cluster
-    }
-
     /// How many producer shards the deployment has.
     pub fn shards(&self) -> u16 {
         self.shards
@@ -389,7 +384,6 @@ mod tests {
     fn in_a_cluster_every_key_one_script_touches_shares_its_hash_tag() {
         let day = "2026-11-20".parse().unwrap();
         let single = Keys::new("p:").for_cluster();
-        assert!(single.is_cluster() && !Keys::new("p:").is_cluster());
         assert_eq!(single.tick_stream(), "p:ticks:{0}", "tagged even with one shard");
         assert_eq!(single.forming_bars(day, Period::M1), "p:tickbar:{0}:forming:2026-11-20:1");
         assert_eq!(single.history_queue(Period::M5), "p:historical_bar_data_5min", "the contract's name");

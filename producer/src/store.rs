@@ -186,7 +186,8 @@ impl Store {
                 .arg("ENTRIESREAD")
                 .arg(commit.entries_read);
         }
-        let sharded = write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
+        let messages = write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
+        let unsent = self.con.publish_in(&mut pipe, messages);
         if self.archive_group.is_some() && !commit.refused.is_empty() {
             let refused: Vec<(String, &str)> =
                 commit.refused.iter().map(|(id, at)| (id.to_string(), at.as_str())).collect();
@@ -227,7 +228,7 @@ impl Store {
         let landed: Option<()> = pipe.query_async(&mut self.con).await?;
         landed.ok_or_else(|| Error::Fenced("another producer (it changed while this commit was sent)".into()))?;
         self.con.replicated().await?;
-        runtime::redis::publish_sharded(&self.con, sharded).await;
+        self.con.send(unsent).await;
         Ok(())
     }
 
@@ -262,16 +263,16 @@ impl Store {
 }
 
 /// Writes bar events as the producer commits them (the test harness writes same-day bars with it
-/// too). Closed and amended bars replace their frame in the day's sorted set and are published
-/// (in the transaction; in a cluster, whose channels lie in other slots, the messages are
-/// returned to publish with `SPUBLISH` after it);
+/// too). Closed and amended bars replace their frame in the day's sorted set, and their messages
+/// `(channel, bar object)` are returned for the connection to publish
+/// ([`runtime::redis::Connection::publish_in`]);
 /// forming bars go to the day's hash, and leave it when they close without a successor: the
 /// hash holds each symbol's forming bar as of the step's end, wherever steps were cut. Every
 /// symbol with a bar joins the day's symbol set, and every (period, symbol) whose closed bars
 /// changed takes `version` (a microsecond of the wall clock, unique to the commit) in the day's
 /// versions, which the query API's cache is checked against.
 pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], version: u64) -> Vec<(String, String)> {
-    let mut sharded = Vec::new();
+    let mut messages = Vec::new();
     let mut forming: BTreeMap<(NaiveDate, Period, Symbol), Option<String>> = BTreeMap::new();
     let mut changed: BTreeMap<NaiveDate, BTreeSet<String>> = BTreeMap::new();
     let mut days = BTreeSet::new();
@@ -294,12 +295,7 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], 
         let score = e.bar.frame.epoch_seconds();
         pipe.zrembyscore(&key, score, score).ignore();
         pipe.zadd(&key, &json, score).ignore();
-        let channel = keys.bar_channel(e.period, e.bar.symbol);
-        if keys.is_cluster() {
-            sharded.push((channel, json));
-        } else {
-            pipe.publish(channel, &json).ignore();
-        }
+        messages.push((keys.bar_channel(e.period, e.bar.symbol), json));
     }
     let mut by_hash: BTreeMap<(NaiveDate, Period), FormingHash> = BTreeMap::new();
     for ((day, period, symbol), bar) in forming {
@@ -329,7 +325,7 @@ pub fn write_bars(pipe: &mut redis::Pipeline, keys: &Keys, events: &[BarEvent], 
     if !days.is_empty() {
         pipe.sadd(keys.days_held(), days).ignore();
     }
-    sharded
+    messages
 }
 
 /// What one step writes to one forming-bar hash: the symbols' bars set, the symbols removed.

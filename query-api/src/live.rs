@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::settings::{RedisMode, RedisSettings};
+use common::settings::RedisSettings;
 use common::{Period, Symbol};
-use futures_util::StreamExt;
 use runtime::clock::Clock;
 use runtime::ops::Backoff;
+use runtime::redis::Subscriber;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::store::redis::SameDay;
@@ -202,7 +202,7 @@ impl Hub {
         stop: &mut watch::Receiver<bool>,
         reconnect: bool,
     ) -> redis::RedisResult<()> {
-        let mut feed = Feed::open(redis).await?;
+        let mut feed = Subscriber::open(redis).await?;
         let wanted: Vec<String> = self.channels.lock().expect("hub lock").keys().cloned().collect();
         feed.subscribe(&wanted).await?;
         self.connected.send_replace(true);
@@ -222,75 +222,6 @@ impl Hub {
                     self.deliver(&channel, Live::Bar(payload.into()));
                 },
                 _ = stop.changed() => return Ok(()),
-            }
-        }
-    }
-}
-
-/// The Redis end of the hub: ordinary pub/sub on the master, or in cluster mode sharded pub/sub
-/// (`SSUBSCRIBE`, each channel on its slot's node) over the cluster's RESP3 connections.
-enum Feed {
-    Master(redis::aio::PubSubSink, redis::aio::PubSubStream),
-    Sharded(redis::cluster_async::ClusterConnection, mpsc::UnboundedReceiver<redis::PushInfo>),
-}
-
-impl Feed {
-    async fn open(redis: &RedisSettings) -> redis::RedisResult<Feed> {
-        if redis.mode == RedisMode::Cluster {
-            let (pushed, received) = mpsc::unbounded_channel();
-            return Ok(Feed::Sharded(runtime::redis::cluster(redis, Some(pushed))?, received));
-        }
-        let (sink, stream) = runtime::redis::master_client(redis).await?.get_async_pubsub().await?.split();
-        Ok(Feed::Master(sink, stream))
-    }
-
-    /// Subscribes `channels` (sharded: one at a time, as each may lie on another node).
-    async fn subscribe(&mut self, channels: &[String]) -> redis::RedisResult<()> {
-        match self {
-            Feed::Master(_, _) if channels.is_empty() => Ok(()),
-            Feed::Master(sink, _) => sink.subscribe(channels).await,
-            Feed::Sharded(con, _) => {
-                for channel in channels {
-                    con.ssubscribe(channel).await?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    async fn unsubscribe(&mut self, channel: &str) -> redis::RedisResult<()> {
-        match self {
-            Feed::Master(sink, _) => sink.unsubscribe(channel).await,
-            Feed::Sharded(con, _) => con.sunsubscribe(channel).await,
-        }
-    }
-
-    /// The next message as `(channel, payload)`; an error when the connection closed (a sharded
-    /// one: any of its nodes').
-    async fn next(&mut self) -> redis::RedisResult<(String, String)> {
-        let closed = || redis::RedisError::from(std::io::Error::other("the connection closed"));
-        loop {
-            match self {
-                Feed::Master(_, stream) => {
-                    let message = stream.next().await.ok_or_else(closed)?;
-                    if let Ok(payload) = message.get_payload::<String>() {
-                        return Ok((message.get_channel_name().to_owned(), payload));
-                    }
-                }
-                Feed::Sharded(_, pushed) => {
-                    let push = pushed.recv().await.ok_or_else(closed)?;
-                    match (push.kind, <[redis::Value; 2]>::try_from(push.data)) {
-                        (redis::PushKind::Disconnection, _) => return Err(closed()),
-                        (redis::PushKind::SMessage, Ok([channel, payload])) => {
-                            if let Ok(message) =
-                                redis::from_redis_value::<(String, String)>(redis::Value::Array(vec![channel, payload]))
-                            {
-                                return Ok(message);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
             }
         }
     }

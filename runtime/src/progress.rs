@@ -25,14 +25,15 @@ impl Progress {
     }
 
     /// Each shard's record (none where that producer has not committed since it began writing one,
-    /// or the record does not read, which is logged).
+    /// or the record does not read, which is logged); one read per shard, as each shard's keys lie
+    /// in a cluster slot of their own.
     pub async fn of_each_shard(con: &mut impl ConnectionLike, keys: &Keys) -> RedisResult<Vec<Option<Progress>>> {
-        let mut pipe = redis::pipe();
+        let mut progress = Vec::new();
         for shard in keys.each_shard() {
-            pipe.get(shard.producer_progress());
+            let stored: Option<String> = redis::cmd("GET").arg(shard.producer_progress()).query_async(con).await?;
+            progress.push(stored.and_then(|text| Progress::decode(&text)));
         }
-        let stored: Vec<Option<String>> = pipe.query_async(con).await?;
-        Ok(stored.into_iter().map(|text| text.and_then(|t| Progress::decode(&t))).collect())
+        Ok(progress)
     }
 
     fn decode(text: &str) -> Option<Progress> {

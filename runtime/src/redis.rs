@@ -35,7 +35,7 @@ static MOVES: AtomicU64 = AtomicU64::new(0);
 static SHORT_WAITS: AtomicU64 = AtomicU64::new(0);
 /// Sharded publications that failed after their commit (`tickbar_redis_publish_failed_total`).
 static UNPUBLISHED: AtomicU64 = AtomicU64::new(0);
-/// Channels published to at once by [`publish_sharded`].
+/// Channels published to at once by [`Connection::send`].
 const PUBLISHING: usize = 64;
 
 /// Writes this process's Redis figures, which every service's `/metrics` carries.
@@ -46,31 +46,6 @@ pub fn metrics(m: &mut Metrics) {
     m.counter("tickbar_redis_wait_short_total", help, &[], SHORT_WAITS.load(Ordering::Relaxed));
     let help = "Messages SPUBLISH failed to send after their bars were stored (cluster mode); subscribers missed them.";
     m.counter("tickbar_redis_publish_failed_total", help, &[], UNPUBLISHED.load(Ordering::Relaxed));
-}
-
-/// Publishes each `(channel, message)` with `SPUBLISH` (sharded pub/sub, each channel on its
-/// slot's node): a channel's messages in order, up to [`PUBLISHING`] channels at once. A failure
-/// is logged and counted, not returned: the bars were stored before, and a subscriber that
-/// missed a message reads them.
-pub async fn publish_sharded(con: &Connection, messages: Vec<(String, String)>) {
-    let mut by_channel: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
-    for (channel, message) in messages {
-        by_channel.entry(channel).or_default().push(message);
-    }
-    let sends = by_channel.into_iter().map(|(channel, messages)| {
-        let mut con = con.clone();
-        async move {
-            for (sent, message) in messages.iter().enumerate() {
-                let published = redis::cmd("SPUBLISH").arg(&channel).arg(message).query_async::<i64>(&mut con).await;
-                if let Err(e) = published {
-                    UNPUBLISHED.fetch_add((messages.len() - sent) as u64, Ordering::Relaxed);
-                    tracing::warn!(%channel, error = %e, "redis: bars stored but not published");
-                    return;
-                }
-            }
-        }
-    });
-    futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(sends), PUBLISHING, |send| send).await;
 }
 
 /// A client of `[redis]`'s URL: `redis://` in clear, `rediss://` over TLS trusting `[redis.tls]`'s
@@ -256,6 +231,124 @@ impl Connection {
             tracing::warn!(held, wanted, "redis: fewer replicas than redis.wait_replicas hold the writes");
         }
         Ok(Some(held))
+    }
+
+    /// Publishes `messages` (`(channel, message)`, in order) with the writes of `pipe` where one
+    /// server takes them all (`PUBLISH` in the transaction); in a cluster, whose channels lie on
+    /// other nodes, they are kept in the [`Unsent`] returned, for [`Connection::send`] once `pipe`
+    /// ran.
+    pub fn publish_in(&self, pipe: &mut redis::Pipeline, messages: Vec<(String, String)>) -> Unsent {
+        if matches!(self.link, Link::Cluster(_)) {
+            return Unsent(messages);
+        }
+        for (channel, message) in &messages {
+            pipe.publish(channel, message).ignore();
+        }
+        Unsent(Vec::new())
+    }
+
+    /// Sends what [`Connection::publish_in`] kept, with `SPUBLISH` (sharded pub/sub, each channel
+    /// on its slot's node): a channel's messages in order, up to [`PUBLISHING`] channels at once. A
+    /// failure is logged and counted, not returned: the bars were stored before, and a subscriber
+    /// that missed a message reads them.
+    pub async fn send(&self, unsent: Unsent) {
+        let mut by_channel: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+        for (channel, message) in unsent.0 {
+            by_channel.entry(channel).or_default().push(message);
+        }
+        let sends = by_channel.into_iter().map(|(channel, messages)| {
+            let mut con = self.clone();
+            async move {
+                for (sent, message) in messages.iter().enumerate() {
+                    let published =
+                        redis::cmd("SPUBLISH").arg(&channel).arg(message).query_async::<i64>(&mut con).await;
+                    if let Err(e) = published {
+                        UNPUBLISHED.fetch_add((messages.len() - sent) as u64, Ordering::Relaxed);
+                        tracing::warn!(%channel, error = %e, "redis: bars stored but not published");
+                        return;
+                    }
+                }
+            }
+        });
+        futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(sends), PUBLISHING, |send| send).await;
+    }
+}
+
+/// Messages a cluster connection publishes after the writes they announce (see
+/// [`Connection::publish_in`]).
+#[must_use = "messages kept for a cluster are sent by Connection::send"]
+#[derive(Debug, Default)]
+pub struct Unsent(Vec<(String, String)>);
+
+/// A subscription to bar channels: ordinary pub/sub on the master (the one at `redis.url`, or the
+/// Sentinels' master), or in cluster mode sharded pub/sub (`SSUBSCRIBE`, each channel on its slot's
+/// node) over the cluster's RESP3 connections.
+pub struct Subscriber(Feed);
+
+enum Feed {
+    Master(redis::aio::PubSubSink, redis::aio::PubSubStream),
+    Sharded(ClusterConnection, tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>),
+}
+
+impl Subscriber {
+    pub async fn open(settings: &RedisSettings) -> RedisResult<Subscriber> {
+        if settings.mode == RedisMode::Cluster {
+            let (pushed, received) = tokio::sync::mpsc::unbounded_channel();
+            return Ok(Subscriber(Feed::Sharded(cluster(settings, Some(pushed))?, received)));
+        }
+        let (sink, stream) = master_client(settings).await?.get_async_pubsub().await?.split();
+        Ok(Subscriber(Feed::Master(sink, stream)))
+    }
+
+    /// Subscribes `channels` (sharded: one at a time, as each may lie on another node).
+    pub async fn subscribe(&mut self, channels: &[String]) -> RedisResult<()> {
+        match &mut self.0 {
+            Feed::Master(_, _) if channels.is_empty() => Ok(()),
+            Feed::Master(sink, _) => sink.subscribe(channels).await,
+            Feed::Sharded(con, _) => {
+                for channel in channels {
+                    con.ssubscribe(channel).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn unsubscribe(&mut self, channel: &str) -> RedisResult<()> {
+        match &mut self.0 {
+            Feed::Master(sink, _) => sink.unsubscribe(channel).await,
+            Feed::Sharded(con, _) => con.sunsubscribe(channel).await,
+        }
+    }
+
+    /// The next message as `(channel, payload)`; an error when the connection closed (a sharded
+    /// one: any of its nodes').
+    pub async fn next(&mut self) -> RedisResult<(String, String)> {
+        let closed = || redis::RedisError::from(std::io::Error::other("the connection closed"));
+        loop {
+            match &mut self.0 {
+                Feed::Master(_, stream) => {
+                    let message = futures_util::StreamExt::next(stream).await.ok_or_else(closed)?;
+                    if let Ok(payload) = message.get_payload::<String>() {
+                        return Ok((message.get_channel_name().to_owned(), payload));
+                    }
+                }
+                Feed::Sharded(_, pushed) => {
+                    let push = pushed.recv().await.ok_or_else(closed)?;
+                    match (push.kind, <[redis::Value; 2]>::try_from(push.data)) {
+                        (redis::PushKind::Disconnection, _) => return Err(closed()),
+                        (redis::PushKind::SMessage, Ok([channel, payload])) => {
+                            if let Ok(message) =
+                                redis::from_redis_value::<(String, String)>(redis::Value::Array(vec![channel, payload]))
+                            {
+                                return Ok(message);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
 }
 

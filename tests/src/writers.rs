@@ -33,7 +33,9 @@ pub async fn write_same_day(
     let events: Vec<BarEvent> =
         bars.iter().map(|bar| BarEvent { kind: BarEventKind::Closed, period, bar: bar.clone() }).collect();
     let mut pipe = redis::pipe();
-    producer::store::write_bars(&mut pipe, keys, &events, runtime::ops::version_us());
+    for (channel, message) in producer::store::write_bars(&mut pipe, keys, &events, runtime::ops::version_us()) {
+        pipe.publish(channel, message).ignore();
+    }
     pipe.query_async::<()>(con).await.map_err(|e| HarnessError::Store(e.to_string()))
 }
 
