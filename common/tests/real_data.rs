@@ -6,7 +6,7 @@ mod support;
 use std::str::FromStr;
 
 use common::{Amount, Bar, Period, Price, Tick, TickKind};
-use harness::fixtures::{cents, compact, rows, snapshots, trades, tushare_daily as tushare};
+use fixtures::{cents, compact, rows, snapshots, trades, tushare_daily as tushare};
 use support::*;
 
 const DAYS: [&str; 3] = ["2023-02-01", "2023-02-02", "2023-02-03"];

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 pub mod certs;
 pub mod clock;
-pub mod fixtures;
+pub use fixtures;
 pub mod http;
 pub mod market;
 pub mod page;
