@@ -17,8 +17,6 @@
 //! - [`adjust`]: adjustment factors and forward/backward adjusted prices.
 //! - [`aggregate`]: `BarAggregator`, ticks to bars of every period.
 //! - [`normalise`]: vendor history normalised into the project's bar layout.
-//! - [`keys`]: every Redis key and channel name, the history queues and the ClickHouse table.
-//! - [`settings`]: the settings sections the services share.
 //! - [`shard`]: the stable hash that puts a symbol on a producer shard (and a ClickHouse shard).
 //! - [`stream`]: `EntryId`, a Redis stream entry id.
 //! - [`wire`]: codes with a stable wire name (dead-letter reasons and the like).
@@ -30,7 +28,6 @@ pub mod bar;
 pub mod calendar;
 mod error;
 pub mod json;
-pub mod keys;
 pub mod money;
 pub mod normalise;
 pub mod number;
@@ -39,7 +36,6 @@ mod openapi;
 pub mod period;
 pub mod resample;
 pub mod session;
-pub mod settings;
 pub mod shard;
 pub mod stream;
 pub mod symbol;

@@ -13,10 +13,10 @@
 
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
-use common::settings::ArchiveSettings;
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
+use runtime::keys::Keys;
+use runtime::settings::ArchiveSettings;
 
 /// 2026-11-18 09:30:00 +08:00, epoch ms.
 const OPEN_MS: i64 = 1_763_429_400_000;

@@ -8,11 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use common::{Bar, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
 use runtime::clickhouse::{apply_schema, BarRow, TABLE};
+use runtime::keys::Keys;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

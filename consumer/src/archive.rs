@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::keys::Keys;
-use common::settings::ArchiveSettings;
 use common::stream::EntryId;
 use common::tick::parse_quotes;
 use runtime::archive::TickRow;
+use runtime::keys::Keys;
 use runtime::redis::Connection;
+use runtime::settings::ArchiveSettings;
 use runtime::stores::Store;
 
 use crate::error::Result;

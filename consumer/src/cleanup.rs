@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use common::keys::Keys;
 use common::stream::EntryId;
 use common::{Bar, BarSettings, Frame, Period, Sessions, Source, Symbol, TradingCalendar};
 use runtime::clickhouse::BarRow;
 use runtime::clock::Clock;
+use runtime::keys::Keys;
 use runtime::progress::Progress;
 use runtime::redis::Connection;
 use serde::{Deserialize, Serialize};

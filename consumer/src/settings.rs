@@ -1,10 +1,10 @@
 //! The consumer's settings: the shared sections plus `[consumer]`.
 
 use chrono::NaiveTime;
-use common::settings::{
+use common::BarSettings;
+use runtime::settings::{
     ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
 };
-use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +64,7 @@ pub struct ConsumerSection {
     pub instance: String,
     /// An `http://` URL that receives a short JSON alert when the cleanup or its checks fail;
     /// `check-config` prints only its host, since the path of a webhook is often its secret.
-    #[serde(serialize_with = "common::settings::redacted_endpoint")]
+    #[serde(serialize_with = "runtime::settings::redacted_endpoint")]
     pub webhook_url: Option<String>,
 }
 

@@ -10,13 +10,13 @@ mod support;
 
 use std::time::Duration;
 
-use common::keys::Keys;
 use common::time::day_number;
 use common::{Period, Sessions};
 use consumer::settings::ConsumerSettings;
 use harness::clock::TestTime;
 use harness::seed::seed_bar;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use runtime::progress::Progress;
 use support::{ConsumerStores, InProcess};
 

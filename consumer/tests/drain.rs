@@ -133,7 +133,7 @@ async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
     stack.push(Period::M1, &items).await;
     let mut consumer = stack.consumer(&[]);
     stack.drained(&mut consumer, 2).await;
-    let field = common::keys::history_version_field(Period::M1, "600519.SH");
+    let field = runtime::keys::history_version_field(Period::M1, "600519.SH");
     let version: i64 = stack.con.hget(stack.keys.history_versions(), field).await.unwrap();
     assert_eq!(version, 1, "the one batch bumped the history version of the symbol it wrote");
     let dead: Vec<String> = stack.con.lrange(stack.keys.history_dead(), 0, -1).await.unwrap();

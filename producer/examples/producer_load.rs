@@ -13,10 +13,10 @@
 
 use std::time::{Duration, Instant};
 
-use common::settings::{RedisMode, RedisSettings};
 use common::shard::shard_of;
 use redis::aio::ConnectionLike;
 use redis::AsyncCommands;
+use runtime::settings::{RedisMode, RedisSettings};
 
 const PER_PAYLOAD: usize = 100;
 const PREFIX: &str = "load:";

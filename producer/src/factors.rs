@@ -15,9 +15,9 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use common::adjust::{change_points, cumulative, FactorItem};
-use common::keys::Keys;
 use common::normalise::DeadReason;
 use common::Symbol;
+use runtime::keys::Keys;
 use runtime::redis::Connection;
 use rust_decimal::Decimal;
 

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use common::keys::Keys;
 use common::normalise::{DeadReason, Normaliser};
 use common::{Bar, Period};
+use runtime::keys::Keys;
 use runtime::redis::Connection;
 
 use crate::error::{Error, Result};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use common::tick::Payload;
+use runtime::keys::Keys;
 use runtime::redis::Connection;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};

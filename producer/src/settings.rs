@@ -1,10 +1,10 @@
 //! The producer's settings: the shared sections plus `[producer]`.
 
-use common::keys::Keys;
-use common::settings::{
+use common::BarSettings;
+use runtime::keys::Keys;
+use runtime::settings::{
     ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
 };
-use common::BarSettings;
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::keys::{history_version_field, Keys};
 use common::{BarEvent, BarEventKind, Period, Symbol};
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script};
+use runtime::keys::{history_version_field, Keys};
 use runtime::redis::Connection;
 
 use crate::engine::{Commit, Record, Saved};
@@ -36,7 +36,7 @@ return value";
 
 /// A connection that (re)connects on demand: commands fail fast while Redis is away, the caller
 /// backs off and retries, and the next command reconnects.
-pub fn connect(settings: &common::settings::RedisSettings) -> Result<Connection> {
+pub fn connect(settings: &runtime::settings::RedisSettings) -> Result<Connection> {
     Ok(runtime::redis::connect(settings)?)
 }
 

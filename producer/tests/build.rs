@@ -135,8 +135,8 @@ async fn real_trades_rebuilt_from_archives_equal_the_live_producers_bars() {
     assert!(ok, "{again}");
     let rows: u64 = ch.client().query("SELECT count() FROM built.bars FINAL").fetch_one().await.unwrap();
     assert_eq!(rows, 720 + 144 + 48 + 24 + 12, "a rebuilt day replaces its rows");
-    let versions = common::keys::Keys::default().history_versions();
-    let all: i64 = redis::AsyncCommands::hget(&mut stack.con, versions, common::keys::ALL_HISTORY).await.unwrap();
+    let versions = runtime::keys::Keys::default().history_versions();
+    let all: i64 = redis::AsyncCommands::hget(&mut stack.con, versions, runtime::keys::ALL_HISTORY).await.unwrap();
     assert_eq!(all, 2, "each build bumped the history version of every symbol");
 }
 

@@ -3,10 +3,10 @@
 
 mod support;
 
-use common::keys::Keys;
 use common::{Bar, Period};
 use harness::fixtures;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use support::*;
 
 fn import(stack: &ProducerRedis, file: &std::path::Path, args: &[&str]) -> serde_json::Value {

@@ -7,10 +7,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use harness::fixtures;
 use harness::seed::aggregate;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use support::*;
 
 /// The producer's `/api/status`.

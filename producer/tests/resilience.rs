@@ -5,11 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use common::keys::Keys;
 use common::{Period, Tick};
 use harness::fixtures;
 use harness::seed::aggregate;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use support::*;
 
 const DAY: &str = "2023-02-01";

@@ -7,12 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use common::keys::Keys;
 use common::Bar;
 use harness::clock::TestTime;
 use harness::stack::producer_caught_up;
 use producer::settings::{BarClock, ProducerSettings};
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use support::*;
 
 fn at(time: &str) -> i64 {

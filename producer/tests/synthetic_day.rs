@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::keys::Keys;
 use common::time::parse_datetime;
 use common::{Amount, Price};
 use common::{Bar, Frame, Ohlcv, Period};
+use runtime::keys::Keys;
 use support::*;
 
 const DAY: &str = "2023-02-01";

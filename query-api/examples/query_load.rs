@@ -12,10 +12,10 @@
 
 use std::process::Command;
 
-use common::keys::Keys;
 use common::Period;
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use runtime::clickhouse::apply_schema;
+use runtime::keys::Keys;
 
 const SYMBOLS: u32 = 50;
 /// The symbols of the whole-market snapshot run.

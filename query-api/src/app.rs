@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::keys::Keys;
 use common::{Period, Sessions, TradingCalendar};
 use runtime::clock::Clock;
+use runtime::keys::Keys;
 use tokio::sync::watch;
 use tower_http::cors::CorsLayer;
 

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::settings::RedisSettings;
 use common::{Period, Symbol};
 use runtime::clock::Clock;
 use runtime::ops::Backoff;
 use runtime::redis::Subscriber;
+use runtime::settings::RedisSettings;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::store::redis::SameDay;

@@ -1,7 +1,7 @@
 //! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
-use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use common::BarSettings;
+use runtime::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,7 @@ impl ServiceSettings for QueryApiSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSection {
     /// When set, every `/api` route needs `Authorization: Bearer <token>`.
-    #[serde(serialize_with = "common::settings::redacted")]
+    #[serde(serialize_with = "runtime::settings::redacted")]
     pub token: Option<String>,
     /// With a token, `/metrics` and the monitor pages need it too (Bearer, or Basic with the token
     /// as password, which a browser asks for); `/healthz` and `/readyz` stay open.

@@ -9,10 +9,10 @@ mod support;
 
 use std::time::Duration;
 
-use common::keys::{history_version_field, ALL_HISTORY};
 use common::{Bar, Frame, Period};
 use redis::AsyncCommands;
 use runtime::clickhouse::{BarRow, TABLE};
+use runtime::keys::{history_version_field, ALL_HISTORY};
 use support::{bars_of, day_bars, get_json, ApiStores, DATABASE, DAYS};
 
 const SYMBOL: &str = "600519.SH";

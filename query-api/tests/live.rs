@@ -60,7 +60,7 @@ async fn the_forming_bar_of_a_watched_channel_is_sent_when_it_changes_and_only_t
     let mut stack = ApiStores::start().await;
     let api = stack.api(&[("TICKBAR__CLOCK__START", "2026-11-20T09:31:30")]).await;
     let mut events = Events::open(api.http, "/api/v1/stream/bars?symbol=600519.SH&period=1").await;
-    let hash = common::keys::Keys::new("").forming_bars("2026-11-20".parse().unwrap(), common::Period::M1);
+    let hash = runtime::keys::Keys::new("").forming_bars("2026-11-20".parse().unwrap(), common::Period::M1);
     let _: () = stack.con.hset(&hash, "600519.SH", BAR).await.unwrap();
     assert_eq!(events.next().await, ("forming".to_owned(), BAR.to_owned()));
     let moved = BAR.replace("120300", "130300");

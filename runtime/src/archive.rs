@@ -9,7 +9,7 @@ use common::{Tick, TickKind};
 use serde::{Deserialize, Serialize};
 
 /// The table's name for `client.with_database(database).insert(..)`.
-pub const TABLE: &str = common::keys::TICKS_TABLE;
+pub const TABLE: &str = crate::keys::TICKS_TABLE;
 
 /// One row of `tickbar.ticks`: prices and amounts as fixed-point units (10^-4 yuan), the market
 /// date as days since 1970, and where the tick came from: its stream entry and its position

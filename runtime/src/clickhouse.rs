@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use crate::keys::{BARS_TABLE, LIVE_BARS_TABLE};
+use crate::settings::ClickHouseSettings;
 use common::adjust::{FactorItem, FACTOR_DECIMALS};
-use common::keys::{BARS_TABLE, LIVE_BARS_TABLE};
 use common::money::{Amount, Price};
 use common::number::{from_scaled, to_scaled};
-use common::settings::ClickHouseSettings;
 use common::{Bar, Frame, Ohlcv, Period};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

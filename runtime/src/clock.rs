@@ -3,8 +3,8 @@
 //! instant it was read, a speed); or a test clock on tokio's time, which a test with paused time
 //! moves by advancing tokio's, so leases, schedules and stale feeds are tested without a sleep.
 
+use crate::settings::ClockSettings;
 use chrono::NaiveDate;
-use common::settings::ClockSettings;
 use common::Frame;
 
 /// What time it is for one service: cheap to copy into every part that asks.

@@ -1,26 +1,36 @@
 //! What every tickbar service binary shares: loading its settings from one TOML file plus
 //! `TICKBAR__SECTION__KEY` environment overrides, loading the trading calendar they name, and
-//! setting up logging; in [`archive`], the tick archive's row; in [`clock`], the clock each service is handed; in [`ops`], what every service
-//! serves and how it stops; in [`charts`], the last hour its monitor page draws; in
-//! [`clickhouse`], the bars table as every service reads and writes it; in [`redis`], the
-//! connection they use; in [`tls`], how both stores are reached over TLS; in [`stores`], the
-//! stores' names and states; in [`table`], the table of bars every file tickbar writes has.
+//! setting up logging (this file); and what the services and outside programs agree on.
+//!
+//! # Layout
+//! - [`settings`]: the settings sections the services share; [`keys`]: every Redis key and
+//!   channel name, the history queues and the ClickHouse tables (the layout outside programs
+//!   rely on, see the contract).
+//! - [`clock`]: the clock each service is handed.
+//! - [`redis`]: the connection, publishing and subscribing; [`progress`]: the producer's progress
+//!   record; [`clickhouse`]: the bars table as every service reads and writes it; [`archive`]:
+//!   the tick archive's row; [`tls`]: how both stores are reached over TLS; [`stores`]: the
+//!   stores' names and states.
+//! - [`ops`]: what every service serves and how it stops; [`charts`]: the last hour its monitor
+//!   page draws; [`table`]: the table of bars every file tickbar writes has.
 
 pub mod archive;
 pub mod charts;
 pub mod clickhouse;
 pub mod clock;
+pub mod keys;
 pub mod ops;
 pub mod progress;
 pub mod redis;
+pub mod settings;
 pub mod stores;
 pub mod table;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
 
+use crate::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, RedisSettings};
 use clock::Clock;
-use common::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, RedisSettings};
 use common::TradingCalendar;
 use serde::de::DeserializeOwned;
 
@@ -202,7 +212,7 @@ pub fn init_tracing() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::settings::RedisSettings;
+    use crate::settings::RedisSettings;
     use serde::Deserialize;
 
     #[derive(Debug, Default, Deserialize, serde::Serialize)]

@@ -3,8 +3,8 @@
 //! the producer writes with every commit. The other services read this record only, never the
 //! producer's own state.
 
+use crate::keys::Keys;
 use chrono::NaiveDate;
-use common::keys::Keys;
 use common::stream::EntryId;
 use redis::aio::ConnectionLike;
 use redis::RedisResult;

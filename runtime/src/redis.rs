@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::keys::Keys;
+use crate::settings::{RedisMode, RedisSettings};
 use chrono::NaiveDate;
-use common::keys::Keys;
-use common::settings::{RedisMode, RedisSettings};
 use redis::aio::{AsyncPushSender, ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
@@ -511,10 +511,10 @@ impl Connection {
     }
 }
 
-/// Bumps the history version of every symbol ([`common::keys::ALL_HISTORY`]): the query API's
+/// Bumps the history version of every symbol ([`crate::keys::ALL_HISTORY`]): the query API's
 /// cached history answers are read again after a write of any symbol's bars.
 pub async fn bump_all_history(con: &mut impl ConnectionLike, keys: &Keys) -> redis::RedisResult<()> {
-    redis::cmd("HINCRBY").arg(keys.history_versions()).arg(common::keys::ALL_HISTORY).arg(1).query_async(con).await
+    redis::cmd("HINCRBY").arg(keys.history_versions()).arg(crate::keys::ALL_HISTORY).arg(1).query_async(con).await
 }
 
 /// The trading days Redis holds same-day bars for, as the producers of every shard record them (a

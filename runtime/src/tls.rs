@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use common::settings::TlsSettings;
+use crate::settings::TlsSettings;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

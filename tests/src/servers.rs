@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::settings::{ClickHouseSettings, RedisMode, RedisSettings, TlsSettings};
+use runtime::settings::{ClickHouseSettings, RedisMode, RedisSettings, TlsSettings};
 use tempfile::TempDir;
 
 use crate::certs::TestCerts;

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
-use common::settings::{RedisMode, RedisSettings};
 use common::Period;
 use redis::aio::ConnectionLike;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
+use runtime::settings::{RedisMode, RedisSettings};
 
 use crate::servers::DataDir;
 use runtime::redis::Connection;
@@ -349,7 +349,7 @@ impl WholeStack {
     /// that meet `filter` (an SQL condition on `tickbar.bars`; empty: every bar).
     pub async fn bars_stored(&mut self, filter: &str, rows: u64) -> Result<()> {
         let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
-        let sql = format!("SELECT count() FROM {} FINAL{filter}", common::keys::bars_table("tickbar"));
+        let sql = format!("SELECT count() FROM {} FINAL{filter}", runtime::keys::bars_table("tickbar"));
         let client = self.clickhouse[0].client();
         let keys = self.keys.clone();
         self.until("the history in ClickHouse", |mut con| {
@@ -415,7 +415,7 @@ pub async fn producer_caught_up(con: &mut (impl ConnectionLike + Send + Sync), s
         Err(_) => return false,
     };
     let groups: redis::streams::StreamInfoGroupsReply = con.xinfo_groups(stream).await.unwrap_or_default();
-    let defaults = common::settings::ArchiveSettings::default();
+    let defaults = runtime::settings::ArchiveSettings::default();
     groups
         .groups
         .iter()

@@ -2,9 +2,9 @@
 //! write (so the query API's tests cannot drift from it), history into ClickHouse as the consumer
 //! inserts it; and the bars of a CSV file `producer build` wrote, read back.
 
-use common::keys::Keys;
 use common::{Bar, BarEvent, BarEventKind, Period};
 use runtime::clickhouse::BarRow;
+use runtime::keys::Keys;
 
 use crate::{HarnessError, Result};
 

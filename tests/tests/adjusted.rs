@@ -79,7 +79,7 @@ async fn factor_files_reach_clickhouse_once_and_price_the_bars_forward_and_backw
     assert_eq!(report(&xtquant)["written"], 2);
     report(&tushare);
     let mut con = stack.redis.connect().await.unwrap();
-    let keys = common::keys::Keys::default();
+    let keys = runtime::keys::Keys::default();
     let _: () =
         con.lpush(keys.factor_queue(), r#"{"symbol":"600000.SH","ex_date":"2017-05-25","factor":-1}"#).await.unwrap();
 

@@ -6,8 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use common::keys::{ticks_table, Keys};
-use common::settings::ArchiveSettings;
 use common::{Amount, Bar, Period, Price, Source, Tick};
 use harness::fixtures::{self, tick_json};
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
@@ -15,6 +13,8 @@ use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use runtime::archive::TickRow;
 use runtime::clickhouse::BarRow;
+use runtime::keys::{ticks_table, Keys};
+use runtime::settings::ArchiveSettings;
 
 const DAY: &str = "2023-02-01";
 /// The day after [`DAY`]: "today" of the ticks endpoint's test.

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use common::{Bar, Period};
 use harness::clock::{real_ms, SetClock};
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use sample::market::{generate, DAYS};
 
 fn at(time: &str) -> i64 {
@@ -228,7 +228,7 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
         .iter()
         .map(|d| Period::ALL.iter().map(|p| sample::oracle::day_bars(d, *p).len() as u64).sum::<u64>())
         .sum();
-    let table = common::keys::bars_table("tickbar");
+    let table = runtime::keys::bars_table("tickbar");
     let start = Instant::now();
     loop {
         producer.assert_running();

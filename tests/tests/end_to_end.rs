@@ -11,10 +11,10 @@
 
 use std::path::PathBuf;
 
-use common::keys::Keys;
 use common::{Bar, Period};
 use harness::stack::{StackOptions, WholeStack};
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use sample::market::{generate, Activity, DAYS, LIMIT_UP, SUSPENDED};
 
 fn sample_dir() -> PathBuf {

@@ -1,12 +1,12 @@
 //! Proves the harness: a bar through a private Redis with the `redis` crate, and through a private
 //! ClickHouse's ReplacingMergeTree with the `clickhouse` crate, read back deduplicated.
 
-use common::keys::{bars_table, Keys, BARS_TABLE};
 use common::{amount, price, Bar, Ohlcv, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
 use runtime::clickhouse::apply_schema;
 use runtime::clickhouse::BarRow;
+use runtime::keys::{bars_table, Keys, BARS_TABLE};
 
 fn sample_bar(vol: u64) -> Bar {
     let v = Ohlcv {

@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use common::{Bar, Period, Source};
 use harness::stack::{StackOptions, WholeStack};
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use sample::market::{generate, Day};
 
 /// `GET /api/v1/bars` of `symbol` and `period` from `start` to `end`: each bar and its source.

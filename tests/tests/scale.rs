@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::keys::Keys;
 use common::{Bar, Period};
 use harness::stack::{Sample, Scale, StackOptions, WholeStack};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use sample::market::{generate, DAYS};
 
 fn sample_dir() -> PathBuf {

@@ -4,9 +4,9 @@
 //! certificates the test makes. What the settings trust, present and log in with decides what
 //! connects; the whole sample day over TLS is `end_to_end.rs`.
 
-use common::settings::{ClickHouseSettings, RedisSettings, TlsSettings};
 use harness::servers::ACL_USER;
 use harness::{ClickHouseServer, RedisServer};
+use runtime::settings::{ClickHouseSettings, RedisSettings, TlsSettings};
 
 /// A PING through `settings`: the reply, or the error's text.
 async fn ping(settings: &RedisSettings) -> Result<String, String> {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use common::keys::{bars_table, live_bars_table, FACTORS_TABLE};
 use common::time::{day_number, epoch_ms};
 use common::{Period, Source};
 use runtime::clickhouse::{BarRow, FactorRow, TABLE};
+use runtime::keys::{bars_table, live_bars_table, FACTORS_TABLE};
 use runtime::ops::Durations;
 use serde::Deserialize;
 

@@ -7,9 +7,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::keys::{history_version_field, Keys};
 use common::{Period, Symbol};
 use redis::{AsyncCommands, Script};
+use runtime::keys::{history_version_field, Keys};
 use runtime::redis::Connection;
 
 use crate::error::{Error, Result};
@@ -412,7 +412,7 @@ mod tests {
 
     async fn redis() -> (RedisServer, Connection) {
         let server = RedisServer::start().await.expect("redis-server");
-        let settings = common::settings::RedisSettings { url: server.url(), ..Default::default() };
+        let settings = runtime::settings::RedisSettings { url: server.url(), ..Default::default() };
         let con = runtime::redis::connect(&settings).unwrap();
         (server, con)
     }

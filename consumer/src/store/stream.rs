@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use common::keys::Keys;
 use common::stream::EntryId;
 use redis::streams::{StreamInfoGroupsReply, StreamRangeReply};
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 use runtime::redis::Connection;
 
 use crate::error::Result;

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use clickhouse::Row;
-use common::keys::ticks_table;
 use common::time::date_of;
 use runtime::archive::{TickRow, TABLE};
+use runtime::keys::ticks_table;
 use serde::Deserialize;
 
 use crate::error::Result;

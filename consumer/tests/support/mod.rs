@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use common::keys::{bars_table, Keys};
 use common::Period;
 use consumer::settings::ConsumerSettings;
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
+use runtime::keys::{bars_table, Keys};
 
 pub const DATABASE: &str = "tickbar";
 

@@ -4,11 +4,11 @@
 //! live settings gives the live bars and one under another layout gives that layout's.
 
 use chrono::NaiveDate;
-use common::keys::ticks_table;
 use common::{Symbol, Tick};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use runtime::archive::TickRow;
+use runtime::keys::ticks_table;
 use tokio::runtime::Handle;
 
 use super::{write_shard, BuildReport, FileReport, Options, Shard};

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
-use common::keys::Keys;
 use common::Period;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use runtime::clickhouse::BarRow;
+use runtime::keys::Keys;
 use runtime::table::{Columns, Extra};
 use tokio::runtime::Handle;
 

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use common::keys::Keys;
 use common::{Bar, Period, Tick};
 use harness::RedisServer;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
+use runtime::keys::Keys;
 
 /// A private Redis and a connection to it.
 pub struct ProducerRedis {

@@ -4,10 +4,10 @@
 //! the query text.
 
 use common::adjust::Factors;
-use common::keys::{bars_table, factors_table, ticks_table};
 use common::{Frame, Period, Source, Symbol};
 use runtime::archive::TickRow;
 use runtime::clickhouse::{BarRow, FactorRow};
+use runtime::keys::{bars_table, factors_table, ticks_table};
 
 use crate::error::{AppError, Result};
 use crate::served::{Served, Store};

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
-use common::keys::{history_version_field, Keys, ALL_HISTORY};
 use common::shard::shard_of;
 use common::{Bar, Frame, Period, Source, Symbol};
+use runtime::keys::{history_version_field, Keys, ALL_HISTORY};
 use runtime::redis::Connection;
 
 use crate::error::{AppError, Result};

@@ -3,11 +3,11 @@
 //! them, and the query-api binary as a child process.
 #![allow(dead_code)] // each test file uses its own part
 
-use common::keys::Keys;
 use common::{Bar, Period};
 use harness::{ClickHouseServer, HttpResponse, RedisServer, ServiceProcess};
 use redis::aio::MultiplexedConnection;
 use runtime::clickhouse::apply_schema;
+use runtime::keys::Keys;
 
 pub const DATABASE: &str = "tickbar";
 /// Two history days and the day Redis holds.
@@ -61,7 +61,7 @@ impl ApiStores {
         harness::writers::write_history(&self.clickhouse.client(), DATABASE, period, bars).await.unwrap();
         let symbols: std::collections::BTreeSet<String> = bars.iter().map(|b| b.symbol.to_string()).collect();
         for symbol in symbols {
-            let field = common::keys::history_version_field(period, symbol);
+            let field = runtime::keys::history_version_field(period, symbol);
             let _: i64 =
                 redis::AsyncCommands::hincr(&mut self.con, self.keys.history_versions(), field, 1).await.unwrap();
         }

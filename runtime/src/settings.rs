@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::BeyondList;
 use crate::keys::Keys;
+use common::calendar::BeyondList;
 
 /// `[redis]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,8 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::period::Period;
-use crate::symbol::Symbol;
+use common::{Period, Symbol};
 
 /// The ClickHouse table of bar history, inside `clickhouse.database`.
 pub const BARS_TABLE: &str = "bars";
@@ -90,9 +89,9 @@ impl Keys {
         Keys { tag, ..self.clone() }
     }
 
-    /// The names of the shard `symbol` belongs to ([`crate::shard::shard_of`]).
+    /// The names of the shard `symbol` belongs to ([`common::shard::shard_of`]).
     pub fn of(&self, symbol: Symbol) -> Keys {
-        self.shard(crate::shard::shard_of(symbol, self.shards))
+        self.shard(common::shard::shard_of(symbol, self.shards))
     }
 
     /// The names of every shard, shard 0 first.
@@ -377,7 +376,7 @@ mod tests {
         assert_eq!(one.history_queue(Period::M1), "p:historical_bar_data_1min");
         assert_eq!(keys.each_shard().map(|k| k.tick_stream()).collect::<Vec<_>>(), ["p:ticks:{0}", "p:ticks:{1}"]);
         let mine = keys.of(sym).tick_stream();
-        assert_eq!(mine, format!("p:ticks:{{{}}}", crate::shard::shard_of(sym, 2)));
+        assert_eq!(mine, format!("p:ticks:{{{}}}", common::shard::shard_of(sym, 2)));
     }
 
     #[test]
