@@ -33,8 +33,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::{Sessions, TradingCalendar};
+use runtime::backoff::Backoff;
 use runtime::clock::Clock;
-use runtime::ops::Backoff;
 use runtime::redis::Connection;
 use runtime::stores::Store;
 use settings::ConsumerSettings;

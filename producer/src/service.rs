@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TradingCalendar;
+use runtime::backoff::Backoff;
 use runtime::clock::Clock;
-use runtime::ops::Backoff;
 use runtime::redis::Connection;
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -186,7 +186,7 @@ impl Store {
                 .arg("ENTRIESREAD")
                 .arg(commit.entries_read);
         }
-        let messages = write_bars(&mut pipe, &self.keys, &commit.events, runtime::ops::version_us());
+        let messages = write_bars(&mut pipe, &self.keys, &commit.events, runtime::clock::version_us());
         let unsent = self.con.publish_in(&mut pipe, messages);
         if self.archive_group.is_some() && !commit.refused.is_empty() {
             let refused: Vec<(String, &str)> =

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Period, Symbol};
+use runtime::backoff::Backoff;
 use runtime::clock::Clock;
-use runtime::ops::Backoff;
 use runtime::redis::Subscriber;
 use runtime::settings::RedisSettings;
 use tokio::sync::{broadcast, mpsc, watch};

@@ -15,7 +15,8 @@ use axum::response::Response;
 use common::TradingCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
-use runtime::ops::{Durations, Metrics, Ops, Rate};
+use runtime::metrics::{Durations, Metrics, Rate};
+use runtime::ops::Ops;
 use runtime::stores::{Store, StoreState};
 use serde::Serialize;
 

@@ -4,6 +4,9 @@
 //! moves by advancing tokio's, so leases, schedules and stale feeds are tested without a sleep.
 
 use crate::settings::ClockSettings;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
 use chrono::NaiveDate;
 use common::Frame;
 
@@ -63,6 +66,19 @@ impl Clock {
     /// The market date (Asia/Shanghai) now.
     pub fn today(&self) -> NaiveDate {
         self.now().date()
+    }
+}
+
+/// A version stamp: the system clock's microsecond (not `[clock]`'s, which can repeat from run to
+/// run), larger than any this process gave before.
+pub fn version_us() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+    let previous = LAST.fetch_max(now, Relaxed);
+    if previous >= now {
+        LAST.fetch_add(1, Relaxed) + 1
+    } else {
+        now
     }
 }
 

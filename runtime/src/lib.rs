@@ -6,19 +6,22 @@
 //! - [`settings`]: the settings sections the services share; [`keys`]: every Redis key and
 //!   channel name, the history queues and the ClickHouse tables (the layout outside programs
 //!   rely on, see the contract).
-//! - [`clock`]: the clock each service is handed.
+//! - [`clock`]: the clock each service is handed, and version stamps.
 //! - [`redis`]: the connection, publishing and subscribing; [`progress`]: the producer's progress
 //!   record; [`clickhouse`]: the bars table as every service reads and writes it; [`archive`]:
 //!   the tick archive's row; [`tls`]: how both stores are reached over TLS; [`stores`]: the
 //!   stores' names and states.
-//! - [`ops`]: what every service serves and how it stops; [`charts`]: the last hour its monitor
-//!   page draws; [`table`]: the table of bars every file tickbar writes has.
+//! - [`ops`]: what every service serves and how it stops; [`metrics`]: the Prometheus text format
+//!   and the figures behind it; [`charts`]: the last hour its monitor page draws; [`backoff`]:
+//!   retrying a dependency; [`table`]: the table of bars every file tickbar writes has.
 
 pub mod archive;
+pub mod backoff;
 pub mod charts;
 pub mod clickhouse;
 pub mod clock;
 pub mod keys;
+pub mod metrics;
 pub mod ops;
 pub mod progress;
 pub mod redis;

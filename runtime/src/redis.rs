@@ -21,7 +21,7 @@ use redis::{
     RedisFuture, RedisResult, TlsCertificates, Value,
 };
 
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::tls::Pem;
 
 /// How long a failing command waits before the Sentinels are asked again.

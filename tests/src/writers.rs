@@ -16,7 +16,7 @@ pub async fn write_history(client: &clickhouse::Client, database: &str, period: 
     let mut insert = client.insert::<BarRow>(runtime::clickhouse::TABLE).await.map_err(failed)?;
     for bar in bars {
         let row =
-            BarRow::new(bar, period, runtime::ops::version_us()).map_err(|e| HarnessError::Store(e.to_string()))?;
+            BarRow::new(bar, period, runtime::clock::version_us()).map_err(|e| HarnessError::Store(e.to_string()))?;
         insert.write(&row).await.map_err(failed)?;
     }
     insert.end().await.map_err(failed)
@@ -33,7 +33,7 @@ pub async fn write_same_day(
     let events: Vec<BarEvent> =
         bars.iter().map(|bar| BarEvent { kind: BarEventKind::Closed, period, bar: bar.clone() }).collect();
     let mut pipe = redis::pipe();
-    for (channel, message) in producer::store::write_bars(&mut pipe, keys, &events, runtime::ops::version_us()) {
+    for (channel, message) in producer::store::write_bars(&mut pipe, keys, &events, runtime::clock::version_us()) {
         pipe.publish(channel, message).ignore();
     }
     pipe.query_async::<()>(con).await.map_err(|e| HarnessError::Store(e.to_string()))

@@ -14,7 +14,7 @@ use common::time::{day_number, epoch_ms};
 use common::{Period, Source};
 use runtime::clickhouse::{BarRow, FactorRow, TABLE};
 use runtime::keys::{bars_table, live_bars_table, FACTORS_TABLE};
-use runtime::ops::Durations;
+use runtime::metrics::Durations;
 use serde::Deserialize;
 
 use crate::error::Result;
