@@ -11,7 +11,8 @@ use crate::period::Period;
 use crate::symbol::Symbol;
 use crate::time::{date_of, day_number, epoch_ms, split_ms, DayNumber, Frame};
 
-/// Index of a one-minute bar in a day's grid.
+/// A slot: the index of a one-minute bar in a day's session grid (the word means this alone in
+/// tickbar; Redis Cluster's is a "hash slot").
 pub type Slot = u16;
 
 /// Which end of its interval a bar is labelled with.

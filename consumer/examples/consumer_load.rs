@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut child = harness::ServiceProcess::spawn(consumer, &[], &env);
     let mut lists: Vec<String> = Period::ALL.iter().map(|p| keys.history_queue(*p)).collect();
-    lists.extend(Period::ALL.iter().flat_map(|p| (0..16).map(|slot| keys.history_processing(*p, slot))));
+    lists.extend(Period::ALL.iter().flat_map(|p| (0..16).map(|worker| keys.history_processing(*p, worker))));
     loop {
         let mut pipe = redis::pipe();
         for list in &lists {

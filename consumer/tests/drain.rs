@@ -162,11 +162,11 @@ async fn batches_left_by_more_workers_than_configured_are_finished() {
     let mut stack = ConsumerStores::start().await;
     let bars = history(3_000);
     let mut queued = Vec::new();
-    for (slot, chunk) in bars.chunks(1_000).enumerate() {
+    for (worker, chunk) in bars.chunks(1_000).enumerate() {
         let (period, _) = chunk[0];
         let items: Vec<&String> = chunk.iter().filter(|(p, _)| *p == period).map(|(_, item)| item).collect();
         // The layout a worker's take leaves: the version, then the items newest first.
-        let processing = stack.keys.history_processing(period, 6 + slot);
+        let processing = stack.keys.history_processing(period, 6 + worker);
         let _: () = stack.con.rpush(&processing, "1700000000000000").await.unwrap();
         let _: () = stack.con.rpush(&processing, items.iter().rev().collect::<Vec<_>>()).await.unwrap();
         queued.push(items.len() as u64);

@@ -6,7 +6,7 @@
 //! period is built and held. With SHARDS above 1, each payload is split by symbol over the shards'
 //! streams (as `producer replay` and the QMT bridge split it) and one producer per shard runs;
 //! their peak RSS is each one's. REDIS_URLS of several nodes (comma-separated) are a Redis Cluster:
-//! the producers run in cluster mode, each shard's stream on its slot's master. Run by
+//! the producers run in cluster mode, each shard's stream on its hash slot's master. Run by
 //! `deploy/bench-producer.sh`.
 //!
 //! `cargo run --release -p producer --example producer_load -- REDIS_URLS PRODUCER_BIN [SNAPSHOTS] [SYMBOLS] [STEP_MS] [SHARDS]`

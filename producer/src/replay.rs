@@ -188,7 +188,7 @@ struct Symbolled {
     symbol: String,
 }
 
-/// Writes entries in pipelines, one stream per shard and one pipeline per stream (its slot of a
+/// Writes entries in pipelines, one stream per shard and one pipeline per stream (its hash slot of a
 /// cluster), waiting when tick time says the next one is not due yet.
 struct Sender {
     streams: Vec<String>,

@@ -100,7 +100,7 @@ fn expected(trades: &[(String, Price, u64)]) -> Vec<Ohlcv> {
         let trade = Ohlcv { open: *p, high: *p, low: *p, close: *p, vol: lots * 100, amount: *p * (lots * 100) };
         match &mut bars[i] {
             Some(b) => b.fold(&trade),
-            slot => *slot = Some(trade),
+            empty => *empty = Some(trade),
         }
     }
     let first = bars.iter().position(Option::is_some).unwrap();

@@ -40,11 +40,12 @@ pub fn live_bars_table(database: &str) -> String {
 /// Redis names under one key prefix, for one shard of the producers (`redis.shards`).
 ///
 /// With one shard every name is the contract's. With more, each shard's keys carry the shard's
-/// hash tag (`ticks:{1}`, `tickbar:{1}:bars:…`), so one producer's commit touches one Redis Cluster
-/// slot; the history queues, the consumer's keys and the bar channels are shared by all shards.
+/// hash tag (`ticks:{1}`, `tickbar:{1}:bars:…`), so one producer's commit touches one Redis
+/// Cluster hash slot; the history queues, the consumer's keys and the bar channels are shared by
+/// all shards.
 /// Laid out for Redis Cluster ([`Keys::for_cluster`]), shard keys carry their tag even with one
 /// shard, and the consumer's processing lists and fences carry their queue's name as theirs, so
-/// each of its scripts touches one slot.
+/// each of its scripts touches one hash slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
@@ -128,9 +129,9 @@ impl Keys {
         self.key(format_args!("historical_bar_data_{period}min"))
     }
 
-    /// Where consumer worker `slot` of `period` parks its batch until the INSERT has succeeded.
-    pub fn history_processing(&self, period: Period, slot: usize) -> String {
-        format!("{}:processing:{slot}", self.beside(self.history_queue(period)))
+    /// Where consumer worker `worker` of `period` parks its batch until the INSERT has succeeded.
+    pub fn history_processing(&self, period: Period, worker: usize) -> String {
+        format!("{}:processing:{worker}", self.beside(self.history_queue(period)))
     }
 
     /// The worker of a [`Self::history_processing`] key of `period`; `None` for any other key.
@@ -144,7 +145,7 @@ impl Keys {
     }
 
     /// `queue` as the head of the consumer's keys beside it: in a cluster, as their hash tag
-    /// (`{historical_bar_data_1min}`, the slot of the queue itself).
+    /// (`{historical_bar_data_1min}`, the hash slot of the queue itself).
     fn beside(&self, queue: String) -> String {
         if self.cluster {
             format!("{{{queue}}}")
@@ -154,7 +155,7 @@ impl Keys {
     }
 
     /// The key the consumer's scripts on `queue` check the drain lock's token in: the lock itself,
-    /// or in a cluster a copy in the queue's slot that the lock's holder writes when it takes it.
+    /// or in a cluster a copy in the queue's hash slot that the lock's holder writes when it takes it.
     pub fn drain_fence(&self, queue: &str) -> String {
         if self.cluster {
             format!("{}:drain-fence", self.beside(queue.to_owned()))

@@ -26,7 +26,7 @@ impl Progress {
 
     /// Each shard's record (none where that producer has not committed since it began writing one,
     /// or the record does not read, which is logged); one read per shard, as each shard's keys lie
-    /// in a cluster slot of their own.
+    /// in a cluster hash slot of their own.
     pub async fn of_each_shard(con: &mut impl ConnectionLike, keys: &Keys) -> RedisResult<Vec<Option<Progress>>> {
         let mut progress = Vec::new();
         for shard in keys.each_shard() {

@@ -1,6 +1,6 @@
 //! The Redis connection every service uses (lazy, reconnecting, with bounded waits; in sentinel
 //! mode it follows the master through failovers; in cluster mode it routes each command to the
-//! node of its slot), the replicas' acknowledgement of writes, and the reads and scans more than
+//! node of its hash slot), the replicas' acknowledgement of writes, and the reads and scans more than
 //! one service makes.
 
 use std::collections::BTreeSet;
@@ -180,7 +180,7 @@ pub struct Connection {
 }
 
 /// The server a [`Connection`] talks to: the one at `redis.url`, the master the Sentinels name, or
-/// the node of each command's slot in a cluster.
+/// the node of each command's hash slot in a cluster.
 #[derive(Clone)]
 enum Link {
     Direct(ConnectionManager),
@@ -248,7 +248,7 @@ impl Connection {
     }
 
     /// Sends what [`Connection::publish_in`] kept, with `SPUBLISH` (sharded pub/sub, each channel
-    /// on its slot's node): a channel's messages in order, up to [`PUBLISHING`] channels at once. A
+    /// on its hash slot's node): a channel's messages in order, up to [`PUBLISHING`] channels at once. A
     /// failure is logged and counted, not returned: the bars were stored before, and a subscriber
     /// that missed a message reads them.
     pub async fn send(&self, unsent: Unsent) {
@@ -281,7 +281,7 @@ impl Connection {
 pub struct Unsent(Vec<(String, String)>);
 
 /// A subscription to bar channels: ordinary pub/sub on the master (the one at `redis.url`, or the
-/// Sentinels' master), or in cluster mode sharded pub/sub (`SSUBSCRIBE`, each channel on its slot's
+/// Sentinels' master), or in cluster mode sharded pub/sub (`SSUBSCRIBE`, each channel on its hash slot's
 /// node) over the cluster's RESP3 connections.
 pub struct Subscriber(Feed);
 
@@ -486,8 +486,8 @@ impl ConnectionLike for Connection {
 }
 
 impl Connection {
-    /// Every key matching `pattern` that lies in the slot of `near` (in a cluster, where the keys
-    /// a pattern names share `near`'s hash tag, only that slot's node is scanned); every key
+    /// Every key matching `pattern` that lies in the hash slot of `near` (in a cluster, where the keys
+    /// a pattern names share `near`'s hash tag, only that hash slot's node is scanned); every key
     /// matching it elsewhere.
     pub async fn scan(&mut self, near: &str, pattern: &str) -> RedisResult<Vec<String>> {
         let mut keys = Vec::new();

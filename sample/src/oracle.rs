@@ -55,7 +55,7 @@ fn minutes(snaps: &[Snapshot]) -> Vec<Option<Ohlcv>> {
         };
         match &mut out[i] {
             Some(bar) => bar.fold(&trade),
-            slot => *slot = Some(trade),
+            empty => *empty = Some(trade),
         }
     }
     let Some(first) = out.iter().position(Option::is_some) else { return out };

@@ -136,8 +136,8 @@ async fn cleanup_empties_every_shard(stack: &WholeStack, nodes: &mut [Multiplexe
 }
 
 /// Redis as a 3-master cluster (`redis.mode = "cluster"`) under two producer shards with their
-/// standbys: each shard commits to its own slot, which lies on its own master; the consumer drains
-/// the history queues spread over the masters, fenced in each queue's slot; the query API reads
+/// standbys: each shard commits to its own hash slot, which lies on its own master; the consumer drains
+/// the history queues spread over the masters, fenced in each queue's hash slot; the query API reads
 /// the shards through the cluster client. Every bar of the sample's three days is the rule
 /// oracle's (what a single node serves), a live client opened before the day is fed receives its
 /// symbol's closed bars (`SPUBLISH` to `SSUBSCRIBE`) as the oracle has them, the snapshot and the
@@ -179,7 +179,7 @@ async fn a_three_master_redis_cluster_under_two_producer_shards_serves_the_sampl
     for shard in stack.keys.each_shard() {
         let mut holding = Vec::new();
         for (i, node) in nodes.iter_mut().enumerate() {
-            // A master without the key's slot answers MOVED.
+            // A master without the key's hash slot answers MOVED.
             if node.exists::<_, bool>(shard.days_held()).await.unwrap_or(false) {
                 holding.push(i);
             }
@@ -197,7 +197,7 @@ async fn a_three_master_redis_cluster_under_two_producer_shards_serves_the_sampl
 
 /// The services' cluster connection while the whole cluster is down: a command fails (the caller
 /// backs off and retries, as after any Redis failure), and once the masters are back on their
-/// ports and slots, the same connection answers again, with no restart of its process.
+/// ports and hash slots, the same connection answers again, with no restart of its process.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cluster_connection_answers_again_once_the_cluster_is_back() {
     let (mut first, mut cluster) = harness::servers::RedisCluster::start(3).await.unwrap();
@@ -223,7 +223,7 @@ async fn a_cluster_connection_answers_again_once_the_cluster_is_back() {
     assert_eq!(con.get::<_, String>(&key).await.unwrap(), "after");
 }
 
-/// Subscribers of the sharded channel `channel` on the master that holds its slot (the others
+/// Subscribers of the sharded channel `channel` on the master that holds its hash slot (the others
 /// answer MOVED).
 async fn shard_subscribers(nodes: &mut [MultiplexedConnection], channel: &str) -> u64 {
     let mut count = 0;

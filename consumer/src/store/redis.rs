@@ -15,7 +15,7 @@ use runtime::redis::Connection;
 use crate::error::{Error, Result};
 
 /// Lua checks run first in every fenced script: the caller must still hold the lock (KEYS[1] is
-/// the lock, or in a cluster the fence its holder wrote in the queue's slot).
+/// the lock, or in a cluster the fence its holder wrote in the queue's hash slot).
 const FENCE: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LOCKLOST') end\n";
 
 /// The batch in processing, or up to ARGV[2] of the oldest queue items moved there first behind
@@ -216,7 +216,7 @@ impl Queues {
     }
 
     /// [`Self::done`] of any queue's processing list, with the version fields to bump. Each step
-    /// touches one key (one slot of a cluster), the last one fenced.
+    /// touches one key (one hash slot of a cluster), the last one fenced.
     pub async fn done_in(
         &self,
         con: &mut Connection,
@@ -263,7 +263,7 @@ impl Queues {
     }
 
     /// Queue length and items in processing per period, and the dead list's length: one pipeline
-    /// per queue (with its processing lists, in its slot of a cluster).
+    /// per queue (with its processing lists, in its hash slot of a cluster).
     pub async fn lengths(&self, con: &mut Connection) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
         let mut per_period = BTreeMap::new();
         for p in Period::ALL {
@@ -336,7 +336,7 @@ pub struct HeldGroup {
 }
 
 /// Every (symbol, period) Redis holds closed bars of on `day` (in any shard), with their counts:
-/// one pipeline per shard (its slot of a cluster).
+/// one pipeline per shard (its hash slot of a cluster).
 pub async fn held_groups(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Result<Vec<HeldGroup>> {
     let mut groups = Vec::new();
     for found in day_bar_keys(con, keys, day).await? {

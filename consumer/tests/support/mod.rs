@@ -105,7 +105,7 @@ impl ConsumerStores {
         }
     }
 
-    /// Items waiting or in processing (any worker slot's list), over every queue.
+    /// Items waiting or in processing (any worker's list), over every queue.
     pub async fn backlog(&mut self) -> u64 {
         let mut total = 0;
         for p in Period::ALL {

@@ -100,9 +100,9 @@ impl Monitor {
     pub fn failed(&self, e: &Error) {
         let message = e.to_string();
         let news = self.update(|s| {
-            let slot = if e.is_retryable() { &mut s.last_error } else { &mut s.fault };
-            let news = slot.as_deref() != Some(message.as_str());
-            *slot = Some(message.clone());
+            let kept = if e.is_retryable() { &mut s.last_error } else { &mut s.fault };
+            let news = kept.as_deref() != Some(message.as_str());
+            *kept = Some(message.clone());
             if matches!(e, Error::Redis(_)) {
                 s.redis = StoreState::Down;
             }

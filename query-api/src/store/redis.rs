@@ -60,7 +60,7 @@ impl SameDay {
     /// For each of `symbols`, in order: the closed bars of `days` inside `start..=end`, oldest
     /// first, with each day's forming bar when `forming` is set, it has not closed and its interval
     /// reaches into the range (the bar forming at `end` counts). The symbols are shared out by
-    /// shard (one slot of a cluster per pipeline), then among the connections, so that several
+    /// shard (one hash slot of a cluster per pipeline), then among the connections, so that several
     /// cores decode the replies of a large query at once.
     pub async fn bars(
         &self,
@@ -335,7 +335,7 @@ pub struct Latest {
 /// symbols asked for (none: the whole set). Returns four values per symbol: the symbol, its latest
 /// closed bar at or before the second and that bar's score (nil, nil without one), its forming bar
 /// (or nil). The other keys are named in ARGV because the symbols are only known inside the
-/// script; all share the symbol set's shard tag, so in a cluster they lie in its slot.
+/// script; all share the symbol set's shard tag, so in a cluster they lie in its hash slot.
 static SNAPSHOT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"

@@ -201,14 +201,14 @@ impl Launch for RedisServer {
     }
 }
 
-/// A private Redis Cluster of masters without replicas, the slots shared out evenly; the first
+/// A private Redis Cluster of masters without replicas, the hash slots shared out evenly; the first
 /// master is the stack's [`RedisServer`], the others are kept here.
 pub struct RedisCluster {
     pub others: Vec<RedisServer>,
 }
 
 impl RedisCluster {
-    /// Starts `masters` cluster nodes, gives each an even range of the 16384 slots, introduces
+    /// Starts `masters` cluster nodes, gives each an even range of the 16384 hash slots, introduces
     /// them (`CLUSTER MEET`) and waits until every node reports the cluster `ok`.
     pub async fn start(masters: u16) -> Result<(RedisServer, RedisCluster)> {
         let mut nodes = Vec::new();
