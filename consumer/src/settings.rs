@@ -5,7 +5,6 @@ use common::BarSettings;
 use runtime::settings::{
     ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
 };
-use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,20 +107,4 @@ mod hh_mm {
     }
 }
 
-impl ServiceSettings for ConsumerSettings {
-    fn calendar(&self) -> &CalendarSettings {
-        &self.calendar
-    }
-
-    fn clock(&self) -> &ClockSettings {
-        &self.clock
-    }
-
-    fn redis(&self) -> &RedisSettings {
-        &self.redis
-    }
-
-    fn clickhouse(&self) -> &ClickHouseSettings {
-        &self.clickhouse
-    }
-}
+runtime::service_settings!(ConsumerSettings);

@@ -237,7 +237,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let keys = settings.keys();
     let con = store::connect(&settings.redis).context("redis")?;
-    let probe = store::Store::new(store::connect(&settings.redis)?, keys, &settings);
+    let probe = store::StreamStore::new(store::connect(&settings.redis)?, keys, &settings);
     let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();

@@ -18,7 +18,7 @@ use crate::engine::{Commit, Engine, Rules, Tempo};
 use crate::error::Result;
 use crate::monitor::Monitor;
 use crate::settings::ProducerSettings;
-use crate::store::{Lease, Store};
+use crate::store::{Lease, StreamStore};
 
 /// How often a producer whose saved state is unusable looks whether it was repaired.
 const FAULT_RECHECK: Duration = Duration::from_secs(10);
@@ -38,7 +38,7 @@ pub async fn run(
     let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
     while !*stop.borrow() {
-        let mut store = Store::new(con.clone(), settings.keys(), settings);
+        let mut store = StreamStore::new(con.clone(), settings.keys(), settings);
         let delay = match store.acquire(&instance).await {
             Ok(Lease::Ours(lease)) => {
                 monitor.active(&lease);
@@ -77,7 +77,7 @@ pub async fn run(
 
 /// An active producer with its recovered engine.
 struct Worker {
-    store: Store,
+    store: StreamStore,
     engine: Engine,
     /// The lease value every commit must find.
     lease: String,
@@ -107,7 +107,7 @@ impl Worker {
         settings: &ProducerSettings,
         calendar: Arc<TradingCalendar>,
         clock: Clock,
-        mut store: Store,
+        mut store: StreamStore,
         lease: String,
         monitor: &Monitor,
     ) -> Result<Worker> {

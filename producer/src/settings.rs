@@ -5,7 +5,6 @@ use runtime::keys::Keys;
 use runtime::settings::{
     ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
 };
-use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,31 +105,16 @@ pub enum BarClock {
     Event,
 }
 
-impl ServiceSettings for ProducerSettings {
-    fn calendar(&self) -> &CalendarSettings {
-        &self.calendar
-    }
+runtime::service_settings!(ProducerSettings, check = check_shard);
 
-    fn clock(&self) -> &ClockSettings {
-        &self.clock
+/// The shared check, and the shard among the shards.
+fn check_shard(settings: &ProducerSettings) -> Result<(), String> {
+    settings.redis.check()?;
+    let shards = settings.redis.shards;
+    if settings.producer.shard >= shards {
+        return Err(format!("producer.shard {} is not one of redis.shards = {shards}", settings.producer.shard));
     }
-
-    fn redis(&self) -> &RedisSettings {
-        &self.redis
-    }
-
-    fn clickhouse(&self) -> &ClickHouseSettings {
-        &self.clickhouse
-    }
-
-    fn check(&self) -> Result<(), String> {
-        self.redis.check()?;
-        let shards = self.redis.shards;
-        if self.producer.shard >= shards {
-            return Err(format!("producer.shard {} is not one of redis.shards = {shards}", self.producer.shard));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 impl ProducerSettings {

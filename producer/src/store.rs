@@ -42,7 +42,7 @@ pub fn connect(settings: &runtime::settings::RedisSettings) -> Result<Connection
 
 /// The tick stream as this producer reads and writes it.
 #[derive(Clone)]
-pub struct Store {
+pub struct StreamStore {
     con: Connection,
     keys: Keys,
     stream: String,
@@ -65,10 +65,10 @@ pub enum Lease {
     Held(String),
 }
 
-impl Store {
-    pub fn new(con: Connection, keys: Keys, settings: &ProducerSettings) -> Store {
+impl StreamStore {
+    pub fn new(con: Connection, keys: Keys, settings: &ProducerSettings) -> StreamStore {
         let section = &settings.producer;
-        Store {
+        StreamStore {
             con,
             stream: keys.tick_stream(),
             keys,

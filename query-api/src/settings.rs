@@ -2,7 +2,6 @@
 
 use common::BarSettings;
 use runtime::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
-use runtime::ServiceSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,23 +32,7 @@ impl Default for QueryApiSettings {
     }
 }
 
-impl ServiceSettings for QueryApiSettings {
-    fn calendar(&self) -> &CalendarSettings {
-        &self.calendar
-    }
-
-    fn clock(&self) -> &ClockSettings {
-        &self.clock
-    }
-
-    fn redis(&self) -> &RedisSettings {
-        &self.redis
-    }
-
-    fn clickhouse(&self) -> &ClickHouseSettings {
-        &self.clickhouse
-    }
-}
+runtime::service_settings!(QueryApiSettings);
 
 /// `[api]`
 #[derive(Debug, Clone, Serialize, Deserialize)]

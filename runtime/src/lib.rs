@@ -106,6 +106,38 @@ pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
     }
 }
 
+/// Implements [`ServiceSettings`] for a settings struct whose shared sections are its fields
+/// `calendar`, `clock`, `redis` and `clickhouse`; `check = f` replaces the default check with
+/// `f(&settings)`.
+#[macro_export]
+macro_rules! service_settings {
+    ($type:ty $(, check = $check:path)?) => {
+        impl $crate::ServiceSettings for $type {
+            fn calendar(&self) -> &$crate::settings::CalendarSettings {
+                &self.calendar
+            }
+
+            fn clock(&self) -> &$crate::settings::ClockSettings {
+                &self.clock
+            }
+
+            fn redis(&self) -> &$crate::settings::RedisSettings {
+                &self.redis
+            }
+
+            fn clickhouse(&self) -> &$crate::settings::ClickHouseSettings {
+                &self.clickhouse
+            }
+
+            $(
+                fn check(&self) -> Result<(), String> {
+                    $check(self)
+                }
+            )?
+        }
+    };
+}
+
 /// Reads and parses the TLS files of `[redis.tls]` and `[clickhouse.tls]`, so a file that cannot
 /// work stops every command (`check-config` too) with the setting named.
 fn check_tls<T: ServiceSettings>(settings: &T) -> Result<(), Error> {

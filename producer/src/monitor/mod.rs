@@ -29,7 +29,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::settings::{BarClock, ProducerSettings};
-use crate::store::Store;
+use crate::store::StreamStore;
 
 /// How far back the ticks-per-second rate looks.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
@@ -39,7 +39,7 @@ pub struct Monitor {
     status: Mutex<Status>,
     rate: Rate,
     recoveries: AtomicU64,
-    store: AsyncMutex<Store>,
+    store: AsyncMutex<StreamStore>,
     calendar: Arc<TradingCalendar>,
     stale: StaleWatch,
     charts: Charts,
@@ -48,7 +48,12 @@ pub struct Monitor {
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(settings: &ProducerSettings, store: Store, calendar: Arc<TradingCalendar>, clock: Clock) -> Monitor {
+    pub fn new(
+        settings: &ProducerSettings,
+        store: StreamStore,
+        calendar: Arc<TradingCalendar>,
+        clock: Clock,
+    ) -> Monitor {
         let (bar_clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
         let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
         let (shard, shards) = (settings.producer.shard, settings.redis.shards);

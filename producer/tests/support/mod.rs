@@ -152,7 +152,7 @@ impl InProcess {
         tune(&mut settings);
         let calendar = std::sync::Arc::new(runtime::load_calendar(&settings.calendar).unwrap());
         let con = producer::store::connect(&settings.redis).unwrap();
-        let probe = producer::store::Store::new(con.clone(), settings.keys(), &settings);
+        let probe = producer::store::StreamStore::new(con.clone(), settings.keys(), &settings);
         let monitor = std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn({
