@@ -405,7 +405,11 @@ impl Cleanup {
                 return None;
             }
         }
-        let previous = self.calendar.prev(scheduled.date()).ok()?;
+        let previous = self
+            .calendar
+            .prev(scheduled.date())
+            .inspect_err(|e| tracing::warn!(error = %e, "no trading day before the scheduled run's date"))
+            .ok()?;
         let cleaned_before = last_scheduled.and_then(|r| r.days.iter().max().copied());
         let kept = |d: &NaiveDate| last.is_some_and(|r| r.kept.iter().any(|k| k.day == *d));
         let mut days: Vec<NaiveDate> = held
@@ -437,7 +441,11 @@ impl Cleanup {
 
     async fn run_if_due(&self, con: &mut Connection) -> Result<()> {
         let scheduled = self.scheduled_before(self.clock.now().local());
-        let last = store::last_report(con, &self.keys).await?.and_then(|r| serde_json::from_str::<Report>(&r).ok());
+        let last = store::last_report(con, &self.keys).await?.and_then(|r| {
+            serde_json::from_str::<Report>(&r)
+                .inspect_err(|e| tracing::warn!(error = %e, "the last cleanup report does not read; taken as none"))
+                .ok()
+        });
         let held = store::days_held(con, &self.keys).await?;
         if let Some(days) = self.due(scheduled, last.as_ref(), &held) {
             tracing::info!(?days, %scheduled, "cleanup due");

@@ -345,9 +345,12 @@ pub async fn held_groups(con: &mut Connection, keys: &Keys, day: NaiveDate) -> R
             pipe.zcard(key);
         }
         let counts: Vec<u64> = pipe.query_async(con).await?;
-        groups.extend(found.iter().zip(counts).filter_map(|(key, bars)| {
-            let (_, period, symbol) = keys.day_bars_of(key)?;
-            Some(HeldGroup { symbol, period, bars })
+        groups.extend(found.iter().zip(counts).filter_map(|(key, bars)| match keys.day_bars_of(key) {
+            Some((_, period, symbol)) => Some(HeldGroup { symbol, period, bars }),
+            None => {
+                tracing::warn!(key, bars, "a key among the day's bars names no symbol and period; not checked");
+                None
+            }
         }));
     }
     Ok(groups)
