@@ -7,8 +7,8 @@
 //! once they are older than `consumer.high_water_ttl_ms`. Until then such a row may be written
 //! again; it is still one row after `FINAL` (the later version wins), only counted as inserted.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -36,19 +36,19 @@ impl HighWater {
 
     /// Drops every mark: a drain that starts (perhaps after another instance's) reads them anew.
     pub fn forget(&self) {
-        self.lock().clear();
+        self.periods.lock().clear();
     }
 
     /// Whether `period`'s marks must be read (again) before [`Self::all_new`] can answer.
     pub fn stale(&self, period: Period) -> bool {
-        !self.ttl.is_zero() && self.lock().get(&period).is_none_or(|m| m.read_at.elapsed() >= self.ttl)
+        !self.ttl.is_zero() && self.periods.lock().get(&period).is_none_or(|m| m.read_at.elapsed() >= self.ttl)
     }
 
     /// Takes `period`'s marks as ClickHouse holds them (symbol, latest frame), read at `read_at`.
     /// Raises made since `read_at` by INSERTs that landed before the read are in `frames` already;
     /// those made after it are kept.
     pub fn load(&self, period: Period, read_at: Instant, frames: HashMap<String, u32>) {
-        let mut periods = self.lock();
+        let mut periods = self.periods.lock();
         let mut marks = Marks { read_at, frames };
         if let Some(old) = periods.remove(&period) {
             for (symbol, frame) in old.frames {
@@ -61,22 +61,18 @@ impl HighWater {
     /// Whether every row of `rows` (of `period`) is later than its symbol's mark; false while the
     /// marks are off or not read.
     pub fn all_new(&self, period: Period, rows: &[BarRow]) -> bool {
-        let periods = self.lock();
+        let periods = self.periods.lock();
         let Some(marks) = periods.get(&period).filter(|_| !self.ttl.is_zero()) else { return false };
         rows.iter().all(|r| marks.frames.get(&r.symbol).is_none_or(|mark| r.frame > *mark))
     }
 
     /// Raises the marks of `period` by `rows`, just written.
     pub fn raise(&self, period: Period, rows: &[BarRow]) {
-        if let Some(marks) = self.lock().get_mut(&period) {
+        if let Some(marks) = self.periods.lock().get_mut(&period) {
             for row in rows {
                 marks.raise(row.symbol.clone(), row.frame);
             }
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Period, Marks>> {
-        self.periods.lock().expect("the marks are not poisoned")
     }
 }
 

@@ -2,7 +2,9 @@
 //! Prometheus `/metrics`, and readiness (Redis and ClickHouse answer).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -128,7 +130,7 @@ impl Monitor {
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
-        f(&mut self.status.lock().expect("status lock"))
+        f(&mut self.status.lock())
     }
 
     /// This instance's drain role, and who holds the drain lock.
@@ -197,13 +199,13 @@ impl Monitor {
     /// are older than [`ROWS_TTL`] (another instance may have written).
     async fn rows_if_stale(&self) -> Option<BTreeMap<u16, u64>> {
         let drained = self.update(|s| s.since_start.items);
-        let read = *self.rows_read.lock().expect("rows lock");
+        let read = *self.rows_read.lock();
         if read.is_some_and(|(at, then)| at.elapsed() < ROWS_TTL && then == drained) {
             return None;
         }
         match self.history.rows_per_period().await {
             Ok(rows) => {
-                *self.rows_read.lock().expect("rows lock") = Some((Instant::now(), drained));
+                *self.rows_read.lock() = Some((Instant::now(), drained));
                 self.set_up(Store::ClickHouse);
                 Some(rows)
             }

@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use common::{Period, Symbol};
@@ -91,7 +93,7 @@ impl Hub {
     /// Joins `channel`, the bars of `period` and `symbol`, subscribing it in Redis if this is its
     /// first client.
     pub fn join(self: &Arc<Hub>, channel: String, period: Period, symbol: Symbol) -> Watch {
-        let mut channels = self.channels.lock().expect("hub lock");
+        let mut channels = self.channels.lock();
         let entry = channels.entry(channel.clone()).or_insert_with(|| {
             let _ = self.commands.send(Command::Subscribe(channel.clone()));
             Channel { sender: broadcast::channel(BUFFER).0, clients: 0, watched: (period, symbol), forming: None }
@@ -101,7 +103,7 @@ impl Hub {
     }
 
     fn leave(&self, channel: &str) {
-        let mut channels = self.channels.lock().expect("hub lock");
+        let mut channels = self.channels.lock();
         if let Some(entry) = channels.get_mut(channel) {
             entry.clients -= 1;
             if entry.clients == 0 {
@@ -113,7 +115,7 @@ impl Hub {
 
     /// (clients, channels) now.
     pub fn counts(&self) -> (usize, usize) {
-        let channels = self.channels.lock().expect("hub lock");
+        let channels = self.channels.lock();
         (channels.values().map(|c| c.clients).sum(), channels.len())
     }
 
@@ -123,7 +125,7 @@ impl Hub {
     }
 
     fn deliver(&self, channel: &str, event: Live) {
-        if let Some(entry) = self.channels.lock().expect("hub lock").get(channel) {
+        if let Some(entry) = self.channels.lock().get(channel) {
             let _ = entry.sender.send(event);
         }
     }
@@ -139,7 +141,7 @@ impl Hub {
                     _ = stop.changed() => return,
                 }
                 let watched: Vec<(String, (Period, Symbol))> =
-                    hub.channels.lock().expect("hub lock").iter().map(|(name, c)| (name.clone(), c.watched)).collect();
+                    hub.channels.lock().iter().map(|(name, c)| (name.clone(), c.watched)).collect();
                 if watched.is_empty() {
                     continue;
                 }
@@ -155,7 +157,7 @@ impl Hub {
 
     /// Delivers each channel's forming bar that differs from the one it was last given.
     fn deliver_forming(&self, bars: impl Iterator<Item = (String, Option<String>)>) {
-        let mut channels = self.channels.lock().expect("hub lock");
+        let mut channels = self.channels.lock();
         for (name, bar) in bars {
             let Some(entry) = channels.get_mut(&name) else { continue };
             if let Some(json) = bar.filter(|b| entry.forming.as_ref() != Some(b)) {
@@ -166,7 +168,7 @@ impl Hub {
     }
 
     fn tell_all(&self, event: &Live) {
-        for entry in self.channels.lock().expect("hub lock").values() {
+        for entry in self.channels.lock().values() {
             let _ = entry.sender.send(event.clone());
         }
     }
@@ -203,7 +205,7 @@ impl Hub {
         reconnect: bool,
     ) -> redis::RedisResult<()> {
         let mut feed = Subscriber::open(redis).await?;
-        let wanted: Vec<String> = self.channels.lock().expect("hub lock").keys().cloned().collect();
+        let wanted: Vec<String> = self.channels.lock().keys().cloned().collect();
         feed.subscribe(&wanted).await?;
         self.connected.send_replace(true);
         if reconnect {

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -159,7 +161,7 @@ impl Monitor {
 
     fn record(&self, route: String, status: u16, took: Option<Duration>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        *self.routes.lock().expect("routes lock").entry((route, status)).or_default() += 1;
+        *self.routes.lock().entry((route, status)).or_default() += 1;
         match status {
             400..=499 => self.client_errors.fetch_add(1, Ordering::Relaxed),
             500.. => self.server_errors.fetch_add(1, Ordering::Relaxed),
@@ -167,7 +169,7 @@ impl Monitor {
         };
         if let Some(took) = took {
             self.durations.record(took);
-            let mut latencies = self.latencies.lock().expect("latency lock");
+            let mut latencies = self.latencies.lock();
             if latencies.len() == LATENCY_SAMPLES {
                 latencies.pop_front();
             }
@@ -176,8 +178,7 @@ impl Monitor {
     }
 
     fn latency(&self) -> Latency {
-        let mut ms: Vec<f64> =
-            self.latencies.lock().expect("latency lock").iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        let mut ms: Vec<f64> = self.latencies.lock().iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         if ms.is_empty() {
             return Latency::default();
         }
@@ -219,7 +220,7 @@ impl Ops for Monitor {
             Ok(()) => self.same_day.days_held().await.map(|d| d.iter().map(ToString::to_string).collect()),
             Err(_) => Ok(Vec::new()),
         };
-        *self.probed.lock().expect("probe lock") = Probed {
+        *self.probed.lock() = Probed {
             redis: StoreState::of(&redis),
             clickhouse: StoreState::of(&clickhouse),
             errors,
@@ -229,7 +230,7 @@ impl Ops for Monitor {
 
     /// The figures as of the last probe.
     fn status(&self) -> Status {
-        let probed = self.probed.lock().expect("probe lock").clone();
+        let probed = self.probed.lock().clone();
         let requests = self.requests.load(Ordering::Relaxed);
         let (clients, channels) = self.hub.counts();
         Status {
@@ -241,7 +242,7 @@ impl Ops for Monitor {
             requests,
             requests_per_second: self.rate.sample(requests),
             latency_ms: self.latency(),
-            by_route: (self.routes.lock().expect("routes lock").iter())
+            by_route: (self.routes.lock().iter())
                 .map(|((route, status), count)| RouteCount { route: route.clone(), status: *status, count: *count })
                 .collect(),
             bars_served: BarsServed {

@@ -2,8 +2,8 @@
 //! the service's [`Figure`]s are sampled into fixed-size ring buffers (counters become rates,
 //! sums over counts become means, levels are kept as read), served as JSON at `api/charts`.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -65,7 +65,7 @@ impl Charts {
 
     /// Takes the figures read at `now_ms`.
     pub fn record(&self, now_ms: i64, figures: Vec<Figure>) {
-        let mut state = self.state.lock().expect("charts lock");
+        let mut state = self.state.lock();
         let points: Vec<(&'static str, Option<f64>)> = figures
             .iter()
             .map(|figure| {
@@ -87,7 +87,7 @@ impl Charts {
     }
 
     pub fn data(&self) -> ChartData {
-        let state = self.state.lock().expect("charts lock");
+        let state = self.state.lock();
         let series = state.series.iter().map(|(name, points)| (*name, points.iter().copied().collect())).collect();
         ChartData { interval_ms: self.interval.as_millis() as u64, series }
     }

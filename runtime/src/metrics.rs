@@ -11,18 +11,18 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Rate {
     window: Duration,
-    samples: std::sync::Mutex<std::collections::VecDeque<(tokio::time::Instant, u64)>>,
+    samples: parking_lot::Mutex<std::collections::VecDeque<(tokio::time::Instant, u64)>>,
 }
 
 impl Rate {
     pub fn new(window: Duration) -> Rate {
-        Rate { window, samples: std::sync::Mutex::new(std::collections::VecDeque::new()) }
+        Rate { window, samples: parking_lot::Mutex::new(std::collections::VecDeque::new()) }
     }
 
     /// Records `total` now and returns the rate since the oldest sample inside the window.
     pub fn sample(&self, total: u64) -> f64 {
         let now = tokio::time::Instant::now();
-        let mut samples = self.samples.lock().expect("rate lock");
+        let mut samples = self.samples.lock();
         samples.push_back((now, total));
         while samples.len() > 2 && now - samples[0].0 > self.window {
             samples.pop_front();

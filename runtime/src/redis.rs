@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::keys::Keys;
@@ -365,14 +367,14 @@ impl Followed {
     /// The master's address and the connection to it, found through the Sentinels the first time
     /// (which also starts [`watch`]).
     async fn connection(self: &Arc<Self>) -> RedisResult<((String, u16), ConnectionManager)> {
-        if let Some(current) = &*self.current.lock().expect("redis lock") {
+        if let Some(current) = &*self.current.lock() {
             return Ok(current.clone());
         }
         self.ask().await?;
         if !self.watching.swap(true, Ordering::Relaxed) {
             tokio::spawn(watch(Arc::downgrade(self)));
         }
-        let current = self.current.lock().expect("redis lock");
+        let current = self.current.lock();
         current.clone().ok_or_else(|| RedisError::from((ErrorKind::Client, "no master known yet")))
     }
 
@@ -406,13 +408,13 @@ impl Followed {
     async fn ask(&self) -> RedisResult<()> {
         let mut asked = self.asked.lock().await;
         let (last, sentinel) = &mut *asked;
-        let known = self.current.lock().expect("redis lock").is_some();
+        let known = self.current.lock().is_some();
         if known && last.is_some_and(|at| at.elapsed() < ASK_AGAIN) {
             return Ok(());
         }
         *last = Some(Instant::now());
         let address = master_address(&self.settings, sentinel).await?;
-        let mut current = self.current.lock().expect("redis lock");
+        let mut current = self.current.lock();
         if current.as_ref().is_none_or(|(at, _)| *at != address) {
             let con = manager(client_at(&self.settings.url, &self.settings, Some(address.clone()))?)?;
             tracing::info!(host = %address.0, port = address.1, "redis: following the master the sentinels name");

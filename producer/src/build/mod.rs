@@ -13,7 +13,9 @@ mod source;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
+
+use parking_lot::Mutex;
 use std::time::Instant;
 
 use common::tick::DeadReason;
@@ -262,7 +264,7 @@ fn claim_days<'a>(
 ) -> Result<()> {
     let ours: BTreeSet<(Symbol, DayNumber)> =
         events.map(|e| (e.bar.symbol, split_ms(e.bar.frame.epoch_seconds() * 1000).0)).collect();
-    let mut days = days.lock().expect("the day register is not poisoned");
+    let mut days = days.lock();
     if let Some((key, other)) = ours.iter().find_map(|k| days.get(k).map(|other| (k, other))) {
         let day = common::time::date_of(key.1);
         let message = format!(

@@ -4,10 +4,10 @@
 //! or one file per period in a directory (`bars_{N}min.parquet` or `.csv`, the long table of
 //! [`runtime::table`]).
 
+use parking_lot::Mutex;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use arrow_array::RecordBatch;
@@ -101,7 +101,7 @@ impl Sink {
                         encoded.push((i, period, Encoded::new(*format, dir, &ours)?));
                     }
                 }
-                let mut writers = writers.lock().expect("the writers are not poisoned");
+                let mut writers = writers.lock();
                 for (i, period, encoded) in encoded {
                     let writer = match &mut writers[i] {
                         Some(w) => w,
@@ -126,7 +126,7 @@ impl Sink {
                 return Ok(());
             }
         };
-        let mut writers = writers.lock().expect("the writers are not poisoned");
+        let mut writers = writers.lock();
         for writer in writers.iter_mut().filter_map(Option::take) {
             match writer {
                 Writer::Parquet(w) => w.close().map(drop).map_err(|e| arrow_error(dir, e))?,

@@ -13,7 +13,9 @@ pub use stale::{Stale, StaleSymbol};
 pub use status::Status;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use axum::Router;
@@ -78,7 +80,7 @@ impl Monitor {
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
-        f(&mut self.status.lock().expect("status lock"))
+        f(&mut self.status.lock())
     }
 
     /// This producer took the lease (`lease` is its value).
@@ -143,7 +145,7 @@ impl Monitor {
         let latest = agg.latest_tick_ms();
         let clock = self.update(|s| s.clock);
         self.stale.take(agg, latest, self.now_ms(clock, latest));
-        let mut s = self.status.lock().expect("status lock");
+        let mut s = self.status.lock();
         s.recovered = true;
         s.catching_up = catching_up;
         s.redis = StoreState::Up;
@@ -189,7 +191,7 @@ impl Ops for Monitor {
 
     /// The figures as of the last commit and probe.
     fn status(&self) -> Status {
-        let mut s = self.status.lock().expect("status lock").clone();
+        let mut s = self.status.lock().clone();
         s.recoveries = self.recoveries.load(Ordering::Relaxed);
         if s.ticks_per_second > 0.0 {
             s.ticks_per_second = self.rate.sample(s.counters.ticks);
@@ -215,7 +217,7 @@ impl Ops for Monitor {
     }
 
     fn figures(&self) -> Vec<Figure> {
-        let s = self.status.lock().expect("status lock");
+        let s = self.status.lock();
         let c = &s.counters;
         vec![
             Figure::Rate { name: "ticks", total: c.ticks, per_seconds: 1.0 },

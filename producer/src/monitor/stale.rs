@@ -3,7 +3,7 @@
 //! that the monitor takes after commits (at most every [`LAST_TICKS_EVERY`], or when event time
 //! moved a minute), so a probe never reads the engine.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use common::time::{split_ms, DayNumber};
@@ -56,7 +56,7 @@ impl StaleWatch {
     /// is judged on; none in event time before the first tick), at most every few seconds or each
     /// minute of event time (a fast replay). `latest_ms` is the latest tick applied.
     pub fn take(&self, agg: &BarAggregator, latest_ms: Option<i64>, now_ms: Option<i64>) {
-        let mut last = self.last.lock().expect("last ticks lock");
+        let mut last = self.last.lock();
         let moved = |before: Option<i64>| latest_ms.zip(before).is_none_or(|(now, then)| now - then >= 60_000);
         if last.taken.is_some_and(|t| t.elapsed() < LAST_TICKS_EVERY) && !moved(last.latest_ms) {
             return;
@@ -69,12 +69,12 @@ impl StaleWatch {
 
     /// The latest tick time as of the last copy.
     pub fn latest_ms(&self) -> Option<i64> {
-        self.last.lock().expect("last ticks lock").latest_ms
+        self.last.lock().latest_ms
     }
 
     /// The stale symbols at `now_ms` (none when there is no clock yet or the rule is off).
     pub fn judge(&self, now_ms: Option<i64>, after_minutes: u16) -> Stale {
-        let last = self.last.lock().expect("last ticks lock");
+        let last = self.last.lock();
         let (Some(now), true) = (now_ms, after_minutes > 0) else {
             return Stale { after_minutes, ..Stale::default() };
         };

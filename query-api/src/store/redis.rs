@@ -4,9 +4,9 @@
 //! keys (`redis.shards`); closed bars kept in memory while
 //! the day's version of their (period, symbol) holds (`store::cache`).
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use common::shard::shard_of;
@@ -47,7 +47,7 @@ impl SameDay {
     /// last did (so history still answers); an error when it never has.
     pub async fn days_held(&self) -> Result<BTreeSet<NaiveDate>> {
         let read = runtime::redis::days_held(&mut self.con(), &self.keys).await;
-        let mut last = self.last_held.lock().expect("days lock");
+        let mut last = self.last_held.lock();
         match read {
             Ok(held) => {
                 *last = Some(held.clone());
