@@ -61,8 +61,8 @@ async fn producer_progress(stack: &mut ConsumerStores, day: &str, entries: usize
         last = stack.con.xadd("ticks", "*", &[("tick", "{}")]).await.unwrap();
     }
     let progress = Progress { latest_day: Some(day.parse().unwrap()), position: last.parse().unwrap() };
-    let _: () = stack.con.set(stack.keys.producer_progress(), progress.encode()).await.unwrap();
-    let _: () = stack.con.hset(stack.keys.producer_state(), "last_id", "0-1").await.unwrap();
+    let _: () = stack.0.con.set(stack.0.keys.producer_progress(), progress.encode()).await.unwrap();
+    let _: () = stack.0.con.hset(stack.0.keys.producer_state(), "last_id", "0-1").await.unwrap();
     last
 }
 
@@ -127,11 +127,11 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
         (&day.into(), &serde_json::json!([last_id])),
         "from the producer's progress record, not its state"
     );
-    let state: bool = stack.con.exists(stack.keys.producer_state()).await.unwrap();
+    let state: bool = stack.0.con.exists(stack.0.keys.producer_state()).await.unwrap();
     let entries: u64 = stack.con.xlen("ticks").await.unwrap();
     assert!(state && entries == 5, "the producer's state and stream are the producer's: left alone");
 
-    let stored: String = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
+    let stored: String = stack.0.con.get(stack.0.keys.cleanup_last()).await.unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&stored).unwrap()["days"], serde_json::json!([day]));
     let (again, second, _) = stack.cleanup(day, &[]);
     assert_eq!(again, 2);
@@ -201,7 +201,7 @@ async fn the_cleanup_runs_at_2_am_on_the_services_clock_and_not_a_second_before(
     same_day_data(&mut stack, previous).await;
     same_day_data(&mut stack, today).await;
     stack.load(&history(previous, &["600519.SH", "000001.SZ"], None), late).await;
-    let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
+    let _: () = stack.0.con.del(stack.0.keys.cleanup_last()).await.unwrap();
     let time = TestTime::hold("2026-11-19T01:59:00");
     let consumer = stack.in_process(time.clock(), |_| {});
     let first = report_when(&time, &stack, &consumer, |_| true).await;
@@ -219,7 +219,7 @@ async fn the_cleanup_runs_at_2_am_on_the_services_clock_and_not_a_second_before(
     assert_eq!(keys_of(&mut stack, today).await, 15);
     assert_eq!(days_held(&mut stack).await, [today]);
     time.pass(Duration::from_secs(3600)).await;
-    let hour_later: String = stack.con.get(stack.keys.cleanup_last()).await.unwrap();
+    let hour_later: String = stack.0.con.get(stack.0.keys.cleanup_last()).await.unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&hour_later).unwrap(), run, "it runs once a night");
     consumer.stop().await;
 }
@@ -231,7 +231,7 @@ async fn a_missed_cleanup_runs_at_start() {
     same_day_data(&mut stack, &previous).await;
     same_day_data(&mut stack, &today).await;
     stack.load(&history(&previous, &["600519.SH", "000001.SZ"], None), late).await;
-    let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
+    let _: () = stack.0.con.del(stack.0.keys.cleanup_last()).await.unwrap();
     let time = TestTime::hold("2026-11-19T00:30:00");
     let consumer = stack.in_process(time.clock(), |s| s.consumer.cleanup_at = "00:00:00".parse().unwrap());
     let report = report_when(&time, &stack, &consumer, |_| true).await;
@@ -253,7 +253,7 @@ async fn past_the_holiday_list_the_scheduled_cleanup_still_runs_and_says_the_lis
     let day = "2027-01-04";
     same_day_data(&mut stack, day).await;
     stack.load(&history(day, &["600519.SH", "000001.SZ"], None), late).await;
-    let _: () = stack.con.del(stack.keys.cleanup_last()).await.unwrap();
+    let _: () = stack.0.con.del(stack.0.keys.cleanup_last()).await.unwrap();
     let time = TestTime::hold("2027-01-05T02:00:30");
     let consumer = stack.in_process(time.clock(), |_| {});
     let report = report_when(&time, &stack, &consumer, |_| true).await;

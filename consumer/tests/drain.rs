@@ -134,9 +134,9 @@ async fn malformed_and_out_of_session_items_are_dead_lettered_with_reasons() {
     let mut consumer = stack.consumer(&[]);
     stack.drained(&mut consumer, 2).await;
     let field = runtime::keys::history_version_field(Period::M1, "600519.SH");
-    let version: i64 = stack.con.hget(stack.keys.history_versions(), field).await.unwrap();
+    let version: i64 = stack.0.con.hget(stack.0.keys.history_versions(), field).await.unwrap();
     assert_eq!(version, 1, "the one batch bumped the history version of the symbol it wrote");
-    let dead: Vec<String> = stack.con.lrange(stack.keys.history_dead(), 0, -1).await.unwrap();
+    let dead: Vec<String> = stack.0.con.lrange(stack.0.keys.history_dead(), 0, -1).await.unwrap();
     let mut got: Vec<(String, String)> = dead
         .iter()
         .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap())
@@ -175,7 +175,7 @@ async fn batches_left_by_more_workers_than_configured_are_finished() {
     let mut consumer = stack.consumer(&[("TICKBAR__CONSUMER__WORKERS_PER_QUEUE", "2")]);
     stack.drained(&mut consumer, rows).await;
     for period in Period::ALL {
-        let left: Vec<String> = stack.con.keys(stack.keys.history_processing_pattern(period)).await.unwrap();
+        let left: Vec<String> = stack.0.con.keys(stack.0.keys.history_processing_pattern(period)).await.unwrap();
         assert!(left.is_empty(), "no processing list is left: {left:?}");
     }
 }

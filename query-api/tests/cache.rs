@@ -26,7 +26,7 @@ async fn write_quietly(stack: &ApiStores, bars: &[Bar], version: u64) {
 }
 
 async fn bump(stack: &mut ApiStores, field: &str) {
-    let _: i64 = stack.con.hincr(stack.keys.history_versions(), field, 1).await.unwrap();
+    let _: i64 = stack.0.con.hincr(stack.0.keys.history_versions(), field, 1).await.unwrap();
 }
 
 async fn day(api: &harness::ServiceProcess) -> Vec<Bar> {

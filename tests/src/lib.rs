@@ -7,6 +7,7 @@
 //! - [`servers`]: private `redis-server` and `clickhouse-server` processes; [`certs`]: the
 //!   certificates of their TLS variants.
 //! - [`service`]: a tickbar service binary as a child process.
+//! - [`stores`]: a private Redis and ClickHouse with a connection, as most service tests start.
 //! - [`stack`]: the whole stack with the bundled sample loaded (the end-to-end test, the demo).
 //! - [`clock`]: the set clock live tests give the services and their feeders, and the held tokio
 //!   time in-process tests run services on.
@@ -30,11 +31,13 @@ pub mod seed;
 pub mod servers;
 pub mod service;
 pub mod stack;
+pub mod stores;
 pub mod writers;
 
 pub use http::{http_get, http_request, HttpResponse};
 pub use servers::{start_stores, ClickHouseServer, RedisServer};
 pub use service::ServiceProcess;
+pub use stores::{Stores, DATABASE};
 
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -7,26 +7,30 @@ use std::time::{Duration, Instant};
 
 use common::Period;
 use consumer::settings::ConsumerSettings;
-use harness::{ClickHouseServer, RedisServer, ServiceProcess};
-use redis::aio::MultiplexedConnection;
+use harness::{ServiceProcess, Stores, DATABASE};
 use redis::AsyncCommands;
-use runtime::keys::{bars_table, Keys};
+use runtime::keys::bars_table;
 
-pub const DATABASE: &str = "tickbar";
+/// The stores, and the consumer's ways with them.
+pub struct ConsumerStores(pub Stores);
 
-/// A private Redis and ClickHouse and connections to them.
-pub struct ConsumerStores {
-    pub redis: RedisServer,
-    pub clickhouse: ClickHouseServer,
-    pub con: MultiplexedConnection,
-    pub keys: Keys,
+impl std::ops::Deref for ConsumerStores {
+    type Target = Stores;
+
+    fn deref(&self) -> &Stores {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ConsumerStores {
+    fn deref_mut(&mut self) -> &mut Stores {
+        &mut self.0
+    }
 }
 
 impl ConsumerStores {
     pub async fn start() -> ConsumerStores {
-        let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
-        let con = redis.connect().await.unwrap();
-        ConsumerStores { redis, clickhouse, con, keys: Keys::default() }
+        ConsumerStores(Stores::start().await)
     }
 
     /// The settings every consumer of this stack runs with, plus `extra`.
@@ -109,9 +113,9 @@ impl ConsumerStores {
     pub async fn backlog(&mut self) -> u64 {
         let mut total = 0;
         for p in Period::ALL {
-            let queued: u64 = self.con.llen(self.keys.history_queue(p)).await.unwrap();
+            let queued: u64 = self.0.con.llen(self.0.keys.history_queue(p)).await.unwrap();
             total += queued;
-            let processing: Vec<String> = self.con.keys(self.keys.history_processing_pattern(p)).await.unwrap();
+            let processing: Vec<String> = self.0.con.keys(self.0.keys.history_processing_pattern(p)).await.unwrap();
             for list in processing {
                 total += self.con.llen::<_, u64>(list).await.unwrap();
             }

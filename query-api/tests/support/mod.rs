@@ -4,29 +4,35 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use common::{Bar, Period};
-use harness::{ClickHouseServer, HttpResponse, RedisServer, ServiceProcess};
-use redis::aio::MultiplexedConnection;
+use harness::{HttpResponse, ServiceProcess, Stores};
 use runtime::clickhouse::apply_schema;
-use runtime::keys::Keys;
 
-pub const DATABASE: &str = "tickbar";
+pub use harness::DATABASE;
 /// Two history days and the day Redis holds.
 pub const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
 
-/// A private Redis and ClickHouse with the bars table.
-pub struct ApiStores {
-    pub redis: RedisServer,
-    pub clickhouse: ClickHouseServer,
-    pub con: MultiplexedConnection,
-    pub keys: Keys,
+/// The stores with the schema, and the query API's ways with them.
+pub struct ApiStores(pub Stores);
+
+impl std::ops::Deref for ApiStores {
+    type Target = Stores;
+
+    fn deref(&self) -> &Stores {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiStores {
+    fn deref_mut(&mut self) -> &mut Stores {
+        &mut self.0
+    }
 }
 
 impl ApiStores {
     pub async fn start() -> ApiStores {
-        let (redis, clickhouse) = harness::start_stores(None).await.expect("redis-server and clickhouse-server");
-        apply_schema(&clickhouse.client(), DATABASE).await.expect("the schema");
-        let con = redis.connect().await.unwrap();
-        ApiStores { redis, clickhouse, con, keys: Keys::default() }
+        let stores = Stores::start().await;
+        apply_schema(&stores.clickhouse.client(), DATABASE).await.expect("the schema");
+        ApiStores(stores)
     }
 
     /// The query API on this stack, with `env` overriding settings; returns once it answers.
@@ -63,13 +69,13 @@ impl ApiStores {
         for symbol in symbols {
             let field = runtime::keys::history_version_field(period, symbol);
             let _: i64 =
-                redis::AsyncCommands::hincr(&mut self.con, self.keys.history_versions(), field, 1).await.unwrap();
+                redis::AsyncCommands::hincr(&mut self.0.con, self.0.keys.history_versions(), field, 1).await.unwrap();
         }
     }
 
     /// Writes `bars` of `period` into Redis as the producer does.
     pub async fn store_same_day(&mut self, period: Period, bars: &[Bar]) {
-        harness::writers::write_same_day(&mut self.con, &self.keys, period, bars).await.unwrap();
+        harness::writers::write_same_day(&mut self.0.con, &self.0.keys, period, bars).await.unwrap();
     }
 }
 
