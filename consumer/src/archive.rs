@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::stream::EntryId;
-use common::tick::parse_quotes;
+use common::tick::Payload;
 use runtime::archive::TickRow;
 use runtime::keys::Keys;
 use runtime::redis::Connection;
@@ -134,7 +134,7 @@ pub fn rows_of(
         }
         let left_out = refused.get(&entry.id).map_or(&[][..], Vec::as_slice);
         let quotes = entry.fields.iter().flat_map(|(field, value)| match std::str::from_utf8(value) {
-            Ok(payload) => parse_quotes(field, payload),
+            Ok(payload) => Payload::quotes_of_field(field, payload),
             Err(_) => Vec::new(),
         });
         for (element, quote) in (0u32..).zip(quotes) {

@@ -106,8 +106,7 @@ mod tests {
 
     #[test]
     fn a_row_holds_the_quote_exactly_and_names_its_entry() {
-        let quotes = common::tick::parse_quotes(
-            "qmt",
+        let quotes = common::tick::Payload::Qmt.quotes(
             r#"{"600519.SH":{"time":"2026-11-18T09:30:03","lastPrice":1650.5,"high":1651,"low":1647.5,"volume":12,
                 "amount":1980600.25,"transactionNum":57,"bidPrice":[1650.4,0],"bidVol":[3,0],"askPrice":[1650.5],"askVol":[2]}}"#,
         );
@@ -117,10 +116,8 @@ mod tests {
         let day = common::time::day_number(chrono::NaiveDate::from_ymd_opt(2026, 11, 18).unwrap());
         assert_eq!((i32::from(row.day), row.entry(), row.element), (day, entry, 3));
         assert_eq!(row.quote().unwrap(), quotes[0]);
-        let trade = common::tick::parse_quotes(
-            "tick",
-            r#"{"symbol":"000001.SZ","time":1763602203000,"price":10.01,"volume":300}"#,
-        );
+        let trade = common::tick::Payload::Tick
+            .quotes(r#"{"symbol":"000001.SZ","time":1763602203000,"price":10.01,"volume":300}"#);
         let row = TickRow::new(&trade[0], entry, 0);
         assert_eq!((row.cumulative, row.high, row.trades, row.bid_price.len()), (0, None, None, 0));
         assert_eq!(row.quote().unwrap(), trade[0]);

@@ -12,7 +12,7 @@ use crate::number::whole_from_text;
 use crate::symbol::Symbol;
 use crate::time::parse_datetime;
 use crate::Error;
-pub use quote::{parse_quotes, Book, Quote};
+pub use quote::{Book, Quote};
 pub use reason::DeadReason;
 pub use table::{is_true, TickTable};
 

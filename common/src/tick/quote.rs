@@ -5,7 +5,8 @@
 //! a tick the producer accepts.
 
 use super::{
-    price, qmt_elements, read_members, scalar, snapshot_tick, tick_elements, tick_object, whole, QmtFields, Tick,
+    price, qmt_elements, read_members, scalar, snapshot_tick, tick_elements, tick_object, whole, Payload, QmtFields,
+    Tick,
 };
 use crate::json::{JsonError, Scanner, Value};
 use crate::money::Price;
@@ -36,15 +37,21 @@ impl From<Tick> for Quote {
     }
 }
 
-/// The quotes of one stream field (`tick` or `qmt`; any other field has none), in the order the
-/// producer takes their ticks; elements the producer refuses, and a payload it cannot read, give none.
-pub fn parse_quotes(field: &str, payload: &str) -> Vec<Quote> {
-    let parsed = match field {
-        "tick" => tick_elements(payload, plain_quote),
-        "qmt" => qmt_elements(payload, qmt_quote),
-        _ => return Vec::new(),
-    };
-    parsed.map(|elements| elements.into_iter().filter_map(Result::ok).collect()).unwrap_or_default()
+impl Payload {
+    /// The quotes of a payload of this kind, in the order the producer takes their ticks; elements
+    /// the producer refuses, and a payload it cannot read, give none.
+    pub fn quotes(self, payload: &str) -> Vec<Quote> {
+        let parsed = match self {
+            Payload::Tick => tick_elements(payload, plain_quote),
+            Payload::Qmt => qmt_elements(payload, qmt_quote),
+        };
+        parsed.map(|elements| elements.into_iter().filter_map(Result::ok).collect()).unwrap_or_default()
+    }
+
+    /// The quotes of the stream field `field` (one the contract does not have holds none).
+    pub fn quotes_of_field(field: &str, payload: &str) -> Vec<Quote> {
+        Payload::of_field(field).map_or_else(Vec::new, |kind| kind.quotes(payload))
+    }
 }
 
 fn plain_quote(s: &mut Scanner<'_>) -> Result<Result<Quote, Error>, JsonError> {
@@ -106,8 +113,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_keeps_its_levels_in_shares_and_its_trade_count() {
-        let quotes = parse_quotes(
-            "qmt",
+        let quotes = Payload::Qmt.quotes(
             r#"{"600519.SH":{"time":1763602203000,"lastPrice":1650.5,"volume":12,"amount":1980600,"transactionNum":57,
                 "bidPrice":[1650.4,1650.3,0,0,0],"bidVol":[3,1,0,0,0],"askPrice":[1650.5,1650.6,0,0,0],"askVol":[2,7,0,0,0]}}"#,
         );
@@ -121,7 +127,7 @@ mod tests {
     fn unreadable_extras_are_left_out_and_the_tick_kept_as_the_producer_keeps_it() {
         let payload = r#"{"600519.SH":{"time":1763602203000,"lastPrice":1,"volume":1,"amount":100,"transactionNum":"x",
             "bidPrice":[1,"y"],"askVol":{"a":1},"bidVol":[-1]},"bad":{},"000001.SZ":{"time":1763602203000,"lastPrice":0,"volume":1,"amount":1}}"#;
-        let quotes = parse_quotes("qmt", payload);
+        let quotes = Payload::Qmt.quotes(payload);
         let ticks: Vec<Tick> = parse_qmt_payload(payload).unwrap().into_iter().filter_map(Result::ok).collect();
         assert_eq!(quotes.iter().map(|q| q.tick).collect::<Vec<_>>(), ticks);
         assert_eq!((quotes.len(), quotes[0].trades, &quotes[0].book), (1, None, &Book::default()));
@@ -132,8 +138,8 @@ mod tests {
         let payload = r#"[{"symbol":"600519.SH","time":1763602203000,"price":1,"volume":1},{"symbol":"x"},
             {"symbol":"000001.SZ","time":1763602203000,"price":2,"volume":5}]"#;
         let ticks: Vec<Tick> = parse_tick_payload(payload).unwrap().into_iter().filter_map(Result::ok).collect();
-        let quotes = parse_quotes("tick", payload);
+        let quotes = Payload::Tick.quotes(payload);
         assert_eq!(quotes.into_iter().map(|q| q.tick).collect::<Vec<_>>(), ticks);
-        assert!(parse_quotes("quote", payload).is_empty() && parse_quotes("tick", "{").is_empty());
+        assert!(Payload::quotes_of_field("quote", payload).is_empty() && Payload::Tick.quotes("{").is_empty());
     }
 }
