@@ -90,8 +90,8 @@ fn wall(settings: &mut ProducerSettings) {
 async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() {
     let mut stack = ProducerRedis::start().await;
     let time = TestTime::hold("2026-11-18T09:59:50");
-    let clean = InProcess::start(&stack.redis, "clean:", time.clock(), wall);
-    let mut outage = Some(InProcess::start(&stack.redis, "outage:", time.clock(), wall));
+    let clean = in_process(&stack.redis, "clean:", time.clock(), wall);
+    let mut outage = Some(in_process(&stack.redis, "outage:", time.clock(), wall));
     let ticks = live_ticks();
     let fed: u64 = ticks.iter().filter(|(_, t)| t.contains("600519")).map(|(_, t)| volume_of(t)).sum();
     for (time_ms, tick) in &ticks {
@@ -100,7 +100,7 @@ async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() 
             outage.take().unwrap().kill();
         }
         if *time_ms == at("10:04:20") {
-            outage = Some(InProcess::start(&stack.redis, "outage:", time.clock(), wall));
+            outage = Some(in_process(&stack.redis, "outage:", time.clock(), wall));
         }
         stack.send("clean:", &[("tick", tick.clone())]).await;
         stack.send("outage:", &[("tick", tick.clone())]).await;
@@ -125,7 +125,7 @@ async fn a_200_second_outage_on_the_wall_clock_is_caught_up_and_loses_nothing() 
 async fn a_symbol_silent_for_its_minutes_in_session_is_named_stale_on_the_wall_clock() {
     let mut stack = ProducerRedis::start().await;
     let time = TestTime::hold("2026-11-18T10:00:00");
-    let producer = InProcess::start(&stack.redis, "", time.clock(), |s| s.producer.stale_after_minutes = 2);
+    let producer = in_process(&stack.redis, "", time.clock(), |s| s.producer.stale_after_minutes = 2);
     let tick = |symbol: &str, at_ms: i64| {
         ("tick", format!(r#"{{"symbol":"{symbol}","time":{at_ms},"price":"60.5","volume":100}}"#))
     };
@@ -161,16 +161,16 @@ async fn a_standby_takes_over_a_dead_producer_once_its_lease_expires_and_the_bar
             s.producer.instance = instance.into();
         }
     };
-    let clean = InProcess::start(&stack.redis, "clean:", time.clock(), event("clean"));
+    let clean = in_process(&stack.redis, "clean:", time.clock(), event("clean"));
     stack.send("clean:", &entries).await;
     drained(&time, &stack, "clean:").await;
     let expected = stack.dump("clean:").await;
     let minutes = stack.bars("clean:", "2023-02-01", common::Period::M1, "600519.SH").await;
     assert_eq!(minutes.iter().map(|b| b.vol).sum::<u64>(), MOUTAI_TOTALS[0].0, "the undisturbed run holds the day");
 
-    let first = InProcess::start(&stack.redis, "pair:", time.clock(), event("first"));
+    let first = in_process(&stack.redis, "pair:", time.clock(), event("first"));
     role(&time, &first, "active").await;
-    let second = InProcess::start(&stack.redis, "pair:", time.clock(), event("second"));
+    let second = in_process(&stack.redis, "pair:", time.clock(), event("second"));
     let standby = role(&time, &second, "standby").await;
     assert!(standby["lease"].as_str().unwrap().contains(" first#"), "it names the active one: {standby}");
     let (before, after) = entries.split_at(entries.len() / 2);

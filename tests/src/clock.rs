@@ -110,16 +110,9 @@ impl TestTime {
     pub async fn until<T, F: std::future::Future<Output = Option<T>>>(
         &self,
         what: &str,
-        mut probe: impl FnMut() -> F,
+        probe: impl FnMut() -> F,
     ) -> T {
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(found) = probe().await {
-                return found;
-            }
-            assert!(start.elapsed() < REAL_PATIENCE, "{what}: not within {REAL_PATIENCE:?}");
-            real_pause(Duration::from_millis(5)).await;
-        }
+        self.search(what, None, probe).await
     }
 
     /// Moves time on `step` at a time until `probe` finds what it looks for; panics naming `what`
@@ -128,6 +121,17 @@ impl TestTime {
         &self,
         what: &str,
         step: Duration,
+        probe: impl FnMut() -> F,
+    ) -> T {
+        self.search(what, Some(step), probe).await
+    }
+
+    /// Probes until found; between probes time moves `step` on, or (none) stays while a little
+    /// real time passes.
+    async fn search<T, F: std::future::Future<Output = Option<T>>>(
+        &self,
+        what: &str,
+        step: Option<Duration>,
         mut probe: impl FnMut() -> F,
     ) -> T {
         let start = std::time::Instant::now();
@@ -136,7 +140,10 @@ impl TestTime {
                 return found;
             }
             assert!(start.elapsed() < REAL_PATIENCE, "{what}: not within {REAL_PATIENCE:?}");
-            self.pass(step).await;
+            match step {
+                Some(step) => self.pass(step).await,
+                None => real_pause(Duration::from_millis(5)).await,
+            }
         }
     }
 }

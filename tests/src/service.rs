@@ -1,5 +1,6 @@
 //! A tickbar service binary (`producer`, `consumer`, `query-api`) run as a child process on a free
-//! HTTP port with its log in a file: signalled, killed and asked over HTTP by the tests.
+//! HTTP port with its log in a file: signalled, killed and asked over HTTP by the tests; or a
+//! service's work run in-process as a task ([`InProcess`]), asked through its monitor.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -130,5 +131,41 @@ pub fn port_or_free(port: u16) -> u16 {
         port
     } else {
         free_port().expect("a free port")
+    }
+}
+
+/// A service's work run in-process as a task, with the monitor it reports to: stopped as SIGTERM
+/// stops the binary, or ended where it stands as SIGKILL does.
+pub struct InProcess<M> {
+    pub monitor: std::sync::Arc<M>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<M: runtime::ops::Ops> InProcess<M> {
+    /// Spawns `work`, given the stop flag, beside `monitor`.
+    pub fn spawn<W: std::future::Future<Output = ()> + Send + 'static>(
+        monitor: std::sync::Arc<M>,
+        work: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> W,
+    ) -> InProcess<M> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        InProcess { monitor, stop, task: tokio::spawn(work(stopped)) }
+    }
+
+    /// The monitor's `/api/status` figures, probed now.
+    pub async fn status(&self) -> serde_json::Value {
+        self.monitor.probe().await;
+        serde_json::to_value(self.monitor.status()).expect("a status serializes")
+    }
+
+    /// Stops it as SIGTERM does, and waits until it has.
+    pub async fn stop(self) {
+        self.stop.send(true).expect("the service listens for its stop");
+        self.task.await.expect("the service ended without a panic");
+    }
+
+    /// Ends it where it stands, as SIGKILL does: nothing more is written.
+    pub fn kill(self) {
+        self.task.abort();
     }
 }

@@ -54,12 +54,7 @@ impl ConsumerStores {
         let con = runtime::redis::connect(&settings.redis).unwrap();
         let consumer = consumer::Consumer::new(settings, calendar, clock).unwrap();
         let monitor = consumer.monitor(con.clone());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn({
-            let monitor = monitor.clone();
-            async move { consumer.run(con, monitor, stopped).await }
-        });
-        InProcess { monitor, stop, task }
+        InProcess::spawn(monitor.clone(), move |stopped| async move { consumer.run(con, monitor, stopped).await })
     }
 
     /// Queues `history` and waits until a consumer (in-process, with `tune`) has written it all.
@@ -184,23 +179,4 @@ pub async fn push_all(stack: &mut ConsumerStores, bars: &[(Period, String)]) {
 }
 
 /// The consumer service run in-process (see [`ConsumerStores::in_process`]).
-pub struct InProcess {
-    pub monitor: std::sync::Arc<consumer::monitor::Monitor>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl InProcess {
-    /// The monitor's `/api/status` figures, probed now.
-    pub async fn status(&self) -> serde_json::Value {
-        use runtime::ops::Ops;
-        self.monitor.probe().await;
-        serde_json::to_value(self.monitor.status()).unwrap()
-    }
-
-    /// Stops it as SIGTERM does, and waits until it has.
-    pub async fn stop(self) {
-        self.stop.send(true).unwrap();
-        self.task.await.unwrap();
-    }
-}
+pub type InProcess = harness::service::InProcess<consumer::monitor::Monitor>;

@@ -130,53 +130,26 @@ pub use harness::ServiceProcess as Producer;
 pub use harness::fixtures::tick_json;
 
 /// The producer service run in-process, on the clock a test holds ([`harness::clock::TestTime`]).
-pub struct InProcess {
-    pub monitor: std::sync::Arc<producer::monitor::Monitor>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub type InProcess = harness::service::InProcess<producer::monitor::Monitor>;
 
-impl InProcess {
-    /// The service on the wall clock `clock` under `prefix` of `redis`, with `settings` changed by
-    /// `tune`; reads wait a millisecond, so a test's steps of time find it ready.
-    pub fn start(
-        redis: &RedisServer,
-        prefix: &str,
-        clock: runtime::clock::Clock,
-        tune: impl FnOnce(&mut producer::settings::ProducerSettings),
-    ) -> InProcess {
-        use producer::settings::{BarClock, ProducerSettings};
-        let mut settings = ProducerSettings::default();
-        (settings.redis.url, settings.redis.key_prefix) = (redis.url(), prefix.to_owned());
-        (settings.producer.clock, settings.producer.block_ms) = (BarClock::Wall, 1);
-        tune(&mut settings);
-        let calendar = std::sync::Arc::new(runtime::load_calendar(&settings.calendar).unwrap());
-        let con = producer::store::connect(&settings.redis).unwrap();
-        let probe = producer::store::StreamStore::new(con.clone(), settings.keys(), &settings);
-        let monitor = std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn({
-            let monitor = monitor.clone();
-            async move { producer::service::run(&settings, calendar, clock, con, monitor, stopped).await }
-        });
-        InProcess { monitor, stop, task }
-    }
-
-    /// The monitor's `/api/status` figures, probed now.
-    pub async fn status(&self) -> serde_json::Value {
-        use runtime::ops::Ops;
-        self.monitor.probe().await;
-        serde_json::to_value(self.monitor.status()).unwrap()
-    }
-
-    /// Stops it as SIGTERM does: it commits a checkpoint and returns.
-    pub async fn stop(self) {
-        self.stop.send(true).unwrap();
-        self.task.await.unwrap();
-    }
-
-    /// Ends it where it stands, as SIGKILL does: nothing more is written, the lease is left to expire.
-    pub fn kill(self) {
-        self.task.abort();
-    }
+/// The service on the wall clock `clock` under `prefix` of `redis`, with `settings` changed by
+/// `tune`; reads wait a millisecond, so a test's steps of time find it ready.
+pub fn in_process(
+    redis: &RedisServer,
+    prefix: &str,
+    clock: runtime::clock::Clock,
+    tune: impl FnOnce(&mut producer::settings::ProducerSettings),
+) -> InProcess {
+    use producer::settings::{BarClock, ProducerSettings};
+    let mut settings = ProducerSettings::default();
+    (settings.redis.url, settings.redis.key_prefix) = (redis.url(), prefix.to_owned());
+    (settings.producer.clock, settings.producer.block_ms) = (BarClock::Wall, 1);
+    tune(&mut settings);
+    let calendar = std::sync::Arc::new(runtime::load_calendar(&settings.calendar).unwrap());
+    let con = producer::store::connect(&settings.redis).unwrap();
+    let probe = producer::store::StreamStore::new(con.clone(), settings.keys(), &settings);
+    let monitor = std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
+    InProcess::spawn(monitor.clone(), move |stopped| async move {
+        producer::service::run(&settings, calendar, clock, con, monitor, stopped).await
+    })
 }
