@@ -75,11 +75,12 @@ impl App {
             .map_err(bad_url)?;
         let ttl = Duration::from_millis(settings.api.cache_ttl_ms);
         let day_cache = (settings.api.day_cache_mb > 0).then(|| Kept::new(settings.api.day_cache_mb << 20, ttl));
+        let subscribe_through = connections[0].clone();
         let same_day = Arc::new(SameDay::new(connections, keys.clone(), day_cache));
         let clickhouse =
             runtime::clickhouse::client(&settings.clickhouse).map_err(|e| AppError::Settings(e.to_string()))?;
         let history = History::new(clickhouse, &settings.clickhouse.database);
-        let hub = Hub::start(settings.redis.clone(), stop.clone());
+        let hub = Hub::start(subscribe_through, stop.clone());
         hub.follow_forming(same_day.clone(), clock, stop.clone());
         let calendar = Arc::new(calendar);
         let history_cache = (settings.api.history_cache_mb > 0)

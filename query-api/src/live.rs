@@ -16,8 +16,7 @@ use std::time::Duration;
 use common::{Period, Symbol};
 use runtime::backoff::Backoff;
 use runtime::clock::Clock;
-use runtime::redis::Subscriber;
-use runtime::settings::RedisSettings;
+use runtime::redis::Connection;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::store::redis::SameDay;
@@ -78,7 +77,7 @@ impl Hub {
     /// The hub and the task that keeps its subscriptions on the Redis master of `redis` (found anew
     /// at each reconnection, so it follows a Sentinel failover); the task ends when
     /// `stop` turns true.
-    pub fn start(redis: RedisSettings, stop: watch::Receiver<bool>) -> Arc<Hub> {
+    pub fn start(redis: Connection, stop: watch::Receiver<bool>) -> Arc<Hub> {
         let (commands, rx) = mpsc::unbounded_channel();
         let hub = Arc::new(Hub {
             channels: Mutex::new(HashMap::new()),
@@ -175,7 +174,7 @@ impl Hub {
 
     async fn run(
         self: Arc<Hub>,
-        redis: RedisSettings,
+        redis: Connection,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut stop: watch::Receiver<bool>,
     ) {
@@ -199,12 +198,12 @@ impl Hub {
     /// and messages until the connection drops (an error) or `stop` (`Ok`).
     async fn session(
         &self,
-        redis: &RedisSettings,
+        redis: &Connection,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         stop: &mut watch::Receiver<bool>,
         reconnect: bool,
     ) -> redis::RedisResult<()> {
-        let mut feed = Subscriber::open(redis).await?;
+        let mut feed = redis.subscriber().await?;
         let wanted: Vec<String> = self.channels.lock().keys().cloned().collect();
         feed.subscribe(&wanted).await?;
         self.connected.send_replace(true);

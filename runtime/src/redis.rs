@@ -177,8 +177,9 @@ async fn ask_master(con: &mut MultiplexedConnection, settings: &RedisSettings) -
 #[derive(Clone)]
 pub struct Connection {
     link: Link,
-    /// `redis.wait_replicas` and `redis.wait_timeout_ms`.
-    wait: (u16, u64),
+    /// What it was made of: `redis.wait_replicas` and `redis.wait_timeout_ms`, and what a
+    /// [`Subscriber`] connects to.
+    settings: Arc<RedisSettings>,
 }
 
 /// The server a [`Connection`] talks to: the one at `redis.url`, the master the Sentinels name, or
@@ -215,7 +216,7 @@ pub fn connect(settings: &RedisSettings) -> RedisResult<Connection> {
         }
         RedisMode::Cluster => Link::Cluster(cluster(settings, None::<tokio::sync::mpsc::UnboundedSender<_>>)?),
     };
-    Ok(Connection { link, wait: (settings.wait_replicas, settings.wait_timeout_ms) })
+    Ok(Connection { link, settings: Arc::new(settings.clone()) })
 }
 
 impl Connection {
@@ -223,7 +224,7 @@ impl Connection {
     /// most `redis.wait_timeout_ms`); how many do, or `None` when no wait is asked for. Fewer than
     /// asked is logged: the writes stand, but a failover now could lose them.
     pub async fn replicated(&mut self) -> RedisResult<Option<u16>> {
-        let (wanted, timeout_ms) = self.wait;
+        let (wanted, timeout_ms) = (self.settings.wait_replicas, self.settings.wait_timeout_ms);
         if wanted == 0 {
             return Ok(None);
         }
@@ -276,15 +277,28 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// A subscription on the servers this connection talks to: ordinary pub/sub on the master, or
+    /// in a cluster sharded pub/sub on each channel's node. Its own connection, opened now.
+    pub async fn subscriber(&self) -> RedisResult<Subscriber> {
+        if let Link::Cluster(_) = self.link {
+            let (pushed, received) = tokio::sync::mpsc::unbounded_channel();
+            return Ok(Subscriber(Feed::Sharded(cluster(&self.settings, Some(pushed))?, received)));
+        }
+        let (sink, stream) = master_client(&self.settings).await?.get_async_pubsub().await?.split();
+        Ok(Subscriber(Feed::Master(sink, stream)))
+    }
+}
+
 /// Messages a cluster connection publishes after the writes they announce (see
 /// [`Connection::publish_in`]).
 #[must_use = "messages kept for a cluster are sent by Connection::send"]
 #[derive(Debug, Default)]
 pub struct Unsent(Vec<(String, String)>);
 
-/// A subscription to bar channels: ordinary pub/sub on the master (the one at `redis.url`, or the
-/// Sentinels' master), or in cluster mode sharded pub/sub (`SSUBSCRIBE`, each channel on its hash slot's
-/// node) over the cluster's RESP3 connections.
+/// A subscription to bar channels ([`Connection::subscriber`]): ordinary pub/sub on the master (the
+/// one at `redis.url`, or the Sentinels' master), or in cluster mode sharded pub/sub (`SSUBSCRIBE`,
+/// each channel on its hash slot's node) over the cluster's RESP3 connections.
 pub struct Subscriber(Feed);
 
 enum Feed {
@@ -293,15 +307,6 @@ enum Feed {
 }
 
 impl Subscriber {
-    pub async fn open(settings: &RedisSettings) -> RedisResult<Subscriber> {
-        if settings.mode == RedisMode::Cluster {
-            let (pushed, received) = tokio::sync::mpsc::unbounded_channel();
-            return Ok(Subscriber(Feed::Sharded(cluster(settings, Some(pushed))?, received)));
-        }
-        let (sink, stream) = master_client(settings).await?.get_async_pubsub().await?.split();
-        Ok(Subscriber(Feed::Master(sink, stream)))
-    }
-
     /// Subscribes `channels` (sharded: one at a time, as each may lie on another node).
     pub async fn subscribe(&mut self, channels: &[String]) -> RedisResult<()> {
         match &mut self.0 {
