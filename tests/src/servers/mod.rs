@@ -64,6 +64,9 @@ impl Drop for Guard {
 /// between the port being found free and the server binding it.
 const PORT_ATTEMPTS: usize = 4;
 
+/// How long one readiness probe may take before it counts as "not yet".
+const PROBE_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Polls `ready` until it answers or `limit` passes, or the process exits (its port was taken).
 async fn wait_until<F, Fut>(
     what: &'static str,
@@ -82,7 +85,8 @@ where
         if let Ok(Some(status)) = process.0.try_wait() {
             return Err(HarnessError::Exited { what, status: status.to_string(), log: read_log() });
         }
-        if ready().await {
+        // A probe that hangs (a server that accepts and never answers while it starts) is a no.
+        if tokio::time::timeout(PROBE_PATIENCE, ready()).await.unwrap_or(false) {
             return Ok(());
         }
         crate::clock::real_pause(Duration::from_millis(100)).await;
