@@ -24,11 +24,6 @@ impl Stores {
         let con = redis.connect().await.expect("a connection to the private redis-server");
         Stores { redis, clickhouse, con, keys: Keys::default() }
     }
-
-    /// The settings naming both servers, as environment variables.
-    pub fn env(&self) -> [(&'static str, String); 2] {
-        [("TICKBAR__REDIS__URL", self.redis.url()), ("TICKBAR__CLICKHOUSE__URL", self.clickhouse.url())]
-    }
 }
 
 #[cfg(test)]
