@@ -26,6 +26,10 @@ pub enum Error {
     OutsideCalendar { date: NaiveDate, first: NaiveDate, last: NaiveDate },
     #[error("holiday list line {line}: {message}")]
     HolidayList { line: usize, message: String },
+    #[error("day override list line {line}: {message}")]
+    DayOverride { line: usize, message: String },
+    #[error("invalid day override for {date}: {message}")]
+    InvalidOverride { date: NaiveDate, message: String },
     #[error("invalid tick ({reason}): {detail}")]
     InvalidTick { reason: DeadReason, detail: String },
     #[error("invalid bar: {0}")]
@@ -49,6 +53,8 @@ impl Error {
             | Error::InvalidAdjust(_)
             | Error::InvalidFactor(_)
             | Error::HolidayList { .. }
+            | Error::DayOverride { .. }
+            | Error::InvalidOverride { .. }
             | Error::InvalidBar(_)
             | Error::InvalidState(_) => DeadReason::BadField,
         }

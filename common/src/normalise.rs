@@ -82,7 +82,8 @@ impl Normaliser {
         source: SourceLayout,
         unit: VolumeUnit,
     ) -> Normaliser {
-        Normaliser { sessions: Sessions::new(layout), calendar, period, source, unit, auctions: HashMap::new() }
+        let sessions = Sessions::new(layout, &calendar);
+        Normaliser { sessions, calendar, period, source, unit, auctions: HashMap::new() }
     }
 
     /// The bar in the project's layout; `Ok(None)` when it is an auction bar held for folding.
@@ -93,7 +94,7 @@ impl Normaliser {
         bar.check().map_err(|_| DeadReason::BadBar)?;
         let day = trading_day(&self.calendar, bar.frame)?;
         let end = bar.frame.time().num_seconds_from_midnight();
-        let grid = self.sessions.grid(bar.symbol);
+        let grid = self.sessions.grid(bar.symbol, day);
         let window = grid.windows(self.period).iter().position(|w| w.end == end);
         let Some(w) = window else {
             if self.source == SourceLayout::Vendor241 && end == AUCTION_END {
@@ -118,8 +119,9 @@ impl Normaliser {
         left.sort_by_key(|b| (b.symbol, b.frame));
         left.into_iter()
             .map(|mut b| {
-                let first = self.sessions.grid(b.symbol).windows(self.period)[0];
-                b.frame = Frame::at(day_number(b.frame.date()), first.label);
+                let day = day_number(b.frame.date());
+                let first = self.sessions.grid(b.symbol, day).windows(self.period)[0];
+                b.frame = Frame::at(day, first.label);
                 b
             })
             .collect()
@@ -130,9 +132,9 @@ impl Normaliser {
 /// and a frame that labels a bar of `period` on a trading day of the calendar.
 pub fn check_bar(sessions: &Sessions, calendar: &TradingCalendar, period: Period, bar: &Bar) -> Result<(), DeadReason> {
     bar.check().map_err(|_| DeadReason::BadBar)?;
-    trading_day(calendar, bar.frame)?;
+    let day = trading_day(calendar, bar.frame)?;
     let label = bar.frame.time().num_seconds_from_midnight();
-    if sessions.grid(bar.symbol).windows(period).iter().any(|w| w.label == label) {
+    if sessions.grid(bar.symbol, day).windows(period).iter().any(|w| w.label == label) {
         Ok(())
     } else {
         Err(DeadReason::OutsideSessions)
@@ -223,7 +225,8 @@ mod tests {
 
     #[test]
     fn queue_bars_must_carry_a_label_of_the_layout() {
-        let (sessions, calendar) = (Sessions::new(Layout::default()), TradingCalendar::bundled());
+        let (sessions, calendar) =
+            (Sessions::new(Layout::default(), &TradingCalendar::bundled()), TradingCalendar::bundled());
         let check = |period, frame| check_bar(&sessions, &calendar, period, &bar(frame, "10", "10", 1));
         assert_eq!(check(Period::M1, "2023-02-01 09:31:00"), Ok(()));
         assert_eq!(check(Period::M60, "2023-02-01 10:30:00"), Ok(()));

@@ -183,7 +183,7 @@ impl<'a> Resampler<'a> {
         let mut out: Vec<(Window, Built)> = Vec::new();
         let mut tiling: Option<(Tiling, &Grid)> = None;
         for part in parts {
-            let grid = self.sessions.grid(part.bar.symbol);
+            let grid = self.sessions.grid(part.bar.symbol, day_number(part.bar.frame.date()));
             if tiling.as_ref().is_none_or(|(_, g)| !std::ptr::eq(*g, grid)) {
                 tiling = Some((self.tiling(grid), grid));
             }
@@ -223,7 +223,7 @@ impl<'a> Resampler<'a> {
 
     fn window_of(&self, bar: &Bar, grid: &Grid, tiling: Option<&Tiling>) -> Window {
         let (date, sec) = (bar.frame.date(), bar.frame.time().num_seconds_from_midnight());
-        let day_close = grid.windows(Period::M1).last().map_or(0, |w| w.end);
+        let day_close = grid.window(Period::M1, grid.last_slot()).end;
         let at = |day: NaiveDate, sec: u32| Frame::at(day_number(day), sec);
         match self.target {
             Resolution::Minutes(_) => {
@@ -232,7 +232,12 @@ impl<'a> Resampler<'a> {
                 let tiling = tiling.expect("a minute tiling");
                 let index = tiling.window_of[base[i].first as usize];
                 let w = tiling.windows[index as usize];
-                Window { key: (date, index), label: at(date, w.label), opens: at(date, w.start), end: at(date, w.end) }
+                Window {
+                    key: (date, index),
+                    label: at(date, w.label),
+                    opens: at(date, w.start),
+                    end: at(date, w.closes),
+                }
             }
             Resolution::Day => {
                 Window { key: (date, 0), label: at(date, 0), opens: at(date, 0), end: at(date, day_close) }
@@ -304,9 +309,9 @@ mod tests {
     }
 
     fn minute_bars(day: &str, prices: &[u32]) -> Vec<Part> {
-        let sessions = Sessions::new(Layout::default());
-        let grid = sessions.grid("600519.SH".parse().unwrap());
+        let sessions = Sessions::new(Layout::default(), &TradingCalendar::bundled());
         let date: NaiveDate = day.parse().unwrap();
+        let grid = sessions.grid("600519.SH".parse().unwrap(), day_number(date));
         grid.frames(day_number(date), Period::M1)
             .zip(prices.iter().cycle())
             .map(|(frame, p)| {
@@ -322,7 +327,7 @@ mod tests {
     }
 
     fn build(parts: Vec<Part>, target: Resolution, now: &str) -> Vec<Built> {
-        let sessions = Sessions::new(Layout::default());
+        let sessions = Sessions::new(Layout::default(), &TradingCalendar::bundled());
         let calendar = TradingCalendar::bundled();
         Resampler::new(&sessions, &calendar, Period::M1, target).resample(parts, now.parse().unwrap())
     }

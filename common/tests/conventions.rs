@@ -10,12 +10,16 @@ use support::*;
 const MOUTAI: &str = "600519.SH";
 const DAY: &str = "2026-11-20";
 
+fn day() -> common::time::DayNumber {
+    day_number(DAY.parse().unwrap())
+}
+
 fn at(time: &str) -> String {
     format!("{DAY}T{time}")
 }
 
 fn frame_of(layout: Layout, symbol: &str, time: &str, period: Period) -> Result<String, Rejection> {
-    let sessions = Sessions::new(layout);
+    let sessions = Sessions::new(layout, &TradingCalendar::bundled());
     let calendar = TradingCalendar::bundled();
     sessions.frame_of(&calendar, sym(symbol), ms(time), period).map(|f| f.to_string())
 }
@@ -25,9 +29,8 @@ fn default_frame(time: &str) -> Result<String, Rejection> {
 }
 
 fn labels(layout: Layout, symbol: &str, period: Period) -> Vec<String> {
-    let sessions = Sessions::new(layout);
-    let day = day_number(DAY.parse().unwrap());
-    sessions.grid(sym(symbol)).frames(day, period).map(|f| f.time().format("%H:%M").to_string()).collect()
+    let sessions = Sessions::new(layout, &TradingCalendar::bundled());
+    sessions.grid(sym(symbol), day()).frames(day(), period).map(|f| f.time().format("%H:%M").to_string()).collect()
 }
 
 // ## Time
@@ -193,8 +196,8 @@ fn weekends_and_holidays_are_non_trading_days() {
 
 #[test]
 fn garbage_times_like_99_99_99_are_rejected() {
-    let sessions = Sessions::new(Layout::default());
-    assert_eq!(sessions.grid(sym(MOUTAI)).classify(99 * 3600 + 99 * 60 + 99), Err(Rejection::GarbageTime));
+    let sessions = Sessions::new(Layout::default(), &TradingCalendar::bundled());
+    assert_eq!(sessions.grid(sym(MOUTAI), day()).classify(99 * 3600 + 99 * 60 + 99), Err(Rejection::GarbageTime));
     assert!(common::tick::parse_tick_object(
         r#"{"symbol":"600519.SH","time":"2026-11-20 99:99:99","price":1,"volume":1}"#
     )
@@ -228,8 +231,8 @@ fn longer_bars_are_session_aligned_48_16_8_4() {
 #[test]
 fn hour_bars_align_to_the_session_never_the_clock_hour_across_lunch() {
     assert_eq!(labels(Layout::default(), MOUTAI, Period::M60), ["10:30", "11:30", "14:00", "15:00"]);
-    let sessions = Sessions::new(Layout::default());
-    let grid = sessions.grid(sym(MOUTAI));
+    let sessions = Sessions::new(Layout::default(), &TradingCalendar::bundled());
+    let grid = sessions.grid(sym(MOUTAI), day());
     for p in Period::ALL {
         for w in grid.windows(p) {
             assert!(w.last < 120 || w.first >= 120, "{p}m window {w:?} spans the lunch break");

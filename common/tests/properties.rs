@@ -120,14 +120,14 @@ proptest! {
     #[test]
     fn multi_minute_bars_equal_the_fold_of_their_one_minute_bars(ticks in prop_oneof![snapshot_day(), trade_day()]) {
         let r = run(&ticks);
-        let grid = common::Sessions::new(common::Layout::default());
+        let grid = common::Sessions::new(common::Layout::default(), &common::TradingCalendar::bundled());
         for s in SYMBOLS {
             let ones = r.bars(s, Period::M1);
             for p in [Period::M5, Period::M15, Period::M30, Period::M60] {
                 for bar in r.bars(s, p) {
-                    let window = grid.grid(sym(s)).windows(p).iter().find(|w| w.label == bar.frame.time().num_seconds_from_midnight()).unwrap();
+                    let window = grid.grid(sym(s), day_of(&bar)).windows(p).iter().find(|w| w.label == bar.frame.time().num_seconds_from_midnight()).unwrap();
                     let inside: Vec<Bar> = ones.iter().filter(|b| {
-                        let slot = grid.grid(sym(s)).classify(b.frame.time().num_seconds_from_midnight() - 60).unwrap();
+                        let slot = grid.grid(sym(s), day_of(b)).classify(b.frame.time().num_seconds_from_midnight() - 60).unwrap();
                         (window.first..=window.last).contains(&slot)
                     }).cloned().collect();
                     prop_assert_eq!(bar.ohlcv(), fold(&inside), "{} {}m {}", s, p, bar.frame);
@@ -166,4 +166,8 @@ proptest! {
             prop_assert_eq!(all_bars(&once, p), all_bars(&twice, p));
         }
     }
+}
+
+fn day_of(bar: &Bar) -> common::time::DayNumber {
+    common::time::day_number(bar.frame.date())
 }

@@ -5,13 +5,13 @@
 mod support;
 
 use common::time::day_number;
-use common::{Layout, Sessions};
+use common::{Layout, Sessions, TradingCalendar};
 use support::*;
 
 const DAY: &str = "2026-11-20";
 
 fn minutes(from: &str, to: &str) -> Option<u16> {
-    Sessions::new(Layout::default()).session_minutes(
+    Sessions::new(Layout::default(), &TradingCalendar::bundled()).session_minutes(
         sym("600519.SH"),
         ms(&format!("{DAY}T{from}")),
         ms(&format!("{DAY}T{to}")),
@@ -25,7 +25,7 @@ fn session_minutes_skip_the_lunch_break_and_stop_outside_the_sessions() {
     assert_eq!(minutes("09:20:00", "09:40:00"), Some(10), "before the open counts from the open");
     assert_eq!(minutes("11:00:00", "12:00:00"), None, "at lunch nobody is stale");
     assert_eq!(minutes("14:00:00", "15:10:00"), None, "after the close neither");
-    let sessions = Sessions::new(Layout::default());
+    let sessions = Sessions::new(Layout::default(), &TradingCalendar::bundled());
     let (yesterday, now) = (ms("2026-11-19T14:59:00"), ms(&format!("{DAY}T09:45:00")));
     assert_eq!(sessions.session_minutes(sym("600519.SH"), yesterday, now), None, "another day");
 }

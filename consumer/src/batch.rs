@@ -129,10 +129,7 @@ mod tests {
     const TAKEN: u64 = 1_700_000_000_000_000;
 
     fn validator() -> Validator {
-        Validator::new(
-            Arc::new(common::Sessions::new(common::Layout::default())),
-            Arc::new(common::TradingCalendar::bundled()),
-        )
+        Validator::new(common::Layout::default(), Arc::new(common::TradingCalendar::bundled()))
     }
 
     #[test]

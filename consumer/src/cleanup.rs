@@ -316,7 +316,7 @@ impl Cleanup {
     }
 
     async fn integrity(&self, days: &[NaiveDate], report: &mut Report) -> Result<()> {
-        let sessions = Sessions::new(self.bars.layout);
+        let sessions = Sessions::new(self.bars.layout, &self.calendar);
         report.integrity.days = days.to_vec();
         for day in days {
             for group in self.history.day_groups(*day).await? {

@@ -96,7 +96,8 @@ pub fn check_group(sessions: &Sessions, day: NaiveDate, group: &DayGroup) -> Vec
     let mut stored: Vec<i64> = group.frames.iter().map(|f| i64::from(*f)).collect();
     stored.sort_unstable();
     stored.dedup();
-    let expected: Vec<i64> = sessions.grid(symbol).frames(day_number(day), period).map(Frame::epoch_seconds).collect();
+    let day_n = day_number(day);
+    let expected: Vec<i64> = sessions.grid(symbol, day_n).frames(day_n, period).map(Frame::epoch_seconds).collect();
     let missing: Vec<i64> = expected.iter().copied().filter(|f| stored.binary_search(f).is_err()).collect();
     let extra: Vec<i64> = stored.iter().copied().filter(|f| !expected.contains(f)).collect();
     let issue = |kind: IssueKind, count: u64, frames: &[i64]| Issue {
@@ -201,13 +202,17 @@ mod tests {
     }
 
     fn frames(symbol: Symbol, period: Period) -> Vec<u32> {
-        let sessions = Sessions::new(Layout::default());
-        sessions.grid(symbol).frames(day_number(day()), period).map(|f| f.epoch_seconds() as u32).collect()
+        let sessions = Sessions::new(Layout::default(), &common::TradingCalendar::bundled());
+        sessions
+            .grid(symbol, day_number(day()))
+            .frames(day_number(day()), period)
+            .map(|f| f.epoch_seconds() as u32)
+            .collect()
     }
 
     #[test]
     fn a_missing_bar_is_named_and_a_full_day_is_clean() {
-        let sessions = Sessions::new(Layout::default());
+        let sessions = Sessions::new(Layout::default(), &common::TradingCalendar::bundled());
         let symbol: Symbol = "600519.SH".parse().unwrap();
         let mut all = frames(symbol, Period::M1);
         let full = DayGroup { symbol: symbol.to_string(), period: 1, rows: 240, distinct: 240, frames: all.clone() };
@@ -229,6 +234,33 @@ mod tests {
         for kind in [IssueKind::Missing, IssueKind::Extra, IssueKind::Duplicate] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str(), "one string form");
         }
+    }
+
+    #[test]
+    fn a_circuit_breaker_day_of_the_vendors_shape_misses_nothing() {
+        let sessions = Sessions::new(Layout::default(), &common::TradingCalendar::bundled());
+        let date: NaiveDate = "2016-01-04".parse().unwrap();
+        let minute = |h: u32, m: u32| Frame::at(day_number(date), (h * 60 + m) * 60).epoch_seconds() as u32;
+        let traded = [(9 * 60 + 31, 11 * 60 + 30), (13 * 60 + 1, 13 * 60 + 13), (13 * 60 + 29, 13 * 60 + 34)];
+        let frames: Vec<u32> = traded.iter().flat_map(|&(a, b)| (a..=b).map(|m| minute(m / 60, m % 60))).collect();
+        assert_eq!(frames.len(), 139);
+        let rows = frames.len() as u64;
+        let vendor = DayGroup { symbol: "600519.SH".into(), period: 1, rows, distinct: rows, frames };
+        assert!(check_group(&sessions, date, &vendor).is_empty(), "no frame of the halt or after 13:34 is expected");
+        let filled = frames_of_a_regular_day(date);
+        let filled = DayGroup { symbol: "600519.SH".into(), period: 1, rows: 240, distinct: 240, frames: filled };
+        let issues = check_group(&sessions, date, &filled);
+        assert_eq!(issues.iter().map(|i| (i.kind, i.count)).collect::<Vec<_>>(), [(IssueKind::Extra, 101)]);
+    }
+
+    fn frames_of_a_regular_day(date: NaiveDate) -> Vec<u32> {
+        let regular = Sessions::new(Layout::default(), &common::TradingCalendar::from_csv("2030-01-01,x").unwrap());
+        let day = day_number(date);
+        regular
+            .grid("600519.SH".parse().unwrap(), day)
+            .frames(day, Period::M1)
+            .map(|f| f.epoch_seconds() as u32)
+            .collect()
     }
 
     fn daily(symbol: &str, closes: &[i64], vols: &[u64]) -> Vec<DailyRow> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use common::normalise::{check_bar, DeadReason};
-use common::{Bar, Period, Sessions, TradingCalendar};
+use common::{Bar, Layout, Period, Sessions, TradingCalendar};
 use serde::Serialize;
 
 /// Checks queue items of any period against one layout and calendar.
@@ -22,8 +22,8 @@ pub struct Refused {
 }
 
 impl Validator {
-    pub fn new(sessions: Arc<Sessions>, calendar: Arc<TradingCalendar>) -> Validator {
-        Validator { sessions, calendar }
+    pub fn new(layout: Layout, calendar: Arc<TradingCalendar>) -> Validator {
+        Validator { sessions: Arc::new(Sessions::new(layout, &calendar)), calendar }
     }
 
     /// The bar an item of `period`'s queue holds, or why it cannot be used.
@@ -84,7 +84,7 @@ mod tests {
     }
 
     fn validator() -> Validator {
-        Validator::new(Arc::new(Sessions::new(common::Layout::default())), Arc::new(TradingCalendar::bundled()))
+        Validator::new(Layout::default(), Arc::new(TradingCalendar::bundled()))
     }
 
     #[test]

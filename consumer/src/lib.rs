@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::{Sessions, TradingCalendar};
+use common::TradingCalendar;
 use runtime::backoff::Backoff;
 use runtime::clock::Clock;
 use runtime::redis::Connection;
@@ -130,10 +130,7 @@ impl Consumer {
         let drain = Drain {
             queues: self.queues.clone(),
             history: self.history.clone(),
-            validator: Validator::new(
-                Arc::new(Sessions::new(self.settings.bars.layout)),
-                self.cleanup.calendar.clone(),
-            ),
+            validator: Validator::new(self.settings.bars.layout, self.cleanup.calendar.clone()),
             periods: common::Period::ALL.to_vec(),
             batch_rows: section.batch_rows.max(1),
             idle: Duration::from_millis(section.idle_ms.max(1)),

@@ -69,14 +69,15 @@ async fn producer_progress(stack: &mut ConsumerStores, day: &str, entries: usize
 /// History of `day` in every period for `symbols`, as a loader queues it; `skip` leaves out one
 /// (symbol, one-minute frame). Returns the rows it makes.
 fn history(day: &str, symbols: &[&str], skip: Option<(&str, &str)>) -> Vec<(Period, Vec<String>)> {
-    let sessions = Sessions::new(common::Layout::default());
+    let sessions = Sessions::new(common::Layout::default(), &common::TradingCalendar::bundled());
+    let day = day_number(day.parse().unwrap());
     let mut n = 0;
     Period::ALL
         .iter()
         .map(|&period| {
             let mut items = Vec::new();
             for symbol in symbols {
-                for frame in sessions.grid(symbol.parse().unwrap()).frames(day_number(day.parse().unwrap()), period) {
+                for frame in sessions.grid(symbol.parse().unwrap(), day).frames(day, period) {
                     let frame = frame.to_string();
                     if period == Period::M1 && skip.is_some_and(|(s, f)| s == *symbol && frame.ends_with(f)) {
                         continue;

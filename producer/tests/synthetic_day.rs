@@ -191,9 +191,10 @@ async fn a_synthetic_qmt_day_gives_exactly_the_bars_of_the_rules_and_publishes_e
         for p in Period::ALL {
             let ours = stack.bars("syn:", DAY, p, symbol).await;
             let size = usize::from(p.minutes());
-            let labels = common::Sessions::new(common::Layout::default())
-                .grid(symbol.parse().unwrap())
-                .frames(common::time::day_number(DAY.parse().unwrap()), p)
+            let day = common::time::day_number(DAY.parse().unwrap());
+            let labels = common::Sessions::new(common::Layout::default(), &common::TradingCalendar::bundled())
+                .grid(symbol.parse().unwrap(), day)
+                .frames(day, p)
                 .collect::<Vec<Frame>>();
             let want: Vec<Bar> = (0..240 / size)
                 .filter(|w| (w + 1) * size > first_label && !minutes.is_empty())

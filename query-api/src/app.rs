@@ -97,6 +97,7 @@ impl App {
             charts,
         ));
         Ok(App {
+            sessions: Sessions::new(settings.bars.layout, &calendar),
             calendar,
             clock,
             same_day,
@@ -107,7 +108,6 @@ impl App {
             max_range_days: settings.api.max_range_days.max(1),
             max_symbols: settings.api.max_symbols.max(1),
             periods: settings.bars.periods.clone(),
-            sessions: Sessions::new(settings.bars.layout),
             monitor,
             api: settings.api.clone(),
             cors: guard::cors(&settings.api.cors_origins).map_err(AppError::Settings)?,

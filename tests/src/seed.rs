@@ -37,12 +37,12 @@ pub fn seed_bar(symbol: &str, frame: &str, n: u64) -> String {
 /// over trading days from 2023-01-03, each symbol-day's five periods together, cut at exactly `n`.
 pub fn history(n: usize, symbols: &[String]) -> Vec<(Period, String)> {
     let calendar = TradingCalendar::bundled();
-    let sessions = Sessions::new(common::Layout::default());
+    let sessions = Sessions::new(common::Layout::default(), &calendar);
     let days = calendar.trading_days("2023-01-03".parse().unwrap(), "2026-12-31".parse().unwrap()).unwrap();
     let mut out = Vec::with_capacity(n);
     for day in days {
         for symbol in symbols {
-            let grid = sessions.grid(symbol.parse().unwrap());
+            let grid = sessions.grid(symbol.parse().unwrap(), day_number(day));
             for period in Period::ALL {
                 for frame in grid.frames(day_number(day), period) {
                     if out.len() == n {
@@ -59,8 +59,8 @@ pub fn history(n: usize, symbols: &[String]) -> Vec<(Period, String)> {
 /// Every bar of `symbol`'s grid on `day` for `period` in the seed-era numbers; `variant` changes
 /// them, so that the same frame from two stores can be told apart.
 pub fn day_bars(symbol: &str, day: NaiveDate, period: Period, variant: u64) -> Vec<Bar> {
-    let sessions = Sessions::new(common::Layout::default());
-    let grid = sessions.grid(symbol.parse().expect("a valid symbol"));
+    let sessions = Sessions::new(common::Layout::default(), &TradingCalendar::bundled());
+    let grid = sessions.grid(symbol.parse().expect("a valid symbol"), day_number(day));
     grid.frames(day_number(day), period)
         .enumerate()
         .map(|(i, frame)| {

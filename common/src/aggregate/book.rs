@@ -261,7 +261,7 @@ impl Book {
 
     fn start(&mut self, slot: Slot, t: &Trade, turn: &mut Turn) {
         if let (true, Some((last, close))) = (turn.rules.layout.fill_empty, self.last) {
-            for empty in last + 1..slot {
+            for empty in (last + 1..slot).filter(|s| turn.grid.is_live(*s)) {
                 self.close_minute(Minute::flat(empty, close), turn);
             }
         }
@@ -285,7 +285,7 @@ impl Book {
         for &p in &rules.higher {
             if let Some(r) = self.rollups[p.index() - 1] {
                 let w = grid.windows(p)[r.window as usize];
-                if self.due(turn, w.end, w.last == final_slot) {
+                if self.due(turn, w.closes, w.last == final_slot) {
                     self.rollups[p.index() - 1] = None;
                     self.emit(turn, BarEventKind::Closed, p, w.label, &r.v);
                 }
@@ -298,7 +298,7 @@ impl Book {
     fn next_minute(&self, grid: &Grid, rules: &Rules) -> Option<Slot> {
         match (self.forming, self.last) {
             (Some(f), _) => Some(f.slot),
-            (None, Some((s, _))) if rules.layout.fill_empty && s < grid.last_slot() => Some(s + 1),
+            (None, Some((s, _))) if rules.layout.fill_empty => grid.next_live(s),
             _ => None,
         }
     }
@@ -311,7 +311,7 @@ impl Book {
         let rollups = rules.higher.iter().filter_map(|&p| {
             self.rollups[p.index() - 1].map(|r| {
                 let w = grid.windows(p)[r.window as usize];
-                (w.end, w.last == final_slot)
+                (w.closes, w.last == final_slot)
             })
         });
         let mut deadline = Deadline::NEVER;

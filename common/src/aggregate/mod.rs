@@ -109,14 +109,15 @@ pub enum TickOutcome {
     TooLarge,
 }
 
-const OUTCOMES: usize = 14;
-const REJECTIONS: [Rejection; 6] = [
+const OUTCOMES: usize = 15;
+const REJECTIONS: [Rejection; 7] = [
     Rejection::NonTradingDay,
     Rejection::OutsideCalendar,
     Rejection::PreOpen,
     Rejection::LunchBreak,
     Rejection::AfterClose,
     Rejection::GarbageTime,
+    Rejection::Halted,
 ];
 
 impl TickOutcome {
@@ -159,8 +160,10 @@ impl TickOutcome {
             TickOutcome::Stale => 4,
             TickOutcome::Unattributed => 5,
             TickOutcome::LateDropped => 6,
+            // Added outcomes go last, so that the counts of checkpoints written before them keep
+            // their places.
+            TickOutcome::Rejected(Rejection::Halted) => 14,
             TickOutcome::Rejected(r) => 7 + r as usize,
-            // Last, so that the counts of checkpoints written before it keep their places.
             TickOutcome::TooLarge => 13,
         }
     }
@@ -186,7 +189,7 @@ impl BarAggregator {
     pub fn new(settings: &BarSettings, calendar: Arc<TradingCalendar>) -> BarAggregator {
         BarAggregator {
             rules: Rules::new(settings),
-            sessions: Sessions::new(settings.layout),
+            sessions: Sessions::new(settings.layout, &calendar),
             calendar,
             books: FxHashMap::default(),
             touched: Vec::new(),
@@ -220,16 +223,17 @@ impl BarAggregator {
         }
         self.latest_ms = self.latest_ms.max(tick.time_ms);
         let now_ms = now_ms.unwrap_or(self.latest_ms);
-        let grid = self.sessions.grid(tick.symbol);
         let book = self.books.entry(tick.symbol).or_insert_with(|| Book::new(day));
         if book.day > day {
             return TickOutcome::Stale;
         }
         if book.day < day {
             // The previous day is over whatever the clock says: close and fill all of it.
+            let grid = self.sessions.grid(tick.symbol, book.day);
             book.close_due(&mut Turn::new(tick.symbol, grid, &self.rules, i64::MAX, self.latest_ms, &mut self.events));
             *book = Book::new(day);
         }
+        let grid = self.sessions.grid(tick.symbol, day);
         book.last_tick_ms = book.last_tick_ms.max(tick.time_ms);
         let mut turn = Turn::new(tick.symbol, grid, &self.rules, now_ms, self.latest_ms, &mut self.events);
         let trade = match book.feed.take(tick, sec) {
@@ -288,7 +292,7 @@ impl BarAggregator {
         let (sessions, rules) = (&self.sessions, &self.rules);
         for symbol in self.touched.drain(..) {
             let book = self.books.get_mut(&symbol).expect("touched books exist");
-            let grid = sessions.grid(symbol);
+            let grid = sessions.grid(symbol, book.day);
             book.report_forming(&mut Turn::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
         }
     }
@@ -302,7 +306,7 @@ impl BarAggregator {
             let mut next = Deadline::NEVER;
             for (&symbol, book) in self.books.iter_mut() {
                 if book.deadline.passed(now_ms, self.latest_ms) {
-                    let grid = sessions.grid(symbol);
+                    let grid = sessions.grid(symbol, book.day);
                     book.close_due(&mut Turn::new(symbol, grid, rules, now_ms, self.latest_ms, &mut self.events));
                     book.deadline = book.deadline(grid, rules);
                 }
@@ -310,6 +314,21 @@ impl BarAggregator {
             }
             self.deadline = next;
         }
+    }
+
+    /// Follows a changed calendar (a new holiday list, an announced halt or close) from now on:
+    /// the days it overrides get their grids, and every book's next closing time is set again by
+    /// its day's grid, so an early close announced for today closes its bars on time.
+    pub fn set_calendar(&mut self, calendar: Arc<TradingCalendar>) {
+        self.sessions = Sessions::new(self.rules.layout, &calendar);
+        self.calendar = calendar;
+        self.last_day = None;
+        let mut next = Deadline::NEVER;
+        for (&symbol, book) in self.books.iter_mut() {
+            book.deadline = book.deadline(self.sessions.grid(symbol, book.day), &self.rules);
+            next = next.min(book.deadline);
+        }
+        self.deadline = next;
     }
 
     /// Takes the events produced since the last call, in the order they happened per symbol.
@@ -379,7 +398,8 @@ impl BarAggregator {
         }
         let mut agg = BarAggregator::new(settings, calendar);
         for (symbol, book) in &state.books {
-            book.check(agg.sessions.grid(*symbol)).map_err(|e| Error::InvalidState(format!("{symbol}: {e}")))?;
+            book.check(agg.sessions.grid(*symbol, book.day))
+                .map_err(|e| Error::InvalidState(format!("{symbol}: {e}")))?;
         }
         agg.latest_ms = state.latest_ms;
         if state.counts.len() > OUTCOMES {

@@ -68,11 +68,11 @@ impl Replay {
     }
 
     pub fn with_settings(settings: BarSettings) -> Replay {
-        Replay {
-            agg: BarAggregator::new(&settings, Arc::new(TradingCalendar::bundled())),
-            events: Vec::new(),
-            now: i64::MIN,
-        }
+        Replay::on_calendar(settings, TradingCalendar::bundled())
+    }
+
+    pub fn on_calendar(settings: BarSettings, calendar: TradingCalendar) -> Replay {
+        Replay { agg: BarAggregator::new(&settings, Arc::new(calendar)), events: Vec::new(), now: i64::MIN }
     }
 
     /// Applies one tick at event time and advances, as a producer would with a batch of one.

@@ -64,8 +64,8 @@ impl Monitor {
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
+            stale: StaleWatch::new(Sessions::new(settings.bars.layout, &calendar)),
             calendar,
-            stale: StaleWatch::new(Sessions::new(settings.bars.layout)),
             charts: Charts::new(settings.http.chart_interval_ms),
             clock,
         }

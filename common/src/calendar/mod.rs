@@ -1,6 +1,11 @@
 //! The A-share trading calendar: which dates trade, from a holiday list loaded at run time plus
-//! "never on Saturday or Sunday". One bit a day, so every lookup is O(1). Past the end of the list
-//! the [`BeyondList`] policy decides: weekdays trade provisionally, or the date is an error.
+//! "never on Saturday or Sunday", and the day overrides ([`overrides`]) that change one day's
+//! sessions or close it. One bit a day, so every lookup is O(1). Past the end of the list the
+//! [`BeyondList`] policy decides: weekdays trade provisionally, or the date is an error.
+
+mod overrides;
+
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
@@ -8,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::time::{date_of, day_number, DayNumber};
 use crate::Error;
 
+pub use overrides::{parse_overrides, DayChange, DayOverride, Hm, BUNDLED_OVERRIDES_CSV};
+
 /// The holiday list shipped with tickbar (see `common/data/a_share_holidays.SOURCES.md`).
-pub const BUNDLED_HOLIDAYS_CSV: &str = include_str!("../data/a_share_holidays.csv");
+pub const BUNDLED_HOLIDAYS_CSV: &str = include_str!("../../data/a_share_holidays.csv");
 
 /// What a date after the end of the holiday list is: the `calendar.beyond_list` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,12 +41,17 @@ pub struct TradingCalendar {
     /// Bit `i` is set when the day `first + i` trades.
     bits: Vec<u64>,
     beyond: BeyondList,
+    /// The changes of each overridden day, closed days included (their bit is clear too).
+    overrides: BTreeMap<NaiveDate, Vec<DayOverride>>,
 }
 
 impl TradingCalendar {
-    /// The calendar of the holiday list bundled with this build.
+    /// The calendar of the holiday list and the day overrides bundled with this build.
     pub fn bundled() -> TradingCalendar {
-        Self::from_csv(BUNDLED_HOLIDAYS_CSV).expect("the bundled holiday list is valid")
+        let overrides = parse_overrides(BUNDLED_OVERRIDES_CSV).expect("the bundled overrides are valid");
+        Self::from_csv(BUNDLED_HOLIDAYS_CSV)
+            .and_then(|c| c.with_overrides(overrides))
+            .expect("the bundled holiday list is valid")
     }
 
     /// Builds the calendar from a `date,name` CSV of weekday closures. The calendar covers whole
@@ -53,8 +65,13 @@ impl TradingCalendar {
         let first = NaiveDate::from_ymd_opt(min.year(), 1, 1).expect("January 1st exists");
         let last = NaiveDate::from_ymd_opt(max.year(), 12, 31).expect("December 31st exists");
         let days = (last - first).num_days() as usize + 1;
-        let mut calendar =
-            TradingCalendar { first, last, bits: vec![0; days.div_ceil(64)], beyond: BeyondList::default() };
+        let mut calendar = TradingCalendar {
+            first,
+            last,
+            bits: vec![0; days.div_ceil(64)],
+            beyond: BeyondList::default(),
+            overrides: BTreeMap::new(),
+        };
         for (i, date) in first.iter_days().take(days).enumerate() {
             if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
                 calendar.bits[i / 64] |= 1 << (i % 64);
@@ -65,6 +82,46 @@ impl TradingCalendar {
             calendar.bits[i / 64] &= !(1 << (i % 64));
         }
         Ok(calendar)
+    }
+
+    /// The calendar with `overrides` added to the ones it has: each on a day that trades by the
+    /// holiday list, and each day's changes possible together (see [`DayChange`]). A change
+    /// already held is not added twice.
+    pub fn with_overrides(mut self, overrides: Vec<DayOverride>) -> Result<TradingCalendar, Error> {
+        for o in overrides {
+            let invalid = |message: String| Error::InvalidOverride { date: o.date, message };
+            let day = self.overrides.entry(o.date).or_default();
+            if day.iter().any(|held| held.change == o.change) {
+                continue;
+            }
+            day.push(o.clone());
+            day.sort_by_key(|o| o.change.stop());
+            overrides::check_day(day).map_err(invalid)?;
+            if !self.is_trading_day(o.date)? && o.change != DayChange::Closed {
+                return Err(invalid("it is not a trading day by the holiday list".into()));
+            }
+            if o.change == DayChange::Closed {
+                if let Ok(i) = self.index(o.date) {
+                    self.bits[i / 64] &= !(1 << (i % 64));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Every day override held, by date.
+    pub fn overrides(&self) -> impl Iterator<Item = &DayOverride> {
+        self.overrides.values().flatten()
+    }
+
+    /// The changes to `date`'s sessions (a closed day included), in the order of their minutes.
+    pub fn overrides_on(&self, date: NaiveDate) -> &[DayOverride] {
+        self.overrides.get(&date).map_or(&[], Vec::as_slice)
+    }
+
+    /// The minutes `[from, to)` of `date` that do not trade by its overrides, in order.
+    pub fn stops_on(&self, date: NaiveDate) -> Vec<(u32, u32)> {
+        self.overrides_on(date).iter().filter_map(|o| o.change.stop()).collect()
     }
 
     /// The calendar with `policy` for the dates after the end of the list.
@@ -116,7 +173,8 @@ impl TradingCalendar {
         match self.index(date) {
             Ok(i) => Ok(self.bit(i)),
             Err(_) if date > self.last && self.beyond == BeyondList::Weekdays => {
-                Ok(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
+                let closed = self.overrides_on(date).iter().any(|o| o.change == DayChange::Closed);
+                Ok(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !closed)
             }
             Err(e) => Err(e),
         }
