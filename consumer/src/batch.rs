@@ -117,7 +117,7 @@ pub fn reconcile(prepared: &mut Prepared, existing: &[BarRow]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use runtime::calendar::{LiveCalendar, Market};
 
     fn item(minute: u32, close: &str) -> String {
         format!(
@@ -129,7 +129,7 @@ mod tests {
     const TAKEN: u64 = 1_700_000_000_000_000;
 
     fn validator() -> Validator {
-        Validator::new(common::Layout::default(), Arc::new(common::TradingCalendar::bundled()))
+        Validator::new(Market::new(common::Layout::default(), LiveCalendar::bundled()))
     }
 
     #[test]

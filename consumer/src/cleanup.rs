@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use common::stream::EntryId;
-use common::{Bar, BarSettings, Frame, Period, Sessions, Source, Symbol, TradingCalendar};
+use common::{Bar, BarSettings, Frame, Period, Sessions, Source, Symbol};
+use runtime::calendar::LiveCalendar;
 use runtime::clickhouse::BarRow;
 use runtime::clock::Clock;
 use runtime::keys::Keys;
@@ -148,7 +149,7 @@ pub struct Cleanup {
     pub keys: Keys,
     pub lock: Lock,
     pub history: History,
-    pub calendar: Arc<TradingCalendar>,
+    pub calendar: LiveCalendar,
     /// What time it is: when a run is due and what its report says.
     pub clock: Clock,
     pub bars: BarSettings,
@@ -190,7 +191,7 @@ impl Cleanup {
             kept: Vec::new(),
             producer_latest_day: None,
             producer_positions: Vec::new(),
-            calendar_warning: self.calendar.warning(self.clock.today()),
+            calendar_warning: self.calendar.days().warning(self.clock.today()),
             integrity: Integrity::default(),
             flags: Vec::new(),
             ticks_expired: Vec::new(),
@@ -236,8 +237,9 @@ impl Cleanup {
         let progress = Progress::of_each_shard(con, &self.keys).await?;
         report.producer_latest_day = progress.iter().flatten().filter_map(|p| p.latest_day).max();
         report.producer_positions = progress.iter().map(|p| p.map(|p| p.position)).collect();
-        let first = self.calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
-        let checked = self.calendar.trading_days(first, newest)?;
+        let calendar = self.calendar.days();
+        let first = calendar.add_trading_days(newest, 1 - self.integrity_days.max(1) as i32).unwrap_or(newest);
+        let checked = calendar.trading_days(first, newest)?;
         self.integrity(&checked, report).await?;
         report.flags = self.data_checks(&checked).await?;
         for day in &checked {
@@ -316,7 +318,7 @@ impl Cleanup {
     }
 
     async fn integrity(&self, days: &[NaiveDate], report: &mut Report) -> Result<()> {
-        let sessions = Sessions::new(self.bars.layout, &self.calendar);
+        let sessions = Sessions::new(self.bars.layout, &self.calendar.days());
         report.integrity.days = days.to_vec();
         for day in days {
             for group in self.history.day_groups(*day).await? {
@@ -331,7 +333,7 @@ impl Cleanup {
     async fn data_checks(&self, days: &[NaiveDate]) -> Result<Vec<Flag>> {
         let (Some(&first), Some(&last)) = (days.first(), days.last()) else { return Ok(Vec::new()) };
         let period = self.bars.periods.iter().min().copied().unwrap_or(Period::M1);
-        let from = self.calendar.add_trading_days(first, -(VOLUME_DAYS as i32)).unwrap_or(first);
+        let from = self.calendar.days().add_trading_days(first, -(VOLUME_DAYS as i32)).unwrap_or(first);
         let mut flags = daily_flags(&self.history.daily(period, from, last).await?, days);
         for day in days {
             flags.extend(intraday_flags(*day, &self.history.closes(period, *day).await?));
@@ -407,6 +409,7 @@ impl Cleanup {
         }
         let previous = self
             .calendar
+            .days()
             .prev(scheduled.date())
             .inspect_err(|e| tracing::warn!(error = %e, "no trading day before the scheduled run's date"))
             .ok()?;
@@ -484,7 +487,7 @@ mod tests {
             lock: Lock::new("cleanup", keys.cleanup_lock(), "me", Duration::from_secs(1)),
             keys,
             history: History::new(clickhouse::Client::default(), "tickbar", Duration::from_secs(1)),
-            calendar: Arc::new(TradingCalendar::bundled()),
+            calendar: LiveCalendar::bundled(),
             clock: Clock::System,
             bars: BarSettings::default(),
             at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),

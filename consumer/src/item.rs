@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use common::normalise::{check_bar, DeadReason};
-use common::{Bar, Layout, Period, Sessions, TradingCalendar};
+use common::{Bar, Period};
+use runtime::calendar::Market;
 use serde::Serialize;
 
-/// Checks queue items of any period against one layout and calendar.
+/// Checks queue items of any period against one layout and the calendar followed.
 #[derive(Debug, Clone)]
 pub struct Validator {
-    sessions: Arc<Sessions>,
-    calendar: Arc<TradingCalendar>,
+    market: Arc<Market>,
 }
 
 /// Why an item cannot become a row.
@@ -22,14 +22,15 @@ pub struct Refused {
 }
 
 impl Validator {
-    pub fn new(layout: Layout, calendar: Arc<TradingCalendar>) -> Validator {
-        Validator { sessions: Arc::new(Sessions::new(layout, &calendar)), calendar }
+    pub fn new(market: Market) -> Validator {
+        Validator { market: Arc::new(market) }
     }
 
     /// The bar an item of `period`'s queue holds, or why it cannot be used.
     pub fn bar(&self, period: Period, item: &str) -> Result<Bar, Refused> {
         let bar: Bar = serde_json::from_str(item).map_err(|e| refused_json(item, e))?;
-        check_bar(&self.sessions, &self.calendar, period, &bar).map_err(|reason| Refused {
+        let (calendar, sessions) = self.market.now();
+        check_bar(&sessions, &calendar, period, &bar).map_err(|reason| Refused {
             reason,
             detail: format!("{} {} is no {period}-minute bar of the layout ({reason})", bar.symbol, bar.frame),
         })?;
@@ -84,7 +85,7 @@ mod tests {
     }
 
     fn validator() -> Validator {
-        Validator::new(Layout::default(), Arc::new(TradingCalendar::bundled()))
+        Validator::new(Market::new(common::Layout::default(), runtime::calendar::LiveCalendar::bundled()))
     }
 
     #[test]

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::TradingCalendar;
 use runtime::backoff::Backoff;
+use runtime::calendar::{follow, LiveCalendar, Market};
 use runtime::clock::Clock;
 use runtime::redis::Connection;
 use runtime::stores::Store;
@@ -63,11 +63,7 @@ pub struct Consumer {
 
 impl Consumer {
     /// The parts `settings` describe, working on `calendar` and `clock`.
-    pub fn new(
-        settings: ConsumerSettings,
-        calendar: Arc<TradingCalendar>,
-        clock: Clock,
-    ) -> Result<Consumer, runtime::Error> {
+    pub fn new(settings: ConsumerSettings, calendar: LiveCalendar, clock: Clock) -> Result<Consumer, runtime::Error> {
         let section = &settings.consumer;
         let keys = settings.redis.keys();
         let instance = section.instance_name();
@@ -98,7 +94,7 @@ impl Consumer {
         &self.settings
     }
 
-    pub fn calendar(&self) -> &TradingCalendar {
+    pub fn calendar(&self) -> &LiveCalendar {
         &self.cleanup.calendar
     }
 
@@ -130,7 +126,7 @@ impl Consumer {
         let drain = Drain {
             queues: self.queues.clone(),
             history: self.history.clone(),
-            validator: Validator::new(self.settings.bars.layout, self.cleanup.calendar.clone()),
+            validator: Validator::new(Market::new(self.settings.bars.layout, self.cleanup.calendar.clone())),
             periods: common::Period::ALL.to_vec(),
             batch_rows: section.batch_rows.max(1),
             idle: Duration::from_millis(section.idle_ms.max(1)),
@@ -144,14 +140,15 @@ impl Consumer {
             clock: self.cleanup.clock,
         };
         let cleanup = self.cleanup.schedule(con.clone(), monitor, stop.clone());
-        tokio::join!(drain.run(con, stop), cleanup);
+        let calendar = follow(con.clone(), self.settings.redis.keys(), self.cleanup.calendar.clone(), stop.clone());
+        tokio::join!(drain.run(con, stop), cleanup, calendar);
     }
 
     /// `consumer cleanup`: one run for `day` (default: the trading day before today).
     pub async fn cleanup_once(&self, day: Option<NaiveDate>, force: bool) -> Result<Report> {
         let day = match day {
             Some(day) => day,
-            None => self.cleanup.calendar.prev(self.cleanup.clock.today())?,
+            None => self.cleanup.calendar.days().prev(self.cleanup.clock.today())?,
         };
         self.apply_schema().await?;
         let mut con = runtime::redis::connect(&self.settings.redis)?;

@@ -1,8 +1,6 @@
 //! The `consumer` binary: the service (the drain and the nightly cleanup behind a monitor) and
 //! `consumer cleanup`, which runs the cleanup once; [`consumer::Consumer`] is what both run.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
@@ -45,13 +43,12 @@ fn main() -> anyhow::Result<()> {
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
-    let consumer = Consumer::new(settings, Arc::new(calendar), clock)?;
+    let consumer = Consumer::new(settings, calendar, clock)?;
     match cli.command {
-        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => {
-            runtime::check_config(consumer.settings(), consumer.calendar(), clock)
-        }
+        Some(Command::Service(command)) => command.run(consumer.settings(), consumer.calendar(), clock)?,
         None => rt.block_on(serve(&consumer))?,
         Some(Command::Cleanup { day, force }) => {
+            rt.block_on(runtime::calendar::apply_stored(consumer.calendar(), &consumer.settings().redis));
             let report = rt.block_on(consumer.cleanup_once(day, force))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             std::process::exit(match (&report.error, report.ok) {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use axum::Router;
-use common::{Period, TradingCalendar};
+use common::Period;
+use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
 use runtime::metrics::{Metrics, Rate};
@@ -98,7 +99,7 @@ pub struct Monitor {
     queues: Queues,
     history: History,
     con: AsyncMutex<Connection>,
-    calendar: Arc<TradingCalendar>,
+    calendar: LiveCalendar,
     clock: Clock,
     charts: Charts,
 }
@@ -110,7 +111,7 @@ impl Monitor {
         queues: Queues,
         history: History,
         con: Connection,
-        calendar: Arc<TradingCalendar>,
+        calendar: LiveCalendar,
         clock: Clock,
         chart_interval_ms: u64,
     ) -> Monitor {
@@ -225,7 +226,7 @@ impl Monitor {
 impl Ops for Monitor {
     type Status = Status;
 
-    fn calendar(&self) -> &TradingCalendar {
+    fn calendar(&self) -> &LiveCalendar {
         &self.calendar
     }
 

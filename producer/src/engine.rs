@@ -183,6 +183,11 @@ impl Engine {
         Ok(Engine::assemble(agg, rules, counters, saved.last_id))
     }
 
+    /// Follows a changed calendar from now on (see [`BarAggregator::set_calendar`]).
+    pub fn set_calendar(&mut self, calendar: Arc<TradingCalendar>) {
+        self.agg.set_calendar(calendar);
+    }
+
     pub fn save(&self) -> Saved {
         let latest_day = self.latest_day().map(|day| day.to_string());
         Saved {

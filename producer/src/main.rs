@@ -110,15 +110,12 @@ enum Unit {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (settings, calendar, clock) = cli.config.load::<ProducerSettings>()?;
-    let calendar = Arc::new(calendar);
     runtime::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _entered = rt.enter();
     let keys = settings.keys();
     match cli.command {
-        Some(Command::Service(runtime::ServiceCommand::CheckConfig)) => {
-            runtime::check_config(&settings, &calendar, clock)
-        }
+        Some(Command::Service(command)) => command.run(&settings, &calendar, clock)?,
         None => rt.block_on(serve(settings, calendar, clock))?,
         Some(Command::Replay { file, speed }) => {
             anyhow::ensure!(speed >= 0.0 && speed.is_finite(), "--speed must be 0 or more");
@@ -134,7 +131,8 @@ fn main() -> anyhow::Result<()> {
                 None => build::Input::Files(paths),
             };
             let sink = sink(&settings, clock, out, format)?;
-            let report = build(&settings, calendar, input, &sink, threads, quiet)?;
+            rt.block_on(runtime::calendar::apply_stored(&calendar, &settings.redis));
+            let report = build(&settings, calendar.days(), input, &sink, threads, quiet)?;
             println!("{}", serde_json::to_string(&report)?);
             anyhow::ensure!(
                 report.failed.is_empty(),
@@ -152,7 +150,8 @@ fn main() -> anyhow::Result<()> {
                 Unit::Shares => VolumeUnit::Shares,
                 Unit::Lots => VolumeUnit::Lots,
             };
-            let normaliser = Normaliser::new(settings.bars.layout, calendar, period, source, unit);
+            rt.block_on(runtime::calendar::apply_stored(&calendar, &settings.redis));
+            let normaliser = Normaliser::new(settings.bars.layout, calendar.days(), period, source, unit);
             let mut con = store::connect(&settings.redis)?;
             let report = rt.block_on(import::import(&mut con, &keys, &file, period, normaliser))?;
             println!("{}", serde_json::to_string(&report)?);
@@ -232,7 +231,7 @@ fn progress_bar() -> indicatif::ProgressBar {
 
 async fn serve(
     settings: ProducerSettings,
-    calendar: Arc<common::TradingCalendar>,
+    calendar: runtime::calendar::LiveCalendar,
     clock: runtime::clock::Clock,
 ) -> anyhow::Result<()> {
     let keys = settings.keys();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::TradingCalendar;
 use runtime::backoff::Backoff;
+use runtime::calendar::LiveCalendar;
 use runtime::clock::Clock;
 use runtime::redis::Connection;
 use tokio::sync::watch;
@@ -24,10 +25,11 @@ use crate::store::{Lease, StreamStore};
 const FAULT_RECHECK: Duration = Duration::from_secs(10);
 
 /// Runs until `stop` turns true, then commits a checkpoint (when active) and returns. Bars close,
-/// and lags are judged, on `clock`; intervals (checkpoints, lease renewal) on tokio's time.
+/// and lags are judged, on `clock`; intervals (checkpoints, lease renewal) on tokio's time. The
+/// calendar follows the changes stored in Redis meanwhile, active or standing by.
 pub async fn run(
     settings: &ProducerSettings,
-    calendar: Arc<TradingCalendar>,
+    calendar: LiveCalendar,
     clock: Clock,
     con: Connection,
     monitor: Arc<Monitor>,
@@ -37,6 +39,7 @@ pub async fn run(
     let instance = runtime::process_token(&runtime::instance_name(&settings.producer.instance));
     let lease_ttl = Duration::from_millis(settings.producer.lease_ttl_ms.max(100));
     let mut backoff = Backoff::new();
+    tokio::spawn(runtime::calendar::follow(con.clone(), settings.keys(), calendar.clone(), stop.clone()));
     while !*stop.borrow() {
         let mut store = StreamStore::new(con.clone(), settings.keys(), settings);
         let delay = match store.acquire(&instance).await {
@@ -79,6 +82,9 @@ pub async fn run(
 struct Worker {
     store: StreamStore,
     engine: Engine,
+    /// The calendar followed, and the one the engine works on.
+    calendar: LiveCalendar,
+    applied: Arc<TradingCalendar>,
     /// The lease value every commit must find.
     lease: String,
     read: ReadSize,
@@ -102,10 +108,20 @@ struct Worker {
 }
 
 impl Worker {
+    /// Hands the engine the calendar [`LiveCalendar`] holds now, when it changed.
+    fn follow_calendar(&mut self) {
+        let days = self.calendar.days();
+        if !Arc::ptr_eq(&days, &self.applied) {
+            self.engine.set_calendar(days.clone());
+            self.applied = days;
+            tracing::info!(version = self.calendar.current().version, "the bars follow the changed calendar");
+        }
+    }
+
     /// Loads the checkpoint and replays the journal after it: the engine as of the last commit.
     async fn recover(
         settings: &ProducerSettings,
-        calendar: Arc<TradingCalendar>,
+        calendar: LiveCalendar,
         clock: Clock,
         mut store: StreamStore,
         lease: String,
@@ -115,9 +131,10 @@ impl Worker {
         let wall_clock = section.clock == crate::settings::BarClock::Wall;
         store.ensure_group().await?;
         let (saved, journal) = store.load().await?;
+        let applied = calendar.days();
         let mut engine = match &saved {
-            Some(saved) => Engine::restore(&settings.bars, calendar, Rules::of(settings), saved)?,
-            None => Engine::new(&settings.bars, calendar, Rules::of(settings)),
+            Some(saved) => Engine::restore(&settings.bars, applied.clone(), Rules::of(settings), saved)?,
+            None => Engine::new(&settings.bars, applied.clone(), Rules::of(settings)),
         };
         let started = Instant::now();
         let mut scratch = Commit::default();
@@ -140,6 +157,8 @@ impl Worker {
         let worker = Worker {
             store,
             engine,
+            calendar,
+            applied,
             lease,
             read: ReadSize::new(section.batch_entries, section.batch_ticks),
             block: Duration::from_millis(section.block_ms.max(1)),
@@ -165,6 +184,7 @@ impl Worker {
                 commit.clear();
                 return self.store.commit(&self.lease, &commit, Some(&self.engine.save())).await;
             }
+            self.follow_calendar();
             let before = self.clock.now_ms();
             let asked = self.read.count;
             let entries = self.store.next(self.engine.last_id(), asked, self.block).await?;

@@ -210,3 +210,65 @@ async fn role(time: &TestTime, producer: &InProcess, role: &str) -> serde_json::
     })
     .await
 }
+
+#[tokio::test]
+async fn an_early_close_announced_while_running_is_followed_within_a_second_by_the_active_and_a_later_standby() {
+    let mut stack = ProducerRedis::start().await;
+    let time = TestTime::hold("2026-11-18T10:20:00");
+    let active = in_process(&stack.redis, "", time.clock(), |s| s.producer.instance = "first".into());
+    let mut settings = ProducerSettings::default();
+    settings.redis.url = stack.redis.url();
+    let announce = runtime::calendar::admin::CalendarCommand::Announce {
+        date: "2026-11-18".parse().unwrap(),
+        change: "early_close".into(),
+        from: Some("10:30".parse().unwrap()),
+        to: None,
+        source: "an emergency notice".into(),
+        force: false,
+    };
+    let baseline = runtime::calendar::LiveCalendar::bundled();
+    runtime::calendar::admin::run(&announce, &settings.redis, &baseline, time.clock()).await.unwrap();
+    let took = applied(&time, &active).await;
+    assert!(took <= 1_000, "the running producer applies it within a second, not {took} ms");
+    let standby = in_process(&stack.redis, "", time.clock(), |s| s.producer.instance = "second".into());
+    assert!(applied(&time, &standby).await <= 1_000, "a producer started later reads it");
+    let past = runtime::calendar::admin::CalendarCommand::Announce {
+        date: "2026-11-17".parse().unwrap(),
+        change: "closed".into(),
+        from: None,
+        to: None,
+        source: "too late".into(),
+        force: false,
+    };
+    let refused = runtime::calendar::admin::run(&past, &settings.redis, &baseline, time.clock()).await.unwrap_err();
+    assert!(refused.to_string().contains("past day"), "{refused}");
+
+    for second in 2..1200 {
+        let at_ms = at("10:20:00") + second * 1000;
+        time.pass_until(at_ms).await;
+        let tick = format!(r#"{{"symbol":"600519.SH","time":{at_ms},"price":"1800","volume":100}}"#);
+        stack.send("", &[("tick", tick)]).await;
+    }
+    time.pass_until(at("10:40:05")).await;
+    drained(&time, &stack, "").await;
+    let minutes = stack.bars("", "2026-11-18", common::Period::M1, "600519.SH").await;
+    let labels: Vec<String> = minutes.iter().map(|b| b.frame.time().format("%H:%M").to_string()).collect();
+    assert_eq!(labels.first().map(String::as_str), Some("10:21"));
+    assert_eq!(labels.last().map(String::as_str), Some("10:30"), "nothing is built after the early close: {labels:?}");
+    assert_eq!(labels.len(), 10);
+    let hours = stack.bars("", "2026-11-18", common::Period::M60, "600519.SH").await;
+    assert_eq!(hours.len(), 1, "the 10:30 hour bar closed at the close");
+    standby.stop().await;
+    active.stop().await;
+}
+
+/// Moves time on until `producer` works on calendar version 1; the milliseconds it took.
+async fn applied(time: &TestTime, producer: &InProcess) -> i64 {
+    use runtime::ops::Ops;
+    let from = time.now_ms();
+    time.pass_until_found("calendar version 1", Duration::from_millis(10), || async {
+        (producer.monitor.calendar().current().version == 1).then_some(())
+    })
+    .await;
+    time.now_ms() - from
+}

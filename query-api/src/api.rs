@@ -246,7 +246,7 @@ fn gap(why: &str) -> Event {
 /// list under `calendar.beyond_list = "refuse"`) is the calendar endpoints' 404 `outside_calendar`,
 /// never a silent empty answer.
 fn covered(app: &App, end: Frame) -> Result<()> {
-    app.calendar.is_trading_day(end.date()).map(drop).map_err(calendar_error)
+    app.calendar().is_trading_day(end.date()).map(drop).map_err(calendar_error)
 }
 
 /// A date the calendar does not cover: well-formed, but not a day it knows (404).
@@ -271,8 +271,8 @@ pub async fn trading_days(
     Params(params): Params<DayRangeParams>,
 ) -> Result<Json<TradingDays>> {
     let (start, end) = params.check()?;
-    let days = app.calendar.trading_days(start, end).map_err(calendar_error)?;
-    let provisional = app.calendar.is_provisional(end);
+    let days = app.calendar().trading_days(start, end).map_err(calendar_error)?;
+    let provisional = app.calendar().is_provisional(end);
     Ok(Json(TradingDays { start, end, count: days.len(), days, provisional }))
 }
 
@@ -293,8 +293,8 @@ pub async fn is_trading_day(
     Params(params): Params<DayParams>,
 ) -> Result<Json<IsTradingDay>> {
     let date = params.date()?;
-    let trading_day = app.calendar.is_trading_day(date).map_err(calendar_error)?;
-    Ok(Json(IsTradingDay { date, trading_day, provisional: app.calendar.is_provisional(date) }))
+    let trading_day = app.calendar().is_trading_day(date).map_err(calendar_error)?;
+    Ok(Json(IsTradingDay { date, trading_day, provisional: app.calendar().is_provisional(date) }))
 }
 
 /// T+n: the n-th trading day after `date`.
@@ -314,8 +314,8 @@ pub async fn next_trading_day(
     Params(params): Params<DateParams>,
 ) -> Result<Json<NextDay>> {
     let (date, n) = params.check()?;
-    let day = app.calendar.add_trading_days(date, n).map_err(calendar_error)?;
-    let provisional = app.calendar.is_provisional(day.max(date));
+    let day = app.calendar().add_trading_days(date, n).map_err(calendar_error)?;
+    let provisional = app.calendar().is_provisional(day.max(date));
     Ok(Json(NextDay { date, n, day, provisional }))
 }
 
@@ -337,8 +337,8 @@ pub async fn market_phase(
     Params(params): Params<PhaseParams>,
 ) -> Result<Json<MarketPhase>> {
     let (at, symbol) = params.check(app.clock.now())?;
-    let found = phase_at(&app.calendar, symbol, at.epoch_seconds() * 1000).map_err(calendar_error)?;
+    let found = phase_at(&app.calendar(), symbol, at.epoch_seconds() * 1000).map_err(calendar_error)?;
     let next = NextPhase { phase: found.next, at: Frame::from_epoch_seconds(found.next_at_ms.div_euclid(1000)) };
-    let provisional = app.calendar.is_provisional(at.date());
+    let provisional = app.calendar().is_provisional(at.date());
     Ok(Json(MarketPhase { at, symbol, trading_day: found.trading_day, provisional, phase: found.phase, next }))
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Period, Sessions, TradingCalendar};
+use common::{Period, TradingCalendar};
+use runtime::calendar::{LiveCalendar, Market};
 use runtime::clock::Clock;
 use runtime::keys::Keys;
 use tokio::sync::watch;
@@ -22,7 +23,9 @@ use crate::store::redis::SameDay;
 
 /// The service's state, one `Arc` shared by every request.
 pub struct App {
-    pub calendar: Arc<TradingCalendar>,
+    /// The calendar followed (changes stored in Redis applied within a second) and the sessions of
+    /// the producer's bar layout on it.
+    pub market: Arc<Market>,
     /// What "now" is: the end of `count` queries and snapshots, which bars are forming.
     pub clock: Clock,
     pub same_day: Arc<SameDay>,
@@ -35,8 +38,6 @@ pub struct App {
     pub max_symbols: usize,
     /// The periods the producer and the consumer store (`[bars] periods`).
     pub periods: Vec<Period>,
-    /// The producer's bar layout (`[bars.layout]`): the sessions longer bars are built on.
-    pub sessions: Sessions,
     pub monitor: Arc<Monitor>,
     pub api: ApiSection,
     /// `api.cors_origins` as checked at the start.
@@ -48,6 +49,11 @@ pub struct App {
 }
 
 impl App {
+    /// The trading calendar now.
+    pub fn calendar(&self) -> Arc<TradingCalendar> {
+        self.market.now().0
+    }
+
     /// What one request may ask for.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -63,7 +69,7 @@ impl App {
     /// is started and ends when `stop` turns true. A setting that cannot work is an error.
     pub fn connect(
         settings: &QueryApiSettings,
-        calendar: TradingCalendar,
+        calendar: LiveCalendar,
         clock: Clock,
         stop: watch::Receiver<bool>,
     ) -> Result<App> {
@@ -80,9 +86,14 @@ impl App {
         let clickhouse =
             runtime::clickhouse::client(&settings.clickhouse).map_err(|e| AppError::Settings(e.to_string()))?;
         let history = History::new(clickhouse, &settings.clickhouse.database);
+        tokio::spawn(runtime::calendar::follow(
+            subscribe_through.clone(),
+            keys.clone(),
+            calendar.clone(),
+            stop.clone(),
+        ));
         let hub = Hub::start(subscribe_through, stop.clone());
         hub.follow_forming(same_day.clone(), clock, stop.clone());
-        let calendar = Arc::new(calendar);
         let history_cache = (settings.api.history_cache_mb > 0)
             .then(|| Arc::new(HistoryCache::new(settings.api.history_cache_mb << 20, ttl)));
         let cache = history_cache.clone();
@@ -97,8 +108,7 @@ impl App {
             charts,
         ));
         Ok(App {
-            sessions: Sessions::new(settings.bars.layout, &calendar),
-            calendar,
+            market: Arc::new(Market::new(settings.bars.layout, calendar)),
             clock,
             same_day,
             history,

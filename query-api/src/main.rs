@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(
     settings: QueryApiSettings,
-    calendar: common::TradingCalendar,
+    calendar: runtime::calendar::LiveCalendar,
     clock: runtime::clock::Clock,
 ) -> anyhow::Result<()> {
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use common::TradingCalendar;
+use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
 use runtime::metrics::{Durations, Metrics, Rate};
@@ -109,7 +109,7 @@ pub struct Monitor {
     history: History,
     cache: Option<Arc<HistoryCache>>,
     hub: Arc<Hub>,
-    calendar: Arc<TradingCalendar>,
+    calendar: LiveCalendar,
     clock: Clock,
 }
 
@@ -119,7 +119,7 @@ impl Monitor {
         history: History,
         cache: Option<Arc<HistoryCache>>,
         hub: Arc<Hub>,
-        calendar: Arc<TradingCalendar>,
+        calendar: LiveCalendar,
         clock: Clock,
         chart_interval_ms: u64,
     ) -> Monitor {
@@ -201,7 +201,7 @@ pub async fn track(State(monitor): State<Arc<Monitor>>, request: Request, next: 
 impl Ops for Monitor {
     type Status = Status;
 
-    fn calendar(&self) -> &TradingCalendar {
+    fn calendar(&self) -> &LiveCalendar {
         &self.calendar
     }
 

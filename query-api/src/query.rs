@@ -66,7 +66,8 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
         }
     };
     let parts = stored(app, &BarsQuery { span, ..q.clone() }).await?;
-    let resampler = Resampler::new(&app.sessions, &app.calendar, q.period, q.resolution);
+    let (calendar, sessions) = app.market.now();
+    let resampler = Resampler::new(&sessions, &calendar, q.period, q.resolution);
     let frontier = parts.iter().filter_map(|s| s.bars.last().map(|b| b.frame().date())).max();
     parts.into_iter().map(|s| fold(&resampler, s, q, frontier)).collect()
 }
@@ -175,7 +176,7 @@ async fn between(
     held: &BTreeSet<NaiveDate>,
     range: (Frame, Frame),
 ) -> Result<(PerSymbol, PerSymbol)> {
-    let plan = plan(range.0, range.1, held, &app.calendar);
+    let plan = plan(range.0, range.1, held, &app.calendar());
     let none = || vec![Vec::new(); q.symbols.len()];
     let redis = async {
         if plan.redis_days.is_empty() {

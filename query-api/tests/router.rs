@@ -25,7 +25,7 @@ fn settings() -> QueryApiSettings {
 }
 
 fn router(settings: &QueryApiSettings) -> Router {
-    let calendar = runtime::load_calendar(&settings.calendar).unwrap();
+    let calendar = runtime::calendar::LiveCalendar::load(&settings.calendar).unwrap();
     let (_, stop) = tokio::sync::watch::channel(false);
     let clock = runtime::clock::Clock::from_settings(&settings.clock).unwrap();
     query_api::router(Arc::new(App::connect(settings, calendar, clock, stop).unwrap()))
@@ -251,7 +251,7 @@ async fn a_token_guards_every_api_route_and_cors_admits_only_listed_origins() {
     let mut bad = settings();
     bad.api.cors_origins = vec!["not an\norigin".into()];
     let (_, stop) = tokio::sync::watch::channel(false);
-    let refused = App::connect(&bad, common::TradingCalendar::bundled(), runtime::clock::Clock::System, stop)
+    let refused = App::connect(&bad, runtime::calendar::LiveCalendar::bundled(), runtime::clock::Clock::System, stop)
         .err()
         .expect("a bad origin is refused");
     assert!(refused.to_string().contains("api.cors_origins"), "{refused}");

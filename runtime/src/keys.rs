@@ -284,6 +284,16 @@ impl Keys {
         self.shard_key("tickbar", format_args!(":days"))
     }
 
+    /// The calendar changes an operator stored (JSON, see `runtime::calendar::Stored`).
+    pub fn calendar(&self) -> String {
+        self.key(format_args!("tickbar:calendar"))
+    }
+
+    /// The channel a stored calendar change's version is published on.
+    pub fn calendar_channel(&self) -> String {
+        self.key(format_args!("tickbar:calendar:changed"))
+    }
+
     /// The versions of the history in ClickHouse: a hash of counters, one per (period, symbol) the
     /// consumer wrote ([`history_version_field`]) and [`ALL_HISTORY`] for writes of any symbol
     /// (`producer build`); the query API's history cache keeps an answer while they are unchanged.

@@ -17,6 +17,7 @@
 
 pub mod archive;
 pub mod backoff;
+pub mod calendar;
 pub mod charts;
 pub mod clickhouse;
 pub mod clock;
@@ -32,9 +33,10 @@ pub mod tls;
 
 use std::path::{Path, PathBuf};
 
+use crate::calendar::admin::CalendarCommand;
+use crate::calendar::LiveCalendar;
 use crate::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, RedisSettings};
 use clock::Clock;
-use common::TradingCalendar;
 use serde::de::DeserializeOwned;
 
 /// Why a service could not start.
@@ -52,6 +54,8 @@ pub enum Error {
     Tls { setting: String, reason: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("http.listen {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -76,11 +80,11 @@ pub struct ServiceArgs {
 impl ConfigArg {
     /// The settings of this `--config` (and the environment), the holiday list they name and the
     /// clock `[clock]` describes.
-    pub fn load<T: ServiceSettings>(&self) -> Result<(T, TradingCalendar, Clock), Error> {
+    pub fn load<T: ServiceSettings>(&self) -> Result<(T, LiveCalendar, Clock), Error> {
         let settings: T = load_settings(self.config.as_deref())?;
         settings.check().map_err(Error::Invalid)?;
         check_tls(&settings)?;
-        let calendar = load_calendar(settings.calendar())?;
+        let calendar = LiveCalendar::load(settings.calendar())?;
         let clock = Clock::from_settings(settings.clock())?;
         Ok((settings, calendar, clock))
     }
@@ -89,8 +93,30 @@ impl ConfigArg {
 /// Subcommands every service binary has.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ServiceCommand {
-    /// Validates the settings (file, environment, holiday list) and prints them as JSON.
+    /// Validates the settings (file, environment, holiday list) and prints them as JSON, with
+    /// the calendar's version and source.
     CheckConfig,
+    /// Shows or changes the calendar every running service follows (docs/operations.md).
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+}
+
+impl ServiceCommand {
+    /// Runs the command on settings already loaded; the service is not started.
+    pub fn run<T: ServiceSettings>(&self, settings: &T, calendar: &LiveCalendar, clock: Clock) -> Result<(), Error> {
+        match self {
+            ServiceCommand::CheckConfig => {
+                check_config(settings, calendar, clock);
+                Ok(())
+            }
+            ServiceCommand::Calendar { command } => {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+                rt.block_on(calendar::admin::run(command, settings.redis(), calendar, clock))
+            }
+        }
+    }
 }
 
 /// A service's settings: they name a holiday list, a clock and the stores' TLS files, so loading
@@ -153,11 +179,11 @@ fn check_tls<T: ServiceSettings>(settings: &T) -> Result<(), Error> {
 impl ServiceArgs {
     /// Loads and checks the settings and the holiday list they name; with `check-config`, prints
     /// them and returns `None`, else returns them for the service to run.
-    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<(T, TradingCalendar, Clock)>, Error> {
+    pub fn settings<T: ServiceSettings>(&self) -> Result<Option<(T, LiveCalendar, Clock)>, Error> {
         let (settings, calendar, clock) = self.config.load::<T>()?;
-        match self.command {
-            Some(ServiceCommand::CheckConfig) => {
-                check_config(&settings, &calendar, clock);
+        match &self.command {
+            Some(command) => {
+                command.run(&settings, &calendar, clock)?;
                 Ok(None)
             }
             None => Ok(Some((settings, calendar, clock))),
@@ -165,11 +191,19 @@ impl ServiceArgs {
     }
 }
 
-/// `check-config`: prints the settings (secrets as `(set)`), and warns on stderr when the holiday
-/// list ends within 30 days or has ended.
-pub fn check_config<T: serde::Serialize>(settings: &T, calendar: &TradingCalendar, clock: Clock) {
+/// `check-config`: prints the settings (secrets as `(set)`), then on stderr the calendar's
+/// version and source (with the changes stored in Redis when it answers within 2 s) and a
+/// warning when the holiday list ends within 30 days or has ended.
+pub fn check_config<T: ServiceSettings>(settings: &T, calendar: &LiveCalendar, clock: Clock) {
     println!("{}", serde_json::to_string_pretty(settings).expect("settings serialize"));
-    if let Some(warning) = calendar.warning(clock.today()) {
+    let reached = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .is_ok_and(|rt| rt.block_on(calendar::apply_stored(calendar, settings.redis())));
+    let now = calendar.current();
+    let redis = if reached { "" } else { " (redis not reached: the baseline alone)" };
+    eprintln!("calendar: version {}, {}{redis}", now.version, now.source);
+    if let Some(warning) = now.days.warning(clock.today()) {
         eprintln!("warning: {warning}");
     }
 }
@@ -203,17 +237,6 @@ pub fn load_settings<T: DeserializeOwned + serde::Serialize + Default>(file: Opt
     let own = serde_json::to_value(T::default()).expect("settings serialize");
     table.retain(|section, _| own.get(section).is_some() || !SECTIONS.contains(&section.as_str()));
     Ok(config::Value::from(table).try_deserialize()?)
-}
-
-/// The calendar of `[calendar] holidays_file`, or the bundled one when unset.
-pub fn load_calendar(settings: &CalendarSettings) -> Result<TradingCalendar, Error> {
-    let Some(path) = &settings.holidays_file else {
-        return Ok(TradingCalendar::bundled().beyond_list(settings.beyond_list));
-    };
-    let text = std::fs::read_to_string(path).map_err(|source| Error::HolidayFile { path: path.clone(), source })?;
-    let calendar =
-        TradingCalendar::from_csv(&text).map_err(|source| Error::HolidayList { path: path.clone(), source })?;
-    Ok(calendar.beyond_list(settings.beyond_list))
 }
 
 /// `configured`, or `host-pid` when empty: the name an instance gives itself in locks and reports.
@@ -308,7 +331,7 @@ mod tests {
     fn a_missing_holiday_file_is_a_clear_error() {
         let settings =
             CalendarSettings { holidays_file: Some("/nonexistent/holidays.csv".into()), ..CalendarSettings::default() };
-        let err = load_calendar(&settings).unwrap_err().to_string();
+        let err = LiveCalendar::load(&settings).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/holidays.csv"), "{err}");
     }
 }

@@ -210,6 +210,9 @@ impl HttpSettings {
 pub struct CalendarSettings {
     /// A `date,name` CSV of weekday closures replacing the bundled list; unset means the bundled one.
     pub holidays_file: Option<PathBuf>,
+    /// A `date,change,from,to,source` CSV of day overrides (halts, early closes, late opens,
+    /// closed days) replacing the bundled ones; unset means the bundled ones.
+    pub overrides_file: Option<PathBuf>,
     /// What a date after the end of the list is: `weekdays` (provisional trading days) or `refuse`.
     pub beyond_list: BeyondList,
 }

@@ -50,7 +50,7 @@ impl ConsumerStores {
         (settings.redis.url, settings.clickhouse.url) = (self.redis.url(), self.clickhouse.url());
         settings.consumer.idle_ms = 50;
         tune(&mut settings);
-        let calendar = std::sync::Arc::new(runtime::load_calendar(&settings.calendar).unwrap());
+        let calendar = runtime::calendar::LiveCalendar::load(&settings.calendar).unwrap();
         let con = runtime::redis::connect(&settings.redis).unwrap();
         let consumer = consumer::Consumer::new(settings, calendar, clock).unwrap();
         let monitor = consumer.monitor(con.clone());

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 use common::time::split_ms;
-use common::{Frame, Period, Sessions, TickOutcome, TradingCalendar};
+use common::{Frame, Period, TickOutcome};
+use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
 use runtime::metrics::Rate;
@@ -42,7 +43,7 @@ pub struct Monitor {
     rate: Rate,
     recoveries: AtomicU64,
     store: AsyncMutex<StreamStore>,
-    calendar: Arc<TradingCalendar>,
+    calendar: LiveCalendar,
     stale: StaleWatch,
     charts: Charts,
     clock: Clock,
@@ -50,12 +51,7 @@ pub struct Monitor {
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(
-        settings: &ProducerSettings,
-        store: StreamStore,
-        calendar: Arc<TradingCalendar>,
-        clock: Clock,
-    ) -> Monitor {
+    pub fn new(settings: &ProducerSettings, store: StreamStore, calendar: LiveCalendar, clock: Clock) -> Monitor {
         let (bar_clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
         let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
         let (shard, shards) = (settings.producer.shard, settings.redis.shards);
@@ -64,7 +60,7 @@ impl Monitor {
             rate: Rate::new(RATE_WINDOW),
             recoveries: AtomicU64::new(0),
             store: AsyncMutex::new(store),
-            stale: StaleWatch::new(Sessions::new(settings.bars.layout, &calendar)),
+            stale: StaleWatch::new(runtime::calendar::Market::new(settings.bars.layout, calendar.clone())),
             calendar,
             charts: Charts::new(settings.http.chart_interval_ms),
             clock,
@@ -167,7 +163,7 @@ impl Monitor {
 impl Ops for Monitor {
     type Status = Status;
 
-    fn calendar(&self) -> &TradingCalendar {
+    fn calendar(&self) -> &LiveCalendar {
         &self.calendar
     }
 

@@ -6,8 +6,10 @@
 use parking_lot::Mutex;
 use std::time::Duration;
 
+use runtime::calendar::Market;
+
 use common::time::{split_ms, DayNumber};
-use common::{BarAggregator, Frame, Sessions, Symbol};
+use common::{BarAggregator, Frame, Symbol};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -40,16 +42,17 @@ struct LastTicks {
     ticks: Vec<(Symbol, i64)>,
 }
 
-/// The copied last ticks and the sessions they are judged on.
+/// The copied last ticks and the sessions they are judged on (those of the calendar followed,
+/// halts and early closes included: nobody is stale while the market is stopped).
 #[derive(Debug)]
 pub struct StaleWatch {
-    sessions: Sessions,
+    market: Market,
     last: Mutex<LastTicks>,
 }
 
 impl StaleWatch {
-    pub fn new(sessions: Sessions) -> StaleWatch {
-        StaleWatch { sessions, last: Mutex::new(LastTicks::default()) }
+    pub fn new(market: Market) -> StaleWatch {
+        StaleWatch { market, last: Mutex::new(LastTicks::default()) }
     }
 
     /// Copies the last tick of each symbol that traded on the day of `now_ms` (the clock the rule
@@ -78,8 +81,9 @@ impl StaleWatch {
         let (Some(now), true) = (now_ms, after_minutes > 0) else {
             return Stale { after_minutes, ..Stale::default() };
         };
+        let (_, sessions) = self.market.now();
         let mut silent: Vec<(u16, Symbol, i64)> = (last.ticks.iter())
-            .filter_map(|&(symbol, at)| Some((self.sessions.session_minutes(symbol, at, now)?, symbol, at)))
+            .filter_map(|&(symbol, at)| Some((sessions.session_minutes(symbol, at, now)?, symbol, at)))
             .filter(|(minutes, ..)| *minutes >= after_minutes)
             .collect();
         silent.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));

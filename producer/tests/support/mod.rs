@@ -145,7 +145,7 @@ pub fn in_process(
     (settings.redis.url, settings.redis.key_prefix) = (redis.url(), prefix.to_owned());
     (settings.producer.clock, settings.producer.block_ms) = (BarClock::Wall, 1);
     tune(&mut settings);
-    let calendar = std::sync::Arc::new(runtime::load_calendar(&settings.calendar).unwrap());
+    let calendar = runtime::calendar::LiveCalendar::load(&settings.calendar).unwrap();
     let con = producer::store::connect(&settings.redis).unwrap();
     let probe = producer::store::StreamStore::new(con.clone(), settings.keys(), &settings);
     let monitor = std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock));

@@ -15,9 +15,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use common::TradingCalendar;
+use common::calendar::DayOverride;
 use serde::Serialize;
 
+use crate::calendar::LiveCalendar;
 use crate::charts::{Charts, Figure};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -29,7 +30,7 @@ pub trait Ops: Send + Sync + 'static {
     /// The figures of the monitor page.
     type Status: serde::Serialize + Send;
     /// The trading calendar the service works with: its end is on every page and in `/metrics`.
-    fn calendar(&self) -> &TradingCalendar;
+    fn calendar(&self) -> &LiveCalendar;
     /// The service's clock: what "today" is on the pages and the charts' time.
     fn clock(&self) -> Clock;
     /// Reads what only the stores know (backlogs, queue lengths, whether each answers) and keeps
@@ -85,6 +86,9 @@ pub fn monitor_page<O: Ops>(ops: Arc<O>, base: &str, page: &'static str) -> Rout
         .with_state(ops)
 }
 
+/// The most overrides a status lists.
+pub const OVERRIDES_SHOWN: usize = 20;
+
 /// A service's figures with the state of its calendar beside them.
 #[derive(Serialize)]
 struct WithCalendar<S> {
@@ -93,9 +97,14 @@ struct WithCalendar<S> {
     calendar: CalendarStatus,
 }
 
-/// How long the holiday list lasts, as every monitor page and `/api/status` show it.
+/// The calendar in use, as every monitor page and `/api/status` show it: its version and source,
+/// the overrides of today and the days after, and how long the holiday list lasts.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalendarStatus {
+    pub version: u64,
+    pub source: String,
+    /// Today's overrides and the later ones, at most [`OVERRIDES_SHOWN`].
+    pub overrides: Vec<DayOverride>,
     pub last_date: NaiveDate,
     /// Days from today to `last_date` (negative past it): `tickbar_calendar_days_left`.
     pub days_left: i64,
@@ -105,8 +114,14 @@ pub struct CalendarStatus {
 }
 
 impl CalendarStatus {
-    pub fn of(calendar: &TradingCalendar, today: NaiveDate) -> CalendarStatus {
+    pub fn of(live: &LiveCalendar, today: NaiveDate) -> CalendarStatus {
+        let now = live.current();
+        let calendar = &now.days;
+        let overrides = calendar.overrides().filter(|o| o.date >= today).take(OVERRIDES_SHOWN).cloned().collect();
         CalendarStatus {
+            version: now.version,
+            source: now.source.clone(),
+            overrides,
             last_date: calendar.last_date(),
             days_left: calendar.days_left(today),
             provisional: calendar.is_provisional(today),
@@ -114,8 +129,12 @@ impl CalendarStatus {
         }
     }
 
-    /// Writes `tickbar_calendar_days_left` and `tickbar_calendar_provisional`.
+    /// Writes `tickbar_calendar_days_left`, `tickbar_calendar_provisional`,
+    /// `tickbar_calendar_version` and `tickbar_calendar_info{source}`.
     pub fn metrics(&self, m: &mut Metrics) {
+        let help = "Version of the stored calendar change applied (0: the baseline alone).";
+        m.gauge("tickbar_calendar_version", help, &[], self.version as f64);
+        m.gauge("tickbar_calendar_info", "Where the calendar in use comes from.", &[("source", &self.source)], 1.0);
         let help = "Days from today to the end of the holiday list (negative past it).";
         m.gauge("tickbar_calendar_days_left", help, &[], self.days_left as f64);
         let help = "1 when today lies after the holiday list and counts as a trading day only provisionally.";

@@ -35,8 +35,10 @@ function poll(service, render) {
   refresh();
   setInterval(refresh, 1000);
 }
-// The holiday list's end: a warning above the page from 30 days before it, and past it.
+// The holiday list's end: a warning above the page from 30 days before it, and past it; the day
+// overrides of today and later below it, with the calendar's version.
 function calendar(c) {
+  overrides(c);
   let el = document.getElementById("calendar-warning");
   if (!el) {
     el = document.createElement("p");
@@ -46,6 +48,21 @@ function calendar(c) {
   }
   el.hidden = !(c && c.warning);
   el.textContent = c && c.warning ? "Calendar: " + c.warning + (c.provisional ? " (today is provisional)" : "") : "";
+}
+function overrides(c) {
+  let el = document.getElementById("calendar-overrides");
+  if (!el) {
+    el = document.createElement("p");
+    el.id = "calendar-overrides";
+    el.className = "warning";
+    document.body.insertBefore(el, document.body.firstChild);
+  }
+  const list = (c && c.overrides) || [];
+  const change = o => o.change === "halt" ? "halt " + o.from + "–" + o.to
+    : o.change === "closed" ? "closed" : o.change.replace("_", " ") + " at " + o.at;
+  el.hidden = list.length === 0;
+  el.textContent = list.length === 0 ? "" : "Calendar v" + c.version + ": "
+    + list.map(o => o.date + " " + change(o)).join("; ");
 }
 // A chart value: whole above 100, else to two decimals.
 const fmtv = v => v === null || v === undefined ? "–"
