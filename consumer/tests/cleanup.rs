@@ -294,3 +294,63 @@ async fn two_instances_never_run_the_cleanup_at_once() {
     let after: Option<String> = stack.con.get(&lock).await.unwrap();
     assert_eq!(after, None, "the lock is released after the run");
 }
+
+#[tokio::test]
+async fn an_early_close_announced_while_running_ends_the_integrity_expectation_of_its_day() {
+    let mut stack = ConsumerStores::start().await;
+    let day = "2023-02-01";
+    let closed = common::TradingCalendar::bundled()
+        .with_overrides(vec![common::calendar::DayOverride {
+            date: day.parse().unwrap(),
+            change: common::calendar::DayChange::EarlyClose { at: "10:30".parse().unwrap() },
+            source: "test".into(),
+        }])
+        .unwrap();
+    let sessions = Sessions::new(common::Layout::default(), &closed);
+    let n = day_number(day.parse().unwrap());
+    let vendor: Vec<(Period, Vec<String>)> = Period::ALL
+        .iter()
+        .map(|&p| {
+            let frames = sessions.grid("600519.SH".parse().unwrap(), n).frames(n, p);
+            (p, frames.enumerate().map(|(i, f)| seed_bar("600519.SH", &f.to_string(), i as u64)).collect())
+        })
+        .collect();
+    assert_eq!(vendor[0].1.len(), 60, "09:31 to 10:30");
+    stack.load(&vendor, late).await;
+    let (_, before, _) = stack.cleanup(day, &[NO_LIVE_BARS]);
+    let issues = before["integrity"]["issues"].as_array().unwrap();
+    let minutes = issues.iter().find(|i| i["period"] == 1).expect("the one-minute bars after 10:30 are missing");
+    assert_eq!((&minutes["kind"], &minutes["count"]), (&"missing".into(), &180.into()), "{before:#}");
+
+    let time = TestTime::hold("2023-02-01T10:20:00");
+    let consumer = stack.in_process(time.clock(), late);
+    let mut settings = ConsumerSettings::default();
+    settings.redis.url = stack.redis.url();
+    let announce = runtime::calendar::admin::CalendarCommand::Announce {
+        date: day.parse().unwrap(),
+        change: "early_close".into(),
+        from: Some("10:30".parse().unwrap()),
+        to: None,
+        source: "an emergency notice".into(),
+        force: false,
+    };
+    runtime::calendar::admin::run(
+        &announce,
+        &settings.redis,
+        &runtime::calendar::LiveCalendar::bundled(),
+        time.clock(),
+    )
+    .await
+    .unwrap();
+    time.pass(Duration::from_secs(1)).await;
+    time.until("the consumer on calendar version 1", || async {
+        use runtime::ops::Ops;
+        (consumer.monitor.calendar().current().version == 1).then_some(())
+    })
+    .await;
+    consumer.stop().await;
+    let (code, after, log) = stack.cleanup(day, &[NO_LIVE_BARS]);
+    assert_eq!(code, 0, "{after:#} {log}");
+    assert_eq!(after["integrity"]["issues"], serde_json::json!([]), "the day ends at 10:30: {after:#}");
+    assert_eq!(after["integrity"]["bars"], 60 + 12 + 4 + 2 + 1);
+}

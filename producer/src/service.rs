@@ -131,6 +131,7 @@ impl Worker {
         let wall_clock = section.clock == crate::settings::BarClock::Wall;
         store.ensure_group().await?;
         let (saved, journal) = store.load().await?;
+        store.refresh_calendar(&calendar).await?;
         let applied = calendar.days();
         let mut engine = match &saved {
             Some(saved) => Engine::restore(&settings.bars, applied.clone(), Rules::of(settings), saved)?,

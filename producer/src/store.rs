@@ -103,6 +103,12 @@ impl StreamStore {
         }
     }
 
+    /// Applies the calendar changes stored in Redis to `calendar` now (see
+    /// [`runtime::calendar::LiveCalendar::refresh`]).
+    pub async fn refresh_calendar(&mut self, calendar: &runtime::calendar::LiveCalendar) -> Result<()> {
+        Ok(calendar.refresh(&mut self.con, &self.keys, false).await?)
+    }
+
     /// The checkpoint, if one was written, and the journal records after it.
     pub async fn load(&mut self) -> Result<(Option<Saved>, Vec<Record>)> {
         let state: BTreeMap<String, Vec<u8>> = self.con.hgetall(self.keys.producer_state()).await?;

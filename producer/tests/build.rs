@@ -323,3 +323,48 @@ fn parquet_bars(path: &Path) -> Vec<Bar> {
     }
     bars
 }
+
+/// A trade of 100 shares every 30 seconds of `symbol` through both regular sessions of `day`,
+/// the minutes a day override stops included.
+fn every_half_minute(symbol: &str, day: &str) -> Vec<Tick> {
+    let (morning, afternoon) = ((9 * 3600 + 30 * 60)..(11 * 3600 + 30 * 60), (13 * 3600)..(15 * 3600));
+    morning
+        .chain(afternoon)
+        .step_by(30)
+        .map(|s| {
+            let time = format!("{day}T{:02}:{:02}:{:02}.500", s / 3600, s / 60 % 60, s % 60);
+            let price = Price::from_units(100_000 + i64::from(s / 60 % 9) * 100);
+            let (symbol, time_ms) = (symbol.parse().unwrap(), common::time::parse_datetime(&time).unwrap());
+            Tick { symbol, time_ms, price, volume: 100, amount: price * 100, kind: TickKind::Trade }
+        })
+        .collect()
+}
+
+#[test]
+fn the_circuit_breaker_days_build_bars_up_to_the_close_and_none_inside_the_halt() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let days = [("2016-01-04", 139, "13:34"), ("2016-01-07", 15, "10:00")];
+    let ticks: Vec<Tick> = days.iter().flat_map(|(day, ..)| every_half_minute("600519.SH", day)).collect();
+    write_trades(&input.join("days.csv.gz"), &ticks);
+    let out = dir.path().join("out");
+    let (report, ok) =
+        build(&["--quiet", "--out", out.to_str().unwrap(), "--format", "csv", input.to_str().unwrap()], &[]);
+    assert!(ok, "{report}");
+    let outcomes = count(&report, "outcomes");
+    assert!(outcomes["halted"] > 0 && outcomes["after_close"] > 0, "{report}");
+    let minutes = csv_bars(&out.join("bars_1min.csv"));
+    for (day, bars, last) in days {
+        let mine = of(&minutes, "600519.SH", day);
+        assert_eq!(mine.len(), bars, "{day}: the traded minutes only");
+        assert_eq!(mine.last().unwrap().frame.time().format("%H:%M").to_string(), last, "{day}");
+        assert_eq!(mine, of(&aggregate(&ticks, "600519.SH", Period::M1), "600519.SH", day), "{day}: the live path's");
+    }
+    let traded: u64 = minutes.iter().map(|b| b.vol).sum();
+    let refused = (outcomes["halted"] + outcomes["after_close"]) * 100;
+    assert_eq!(traded + refused, ticks.len() as u64 * 100, "every share is in a bar or refused with its reason");
+    let hours = csv_bars(&out.join("bars_60min.csv"));
+    let labels: Vec<String> = hours.iter().map(|b| b.frame.to_iso8601()[..16].to_string()).collect();
+    assert_eq!(labels, ["2016-01-04T10:30", "2016-01-04T11:30", "2016-01-04T14:00", "2016-01-07T10:30"]);
+}

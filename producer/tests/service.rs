@@ -228,10 +228,9 @@ async fn an_early_close_announced_while_running_is_followed_within_a_second_by_t
     };
     let baseline = runtime::calendar::LiveCalendar::bundled();
     runtime::calendar::admin::run(&announce, &settings.redis, &baseline, time.clock()).await.unwrap();
-    let took = applied(&time, &active).await;
-    assert!(took <= 1_000, "the running producer applies it within a second, not {took} ms");
+    applied_within_a_second(&time, &active).await;
     let standby = in_process(&stack.redis, "", time.clock(), |s| s.producer.instance = "second".into());
-    assert!(applied(&time, &standby).await <= 1_000, "a producer started later reads it");
+    applied_within_a_second(&time, &standby).await;
     let past = runtime::calendar::admin::CalendarCommand::Announce {
         date: "2026-11-17".parse().unwrap(),
         change: "closed".into(),
@@ -262,13 +261,44 @@ async fn an_early_close_announced_while_running_is_followed_within_a_second_by_t
     active.stop().await;
 }
 
-/// Moves time on until `producer` works on calendar version 1; the milliseconds it took.
-async fn applied(time: &TestTime, producer: &InProcess) -> i64 {
+/// Passes a second, then waits with time held until `producer` works on calendar version 1 (the
+/// reads it made meanwhile answer in real time).
+async fn applied_within_a_second(time: &TestTime, producer: &InProcess) {
     use runtime::ops::Ops;
-    let from = time.now_ms();
-    time.pass_until_found("calendar version 1", Duration::from_millis(10), || async {
+    time.pass(Duration::from_secs(1)).await;
+    time.until("calendar version 1 after a second", || async {
         (producer.monitor.calendar().current().version == 1).then_some(())
     })
     .await;
-    time.now_ms() - from
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_day_through_the_live_path_has_bars_up_to_the_close_and_none_inside_the_halt() {
+    let mut stack = ProducerRedis::start().await;
+    let time = TestTime::hold("2016-01-04T16:00:00");
+    let producer = in_process(&stack.redis, "", time.clock(), |s| s.producer.clock = BarClock::Event);
+    let mut entries = Vec::new();
+    for s in ((9 * 3600 + 30 * 60)..(11 * 3600 + 30 * 60)).chain((13 * 3600)..(15 * 3600)).step_by(20) {
+        let at_ms =
+            common::time::parse_datetime(&format!("2016-01-04T{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60));
+        let tick = format!(r#"{{"symbol":"600519.SH","time":{},"price":"1800","volume":100}}"#, at_ms.unwrap());
+        entries.push(("tick", tick));
+    }
+    let closing = common::time::parse_datetime("2016-01-04T15:00:01").unwrap();
+    entries.push(("tick", format!(r#"{{"symbol":"000001.SZ","time":{closing},"price":"10","volume":100}}"#)));
+    stack.send("", &entries).await;
+    drained(&time, &stack, "").await;
+    let minutes = stack.bars("", "2016-01-04", common::Period::M1, "600519.SH").await;
+    let labels: Vec<String> = minutes.iter().map(|b| b.frame.time().format("%H:%M").to_string()).collect();
+    let want: Vec<String> = [(9 * 60 + 31, 11 * 60 + 30), (13 * 60 + 1, 13 * 60 + 13), (13 * 60 + 29, 13 * 60 + 34)]
+        .iter()
+        .flat_map(|&(a, b)| (a..=b).map(|m| format!("{:02}:{:02}", m / 60, m % 60)))
+        .collect();
+    assert_eq!(labels, want, "no bar inside the 13:13-13:28 halt or after the 13:34 close");
+    let status = producer.status().await;
+    let outcomes = &status["outcomes"];
+    // 13:14-13:27 halted, 13:35-14:59 and 000001.SZ's 15:00:01 after the close (13:13:xx and
+    // 13:34:xx went into the bar before).
+    assert_eq!((&outcomes["halted"], &outcomes["after_close"]), (&(14 * 3).into(), &(85 * 3 + 1).into()), "{outcomes}");
+    producer.stop().await;
 }

@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use common::calendar::DayOverride;
 use common::session::{phase_at, Phase};
 use common::{Frame, Symbol};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -57,6 +58,11 @@ pub struct TradingDays {
     /// Some of `days` lie after the holiday list: weekdays taken as trading days until the next
     /// list is installed (`calendar.beyond_list = "weekdays"`).
     pub provisional: bool,
+    /// The day overrides from `start` to `end`: `{"date", "change", "source"}` with `change` one of
+    /// `closed`, `early_close` (and `at`, `HH:MM`), `halt` (and `from`, `to`) or `late_open` (and
+    /// `at`).
+    #[schema(value_type = Vec<Object>)]
+    pub overrides: Vec<DayOverride>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -271,9 +277,11 @@ pub async fn trading_days(
     Params(params): Params<DayRangeParams>,
 ) -> Result<Json<TradingDays>> {
     let (start, end) = params.check()?;
-    let days = app.calendar().trading_days(start, end).map_err(calendar_error)?;
-    let provisional = app.calendar().is_provisional(end);
-    Ok(Json(TradingDays { start, end, count: days.len(), days, provisional }))
+    let calendar = app.calendar();
+    let days = calendar.trading_days(start, end).map_err(calendar_error)?;
+    let provisional = calendar.is_provisional(end);
+    let overrides = calendar.overrides().filter(|o| (start..=end).contains(&o.date)).cloned().collect();
+    Ok(Json(TradingDays { start, end, count: days.len(), days, provisional, overrides }))
 }
 
 /// Whether `date` is a trading day.

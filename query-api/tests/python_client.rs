@@ -112,7 +112,7 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     };
     let report = output.await.unwrap();
     assert!(status.success(), "the Python client's tests failed:\n{report}");
-    assert!(report.contains("Ran 12 tests") && report.contains("OK"), "{report}");
+    assert!(report.contains("Ran 13 tests") && report.contains("OK"), "{report}");
 }
 
 /// Archives the first minute of 2023-02-01's real 600519.SH trades and 000333.SZ snapshots, the

@@ -183,6 +183,36 @@ async fn the_phase_endpoint_names_the_phase_of_a_board_and_when_the_next_begins(
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_calendar_endpoints_follow_the_day_overrides_of_the_circuit_breaker_days() {
+    let api = router(&settings());
+    let (_, halted) = get_json(&api, "/api/v1/calendar/phase?at=2016-01-04T13:20").await;
+    assert_eq!(
+        (halted["phase"].as_str(), &halted["next"]),
+        (Some("halted"), &json!({"phase": "continuous", "at": "2016-01-04T13:28:00+08:00"}))
+    );
+    let (_, closed) = get_json(&api, "/api/v1/calendar/phase?at=2016-01-07T10:05").await;
+    assert_eq!(
+        (closed["phase"].as_str(), &closed["next"]),
+        (Some("closed"), &json!({"phase": "pre_open", "at": "2016-01-08T00:00:00+08:00"}))
+    );
+    let (_, january) = get_json(&api, "/api/v1/calendar/trading-days?start=2016-01-01&end=2016-01-31").await;
+    let overrides = january["overrides"].as_array().unwrap();
+    let changes: Vec<(&str, &str)> =
+        overrides.iter().map(|o| (o["date"].as_str().unwrap(), o["change"].as_str().unwrap())).collect();
+    assert_eq!(
+        changes,
+        [("2016-01-04", "halt"), ("2016-01-04", "early_close"), ("2016-01-07", "halt"), ("2016-01-07", "early_close")]
+    );
+    assert_eq!(
+        (&overrides[0]["from"], &overrides[0]["to"], &overrides[1]["at"]),
+        (&json!("13:13"), &json!("13:28"), &json!("13:34"))
+    );
+    assert!(overrides.iter().all(|o| !o["source"].as_str().unwrap().is_empty()), "{january}");
+    let (_, november) = get_json(&api, "/api/v1/calendar/trading-days?start=2026-11-01&end=2026-11-30").await;
+    assert_eq!(november["overrides"], json!([]));
+}
+
+#[tokio::test(start_paused = true)]
 async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
     let (status, doc) = get_json(&router(&settings()), "/openapi.json").await;
     assert_eq!(status, 200);

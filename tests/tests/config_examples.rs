@@ -109,6 +109,10 @@ fn one_environment_serves_all_three_services_and_typos_are_still_refused() {
 fn check_config_warns_when_the_holiday_list_runs_out() {
     let (ok, _, log) = check_config_with("consumer", &[("TICKBAR__CLOCK__START", "2026-12-15T10:00:00")]);
     assert!(ok && log.contains("warning: the holiday list ends on 2026-12-31 (16 days left)"), "{log}");
+    assert!(
+        log.contains("calendar: version 0, holidays: bundled; overrides: bundled"),
+        "its version and source: {log}"
+    );
     let (ok, _, log) = check_config_with("producer", &[("TICKBAR__CLOCK__START", "2026-11-01T10:00:00")]);
     assert!(ok && !log.contains("warning"), "no warning two months ahead: {log}");
 }

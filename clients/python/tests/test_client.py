@@ -9,13 +9,14 @@ the API's pub/sub connection once to make a gap.
 import datetime as dt
 import json
 import os
+import tempfile
 import time
 import unittest
 from decimal import Decimal
 
 import pyarrow as pa
 
-from tickbar import Client, TickbarError, to_backtesting, to_backtrader, to_vectorbt
+from tickbar import Client, OfflineCalendar, TickbarError, to_backtesting, to_backtrader, to_vectorbt
 
 URL = os.environ["TICKBAR_URL"]
 EXPECTED = json.load(open(os.environ["TICKBAR_EXPECTED"]), parse_float=Decimal)
@@ -85,6 +86,27 @@ class BarsTest(unittest.TestCase):
         self.assertEqual((lunch["phase"], lunch["next"]["phase"]), ("lunch_break", "continuous"))
         self.assertEqual(lunch["next"]["at"].strftime("%H:%M %z"), "13:00 +0800")
         self.assertTrue(lunch["trading_day"])
+
+    def test_a_kept_calendar_copy_answers_while_the_api_does_not_and_says_so(self):
+        path = os.path.join(tempfile.mkdtemp(), "calendar.json")
+        self.assertEqual(self.api.keep_calendar("2015-12-01", "2016-02-29", path=path), path)
+        online_days = self.api.trading_days("2016-01-01", "2016-01-31")
+        instants = ["2016-01-04T13:20:00", "2016-01-04T13:40:00", "2016-01-07T09:50:00", "2016-01-08T09:20:00",
+                    "2016-01-08T12:00:00", "2016-01-09T10:00:00", "2016-02-05T15:10:00"]
+        online = [self.api.phase(at, symbol="300750.SZ") for at in instants]
+        offline = Client("http://127.0.0.1:9", timeout=2, calendar_copy=path)
+        with self.assertWarns(OfflineCalendar):
+            self.assertEqual(offline.trading_days("2016-01-01", "2016-01-31"), online_days)
+        for at, want in zip(instants, online):
+            with self.assertWarns(OfflineCalendar) as said:
+                got = offline.phase(at, symbol="300750.SZ")
+            self.assertIn("local calendar copy", str(said.warning))
+            self.assertTrue(got["offline"])
+            self.assertEqual((got["phase"], got["next"]["phase"], got["next"]["at"], got["trading_day"]),
+                             (want["phase"], want["next"]["phase"], want["next"]["at"], want["trading_day"]), at)
+        self.assertEqual(online[0]["phase"], "halted", "the circuit breaker's halt")
+        with self.assertRaises(TickbarError):
+            offline.trading_days("2017-01-01", "2017-01-31")
 
     def test_a_symbol_no_store_knows_is_warned_about(self):
         with self.assertWarns(UserWarning) as warned:

@@ -148,7 +148,8 @@ impl TradingCalendar {
             BeyondList::Weekdays => "weekdays after it are provisional trading days",
             BeyondList::Refuse => "dates after it are refused",
         };
-        let install = "install the next year's list (calendar.holidays_file) and restart";
+        let install =
+            "install the next year's list (SERVICE calendar install-holidays, or calendar.holidays_file and SIGHUP)";
         match left {
             l if l < 0 => Some(format!("the holiday list ended on {}: {what}; {install}", self.last)),
             l if l <= WARN_DAYS_BEFORE_END => {

@@ -68,28 +68,16 @@ impl<'de> Deserialize<'de> for Hm {
 
 /// One change to a trading day's sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum DayChange {
     /// No trading at all: the day is not a trading day.
     Closed,
     /// Trading stops at `at` for the rest of the day (after-hours session included).
-    EarlyClose {
-        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "13:34"))]
-        at: Hm,
-    },
+    EarlyClose { at: Hm },
     /// No trading from `from` until `to`.
-    Halt {
-        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "13:13"))]
-        from: Hm,
-        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "13:28"))]
-        to: Hm,
-    },
+    Halt { from: Hm, to: Hm },
     /// Trading starts at `at` (no opening auction before it).
-    LateOpen {
-        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10:30"))]
-        at: Hm,
-    },
+    LateOpen { at: Hm },
 }
 
 impl DayChange {
@@ -166,9 +154,7 @@ impl fmt::Display for DayChange {
 
 /// A change to one day's sessions and where it is recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayOverride {
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2016-01-04"))]
     pub date: NaiveDate,
     #[serde(flatten)]
     pub change: DayChange,

@@ -154,6 +154,17 @@ impl LiveCalendar {
         self.current.read().days.clone()
     }
 
+    /// Reads the stored changes and applies them when their version is new (or `always`): what
+    /// [`follow`] does each time, and a producer before it recovers its state, so that its
+    /// journal is replayed on the calendar it was written on.
+    pub async fn refresh(&self, con: &mut Connection, keys: &Keys, always: bool) -> redis::RedisResult<()> {
+        let stored = read_stored(con, keys).await?;
+        if always || stored.version != self.current().version {
+            apply(&stored, self);
+        }
+        Ok(())
+    }
+
     fn set(&self, calendar: Calendar) {
         *self.current.write() = Arc::new(calendar);
     }
@@ -256,13 +267,8 @@ pub async fn follow(mut con: Connection, keys: Keys, live: LiveCalendar, mut sto
                 Err(e) => tracing::warn!(error = %e, "SIGHUP: the calendar files do not load; the calendar is kept"),
             }
         }
-        match read_stored(&mut con, &keys).await {
-            Ok(stored) => {
-                failing = false;
-                if reload || stored.version != live.current().version {
-                    apply(&stored, &live);
-                }
-            }
+        match live.refresh(&mut con, &keys, reload).await {
+            Ok(()) => failing = false,
             Err(e) if !failing => {
                 failing = true;
                 tracing::warn!(error = %e, "calendar: the stored changes cannot be read; retrying");

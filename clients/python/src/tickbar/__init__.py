@@ -5,7 +5,8 @@
     df = api.bars(["600519.SH", "000001.SZ"], period=5, count=240, adjust="qfq")
 """
 
+from .calendar import OfflineCalendar
 from .client import Client, StreamEvent, TickbarError
 from .frames import to_backtesting, to_backtrader, to_vectorbt
 
-__all__ = ["Client", "StreamEvent", "TickbarError", "to_backtesting", "to_backtrader", "to_vectorbt"]
+__all__ = ["Client", "OfflineCalendar", "StreamEvent", "TickbarError", "to_backtesting", "to_backtrader", "to_vectorbt"]

@@ -21,6 +21,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Unio
 import pyarrow as pa
 import pyarrow.ipc
 
+from .calendar import ZONE, CalendarCopy, default_path
+
 Symbols = Union[str, Sequence[str]]
 When = Union[str, dt.date, dt.datetime, None]
 
@@ -63,6 +65,24 @@ def _text(value: When) -> Optional[str]:
     return str(value)
 
 
+def _date(value: When) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _instant(value: When) -> dt.datetime:
+    """``value`` as an aware datetime (market time when it has no zone), now when ``None``."""
+    if value is None:
+        return dt.datetime.now(ZONE)
+    if not isinstance(value, dt.datetime):
+        text = value.isoformat() if isinstance(value, dt.date) else str(value)
+        value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=ZONE)
+
+
 def _symbols(symbols: Symbols) -> List[str]:
     return [symbols] if isinstance(symbols, str) else list(symbols)
 
@@ -71,12 +91,17 @@ class Client:
     """A client of one tickbar query API, e.g. ``Client("http://127.0.0.1:8080")``.
 
     ``token`` is the API's ``api.token`` when it has one; ``timeout`` (seconds) bounds each request.
+    ``calendar_copy`` is the file of a calendar copy kept by :meth:`keep_calendar` (by this or
+    another process) that the calendar calls fall back on while the API does not answer.
     """
 
-    def __init__(self, url: str, token: Optional[str] = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, token: Optional[str] = None, timeout: float = 60.0, calendar_copy: Optional[str] = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.calendar_copy = calendar_copy
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -233,9 +258,33 @@ class Client:
 
     # -- calendar -------------------------------------------------------------------------------
 
+    def keep_calendar(self, start: When, end: When, path: Optional[str] = None) -> str:
+        """Keeps a local copy of the calendar from ``start`` to ``end`` (trading days and day
+        overrides) in ``path`` (default: ``calendar_copy``, ``$TICKBAR_CALENDAR`` or
+        ``~/.cache/tickbar/calendar.json``); while the API does not answer, :meth:`trading_days`
+        and :meth:`phase` answer from it inside its range, with an ``OfflineCalendar`` warning
+        (and ``"offline": True`` in a phase). Keep it again after the calendar changes (a new
+        holiday list, an announced closure). Returns the path."""
+        answer = self._json("/api/v1/calendar/trading-days", {"start": _text(start), "end": _text(end)})
+        path = path or self.calendar_copy or default_path()
+        CalendarCopy.save(path, answer)
+        self.calendar_copy = path
+        return path
+
+    def _copy_for(self, error: TickbarError, *dates: dt.date) -> CalendarCopy:
+        """The kept copy when the API did not answer and the copy covers ``dates``; else ``error``."""
+        copy = CalendarCopy.load(self.calendar_copy) if error.status == 0 and self.calendar_copy else None
+        if copy is None or not copy.covers(*dates):
+            raise error
+        return copy
+
     def trading_days(self, start: When, end: When) -> List[dt.date]:
         """The trading days from ``start`` to ``end``, both included."""
-        answer = self._json("/api/v1/calendar/trading-days", {"start": _text(start), "end": _text(end)})
+        try:
+            answer = self._json("/api/v1/calendar/trading-days", {"start": _text(start), "end": _text(end)})
+        except TickbarError as e:
+            first, last = _date(start), _date(end)
+            return self._copy_for(e, first, last).trading_days(first, last)
         return [dt.date.fromisoformat(d) for d in answer["days"]]
 
     def phase(self, at: When = None, symbol: Optional[str] = None) -> Dict[str, Any]:
@@ -243,8 +292,13 @@ class Client:
         ChiNext and Beijing have the 15:05-15:30 after-hours session; default: the main boards'):
         ``{"at", "symbol", "trading_day", "provisional", "phase", "next": {"phase", "at"}}`` with
         the times as aware datetimes. Phases: ``pre_open``, ``opening_auction``, ``pause``,
-        ``continuous``, ``lunch_break``, ``closing_auction``, ``after_hours``, ``closed``."""
-        answer = self._json("/api/v1/calendar/phase", {"at": _text(at), "symbol": symbol})
+        ``continuous``, ``lunch_break``, ``closing_auction``, ``after_hours``, ``halted`` (a day
+        override's halt or late open), ``closed``."""
+        try:
+            answer = self._json("/api/v1/calendar/phase", {"at": _text(at), "symbol": symbol})
+        except TickbarError as e:
+            when = _instant(at)
+            return self._copy_for(e, when.date()).phase(when, symbol)
         answer["at"] = dt.datetime.fromisoformat(answer["at"])
         answer["next"]["at"] = dt.datetime.fromisoformat(answer["next"]["at"])
         return answer
