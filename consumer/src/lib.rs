@@ -116,9 +116,15 @@ impl Consumer {
         ))
     }
 
-    /// The service's work until `stop` turns true: the schema (retried while ClickHouse is away),
-    /// then the drain and the cleanup's schedule side by side.
+    /// The service's work until `stop` turns true: the calendar followed from the start; the
+    /// schema (retried while ClickHouse is away), then the drain and the cleanup's schedule side
+    /// by side.
     pub async fn run(&self, con: Connection, monitor: Arc<Monitor>, stop: watch::Receiver<bool>) {
+        let calendar = follow(con.clone(), self.settings.redis.keys(), self.cleanup.calendar.clone(), stop.clone());
+        tokio::join!(calendar, self.work(con, monitor, stop));
+    }
+
+    async fn work(&self, con: Connection, monitor: Arc<Monitor>, stop: watch::Receiver<bool>) {
         if !self.schema_applied(&monitor, stop.clone()).await {
             return;
         }
@@ -140,8 +146,7 @@ impl Consumer {
             clock: self.cleanup.clock,
         };
         let cleanup = self.cleanup.schedule(con.clone(), monitor, stop.clone());
-        let calendar = follow(con.clone(), self.settings.redis.keys(), self.cleanup.calendar.clone(), stop.clone());
-        tokio::join!(drain.run(con, stop), cleanup, calendar);
+        tokio::join!(drain.run(con, stop), cleanup);
     }
 
     /// `consumer cleanup`: one run for `day` (default: the trading day before today).

@@ -175,15 +175,9 @@ impl LiveCalendar {
 pub async fn apply_stored(live: &LiveCalendar, redis: &crate::settings::RedisSettings) -> bool {
     let read = async {
         let mut con = crate::redis::connect(redis).ok()?;
-        read_stored(&mut con, &redis.keys()).await.ok()
+        live.refresh(&mut con, &redis.keys(), false).await.ok()
     };
-    match tokio::time::timeout(Duration::from_secs(2), read).await {
-        Ok(Some(stored)) => {
-            apply(&stored, live);
-            true
-        }
-        _ => false,
-    }
+    matches!(tokio::time::timeout(Duration::from_secs(2), read).await, Ok(Some(())))
 }
 
 /// The calendar followed with the sessions of one bar layout on it, derived again when the
