@@ -1,5 +1,5 @@
 //! The monitor page as an operator sees it: rendered by headless Chromium, with live figures, the
-//! last hour's charts and the stale symbols.
+//! last hour's charts, the stale symbols and the calendar's warning and announced overrides.
 
 mod support;
 
@@ -19,6 +19,14 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
     entries.push(("tick", "{broken".to_owned()));
     let env = [("TICKBAR__CLOCK__START", "2026-12-15T10:00:00"), ("TICKBAR__HTTP__CHART_INTERVAL_MS", "100")];
     let mut producer = stack.producer("page:", &env);
+    let announced = std::process::Command::new(env!("CARGO_BIN_EXE_producer"))
+        .args(["calendar", "announce", "--date", "2026-12-16", "--change", "halt", "--from", "13:00", "--to", "13:15"])
+        .args(["--source", "a notice"])
+        .envs([("TICKBAR__REDIS__URL", stack.redis.url().as_str()), ("TICKBAR__REDIS__KEY_PREFIX", "page:")])
+        .env("TICKBAR__CLOCK__START", "2026-12-15T10:00:00")
+        .output()
+        .unwrap();
+    assert!(announced.status.success(), "{}", String::from_utf8_lossy(&announced.stderr));
     stack.send("page:", &entries).await;
     stack.drained("page:", &mut producer).await;
 
@@ -32,6 +40,7 @@ async fn the_monitor_page_renders_live_figures_in_a_browser() {
         figure("calendar-warning").contains("the holiday list ends on 2026-12-31 (16 days left)"),
         "the calendar's end shows a fortnight ahead: {dom}"
     );
+    assert_eq!(figure("calendar-overrides"), "Calendar v1: 2026-12-16 halt 13:00–13:15", "the announced halt shows");
     assert_eq!(figure("ticks_total"), harness::page::thousands(ticks.len() as u64));
     assert_eq!(figure("symbols_active"), "2");
     let last = ticks.iter().map(|t| t.time_ms).max().unwrap();

@@ -36,33 +36,27 @@ function poll(service, render) {
   setInterval(refresh, 1000);
 }
 // The holiday list's end: a warning above the page from 30 days before it, and past it; the day
-// overrides of today and later below it, with the calendar's version.
+// overrides of today and later, with the calendar's version.
 function calendar(c) {
-  overrides(c);
-  let el = document.getElementById("calendar-warning");
-  if (!el) {
-    el = document.createElement("p");
-    el.id = "calendar-warning";
-    el.className = "warning";
-    document.body.insertBefore(el, document.body.firstChild);
-  }
-  el.hidden = !(c && c.warning);
-  el.textContent = c && c.warning ? "Calendar: " + c.warning + (c.provisional ? " (today is provisional)" : "") : "";
-}
-function overrides(c) {
-  let el = document.getElementById("calendar-overrides");
-  if (!el) {
-    el = document.createElement("p");
-    el.id = "calendar-overrides";
-    el.className = "warning";
-    document.body.insertBefore(el, document.body.firstChild);
-  }
   const list = (c && c.overrides) || [];
   const change = o => o.change === "halt" ? "halt " + o.from + "–" + o.to
     : o.change === "closed" ? "closed" : o.change.replace("_", " ") + " at " + o.at;
-  el.hidden = list.length === 0;
-  el.textContent = list.length === 0 ? "" : "Calendar v" + c.version + ": "
-    + list.map(o => o.date + " " + change(o)).join("; ");
+  notice("calendar-overrides", list.length === 0 ? ""
+    : "Calendar v" + c.version + ": " + list.map(o => o.date + " " + change(o)).join("; "));
+  notice("calendar-warning", c && c.warning
+    ? "Calendar: " + c.warning + (c.provisional ? " (today is provisional)" : "") : "");
+}
+// A warning line above the page with id `id`, hidden while `text` is empty.
+function notice(id, text) {
+  let el = document.getElementById(id);
+  if (!el) {
+    el = document.createElement("p");
+    el.id = id;
+    el.className = "warning";
+    document.body.insertBefore(el, document.body.firstChild);
+  }
+  el.hidden = text === "";
+  el.textContent = text;
 }
 // A chart value: whole above 100, else to two decimals.
 const fmtv = v => v === null || v === undefined ? "–"
