@@ -192,7 +192,26 @@ async fn a_three_master_redis_cluster_under_two_producer_shards_serves_the_sampl
     snapshot_reads_every_shard(&stack).await;
     one_active_producer_per_shard(&stack).await;
     cleanup_empties_every_shard(&stack, &mut nodes).await;
+    calendar_followed_through_the_cluster(&stack).await;
     stack.stop();
+}
+
+/// A halt announced with `producer calendar` through the cluster (the stored key's script on its
+/// master, `SPUBLISH` of its version) reaches the query API reading the cluster.
+async fn calendar_followed_through_the_cluster(stack: &WholeStack) {
+    let announce = ["calendar", "announce", "--date", "2026-12-30", "--change", "halt", "--from", "13:00"];
+    stack.run("producer", &[&announce[..], &["--to", "13:15", "--source", "a notice", "--force"]].concat()).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let (_, status) = stack.api.get("/monitor/api/status").await;
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        if status["calendar"]["version"] == 1 {
+            assert_eq!(status["calendar"]["overrides"][0]["change"], "halt", "{status}");
+            return;
+        }
+        assert!(started.elapsed().as_secs() < 10, "the query API never followed the stored halt: {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// The services' cluster connection while the whole cluster is down: a command fails (the caller

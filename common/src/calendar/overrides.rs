@@ -188,7 +188,8 @@ pub fn parse_overrides(text: &str) -> Result<Vec<DayOverride>, Error> {
             .map_err(|e| err(format!("{date:?} is not a YYYY-MM-DD date ({e})")))?;
         let time = |t: &str| (!t.is_empty()).then(|| t.parse::<Hm>()).transpose().map_err(|e| err(e.to_string()));
         let change = DayChange::parse(change, time(from)?, time(to)?).map_err(err)?;
-        overrides.push(DayOverride { date, change, source: source.trim_matches('"').to_string() });
+        let source = source.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(source);
+        overrides.push(DayOverride { date, change, source: source.to_string() });
     }
     Ok(overrides)
 }

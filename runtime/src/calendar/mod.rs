@@ -235,7 +235,9 @@ pub async fn write_stored(con: &mut Connection, keys: &Keys, previous: u64, next
     if stored == 1 {
         let mut pipe = redis::pipe();
         let unsent = con.publish_in(&mut pipe, vec![(keys.calendar_channel(), next.version.to_string())]);
-        pipe.query_async::<()>(con).await?;
+        if !pipe.is_empty() {
+            pipe.query_async::<()>(con).await?;
+        }
         con.send(unsent).await;
     }
     Ok(stored == 1)
