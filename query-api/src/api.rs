@@ -301,8 +301,9 @@ pub async fn is_trading_day(
     Params(params): Params<DayParams>,
 ) -> Result<Json<IsTradingDay>> {
     let date = params.date()?;
-    let trading_day = app.calendar().is_trading_day(date).map_err(calendar_error)?;
-    Ok(Json(IsTradingDay { date, trading_day, provisional: app.calendar().is_provisional(date) }))
+    let calendar = app.calendar();
+    let trading_day = calendar.is_trading_day(date).map_err(calendar_error)?;
+    Ok(Json(IsTradingDay { date, trading_day, provisional: calendar.is_provisional(date) }))
 }
 
 /// T+n: the n-th trading day after `date`.
@@ -322,8 +323,9 @@ pub async fn next_trading_day(
     Params(params): Params<DateParams>,
 ) -> Result<Json<NextDay>> {
     let (date, n) = params.check()?;
-    let day = app.calendar().add_trading_days(date, n).map_err(calendar_error)?;
-    let provisional = app.calendar().is_provisional(day.max(date));
+    let calendar = app.calendar();
+    let day = calendar.add_trading_days(date, n).map_err(calendar_error)?;
+    let provisional = calendar.is_provisional(day.max(date));
     Ok(Json(NextDay { date, n, day, provisional }))
 }
 
@@ -345,8 +347,9 @@ pub async fn market_phase(
     Params(params): Params<PhaseParams>,
 ) -> Result<Json<MarketPhase>> {
     let (at, symbol) = params.check(app.clock.now())?;
-    let found = phase_at(&app.calendar(), symbol, at.epoch_seconds() * 1000).map_err(calendar_error)?;
+    let calendar = app.calendar();
+    let found = phase_at(&calendar, symbol, at.epoch_seconds() * 1000).map_err(calendar_error)?;
     let next = NextPhase { phase: found.next, at: Frame::from_epoch_seconds(found.next_at_ms.div_euclid(1000)) };
-    let provisional = app.calendar().is_provisional(at.date());
+    let provisional = calendar.is_provisional(at.date());
     Ok(Json(MarketPhase { at, symbol, trading_day: found.trading_day, provisional, phase: found.phase, next }))
 }

@@ -51,7 +51,7 @@ pub struct App {
 impl App {
     /// The trading calendar now.
     pub fn calendar(&self) -> Arc<TradingCalendar> {
-        self.market.now().0
+        self.market.calendar().days()
     }
 
     /// What one request may ask for.

@@ -97,8 +97,9 @@ async fn read_at(app: &App, q: &SnapshotQuery) -> Result<Snapshot> {
 /// The trading day of `at` and the moment on it: `at` itself on a trading day, else the close of
 /// the trading day before (the calendar's edge keeps `at`).
 fn trading_moment(app: &App, at: Frame) -> (NaiveDate, Frame) {
-    match app.calendar().is_trading_day(at.date()) {
-        Ok(false) => match app.calendar().prev(at.date()) {
+    let calendar = app.calendar();
+    match calendar.is_trading_day(at.date()) {
+        Ok(false) => match calendar.prev(at.date()) {
             Ok(day) => (day, whole_day(day).1),
             Err(_) => (at.date(), at),
         },

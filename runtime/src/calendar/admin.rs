@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use common::calendar::{DayChange, DayOverride, Hm};
 
-use super::{past_change, past_days_changed, read_stored, write_stored, LiveCalendar, Stored};
+use super::{past_change, past_days_changed, read_stored, write_stored, Calendar, LiveCalendar, Stored};
 use crate::clock::Clock;
 use crate::keys::Keys;
 use crate::redis::Connection;
@@ -76,8 +76,8 @@ pub async fn run(
             Stored { overrides: [stored.overrides.clone(), vec![o]].concat(), ..stored.clone() }
         }
         CalendarCommand::Withdraw { date, force } => {
-            let o = DayOverride { date: *date, change: DayChange::Closed, source: String::new() };
-            refuse_past(past_change(&o, now).filter(|_| *date < clock.today()), *force)?;
+            let past = (*date < now.date()).then(|| format!("{date} is a past day: it would change history"));
+            refuse_past(past, *force)?;
             let overrides: Vec<DayOverride> = stored.overrides.iter().filter(|o| o.date != *date).cloned().collect();
             if overrides.len() == stored.overrides.len() {
                 return Err(Error::Invalid(format!("no override was announced for {date}")));
@@ -91,7 +91,7 @@ pub async fn run(
                 Stored { holidays: Some(text), holidays_source: Some(file.display().to_string()), ..stored.clone() };
             let (old, new) = (live.with(&stored), live.with(&next));
             if let (Ok(old), Ok(new)) = (&old, &new) {
-                let changed = past_days_changed(&old.days, &new.days, clock.today());
+                let changed = past_days_changed(&old.days, &new.days, now.date());
                 let why = (!changed.is_empty()).then(|| format!("it changes whether past days traded: {changed:?}"));
                 refuse_past(why, *force)?;
             }
@@ -115,9 +115,7 @@ async fn store(
         return Err(Error::Invalid("the calendar changed meanwhile (another operator?): run the command again".into()));
     }
     println!("calendar version {} stored and published: {}", next.version, calendar.source);
-    for o in calendar.days.overrides() {
-        println!("  {o} ({})", o.source);
-    }
+    print_overrides(&calendar);
     Ok(())
 }
 
@@ -125,10 +123,15 @@ fn show(live: &LiveCalendar, stored: &Stored) -> Result<(), Error> {
     let calendar = live.with(stored).map_err(|e| Error::Invalid(format!("the stored change does not apply: {e}")))?;
     println!("version {}: {}", calendar.version, calendar.source);
     println!("holiday list {} to {}", calendar.days.first_date(), calendar.days.last_date());
+    print_overrides(&calendar);
+    Ok(())
+}
+
+/// Every override of `calendar`, one a line with its source.
+fn print_overrides(calendar: &Calendar) {
     for o in calendar.days.overrides() {
         println!("  {o} ({})", o.source);
     }
-    Ok(())
 }
 
 fn refuse_past(why: Option<String>, force: bool) -> Result<(), Error> {

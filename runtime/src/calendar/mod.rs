@@ -24,7 +24,7 @@ use crate::redis::Connection;
 use crate::settings::CalendarSettings;
 use crate::Error;
 
-/// How often a service looks for a stored change (the published message only wakes it sooner).
+/// How often a service looks for a stored change (the published version is for outside programs).
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
 
 /// What an operator stored in Redis: the changes on top of the baseline, and their version (0
@@ -64,8 +64,9 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Reads the files `settings` names (the bundled data where unset), checked.
-    pub fn load(settings: &CalendarSettings) -> Result<Baseline, Error> {
+    /// Reads the files `settings` names (the bundled data where unset), checked: the baseline and
+    /// its calendar alone.
+    pub fn load(settings: &CalendarSettings) -> Result<(Baseline, Calendar), Error> {
         let (holidays, holidays_source) = match &settings.holidays_file {
             Some(path) => (read(path)?, path.display().to_string()),
             None => (common::calendar::BUNDLED_HOLIDAYS_CSV.to_string(), "bundled".to_string()),
@@ -80,11 +81,11 @@ impl Baseline {
             }
         };
         let baseline = Baseline { holidays, holidays_source, overrides, overrides_source, settings: settings.clone() };
-        baseline.with(&Stored::default()).map_err(|e| match &settings.holidays_file {
+        let alone = baseline.with(&Stored::default()).map_err(|e| match &settings.holidays_file {
             Some(path) => list_error(path, e),
             None => Error::Invalid(e.to_string()),
         })?;
-        Ok(baseline)
+        Ok((baseline, alone))
     }
 
     /// The calendar of this baseline with `stored` applied: its holiday list instead of the
@@ -127,8 +128,7 @@ pub struct LiveCalendar {
 impl LiveCalendar {
     /// The baseline of `settings` alone, as a service starts before it reads Redis.
     pub fn load(settings: &CalendarSettings) -> Result<LiveCalendar, Error> {
-        let baseline = Baseline::load(settings)?;
-        let calendar = baseline.with(&Stored::default()).map_err(|e| Error::Invalid(e.to_string()))?;
+        let (baseline, calendar) = Baseline::load(settings)?;
         let current = Arc::new(RwLock::new(Arc::new(calendar)));
         Ok(LiveCalendar { current, baseline: Arc::new(RwLock::new(baseline)) })
     }
@@ -259,7 +259,7 @@ pub async fn follow(mut con: Connection, keys: Keys, live: LiveCalendar, mut sto
         if reload {
             let settings = live.baseline.read().settings.clone();
             match Baseline::load(&settings) {
-                Ok(loaded) => *live.baseline.write() = loaded,
+                Ok((loaded, _)) => *live.baseline.write() = loaded,
                 Err(e) => tracing::warn!(error = %e, "SIGHUP: the calendar files do not load; the calendar is kept"),
             }
         }
