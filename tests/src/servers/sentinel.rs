@@ -52,7 +52,7 @@ impl Launch for RedisSentinel {
         let text = format!(
             "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
              sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 1\n\
-             sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+             sentinel down-after-milliseconds {MASTER_NAME} 3000\n\
              sentinel failover-timeout {MASTER_NAME} 10000\n",
             port = self.port,
             dir = dir.display(),
