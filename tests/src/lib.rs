@@ -9,6 +9,8 @@
 //! - [`service`]: a tickbar service binary as a child process.
 //! - [`stores`]: a private Redis and ClickHouse with a connection, as most service tests start.
 //! - [`stack`]: the whole stack with the bundled sample loaded (the end-to-end test, the demo).
+//! - [`release`]: the state a release leaves in Redis and ClickHouse, taken and put back (the
+//!   upgrade test's fixture).
 //! - [`clock`]: the set clock live tests give the services and their feeders, and the held tokio
 //!   time in-process tests run services on.
 //! - [`seed`]: generated seed-era bars (history for the consumer, days for the query API).
@@ -27,6 +29,7 @@ pub use fixtures;
 pub mod http;
 pub mod market;
 pub mod page;
+pub mod release;
 pub mod seed;
 pub mod servers;
 pub mod service;

@@ -410,15 +410,19 @@ impl WholeStack {
 
 /// Whether the producer's group has been delivered the stream's last entry and acknowledged all.
 pub async fn producer_caught_up(con: &mut (impl ConnectionLike + Send + Sync), stream: &str) -> bool {
+    group_caught_up(con, stream, &runtime::settings::ArchiveSettings::default().producer_group).await
+}
+
+/// Whether the consumer group `group` has been delivered the stream's last entry and acknowledged all.
+pub async fn group_caught_up(con: &mut (impl ConnectionLike + Send + Sync), stream: &str, group: &str) -> bool {
     let last: redis::streams::StreamRangeReply = match con.xrevrange_count(stream, "+", "-", 1).await {
         Ok(last) => last,
         Err(_) => return false,
     };
     let groups: redis::streams::StreamInfoGroupsReply = con.xinfo_groups(stream).await.unwrap_or_default();
-    let defaults = runtime::settings::ArchiveSettings::default();
     groups
         .groups
         .iter()
-        .find(|g| g.name == defaults.producer_group)
+        .find(|g| g.name == group)
         .is_some_and(|g| g.pending == 0 && last.ids.first().is_none_or(|e| e.id == g.last_delivered_id))
 }
