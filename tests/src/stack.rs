@@ -38,6 +38,9 @@ pub struct StackOptions<'a> {
     pub scale: Scale,
     /// The HTTP ports the services would like (a port taken, or 0, gets a free one).
     pub ports: Ports,
+    /// A release fixture (`harness::release`) put into the stores before the services start: a
+    /// deployment of that release, upgraded.
+    pub restore: Option<&'a Path>,
 }
 
 /// The HTTP ports of the three services; 0: any free port.
@@ -58,6 +61,7 @@ impl<'a> StackOptions<'a> {
             tls: false,
             scale: Scale::default(),
             ports: Ports::default(),
+            restore: None,
         }
     }
 }
@@ -221,6 +225,10 @@ impl WholeStack {
                 Some(Failover { sentinel: RedisSentinel::start(&redis).await?, replicas })
             }
         };
+        if let Some(fixture) = options.restore {
+            crate::release::restore_redis(&mut redis.connect().await?, fixture).await?;
+            crate::release::restore_clickhouse(&clickhouse[0].client(), "tickbar", fixture).await?;
+        }
         let settings = redis_settings(&redis, failover.as_ref(), redis_cluster.as_ref());
         let redis_env = redis_env(settings.clone());
         let spawn = |name: &str, log: String, env: Vec<(String, String)>, port: u16| {

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         tls: false,
         scale: Scale::default(),
         ports: Ports { api: args.api_port, producer: args.producer_port, consumer: args.consumer_port },
+        restore: None,
     })
     .await?;
     for (name, asked, got) in [
