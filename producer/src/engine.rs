@@ -43,6 +43,25 @@ pub struct Tempo {
     pub catch_up: bool,
 }
 
+/// The format of the journal records this release writes (`v2 <upto> <wall_ms>[ catch-up]`); a
+/// record without the `v` word is format 1, written before records carried one.
+pub const JOURNAL_FORMAT: u32 = 2;
+
+/// The format of the checkpoints this release writes (the state hash's `format` field); one
+/// without the field is format 1. Format 2 bars may carry a trade count.
+pub const CHECKPOINT_FORMAT: u32 = 2;
+
+/// The formats 1 to `known` are readable; a later one (a newer release wrote it) is a state error
+/// that names both, so the producer stops on it (a fault on `/readyz`) instead of misreading it.
+pub fn readable_format(what: &str, format: u32, known: u32) -> Result<()> {
+    if (1..=known).contains(&format) {
+        return Ok(());
+    }
+    Err(Error::State(format!(
+        "{what} format {format}: this release reads formats 1 to {known}; run the release that wrote it, or a later one"
+    )))
+}
+
 /// One journal record: entries up to `upto` were applied at `tempo`, then the clock advanced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
@@ -53,12 +72,18 @@ pub struct Record {
 impl Record {
     pub fn encode(&self) -> String {
         let mode = if self.tempo.catch_up { " catch-up" } else { "" };
-        format!("{} {}{mode}", self.upto, self.tempo.wall_ms)
+        format!("v{JOURNAL_FORMAT} {} {}{mode}", self.upto, self.tempo.wall_ms)
     }
 
+    /// Reads a record of any format up to [`JOURNAL_FORMAT`].
     pub fn decode(text: &str) -> Result<Record> {
         let bad = || Error::State(format!("journal record {text:?}"));
-        let mut parts = text.split(' ');
+        let (format, body) = match text.strip_prefix('v').and_then(|rest| rest.split_once(' ')) {
+            Some((format, body)) => (format.parse().map_err(|_| bad())?, body),
+            None => (1, text),
+        };
+        readable_format("journal record", format, JOURNAL_FORMAT)?;
+        let mut parts = body.split(' ');
         let (Some(upto), Some(now)) = (parts.next(), parts.next()) else { return Err(bad()) };
         let catch_up = match parts.next() {
             None => false,
@@ -96,9 +121,10 @@ impl Commit {
 }
 
 /// A checkpoint: the whole state after the entry `last_id`, and the market date of its latest tick
-/// (empty before the first), which the cleanup reports.
+/// (empty before the first), which the cleanup reports; written in `format`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Saved {
+    pub format: u32,
     pub aggregator: Vec<u8>,
     pub counters: Vec<u8>,
     pub last_id: EntryId,
@@ -178,6 +204,7 @@ impl Engine {
         rules: Rules,
         saved: &Saved,
     ) -> Result<Engine> {
+        readable_format("checkpoint", saved.format, CHECKPOINT_FORMAT)?;
         let agg = BarAggregator::restore(settings, calendar, &unpack(&saved.aggregator)?)?;
         let counters = serde_json::from_slice(&saved.counters).map_err(|e| Error::State(format!("counters: {e}")))?;
         Ok(Engine::assemble(agg, rules, counters, saved.last_id))
@@ -191,6 +218,7 @@ impl Engine {
     pub fn save(&self) -> Saved {
         let latest_day = self.latest_day().map(|day| day.to_string());
         Saved {
+            format: CHECKPOINT_FORMAT,
             aggregator: pack(&self.agg),
             counters: serde_json::to_vec(&self.counters).expect("counters serialize"),
             last_id: self.last_id,
@@ -479,7 +507,26 @@ mod tests {
             assert_eq!(Record::decode(&record.encode()).unwrap(), record);
         }
         assert_eq!(Record::decode("3-1 5").unwrap().tempo, Tempo { wall_ms: 5, catch_up: false });
+        let first_format = Record::decode("3-1 7 catch-up").unwrap();
+        assert_eq!(first_format, Record { upto: EntryId { ms: 3, seq: 1 }, tempo: Tempo { wall_ms: 7, catch_up: true } });
+        assert_eq!(first_format.encode(), "v2 3-1 7 catch-up", "written in this release's format");
         assert!(Record::decode("3-1 5 sideways").is_err() && Record::decode("3-1").is_err());
+        let later = Record::decode("v3 3-1 5").unwrap_err().to_string();
+        assert!(later.contains("journal record format 3: this release reads formats 1 to 2"), "{later}");
+        assert!(Record::decode("v 3-1 5").is_err() && Record::decode("v0 3-1 5").is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_of_a_later_format_is_refused_by_name() {
+        let engine = Engine::new(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), WALL);
+        let saved = engine.save();
+        assert_eq!(saved.format, CHECKPOINT_FORMAT);
+        let first = Saved { format: 1, ..saved.clone() };
+        assert!(Engine::restore(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), WALL, &first).is_ok());
+        let later = Saved { format: CHECKPOINT_FORMAT + 1, ..saved };
+        let refused = Engine::restore(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), WALL, &later);
+        let message = refused.err().unwrap().to_string();
+        assert!(message.contains("checkpoint format 3: this release reads formats 1 to 2"), "{message}");
     }
 
     #[test]

@@ -114,6 +114,13 @@ impl StreamStore {
         let state: BTreeMap<String, Vec<u8>> = self.con.hgetall(self.keys.producer_state()).await?;
         let saved = match (state.get("aggregator"), state.get("counters"), state.get("last_id")) {
             (Some(aggregator), Some(counters), Some(last_id)) => Some(Saved {
+                format: match state.get("format") {
+                    None => 1,
+                    Some(format) => std::str::from_utf8(format)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| Error::State(format!("format {:?}", String::from_utf8_lossy(format))))?,
+                },
                 aggregator: aggregator.clone(),
                 counters: counters.clone(),
                 last_id: std::str::from_utf8(last_id)
@@ -213,8 +220,9 @@ impl StreamStore {
         }
         match (checkpoint, commit.record) {
             (Some(saved), _) => {
-                let last_id = saved.last_id.to_string();
+                let (last_id, format) = (saved.last_id.to_string(), saved.format.to_string());
                 let state = [
+                    ("format", format.as_bytes()),
                     ("aggregator", saved.aggregator.as_slice()),
                     ("counters", saved.counters.as_slice()),
                     ("last_id", last_id.as_bytes()),

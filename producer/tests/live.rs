@@ -136,38 +136,51 @@ async fn every_kind_of_poison_is_refused_with_its_reason_and_valid_ticks_still_m
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_corrupt_checkpoint_is_a_clear_fault_on_readyz_not_a_panic_until_it_is_repaired() {
+async fn saved_state_it_cannot_read_is_a_clear_fault_on_readyz_not_a_panic_until_it_is_repaired() {
     let mut stack = ProducerRedis::start().await;
-    let keys = Keys::new("corrupt:");
-    let state = [("aggregator", "{\"layout\":{}}"), ("counters", "{}"), ("last_id", "0-0")];
-    let _: () = stack.con.hset_multiple(keys.producer_state(), &state).await.unwrap();
-    let mut producer = stack.producer("corrupt:", &[]);
-    let start = Instant::now();
-    let (code, why) = loop {
-        producer.assert_running();
-        let (code, why) = producer.get("/readyz").await;
-        if why.contains("unusable") || start.elapsed() > Duration::from_secs(20) {
-            break (code, why);
+    let corrupt = [("aggregator", "{\"layout\":{}}"), ("counters", "{}"), ("last_id", "0-0")];
+    let later = [("format", "3"), ("aggregator", "{}"), ("counters", "{}"), ("last_id", "0-0")];
+    let cases: [(&str, &[(&str, &str)], Option<&str>, &str); 3] = [
+        ("corrupt:", &corrupt, None, "unusable saved aggregator state"),
+        ("later-checkpoint:", &later, None, "checkpoint format 3: this release reads formats 1 to 2"),
+        ("later-journal:", &[], Some("v3 1-0 5"), "journal record format 3: this release reads formats 1 to 2"),
+    ];
+    for (prefix, state, journal, fault) in cases {
+        let keys = Keys::new(prefix);
+        if !state.is_empty() {
+            let _: () = stack.con.hset_multiple(keys.producer_state(), state).await.unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(code, 503, "{why}");
-    assert!(why.contains("unusable saved aggregator state"), "{why}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    producer.assert_running();
-    assert!(status(&producer).await["fault"].as_str().is_some_and(|f| f.contains("unusable")));
-    let (_, metrics) = producer.get("/metrics").await;
-    assert!(metrics.contains("tickbar_producer_fault 1"), "{metrics}");
-
-    let _: () = stack.con.del(keys.producer_state()).await.unwrap();
-    let start = Instant::now();
-    while producer.get("/readyz").await.0 != 200 {
+        if let Some(record) = journal {
+            let _: () = stack.con.rpush(keys.producer_journal(), record).await.unwrap();
+        }
+        let mut producer = stack.producer(prefix, &[]);
+        let start = Instant::now();
+        let (code, why) = loop {
+            producer.assert_running();
+            let (code, why) = producer.get("/readyz").await;
+            if why.contains(fault) || start.elapsed() > Duration::from_secs(20) {
+                break (code, why);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(code, 503, "{prefix} {why}");
+        assert!(why.contains(fault), "{prefix} {why}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
         producer.assert_running();
-        assert!(start.elapsed() < Duration::from_secs(20), "not repaired: {}", producer.log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(status(&producer).await["fault"].as_str().is_some_and(|f| f.contains(fault)), "{prefix}");
+        let (_, metrics) = producer.get("/metrics").await;
+        assert!(metrics.contains("tickbar_producer_fault 1"), "{prefix} {metrics}");
+
+        let _: () = stack.con.del(&[keys.producer_state(), keys.producer_journal()]).await.unwrap();
+        let start = Instant::now();
+        while producer.get("/readyz").await.0 != 200 {
+            producer.assert_running();
+            assert!(start.elapsed() < Duration::from_secs(20), "not repaired: {}", producer.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        stack.send(prefix, &[("tick", tick_json(&fixtures::trades("2023-02-01")[0]))]).await;
+        stack.drained(prefix, &mut producer).await;
     }
-    stack.send("corrupt:", &[("tick", tick_json(&fixtures::trades("2023-02-01")[0]))]).await;
-    stack.drained("corrupt:", &mut producer).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
