@@ -132,7 +132,7 @@ async fn codecs(clickhouse: &ClickHouseServer, json: f64) -> anyhow::Result<()> 
         println!("TICKBAR_PYTHON unset: the codecs on current ClickHouse are not measured");
         return Ok(());
     };
-    let statements = runtime::clickhouse::schema_statements("tickbar");
+    let statements = runtime::schema::schema_statements("tickbar");
     let ddl = statements.iter().find(|s| s.contains(".ticks")).expect("the ticks table's DDL");
     let file = std::env::temp_dir().join(format!("tickbar-ticks-ddl-{}.sql", std::process::id()));
     std::fs::write(&file, ddl)?;

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use common::{Bar, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
-use runtime::clickhouse::{apply_schema, BarRow, TABLE};
+use runtime::clickhouse::{BarRow, TABLE};
 use runtime::keys::Keys;
+use runtime::schema::apply_schema;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -178,8 +178,8 @@ impl Consumer {
         }
     }
 
-    /// Creates the database and the tables when missing.
+    /// Brings the database up to the last migration (`runtime::schema`).
     async fn apply_schema(&self) -> clickhouse::error::Result<()> {
-        runtime::clickhouse::apply_schema(&self.clickhouse, &self.settings.clickhouse.database).await
+        runtime::schema::apply_schema(&self.clickhouse, &self.settings.clickhouse.database).await.map(drop)
     }
 }

@@ -508,7 +508,10 @@ mod tests {
         }
         assert_eq!(Record::decode("3-1 5").unwrap().tempo, Tempo { wall_ms: 5, catch_up: false });
         let first_format = Record::decode("3-1 7 catch-up").unwrap();
-        assert_eq!(first_format, Record { upto: EntryId { ms: 3, seq: 1 }, tempo: Tempo { wall_ms: 7, catch_up: true } });
+        assert_eq!(
+            first_format,
+            Record { upto: EntryId { ms: 3, seq: 1 }, tempo: Tempo { wall_ms: 7, catch_up: true } }
+        );
         assert_eq!(first_format.encode(), "v2 3-1 7 catch-up", "written in this release's format");
         assert!(Record::decode("3-1 5 sideways").is_err() && Record::decode("3-1").is_err());
         let later = Record::decode("v3 3-1 5").unwrap_err().to_string();

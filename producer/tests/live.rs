@@ -140,7 +140,8 @@ async fn saved_state_it_cannot_read_is_a_clear_fault_on_readyz_not_a_panic_until
     let mut stack = ProducerRedis::start().await;
     let corrupt = [("aggregator", "{\"layout\":{}}"), ("counters", "{}"), ("last_id", "0-0")];
     let later = [("format", "3"), ("aggregator", "{}"), ("counters", "{}"), ("last_id", "0-0")];
-    let cases: [(&str, &[(&str, &str)], Option<&str>, &str); 3] = [
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&str, Fields, Option<&str>, &str); 3] = [
         ("corrupt:", &corrupt, None, "unusable saved aggregator state"),
         ("later-checkpoint:", &later, None, "checkpoint format 3: this release reads formats 1 to 2"),
         ("later-journal:", &[], Some("v3 1-0 5"), "journal record format 3: this release reads formats 1 to 2"),

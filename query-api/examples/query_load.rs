@@ -14,8 +14,8 @@ use std::process::Command;
 
 use common::Period;
 use harness::{ClickHouseServer, RedisServer, ServiceProcess};
-use runtime::clickhouse::apply_schema;
 use runtime::keys::Keys;
+use runtime::schema::apply_schema;
 
 const SYMBOLS: u32 = 50;
 /// The symbols of the whole-market snapshot run.

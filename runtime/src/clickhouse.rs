@@ -1,5 +1,4 @@
-//! The ClickHouse side every service shares: a client built from `[clickhouse]`, the DDL of `sql/`
-//! applied idempotently, one INSERT of rows, `BarRow`, the RowBinary shape of one row of `tickbar.bars`, and
+//! The ClickHouse side every service shares: a client built from `[clickhouse]`, one INSERT of rows, `BarRow`, the RowBinary shape of one row of `tickbar.bars`, and
 //! `FactorRow`, one row of `tickbar.adj_factors`.
 
 use std::time::Duration;
@@ -18,14 +17,6 @@ pub const SCALE: u32 = common::money::SCALE;
 /// The largest magnitude, in units of `10^-SCALE`, of a `Decimal(18, 4)` and a `Decimal(22, 4)`.
 const PRICE_LIMIT: i128 = 10i128.pow(18);
 const AMOUNT_LIMIT: i128 = 10i128.pow(22);
-
-/// The single-node DDL (`sql/`), in order; `{database}` stands for `clickhouse.database`.
-const SCHEMA: [&str; 4] = [
-    include_str!("../../sql/001_bars.sql"),
-    include_str!("../../sql/002_adj_factors.sql"),
-    include_str!("../../sql/003_ticks.sql"),
-    include_str!("../../sql/004_live_bars.sql"),
-];
 
 /// A client of `[clickhouse]`, without the schema validation ClickHouse 18.16 cannot serve:
 /// `http://` in clear, `https://` trusting `[clickhouse.tls]`'s CA (else the system's roots) and
@@ -55,61 +46,6 @@ fn https_client(tls: rustls::ClientConfig) -> clickhouse::Client {
         .pool_idle_timeout(Duration::from_secs(2))
         .build(https);
     clickhouse::Client::with_http_client(http)
-}
-
-/// The statements of the schema for `database`, in order, comments dropped.
-pub fn schema_statements(database: &str) -> Vec<String> {
-    statements(&SCHEMA.join("\n"), database)
-}
-
-/// The `;`-separated statements of a DDL file's `text` for `database`, in order, comments dropped.
-pub fn statements(text: &str, database: &str) -> Vec<String> {
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim_start().starts_with("--")).collect();
-    lines
-        .join("\n")
-        .split(';')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().replace("{database}", database))
-        .collect()
-}
-
-/// Creates the database and the tables when missing; safe to run at every start. A server that
-/// knows no column codecs (18.16) gets the tables without them.
-pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> clickhouse::error::Result<()> {
-    let version: String = client.query("SELECT version()").fetch_one().await?;
-    for statement in schema_statements(database) {
-        let statement = if knows_codecs(&version) { statement } else { without_codecs(&statement) };
-        client.query(&statement).execute().await?;
-    }
-    Ok(())
-}
-
-/// Whether a server of `version` (as `SELECT version()` gives it) knows column codecs: from 20.1
-/// on every codec the DDL names is there.
-pub fn knows_codecs(version: &str) -> bool {
-    version.split('.').next().and_then(|major| major.parse::<u32>().ok()).is_some_and(|major| major >= 20)
-}
-
-/// `statement` without its `CODEC(...)` clauses.
-pub fn without_codecs(statement: &str) -> String {
-    let mut out = String::with_capacity(statement.len());
-    let mut rest = statement;
-    while let Some(at) = rest.find("CODEC(") {
-        out.push_str(rest[..at].trim_end());
-        let clause = &rest[at..];
-        let mut depth = 0;
-        let end = clause.char_indices().find_map(|(i, c)| {
-            depth += match c {
-                '(' => 1,
-                ')' => -1,
-                _ => 0,
-            };
-            (c == ')' && depth == 0).then_some(i + 1)
-        });
-        rest = &clause[end.unwrap_or(clause.len())..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Writes `rows` into `table` (of the client's database) in one INSERT that lands whole or fails,
@@ -288,34 +224,5 @@ mod tests {
         let mut huge = bar("1");
         huge.high = "100000000000000".parse().unwrap();
         assert_eq!(BarRow::new(&huge, Period::M1, 1).unwrap_err().0, "high 100000000000000");
-    }
-
-    #[test]
-    fn a_server_without_codecs_gets_the_columns_without_them() {
-        let ticks = &schema_statements("db1")[3];
-        let plain = without_codecs(ticks);
-        assert!(!plain.contains("CODEC") && plain.contains(" Int64,\n") && plain.contains(" UInt32\n)"));
-        assert_eq!(
-            plain.matches(',').count() + 5,
-            ticks.matches(',').count(),
-            "the two-codec clauses' commas went too"
-        );
-        assert!(!knows_codecs("18.16.1") && knows_codecs("20.3.1.1") && knows_codecs("26.9.1"));
-    }
-
-    #[test]
-    fn the_schema_creates_the_database_then_the_contract_tables() {
-        let statements = schema_statements("db1");
-        assert_eq!(statements.len(), 5, "{statements:?}");
-        assert!(statements[3].contains("CREATE TABLE IF NOT EXISTS db1.ticks") && statements[3].contains("CODEC("));
-        assert!(
-            statements[4].contains("CREATE TABLE IF NOT EXISTS db1.live_bars") && statements[4].contains("(version)")
-        );
-        assert!(statements[2].contains("CREATE TABLE IF NOT EXISTS db1.adj_factors"));
-        assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"));
-        assert!(
-            statements[1].contains("CREATE TABLE IF NOT EXISTS db1.bars")
-                && statements[1].contains("ReplacingMergeTree")
-        );
     }
 }

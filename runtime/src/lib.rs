@@ -8,7 +8,8 @@
 //!   rely on, see the contract).
 //! - [`clock`]: the clock each service is handed, and version stamps.
 //! - [`redis`]: the connection, publishing and subscribing; [`progress`]: the producer's progress
-//!   record; [`clickhouse`]: the bars table as every service reads and writes it; [`archive`]:
+//!   record; [`clickhouse`]: the bars table as every service reads and writes it; [`schema`]: the
+//!   ClickHouse schema as numbered migrations; [`archive`]:
 //!   the tick archive's row; [`tls`]: how both stores are reached over TLS; [`stores`]: the
 //!   stores' names and states.
 //! - [`ops`]: what every service serves and how it stops; [`metrics`]: the Prometheus text format
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod ops;
 pub mod progress;
 pub mod redis;
+pub mod schema;
 pub mod settings;
 pub mod stores;
 pub mod table;

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS {database}.bars_local ON CLUSTER {cluster}
     close   Decimal(18, 4),
     vol     UInt64,
     amount  Decimal(22, 4),
+    trades  Nullable(UInt64),
     version UInt64
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/bars_local', '{replica}', version)

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS {database}.bars_local
     close   Decimal(18, 4),
     vol     UInt64,
     amount  Decimal(22, 4),
+    trades  Nullable(UInt64),
     version UInt64
 )
 ENGINE = ReplacingMergeTree(version)

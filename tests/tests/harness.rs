@@ -4,9 +4,9 @@
 use common::{amount, price, Bar, Ohlcv, Period};
 use harness::{ClickHouseServer, RedisServer};
 use redis::AsyncCommands;
-use runtime::clickhouse::apply_schema;
 use runtime::clickhouse::BarRow;
 use runtime::keys::{bars_table, Keys, BARS_TABLE};
+use runtime::schema::apply_schema;
 
 fn sample_bar(vol: u64) -> Bar {
     let v = Ohlcv {

@@ -81,7 +81,7 @@ async fn an_https_clickhouse_answers_the_ca_s_client_certificate_and_refuses_wha
     assert_eq!(select_one(&good).await, Ok(1));
 
     let client = runtime::clickhouse::client(&good).unwrap();
-    runtime::clickhouse::apply_schema(&client, "tickbar").await.expect("the DDL over HTTPS");
+    runtime::schema::apply_schema(&client, "tickbar").await.expect("the DDL over HTTPS");
     let tables: Vec<String> = client
         .query("SELECT name FROM system.tables WHERE database = 'tickbar' ORDER BY name")
         .fetch_all()

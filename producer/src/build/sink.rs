@@ -72,7 +72,9 @@ impl Sink {
         version: u64,
         versions: Versions,
     ) -> Result<Sink> {
-        runtime.block_on(retried("schema", || runtime::clickhouse::apply_schema(&client, database)))?;
+        runtime.block_on(retried("schema", || async {
+            runtime::schema::apply_schema(&client, database).await.map(drop)
+        }))?;
         let client = client.with_database(database);
         Ok(Sink::ClickHouse(Box::new(ClickHouseSink { client, runtime, version, versions })))
     }

@@ -5,7 +5,7 @@
 
 use common::{Bar, Period};
 use harness::{HttpResponse, ServiceProcess, Stores};
-use runtime::clickhouse::apply_schema;
+use runtime::schema::apply_schema;
 
 pub use harness::DATABASE;
 /// Two history days and the day Redis holds.

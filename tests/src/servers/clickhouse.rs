@@ -128,7 +128,7 @@ impl ClickHouseServer {
 
     /// Runs the cluster DDL `text` for `database` on this member.
     async fn apply_cluster_schema(&self, text: &str, database: &str) -> Result<()> {
-        for statement in runtime::clickhouse::statements(text, database) {
+        for statement in runtime::schema::statements(text, database) {
             let statement = statement.replace("{cluster}", CLUSTER);
             self.client().query(&statement).execute().await.map_err(|e| HarnessError::Store(e.to_string()))?;
         }
