@@ -46,7 +46,7 @@ fn synthetic_day() -> Vec<Vec<Tick>> {
                 let price = Price::from_units(*cents * 100);
                 *vol += lots * 100;
                 *amount += price * (lots * 100);
-                let kind = TickKind::Cumulative { day_high: None, day_low: None };
+                let kind = TickKind::Cumulative { day_high: None, day_low: None, day_trades: None };
                 batch.push(Tick { symbol: *symbol, time_ms: time, price, volume: *vol, amount: *amount, kind });
             }
             batches.push(batch);

@@ -11,7 +11,7 @@ use crate::tick::{MAX_AMOUNT, MAX_PRICE, MAX_VOLUME};
 use crate::time::Frame;
 use crate::Error;
 
-/// Prices, volume (shares) and amount (yuan) of an interval, without its identity.
+/// Prices, volume (shares), amount (yuan) and trade count of an interval, without its identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ohlcv {
     pub open: Price,
@@ -20,26 +20,41 @@ pub struct Ohlcv {
     pub close: Price,
     pub vol: u64,
     pub amount: Amount,
+    /// The trades in the interval, where the feed told them; `None` on an interval without volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trades: Option<u64>,
 }
 
 impl Ohlcv {
     /// A flat interval at `price` with no trade.
     pub fn flat(price: Price) -> Ohlcv {
-        Ohlcv { open: price, high: price, low: price, close: price, vol: 0, amount: Amount::ZERO }
+        Ohlcv { open: price, high: price, low: price, close: price, vol: 0, amount: Amount::ZERO, trades: None }
     }
 
     /// Extends this interval by the one right after it: how longer bars are built from 1m bars.
+    /// The trade count is the sum where both are known (an interval without volume had none).
     pub fn fold(&mut self, next: &Ohlcv) {
+        self.add_trades(next.vol, next.trades);
         self.high = self.high.max(next.high);
         self.low = self.low.min(next.low);
         self.close = next.close;
         self.vol += next.vol;
         self.amount += next.amount;
     }
+
+    /// Counts `trades` more trades of `vol` shares (before the volume is added): the sum where
+    /// both counts are known, unknown when either is not, none while there is no volume.
+    pub fn add_trades(&mut self, vol: u64, trades: Option<u64>) {
+        let known = |vol: u64, trades: Option<u64>| if vol == 0 { Some(0) } else { trades };
+        let sum = known(self.vol, self.trades).zip(known(vol, trades)).map(|(a, b)| a.saturating_add(b));
+        self.trades = sum.filter(|_| self.vol + vol > 0);
+    }
 }
 
-/// The contract's bar object: `{"symbol","frame","open","high","low","close","vol","amount"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The contract's bar object: `{"symbol","frame","open","high","low","close","vol","amount"}`, then
+/// `trades` where the count is known and `vwap` (amount / vol, derived when written, ignored when
+/// read) where there is volume.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bar {
     pub symbol: Symbol,
@@ -57,15 +72,26 @@ pub struct Bar {
     pub vol: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub amount: Amount,
+    /// The number of trades in the bar: absent where the feed (or the vendor) does not give it,
+    /// and on a bar without volume.
+    #[serde(default, deserialize_with = "number::optional_whole")]
+    pub trades: Option<u64>,
 }
 
 impl Bar {
     pub fn new(symbol: Symbol, frame: Frame, v: &Ohlcv) -> Bar {
-        Bar { symbol, frame, open: v.open, high: v.high, low: v.low, close: v.close, vol: v.vol, amount: v.amount }
+        let (open, high, low, close) = (v.open, v.high, v.low, v.close);
+        Bar { symbol, frame, open, high, low, close, vol: v.vol, amount: v.amount, trades: v.trades }
     }
 
     pub fn ohlcv(&self) -> Ohlcv {
-        Ohlcv { open: self.open, high: self.high, low: self.low, close: self.close, vol: self.vol, amount: self.amount }
+        let (open, high, low, close) = (self.open, self.high, self.low, self.close);
+        Ohlcv { open, high, low, close, vol: self.vol, amount: self.amount, trades: self.trades }
+    }
+
+    /// The volume-weighted average price, amount / vol to the price's precision; none without volume.
+    pub fn vwap(&self) -> Option<Price> {
+        self.amount.per_share(self.vol)
     }
 
     /// Checks the bar's own consistency: positive prices, `low <= open, close <= high`, no negative
@@ -85,6 +111,30 @@ impl Bar {
             return fail("amount must not be negative");
         }
         Ok(())
+    }
+}
+
+impl Serialize for Bar {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let vwap = self.vwap();
+        let fields = 8 + usize::from(self.trades.is_some()) + usize::from(vwap.is_some());
+        let mut out = serializer.serialize_struct("Bar", fields)?;
+        out.serialize_field("symbol", &self.symbol)?;
+        out.serialize_field("frame", &self.frame)?;
+        out.serialize_field("open", &self.open)?;
+        out.serialize_field("high", &self.high)?;
+        out.serialize_field("low", &self.low)?;
+        out.serialize_field("close", &self.close)?;
+        out.serialize_field("vol", &self.vol)?;
+        out.serialize_field("amount", &self.amount)?;
+        if let Some(trades) = self.trades {
+            out.serialize_field("trades", &trades)?;
+        }
+        if let Some(vwap) = vwap {
+            out.serialize_field("vwap", &vwap)?;
+        }
+        out.end()
     }
 }
 
@@ -180,9 +230,35 @@ mod tests {
         assert_eq!((bar.low, bar.vol, bar.amount), (price!(1649.9), 120_300, amount!(198612345.5)));
         assert_eq!(
             serde_json::to_string(&bar).unwrap(),
-            r#"{"symbol":"600519.SH","frame":"2026-11-19T09:31:00+08:00","open":1650,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":198612345.5}"#
+            r#"{"symbol":"600519.SH","frame":"2026-11-19T09:31:00+08:00","open":1650,"high":1652.3,"low":1649.9,"close":1651,"vol":120300,"amount":198612345.5,"vwap":1650.9754}"#
         );
         assert!(bar.check().is_ok());
+        let counted = seed.replace(r#""amount""#, r#""trades":"57","vwap":1,"amount""#);
+        let counted: Bar = serde_json::from_str(&counted).unwrap();
+        assert_eq!(counted, Bar { trades: Some(57), ..bar.clone() }, "a vwap read is derived again, not taken");
+        let written = serde_json::to_string(&counted).unwrap();
+        assert!(written.ends_with(r#""amount":198612345.5,"trades":57,"vwap":1650.9754}"#), "{written}");
+        let flat = Bar { vol: 0, amount: Amount::ZERO, ..bar };
+        let written = serde_json::to_string(&flat).unwrap();
+        assert!(written.ends_with(r#""vol":0,"amount":0}"#), "no vwap and no trades without volume: {written}");
+    }
+
+    #[test]
+    fn trade_counts_fold_where_both_are_known_and_a_bar_without_volume_had_none() {
+        let traded = |vol, trades| Ohlcv { vol, trades, ..Ohlcv::flat(price!(10)) };
+        let mut v = Ohlcv::flat(price!(10));
+        v.fold(&traded(300, Some(2)));
+        assert_eq!(v.trades, Some(2));
+        v.fold(&Ohlcv::flat(price!(10)));
+        v.fold(&traded(100, Some(1)));
+        assert_eq!((v.vol, v.trades), (400, Some(3)));
+        v.fold(&traded(100, None));
+        assert_eq!((v.vol, v.trades), (500, None), "one minute without a count: the sum is unknown");
+        v.fold(&traded(100, Some(1)));
+        assert_eq!(v.trades, None, "and stays unknown");
+        let mut flat = Ohlcv::flat(price!(10));
+        flat.fold(&Ohlcv::flat(price!(10)));
+        assert_eq!(flat.trades, None, "no volume, no count");
     }
 
     #[test]

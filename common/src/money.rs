@@ -184,6 +184,21 @@ impl Price {
     }
 }
 
+impl Amount {
+    /// The price per share of this amount over `shares` (a VWAP), rounded half away from zero to
+    /// 1/10,000 yuan; `None` for no shares, or a quotient beyond any price.
+    pub fn per_share(self, shares: u64) -> Option<Price> {
+        if shares == 0 {
+            return None;
+        }
+        let shares = i128::from(shares);
+        let (quotient, remainder) = (self.0 / shares, self.0 % shares);
+        let away = 2 * remainder.unsigned_abs() >= shares.unsigned_abs();
+        let rounded = if away { quotient + self.0.signum() } else { quotient };
+        i64::try_from(rounded).ok().map(Price)
+    }
+}
+
 impl Mul<u64> for Price {
     type Output = Amount;
 
@@ -318,6 +333,17 @@ mod tests {
 
     fn price(text: &str) -> Price {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_vwap_is_the_amount_per_share_rounded_half_away_to_the_price_precision() {
+        let vwap = |amount: &str, shares| amount.parse::<Amount>().unwrap().per_share(shares);
+        assert_eq!(vwap("198612345.5", 120_300), Some(price("1650.9754")), "1650.97544...");
+        assert_eq!(vwap("0.0003", 2), Some(price("0.0002")), "0.00015 rounds away from zero");
+        assert_eq!(vwap("0.0005", 4), Some(price("0.0001")), "0.000125 rounds down");
+        assert_eq!(vwap("185498", 100), Some(price("1854.98")), "exact");
+        assert_eq!(vwap("1", 0), None, "no volume, no vwap");
+        assert_eq!(Amount::MAX.per_share(1), None, "beyond any price");
     }
 
     #[test]

@@ -175,6 +175,7 @@ mod tests {
             close,
             vol,
             amount: close * vol,
+            trades: None,
         }
     }
 

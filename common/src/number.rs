@@ -53,6 +53,15 @@ pub mod whole {
     }
 }
 
+/// `#[serde(deserialize_with = "crate::number::optional_whole")]`: a whole number as
+/// [`deserialize_u64`] reads it, or `null`.
+pub fn optional_whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    match rust_decimal::serde::arbitrary_precision_option::deserialize(deserializer)? {
+        Some(value) => whole_from_decimal(value).map(Some).map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
 /// A non-negative whole number from a JSON number (`300`, `300.0`) or string (`"300"`).
 pub fn deserialize_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     let value = rust_decimal::serde::arbitrary_precision::deserialize(deserializer)?;

@@ -37,7 +37,7 @@ fn snapshot_day() -> impl Strategy<Value = Vec<Tick>> {
                 price,
                 volume: v,
                 amount: a,
-                kind: TickKind::Cumulative { day_high: high, day_low: None },
+                kind: TickKind::Cumulative { day_high: high, day_low: None, day_trades: None },
             });
         }
         ticks.sort_by_key(|t| t.time_ms);

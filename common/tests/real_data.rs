@@ -43,7 +43,8 @@ fn bars_from_trades(day: &str) -> Vec<Bar> {
         let frame = frame(&format!("{day} {label}:00"));
         let bar = if mine.is_empty() {
             let p = previous_close.expect("600519 trades in the opening auction");
-            Bar { symbol: sym("600519.SH"), frame, open: p, high: p, low: p, close: p, vol: 0, amount: Amount::ZERO }
+            let (vol, amount, trades) = (0, Amount::ZERO, None);
+            Bar { symbol: sym("600519.SH"), frame, open: p, high: p, low: p, close: p, vol, amount, trades }
         } else {
             let prices: Vec<Price> = mine.iter().map(|r| cents(&r[1])).collect();
             Bar {
@@ -55,6 +56,7 @@ fn bars_from_trades(day: &str) -> Vec<Bar> {
                 close: *prices.last().unwrap(),
                 vol: mine.iter().map(|r| r[2].parse::<u64>().unwrap()).sum(),
                 amount: mine.iter().map(|r| cents(&r[3])).sum(),
+                trades: Some(mine.len() as u64),
             }
         };
         previous_close = Some(bar.close);
@@ -136,7 +138,7 @@ fn real_shenzhen_snapshots_give_the_day_totals_of_the_last_snapshot() {
         assert_eq!((bars.iter().map(|b| b.vol).sum::<u64>(), last.volume), (vol, vol), "{day}");
         assert_eq!(bars.iter().map(|b| b.amount).sum::<Amount>(), last.amount, "{day}");
         assert_eq!(bars[239].close, last.price, "{day}");
-        let TickKind::Cumulative { day_high, day_low } = last.kind else { unreachable!() };
+        let TickKind::Cumulative { day_high, day_low, .. } = last.kind else { unreachable!() };
         assert_eq!(Some(bars.iter().map(|b| b.high).max().unwrap()), day_high, "{day}");
         assert_eq!(Some(bars.iter().map(|b| b.low).min().unwrap()), day_low, "{day}");
     }

@@ -98,6 +98,7 @@ mod tests {
             close: 1,
             vol: 1,
             amount: 1,
+            trades: None,
             version: 1,
         }
     }

@@ -35,10 +35,13 @@ impl DeadLetter {
             "volume": tick.volume,
             "amount": tick.amount.to_string(),
         });
-        if let TickKind::Cumulative { day_high, day_low } = tick.kind {
+        if let TickKind::Cumulative { day_high, day_low, day_trades } = tick.kind {
             object["cumulative"] = true.into();
             object["high"] = day_high.map(|p| p.to_string()).into();
             object["low"] = day_low.map(|p| p.to_string()).into();
+            if let Some(trades) = day_trades {
+                object["trades"] = trades.into();
+            }
         }
         let field = Payload::Tick.field().into();
         DeadLetter { id: entry.id, reason, detail, field, entry: object.to_string().into_bytes() }

@@ -55,7 +55,7 @@ fn write_snapshots(path: &Path, ticks: &[Tick]) {
         Arc::new(Float64Array::from_iter_values(ticks.iter().map(|t| f(t).to_string().parse::<f64>().unwrap())))
     };
     let day = |t: &Tick, high: bool| match t.kind {
-        TickKind::Cumulative { day_high, day_low } => (if high { day_high } else { day_low }).unwrap(),
+        TickKind::Cumulative { day_high, day_low, .. } => (if high { day_high } else { day_low }).unwrap(),
         TickKind::Trade => unreachable!("snapshots"),
     };
     let amount = Decimal128Array::from_iter_values(ticks.iter().map(|t| t.amount.units() / 100));
@@ -299,6 +299,7 @@ fn bad_rows_are_reported_parquet_equals_csv_and_a_day_in_two_files_refuses_the_s
 fn parquet_bars(path: &Path) -> Vec<Bar> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Decimal128Type, TimestampSecondType, UInt64Type};
+    use arrow_array::Array;
     let file = std::fs::File::open(path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
     let mut bars = Vec::new();
@@ -314,6 +315,7 @@ fn parquet_bars(path: &Path) -> Vec<Bar> {
                 close: price(5, r),
                 vol: batch.column(6).as_primitive::<UInt64Type>().value(r),
                 amount: Amount::from_units(units(7, r)),
+                trades: batch.column(8).is_valid(r).then(|| batch.column(8).as_primitive::<UInt64Type>().value(r)),
             };
             let symbol = batch.column(0).as_string::<i32>().value(r).parse().unwrap();
             let frame =

@@ -1,7 +1,8 @@
 //! A synthetic trading day of QMT snapshots with everything a feed does (opening auction, lunch
 //! heartbeats, 11:30:02 and 15:00:03 snapshots, duplicates, a stale snapshot, an illiquid symbol,
 //! a suspended one, an after-hours trade on a STAR symbol), replayed in event time. The expected
-//! bars are computed here from the rules of `docs/conventions.md`, without the aggregator.
+//! bars are computed here from the rules of `docs/conventions.md`, without the aggregator; each
+//! snapshot carries the day's trade count (`transactionNum`), so every bar counts its trades.
 
 mod support;
 
@@ -20,13 +21,14 @@ const DAY: &str = "2023-02-01";
 /// Trades as (time, price, lots).
 type Trades = Vec<(String, Price, u64)>;
 
-/// One symbol's snapshot: time, last price and day-cumulative lots and amount.
+/// One symbol's snapshot: time, last price and day-cumulative lots, amount and trade count.
 #[derive(Clone)]
 struct Snap {
     time: String,
     price: Price,
     lots: u64,
     amount: Amount,
+    trades: u64,
 }
 
 /// A symbol's snapshots built from its trades (time, price, lots), plus quiet snapshots at `quiet`.
@@ -35,14 +37,14 @@ fn snaps(trades: &[(&str, Price, u64)], quiet: &[String]) -> Vec<Snap> {
         trades.iter().map(|(t, p, l)| (t.to_string(), Some((*p, *l)))).collect();
     events.extend(quiet.iter().map(|t| (t.clone(), None)));
     events.sort_by(|a, b| a.0.cmp(&b.0));
-    let (mut price, mut lots, mut amount) = (Price::ZERO, 0, Amount::ZERO);
+    let (mut price, mut lots, mut amount, mut count) = (Price::ZERO, 0, Amount::ZERO, 0);
     events
         .into_iter()
         .map(|(time, trade)| {
             if let Some((p, l)) = trade {
-                (price, lots, amount) = (p, lots + l, amount + p * (l * 100));
+                (price, lots, amount, count) = (p, lots + l, amount + p * (l * 100), count + 1);
             }
-            Snap { time, price, lots, amount }
+            Snap { time, price, lots, amount, trades: count }
         })
         .collect()
 }
@@ -51,7 +53,7 @@ fn payload(symbol: &str, s: &Snap, high: Price, low: Price) -> String {
     let time = parse_datetime(&format!("{DAY}T{}", s.time)).unwrap();
     serde_json::json!({ symbol: {
         "time": time, "lastPrice": s.price.to_string(), "open": "0", "high": high.to_string(), "low": low.to_string(),
-        "lastClose": "10", "volume": s.lots, "amount": s.amount.to_string(), "openInt": 13,
+        "lastClose": "10", "volume": s.lots, "amount": s.amount.to_string(), "transactionNum": s.trades, "openInt": 13,
         "bidPrice": [0, 0, 0, 0, 0], "askPrice": [0, 0, 0, 0, 0],
     }})
     .to_string()
@@ -97,7 +99,8 @@ fn expected(trades: &[(String, Price, u64)]) -> Vec<Ohlcv> {
     for (t, p, lots) in trades {
         let Some(l) = label(t) else { continue };
         let i = labels.iter().position(|x| *x == l).unwrap();
-        let trade = Ohlcv { open: *p, high: *p, low: *p, close: *p, vol: lots * 100, amount: *p * (lots * 100) };
+        let (vol, amount) = (lots * 100, *p * (lots * 100));
+        let trade = Ohlcv { open: *p, high: *p, low: *p, close: *p, vol, amount, trades: Some(1) };
         match &mut bars[i] {
             Some(b) => b.fold(&trade),
             empty => *empty = Some(trade),

@@ -144,7 +144,7 @@ pub async fn ticks(State(app): State<Arc<App>>, Params(params): Params<TicksPara
     responses(
         (status = 200, description = "The bars, one per frame, oldest first", content(
             (BarsAnswer = "application/json"),
-            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount,source\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5,vendor\n"),
+            (String = "text/csv", example = "symbol,frame,open,high,low,close,vol,amount,trades,vwap,source\n600519.SH,2026-11-19T09:31:00+08:00,1650,1652.3,1649.9,1651,120300,198612345.5,57,1650.9754,vendor\n"),
             (Vec<u8> = "application/vnd.apache.arrow.stream"),
             (Vec<u8> = "application/vnd.apache.parquet")
         )),

@@ -127,9 +127,13 @@ impl PartialSchema for Served {
                 "Where the bar came from: `vendor` history, or `live`, built by tickbar from the feed (every \
                  bar of a day Redis holds, and history no vendor bar replaced; a resampled bar with any live part).",
             ));
+        let vwap = ObjectBuilder::new().schema_type(Type::Number).description(Some(
+            "The volume-weighted average price, amount / vol to 1/10,000 yuan; absent on a bar without volume.",
+        ));
+        let extra = ObjectBuilder::new().property("vwap", vwap);
         AllOfBuilder::new()
             .item(Ref::from_schema_name("Bar"))
-            .item(ObjectBuilder::new().property("source", source).required("source").property("forming", forming))
+            .item(extra.property("source", source).required("source").property("forming", forming))
             .into()
     }
 }

@@ -108,7 +108,7 @@ async fn csv_holds_the_same_bars_under_a_header() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("text/csv; charset=utf-8"));
     let mut lines = response.body.lines();
-    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount,source"));
+    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount,trades,vwap,source"));
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
     let bars = &expected.iter().find(|(p, _)| *p == Period::M5).unwrap().1;
     assert_eq!(rows.len(), bars.len());
@@ -122,6 +122,8 @@ async fn csv_holds_the_same_bars_under_a_header() {
             bar.close.to_string(),
             bar.vol.to_string(),
             bar.amount.to_string(),
+            bar.trades.map(|n| n.to_string()).unwrap_or_default(),
+            bar.vwap().map(|p| p.to_string()).unwrap_or_default(),
             if bar.frame.date().to_string() == DAYS[2] { "live" } else { "vendor" }.to_owned(),
         ];
         assert_eq!(row[..], want[..], "history is the vendor's, the day Redis holds live");

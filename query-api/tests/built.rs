@@ -83,7 +83,7 @@ async fn daily_bars_of_the_real_days_equal_the_exchange_totals_and_tushare() {
         assert_eq!((bar.vol, bar.amount), (vol, amount.parse::<Amount>().unwrap()), "{day}: the exchange's totals");
         let tushare = fixtures::tushare_daily(day);
         assert_eq!(
-            Ohlcv { amount: to_the_yuan(bar.amount), ..bar.ohlcv() },
+            Ohlcv { amount: to_the_yuan(bar.amount), trades: None, ..bar.ohlcv() },
             tushare,
             "{day}: Tushare's bar, amount to the yuan"
         );

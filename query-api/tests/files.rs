@@ -6,6 +6,7 @@ mod support;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, TimestampSecondType, UInt64Type};
+use arrow_array::Array;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use common::{Amount, Bar, Frame, Period, Price};
@@ -28,8 +29,10 @@ fn bars(batches: &[RecordBatch]) -> Vec<Bar> {
         };
         let price = |name: &str, row: usize| Price::from_units(units(name, row).try_into().unwrap());
         let vols = column("vol").as_primitive::<UInt64Type>();
+        let trades = column("trades").as_primitive::<UInt64Type>();
+        let vwaps = column("vwap").as_primitive::<Decimal128Type>();
         for row in 0..b.num_rows() {
-            out.push(Bar {
+            let bar = Bar {
                 symbol: symbols.value(row).parse().unwrap(),
                 frame: Frame::from_epoch_seconds(frames.value(row)),
                 open: price("open", row),
@@ -38,7 +41,11 @@ fn bars(batches: &[RecordBatch]) -> Vec<Bar> {
                 close: price("close", row),
                 vol: vols.value(row),
                 amount: Amount::from_units(units("amount", row)),
-            });
+                trades: trades.is_valid(row).then(|| trades.value(row)),
+            };
+            let vwap = vwaps.is_valid(row).then(|| Price::from_units(vwaps.value(row).try_into().unwrap()));
+            assert_eq!(vwap, bar.vwap(), "{} {}: the vwap column", bar.symbol, bar.frame);
+            out.push(bar);
         }
     }
     out

@@ -138,7 +138,7 @@ async fn ticks_archived(stack: &ApiStores) -> u64 {
                 },
                 TickKind::Trade => Book::default(),
             };
-            let quote = Quote { tick: *t, trades: None, book };
+            let quote = Quote { tick: *t, book };
             TickRow::new(&quote, EntryId { ms: 1, seq: i as u64 }, 0)
         })
         .collect();

@@ -103,7 +103,7 @@ async fn a_symbol_list_keeps_its_order_names_the_missing_and_csv_holds_the_same_
     let (status, csv) = api.get(&format!("/api/v1/snapshot?at={at}&format=csv")).await;
     assert_eq!(status, 200);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "symbol,frame,open,high,low,close,vol,amount,source");
+    assert_eq!(rows[0], "symbol,frame,open,high,low,close,vol,amount,trades,vwap,source");
     assert_eq!(rows.len(), 4, "{csv}");
     assert!(rows[3].starts_with("600519.SH,2026-11-20T11:30:00+08:00,"), "{csv}");
     assert!(rows[3].ends_with(",live"), "the day Redis holds is live: {csv}");

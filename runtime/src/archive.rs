@@ -40,9 +40,9 @@ impl TickRow {
     /// The row of `quote`, the `element`th accepted tick of stream entry `entry`.
     pub fn new(quote: &Quote, entry: EntryId, element: u32) -> TickRow {
         let t = &quote.tick;
-        let (high, low, cumulative) = match t.kind {
-            TickKind::Cumulative { day_high, day_low } => (day_high, day_low, 1),
-            TickKind::Trade => (None, None, 0),
+        let (high, low, trades, cumulative) = match t.kind {
+            TickKind::Cumulative { day_high, day_low, day_trades } => (day_high, day_low, day_trades, 1),
+            TickKind::Trade => (None, None, None, 0),
         };
         let units = |prices: &[Price]| prices.iter().map(|p| p.units()).collect();
         let (day, _) = split_ms(t.time_ms);
@@ -56,7 +56,7 @@ impl TickRow {
             cumulative,
             high: high.map(Price::units),
             low: low.map(Price::units),
-            trades: quote.trades,
+            trades,
             bid_price: units(&quote.book.bid_price),
             bid_volume: quote.book.bid_volume.clone(),
             ask_price: units(&quote.book.ask_price),
@@ -75,6 +75,7 @@ impl TickRow {
             _ => TickKind::Cumulative {
                 day_high: self.high.map(Price::from_units),
                 day_low: self.low.map(Price::from_units),
+                day_trades: self.trades,
             },
         };
         let tick = Tick {
@@ -91,7 +92,7 @@ impl TickRow {
             ask_price: prices(&self.ask_price),
             ask_volume: self.ask_volume.clone(),
         };
-        Ok(Quote { tick, trades: self.trades, book })
+        Ok(Quote { tick, book })
     }
 
     /// The stream entry the tick came in.

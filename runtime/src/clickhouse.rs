@@ -98,6 +98,8 @@ pub struct BarRow {
     pub close: i64,
     pub vol: u64,
     pub amount: i128,
+    /// The trades in the bar, where known (NULL in rows written before migration 5).
+    pub trades: Option<u64>,
     /// When the bar was taken from its queue (µs), or written as a live bar (s): the highest version
     /// of a (symbol, period, frame) is kept; it says the row's [`common::Source`].
     pub version: u64,
@@ -127,6 +129,7 @@ impl BarRow {
             amount: fits(bar.amount.units(), AMOUNT_LIMIT)
                 .then_some(bar.amount.units())
                 .ok_or_else(|| DoesNotFit(format!("amount {}", bar.amount)))?,
+            trades: bar.trades,
             version,
         })
     }
@@ -141,6 +144,7 @@ impl BarRow {
             close: price(self.close),
             vol: self.vol,
             amount: Amount::from_units(self.amount),
+            trades: self.trades,
         };
         Ok(Bar::new(self.symbol.parse()?, Frame::from_epoch_seconds(self.frame.into()), &v))
     }

@@ -1,5 +1,5 @@
 //! The long table of bars every file tickbar writes has: `symbol, frame, open, high, low, close,
-//! vol, amount` (and, when asked, `source`, `vendor` or `live`, then `forming`), as Arrow record batches (prices decimal128(18, 4) and
+//! vol, amount, trades, vwap` (`trades` and `vwap` empty where the bar has none; and, when asked, `source`, `vendor` or `live`, then `forming`), as Arrow record batches (prices decimal128(18, 4) and
 //! the amount decimal128(22, 4) like ClickHouse's columns, `frame` a timestamp in seconds with the
 //! Asia/Shanghai zone, `vol` uint64) and as CSV rows (exact decimals, ISO-8601 frames with
 //! `+08:00`). The query API's downloads and `producer build`'s files are this one shape.
@@ -51,6 +51,8 @@ pub fn schema(columns: Columns) -> SchemaRef {
         price("close"),
         Field::new("vol", DataType::UInt64, false),
         Field::new("amount", DataType::Decimal128(22, SCALE), false),
+        Field::new("trades", DataType::UInt64, true),
+        Field::new("vwap", DataType::Decimal128(18, SCALE), true),
     ];
     if columns.source {
         fields.push(Field::new("source", DataType::Utf8, false));
@@ -72,7 +74,8 @@ where
     let decimals = |precision: u8| Decimal128Builder::with_capacity(n).with_precision_and_scale(precision, SCALE);
     let mut prices = [decimals(18)?, decimals(18)?, decimals(18)?, decimals(18)?];
     let mut amount = decimals(22)?;
-    let mut vol = UInt64Builder::with_capacity(n);
+    let mut vwap = decimals(18)?;
+    let (mut vol, mut trades) = (UInt64Builder::with_capacity(n), UInt64Builder::with_capacity(n));
     let mut source = StringBuilder::with_capacity(n, n * 6);
     let mut forming = BooleanBuilder::with_capacity(n);
     let mut name = String::new();
@@ -87,6 +90,8 @@ where
         }
         vol.append_value(bar.vol);
         amount.append_value(bar.amount.units());
+        trades.append_option(bar.trades);
+        vwap.append_option(bar.vwap().map(|p| p.units().into()));
         source.append_value(extra.source.as_str());
         forming.append_value(extra.forming);
     }
@@ -100,6 +105,8 @@ where
         Arc::new(close.finish()),
         Arc::new(vol.finish()),
         Arc::new(amount.finish()),
+        Arc::new(trades.finish()),
+        Arc::new(vwap.finish()),
     ];
     if columns.source {
         arrays.push(Arc::new(source.finish()));
@@ -112,7 +119,7 @@ where
 
 /// The CSV header line of `columns`.
 pub fn csv_header(columns: Columns) -> String {
-    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount");
+    let mut header = String::from("symbol,frame,open,high,low,close,vol,amount,trades,vwap");
     if columns.source {
         header.push_str(",source");
     }
@@ -125,8 +132,15 @@ pub fn csv_header(columns: Columns) -> String {
 
 /// Appends `bar`'s CSV row of `columns` to `out`, with `extra`'s values of them.
 pub fn csv_row(out: &mut String, columns: Columns, bar: &Bar, extra: Extra) {
-    let Bar { symbol, frame, open, high, low, close, vol, amount } = bar;
-    let _ = write!(out, "{symbol},{},{open},{high},{low},{close},{vol},{amount}", frame.to_iso8601());
+    let Bar { symbol, frame, open, high, low, close, vol, amount, trades } = bar;
+    let _ = write!(out, "{symbol},{},{open},{high},{low},{close},{vol},{amount},", frame.to_iso8601());
+    if let Some(trades) = trades {
+        let _ = write!(out, "{trades}");
+    }
+    out.push(',');
+    if let Some(vwap) = bar.vwap() {
+        let _ = write!(out, "{vwap}");
+    }
     if columns.source {
         let _ = write!(out, ",{}", extra.source);
     }
@@ -154,21 +168,23 @@ mod tests {
     fn a_batch_holds_the_bar_in_fixed_point_and_a_row_in_exact_decimals() {
         let bare = batch(&schema(Columns::default()), Columns::default(), [Ok((bar(), Extra::LIVE))].into_iter());
         let bare = bare.unwrap();
-        assert_eq!(bare.num_columns(), 8);
+        assert_eq!(bare.num_columns(), 10);
         assert_eq!(bare.column(2).as_primitive::<Decimal128Type>().value(0), 16_505_000);
         assert_eq!(bare.column(7).as_primitive::<Decimal128Type>().value(0), 1_986_123_455_000);
         let all = Columns { source: true, forming: true };
         let extra = Extra { source: Source::Vendor, forming: true };
         let batch = batch(&schema(all), all, [Ok((bar(), extra))].into_iter()).unwrap();
         assert_eq!(
-            (batch.column(8).as_string::<i32>().value(0), batch.column(9).as_boolean().value(0)),
+            (batch.column(10).as_string::<i32>().value(0), batch.column(11).as_boolean().value(0)),
             ("vendor", true)
         );
+        assert!(batch.column(8).is_null(0), "no trade count");
+        assert_eq!(batch.column(9).as_primitive::<Decimal128Type>().value(0), 16_509_754, "vwap 1650.9754");
         let mut row = String::new();
         csv_row(&mut row, all, &bar(), extra);
         assert_eq!(
             row,
-            "600519.SH,2026-11-19T09:31:00+08:00,1650.5,1652.3,1649.9,1651,120300,198612345.5,vendor,true\n"
+            "600519.SH,2026-11-19T09:31:00+08:00,1650.5,1652.3,1649.9,1651,120300,198612345.5,,1650.9754,vendor,true\n"
         );
         assert_eq!(csv_header(all).matches(',').count(), row.matches(',').count());
     }

@@ -52,6 +52,8 @@ fn minutes(snaps: &[Snapshot]) -> Vec<Option<Ohlcv>> {
             close: price,
             vol: (s.lots - lots) * 100,
             amount: Snapshot::amount(s.amount - amount),
+            // The generated snapshots carry no `transactionNum`.
+            trades: None,
         };
         match &mut out[i] {
             Some(bar) => bar.fold(&trade),

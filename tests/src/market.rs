@@ -61,7 +61,7 @@ impl Iterator for MarketDay {
             None if k == self.times.len() => (price(k - 1, i), CLOSING_SNAPSHOT),
             None => return None,
         };
-        let kind = TickKind::Cumulative { day_high: None, day_low: None };
+        let kind = TickKind::Cumulative { day_high: None, day_low: None, day_trades: None };
         let time_ms = epoch_ms(self.day, sec);
         Some(Tick { symbol: self.names[i], time_ms, price, volume: total.0, amount: total.1, kind })
     }

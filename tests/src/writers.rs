@@ -39,19 +39,24 @@ pub async fn write_same_day(
     pipe.query_async::<()>(con).await.map_err(|e| HarnessError::Store(e.to_string()))
 }
 
-/// The bars of a CSV file `producer build --format csv` wrote (its header checked).
+/// The bars of a CSV file `producer build --format csv` wrote (its header checked, and each
+/// row's `vwap` against its amount and volume).
 pub fn csv_bars(path: &std::path::Path) -> Vec<Bar> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("symbol,frame,open,high,low,close,vol,amount"), "{}", path.display());
+    let header = "symbol,frame,open,high,low,close,vol,amount,trades,vwap";
+    assert_eq!(lines.next(), Some(header), "{}", path.display());
     lines
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
+            let trades = if c[8].is_empty() { "null" } else { c[8] };
             let json = format!(
-                r#"{{"symbol":"{}","frame":"{}","open":{},"high":{},"low":{},"close":{},"vol":{},"amount":{}}}"#,
+                r#"{{"symbol":"{}","frame":"{}","open":{},"high":{},"low":{},"close":{},"vol":{},"amount":{},"trades":{trades}}}"#,
                 c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
             );
-            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{l}: {e}"))
+            let bar: Bar = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{l}: {e}"));
+            assert_eq!(bar.vwap().map(|p| p.to_string()).unwrap_or_default(), c[9], "{l}");
+            bar
         })
         .collect()
 }

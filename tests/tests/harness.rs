@@ -16,6 +16,7 @@ fn sample_bar(vol: u64) -> Bar {
         close: price!(1651),
         vol,
         amount: amount!(198612345.5),
+        trades: None,
     };
     Bar::new("600519.SH".parse().unwrap(), "2026-11-19 09:31:00".parse().unwrap(), &v)
 }

@@ -117,6 +117,7 @@ impl Minute {
         if low < self.v.low {
             self.v.low = low;
         }
+        self.v.add_trades(t.volume, t.trades);
         self.v.vol += t.volume;
         self.v.amount += t.amount;
     }

@@ -21,6 +21,9 @@ pub(crate) struct Trade {
     /// A rise of the day high (fall of the day low) since the last snapshot: a trade in between.
     pub high: Option<Price>,
     pub low: Option<Price>,
+    /// The trades it stands for: one for a per-trade tick; between two snapshots, the rise of
+    /// the day's count where both tell it.
+    pub trades: Option<u64>,
 }
 
 /// The reading of one tick against the symbol's cumulative baseline.
@@ -48,6 +51,9 @@ struct Baseline {
     amount: Amount,
     high: Option<Price>,
     low: Option<Price>,
+    /// The day's trade count so far; absent in a checkpoint written before counts were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trades: Option<u64>,
 }
 
 /// A symbol's cumulative baseline for the day.
@@ -72,11 +78,11 @@ impl Feed {
 
     /// Reads `tick`, stamped at `sec_of_day` market time, and moves the baseline.
     pub fn take(&mut self, tick: &Tick, sec_of_day: u32) -> Reading {
-        let TickKind::Cumulative { day_high, day_low } = tick.kind else {
+        let TickKind::Cumulative { day_high, day_low, day_trades } = tick.kind else {
             return if tick.volume == 0 {
                 Reading::NoTrade
             } else {
-                Reading::Trade(trade(tick, tick.volume, tick.amount))
+                Reading::Trade(trade(tick, tick.volume, tick.amount, Some(1)))
             };
         };
         let (high, low) = (positive(day_high), positive(day_low));
@@ -84,11 +90,11 @@ impl Feed {
             Some(b) if tick.time_ms < b.time_ms || tick.volume < b.volume => return Reading::Stale,
             Some(b) => b,
             None if sec_of_day >= FIRST_SNAPSHOT_COUNTS_BEFORE => {
-                self.base =
-                    Some(Baseline { time_ms: tick.time_ms, volume: tick.volume, amount: tick.amount, high, low });
+                let (time_ms, volume, amount, trades) = (tick.time_ms, tick.volume, tick.amount, day_trades);
+                self.base = Some(Baseline { time_ms, volume, amount, high, low, trades });
                 return Reading::Unattributed { volume: tick.volume, amount: tick.amount };
             }
-            None => Baseline { time_ms: 0, volume: 0, amount: Amount::ZERO, high: None, low: None },
+            None => Baseline { time_ms: 0, volume: 0, amount: Amount::ZERO, high: None, low: None, trades: Some(0) },
         };
         let amount = tick.amount - base.amount;
         if amount.is_negative() {
@@ -100,6 +106,7 @@ impl Feed {
             amount: tick.amount,
             high: extreme(base.high, high, Price::max),
             low: extreme(base.low, low, Price::min),
+            trades: day_trades,
         });
         let volume = tick.volume - base.volume;
         if volume == 0 {
@@ -109,15 +116,16 @@ impl Feed {
                 (false, _) => Reading::Unattributed { volume, amount },
             };
         }
-        let mut t = trade(tick, volume, amount);
+        let trades = day_trades.zip(base.trades).and_then(|(now, before)| now.checked_sub(before));
+        let mut t = trade(tick, volume, amount, trades);
         t.high = high.filter(|h| base.high.is_none_or(|b| *h > b));
         t.low = low.filter(|l| base.low.is_none_or(|b| *l < b));
         Reading::Trade(t)
     }
 }
 
-fn trade(tick: &Tick, volume: u64, amount: Amount) -> Trade {
-    Trade { time_ms: tick.time_ms, price: tick.price, volume, amount, high: None, low: None }
+fn trade(tick: &Tick, volume: u64, amount: Amount, trades: Option<u64>) -> Trade {
+    Trade { time_ms: tick.time_ms, price: tick.price, volume, amount, high: None, low: None, trades }
 }
 
 fn positive(v: Option<Price>) -> Option<Price> {

@@ -22,8 +22,9 @@ pub enum TickKind {
     /// This trade's own volume and amount.
     Trade,
     /// Day-cumulative totals; the day high and low, when the feed has them, reveal trades between
-    /// two snapshots.
-    Cumulative { day_high: Option<Price>, day_low: Option<Price> },
+    /// two snapshots; the day's trade count so far (QMT's `transactionNum`), when it has it, counts
+    /// the trades between two snapshots.
+    Cumulative { day_high: Option<Price>, day_low: Option<Price>, day_trades: Option<u64> },
 }
 
 /// A tick in the domain's units: shares and yuan.
@@ -63,7 +64,7 @@ impl Tick {
             return Err(Error::InvalidTick { reason: DeadReason::BadPrice, detail });
         }
         check_price("price", self.price)?;
-        if let TickKind::Cumulative { day_high, day_low } = self.kind {
+        if let TickKind::Cumulative { day_high, day_low, .. } = self.kind {
             day_high.map(|p| check_price("high", p)).transpose()?;
             day_low.map(|p| check_price("low", p)).transpose()?;
         }
@@ -302,6 +303,7 @@ struct TickFields {
     cumulative: Option<bool>,
     high: Option<Option<Price>>,
     low: Option<Option<Price>>,
+    trades: Option<Option<u64>>,
 }
 
 impl TickFields {
@@ -315,6 +317,7 @@ impl TickFields {
             "cumulative" => |f, v| put(&mut f.cumulative, "cumulative", flag(v)),
             "high" => |f, v| put(&mut f.high, "high", optional(v, price)),
             "low" => |f, v| put(&mut f.low, "low", optional(v, price)),
+            "trades" => |f, v| put(&mut f.trades, "trades", optional(v, whole)),
             _ => return None,
         };
         Some(set)
@@ -335,8 +338,8 @@ impl TickFields {
                 return Err(Error::InvalidTick { reason: DeadReason::MissingField, detail });
             }
         };
-        let (day_high, day_low) = (self.high.flatten(), self.low.flatten());
-        let kind = if cumulative { TickKind::Cumulative { day_high, day_low } } else { TickKind::Trade };
+        let (day_high, day_low, day_trades) = (self.high.flatten(), self.low.flatten(), self.trades.flatten());
+        let kind = if cumulative { TickKind::Cumulative { day_high, day_low, day_trades } } else { TickKind::Trade };
         Tick { symbol, time_ms, price, volume, amount, kind }.validate()
     }
 }
@@ -350,6 +353,8 @@ struct QmtFields {
     low: Option<Option<Price>>,
     volume: Option<u64>,
     amount: Option<Amount>,
+    /// `transactionNum`: kept only when readable, never refusing the snapshot.
+    trades: Option<u64>,
 }
 
 impl QmtFields {
@@ -361,6 +366,10 @@ impl QmtFields {
             "low" => |f, v| put(&mut f.low, "low", optional(v, price)),
             "volume" => |f, v| put(&mut f.volume, "volume", whole(v)),
             "amount" => |f, v| put(&mut f.amount, "amount", amount(v)),
+            "transactionNum" => |f, v| {
+                f.trades = whole(v).ok();
+                Ok(())
+            },
             _ => return None,
         };
         Some(set)
@@ -374,7 +383,8 @@ impl QmtFields {
             reason: DeadReason::BadNumber,
             detail: format!("volume {lots} lots overflows"),
         })?;
-        let kind = TickKind::Cumulative { day_high: self.high.flatten(), day_low: self.low.flatten() };
+        let (day_high, day_low) = (self.high.flatten(), self.low.flatten());
+        let kind = TickKind::Cumulative { day_high, day_low, day_trades: self.trades };
         Tick { symbol, time_ms, price, volume, amount, kind }.validate()
     }
 }
@@ -558,7 +568,10 @@ mod tests {
         .unwrap();
         let t = parsed[0].as_ref().unwrap();
         assert_eq!((t.volume, t.amount), (120_300, amount!(198612345.5)));
-        assert_eq!(t.kind, TickKind::Cumulative { day_high: Some(price!(1651)), day_low: Some(price!(1647.5)) });
+        assert_eq!(
+            t.kind,
+            TickKind::Cumulative { day_high: Some(price!(1651)), day_low: Some(price!(1647.5)), day_trades: None }
+        );
         assert!(parsed[1].is_err(), "a zero price with volume is refused");
     }
 }

@@ -1,7 +1,7 @@
 //! Ticks as the archive keeps them: the tick of each payload element with what the feed sends
-//! beside it, the trade count and the bid/ask levels of a QMT snapshot. Read by the producer's own
+//! beside it, the bid/ask levels of a QMT snapshot. Read by the producer's own
 //! field rules, element for element, so the archive takes exactly the ticks the producer takes:
-//! what is only kept here (the levels, the count) is left out when unreadable, never refusing
+//! what is only kept here (the levels) is left out when unreadable, never refusing
 //! a tick the producer accepts.
 
 use super::{
@@ -26,14 +26,12 @@ pub struct Book {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
     pub tick: Tick,
-    /// The day's trade count so far (QMT's `transactionNum`), where the feed gives it.
-    pub trades: Option<u64>,
     pub book: Book,
 }
 
 impl From<Tick> for Quote {
     fn from(tick: Tick) -> Quote {
-        Quote { tick, trades: None, book: Book::default() }
+        Quote { tick, book: Book::default() }
     }
 }
 
@@ -58,19 +56,10 @@ fn plain_quote(s: &mut Scanner<'_>) -> Result<Result<Quote, Error>, JsonError> {
     Ok(tick_object(s)?.map(Quote::from))
 }
 
-/// What a snapshot dict holds beside its tick.
-#[derive(Default)]
-struct Extras {
-    trades: Option<u64>,
-    book: Book,
-}
-
 fn qmt_quote(s: &mut Scanner<'_>, symbol: &str) -> Result<Result<Quote, Error>, JsonError> {
-    let (mut fields, mut extras) = (QmtFields::default(), Extras::default());
+    let (mut fields, mut book) = (QmtFields::default(), Book::default());
     let read = read_members(s, "a QMT snapshot dict", &mut fields, |fields, key, s| {
-        let book = &mut extras.book;
         match key {
-            "transactionNum" => extras.trades = whole(s.value()?).ok(),
             "bidPrice" => book.bid_price = levels(s, |v| price(v).ok().filter(|p| !p.is_negative()))?,
             "askPrice" => book.ask_price = levels(s, |v| price(v).ok().filter(|p| !p.is_negative()))?,
             "bidVol" => book.bid_volume = levels(s, shares)?,
@@ -79,7 +68,7 @@ fn qmt_quote(s: &mut Scanner<'_>, symbol: &str) -> Result<Result<Quote, Error>, 
         }
         Ok(Ok(()))
     })?;
-    Ok(snapshot_tick(read, fields, symbol).map(|tick| Quote { tick, trades: extras.trades, book: extras.book }))
+    Ok(snapshot_tick(read, fields, symbol).map(|tick| Quote { tick, book }))
 }
 
 /// A volume in lots as shares.
@@ -108,7 +97,7 @@ fn levels<T>(s: &mut Scanner<'_>, read: fn(Value<'_>) -> Option<T>) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tick::{parse_qmt_payload, parse_tick_payload};
+    use crate::tick::{parse_qmt_payload, parse_tick_payload, TickKind};
     use crate::{amount, price};
 
     #[test]
@@ -118,7 +107,9 @@ mod tests {
                 "bidPrice":[1650.4,1650.3,0,0,0],"bidVol":[3,1,0,0,0],"askPrice":[1650.5,1650.6,0,0,0],"askVol":[2,7,0,0,0]}}"#,
         );
         let q = &quotes[0];
-        assert_eq!((q.tick.volume, q.tick.amount, q.trades), (1200, amount!(1980600), Some(57)));
+        assert_eq!((q.tick.volume, q.tick.amount), (1200, amount!(1980600)));
+        let TickKind::Cumulative { day_trades, .. } = q.tick.kind else { panic!("a snapshot is cumulative") };
+        assert_eq!(day_trades, Some(57));
         assert_eq!(q.book.bid_price[..2], [price!(1650.4), price!(1650.3)]);
         assert_eq!((q.book.bid_volume[0], q.book.ask_volume[1], q.book.ask_price.len()), (300, 700, 5));
     }
@@ -130,7 +121,9 @@ mod tests {
         let quotes = Payload::Qmt.quotes(payload);
         let ticks: Vec<Tick> = parse_qmt_payload(payload).unwrap().into_iter().filter_map(Result::ok).collect();
         assert_eq!(quotes.iter().map(|q| q.tick).collect::<Vec<_>>(), ticks);
-        assert_eq!((quotes.len(), quotes[0].trades, &quotes[0].book), (1, None, &Book::default()));
+        assert_eq!((quotes.len(), &quotes[0].book), (1, &Book::default()));
+        let TickKind::Cumulative { day_trades, .. } = quotes[0].tick.kind else { panic!("a snapshot is cumulative") };
+        assert_eq!(day_trades, None, "an unreadable count is left out, the snapshot kept");
     }
 
     #[test]

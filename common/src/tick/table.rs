@@ -137,7 +137,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(row, object);
-        assert_eq!(row.kind, TickKind::Cumulative { day_high: Some(price!(1855)), day_low: None });
+        assert_eq!(row.kind, TickKind::Cumulative { day_high: Some(price!(1855)), day_low: None, day_trades: None });
     }
 
     #[test]

@@ -35,7 +35,8 @@ fn parse_tick_object(json: &str) -> Result<Tick, Error> {
         (None, true) => return Err(Error::InvalidTick { reason: DeadReason::MissingField, detail: String::new() }),
     };
     let (day_high, day_low) = (price_of(obj.high), price_of(obj.low));
-    let kind = if obj.cumulative { TickKind::Cumulative { day_high, day_low } } else { TickKind::Trade };
+    let kind =
+        if obj.cumulative { TickKind::Cumulative { day_high, day_low, day_trades: None } } else { TickKind::Trade };
     Tick { symbol: obj.symbol, time_ms: obj.time.0, price, volume: obj.volume, amount, kind }.validate()
 }
 
@@ -74,7 +75,7 @@ fn parse_qmt_snapshot(symbol: &str, json: &str) -> Result<Tick, Error> {
         .volume
         .checked_mul(100)
         .ok_or_else(|| Error::InvalidTick { reason: DeadReason::BadNumber, detail: String::new() })?;
-    let kind = TickKind::Cumulative { day_high: price_of(snap.high), day_low: price_of(snap.low) };
+    let kind = TickKind::Cumulative { day_high: price_of(snap.high), day_low: price_of(snap.low), day_trades: None };
     let (price, amount) =
         (Price::saturating_from_decimal(snap.last_price), Amount::saturating_from_decimal(snap.amount));
     Tick { symbol, time_ms: snap.time.0, price, volume, amount, kind }.validate()

@@ -43,14 +43,14 @@ pub fn snap(symbol: &str, time: &str, price: &str, volume: u64, amount: &str) ->
         price: dec(price),
         volume,
         amount: dec(amount),
-        kind: TickKind::Cumulative { day_high: None, day_low: None },
+        kind: TickKind::Cumulative { day_high: None, day_low: None, day_trades: None },
     }
 }
 
 /// A day-cumulative snapshot with its day high and low.
 pub fn snap_hl(symbol: &str, time: &str, price: &str, volume: u64, amount: &str, high: &str, low: &str) -> Tick {
     Tick {
-        kind: TickKind::Cumulative { day_high: Some(dec(high)), day_low: Some(dec(low)) },
+        kind: TickKind::Cumulative { day_high: Some(dec(high)), day_low: Some(dec(low)), day_trades: None },
         ..snap(symbol, time, price, volume, amount)
     }
 }

@@ -3,6 +3,9 @@
 //! last N, read deduplicated (`FINAL`) in one query, every value bound as a parameter, never spliced into
 //! the query text.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use common::adjust::Factors;
 use common::{Frame, Period, Source, Symbol};
 use runtime::archive::TickRow;
@@ -16,14 +19,24 @@ use crate::served::{Served, Store};
 #[derive(Clone)]
 pub struct History {
     client: clickhouse::Client,
+    database: String,
     table: String,
     factors: String,
     ticks: String,
+    /// Whether the database is known to hold every migration this release reads.
+    migrated: Arc<AtomicBool>,
 }
 
 impl History {
     pub fn new(client: clickhouse::Client, database: &str) -> History {
-        History { client, table: bars_table(database), factors: factors_table(database), ticks: ticks_table(database) }
+        History {
+            client,
+            database: database.to_owned(),
+            table: bars_table(database),
+            factors: factors_table(database),
+            ticks: ticks_table(database),
+            migrated: Arc::default(),
+        }
     }
 
     /// For each of `symbols`, in order: its stored bars of `period` with frames in `from..=to`,
@@ -152,8 +165,22 @@ impl History {
             .collect())
     }
 
+    /// Whether ClickHouse answers with the schema this release reads: until it has, the
+    /// migrations are applied (or, for a user that may not, found applied by another service).
     pub async fn ping(&self) -> Result<()> {
+        if !self.migrated.load(Ordering::Relaxed) {
+            self.migrate().await.map_err(AppError::clickhouse)?;
+            self.migrated.store(true, Ordering::Relaxed);
+        }
         self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(AppError::clickhouse)
+    }
+
+    async fn migrate(&self) -> clickhouse::error::Result<()> {
+        let every = runtime::schema::MIGRATIONS.iter().map(|m| m.version);
+        match runtime::schema::applied(&self.client, &self.database).await {
+            Ok(done) if every.clone().all(|v| done.contains(&v)) => Ok(()),
+            _ => runtime::schema::apply_schema(&self.client, &self.database).await.map(drop),
+        }
     }
 }
 

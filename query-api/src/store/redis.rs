@@ -383,12 +383,19 @@ fn push_closed(out: &mut Vec<Served>, closed: Vec<(String, i64)>) -> Result<()> 
     Ok(())
 }
 
-/// A closed bar as stored (its JSON untouched) with its frame, the score.
+/// A closed bar as stored (its JSON untouched) with its frame, the score; one the previous
+/// release stored, without the `vwap` a bar with volume now carries, is written again.
 fn stored(json: String, score: i64) -> Result<Served> {
     if !(json.starts_with('{') && json.ends_with('}')) {
         return Err(unreadable(&json));
     }
-    Ok(Served::same_day(Frame::from_epoch_seconds(score), Body::Stored(json.into())))
+    let frame = Frame::from_epoch_seconds(score);
+    if !json.contains(r#""vwap":"#) && !json.contains(r#""vol":0,"#) {
+        let bar = parse(&json)?;
+        let json = serde_json::to_string(&bar).expect("bars serialize").into();
+        return Ok(Served::same_day(frame, Body::Kept { bar, json }));
+    }
+    Ok(Served::same_day(frame, Body::Stored(json.into())))
 }
 
 fn parse(json: &str) -> Result<Bar> {

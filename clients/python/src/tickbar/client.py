@@ -149,8 +149,10 @@ class Client:
         dtype: str = "decimal",
     ):
         """Bars of one or more symbols as one long table: ``symbol, frame, open, high, low, close,
-        vol, amount, source`` (``"vendor"`` history or ``"live"``, built by tickbar from the feed),
-        plus ``forming`` with ``include_forming``.
+        vol, amount, trades, vwap, source`` (``trades`` the number of trades, empty where the feed
+        does not give it; ``vwap`` amount / vol, empty without volume; ``source`` ``"vendor"``
+        history or ``"live"``, built by tickbar from the feed), plus ``forming`` with
+        ``include_forming``.
 
         ``period``: minutes dividing 120 (1, 5, 10, 15, 30, 60, 120, ...), ``"1d"``, ``"1w"``, ``"1M"``.
         Give ``start`` and ``end`` (dates, datetimes or ISO text; a date alone is the whole day), or
