@@ -11,6 +11,7 @@
 //!   the `DeadReason` of a refused one.
 //! - [`bar`]: `Bar`, `Ohlcv` and the aggregator's `BarEvent`s.
 //! - [`calendar`]: `TradingCalendar`, trading days from a holiday list.
+//! - [`instrument`]: `Instrument`, one security of the instrument list, and its daily price limits.
 //! - [`resample`]: `Resolution` and `Resampler`, any-minute, daily, weekly and monthly bars built
 //!   from stored ones.
 //! - [`session`]: `Sessions`, the bar grid of a layout and the reasons a time has no bar.
@@ -27,6 +28,7 @@ pub mod aggregate;
 pub mod bar;
 pub mod calendar;
 mod error;
+pub mod instrument;
 pub mod json;
 pub mod money;
 pub mod normalise;

@@ -20,6 +20,7 @@ pub mod factors;
 pub mod import;
 pub mod ingest;
 pub mod input;
+pub mod instruments;
 pub mod monitor;
 pub mod replay;
 pub mod service;

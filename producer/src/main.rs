@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use common::normalise::{Normaliser, SourceLayout, VolumeUnit};
 use common::Period;
 use producer::settings::ProducerSettings;
-use producer::{build, factors, import, monitor, replay, service, store};
+use producer::{build, factors, import, instruments, monitor, replay, service, store};
 
 #[derive(Parser)]
 #[command(
@@ -82,6 +82,12 @@ enum Command {
     /// Pushes adjustment factors (Tushare adj_factor or xtquant dividend-factor CSV) onto
     /// `historical_adj_factors`, which the consumer writes to ClickHouse.
     ImportFactors {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Writes the instrument list (Tushare stock_basic CSV, or xtquant instrument details as JSON
+    /// lines) into ClickHouse's `instruments`, which the API serves and daily limits come from.
+    ImportInstruments {
         #[arg(long)]
         file: PathBuf,
     },
@@ -159,6 +165,11 @@ fn main() -> anyhow::Result<()> {
         Some(Command::ImportFactors { file }) => {
             let mut con = store::connect(&settings.redis)?;
             let report = rt.block_on(factors::import(&mut con, &keys, &file))?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Some(Command::ImportInstruments { file }) => {
+            let client = runtime::clickhouse::client(&settings.clickhouse)?;
+            let report = rt.block_on(instruments::import(&client, &settings.clickhouse.database, &file))?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }

@@ -24,8 +24,8 @@ use crate::download;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::live::Live;
 use crate::params::{
-    BarsParams, DateParams, DayParams, DayRangeParams, Format, Params, PhaseParams, SnapshotParams, StreamParams,
-    TicksParams,
+    BarsParams, DateParams, DayParams, DayRangeParams, Format, InstrumentsParams, Params, PhaseParams, SnapshotParams,
+    StreamParams, TicksParams,
 };
 use crate::query;
 use crate::served::Sources;
@@ -37,6 +37,7 @@ pub fn routes(app: Arc<App>) -> (Router, Router) {
         .route("/api/v1/bars", get(bars))
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/ticks", get(ticks))
+        .route("/api/v1/instruments", get(instruments))
         .route("/api/v1/calendar/trading-days", get(trading_days))
         .route("/api/v1/calendar/is-trading-day", get(is_trading_day))
         .route("/api/v1/calendar/next", get(next_trading_day))
@@ -176,7 +177,9 @@ pub async fn bars(State(app): State<Arc<App>>, Params(params): Params<BarsParams
             series.into_iter().flat_map(|s| s.bars).collect::<Vec<_>>()
         })
     });
-    let mut file = download::file(query.format, query.include_forming, &answer::file_name(&query), bars);
+    let daily = query.resolution == common::resample::Resolution::Day;
+    let columns = runtime::table::Columns { source: true, forming: query.include_forming, daily };
+    let mut file = download::file(query.format, columns, &answer::file_name(&query), bars);
     answer::name_unknown(&mut file, &unknown.join(","));
     Ok(file)
 }
@@ -258,6 +261,34 @@ fn covered(app: &App, end: Frame) -> Result<()> {
 /// A date the calendar does not cover: well-formed, but not a day it knows (404).
 fn calendar_error(e: common::Error) -> AppError {
     AppError::OutsideCalendar(e.to_string())
+}
+
+/// The instrument list `producer import-instruments` loaded, or its entries for `symbols`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instruments",
+    tag = "instruments",
+    params(InstrumentsParams),
+    responses(
+        (status = 200, body = Instruments),
+        (status = 400, description = "A malformed symbol list", body = ErrorBody),
+        (status = 503, description = "ClickHouse does not answer", body = ErrorBody)
+    )
+)]
+pub async fn instruments(
+    State(app): State<Arc<App>>,
+    Params(params): Params<InstrumentsParams>,
+) -> Result<Json<Instruments>> {
+    let symbols = params.check(&app.limits())?;
+    let instruments = app.history.instruments(symbols.as_deref()).await?;
+    Ok(Json(Instruments { count: instruments.len(), instruments }))
+}
+
+/// The answer of `GET /api/v1/instruments`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Instruments {
+    pub count: usize,
+    pub instruments: Vec<common::instrument::Instrument>,
 }
 
 /// The trading days from `start` to `end`, both inclusive.

@@ -16,17 +16,16 @@ use crate::error::{AppError, Result};
 use crate::params::Format;
 use crate::served::Served;
 
-/// `chunks` of bars as a `format` file named `name` (the extension is added), with the `source`
-/// column; `forming` adds the `forming` column. A failure after the first byte ends the body early (the client sees a cut
+/// `chunks` of bars as a `format` file named `name` (the extension is added), with the columns of
+/// `columns` beyond the bar's. A failure after the first byte ends the body early (the client sees a cut
 /// transfer), and is logged. JSON is rendered in memory by its callers, never here (given JSON,
 /// this writes CSV).
 pub fn file(
     format: Format,
-    forming: bool,
+    columns: Columns,
     name: &str,
     chunks: impl Stream<Item = Result<Vec<Served>>> + Send + 'static,
 ) -> Response {
-    let columns = Columns { source: true, forming };
     let body: BoxStream<'static, Result<Bytes>> = match format {
         Format::Csv | Format::Json => csv(columns, chunks).boxed(),
         Format::Arrow => encoded(Columnar::Arrow, columns, chunks),

@@ -1,14 +1,16 @@
 //! The OpenAPI document of every `/api` endpoint, generated from the handlers and their types,
 //! with the optional bearer token described once for all of them.
 
+use common::instrument::Instrument;
 use common::session::Phase;
 use common::Bar;
 use utoipa::OpenApi;
 
 use crate::answer::{BarsAnswer, BarsHead, BarsResponse, KeyedBarsResponse, SpanHead, SymbolBars};
 use crate::api::{
-    __path_bars, __path_is_trading_day, __path_market_phase, __path_next_trading_day, __path_snapshot,
-    __path_stream_bars, __path_ticks, __path_trading_days, IsTradingDay, MarketPhase, NextDay, NextPhase, TradingDays,
+    __path_bars, __path_instruments, __path_is_trading_day, __path_market_phase, __path_next_trading_day,
+    __path_snapshot, __path_stream_bars, __path_ticks, __path_trading_days, Instruments, IsTradingDay, MarketPhase,
+    NextDay, NextPhase, TradingDays,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::served::{Served, Sources};
@@ -24,11 +26,11 @@ use crate::ticks::{TickObject, TicksAnswer};
                        live bars, and the trading calendar. When the service has `api.token` set, every `/api` route needs \
                        `Authorization: Bearer <token>`."
     ),
-    paths(bars, snapshot, ticks, stream_bars, trading_days, is_trading_day, next_trading_day, market_phase),
-    components(schemas(TicksAnswer, TickObject, BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Snapshot, SnapshotHead, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay, MarketPhase, NextPhase, Phase)),
+    paths(bars, snapshot, ticks, instruments, stream_bars, trading_days, is_trading_day, next_trading_day, market_phase),
+    components(schemas(Instruments, Instrument, TicksAnswer, TickObject, BarsAnswer, BarsResponse, BarsHead, KeyedBarsResponse, SpanHead, SymbolBars, Snapshot, SnapshotHead, Sources, Served, Bar, ErrorBody, ErrorDetail, TradingDays, IsTradingDay, NextDay, MarketPhase, NextPhase, Phase)),
     modifiers(&BearerAuth),
     security((), ("bearer" = [])),
-    tags((name = "bars", description = "Bars of symbols and a period, and snapshots of the market"), (name = "ticks", description = "The archived ticks"), (name = "calendar", description = "The A-share trading calendar"))
+    tags((name = "bars", description = "Bars of symbols and a period, and snapshots of the market"), (name = "ticks", description = "The archived ticks"), (name = "instruments", description = "The instrument list"), (name = "calendar", description = "The A-share trading calendar"))
 )]
 pub struct ApiDoc;
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use common::adjust::{Adjust, Factors};
+use common::instrument::{Daily, Instrument};
 use common::resample::{Built, Part, Resampler, Resolution};
+use common::{Bar, Ohlcv, TradingCalendar};
 use common::{Frame, Source, Symbol};
 use futures_util::stream::{self, Stream, StreamExt};
 
@@ -53,11 +55,14 @@ pub async fn series(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
 }
 
 /// Bars of a resolution the stores do not hold: the stored bars of whole windows around the span,
-/// folded, and then the span's own.
+/// folded, and then the span's own. Daily bars read some weeks before the span too, for the
+/// previous close of its first day, and the instruments of the symbols, for their limits.
 async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
+    let daily = q.resolution == Resolution::Day;
     let span = match q.span {
         Span::Between { start, end } => {
             let (first, last) = q.resolution.days_covering(start.date(), end.date());
+            let first = if daily { first - chrono::Days::new(PRE_CLOSE_LOOKBACK_DAYS) } else { first };
             Span::Between { start: whole_day(first).0, end: whole_day(last).1 }
         }
         Span::Last { count, end } => {
@@ -65,11 +70,62 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
             Span::Last { count: (count.saturating_add(1)).saturating_mul(per_bar).min(MAX_BASE_COUNT), end }
         }
     };
-    let parts = stored(app, &BarsQuery { span, ..q.clone() }).await?;
+    let widened = BarsQuery { span, ..q.clone() };
+    let (parts, instruments) = tokio::join!(stored(app, &widened), async {
+        if daily {
+            app.history.instruments(Some(&q.symbols)).await
+        } else {
+            Ok(Vec::new())
+        }
+    });
+    let (parts, instruments) = (parts?, instruments?);
     let (calendar, sessions) = app.market.now();
     let resampler = Resampler::new(&sessions, &calendar, q.period, q.resolution);
     let frontier = parts.iter().filter_map(|s| s.bars.last().map(|b| b.frame().date())).max();
-    parts.into_iter().map(|s| fold(&resampler, s, q, frontier)).collect()
+    let days = daily.then_some(&*calendar);
+    (parts.into_iter().zip(&q.symbols))
+        .map(|(s, symbol)| {
+            let listed = instruments.iter().find(|i| i.symbol == *symbol);
+            fold(&resampler, s, q, frontier, days.map(|c| (c, listed)))
+        })
+        .collect()
+}
+
+/// Weeks of bars before a daily span read for the previous close of its first day.
+const PRE_CLOSE_LOOKBACK_DAYS: u64 = 31;
+
+/// Daily bars with a paused bar on each trading day between two of them that has none (a
+/// suspension): flat at the close before, no volume.
+fn with_paused_days(built: Vec<Built>, calendar: &TradingCalendar) -> Vec<Built> {
+    let mut out: Vec<Built> = Vec::with_capacity(built.len());
+    for b in built {
+        if let Some(before) = out.last().cloned() {
+            let (from, to) = (before.bar.frame.date(), b.bar.frame.date());
+            let between = calendar.trading_days(from, to).unwrap_or_default();
+            for day in between.into_iter().filter(|d| *d > from && *d < to) {
+                let frame = whole_day(day).0;
+                let flat = Bar::new(before.bar.symbol, frame, &Ohlcv::flat(before.bar.close));
+                out.push(Built { bar: flat, opens: frame, forming: false, last: frame, ..before.clone() });
+            }
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Each daily bar's own fields, in order: the previous bar's close (the trading day before, or
+/// the last before a suspension), `paused`, and with the symbol's `listed` instrument its limits.
+fn dailies(bars: &[Built], calendar: &TradingCalendar, listed: Option<&Instrument>) -> Vec<Daily> {
+    let mut pre_close = None;
+    bars.iter()
+        .map(|b| {
+            let day = b.bar.frame.date();
+            let nth = |i: &Instrument| calendar.trading_days(i.list_date, day).map_or(usize::MAX, |d| d.len());
+            let daily = Daily::of(day, b.bar.vol, pre_close, listed.map(|i| (i, nth(i))));
+            pre_close = Some(b.bar.close);
+            daily
+        })
+        .collect()
 }
 
 /// A week or month bar is labelled with its window's last trading day; when the data of the answer
@@ -85,7 +141,13 @@ fn labelled(mut b: Built, resolution: Resolution, frontier: Option<NaiveDate>) -
 
 /// One symbol's built series: the bars in the span (a forming one only when asked, if its interval
 /// reaches into the span), each from Redis if any of its parts was.
-fn fold(resampler: &Resampler, series: Series, q: &BarsQuery, frontier: Option<NaiveDate>) -> Result<Series> {
+fn fold(
+    resampler: &Resampler,
+    series: Series,
+    q: &BarsQuery,
+    frontier: Option<NaiveDate>,
+    daily: Option<(&TradingCalendar, Option<&Instrument>)>,
+) -> Result<Series> {
     let parts = series.bars.into_iter().map(|s| {
         let live = s.source == Source::Live;
         Ok(Part { bar: readable(&s)?, forming: s.forming(), same_day: s.store == Store::Redis, live })
@@ -96,14 +158,21 @@ fn fold(resampler: &Resampler, series: Series, q: &BarsQuery, frontier: Option<N
         Span::Between { start, end } => b.bar.frame >= start && (b.bar.frame <= end || b.forming && b.opens <= end),
         Span::Last { end, .. } => b.bar.frame <= end || b.forming,
     };
-    let bars: Vec<Served> = resampler
-        .resample(parts, q.now)
-        .into_iter()
-        .map(|b| labelled(b, q.resolution, frontier))
-        .filter(wanted)
-        .map(|b| {
+    let mut built: Vec<Built> =
+        resampler.resample(parts, q.now).into_iter().map(|b| labelled(b, q.resolution, frontier)).collect();
+    let dailies = match daily {
+        Some((calendar, listed)) => {
+            built = with_paused_days(built, calendar);
+            dailies(&built, calendar, listed).into_iter().map(Some).collect()
+        }
+        None => vec![None; built.len()],
+    };
+    let bars: Vec<Served> = (built.into_iter().zip(dailies))
+        .filter(|(b, _)| wanted(b))
+        .map(|(b, daily)| {
             let store = if b.same_day { Store::Redis } else { Store::ClickHouse };
-            Served::built(b.bar, b.forming, store, if b.live { Source::Live } else { Source::Vendor })
+            let served = Served::built(b.bar, b.forming, store, if b.live { Source::Live } else { Source::Vendor });
+            Served { daily, ..served }
         })
         .collect();
     let series = Series { sources: Sources::of(&bars), bars };

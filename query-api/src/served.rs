@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use common::instrument::Daily;
 use common::{Bar, Frame, Source};
 pub use runtime::stores::Store;
 use serde::Serialize;
@@ -21,6 +22,8 @@ pub struct Served {
     pub store: Store,
     /// Vendor history, or built live (every same-day bar; a resampled bar with any live part).
     pub source: Source,
+    /// A daily bar's own fields (`pre_close`, `paused`, the limits); none on other bars.
+    pub daily: Option<Daily>,
 }
 
 /// A served bar's content.
@@ -45,12 +48,12 @@ impl Served {
 
     /// A same-day bar of Redis (built live).
     pub fn same_day(frame: Frame, body: Body) -> Served {
-        Served { frame, body, store: Store::Redis, source: Source::Live }
+        Served { frame, body, store: Store::Redis, source: Source::Live, daily: None }
     }
 
     /// A bar built here (forming or not), credited to `store` and `source`.
     pub fn built(bar: Bar, forming: bool, store: Store, source: Source) -> Served {
-        Served { frame: bar.frame, body: Body::Parsed { bar, forming }, store, source }
+        Served { frame: bar.frame, body: Body::Parsed { bar, forming }, store, source, daily: None }
     }
 
     pub fn frame(&self) -> Frame {
@@ -106,12 +109,18 @@ impl Served {
         if self.forming() {
             out.extend_from_slice(br#","forming":true"#);
         }
+        if let Some(daily) = &self.daily {
+            let fields = serde_json::to_vec(daily).expect("daily fields serialize");
+            out.push(b',');
+            out.extend_from_slice(&fields[1..fields.len() - 1]);
+        }
         out.push(b'}');
     }
 
     /// The values of the table's columns beyond the bar's (`runtime::table`).
     pub fn extra(&self) -> runtime::table::Extra {
-        runtime::table::Extra { source: self.source, forming: self.forming() }
+        let daily = self.daily.unwrap_or_default();
+        runtime::table::Extra { source: self.source, forming: self.forming(), daily }
     }
 }
 
@@ -130,7 +139,16 @@ impl PartialSchema for Served {
         let vwap = ObjectBuilder::new().schema_type(Type::Number).description(Some(
             "The volume-weighted average price, amount / vol to 1/10,000 yuan; absent on a bar without volume.",
         ));
-        let extra = ObjectBuilder::new().property("vwap", vwap);
+        let number = |text: &'static str| ObjectBuilder::new().schema_type(Type::Number).description(Some(text));
+        let paused = ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .description(Some("Daily bars (`period=1d`): true on a day without a trade (a suspension between two traded days is a flat paused bar)."));
+        let extra = ObjectBuilder::new()
+            .property("vwap", vwap)
+            .property("pre_close", number("Daily bars: the close of the trading day before (the last close before a suspension); absent when the stores hold none."))
+            .property("paused", paused)
+            .property("high_limit", number("Daily bars, with an instrument list: the day's upper price limit from pre_close by the board's rule, rounded half up to the fen; absent on days without a limit."))
+            .property("low_limit", number("Daily bars, with an instrument list: the day's lower price limit."));
         AllOfBuilder::new()
             .item(Ref::from_schema_name("Bar"))
             .item(extra.property("source", source).required("source").property("forming", forming))

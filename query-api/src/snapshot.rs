@@ -143,7 +143,12 @@ pub fn render(q: &SnapshotQuery, s: Snapshot) -> Response {
     if q.format != Format::Json {
         let name = format!("snapshot_{}m_{}", q.period, s.head.at.local().format("%Y-%m-%dT%H%M"));
         let rows: Vec<Served> = s.bars.into_iter().chain(forming).collect();
-        let mut file = download::file(q.format, q.include_forming, &name, futures_util::stream::iter([Ok(rows)]));
+        let mut file = download::file(
+            q.format,
+            runtime::table::Columns { source: true, forming: q.include_forming, daily: false },
+            &name,
+            futures_util::stream::iter([Ok(rows)]),
+        );
         let headers = file.headers_mut();
         let at = s.head.at.to_iso8601();
         let described = [

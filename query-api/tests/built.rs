@@ -190,3 +190,88 @@ async fn a_day_held_in_redis_gives_its_forming_daily_bar() {
         "closed 10-minute bars from 1-minute ones"
     );
 }
+
+/// Writes 贵州茅台's entry of the instrument list, as `producer import-instruments` does.
+async fn list_moutai(stack: &ApiStores) {
+    let listed =
+        common::instrument::Instrument::new(SYMBOL.parse().unwrap(), "贵州茅台", "2001-08-27".parse().unwrap(), None);
+    let row = runtime::clickhouse::InstrumentRow::new(&listed, 1).unwrap();
+    let client = stack.clickhouse.client().with_database(support::DATABASE);
+    let timeout = std::time::Duration::from_secs(30);
+    runtime::clickhouse::insert(&client, runtime::keys::INSTRUMENTS_TABLE, &[row], timeout).await.unwrap();
+}
+
+fn price_of(value: &serde_json::Value) -> Option<common::Price> {
+    value.as_f64().map(|_| value.to_string().parse().unwrap())
+}
+
+#[tokio::test]
+async fn daily_bars_carry_the_previous_close_and_with_the_instrument_list_their_limits() {
+    let mut stack = ApiStores::start().await;
+    real_days(&mut stack).await;
+    let api = stack.api(&[]).await;
+    let path = format!("/api/v1/bars?symbol={SYMBOL}&period=1d&start={}&end={}", DAYS[0], DAYS[2]);
+    let (_, unlisted) = get_json(&api, &path).await;
+    let bars = bars_of(&unlisted);
+    let first = &unlisted["bars"][0];
+    assert!(first.get("pre_close").is_none() && first["paused"] == false, "nothing before the first day: {first}");
+    for i in 1..3 {
+        let bar = &unlisted["bars"][i];
+        assert_eq!(price_of(&bar["pre_close"]), Some(bars[i - 1].close), "{bar}");
+        assert!(bar.get("high_limit").is_none(), "no instrument list, no limits: {bar}");
+    }
+    let (_, from_second) =
+        get_json(&api, &format!("/api/v1/bars?symbol={SYMBOL}&period=1d&start={}&end={}", DAYS[1], DAYS[2])).await;
+    assert_eq!(price_of(&from_second["bars"][0]["pre_close"]), Some(bars[0].close), "read from before the span");
+
+    list_moutai(&stack).await;
+    let (_, listed) = get_json(&api, &path).await;
+    for i in 1..3 {
+        let bar = &listed["bars"][i];
+        let (high, low) = common::instrument::limits(bars[i - 1].close, 10);
+        assert_eq!((price_of(&bar["high_limit"]), price_of(&bar["low_limit"])), (Some(high), Some(low)), "{bar}");
+        assert!(bars[i].high <= high && bars[i].low >= low, "the day traded inside its limits");
+    }
+    let csv = api.get(&format!("{path}&format=csv")).await.1;
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "symbol,frame,open,high,low,close,vol,amount,trades,vwap,pre_close,paused,high_limit,low_limit,source"
+    );
+    let (high, low) = common::instrument::limits(bars[0].close, 10);
+    let second = csv.lines().nth(2).unwrap();
+    assert!(second.ends_with(&format!(",{},false,{high},{low},vendor", bars[0].close)), "{second}");
+
+    let (status, all) = get_json(&api, "/api/v1/instruments").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["count"], 1);
+    assert_eq!(
+        all["instruments"][0],
+        serde_json::json!({"symbol": SYMBOL, "name": "贵州茅台", "board": "main",
+        "list_date": "2001-08-27", "delist_date": null, "st": false})
+    );
+    let (_, none) = get_json(&api, "/api/v1/instruments?symbols=000001.SZ").await;
+    assert_eq!(none["count"], 0);
+    let (status, bad) = get_json(&api, "/api/v1/instruments?symbols=600519").await;
+    assert_eq!(status, 400, "{bad}");
+}
+
+#[tokio::test]
+async fn a_day_without_bars_between_two_traded_days_is_a_paused_daily_bar() {
+    let mut stack = ApiStores::start().await;
+    for day in [DAYS[0], DAYS[2]] {
+        stack.store_history(Period::M60, &aggregate(&fixtures::trades(day), SYMBOL, Period::M60)).await;
+    }
+    let api = stack.api(&[]).await;
+    let (_, answer) =
+        get_json(&api, &format!("/api/v1/bars?symbol={SYMBOL}&period=1d&start={}&end={}", DAYS[0], DAYS[2])).await;
+    let bars = bars_of(&answer);
+    assert_eq!(bars.len(), 3, "{answer}");
+    let paused = &answer["bars"][1];
+    assert_eq!(paused["paused"], true, "{paused}");
+    assert_eq!((bars[1].frame.to_string(), bars[1].vol), (format!("{} 00:00:00", DAYS[1]), 0));
+    assert_eq!(bars[1].ohlcv(), Ohlcv::flat(bars[0].close), "flat at the close before");
+    assert_eq!(price_of(&paused["pre_close"]), Some(bars[0].close));
+    assert_eq!(price_of(&answer["bars"][2]["pre_close"]), Some(bars[0].close), "the close before the suspension");
+    assert_eq!(answer["bars"][2]["paused"], false);
+}

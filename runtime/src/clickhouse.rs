@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::keys::{BARS_TABLE, LIVE_BARS_TABLE};
 use crate::settings::ClickHouseSettings;
 use common::adjust::{FactorItem, FACTOR_DECIMALS};
+use common::instrument::Instrument;
 use common::money::{Amount, Price};
 use common::number::{from_scaled, to_scaled};
 use common::{Bar, Frame, Ohlcv, Period};
@@ -155,6 +156,48 @@ impl BarRow {
     }
 }
 
+/// One row of `tickbar.instruments`: dates as days since 1970.
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct InstrumentRow {
+    pub symbol: String,
+    pub name: String,
+    pub board: String,
+    pub list_date: u16,
+    pub delist_date: Option<u16>,
+    pub st: u8,
+    pub version: u64,
+}
+
+/// Days since 1970-01-01, as a ClickHouse `Date` holds them.
+fn date_days(day: chrono::NaiveDate) -> Result<u16, DoesNotFit> {
+    let days = day.signed_duration_since(chrono::NaiveDate::default()).num_days();
+    u16::try_from(days).map_err(|_| DoesNotFit(format!("date {day}")))
+}
+
+fn date_of_days(days: u16) -> chrono::NaiveDate {
+    chrono::NaiveDate::default() + chrono::Days::new(days.into())
+}
+
+impl InstrumentRow {
+    pub fn new(i: &Instrument, version: u64) -> Result<InstrumentRow, DoesNotFit> {
+        Ok(InstrumentRow {
+            symbol: i.symbol.to_string(),
+            name: i.name.clone(),
+            board: i.board.as_str().to_owned(),
+            list_date: date_days(i.list_date)?,
+            delist_date: i.delist_date.map(date_days).transpose()?,
+            st: u8::from(i.st),
+            version,
+        })
+    }
+
+    /// The instrument this row holds (its symbol was valid when written).
+    pub fn instrument(&self) -> Result<Instrument, common::Error> {
+        let (listed, delisted) = (date_of_days(self.list_date), self.delist_date.map(date_of_days));
+        Ok(Instrument { st: self.st != 0, ..Instrument::new(self.symbol.parse()?, &self.name, listed, delisted) })
+    }
+}
+
 /// One row of `tickbar.adj_factors`: the factor in units of 10^-8, the ex-date as days since 1970.
 #[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
 pub struct FactorRow {
@@ -167,8 +210,7 @@ pub struct FactorRow {
 impl FactorRow {
     /// The row of a checked `item`.
     pub fn new(item: &FactorItem, version: u64) -> Result<FactorRow, DoesNotFit> {
-        let days = item.ex_date.signed_duration_since(chrono::NaiveDate::default()).num_days();
-        let ex_date = u16::try_from(days).map_err(|_| DoesNotFit(format!("ex_date {}", item.ex_date)))?;
+        let ex_date = date_days(item.ex_date).map_err(|_| DoesNotFit(format!("ex_date {}", item.ex_date)))?;
         let factor = to_scaled(item.factor, FACTOR_DECIMALS)
             .ok()
             .and_then(|u| i64::try_from(u).ok())
@@ -178,8 +220,7 @@ impl FactorRow {
 
     /// The ex-date and factor this row holds.
     pub fn point(&self) -> (chrono::NaiveDate, Decimal) {
-        let date = chrono::NaiveDate::default() + chrono::Days::new(self.ex_date.into());
-        (date, from_scaled(self.factor.into(), FACTOR_DECIMALS))
+        (date_of_days(self.ex_date), from_scaled(self.factor.into(), FACTOR_DECIMALS))
     }
 }
 

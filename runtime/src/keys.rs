@@ -37,6 +37,14 @@ pub fn live_bars_table(database: &str) -> String {
     format!("{database}.{LIVE_BARS_TABLE}")
 }
 
+/// The ClickHouse table of the instrument list.
+pub const INSTRUMENTS_TABLE: &str = "instruments";
+
+/// `database.instruments`.
+pub fn instruments_table(database: &str) -> String {
+    format!("{database}.{INSTRUMENTS_TABLE}")
+}
+
 /// Redis names under one key prefix, for one shard of the producers (`redis.shards`).
 ///
 /// With one shard every name is the contract's. With more, each shard's keys carry the shard's

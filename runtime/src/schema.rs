@@ -21,12 +21,13 @@ pub struct Migration {
 
 /// Every migration, in order. Files 1 to 4 are the schema the first releases created at every
 /// start; a deployment of those has their tables, which the migrations find and leave alone.
-pub const MIGRATIONS: [Migration; 5] = [
+pub const MIGRATIONS: [Migration; 6] = [
     Migration { version: 1, name: "001_bars", text: include_str!("../../sql/001_bars.sql") },
     Migration { version: 2, name: "002_adj_factors", text: include_str!("../../sql/002_adj_factors.sql") },
     Migration { version: 3, name: "003_ticks", text: include_str!("../../sql/003_ticks.sql") },
     Migration { version: 4, name: "004_live_bars", text: include_str!("../../sql/004_live_bars.sql") },
     Migration { version: 5, name: "005_bar_trades", text: include_str!("../../sql/005_bar_trades.sql") },
+    Migration { version: 6, name: "006_instruments", text: include_str!("../../sql/006_instruments.sql") },
 ];
 
 /// The table that records the migrations applied: one row per application (two services applying
@@ -189,7 +190,7 @@ mod tests {
             assert!(m.name.starts_with(&format!("{:03}_", m.version)), "{}", m.name);
         }
         let statements = schema_statements("db1");
-        assert_eq!(statements.len(), 7, "{statements:?}");
+        assert_eq!(statements.len(), 8, "{statements:?}");
         assert!(statements[0].starts_with("CREATE DATABASE IF NOT EXISTS db1"));
         assert!(statements[1].contains("CREATE TABLE IF NOT EXISTS db1.bars") && statements[1].contains("Replacing"));
         assert!(statements[2].contains("CREATE TABLE IF NOT EXISTS db1.adj_factors"));
@@ -201,5 +202,6 @@ mod tests {
         assert_eq!(added_column(&statements[6], "db1"), Some(("live_bars", "trades")));
         assert_eq!(added_column(&statements[6], "db2"), None, "another database's table is not ours");
         assert_eq!(added_column(&statements[1], "db1"), None);
+        assert!(statements[7].contains("CREATE TABLE IF NOT EXISTS db1.instruments"));
     }
 }

@@ -1,5 +1,6 @@
 //! The long table of bars every file tickbar writes has: `symbol, frame, open, high, low, close,
-//! vol, amount, trades, vwap` (`trades` and `vwap` empty where the bar has none; and, when asked, `source`, `vendor` or `live`, then `forming`), as Arrow record batches (prices decimal128(18, 4) and
+//! vol, amount, trades, vwap` (`trades` and `vwap` empty where the bar has none; daily bars then
+//! `pre_close, paused, high_limit, low_limit`; and, when asked, `source`, `vendor` or `live`, then `forming`), as Arrow record batches (prices decimal128(18, 4) and
 //! the amount decimal128(22, 4) like ClickHouse's columns, `frame` a timestamp in seconds with the
 //! Asia/Shanghai zone, `vol` uint64) and as CSV rows (exact decimals, ISO-8601 frames with
 //! `+08:00`). The query API's downloads and `producer build`'s files are this one shape.
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, Decimal128Builder, StringBuilder, TimestampSecondBuilder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use common::instrument::Daily;
 use common::money::SCALE as MONEY_SCALE;
 use common::{Bar, Source};
 
@@ -24,6 +26,8 @@ pub struct Columns {
     pub source: bool,
     /// `forming`: whether each bar is still forming (when the table may hold one).
     pub forming: bool,
+    /// `pre_close, paused, high_limit, low_limit`: the daily bar's own fields.
+    pub daily: bool,
 }
 
 /// A row's values of the [`Columns`] beyond the bar's (those of columns the table lacks are
@@ -32,11 +36,16 @@ pub struct Columns {
 pub struct Extra {
     pub source: Source,
     pub forming: bool,
+    pub daily: Daily,
 }
 
 impl Extra {
     /// A closed bar built live: what `producer build` writes (its files have neither column).
-    pub const LIVE: Extra = Extra { source: Source::Live, forming: false };
+    pub const LIVE: Extra = Extra {
+        source: Source::Live,
+        forming: false,
+        daily: Daily { pre_close: None, paused: false, high_limit: None, low_limit: None },
+    };
 }
 
 /// The columns, with `columns`' beyond the bar's.
@@ -54,6 +63,12 @@ pub fn schema(columns: Columns) -> SchemaRef {
         Field::new("trades", DataType::UInt64, true),
         Field::new("vwap", DataType::Decimal128(18, SCALE), true),
     ];
+    if columns.daily {
+        fields.push(price("pre_close").with_nullable(true));
+        fields.push(Field::new("paused", DataType::Boolean, false));
+        fields.push(price("high_limit").with_nullable(true));
+        fields.push(price("low_limit").with_nullable(true));
+    }
     if columns.source {
         fields.push(Field::new("source", DataType::Utf8, false));
     }
@@ -78,6 +93,8 @@ where
     let (mut vol, mut trades) = (UInt64Builder::with_capacity(n), UInt64Builder::with_capacity(n));
     let mut source = StringBuilder::with_capacity(n, n * 6);
     let mut forming = BooleanBuilder::with_capacity(n);
+    let mut daily_prices = [decimals(18)?, decimals(18)?, decimals(18)?];
+    let mut paused = BooleanBuilder::with_capacity(n);
     let mut name = String::new();
     for bar in bars {
         let (bar, extra) = bar?;
@@ -94,6 +111,11 @@ where
         vwap.append_option(bar.vwap().map(|p| p.units().into()));
         source.append_value(extra.source.as_str());
         forming.append_value(extra.forming);
+        let d = extra.daily;
+        for (column, value) in daily_prices.iter_mut().zip([d.pre_close, d.high_limit, d.low_limit]) {
+            column.append_option(value.map(|p| p.units().into()));
+        }
+        paused.append_value(d.paused);
     }
     let [mut open, mut high, mut low, mut close] = prices;
     let mut arrays: Vec<ArrayRef> = vec![
@@ -108,6 +130,13 @@ where
         Arc::new(trades.finish()),
         Arc::new(vwap.finish()),
     ];
+    if columns.daily {
+        let [mut pre_close, mut high_limit, mut low_limit] = daily_prices;
+        arrays.push(Arc::new(pre_close.finish()));
+        arrays.push(Arc::new(paused.finish()));
+        arrays.push(Arc::new(high_limit.finish()));
+        arrays.push(Arc::new(low_limit.finish()));
+    }
     if columns.source {
         arrays.push(Arc::new(source.finish()));
     }
@@ -120,6 +149,9 @@ where
 /// The CSV header line of `columns`.
 pub fn csv_header(columns: Columns) -> String {
     let mut header = String::from("symbol,frame,open,high,low,close,vol,amount,trades,vwap");
+    if columns.daily {
+        header.push_str(",pre_close,paused,high_limit,low_limit");
+    }
     if columns.source {
         header.push_str(",source");
     }
@@ -140,6 +172,11 @@ pub fn csv_row(out: &mut String, columns: Columns, bar: &Bar, extra: Extra) {
     out.push(',');
     if let Some(vwap) = bar.vwap() {
         let _ = write!(out, "{vwap}");
+    }
+    if columns.daily {
+        let d = extra.daily;
+        let price = |p: Option<common::Price>| p.map(|p| p.to_string()).unwrap_or_default();
+        let _ = write!(out, ",{},{},{},{}", price(d.pre_close), d.paused, price(d.high_limit), price(d.low_limit));
     }
     if columns.source {
         let _ = write!(out, ",{}", extra.source);
@@ -171,8 +208,8 @@ mod tests {
         assert_eq!(bare.num_columns(), 10);
         assert_eq!(bare.column(2).as_primitive::<Decimal128Type>().value(0), 16_505_000);
         assert_eq!(bare.column(7).as_primitive::<Decimal128Type>().value(0), 1_986_123_455_000);
-        let all = Columns { source: true, forming: true };
-        let extra = Extra { source: Source::Vendor, forming: true };
+        let all = Columns { source: true, forming: true, daily: false };
+        let extra = Extra { source: Source::Vendor, forming: true, daily: Daily::default() };
         let batch = batch(&schema(all), all, [Ok((bar(), extra))].into_iter()).unwrap();
         assert_eq!(
             (batch.column(10).as_string::<i32>().value(0), batch.column(11).as_boolean().value(0)),

@@ -125,6 +125,23 @@ impl SnapshotParams {
     }
 }
 
+/// `GET /api/v1/instruments`
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InstrumentsParams {
+    /// Only these securities, comma-separated (up to `api.max_symbols`); default: the whole list.
+    #[param(pattern = r"^\d{6}\.(SH|SZ|BJ|sh|sz|bj)(,\d{6}\.(SH|SZ|BJ|sh|sz|bj))*$", example = "600519.SH,688981.SH")]
+    pub symbols: Option<String>,
+}
+
+impl InstrumentsParams {
+    /// The symbols asked for, or `None` for the whole list.
+    pub fn check(self, limits: &Limits) -> Result<Option<Vec<Symbol>>> {
+        self.symbols.map(|list| symbol_list(&list, limits.max_symbols)).transpose()
+    }
+}
+
 /// `GET /api/v1/stream/bars`
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

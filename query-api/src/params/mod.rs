@@ -9,7 +9,7 @@ mod market;
 
 pub use bars::{BarsParams, BarsQuery, Limits, Span, MAX_COUNT};
 pub use calendar::{DateParams, DayParams, DayRangeParams, PhaseParams};
-pub use market::{SnapshotParams, SnapshotQuery, StreamParams, TicksParams, TicksQuery};
+pub use market::{InstrumentsParams, SnapshotParams, SnapshotQuery, StreamParams, TicksParams, TicksQuery};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::adjust::Factors;
+use common::instrument::Instrument;
 use common::{Frame, Period, Source, Symbol};
 use runtime::archive::TickRow;
-use runtime::clickhouse::{BarRow, FactorRow};
-use runtime::keys::{bars_table, factors_table, ticks_table};
+use runtime::clickhouse::{BarRow, FactorRow, InstrumentRow};
+use runtime::keys::{bars_table, factors_table, instruments_table, ticks_table};
 
 use crate::error::{AppError, Result};
 use crate::served::{Served, Store};
@@ -23,6 +24,7 @@ pub struct History {
     table: String,
     factors: String,
     ticks: String,
+    instruments: String,
     /// Whether the database is known to hold every migration this release reads.
     migrated: Arc<AtomicBool>,
 }
@@ -35,6 +37,7 @@ impl History {
             table: bars_table(database),
             factors: factors_table(database),
             ticks: ticks_table(database),
+            instruments: instruments_table(database),
             migrated: Arc::default(),
         }
     }
@@ -163,6 +166,19 @@ impl History {
                 Factors::new(rows.iter().filter(|r| r.symbol == name).map(FactorRow::point).collect())
             })
             .collect())
+    }
+
+    /// The instrument list, or the instruments of `symbols` (those it has), by symbol.
+    pub async fn instruments(&self, symbols: Option<&[Symbol]>) -> Result<Vec<Instrument>> {
+        let only = symbols.map_or(String::new(), |s| format!(" WHERE symbol IN ({})", placeholders(s.len())));
+        let sql = format!("SELECT ?fields FROM {} FINAL{only} ORDER BY symbol", self.instruments);
+        let query = bind_symbols(self.client.query(&sql), symbols.unwrap_or_default());
+        let rows = query.fetch_all::<InstrumentRow>().await.map_err(AppError::clickhouse)?;
+        let unreadable = |e: common::Error| AppError::Unavailable {
+            store: Store::ClickHouse,
+            detail: format!("an unreadable instrument row: {e}"),
+        };
+        rows.iter().map(|r| r.instrument().map_err(unreadable)).collect()
     }
 
     /// Whether ClickHouse answers with the schema this release reads: until it has, the
