@@ -36,6 +36,17 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
         stack.three_days(symbol).await;
     }
     let ticks = ticks_archived(&stack).await;
+    let moutai = common::instrument::Instrument::new(
+        SYMBOLS[0].parse().unwrap(),
+        "贵州茅台",
+        "2001-08-27".parse().unwrap(),
+        None,
+    );
+    let row = runtime::clickhouse::InstrumentRow::new(&moutai, 1).unwrap();
+    let client = stack.clickhouse.client().with_database("tickbar");
+    runtime::clickhouse::insert(&client, runtime::keys::INSTRUMENTS_TABLE, &[row], Duration::from_secs(30))
+        .await
+        .unwrap();
     let api = stack.api(&[]).await;
     let mut expected = serde_json::Map::new();
     for symbol in SYMBOLS {
@@ -112,7 +123,7 @@ async fn the_python_client_passes_its_tests_against_the_real_api() {
     };
     let report = output.await.unwrap();
     assert!(status.success(), "the Python client's tests failed:\n{report}");
-    assert!(report.contains("Ran 13 tests") && report.contains("OK"), "{report}");
+    assert!(report.contains("Ran 14 tests") && report.contains("OK"), "{report}");
 }
 
 /// Archives the first minute of 2023-02-01's real 600519.SH trades and 000333.SZ snapshots, the

@@ -67,6 +67,26 @@ class BarsTest(unittest.TestCase):
         forward = self.api.bars(SYMBOLS[0], count=3, end=DAYS[2], adjust="qfq")
         self.assertEqual(len(forward), 3, "no factors stored: prices as traded")
 
+    def test_instruments_and_the_daily_bars_fields(self):
+        listed = self.api.instruments()
+        self.assertEqual(list(listed["symbol"]), [SYMBOLS[0]])
+        row = listed.iloc[0]
+        self.assertEqual((row["board"], row["list_date"], row["delist_date"], bool(row["st"])),
+                         ("main", dt.date(2001, 8, 27), None, False))
+        self.assertEqual(len(self.api.instruments(SYMBOLS[1])), 0)
+        daily = self.api.bars(SYMBOLS[0], period="1d", start=DAYS[0], end=DAYS[2])
+        self.assertEqual(list(daily.columns)[-5:], ["pre_close", "paused", "high_limit", "low_limit", "source"])
+        for i in (1, 2):
+            pre_close = daily["close"].iloc[i - 1]
+            self.assertEqual(daily["pre_close"].iloc[i], pre_close)
+            high = (pre_close * Decimal("1.1")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+            self.assertEqual(daily["high_limit"].iloc[i], high)
+            self.assertFalse(daily["paused"].iloc[i])
+        minutes = self.api.bars(SYMBOLS[0], period=1, start=DAYS[2], end=DAYS[2])
+        traded = minutes[minutes["vol"] > 0].iloc[0]
+        vwap = (traded["amount"] / traded["vol"]).quantize(Decimal("0.0001"), rounding="ROUND_HALF_UP")
+        self.assertEqual(traded["vwap"], vwap)
+
     def test_a_snapshot_and_the_calendar(self):
         snap = self.api.snapshot(period=1, at=f"{DAYS[2]}T10:00:00")
         self.assertEqual(sorted(snap["symbol"]), sorted(SYMBOLS))

@@ -152,7 +152,8 @@ class Client:
         vol, amount, trades, vwap, source`` (``trades`` the number of trades, empty where the feed
         does not give it; ``vwap`` amount / vol, empty without volume; ``source`` ``"vendor"``
         history or ``"live"``, built by tickbar from the feed), plus ``forming`` with
-        ``include_forming``.
+        ``include_forming``. Daily bars (``period="1d"``) add ``pre_close, paused, high_limit,
+        low_limit`` before ``source`` (the limits with an instrument list, see :meth:`instruments`).
 
         ``period``: minutes dividing 120 (1, 5, 10, 15, 30, 60, 120, ...), ``"1d"``, ``"1w"``, ``"1M"``.
         Give ``start`` and ``end`` (dates, datetimes or ISO text; a date alone is the whole day), or
@@ -257,6 +258,23 @@ class Client:
             "count": count,
         }
         return _convert(self._table("/api/v1/ticks", params), as_, dtype)
+
+    # -- instruments ----------------------------------------------------------------------------
+
+    def instruments(self, symbols: Optional[Symbols] = None):
+        """The instrument list ``producer import-instruments`` loaded (or its entries for
+        ``symbols``) as a pandas DataFrame: ``symbol, name, board`` (``main``, ``star``,
+        ``chinext``, ``beijing``), ``list_date``, ``delist_date`` (``datetime.date``, ``None``
+        while listed) and ``st``."""
+        import pandas
+
+        params = {"symbols": ",".join(_symbols(symbols)) if symbols else None}
+        rows = self._json("/api/v1/instruments", params)["instruments"]
+        for row in rows:
+            row["list_date"] = dt.date.fromisoformat(row["list_date"])
+            row["delist_date"] = row["delist_date"] and dt.date.fromisoformat(row["delist_date"])
+        columns = ["symbol", "name", "board", "list_date", "delist_date", "st"]
+        return pandas.DataFrame(rows, columns=columns)
 
     # -- calendar -------------------------------------------------------------------------------
 
