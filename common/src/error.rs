@@ -10,7 +10,7 @@ use crate::tick::DeadReason;
 pub enum Error {
     #[error("invalid symbol {0:?}: expected six digits and an exchange suffix .SH, .SZ or .BJ (e.g. 600519.SH)")]
     InvalidSymbol(String),
-    #[error("invalid period {0:?}: accepted periods are 1, 5, 15, 30 and 60 (minutes)")]
+    #[error("invalid period {0}")]
     InvalidPeriod(String),
     #[error("invalid period {0:?}: accepted are a number of minutes that divides 120 (1, 2, 3, 5, 10, 15, 20, 30, 40, 60, 120, ...), 1d, 1w and 1M")]
     InvalidResolution(String),

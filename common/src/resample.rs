@@ -36,7 +36,8 @@ pub enum Resolution {
 const SESSION_MINUTES: u16 = 120;
 
 impl Resolution {
-    /// The stored period of the same length, when there is one: such bars are read, not built.
+    /// The period of the same length, for a minute resolution: when `bars.periods` holds it, such
+    /// bars are read, not built.
     pub fn stored(self) -> Option<Period> {
         match self {
             Resolution::Minutes(m) => Period::from_minutes(m).ok(),
@@ -284,7 +285,7 @@ mod tests {
 
     #[test]
     fn the_base_is_the_longest_stored_period_that_divides() {
-        let all = Period::ALL;
+        let all = Period::DEFAULTS;
         assert_eq!(Resolution::Minutes(10).base(&all).unwrap(), Period::M5);
         assert_eq!(Resolution::Minutes(40).base(&all).unwrap(), Period::M5);
         assert_eq!(Resolution::Minutes(120).base(&all).unwrap(), Period::M60);

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::TradingCalendar;
-use crate::period::Period;
+use crate::period::{Period, TILING_PERIODS};
 use crate::symbol::Symbol;
 use crate::time::{date_of, day_number, epoch_ms, split_ms, DayNumber, Frame};
 
@@ -126,7 +126,8 @@ pub struct Window {
 #[derive(Debug, Clone)]
 pub struct Grid {
     by_minute: Vec<Result<Slot, Rejection>>,
-    windows: [Tiling; 5],
+    /// The tiling of every period, at its [`Period::tiling_index`].
+    windows: Vec<Tiling>,
     sessions: Vec<(u32, u32)>,
     slots: Vec<SlotSpec>,
     label: LabelSide,
@@ -288,7 +289,7 @@ impl Grid {
         let by_minute = (0..24 * 60).map(|m| classify_stopped(m, &regular, &live, stops)).collect();
         let label = layout.label;
         let mut grid = Grid { by_minute, windows: Default::default(), sessions, slots, label, live, last_live };
-        grid.windows = Period::ALL.map(|p| grid.tiling(p.minutes()));
+        grid.windows = TILING_PERIODS.iter().map(|m| grid.tiling(*m)).collect();
         grid
     }
 
@@ -362,18 +363,18 @@ impl Grid {
 
     /// The window of `period` that holds `slot`.
     pub fn window(&self, period: Period, slot: Slot) -> &Window {
-        let tiling = &self.windows[period.index()];
+        let tiling = &self.windows[period.tiling_index()];
         &tiling.windows[tiling.window_of[slot as usize] as usize]
     }
 
     /// Index of that window among the day's windows of `period`.
     pub fn window_index(&self, period: Period, slot: Slot) -> u16 {
-        self.windows[period.index()].window_of[slot as usize]
+        self.windows[period.tiling_index()].window_of[slot as usize]
     }
 
     /// The day's windows of `period`, in order.
     pub fn windows(&self, period: Period) -> &[Window] {
-        &self.windows[period.index()].windows
+        &self.windows[period.tiling_index()].windows
     }
 
     /// Every frame a full day has for `period`: the windows with a minute the day trades in.

@@ -233,7 +233,7 @@ fn hour_bars_align_to_the_session_never_the_clock_hour_across_lunch() {
     assert_eq!(labels(Layout::default(), MOUTAI, Period::M60), ["10:30", "11:30", "14:00", "15:00"]);
     let sessions = Sessions::new(Layout::default(), &TradingCalendar::bundled());
     let grid = sessions.grid(sym(MOUTAI), day());
-    for p in Period::ALL {
+    for p in Period::DEFAULTS {
         for w in grid.windows(p) {
             assert!(w.last < 120 || w.first >= 120, "{p}m window {w:?} spans the lunch break");
         }
@@ -414,7 +414,7 @@ fn a_tick_stamped_1500_or_later_closes_the_days_last_bars() {
     let mut r = Replay::new();
     r.tick(trade(MOUTAI, &at("14:59:50"), "10", 100));
     r.tick(trade("000001.SZ", &at("15:00:00.500"), "11", 100));
-    for p in Period::ALL {
+    for p in Period::DEFAULTS {
         assert_eq!(r.bars(MOUTAI, p).last().unwrap().frame, frame(&at("15:00:00")), "{p}m");
         assert_eq!(r.bars("000001.SZ", p).len(), 1, "{p}m");
     }

@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let keys = Keys::default();
     let symbols: Vec<String> = (600_000..600_200).map(|code| format!("{code}.SH")).collect();
     let bars = harness::seed::history(n, &symbols);
-    for period in Period::ALL {
+    for period in Period::DEFAULTS {
         let items: Vec<&String> = bars.iter().filter(|(p, _)| *p == period).map(|(_, b)| b).collect();
         for chunk in items.chunks(10_000) {
             let _: () = con.lpush(keys.history_queue(period), chunk).await?;
@@ -41,8 +41,8 @@ async fn main() -> anyhow::Result<()> {
     let env = [("TICKBAR__REDIS__URL", redis.url()), ("TICKBAR__CLICKHOUSE__URL", clickhouse.url()), ("RUST_LOG", log)];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut child = harness::ServiceProcess::spawn(consumer, &[], &env);
-    let mut lists: Vec<String> = Period::ALL.iter().map(|p| keys.history_queue(*p)).collect();
-    lists.extend(Period::ALL.iter().flat_map(|p| (0..16).map(|worker| keys.history_processing(*p, worker))));
+    let mut lists: Vec<String> = Period::DEFAULTS.iter().map(|p| keys.history_queue(*p)).collect();
+    lists.extend(Period::DEFAULTS.iter().flat_map(|p| (0..16).map(|worker| keys.history_processing(*p, worker))));
     loop {
         let mut pipe = redis::pipe();
         for list in &lists {

@@ -40,7 +40,6 @@ pub struct Drain {
     pub queues: Queues,
     pub history: History,
     pub validator: Validator,
-    pub periods: Vec<Period>,
     pub batch_rows: usize,
     pub idle: Duration,
     pub monitor: Arc<Monitor>,
@@ -106,7 +105,8 @@ impl Drain {
                 self.drain_queue(Job::Bars { period, worker }, Run::Leftover, con.clone(), stop.clone())
             });
             futures_util::future::try_join_all(finish).await?;
-            let workers = self.periods.iter().flat_map(|p| (0..self.queues.workers()).map(move |worker| (*p, worker)));
+            let workers =
+                self.queues.periods().iter().flat_map(|p| (0..self.queues.workers()).map(move |worker| (*p, worker)));
             let shards = self.archiver.as_ref().map_or(0, |a| a.shards());
             let jobs = workers.map(|(period, worker)| Job::Bars { period, worker }).chain([Job::Factors]);
             let jobs = jobs.chain((0..shards).map(|shard| Job::Archive { shard }));

@@ -75,7 +75,7 @@ mod tests {
                     r#"{{"symbol":"600519.SH","frame":"2023-02-01 09:35:00","open":"{price}","high":"{price}","low":"{price}","close":"{price}","vol":{vol},"amount":"{amount}"}}"#
                 )),
             ],
-            period in prop::sample::select(Period::ALL.to_vec()),
+            period in prop::sample::select(Period::DEFAULTS.to_vec()),
         ) {
             match validator().bar(period, &item) {
                 Ok(bar) => prop_assert!(bar.check().is_ok()),

@@ -72,7 +72,8 @@ impl Consumer {
         let insert_timeout = Duration::from_millis(section.insert_timeout_ms);
         let history = History::new(clickhouse.clone(), &settings.clickhouse.database, insert_timeout);
         let drain_lock = Lock::new("drain", keys.drain_lock(), &instance, ttl);
-        let queues = Queues::new(keys.clone(), drain_lock, section.workers_per_queue);
+        let periods = settings.bars.sorted_periods();
+        let queues = Queues::new(keys.clone(), drain_lock, section.workers_per_queue, periods);
         let cleanup = Cleanup {
             keys: keys.clone(),
             lock: Lock::new("cleanup", keys.cleanup_lock(), &instance, ttl),
@@ -133,7 +134,6 @@ impl Consumer {
             queues: self.queues.clone(),
             history: self.history.clone(),
             validator: Validator::new(Market::new(self.settings.bars.layout, self.cleanup.calendar.clone())),
-            periods: common::Period::ALL.to_vec(),
             batch_rows: section.batch_rows.max(1),
             idle: Duration::from_millis(section.idle_ms.max(1)),
             monitor: monitor.clone(),

@@ -31,7 +31,7 @@ async fn same_day_data(stack: &mut ConsumerStores, day: &str) {
     let keys = stack.keys.clone();
     let date = day.parse().unwrap();
     for symbol in ["600519.SH", "000001.SZ"] {
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let bar = seed_bar(symbol, &format!("{day} 10:30:00"), 1);
             let _: () = stack.con.zadd(keys.day_bars(date, period, symbol.parse().unwrap()), bar, 1).await.unwrap();
             let _: () = stack.con.hset(keys.forming_bars(date, period), symbol, "{}").await.unwrap();
@@ -72,7 +72,7 @@ fn history(day: &str, symbols: &[&str], skip: Option<(&str, &str)>) -> Vec<(Peri
     let sessions = Sessions::new(common::Layout::default(), &common::TradingCalendar::bundled());
     let day = day_number(day.parse().unwrap());
     let mut n = 0;
-    Period::ALL
+    Period::DEFAULTS
         .iter()
         .map(|&period| {
             let mut items = Vec::new();
@@ -308,7 +308,7 @@ async fn an_early_close_announced_while_running_ends_the_integrity_expectation_o
         .unwrap();
     let sessions = Sessions::new(common::Layout::default(), &closed);
     let n = day_number(day.parse().unwrap());
-    let vendor: Vec<(Period, Vec<String>)> = Period::ALL
+    let vendor: Vec<(Period, Vec<String>)> = Period::DEFAULTS
         .iter()
         .map(|&p| {
             let frames = sessions.grid("600519.SH".parse().unwrap(), n).frames(n, p);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use common::shard::shard_of;
 use common::tick::DeadReason;
 use common::time::{date_of, split_ms};
-use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Symbol, Tick, TradingCalendar};
+use common::{BarAggregator, BarEvent, BarEventKind, BarSettings, Period, Symbol, Tick, TradingCalendar};
 use runtime::progress::Progress;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -29,9 +29,29 @@ pub struct Counters {
     pub ticks: u64,
     /// Dead-lettered entries (or payload elements) by reason.
     pub dead: BTreeMap<DeadReason, u64>,
-    /// Bars closed and amended, by period index.
-    pub closed: [u64; 5],
-    pub amended: [u64; 5],
+    /// Bars closed and amended, by period.
+    #[serde(deserialize_with = "per_period_of_any_release")]
+    pub closed: BTreeMap<Period, u64>,
+    #[serde(deserialize_with = "per_period_of_any_release")]
+    pub amended: BTreeMap<Period, u64>,
+}
+
+/// Counts by period as any release wrote them: a map by minutes, or (before periods were
+/// configurable) an array in the order of the five default periods.
+fn per_period_of_any_release<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<Period, u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        ByPeriod(BTreeMap<Period, u64>),
+        InDefaultOrder(Vec<u64>),
+    }
+    match Stored::deserialize(d)? {
+        Stored::ByPeriod(map) => Ok(map),
+        Stored::InDefaultOrder(counts) if counts.len() <= Period::DEFAULTS.len() => {
+            Ok(Period::DEFAULTS.into_iter().zip(counts).filter(|(_, n)| *n > 0).collect())
+        }
+        Stored::InDefaultOrder(counts) => Err(serde::de::Error::custom(format!("{} period counts", counts.len()))),
+    }
 }
 
 /// When a step happens: the wall clock read right after its entries were (no tick of them can be
@@ -48,8 +68,10 @@ pub struct Tempo {
 pub const JOURNAL_FORMAT: u32 = 2;
 
 /// The format of the checkpoints this release writes (the state hash's `format` field); one
-/// without the field is format 1. Format 2 bars may carry a trade count.
-pub const CHECKPOINT_FORMAT: u32 = 2;
+/// without the field is format 1 (the forming bars of the longer periods an array of the four
+/// defaults', the bar counts an array of the five defaults'). Format 3: bars may carry a trade
+/// count, each forming longer bar names its period, the counts are by period.
+pub const CHECKPOINT_FORMAT: u32 = 3;
 
 /// The formats 1 to `known` are readable; a later one (a newer release wrote it) is a state error
 /// that names both, so the producer stops on it (a fault on `/readyz`) instead of misreading it.
@@ -268,8 +290,8 @@ impl Engine {
         self.agg.advance(now_ms);
         for e in self.agg.drain_events() {
             match e.kind {
-                BarEventKind::Closed => self.counters.closed[e.period.index()] += 1,
-                BarEventKind::Amended => self.counters.amended[e.period.index()] += 1,
+                BarEventKind::Closed => *self.counters.closed.entry(e.period).or_default() += 1,
+                BarEventKind::Amended => *self.counters.amended.entry(e.period).or_default() += 1,
                 BarEventKind::Updated => {}
             }
             commit.events.push(e);
@@ -529,16 +551,21 @@ mod tests {
         let later = Saved { format: CHECKPOINT_FORMAT + 1, ..saved };
         let refused = Engine::restore(&BarSettings::default(), Arc::new(TradingCalendar::bundled()), WALL, &later);
         let message = refused.err().unwrap().to_string();
-        assert!(message.contains("checkpoint format 3: this release reads formats 1 to 2"), "{message}");
+        assert!(message.contains("checkpoint format 4: this release reads formats 1 to 3"), "{message}");
     }
 
     #[test]
     fn counters_read_back_as_the_previous_release_wrote_them_with_reasons_as_text() {
-        let written = r#"{"entries":9,"ticks":7,"dead":{"ahead_of_clock":1,"bad_json":2,"wrong_shard":3},"closed":[1,0,0,0,0],"amended":[0,0,0,0,0]}"#;
+        let written = r#"{"entries":9,"ticks":7,"dead":{"ahead_of_clock":1,"bad_json":2,"wrong_shard":3},"closed":[1,0,4,0,0],"amended":[0,0,0,0,0]}"#;
         let counters: Counters = serde_json::from_str(written).unwrap();
         assert_eq!(counters.dead[&DeadReason::BadJson], 2);
-        assert_eq!(serde_json::to_string(&counters).unwrap(), written, "and are written back byte for byte");
+        assert_eq!(counters.closed, BTreeMap::from([(Period::M1, 1), (Period::M15, 4)]), "the array's periods");
+        let now = r#"{"entries":9,"ticks":7,"dead":{"ahead_of_clock":1,"bad_json":2,"wrong_shard":3},"closed":{"1":1,"15":4},"amended":{}}"#;
+        assert_eq!(serde_json::to_string(&counters).unwrap(), now, "written back by period");
+        assert_eq!(serde_json::from_str::<Counters>(now).unwrap(), counters);
         let unknown = written.replace("bad_json", "bad_mood");
         assert!(serde_json::from_str::<Counters>(&unknown).unwrap_err().to_string().contains("bad_mood"));
+        let any = r#"{"entries":0,"ticks":0,"dead":{},"closed":{"3":2,"120":1},"amended":{}}"#;
+        assert_eq!(serde_json::from_str::<Counters>(any).unwrap().closed[&Period::from_minutes(120).unwrap()], 1);
     }
 }

@@ -121,7 +121,7 @@ async fn real_trades_rebuilt_from_archives_equal_the_live_producers_bars() {
     );
     assert_eq!(count(&report, "refused"), BTreeMap::new());
     assert_eq!(count(&report, "bars")["1"], 720);
-    for p in Period::ALL {
+    for p in Period::DEFAULTS {
         let built = stored(&ch, "built", "600519.SH", p).await;
         for (day, (vol, amount)) in DAYS.into_iter().zip(MOUTAI_TOTALS) {
             let live = stack.bars("live:", day, p, "600519.SH").await;
@@ -180,7 +180,7 @@ fn real_snapshots_from_parquet_build_the_live_bars_and_the_exchange_day_totals()
     let (report, ok) = build(&["--out", out.to_str().unwrap(), "--format", "csv", dir.path().to_str().unwrap()], &[]);
     assert!(ok, "{report}");
     assert_eq!(count(&report, "refused"), BTreeMap::new(), "{report}");
-    for p in Period::ALL {
+    for p in Period::DEFAULTS {
         let built = csv_bars(&out.join(format!("bars_{}min.csv", p.minutes())));
         for (i, day) in DAYS.into_iter().enumerate() {
             for (symbol, ticks) in &all {
@@ -237,7 +237,7 @@ async fn a_generated_whole_market_day_of_5000_symbols_builds_into_clickhouse() {
     let outcomes = BTreeMap::from([("applied".to_owned(), applied), ("no_trade".to_owned(), SYMBOLS as u64)]);
     assert_eq!(count(&report, "outcomes"), outcomes);
     let day_volume: u64 = ticks[ticks.len() - SYMBOLS..].iter().map(|t| t.volume).sum();
-    for p in Period::ALL {
+    for p in Period::DEFAULTS {
         let sql = "SELECT count(), sum(vol), uniqExact(symbol) FROM market.bars FINAL WHERE period = ?";
         let (rows, vol, symbols): (u64, u64, u64) = ch.client().query(sql).bind(p.minutes()).fetch_one().await.unwrap();
         let per_day = 240 / u64::from(p.minutes());
@@ -246,7 +246,7 @@ async fn a_generated_whole_market_day_of_5000_symbols_builds_into_clickhouse() {
     for i in [0, 1, 2_467, SYMBOLS - 1] {
         let symbol = harness::market::symbol(i).to_string();
         let own: Vec<Tick> = ticks.iter().filter(|t| t.symbol == harness::market::symbol(i)).copied().collect();
-        for p in Period::ALL {
+        for p in Period::DEFAULTS {
             assert_eq!(stored(&ch, "market", &symbol, p).await, aggregate(&own, &symbol, p), "{symbol} {p}m");
         }
     }
@@ -276,7 +276,7 @@ fn bad_rows_are_reported_parquet_equals_csv_and_a_day_in_two_files_refuses_the_s
     assert_eq!(count(&report, "outcomes")["lunch_break"], 1);
     let (_, ok) = build(&["--out", csv.to_str().unwrap(), "--format", "csv", input.to_str().unwrap()], &[]);
     assert!(ok);
-    for p in Period::ALL {
+    for p in Period::DEFAULTS {
         let name = format!("bars_{}min", p.minutes());
         // Each file's shards write as they finish, so the two files need not list symbols alike.
         let by_key = |mut bars: Vec<Bar>| {

@@ -109,7 +109,7 @@ async fn every_kind_of_poison_is_refused_with_its_reason_and_valid_ticks_still_m
     stack.send("poison:", &entries).await;
     stack.drained("poison:", &mut producer).await;
 
-    for p in common::Period::ALL {
+    for p in common::Period::DEFAULTS {
         assert_eq!(
             stack.bars("poison:", "2023-02-01", p, "600519.SH").await,
             aggregate(&valid, "600519.SH", p),
@@ -139,11 +139,11 @@ async fn every_kind_of_poison_is_refused_with_its_reason_and_valid_ticks_still_m
 async fn saved_state_it_cannot_read_is_a_clear_fault_on_readyz_not_a_panic_until_it_is_repaired() {
     let mut stack = ProducerRedis::start().await;
     let corrupt = [("aggregator", "{\"layout\":{}}"), ("counters", "{}"), ("last_id", "0-0")];
-    let later = [("format", "3"), ("aggregator", "{}"), ("counters", "{}"), ("last_id", "0-0")];
+    let later = [("format", "4"), ("aggregator", "{}"), ("counters", "{}"), ("last_id", "0-0")];
     type Fields<'a> = &'a [(&'a str, &'a str)];
     let cases: [(&str, Fields, Option<&str>, &str); 3] = [
         ("corrupt:", &corrupt, None, "unusable saved aggregator state"),
-        ("later-checkpoint:", &later, None, "checkpoint format 3: this release reads formats 1 to 2"),
+        ("later-checkpoint:", &later, None, "checkpoint format 4: this release reads formats 1 to 3"),
         ("later-journal:", &[], Some("v3 1-0 5"), "journal record format 3: this release reads formats 1 to 2"),
     ];
     for (prefix, state, journal, fault) in cases {

@@ -191,7 +191,7 @@ async fn a_synthetic_qmt_day_gives_exactly_the_bars_of_the_rules_and_publishes_e
     for (symbol, trades, _) in &symbols {
         let minutes = if trades.is_empty() { vec![] } else { expected(trades) };
         let first_label = 240 - minutes.len();
-        for p in Period::ALL {
+        for p in Period::DEFAULTS {
             let ours = stack.bars("syn:", DAY, p, symbol).await;
             let size = usize::from(p.minutes());
             let day = common::time::day_number(DAY.parse().unwrap());

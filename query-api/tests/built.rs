@@ -21,7 +21,7 @@ async fn real_days(stack: &mut ApiStores) -> Vec<Bar> {
     let mut minutes = Vec::new();
     for (i, day) in DAYS.iter().enumerate() {
         let ticks = fixtures::trades(day);
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let bars = aggregate(&ticks, SYMBOL, period);
             if i < 2 {
                 stack.store_history(period, &bars).await;

@@ -218,6 +218,11 @@ impl Keys {
         self.shard_key("tickbar", format_args!(":forming:{day}:{period}"))
     }
 
+    /// Every forming-bar hash of one trading day (any period) on this shard: a SCAN pattern.
+    pub fn forming_bars_pattern(&self, day: NaiveDate) -> String {
+        format!("{}tickbar{}:forming:{day}:*", glob_escape(&self.prefix), self.tag)
+    }
+
     /// The versions of one trading day's closed bars: a hash from [`history_version_field`]
     /// (`{period}:{symbol}`) to the wall-clock microsecond of the producer's commit that last
     /// changed them; the query API's cache keeps a day's bars while it holds.
@@ -339,7 +344,7 @@ mod tests {
         let layouts = [Keys::default(), Keys::new("t:"), Keys::sharded("t:", 4), Keys::new("").for_cluster()];
         for keys in &layouts {
             for symbol in ["600519.SH", "000001.SZ", "830799.BJ"].map(|s| s.parse::<Symbol>().unwrap()) {
-                for period in Period::ALL {
+                for period in Period::DEFAULTS {
                     let key = keys.of(symbol).day_bars(day, period, symbol);
                     assert_eq!(keys.day_bars_of(&key), Some((day, period, symbol)), "{key}");
                     let worker = keys.history_processing(period, 7);

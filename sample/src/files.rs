@@ -31,7 +31,7 @@ pub fn bundle() -> Vec<(String, String)> {
     let (_, days) = generate();
     let (history, sample) = days.split_at(days.len() - 1);
     let mut files: Vec<(String, String)> =
-        Period::ALL.iter().map(|p| (history_file(*p), history_csv(history, *p))).collect();
+        Period::DEFAULTS.iter().map(|p| (history_file(*p), history_csv(history, *p))).collect();
     files.push((qmt_file(&sample[0].date.to_string()), qmt_lines(&sample[0]).join("\n") + "\n"));
     files
 }

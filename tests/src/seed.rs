@@ -43,7 +43,7 @@ pub fn history(n: usize, symbols: &[String]) -> Vec<(Period, String)> {
     for day in days {
         for symbol in symbols {
             let grid = sessions.grid(symbol.parse().unwrap(), day_number(day));
-            for period in Period::ALL {
+            for period in Period::DEFAULTS {
                 for frame in grid.frames(day_number(day), period) {
                     if out.len() == n {
                         return out;

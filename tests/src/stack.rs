@@ -41,6 +41,8 @@ pub struct StackOptions<'a> {
     /// A release fixture (`harness::release`) put into the stores before the services start: a
     /// deployment of that release, upgraded.
     pub restore: Option<&'a Path>,
+    /// `bars.periods` of every service.
+    pub periods: &'a [Period],
 }
 
 /// The HTTP ports of the three services; 0: any free port.
@@ -62,6 +64,7 @@ impl<'a> StackOptions<'a> {
             scale: Scale::default(),
             ports: Ports::default(),
             restore: None,
+            periods: &Period::DEFAULTS,
         }
     }
 }
@@ -153,9 +156,12 @@ fn wiring(
     redis: &[(String, String)],
     clickhouse: &[ClickHouseServer],
     scale: Scale,
+    periods: &[Period],
 ) -> Vec<(String, String)> {
     let mut env = redis.to_vec();
     env.push(("TICKBAR__REDIS__SHARDS".to_owned(), scale.shards.to_string()));
+    let periods: Vec<String> = periods.iter().map(|p| p.minutes().to_string()).collect();
+    env.push(("TICKBAR__BARS__PERIODS".to_owned(), periods.join(",")));
     match binary {
         "producer" => env.push(("TICKBAR__PRODUCER__CLOCK".to_owned(), "event".to_owned())),
         "query-api" => env.extend(clickhouse[clickhouse.len() - 1].env()),
@@ -190,6 +196,8 @@ pub struct WholeStack {
     /// The names the services use.
     pub keys: Keys,
     scale: Scale,
+    /// `bars.periods` of the services.
+    pub periods: Vec<Period>,
 }
 
 impl WholeStack {
@@ -238,12 +246,12 @@ impl WholeStack {
             ServiceProcess::spawn_logging_at(&binary, &[], &env, &log_file, options.log_level, port)
         };
         let ports = options.ports;
-        let consumer_env = wiring("consumer", &redis_env, &clickhouse, scale);
+        let consumer_env = wiring("consumer", &redis_env, &clickhouse, scale, options.periods);
         let consumer = spawn("consumer", "consumer".into(), consumer_env, ports.consumer);
         let mut producers = Vec::new();
         for shard in 0..scale.shards {
             for role in if scale.standbys { &["", "-standby"][..] } else { &[""] } {
-                let mut env = wiring("producer", &redis_env, &clickhouse, scale);
+                let mut env = wiring("producer", &redis_env, &clickhouse, scale, options.periods);
                 env.push(("TICKBAR__PRODUCER__SHARD".to_owned(), shard.to_string()));
                 let name = if scale.shards > 1 { format!("producer-{shard}{role}") } else { format!("producer{role}") };
                 env.push(("TICKBAR__PRODUCER__INSTANCE".to_owned(), name.clone()));
@@ -252,7 +260,7 @@ impl WholeStack {
             }
         }
         let producer = producers.remove(0);
-        let mut api_env = wiring("query-api", &redis_env, &clickhouse, scale);
+        let mut api_env = wiring("query-api", &redis_env, &clickhouse, scale, options.periods);
         api_env.push(("TICKBAR__API__PRODUCER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", producer.http)));
         api_env.push(("TICKBAR__API__CONSUMER_MONITOR_URL".to_owned(), format!("http://127.0.0.1:{}/", consumer.http)));
         let api = spawn("query-api", "query-api".into(), api_env, ports.api);
@@ -276,6 +284,7 @@ impl WholeStack {
             redis_env,
             keys,
             scale,
+            periods: options.periods.to_vec(),
         };
         for service in stack.services() {
             service.answering("/healthz").await;
@@ -300,7 +309,13 @@ impl WholeStack {
     /// this stack's stores.
     pub fn command(&self, binary: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(binary));
-        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(binary, &self.redis_env, &self.clickhouse, self.scale));
+        cmd.args(args).env("RUST_LOG", "warn").envs(wiring(
+            binary,
+            &self.redis_env,
+            &self.clickhouse,
+            self.scale,
+            &self.periods,
+        ));
         cmd
     }
 
@@ -330,7 +345,7 @@ impl WholeStack {
         };
         let mut history = Vec::new();
         let mut history_bars = 0;
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let (path, content) = unpack(sample::files::history_file(period))?;
             history_bars += content.lines().count() as u64 - 1;
             history.push((period, path));
@@ -359,11 +374,11 @@ impl WholeStack {
         let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
         let sql = format!("SELECT count() FROM {} FINAL{filter}", runtime::keys::bars_table("tickbar"));
         let client = self.clickhouse[0].client();
-        let keys = self.keys.clone();
+        let (keys, periods) = (self.keys.clone(), self.periods.clone());
         self.until("the history in ClickHouse", |mut con| {
-            let (client, sql, keys) = (client.clone(), sql.clone(), keys.clone());
+            let (client, sql, keys, periods) = (client.clone(), sql.clone(), keys.clone(), periods.clone());
             async move {
-                for period in Period::ALL {
+                for period in periods {
                     if con.llen::<_, u64>(keys.history_queue(period)).await.unwrap_or(1) > 0 {
                         return false;
                     }

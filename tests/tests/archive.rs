@@ -328,7 +328,7 @@ async fn a_rebuild_from_the_archive_equals_the_live_bars_and_under_a_separate_au
     assert_eq!(report["ticks"].as_u64(), Some(day_ticks.count() as u64), "{report}");
     let client = stores.clickhouse.client();
     for symbol in ["600519.SH", "000333.SZ"] {
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let live = live_bars(&mut stores, symbol, period).await;
             let sql = "SELECT ?fields FROM tickbar.bars FINAL WHERE symbol = ? AND period = ? ORDER BY frame";
             let rows: Vec<BarRow> = client.query(sql).bind(symbol).bind(period.minutes()).fetch_all().await.unwrap();

@@ -72,7 +72,7 @@ fn unpack(dir: &Path) -> (Vec<String>, Vec<(Period, PathBuf)>) {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/sample");
     let read = |name: String| sample::files::read_gz(&sample.join(name)).unwrap();
     let day = read(sample::files::qmt_file(DAYS[2])).lines().map(str::to_owned).collect();
-    let history = Period::ALL
+    let history = Period::DEFAULTS
         .iter()
         .map(|&p| {
             let path = dir.join(format!("history-{p}.csv"));
@@ -226,7 +226,7 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     let (stocks, days) = generate();
     let history_rows: u64 = days[..2]
         .iter()
-        .map(|d| Period::ALL.iter().map(|p| sample::oracle::day_bars(d, *p).len() as u64).sum::<u64>())
+        .map(|d| Period::DEFAULTS.iter().map(|p| sample::oracle::day_bars(d, *p).len() as u64).sum::<u64>())
         .sum();
     let table = runtime::keys::bars_table("tickbar");
     let start = Instant::now();
@@ -258,7 +258,7 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     }
 
     let keys = Keys::new("");
-    for period in Period::ALL {
+    for period in Period::DEFAULTS {
         let want = sample::oracle::day_bars(&days[2], period);
         for stock in &stocks {
             let key = keys.day_bars(days[2].date, period, stock.symbol);
@@ -271,7 +271,7 @@ async fn the_sample_day_under_kills_and_redis_restarts_equals_an_undisturbed_run
     let sql = format!("SELECT sum(vol) AS vol, toString(sum(amount)) AS amount FROM {table} FINAL");
     let (vol, amount) = clickhouse.client().query(&sql).fetch_one::<(u64, String)>().await.unwrap();
     let history: Vec<Bar> =
-        days[..2].iter().flat_map(|d| Period::ALL.iter().flat_map(|p| sample::oracle::day_bars(d, *p))).collect();
+        days[..2].iter().flat_map(|d| Period::DEFAULTS.iter().flat_map(|p| sample::oracle::day_bars(d, *p))).collect();
     assert_eq!(vol, history.iter().map(|b| b.vol).sum::<u64>(), "history volume (seed {seed})");
     let want: common::Amount = history.iter().map(|b| b.amount).sum();
     assert_eq!(amount.parse::<common::Amount>().unwrap(), want, "history amount (seed {seed})");

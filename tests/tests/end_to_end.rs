@@ -57,7 +57,7 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
     let [first, _, day] = DAYS;
     for i in chosen {
         let symbol = stocks[i].symbol.to_string();
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let want: Vec<Bar> = days.iter().flat_map(|d| sample::oracle::bars(&d.symbols[i], period)).collect();
             let on_day = want.iter().filter(|b| b.frame.date().to_string() == day).count() as u64;
             let (bars, sources) = served(&stack, &symbol, period, first, day).await;

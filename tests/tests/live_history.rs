@@ -39,7 +39,7 @@ fn cleanup(stack: &WholeStack, day: &str, env: &[(&str, &str)]) -> (Option<i32>,
 
 /// Every oracle bar of `day`, all periods.
 fn day_bars(day: &Day) -> u64 {
-    Period::ALL.iter().map(|p| sample::oracle::day_bars(day, *p).len() as u64).sum()
+    Period::DEFAULTS.iter().map(|p| sample::oracle::day_bars(day, *p).len() as u64).sum()
 }
 
 /// Items of one period's history queue.
@@ -50,7 +50,7 @@ type Queued = (Period, Vec<String>);
 /// bars with their periods, and the items per period.
 fn vendor_history(day: &Day, planted: [&str; 2]) -> (Vec<(Period, Bar)>, Vec<Queued>) {
     let mut changed = Vec::new();
-    let queues = Period::ALL
+    let queues = Period::DEFAULTS
         .iter()
         .map(|&period| {
             let mut bars = sample::oracle::day_bars(day, period);
@@ -117,7 +117,7 @@ async fn without_a_vendor_each_day_becomes_live_history_and_a_late_vendor_day_su
     let (first, last) = (&dates[0], &dates[2]);
     for (i, stock) in stocks.iter().enumerate() {
         let symbol = stock.symbol.to_string();
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let want: Vec<Bar> = days.iter().flat_map(|d| sample::oracle::bars(&d.symbols[i], period)).collect();
             let got = served(&stack, &symbol, period, first, last).await;
             assert_eq!(got.iter().map(|(b, _)| b.clone()).collect::<Vec<_>>(), want, "{symbol} {period}m");
@@ -169,7 +169,11 @@ async fn without_a_vendor_each_day_becomes_live_history_and_a_late_vendor_day_su
     assert_eq!(named, want, "exactly the two planted symbols: {:#}", report["reconciliation"]);
     let reconciled: Vec<&serde_json::Value> =
         report["reconciliation"].as_array().unwrap().iter().filter(|r| r["day"] == dates[1].as_str()).collect();
-    assert_eq!(reconciled.len(), Period::ALL.len(), "only the day with both sources, every period: {reconciled:?}");
+    assert_eq!(
+        reconciled.len(),
+        Period::DEFAULTS.len(),
+        "only the day with both sources, every period: {reconciled:?}"
+    );
     let one = reconciled.iter().find(|r| r["period"] == 1).unwrap();
     let traded = days[1].symbols.iter().filter(|s| !sample::oracle::bars(s, Period::M1).is_empty()).count();
     assert_eq!(one["symbols"].as_u64(), Some(traded as u64), "every symbol traded that day is compared");

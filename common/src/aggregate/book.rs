@@ -126,8 +126,34 @@ impl Minute {
 /// The forming bar of a longer period: the fold of its closed one-minute bars.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Rollup {
+    period: Period,
     window: u16,
     v: Ohlcv,
+}
+
+/// A rollup as any release wrote it: before periods were configurable, an array of four, one per
+/// longer default period, without the period.
+#[derive(Deserialize)]
+struct StoredRollup {
+    #[serde(default)]
+    period: Option<Period>,
+    window: u16,
+    v: Ohlcv,
+}
+
+/// The longer periods, in the order the first releases' four rollups came in.
+const FIRST_RELEASES_ROLLUPS: [Period; 4] = [Period::M5, Period::M15, Period::M30, Period::M60];
+
+fn rollups_of_any_release<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Rollup>, D::Error> {
+    let stored: Vec<Option<StoredRollup>> = Deserialize::deserialize(d)?;
+    let mut out = Vec::new();
+    for (i, r) in stored.into_iter().enumerate() {
+        let Some(r) = r else { continue };
+        let period = r.period.or_else(|| FIRST_RELEASES_ROLLUPS.get(i).copied());
+        let period = period.ok_or_else(|| serde::de::Error::custom(format!("rollup {i} names no period")))?;
+        out.push(Rollup { period, window: r.window, v: r.v });
+    }
+    Ok(out)
 }
 
 /// A symbol's state for one trading day.
@@ -140,8 +166,9 @@ pub(crate) struct Book {
     closed: VecDeque<Minute>,
     /// The latest closed slot and its close, where flat bars continue from.
     last: Option<(Slot, Price)>,
-    /// Forming bars of 5, 15, 30 and 60 minutes.
-    rollups: [Option<Rollup>; 4],
+    /// The forming bar of each longer period that has one.
+    #[serde(deserialize_with = "rollups_of_any_release")]
+    rollups: Vec<Rollup>,
     pub unattributed_volume: u64,
     pub unattributed_amount: Amount,
     /// The volume and amount of every trade placed in a bar today: no bar of any period holds
@@ -166,7 +193,7 @@ impl Book {
             forming: None,
             closed: VecDeque::new(),
             last: None,
-            rollups: [None; 4],
+            rollups: Vec::new(),
             unattributed_volume: 0,
             unattributed_amount: Amount::ZERO,
             placed_volume: 0,
@@ -200,14 +227,32 @@ impl Book {
         if self.placed_volume > MAX_VOLUME || !bounded(self.placed_amount, MAX_AMOUNT) {
             return Err("the day's placed totals are outside the bounds".into());
         }
-        for (k, rollup) in self.rollups.iter().enumerate() {
-            let Some(r) = rollup else { continue };
-            let inside = (r.window as usize) < grid.windows(Period::ALL[k + 1]).len();
+        for r in &self.rollups {
+            let inside = (r.window as usize) < grid.windows(r.period).len();
             if !inside || r.v.vol > MAX_VOLUME || !bounded(r.v.amount, MAX_AMOUNT) {
-                return Err(format!("the forming {}m bar is outside the day or its bounds", Period::ALL[k + 1]));
+                return Err(format!("the forming {}m bar is outside the day or its bounds", r.period));
             }
         }
         self.feed.check()
+    }
+
+    /// Forgets the forming bars of periods no longer built (`bars.periods` changed since the
+    /// checkpoint); a period added has none until its next window.
+    pub fn keep_periods(&mut self, higher: &[Period]) {
+        self.rollups.retain(|r| higher.contains(&r.period));
+    }
+
+    fn rollup(&self, p: Period) -> Option<Rollup> {
+        self.rollups.iter().find(|r| r.period == p).copied()
+    }
+
+    fn rollup_mut(&mut self, p: Period) -> Option<&mut Rollup> {
+        self.rollups.iter_mut().find(|r| r.period == p)
+    }
+
+    fn take_rollup(&mut self, p: Period) -> Option<Rollup> {
+        let i = self.rollups.iter().position(|r| r.period == p)?;
+        Some(self.rollups.swap_remove(i))
     }
 
     /// The slot of the forming one-minute bar, if any.
@@ -284,10 +329,10 @@ impl Book {
             }
         }
         for &p in &rules.higher {
-            if let Some(r) = self.rollups[p.index() - 1] {
+            if let Some(r) = self.rollup(p) {
                 let w = grid.windows(p)[r.window as usize];
                 if self.due(turn, w.closes, w.last == final_slot) {
-                    self.rollups[p.index() - 1] = None;
+                    self.take_rollup(p);
                     self.emit(turn, BarEventKind::Closed, p, w.label, &r.v);
                 }
             }
@@ -310,7 +355,7 @@ impl Book {
         let final_slot = grid.last_slot();
         let minute = self.next_minute(grid, rules).map(|s| (grid.window(Period::M1, s).end, s == final_slot));
         let rollups = rules.higher.iter().filter_map(|&p| {
-            self.rollups[p.index() - 1].map(|r| {
+            self.rollup(p).map(|r| {
                 let w = grid.windows(p)[r.window as usize];
                 (w.closes, w.last == final_slot)
             })
@@ -334,7 +379,7 @@ impl Book {
         self.emit(turn, BarEventKind::Updated, Period::M1, grid.window(Period::M1, f.slot).label, &f.v);
         for &p in &rules.higher {
             let w = grid.window_index(p, f.slot);
-            let v = match self.rollups[p.index() - 1] {
+            let v = match self.rollup(p) {
                 Some(r) if r.window == w => {
                     let mut v = r.v;
                     v.fold(&f.v);
@@ -366,20 +411,20 @@ impl Book {
         // tick would otherwise keep the whole day's minutes.
         self.prune(turn);
         for &p in &rules.higher {
-            let k = p.index() - 1;
             let w = grid.window_index(p, m.slot);
-            match self.rollups[k] {
-                Some(ref mut r) if r.window == w => r.v.fold(&m.v),
+            match self.rollup_mut(p) {
+                Some(r) if r.window == w => r.v.fold(&m.v),
                 previous => {
-                    if let Some(r) = previous {
+                    if let Some(r) = previous.map(|r| *r) {
+                        self.take_rollup(p);
                         self.emit(turn, BarEventKind::Closed, p, grid.windows(p)[r.window as usize].label, &r.v);
                     }
-                    self.rollups[k] = Some(Rollup { window: w, v: m.v });
+                    self.rollups.push(Rollup { period: p, window: w, v: m.v });
                 }
             }
             let window = grid.windows(p)[w as usize];
             if window.last == m.slot {
-                let r = self.rollups[k].take().expect("just folded");
+                let r = self.take_rollup(p).expect("just folded");
                 self.emit(turn, BarEventKind::Closed, p, window.label, &r.v);
             }
         }
@@ -444,7 +489,7 @@ impl Book {
                 }))
             });
         let Some(v) = folded else { return };
-        match &mut self.rollups[p.index() - 1] {
+        match self.rollup_mut(p) {
             Some(r) if r.window == w => r.v = v,
             _ => self.emit(turn, BarEventKind::Amended, p, window.label, &v),
         }

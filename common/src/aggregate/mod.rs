@@ -44,11 +44,21 @@ pub struct BarSettings {
 impl Default for BarSettings {
     fn default() -> Self {
         BarSettings {
-            periods: Period::ALL.to_vec(),
+            periods: Period::DEFAULTS.to_vec(),
             layout: Layout::default(),
             grace_ms: 2_000,
             correction_window_ms: 60_000,
         }
+    }
+}
+
+impl BarSettings {
+    /// The stored periods, shortest first, each once.
+    pub fn sorted_periods(&self) -> Vec<Period> {
+        let mut periods = self.periods.clone();
+        periods.sort();
+        periods.dedup();
+        periods
     }
 }
 
@@ -65,9 +75,7 @@ pub(crate) struct Rules {
 
 impl Rules {
     fn new(s: &BarSettings) -> Rules {
-        let mut higher: Vec<Period> = s.periods.iter().copied().filter(|p| *p != Period::M1).collect();
-        higher.sort();
-        higher.dedup();
+        let higher: Vec<Period> = s.sorted_periods().into_iter().filter(|p| *p != Period::M1).collect();
         Rules {
             layout: s.layout,
             higher,
@@ -409,8 +417,10 @@ impl BarAggregator {
             )));
         }
         agg.counts[..state.counts.len()].copy_from_slice(&state.counts);
-        agg.deadline = state.books.values().fold(Deadline::NEVER, |d, b| d.min(b.deadline));
-        agg.books = state.books;
+        let mut books = state.books;
+        books.values_mut().for_each(|b| b.keep_periods(&agg.rules.higher));
+        agg.deadline = books.values().fold(Deadline::NEVER, |d, b| d.min(b.deadline));
+        agg.books = books;
         Ok(agg)
     }
 }

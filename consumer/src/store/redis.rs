@@ -120,19 +120,27 @@ pub struct Queues {
     lock: Lock,
     /// Workers per queue, each with its processing list.
     workers: usize,
+    /// The stored periods (`bars.periods`): a queue each.
+    periods: Vec<Period>,
     take: Script,
     done: Script,
 }
 
 impl Queues {
-    pub fn new(keys: Keys, lock: Lock, workers: usize) -> Queues {
+    pub fn new(keys: Keys, lock: Lock, workers: usize, periods: Vec<Period>) -> Queues {
         Queues {
             keys,
             lock,
             workers: workers.max(1),
+            periods,
             take: Script::new(&format!("{FENCE}{TAKE}")),
             done: Script::new(&format!("{FENCE}{DONE}")),
         }
+    }
+
+    /// The stored periods, a queue each.
+    pub fn periods(&self) -> &[Period] {
+        &self.periods
     }
 
     pub fn lock(&self) -> &Lock {
@@ -142,7 +150,7 @@ impl Queues {
     /// Writes the lock's token to each queue's fence where the fence is not the lock itself (in a
     /// cluster): from then on, an instance that lost the lock can no longer take or finish a batch.
     pub async fn claim_fences(&self, con: &mut Connection) -> Result<()> {
-        let queues = Period::ALL.iter().map(|p| self.keys.history_queue(*p)).chain([self.keys.factor_queue()]);
+        let queues = self.periods.iter().map(|p| self.keys.history_queue(*p)).chain([self.keys.factor_queue()]);
         for fence in queues.map(|queue| self.keys.drain_fence(&queue)).filter(|fence| *fence != self.lock.key) {
             con.set::<_, _, ()>(fence, &self.lock.token).await?;
         }
@@ -249,7 +257,7 @@ impl Queues {
     /// more): each (period, worker) whose batch must still be finished.
     pub async fn leftovers(&self, con: &mut Connection) -> Result<Vec<(Period, usize)>> {
         let mut left = Vec::new();
-        for period in Period::ALL {
+        for &period in &self.periods {
             for key in con
                 .scan(&self.keys.history_processing(period, 0), &self.keys.history_processing_pattern(period))
                 .await?
@@ -266,7 +274,7 @@ impl Queues {
     /// per queue (with its processing lists, in its hash slot of a cluster).
     pub async fn lengths(&self, con: &mut Connection) -> Result<(BTreeMap<u16, (u64, u64)>, u64)> {
         let mut per_period = BTreeMap::new();
-        for p in Period::ALL {
+        for &p in &self.periods {
             let mut pipe = redis::pipe();
             pipe.llen(self.keys.history_queue(p));
             for worker in 0..self.workers {
@@ -320,7 +328,7 @@ pub async fn remove_day(con: &mut Connection, keys: &Keys, day: NaiveDate) -> Re
         for chunk in con.scan(&shard.days_held(), &shard.day_bars_pattern(day)).await?.chunks(1000) {
             removed.bar_keys += con.unlink::<_, u64>(chunk).await?;
         }
-        let mut forming: Vec<String> = Period::ALL.iter().map(|p| shard.forming_bars(day, *p)).collect();
+        let mut forming = con.scan(&shard.days_held(), &shard.forming_bars_pattern(day)).await?;
         forming.extend([shard.day_symbols(day), shard.day_versions(day)]);
         removed.forming_keys += con.unlink::<_, u64>(&forming).await?;
     }
@@ -429,7 +437,7 @@ mod tests {
         let other = Lock::new("drain", keys.drain_lock(), "other", Duration::from_millis(300));
         assert!(matches!(other.acquire(&mut con).await, Err(Error::LockHeld { holder, .. }) if holder == lock.token()));
         assert!(lock.token().starts_with("me#"), "the name, made unique to the process: {}", lock.token());
-        let queues = Queues::new(keys.clone(), lock.clone(), 1);
+        let queues = Queues::new(keys.clone(), lock.clone(), 1, Period::DEFAULTS.to_vec());
         let _: () = con.lpush(keys.history_queue(Period::M1), &["b", "a"]).await.unwrap();
         let batch = queues.take(&mut con, Period::M1, 0, 10).await.unwrap().unwrap();
         assert_eq!(batch.items, ["b", "a"], "oldest (pushed first) first");
@@ -460,7 +468,8 @@ mod tests {
         let lock = Lock::new("drain", keys.drain_lock(), "me", Duration::from_secs(5));
         lock.acquire(&mut con).await.unwrap();
         let _: () = con.rpush(keys.history_processing(Period::M5, 0), &["b", "a"]).await.unwrap();
-        let batch = Queues::new(keys, lock, 1).take(&mut con, Period::M5, 0, 10).await.unwrap().unwrap();
+        let batch =
+            Queues::new(keys, lock, 1, vec![Period::M5]).take(&mut con, Period::M5, 0, 10).await.unwrap().unwrap();
         assert_eq!((batch.version, batch.items), (0, vec!["a".to_owned(), "b".to_owned()]));
     }
 }

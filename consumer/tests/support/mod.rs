@@ -107,7 +107,7 @@ impl ConsumerStores {
     /// Items waiting or in processing (any worker's list), over every queue.
     pub async fn backlog(&mut self) -> u64 {
         let mut total = 0;
-        for p in Period::ALL {
+        for p in Period::DEFAULTS {
             let queued: u64 = self.0.con.llen(self.0.keys.history_queue(p)).await.unwrap();
             total += queued;
             let processing: Vec<String> = self.0.con.keys(self.0.keys.history_processing_pattern(p)).await.unwrap();
@@ -172,7 +172,7 @@ pub fn history(n: usize) -> Vec<(Period, String)> {
 
 /// Pushes `bars` onto their queues.
 pub async fn push_all(stack: &mut ConsumerStores, bars: &[(Period, String)]) {
-    for period in Period::ALL {
+    for period in Period::DEFAULTS {
         let items: Vec<String> = bars.iter().filter(|(p, _)| *p == period).map(|(_, b)| b.clone()).collect();
         stack.push(period, &items).await;
     }

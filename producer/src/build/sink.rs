@@ -5,6 +5,8 @@
 //! [`runtime::table`]).
 
 use parking_lot::Mutex;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -40,7 +42,7 @@ pub enum FileFormat {
 /// A destination of built bars; written from any thread.
 pub enum Sink {
     ClickHouse(Box<ClickHouseSink>),
-    Files { dir: PathBuf, format: FileFormat, writers: Mutex<Vec<Option<Writer>>> },
+    Files { dir: PathBuf, format: FileFormat, writers: Mutex<BTreeMap<Period, Writer>> },
 }
 
 /// ClickHouse's bars table, the rows' version, and the versions to bump at the end.
@@ -82,7 +84,7 @@ impl Sink {
     /// Files in `dir` (created when missing).
     pub fn files(dir: &Path, format: FileFormat) -> Result<Sink> {
         std::fs::create_dir_all(dir).map_err(|source| Error::File { path: dir.to_owned(), source })?;
-        let writers = Mutex::new((0..Period::ALL.len()).map(|_| None).collect());
+        let writers = Mutex::new(BTreeMap::new());
         Ok(Sink::Files { dir: dir.to_owned(), format, writers })
     }
 
@@ -96,18 +98,18 @@ impl Sink {
                 runtime.block_on(retried("insert", || runtime::clickhouse::insert_live(client, &rows, INSERT_TIMEOUT)))
             }
             Sink::Files { dir, format, writers } => {
+                let mut by_period: BTreeMap<u16, Vec<&BarRow>> = BTreeMap::new();
+                rows.iter().for_each(|r| by_period.entry(r.period).or_default().push(r));
                 let mut encoded = Vec::new();
-                for (i, period) in Period::ALL.into_iter().enumerate() {
-                    let ours: Vec<&BarRow> = rows.iter().filter(|r| r.period == period.minutes()).collect();
-                    if !ours.is_empty() {
-                        encoded.push((i, period, Encoded::new(*format, dir, &ours)?));
-                    }
+                for (minutes, ours) in by_period {
+                    let period = Period::from_minutes(minutes)?;
+                    encoded.push((period, Encoded::new(*format, dir, &ours)?));
                 }
                 let mut writers = writers.lock();
-                for (i, period, encoded) in encoded {
-                    let writer = match &mut writers[i] {
-                        Some(w) => w,
-                        empty => empty.insert(Writer::create(dir, *format, period)?),
+                for (period, encoded) in encoded {
+                    let writer = match writers.entry(period) {
+                        Entry::Occupied(w) => w.into_mut(),
+                        Entry::Vacant(empty) => empty.insert(Writer::create(dir, *format, period)?),
                     };
                     writer.write(dir, encoded)?;
                 }
@@ -128,8 +130,8 @@ impl Sink {
                 return Ok(());
             }
         };
-        let mut writers = writers.lock();
-        for writer in writers.iter_mut().filter_map(Option::take) {
+        let writers = std::mem::take(&mut *writers.lock());
+        for writer in writers.into_values() {
             match writer {
                 Writer::Parquet(w) => w.close().map(drop).map_err(|e| arrow_error(dir, e))?,
                 Writer::Csv(mut w) => w.flush().map_err(|source| Error::File { path: dir.clone(), source })?,

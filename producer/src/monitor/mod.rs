@@ -47,6 +47,8 @@ pub struct Monitor {
     stale: StaleWatch,
     charts: Charts,
     clock: Clock,
+    /// The stored periods (`bars.periods`), shortest first.
+    periods: Vec<Period>,
 }
 
 impl Monitor {
@@ -64,6 +66,7 @@ impl Monitor {
             calendar,
             charts: Charts::new(settings.http.chart_interval_ms),
             clock,
+            periods: settings.bars.sorted_periods(),
         }
     }
 
@@ -150,7 +153,8 @@ impl Monitor {
         s.last_tick_time = latest.map(|ms| Frame::from_epoch_seconds(ms.div_euclid(1000)).to_iso8601());
         s.last_entry_id = engine.last_id().to_string();
         s.counters = counters.clone();
-        s.bars_closed = Period::ALL.iter().map(|p| (p.minutes(), counters.closed[p.index()])).collect();
+        let count = |p: &Period| counters.closed.get(p).copied().unwrap_or(0);
+        s.bars_closed = self.periods.iter().map(|p| (p.minutes(), count(p))).collect();
         s.outcomes = TickOutcome::all().map(|o| (o.as_str(), agg.count(o))).collect();
     }
 
@@ -218,7 +222,11 @@ impl Ops for Monitor {
         vec![
             Figure::Rate { name: "ticks", total: c.ticks, per_seconds: 1.0 },
             Figure::Level { name: "stream_lag", value: s.stream_lag.unwrap_or(0) as f64 },
-            Figure::Rate { name: "bars_closed", total: c.closed[Period::M1.index()], per_seconds: 60.0 },
+            Figure::Rate {
+                name: "bars_closed",
+                total: c.closed.get(&Period::M1).copied().unwrap_or(0),
+                per_seconds: 60.0,
+            },
             Figure::Rate { name: "dead_letters", total: c.dead.values().sum(), per_seconds: 60.0 },
             Figure::Level { name: "stale_symbols", value: s.stale.count as f64 },
         ]

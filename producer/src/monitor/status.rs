@@ -68,9 +68,9 @@ impl Status {
                 *n,
             );
         }
-        for p in Period::ALL {
-            let period = p.minutes().to_string();
-            let (closed, amended) = (c.closed[p.index()], c.amended[p.index()]);
+        for (&minutes, &closed) in &s.bars_closed {
+            let period = minutes.to_string();
+            let amended = Period::from_minutes(minutes).ok().and_then(|p| c.amended.get(&p)).copied().unwrap_or(0);
             m.counter(
                 "tickbar_producer_bars_total",
                 "Bars written, by period and kind.",

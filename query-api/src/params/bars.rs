@@ -148,8 +148,10 @@ mod tests {
     }
 
     fn check(query: &str) -> Result<BarsQuery> {
-        params(query)
-            .check(&Limits { max_range_days: 366, max_symbols: 3, periods: Period::ALL.to_vec(), max_ticks: 10 }, now())
+        params(query).check(
+            &Limits { max_range_days: 366, max_symbols: 3, periods: Period::DEFAULTS.to_vec(), max_ticks: 10 },
+            now(),
+        )
     }
 
     fn range(q: &BarsQuery) -> (String, String) {

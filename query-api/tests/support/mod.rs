@@ -50,7 +50,7 @@ impl ApiStores {
     /// over the three days must answer, per period.
     pub async fn three_days(&mut self, symbol: &str) -> Vec<(Period, Vec<Bar>)> {
         let mut expected = Vec::new();
-        for period in Period::ALL {
+        for period in Period::DEFAULTS {
             let history: Vec<Bar> = DAYS[..2].iter().flat_map(|d| day_bars(symbol, d, period, 0)).collect();
             let today = day_bars(symbol, DAYS[2], period, 1);
             self.store_history(period, &history).await;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use harness::stack::{Ports, Scale, StackOptions, WholeStack};
+use harness::stack::{Ports, StackOptions, WholeStack};
 use sample::market::DAYS;
 
 /// Marks a directory as the demo's own, so that a later run may wipe it.
@@ -47,13 +47,10 @@ async fn main() -> anyhow::Result<()> {
     let bin_dir = exe.parent().context("the demo's own directory")?;
     println!("Starting Redis and ClickHouse (files under {}) ...", dir.display());
     let mut stack = WholeStack::start(StackOptions {
-        bin_dir,
         dir: Some(&dir),
         log_level: "info",
-        tls: false,
-        scale: Scale::default(),
         ports: Ports { api: args.api_port, producer: args.producer_port, consumer: args.consumer_port },
-        restore: None,
+        ..StackOptions::plain(bin_dir)
     })
     .await?;
     for (name, asked, got) in [
