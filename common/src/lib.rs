@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`symbol`]: `Symbol` (`600519.SH`) and its exchange.
-//! - [`period`]: `Period`, the five bar lengths.
+//! - [`period`]: `Period`, the whole-minute bar lengths that tile the sessions.
 //! - [`time`]: market time (UTC+8), day numbers and `Frame`, a bar's label instant.
 //! - [`json`]: a borrowing JSON scanner for the stream payloads.
 //! - [`number`]: exact JSON numbers for prices, amounts and volumes.

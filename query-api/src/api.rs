@@ -228,7 +228,7 @@ pub async fn stream_bars(
     State(app): State<Arc<App>>,
     Params(params): Params<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let (symbol, period) = params.check()?;
+    let (symbol, period) = params.check(&app.limits())?;
     let permit = app.streams.admit()?;
     let watch = app.hub.join(app.keys.bar_channel(period, symbol), period, symbol);
     let events = stream::unfold((watch, app.stop.clone(), permit), |(mut watch, mut stop, permit)| async move {

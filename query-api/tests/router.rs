@@ -227,6 +227,7 @@ async fn openapi_describes_every_endpoint_with_its_parameters_and_errors() {
             "/api/v1/calendar/next",
             "/api/v1/calendar/phase",
             "/api/v1/calendar/trading-days",
+            "/api/v1/instruments",
             "/api/v1/snapshot",
             "/api/v1/stream/bars",
             "/api/v1/ticks"

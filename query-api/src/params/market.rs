@@ -105,13 +105,7 @@ pub struct SnapshotQuery {
 
 impl SnapshotParams {
     pub fn check(self, limits: &Limits, now: Frame) -> Result<SnapshotQuery> {
-        let period = period(self.period)?;
-        if !limits.periods.contains(&period) {
-            return Err(AppError::bad(
-                "bad_period",
-                format!("period {period}: this deployment stores no {period}-minute bars"),
-            ));
-        }
+        let period = stored_period(self.period, limits)?;
         let at = self.at.map(|at| bound("at", Some(at), Bound::End)).transpose()?;
         let symbols = self.symbols.map(|list| symbol_list(&list, limits.max_symbols)).transpose()?;
         Ok(SnapshotQuery {
@@ -156,7 +150,20 @@ pub struct StreamParams {
 }
 
 impl StreamParams {
-    pub fn check(self) -> Result<(Symbol, Period)> {
-        Ok((symbol(self.symbol)?, period(self.period)?))
+    /// The symbol and a stored period: the live stream carries no other.
+    pub fn check(self, limits: &Limits) -> Result<(Symbol, Period)> {
+        Ok((symbol(self.symbol)?, stored_period(self.period, limits)?))
     }
+}
+
+/// The period of `value` when this deployment stores it (`bars.periods`).
+fn stored_period(value: Option<String>, limits: &Limits) -> Result<Period> {
+    let period = period(value)?;
+    if !limits.periods.contains(&period) {
+        return Err(AppError::bad(
+            "bad_period",
+            format!("period {period}: this deployment stores no {period}-minute bars"),
+        ));
+    }
+    Ok(period)
 }
