@@ -67,8 +67,9 @@ pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> Result
         for statement in statements(migration.text, database) {
             apply(client, database, &for_server(&statement, &server)).await?;
         }
+        // INSERT ... SELECT, not VALUES: the whole statement is the query (a server logs it so).
         let insert = format!(
-            "INSERT INTO {database}.{MIGRATIONS_TABLE} (version, name, applied_at) VALUES ({}, '{}', now())",
+            "INSERT INTO {database}.{MIGRATIONS_TABLE} (version, name, applied_at) SELECT {}, '{}', now()",
             migration.version, migration.name
         );
         client.query(&insert).execute().await?;

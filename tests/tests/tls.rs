@@ -87,7 +87,7 @@ async fn an_https_clickhouse_answers_the_ca_s_client_certificate_and_refuses_wha
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(tables, ["adj_factors", "bars", "live_bars", "ticks"]);
+    assert_eq!(tables, ["adj_factors", "bars", "instruments", "live_bars", "schema_migrations", "ticks"]);
 
     let system_roots = ClickHouseSettings { tls: TlsSettings { ca_file: None, ..good.tls.clone() }, ..good.clone() };
     let refused = select_one(&system_roots).await.expect_err("the private CA is not among the system's roots");
