@@ -82,33 +82,58 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
     let (calendar, sessions) = app.market.now();
     let resampler = Resampler::new(&sessions, &calendar, q.period, q.resolution);
     let frontier = parts.iter().filter_map(|s| s.bars.last().map(|b| b.frame().date())).max();
-    let days = daily.then_some(&*calendar);
+    let data_through = match daily {
+        true => {
+            let last_day = match q.span {
+                Span::Between { end, .. } | Span::Last { end, .. } => end.date(),
+            };
+            let held = app.same_day.days_held().await?.into_iter().filter(|d| *d <= last_day).max();
+            frontier.max(held)
+        }
+        false => None,
+    };
     (parts.into_iter().zip(&q.symbols))
         .map(|(s, symbol)| {
             let listed = instruments.iter().find(|i| i.symbol == *symbol);
-            fold(&resampler, s, q, frontier, days.map(|c| (c, listed)))
+            let context = daily.then_some(DailyContext { calendar: &calendar, listed, data_through });
+            fold(&resampler, s, q, frontier, context)
         })
         .collect()
+}
+
+/// What daily bars need beside their stored bars: the calendar, the symbol's instrument, and the
+/// latest day the stores have data for (the answer's, or a day Redis holds).
+struct DailyContext<'a> {
+    calendar: &'a TradingCalendar,
+    listed: Option<&'a Instrument>,
+    data_through: Option<NaiveDate>,
 }
 
 /// Weeks of bars before a daily span read for the previous close of its first day.
 const PRE_CLOSE_LOOKBACK_DAYS: u64 = 31;
 
-/// Daily bars with a paused bar on each trading day between two of them that has none (a
-/// suspension): flat at the close before, no volume.
-fn with_paused_days(built: Vec<Built>, calendar: &TradingCalendar) -> Vec<Built> {
+/// Daily bars with a paused bar on each trading day without one (a suspension) after the
+/// symbol's first: between two of its bars, and after its last up to `through` (the latest day
+/// the stores have data for, and not past a delisting). Flat at the close before, no volume.
+fn with_paused_days(built: Vec<Built>, calendar: &TradingCalendar, through: Option<NaiveDate>) -> Vec<Built> {
     let mut out: Vec<Built> = Vec::with_capacity(built.len());
+    let paused_between = |out: &mut Vec<Built>, from: NaiveDate, to: NaiveDate, inclusive: bool| {
+        let Some(before) = out.last().cloned() else { return };
+        let days = calendar.trading_days(from, to).unwrap_or_default();
+        for day in days.into_iter().filter(|d| *d > from && (*d < to || inclusive && *d == to)) {
+            let frame = whole_day(day).0;
+            let flat = Bar::new(before.bar.symbol, frame, &Ohlcv::flat(before.bar.close));
+            out.push(Built { bar: flat, opens: frame, forming: false, last: frame, ..before.clone() });
+        }
+    };
     for b in built {
-        if let Some(before) = out.last().cloned() {
-            let (from, to) = (before.bar.frame.date(), b.bar.frame.date());
-            let between = calendar.trading_days(from, to).unwrap_or_default();
-            for day in between.into_iter().filter(|d| *d > from && *d < to) {
-                let frame = whole_day(day).0;
-                let flat = Bar::new(before.bar.symbol, frame, &Ohlcv::flat(before.bar.close));
-                out.push(Built { bar: flat, opens: frame, forming: false, last: frame, ..before.clone() });
-            }
+        if let Some(from) = out.last().map(|before| before.bar.frame.date()) {
+            paused_between(&mut out, from, b.bar.frame.date(), false);
         }
         out.push(b);
+    }
+    if let (Some(from), Some(through)) = (out.last().map(|b| b.bar.frame.date()), through) {
+        paused_between(&mut out, from, through, true);
     }
     out
 }
@@ -146,7 +171,7 @@ fn fold(
     series: Series,
     q: &BarsQuery,
     frontier: Option<NaiveDate>,
-    daily: Option<(&TradingCalendar, Option<&Instrument>)>,
+    daily: Option<DailyContext>,
 ) -> Result<Series> {
     let parts = series.bars.into_iter().map(|s| {
         let live = s.source == Source::Live;
@@ -161,8 +186,10 @@ fn fold(
     let mut built: Vec<Built> =
         resampler.resample(parts, q.now).into_iter().map(|b| labelled(b, q.resolution, frontier)).collect();
     let dailies = match daily {
-        Some((calendar, listed)) => {
-            built = with_paused_days(built, calendar);
+        Some(DailyContext { calendar, listed, data_through }) => {
+            let delisted = listed.and_then(|i| i.delist_date).and_then(|d| d.pred_opt());
+            let through = data_through.map(|f| delisted.map_or(f, |d| d.min(f)));
+            built = with_paused_days(built, calendar, through);
             dailies(&built, calendar, listed).into_iter().map(Some).collect()
         }
         None => vec![None; built.len()],

@@ -116,3 +116,16 @@ fn check_config_warns_when_the_holiday_list_runs_out() {
     let (ok, _, log) = check_config_with("producer", &[("TICKBAR__CLOCK__START", "2026-11-01T10:00:00")]);
     assert!(ok && !log.contains("warning"), "no warning two months ahead: {log}");
 }
+
+#[test]
+fn a_period_that_does_not_tile_the_sessions_is_refused_with_the_reason_and_any_that_does_is_taken() {
+    for service in ["producer", "consumer", "query-api"] {
+        let (ok, _, log) = check_config_with(service, &[("TICKBAR__BARS__PERIODS", "1,5,7")]);
+        assert!(!ok, "{service} took a 7-minute period");
+        assert!(log.contains("invalid period 7: a period must divide the 120-minute sessions"), "{service}: {log}");
+        let (ok, printed, log) = check_config_with(service, &[("TICKBAR__BARS__PERIODS", "1,3,5,15,30,60,120")]);
+        assert!(ok, "{service}: {log}");
+        let settings: serde_json::Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!(settings["bars"]["periods"], serde_json::json!([1, 3, 5, 15, 30, 60, 120]), "{service}");
+    }
+}

@@ -66,6 +66,8 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
         }
     }
 
+    daily_bars_carry_the_previous_close_and_a_suspension_is_paused(&stack, &stocks, &days).await;
+
     let mut without_live = stack.command("consumer", &["cleanup", "--day", day]);
     let out = without_live.env("TICKBAR__ARCHIVE__BARS", "false").output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the cleanup prints its report");
@@ -91,6 +93,49 @@ async fn the_sample_through_the_three_services_over_tls_is_served_as_the_rules_g
     let (bars, sources) = served(&stack, &symbol, Period::M1, first, day).await;
     assert_eq!(bars, want, "the day is served from ClickHouse now, as live history");
     assert_eq!(sources, (0, want.len() as u64));
+}
+
+/// The sample's daily bars: each day's `pre_close` is the day before's close; the stock suspended
+/// on the last day gets a flat paused bar there; the one suspended on the first day starts the
+/// next day, with no close before it.
+async fn daily_bars_carry_the_previous_close_and_a_suspension_is_paused(
+    stack: &WholeStack,
+    stocks: &[sample::market::Stock],
+    days: &[sample::market::Day],
+) {
+    let [first, _, last] = DAYS;
+    let daily = |i: usize| {
+        let symbol = stocks[i].symbol.to_string();
+        async move {
+            let path = format!("/api/v1/bars?symbol={symbol}&period=1d&start={first}&end={last}");
+            let (status, body) = stack.api.get(&path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["bars"].as_array().unwrap().clone()
+        }
+    };
+    let close_of = |i: usize, d: usize| sample::oracle::bars(&days[d].symbols[i], Period::M60).last().unwrap().close;
+    let price = |v: &serde_json::Value| v.to_string().parse::<common::Price>().unwrap();
+    let liquid = daily(0).await;
+    assert_eq!(liquid.len(), 3);
+    assert!(liquid[0].get("pre_close").is_none(), "no day before the sample: {}", liquid[0]);
+    for (d, bar) in liquid.iter().enumerate().skip(1) {
+        assert_eq!(price(&bar["pre_close"]), close_of(0, d - 1), "{bar}");
+        assert_eq!(bar["paused"], false);
+    }
+    let (late, early) = (SUSPENDED[0], SUSPENDED[1]);
+    assert_eq!((late.1, early.1), (2, 0), "suspended on the last day, and on the first");
+    let suspended_last = daily(late.0).await;
+    assert_eq!(suspended_last.len(), 3, "{suspended_last:?}");
+    let paused = &suspended_last[2];
+    let before = close_of(late.0, 1);
+    assert_eq!((paused["paused"].as_bool(), paused["vol"].as_u64()), (Some(true), Some(0)), "{paused}");
+    assert_eq!(
+        (price(&paused["open"]), price(&paused["close"]), price(&paused["pre_close"])),
+        (before, before, before)
+    );
+    let suspended_first = daily(early.0).await;
+    assert_eq!(suspended_first.len(), 2, "nothing before its first bar is known: {suspended_first:?}");
+    assert!(suspended_first[0].get("pre_close").is_none() && suspended_first[0]["paused"] == false);
 }
 
 /// Every metric a panel of `deploy/grafana/tickbar.json` queries is a family one of the three
