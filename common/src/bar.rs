@@ -22,7 +22,7 @@ pub struct Ohlcv {
     pub amount: Amount,
     /// The trades in the interval, where the feed told them; `None` on an interval without volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trades: Option<u64>,
+    pub trades: Option<u32>,
 }
 
 impl Ohlcv {
@@ -44,8 +44,8 @@ impl Ohlcv {
 
     /// Counts `trades` more trades of `vol` shares (before the volume is added): the sum where
     /// both counts are known, unknown when either is not, none while there is no volume.
-    pub fn add_trades(&mut self, vol: u64, trades: Option<u64>) {
-        let known = |vol: u64, trades: Option<u64>| if vol == 0 { Some(0) } else { trades };
+    pub fn add_trades(&mut self, vol: u64, trades: Option<u32>) {
+        let known = |vol: u64, trades: Option<u32>| if vol == 0 { Some(0) } else { trades };
         let sum = known(self.vol, self.trades).zip(known(vol, trades)).map(|(a, b)| a.saturating_add(b));
         self.trades = sum.filter(|_| self.vol + vol > 0);
     }
@@ -74,8 +74,8 @@ pub struct Bar {
     pub amount: Amount,
     /// The number of trades in the bar: absent where the feed (or the vendor) does not give it,
     /// and on a bar without volume.
-    #[serde(default, deserialize_with = "number::optional_whole")]
-    pub trades: Option<u64>,
+    #[serde(default, deserialize_with = "number::optional_count")]
+    pub trades: Option<u32>,
 }
 
 impl Bar {

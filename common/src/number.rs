@@ -53,13 +53,16 @@ pub mod whole {
     }
 }
 
-/// `#[serde(deserialize_with = "crate::number::optional_whole")]`: a whole number as
-/// [`deserialize_u64`] reads it, or `null`.
-pub fn optional_whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    match rust_decimal::serde::arbitrary_precision_option::deserialize(deserializer)? {
-        Some(value) => whole_from_decimal(value).map(Some).map_err(serde::de::Error::custom),
-        None => Ok(None),
-    }
+/// `#[serde(deserialize_with = "crate::number::optional_count")]`: a count (a whole number as
+/// [`deserialize_u64`] reads it, at most `u32::MAX`), or `null`.
+pub fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let Some(value) = rust_decimal::serde::arbitrary_precision_option::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = whole_from_decimal(value).map_err(serde::de::Error::custom)?;
+    u32::try_from(whole)
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("a count of {whole} is beyond 4294967295")))
 }
 
 /// A non-negative whole number from a JSON number (`300`, `300.0`) or string (`"300"`).

@@ -56,7 +56,7 @@ fn bars_from_trades(day: &str) -> Vec<Bar> {
                 close: *prices.last().unwrap(),
                 vol: mine.iter().map(|r| r[2].parse::<u64>().unwrap()).sum(),
                 amount: mine.iter().map(|r| cents(&r[3])).sum(),
-                trades: Some(mine.len() as u64),
+                trades: Some(mine.len() as u32),
             }
         };
         previous_close = Some(bar.close);

@@ -315,7 +315,10 @@ fn parquet_bars(path: &Path) -> Vec<Bar> {
                 close: price(5, r),
                 vol: batch.column(6).as_primitive::<UInt64Type>().value(r),
                 amount: Amount::from_units(units(7, r)),
-                trades: batch.column(8).is_valid(r).then(|| batch.column(8).as_primitive::<UInt64Type>().value(r)),
+                trades: batch
+                    .column(8)
+                    .is_valid(r)
+                    .then(|| u32::try_from(batch.column(8).as_primitive::<UInt64Type>().value(r)).unwrap()),
             };
             let symbol = batch.column(0).as_string::<i32>().value(r).parse().unwrap();
             let frame =

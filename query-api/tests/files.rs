@@ -41,7 +41,7 @@ fn bars(batches: &[RecordBatch]) -> Vec<Bar> {
                 close: price("close", row),
                 vol: vols.value(row),
                 amount: Amount::from_units(units("amount", row)),
-                trades: trades.is_valid(row).then(|| trades.value(row)),
+                trades: trades.is_valid(row).then(|| u32::try_from(trades.value(row)).unwrap()),
             };
             let vwap = vwaps.is_valid(row).then(|| Price::from_units(vwaps.value(row).try_into().unwrap()));
             assert_eq!(vwap, bar.vwap(), "{} {}: the vwap column", bar.symbol, bar.frame);

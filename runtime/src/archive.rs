@@ -56,7 +56,7 @@ impl TickRow {
             cumulative,
             high: high.map(Price::units),
             low: low.map(Price::units),
-            trades,
+            trades: trades.map(u64::from),
             bid_price: units(&quote.book.bid_price),
             bid_volume: quote.book.bid_volume.clone(),
             ask_price: units(&quote.book.ask_price),
@@ -75,7 +75,7 @@ impl TickRow {
             _ => TickKind::Cumulative {
                 day_high: self.high.map(Price::from_units),
                 day_low: self.low.map(Price::from_units),
-                day_trades: self.trades,
+                day_trades: self.trades.and_then(|n| u32::try_from(n).ok()),
             },
         };
         let tick = Tick {

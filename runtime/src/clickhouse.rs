@@ -130,7 +130,7 @@ impl BarRow {
             amount: fits(bar.amount.units(), AMOUNT_LIMIT)
                 .then_some(bar.amount.units())
                 .ok_or_else(|| DoesNotFit(format!("amount {}", bar.amount)))?,
-            trades: bar.trades,
+            trades: bar.trades.map(u64::from),
             version,
         })
     }
@@ -145,7 +145,7 @@ impl BarRow {
             close: price(self.close),
             vol: self.vol,
             amount: Amount::from_units(self.amount),
-            trades: self.trades,
+            trades: self.trades.and_then(|n| u32::try_from(n).ok()),
         };
         Ok(Bar::new(self.symbol.parse()?, Frame::from_epoch_seconds(self.frame.into()), &v))
     }

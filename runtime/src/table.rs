@@ -107,7 +107,7 @@ where
         }
         vol.append_value(bar.vol);
         amount.append_value(bar.amount.units());
-        trades.append_option(bar.trades);
+        trades.append_option(bar.trades.map(u64::from));
         vwap.append_option(bar.vwap().map(|p| p.units().into()));
         source.append_value(extra.source.as_str());
         forming.append_value(extra.forming);

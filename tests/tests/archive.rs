@@ -310,7 +310,7 @@ fn separate_layout_oracle() -> Vec<Bar> {
                     close: mine.last().unwrap().price,
                     vol: mine.iter().map(|t| t.volume).sum(),
                     amount: mine.iter().map(|t| t.amount).sum(),
-                    trades: Some(mine.len() as u64),
+                    trades: Some(mine.len() as u32),
                 },
             };
             close = Some(bar.close);

@@ -23,7 +23,7 @@ pub(crate) struct Trade {
     pub low: Option<Price>,
     /// The trades it stands for: one for a per-trade tick; between two snapshots, the rise of
     /// the day's count where both tell it.
-    pub trades: Option<u64>,
+    pub trades: Option<u32>,
 }
 
 /// The reading of one tick against the symbol's cumulative baseline.
@@ -53,7 +53,7 @@ struct Baseline {
     low: Option<Price>,
     /// The day's trade count so far; absent in a checkpoint written before counts were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    trades: Option<u64>,
+    trades: Option<u32>,
 }
 
 /// A symbol's cumulative baseline for the day.
@@ -124,7 +124,7 @@ impl Feed {
     }
 }
 
-fn trade(tick: &Tick, volume: u64, amount: Amount, trades: Option<u64>) -> Trade {
+fn trade(tick: &Tick, volume: u64, amount: Amount, trades: Option<u32>) -> Trade {
     Trade { time_ms: tick.time_ms, price: tick.price, volume, amount, high: None, low: None, trades }
 }
 

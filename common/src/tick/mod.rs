@@ -24,7 +24,7 @@ pub enum TickKind {
     /// Day-cumulative totals; the day high and low, when the feed has them, reveal trades between
     /// two snapshots; the day's trade count so far (QMT's `transactionNum`), when it has it, counts
     /// the trades between two snapshots.
-    Cumulative { day_high: Option<Price>, day_low: Option<Price>, day_trades: Option<u64> },
+    Cumulative { day_high: Option<Price>, day_low: Option<Price>, day_trades: Option<u32> },
 }
 
 /// A tick in the domain's units: shares and yuan.
@@ -303,7 +303,7 @@ struct TickFields {
     cumulative: Option<bool>,
     high: Option<Option<Price>>,
     low: Option<Option<Price>>,
-    trades: Option<Option<u64>>,
+    trades: Option<Option<u32>>,
 }
 
 impl TickFields {
@@ -317,7 +317,7 @@ impl TickFields {
             "cumulative" => |f, v| put(&mut f.cumulative, "cumulative", flag(v)),
             "high" => |f, v| put(&mut f.high, "high", optional(v, price)),
             "low" => |f, v| put(&mut f.low, "low", optional(v, price)),
-            "trades" => |f, v| put(&mut f.trades, "trades", optional(v, whole)),
+            "trades" => |f, v| put(&mut f.trades, "trades", optional(v, count)),
             _ => return None,
         };
         Some(set)
@@ -354,7 +354,7 @@ struct QmtFields {
     volume: Option<u64>,
     amount: Option<Amount>,
     /// `transactionNum`: kept only when readable, never refusing the snapshot.
-    trades: Option<u64>,
+    trades: Option<u32>,
 }
 
 impl QmtFields {
@@ -367,7 +367,7 @@ impl QmtFields {
             "volume" => |f, v| put(&mut f.volume, "volume", whole(v)),
             "amount" => |f, v| put(&mut f.amount, "amount", amount(v)),
             "transactionNum" => |f, v| {
-                f.trades = whole(v).ok();
+                f.trades = count(v).ok();
                 Ok(())
             },
             _ => return None,
@@ -443,6 +443,12 @@ fn optional<T>(value: Value<'_>, read: fn(Value<'_>) -> Result<T, Error>) -> Res
 /// A volume: a whole non-negative number, or a string of one.
 fn whole(value: Value<'_>) -> Result<u64, Error> {
     whole_from_text(numeric_text(&value, "a whole number")?).map_err(|e| bad_field(e.to_string()))
+}
+
+/// A trade count: a whole number up to `u32::MAX` (billions of trades, no day of one symbol's).
+fn count(value: Value<'_>) -> Result<u32, Error> {
+    let n = whole(value)?;
+    u32::try_from(n).map_err(|_| bad_field(format!("a trade count of {n} is beyond 4294967295")))
 }
 
 fn flag(value: Value<'_>) -> Result<bool, Error> {
