@@ -88,7 +88,12 @@ async fn built(app: &App, q: &BarsQuery) -> Result<Vec<Series>> {
                 Span::Between { end, .. } | Span::Last { end, .. } => end.date(),
             };
             let held = app.same_day.days_held().await?.into_iter().filter(|d| *d <= last_day).max();
-            frontier.max(held)
+            // A day still trading is not yet known to have had no trade: the day before it is.
+            let trading = |d: &NaiveDate| *d >= q.now.date() && q.now.time() < DAY_CLOSE;
+            match frontier.max(held) {
+                Some(day) if trading(&day) => calendar.prev(day).ok(),
+                through => through,
+            }
         }
         false => None,
     };
@@ -108,6 +113,12 @@ struct DailyContext<'a> {
     listed: Option<&'a Instrument>,
     data_through: Option<NaiveDate>,
 }
+
+/// When the continuous session ends: from then on a day without a trade was paused.
+const DAY_CLOSE: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(15, 0, 0) {
+    Some(close) => close,
+    None => panic!("15:00 is a time"),
+};
 
 /// Weeks of bars before a daily span read for the previous close of its first day.
 const PRE_CLOSE_LOOKBACK_DAYS: u64 = 31;

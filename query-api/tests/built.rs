@@ -275,3 +275,24 @@ async fn a_day_without_bars_between_two_traded_days_is_a_paused_daily_bar() {
     assert_eq!(price_of(&answer["bars"][2]["pre_close"]), Some(bars[0].close), "the close before the suspension");
     assert_eq!(answer["bars"][2]["paused"], false);
 }
+
+#[tokio::test]
+async fn a_symbol_without_a_trade_today_is_paused_only_once_the_session_has_closed() {
+    let mut stack = ApiStores::start().await;
+    for day in [DAYS[0], DAYS[1]] {
+        stack.store_history(Period::M60, &aggregate(&fixtures::trades(day), SYMBOL, Period::M60)).await;
+    }
+    let other: Vec<Bar> = aggregate(&fixtures::trades(DAYS[2]), SYMBOL, Period::M60)
+        .into_iter()
+        .map(|b| Bar { symbol: "000333.SZ".parse().unwrap(), ..b })
+        .collect();
+    stack.store_same_day(Period::M60, &other).await;
+    let path = format!("/api/v1/bars?symbol={SYMBOL}&period=1d&start={}&end={}", DAYS[0], DAYS[2]);
+    for (at, days) in [("10:00:00", 2), ("15:30:00", 3)] {
+        let api = stack.api(&[("TICKBAR__CLOCK__START", &format!("{}T{at}", DAYS[2]))]).await;
+        let (_, answer) = get_json(&api, &path).await;
+        assert_eq!(bars_of(&answer).len(), days, "at {at} the day held in Redis: {answer}");
+        let last = answer["bars"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["paused"], days == 3, "only a closed day without a trade is paused: {last}");
+    }
+}
