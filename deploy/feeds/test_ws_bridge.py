@@ -49,8 +49,9 @@ class MappingTest(unittest.TestCase):
         mapping = ws_bridge.Mapping(TICKS_WS)
         message = json.loads('{"s":"600519.sh","ld":1854.980000000000018,"v":100,"t":1675214700940}',
                              parse_float=ws_bridge.decimal.Decimal)
-        self.assertEqual(mapping.ticks(message), [("600519.SH", '{"symbol":"600519.SH","time":1675214700940,'
-                                                   '"price":1854.980000000000018,"volume":100,"cumulative":false}')])
+        self.assertEqual(mapping.ticks(message), ([("600519.SH", '{"symbol":"600519.SH","time":1675214700940,'
+                                                    '"price":1854.980000000000018,"volume":100,"cumulative":false}')],
+                                                  []))
 
     def test_polled_whole_quotes_map_codes_lots_seconds_and_day_totals(self):
         mapping = ws_bridge.Mapping(QUOTES_REST)
@@ -58,7 +59,7 @@ class MappingTest(unittest.TestCase):
             {"f12": "600519", "f2": ws_bridge.decimal.Decimal("1844.97"), "f5": 33973, "f6": "6244678925.0", "f124": 1675234801},
             {"f12": "300750", "f2": "400.1", "f5": "12", "f6": 480120, "f124": "1675234801"},
         ]}}
-        ticks = [json.loads(t) for _, t in mapping.ticks(message)]
+        ticks = [json.loads(t) for _, t in mapping.ticks(message)[0]]
         self.assertEqual(ticks[0], {"symbol": "600519.SH", "time": 1675234801000, "price": 1844.97, "volume": 3397300,
                                     "amount": 6244678925, "cumulative": True})
         self.assertEqual((ticks[1]["symbol"], ticks[1]["volume"]), ("300750.SZ", 1200))
@@ -75,9 +76,72 @@ class MappingTest(unittest.TestCase):
         feed.on_message('{"type":"trade","s":"600519.SH","ld":"x","v":1,"t":1}')
         feed.on_message('{"type":"trade","s":"600519.SH","ld":1850,"v":1.5,"t":1}')
         feed.on_message('{"type":"trade","s":"600519.SH","ld":1850,"v":100,"t":1}')
-        self.assertEqual((feed.messages, feed.ignored, feed.unmappable, feed.ticks, len(sent)), (6, 1, 4, 1, 1))
+        feed.on_message('{"type":"trade"}')
+        self.assertEqual((feed.messages, feed.ignored, feed.unmappable, feed.ticks, len(sent)), (7, 1, 1, 1, 1))
+        self.assertEqual(feed.dropped, {"bad_symbol": 1, "bad_number": 2, "missing_field": 1})
         with self.assertRaises(ValueError):
             ws_bridge.Mapping({**TICKS_WS, "fields": {**TICKS_WS["fields"], "time_unit": "hours"}})
+
+    def test_an_unreadable_item_is_dropped_alone_and_the_ticks_beside_it_go_through(self):
+        sent = []
+        feed = ws_bridge.Feed(ws_bridge.Mapping(QUOTES_REST), type("Sink", (), {"on_ticks": lambda self, t: sent.extend(t)})())
+        batch = {"data": {"diff": [
+            {"f12": "600519", "f2": "1844.97", "f5": 10, "f6": "1844970", "f124": 1675234801},
+            {"f12": "10004420", "f2": "0.1", "f5": 1, "f6": "10", "f124": 1675234801},
+            "heartbeat",
+            {"f12": "000001", "f2": "-", "f5": 1, "f6": "10", "f124": 1675234801},
+            {"f12": "300750", "f2": "400.1", "f5": 12, "f6": "480120", "f124": 1675234801},
+        ]}}
+        feed.on_message(json.dumps(batch))
+        self.assertEqual([symbol for symbol, _ in sent], ["600519.SH", "300750.SZ"])
+        self.assertEqual((feed.unmappable, feed.dropped), (0, {"bad_symbol": 1, "not_an_object": 1, "bad_number": 1}))
+
+    def test_a_mapping_refuses_its_own_typos_by_name_with_the_key_meant(self):
+        typos = {**TICKS_WS, "fields": {**TICKS_WS["fields"], "volume_units": "lots", "cumulatve": True},
+                 "symbol": {"style": "bare"}, "message": {"when": {"field": "type"}}}
+        with self.assertRaises(ValueError) as refused:
+            ws_bridge.Mapping(typos)
+        said = str(refused.exception)
+        for expected in ("[fields] unknown key `volume_units` (did you mean `volume_unit`?)",
+                         "[fields] unknown key `cumulatve` (did you mean `cumulative`?)",
+                         "unknown table [symbol] (did you mean `symbols`?)",
+                         "[message] `when` needs exactly `field` and `equals`"):
+            self.assertIn(expected, said)
+        wrong = {**TICKS_WS, "fields": {**TICKS_WS["fields"], "cumulative": "yes", "volume_unit": "hands"}}
+        said = "\n".join(ws_bridge.mapping_errors(wrong))
+        self.assertIn("[fields] `cumulative` must be bool, not str 'yes'", said)
+        self.assertIn("[fields] `volume_unit` = 'hands': expected one of shares, lots", said)
+        missing = {"websocket": {"url": "ws://x"}, "fields": {"symbol": "s"}}
+        self.assertIn("[fields] `price` is required", ws_bridge.mapping_errors(missing))
+
+    def test_check_prints_what_a_sample_message_becomes(self):
+        sample = os.path.join(self.tmp.name, "sample.json")
+        with open(sample, "w") as f:
+            f.write('[{"s":"600519.SH","ld":1854.98,"v":100,"t":1675214700940},{"s":"AAPL","ld":1,"v":1,"t":1}]')
+        mapping = os.path.join(HERE, "ticks_ws.toml")
+        out = subprocess.run([sys.executable, os.path.join(HERE, "ws_bridge.py"), "--check", mapping, "--sample", sample],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn('{"symbol":"600519.SH","time":1675214700940,"price":1854.98,"volume":100,"cumulative":false}',
+                      out.stdout)
+        self.assertIn("dropped (bad_symbol): code 'AAPL' is not a suffix A-share code", out.stdout)
+        self.assertIn("1 ticks, 1 items dropped", out.stdout)
+        typo = os.path.join(self.tmp.name, "typo.toml")
+        with open(typo, "w") as f:
+            f.write('[websocket]\nurl = "ws://x"\n[fields]\nsymbol = "s"\ntime = "t"\nprice = "p"\nvolume = "v"\n'
+                    'volume_units = "lots"\n')
+        out = subprocess.run([sys.executable, os.path.join(HERE, "ws_bridge.py"), "--check", typo],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("unknown key `volume_units` (did you mean `volume_unit`?)", out.stdout)
+
+    def setUp(self):
+        import tempfile
+
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
 
 
 class VendorServer:

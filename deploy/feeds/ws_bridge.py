@@ -6,12 +6,16 @@ maps each message to contract tick objects (``{"symbol","time","price","volume",
 "cumulative"}``) by the mapping, and XADDs them as the field ``tick`` through the QMT bridge's
 sender (batches, reconnects with backoff, Sentinel, TLS and ``--shards`` as it does). On a dropped
 connection it reconnects with backoff and subscribes again. A message the mapping cannot read is
-counted and logged (the first 20), never silently dropped; messages the mapping's ``when`` does not
-select (heartbeat answers) are counted as ignored. Numbers keep their exact digits: a price is
-never turned into a float on the way.
+counted and logged (the first 20), never silently dropped; an item of a message that cannot be read
+is dropped alone, counted by its reason, and the ticks beside it go through; messages the mapping's
+``when`` does not select (heartbeat answers) are counted as ignored. Numbers keep their exact
+digits: a price is never turned into a float on the way. The mapping file is checked when loaded:
+an unknown key (with the known key it most resembles), a value of the wrong type, a value outside
+its choices, a missing required key are refused by name.
 
     pip install redis websockets
     python ws_bridge.py --mapping alltick.toml --redis-url redis://tickbar-redis:6379/0
+    python ws_bridge.py --check alltick.toml [--sample message.json]   # what a message becomes
 
 With ``[rest]`` in the mapping instead of ``[websocket]`` it polls a URL every ``interval_seconds``
 and maps each answer the same way (vendors without a stream). Examples: ``ticks_ws.toml`` (a
@@ -22,6 +26,7 @@ WebSocket of trade ticks, the compact ``{"s","ld","v","t"}`` shape) and ``quotes
 import argparse
 import asyncio
 import decimal
+import difflib
 import json
 import logging
 import os
@@ -51,8 +56,68 @@ TIME_UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 VOLUME_UNITS = {"shares": 1, "lots": 100}
 
 
+#: Every key a mapping file may have, table by table, with the type its value must have.
+MAPPING_KEYS = {
+    "websocket": {"url": str, "subscribe": list, "ping": str, "ping_seconds": (int, float)},
+    "rest": {"url": str, "method": str, "body": str, "headers": dict, "interval_seconds": (int, float)},
+    "message": {"path": str, "when": dict},
+    "fields": {
+        "symbol": str, "time": str, "price": str, "volume": str, "amount": str,
+        "time_unit": str, "volume_unit": str, "cumulative": bool,
+    },
+    "symbols": {"style": str},
+}
+#: Keys whose value must be one of these.
+CHOICES = {
+    ("fields", "time_unit"): ("s", "ms", "us", "ns", "iso"),
+    ("fields", "volume_unit"): ("shares", "lots"),
+    ("symbols", "style"): ("suffix", "prefix", "bare"),
+}
+REQUIRED = {"fields": ("symbol", "time", "price", "volume")}
+
+
 class Unmappable(ValueError):
-    """A message, or a tick in it, the mapping cannot turn into a contract tick."""
+    """A message, or a tick in it, the mapping cannot turn into a contract tick; ``kind`` names
+    the reason it is counted under."""
+
+    def __init__(self, message, kind="unreadable"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def suggestion(key, known):
+    """`` (did you mean `x`?)`` for the known key ``key`` most resembles, or nothing."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def mapping_errors(config):
+    """Every fault of a mapping file's dict, each naming its table and key; none when it is sound."""
+    errors = []
+    for table, value in config.items():
+        if table not in MAPPING_KEYS:
+            errors.append(f"unknown table [{table}]{suggestion(table, MAPPING_KEYS)}")
+            continue
+        if not isinstance(value, dict):
+            errors.append(f"[{table}] must be a table")
+            continue
+        known = MAPPING_KEYS[table]
+        for key, item in value.items():
+            if key not in known:
+                errors.append(f"[{table}] unknown key `{key}`{suggestion(key, known)}")
+            elif not isinstance(item, known[key]) or isinstance(item, bool) and known[key] is not bool:
+                expected = known[key].__name__ if isinstance(known[key], type) else "a number"
+                errors.append(f"[{table}] `{key}` must be {expected}, not {type(item).__name__} {item!r}")
+            elif (table, key) in CHOICES and item not in CHOICES[(table, key)]:
+                errors.append(f"[{table}] `{key}` = {item!r}: expected one of {', '.join(CHOICES[(table, key)])}")
+    for table, keys in REQUIRED.items():
+        errors.extend(f"[{table}] `{key}` is required" for key in keys if key not in config.get(table, {}))
+    when = config.get("message", {}).get("when")
+    if isinstance(when, dict) and set(when) != {"field", "equals"}:
+        errors.append(f"[message] `when` needs exactly `field` and `equals`, not {', '.join(sorted(when)) or 'nothing'}")
+    if "websocket" in config and "rest" in config:
+        errors.append("a mapping has one of [websocket] and [rest], not both")
+    return errors
 
 
 def symbol_of(code, style):
@@ -68,7 +133,7 @@ def symbol_of(code, style):
         digits = code
         exchange = {"6": "SH", "9": "SH", "0": "SZ", "2": "SZ", "3": "SZ", "4": "BJ", "8": "BJ"}.get(code[:1], "")
     if len(digits) != 6 or not digits.isdigit() or exchange not in ("SH", "SZ", "BJ"):
-        raise Unmappable(f"code {code!r} is not a {style} A-share code")
+        raise Unmappable(f"code {code!r} is not a {style} A-share code", "bad_symbol")
     return f"{digits}.{exchange}"
 
 
@@ -76,7 +141,7 @@ def dig(value, path):
     """The value at a dotted ``path`` (``data.ticks``) of a parsed message; ``""`` is the message."""
     for key in filter(None, path.split(".")):
         if not isinstance(value, dict) or key not in value:
-            raise Unmappable(f"no {path!r} in the message")
+            raise Unmappable(f"no {path!r} in the message", "missing_field")
         value = value[key]
     return value
 
@@ -86,9 +151,9 @@ def number(value, what):
     try:
         result = decimal.Decimal(str(value).strip())
     except (decimal.InvalidOperation, ValueError):
-        raise Unmappable(f"{what} {value!r} is not a number") from None
+        raise Unmappable(f"{what} {value!r} is not a number", "bad_number") from None
     if not result.is_finite():
-        raise Unmappable(f"{what} {value!r} is not a number")
+        raise Unmappable(f"{what} {value!r} is not a number", "bad_number")
     return result
 
 
@@ -102,21 +167,17 @@ class Mapping:
     ``[symbols]`` tables of a mapping file."""
 
     def __init__(self, config):
+        errors = mapping_errors(config)
+        if errors:
+            raise ValueError("the mapping is refused:\n  " + "\n  ".join(errors))
         message, fields = config.get("message", {}), config["fields"]
         self.path = message.get("path", "")
         self.when = message.get("when")
         self.fields = {name: fields.get(name) for name in ("symbol", "time", "price", "volume", "amount")}
-        for name in ("symbol", "time", "price", "volume"):
-            if not self.fields[name]:
-                raise ValueError(f"[fields] {name} is required")
         self.time_unit = fields.get("time_unit", "ms")
-        if self.time_unit not in TIME_UNITS and self.time_unit != "iso":
-            raise ValueError(f"[fields] time_unit {self.time_unit!r}: expected s, ms, us, ns or iso")
         self.volume_unit = VOLUME_UNITS[fields.get("volume_unit", "shares")]
-        self.cumulative = bool(fields.get("cumulative", False))
+        self.cumulative = fields.get("cumulative", False)
         self.style = config.get("symbols", {}).get("style", "suffix")
-        if self.style not in ("suffix", "prefix", "bare"):
-            raise ValueError(f"[symbols] style {self.style!r}: expected suffix, prefix or bare")
 
     def selects(self, message):
         """Whether the mapping's ``when`` (``{field, equals}``) picks this parsed message."""
@@ -128,13 +189,20 @@ class Mapping:
             return False
 
     def ticks(self, message):
-        """The ``(symbol, json_text)`` contract ticks of a parsed message."""
+        """The ``(symbol, json_text)`` contract ticks of a parsed message, and the items it
+        could not read, each an ``Unmappable`` with its reason: one item never costs the others."""
         found = dig(message, self.path)
-        return [self.tick(item) for item in (found if isinstance(found, list) else [found])]
+        ticks, dropped = [], []
+        for item in found if isinstance(found, list) else [found]:
+            try:
+                ticks.append(self.tick(item))
+            except Unmappable as e:
+                dropped.append(e)
+        return ticks, dropped
 
     def tick(self, item):
         if not isinstance(item, dict):
-            raise Unmappable(f"a tick is an object, not {type(item).__name__}")
+            raise Unmappable(f"a tick is an object, not {type(item).__name__}", "not_an_object")
         symbol = symbol_of(dig(item, self.fields["symbol"]), self.style)
         raw_time = dig(item, self.fields["time"])
         if self.time_unit == "iso":
@@ -145,7 +213,7 @@ class Mapping:
         price = number(dig(item, self.fields["price"]), "price")
         volume = number(dig(item, self.fields["volume"]), "volume") * self.volume_unit
         if volume != volume.to_integral_value():
-            raise Unmappable(f"volume {volume} is not a whole number of shares")
+            raise Unmappable(f"volume {volume} is not a whole number of shares", "bad_number")
         parts = [f'"symbol":"{symbol}"', f'"time":{when}', f'"price":{text_of(price)}', f'"volume":{text_of(volume)}']
         if self.fields["amount"]:
             parts.append(f'"amount":{text_of(number(dig(item, self.fields["amount"]), "amount"))}')
@@ -159,6 +227,8 @@ class Feed:
     def __init__(self, mapping, bridge):
         self.mapping, self.bridge = mapping, bridge
         self.messages = self.ticks = self.ignored = self.unmappable = self.reconnects = 0
+        #: Items dropped from messages that were otherwise read, by reason.
+        self.dropped = {}
 
     def on_message(self, text):
         self.messages += 1
@@ -167,14 +237,19 @@ class Feed:
             if not self.mapping.selects(message):
                 self.ignored += 1
                 return
-            ticks = self.mapping.ticks(message)
+            ticks, dropped = self.mapping.ticks(message)
         except (ValueError, Unmappable) as e:
             self.unmappable += 1
             if self.unmappable <= LOGGED:
                 log.warning("unmappable message (%s): %.200s", e, text)
             return
+        for e in dropped:
+            self.dropped[e.kind] = self.dropped.get(e.kind, 0) + 1
+            if sum(self.dropped.values()) <= LOGGED:
+                log.warning("item dropped (%s: %s) from: %.200s", e.kind, e, text)
         self.ticks += len(ticks)
-        self.bridge.on_ticks(ticks)
+        if ticks:
+            self.bridge.on_ticks(ticks)
 
     async def websocket(self, config, stop):
         """Reads the WebSocket of ``config`` until ``stop`` is set, reconnecting with backoff."""
@@ -255,9 +330,40 @@ async def run(config, feed, stop):
         raise SystemExit("the mapping needs a [websocket] or a [rest] table")
 
 
+def check(path, sample):
+    """``--check``: the mapping's faults, or what the sample message becomes; the exit status."""
+    try:
+        mapping = Mapping(load_mapping(path))
+    except (ValueError, KeyError, tomllib.TOMLDecodeError) as e:
+        print(f"{path}: {e}")
+        return 1
+    print(f"{path}: the mapping reads")
+    if sample is None:
+        return 0
+    with open(sample, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        message = json.loads(text, parse_float=decimal.Decimal)
+        if not mapping.selects(message):
+            print("the mapping's `when` does not select this message: it would be ignored")
+            return 0
+        ticks, dropped = mapping.ticks(message)
+    except (ValueError, Unmappable) as e:
+        print(f"the message cannot be read: {e}")
+        return 1
+    for _, tick in ticks:
+        print(tick)
+    for e in dropped:
+        print(f"dropped ({e.kind}): {e}")
+    print(f"{len(ticks)} ticks, {len(dropped)} items dropped")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mapping", required=True, help="the vendor's mapping file (TOML or JSON)")
+    parser.add_argument("--mapping", help="the vendor's mapping file (TOML or JSON)")
+    parser.add_argument("--check", metavar="MAPPING", help="check a mapping file and exit (with --sample: map it)")
+    parser.add_argument("--sample", metavar="FILE", help="with --check: a message to map and print")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--stream", default="ticks", help="the tick stream (with redis.key_prefix, if any)")
     parser.add_argument("--queue", type=int, default=100_000, help="payloads held while Redis is away")
@@ -265,6 +371,10 @@ def main():
     add_tls_arguments(parser)
     add_sentinel_arguments(parser)
     args = parser.parse_args()
+    if args.check:
+        raise SystemExit(check(args.check, args.sample))
+    if not args.mapping:
+        parser.error("--mapping is required (or --check MAPPING)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = load_mapping(args.mapping)
     bridge = Bridge(args.redis_url, args.stream, args.queue, tls=tls_options(args), shards=args.shards,
@@ -278,8 +388,9 @@ def main():
         pass
     finally:
         bridge.stop()
-        log.info("messages %d, ticks %d, ignored %d, unmappable %d, reconnects %d, sent %d",
-                 feed.messages, feed.ticks, feed.ignored, feed.unmappable, feed.reconnects, bridge.sent)
+        log.info("messages %d, ticks %d, ignored %d, unmappable %d, items dropped %s, reconnects %d, sent %d",
+                 feed.messages, feed.ticks, feed.ignored, feed.unmappable, feed.dropped or "none", feed.reconnects,
+                 bridge.sent)
 
 
 if __name__ == "__main__":
