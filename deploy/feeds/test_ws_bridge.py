@@ -66,6 +66,35 @@ class MappingTest(unittest.TestCase):
         self.assertEqual(ws_bridge.symbol_of("sh600519", "prefix"), "600519.SH")
         self.assertEqual(ws_bridge.symbol_of("830799", "bare"), "830799.BJ")
 
+    def test_every_symbol_style_of_the_common_sources_reads(self):
+        for code, style, symbol in [
+            ("600519.XSHG", "jq", "600519.SH"), ("000001.XSHE", "jq", "000001.SZ"), ("430047.BJ", "jq", "430047.BJ"),
+            ("1.600519", "secid", "600519.SH"), ("0.000001", "secid", "000001.SZ"), ("0.830799", "secid", "830799.BJ"),
+            ("sh.600519", "dotted", "600519.SH"), ("sz.300750", "dotted", "300750.SZ"), ("920002", "bare", "920002.BJ"),
+        ]:
+            self.assertEqual(ws_bridge.symbol_of(code, style), symbol, code)
+        for code, style in [("600519.XSHX", "jq"), ("2.600519", "secid"), ("hk.00700", "dotted")]:
+            with self.assertRaises(ws_bridge.Unmappable):
+                ws_bridge.symbol_of(code, style)
+
+    def test_scaled_prices_and_amounts_and_the_day_high_low_and_trades_are_mapped(self):
+        mapping = ws_bridge.Mapping({
+            "rest": {"url": "http://x"},
+            "fields": {"symbol": "c", "time": "t", "price": "p", "volume": "v", "amount": "a", "high": "h", "low": "l",
+                       "trades": "n", "cumulative": True, "volume_unit": "lots", "price_scale": 10000,
+                       "amount_unit": 10000, "time_unit": "s"},
+            "symbols": {"style": "secid"},
+        })
+        item = {"c": "1.600519", "t": 1675234801, "p": 18449700, "v": 33973, "a": "624467.8925", "h": 18550000,
+                "l": 18200000, "n": 4120}
+        ticks, dropped = mapping.ticks(item)
+        self.assertEqual((json.loads(ticks[0][1]), dropped), ({
+            "symbol": "600519.SH", "time": 1675234801000, "price": 1844.97, "volume": 3397300, "amount": 6244678925,
+            "cumulative": True, "high": 1855, "low": 1820, "trades": 4120}, []))
+        self.assertIn('"price":1844.97,', ticks[0][1], "exact digits, no float on the way")
+        self.assertIn("[fields] `price_scale` must be a positive whole number, not 0",
+                      ws_bridge.mapping_errors({"fields": {"price_scale": 0}}))
+
     def test_unreadable_messages_are_counted_and_unselected_ones_ignored(self):
         sent = []
         feed = ws_bridge.Feed(ws_bridge.Mapping({**TICKS_WS, "message": {"when": {"field": "type", "equals": "trade"}}}),

@@ -63,7 +63,9 @@ MAPPING_KEYS = {
     "message": {"path": str, "when": dict},
     "fields": {
         "symbol": str, "time": str, "price": str, "volume": str, "amount": str,
+        "high": str, "low": str, "trades": str,
         "time_unit": str, "volume_unit": str, "cumulative": bool,
+        "price_scale": int, "amount_unit": int,
     },
     "symbols": {"style": str},
 }
@@ -71,7 +73,7 @@ MAPPING_KEYS = {
 CHOICES = {
     ("fields", "time_unit"): ("s", "ms", "us", "ns", "iso"),
     ("fields", "volume_unit"): ("shares", "lots"),
-    ("symbols", "style"): ("suffix", "prefix", "bare"),
+    ("symbols", "style"): ("suffix", "prefix", "bare", "jq", "secid", "dotted"),
 }
 REQUIRED = {"fields": ("symbol", "time", "price", "volume")}
 
@@ -110,6 +112,10 @@ def mapping_errors(config):
                 errors.append(f"[{table}] `{key}` must be {expected}, not {type(item).__name__} {item!r}")
             elif (table, key) in CHOICES and item not in CHOICES[(table, key)]:
                 errors.append(f"[{table}] `{key}` = {item!r}: expected one of {', '.join(CHOICES[(table, key)])}")
+    for key in ("price_scale", "amount_unit"):
+        value = config.get("fields", {}).get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+            errors.append(f"[fields] `{key}` must be a positive whole number, not {value}")
     for table, keys in REQUIRED.items():
         errors.extend(f"[{table}] `{key}` is required" for key in keys if key not in config.get(table, {}))
     when = config.get("message", {}).get("when")
@@ -120,18 +126,35 @@ def mapping_errors(config):
     return errors
 
 
+#: The exchange of each vendor's exchange mark: JoinQuant/RiceQuant suffixes, Eastmoney secid markets.
+EXCHANGE_MARKS = {"SH": "SH", "SZ": "SZ", "BJ": "BJ", "XSHG": "SH", "XSHE": "SZ", "BJSE": "BJ", "1": "SH", "0": "SZ"}
+
+
+def bare_exchange(digits):
+    """The exchange of a bare code: 6 and 9 Shanghai, 0, 2 and 3 Shenzhen, 4, 8 and 92 Beijing."""
+    if digits.startswith("92"):
+        return "BJ"
+    return {"6": "SH", "9": "SH", "0": "SZ", "2": "SZ", "3": "SZ", "4": "BJ", "8": "BJ"}.get(digits[:1], "")
+
+
 def symbol_of(code, style):
     """The contract symbol (``600519.SH``) of a vendor's ``code`` written in ``style``: ``suffix``
-    (``600519.SH``), ``prefix`` (``sh600519``) or ``bare`` (``600519``: the exchange from the code:
-    6 and 9 Shanghai, 0, 2 and 3 Shenzhen, 4 and 8 Beijing)."""
+    (``600519.SH``), ``prefix`` (``sh600519``), ``bare`` (``600519``, the exchange from the code),
+    ``jq`` (JoinQuant/RiceQuant ``600519.XSHG``, ``000001.XSHE``), ``secid`` (Eastmoney
+    ``1.600519``, ``0.000001``; a Beijing code's market 0 is told by the code) or ``dotted``
+    (Baostock ``sh.600519``)."""
     code = str(code).strip().upper()
-    if style == "suffix":
-        digits, _, exchange = code.partition(".")
+    if style in ("suffix", "jq"):
+        digits, _, mark = code.partition(".")
     elif style == "prefix":
-        exchange, digits = code[:2], code[2:]
+        mark, digits = code[:2], code[2:]
+    elif style in ("secid", "dotted"):
+        mark, _, digits = code.partition(".")
     else:
-        digits = code
-        exchange = {"6": "SH", "9": "SH", "0": "SZ", "2": "SZ", "3": "SZ", "4": "BJ", "8": "BJ"}.get(code[:1], "")
+        digits, mark = code, ""
+    exchange = EXCHANGE_MARKS.get(mark, "") if mark else bare_exchange(digits)
+    if style == "secid" and exchange == "SZ" and bare_exchange(digits) == "BJ":
+        exchange = "BJ"
     if len(digits) != 6 or not digits.isdigit() or exchange not in ("SH", "SZ", "BJ"):
         raise Unmappable(f"code {code!r} is not a {style} A-share code", "bad_symbol")
     return f"{digits}.{exchange}"
@@ -177,6 +200,9 @@ class Mapping:
         self.time_unit = fields.get("time_unit", "ms")
         self.volume_unit = VOLUME_UNITS[fields.get("volume_unit", "shares")]
         self.cumulative = fields.get("cumulative", False)
+        self.extras = {name: fields[name] for name in ("high", "low", "trades") if name in fields}
+        self.price_scale = decimal.Decimal(fields.get("price_scale", 1))
+        self.amount_unit = decimal.Decimal(fields.get("amount_unit", 1))
         self.style = config.get("symbols", {}).get("style", "suffix")
 
     def selects(self, message):
@@ -210,14 +236,20 @@ class Mapping:
         else:
             ms = number(raw_time, "time") * TIME_UNITS[self.time_unit] / TIME_UNITS["ms"]
             when = str(int(ms.to_integral_value(rounding=decimal.ROUND_FLOOR)))
-        price = number(dig(item, self.fields["price"]), "price")
+        price = number(dig(item, self.fields["price"]), "price") / self.price_scale
         volume = number(dig(item, self.fields["volume"]), "volume") * self.volume_unit
         if volume != volume.to_integral_value():
             raise Unmappable(f"volume {volume} is not a whole number of shares", "bad_number")
         parts = [f'"symbol":"{symbol}"', f'"time":{when}', f'"price":{text_of(price)}', f'"volume":{text_of(volume)}']
         if self.fields["amount"]:
-            parts.append(f'"amount":{text_of(number(dig(item, self.fields["amount"]), "amount"))}')
+            amount = number(dig(item, self.fields["amount"]), "amount") * self.amount_unit
+            parts.append(f'"amount":{text_of(amount)}')
         parts.append(f'"cumulative":{"true" if self.cumulative else "false"}')
+        for name, path in self.extras.items():
+            value = number(dig(item, path), name)
+            if name == "trades" and value != value.to_integral_value():
+                raise Unmappable(f"trades {value} is not a whole number", "bad_number")
+            parts.append(f'"{name}":{text_of(value if name == "trades" else value / self.price_scale)}')
         return symbol, "{" + ",".join(parts) + "}"
 
 
