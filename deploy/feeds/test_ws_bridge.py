@@ -95,6 +95,28 @@ class MappingTest(unittest.TestCase):
         self.assertIn("[fields] `price_scale` must be a positive whole number, not 0",
                       ws_bridge.mapping_errors({"fields": {"price_scale": 0}}))
 
+    def test_positional_records_and_split_date_and_time_fields_are_read(self):
+        mapping = ws_bridge.Mapping({
+            "rest": {"url": "http://api.tushare.pro", "method": "POST"},
+            "message": {"path": "data.items", "columns": "data.fields"},
+            "fields": {"symbol": "ts_code", "date": "trade_date", "time": "trade_time", "time_unit": "clock",
+                       "price": "price", "volume": "vol", "amount": "amount", "cumulative": True},
+        })
+        answer = {"code": 0, "data": {"fields": ["ts_code", "trade_date", "trade_time", "price", "vol", "amount"],
+                                      "items": [["600519.SH", "20230201", 93000250, "1850.01", 1200, "2220012"],
+                                                ["000001.SZ", "20230201", "bad", "14.2", 100, "1420"]]}}
+        ticks, dropped = mapping.ticks(answer)
+        self.assertEqual(json.loads(ticks[0][1]), {"symbol": "600519.SH", "time": "2023-02-01T09:30:00.250",
+                                                   "price": 1850.01, "volume": 1200, "amount": 2220012,
+                                                   "cumulative": True})
+        self.assertEqual([e.kind for e in dropped], ["bad_time"])
+        self.assertIn("[fields] `time_unit = \"clock\"` (a time of day) needs `date`",
+                      "\n".join(ws_bridge.mapping_errors({"fields": {"time_unit": "clock"}})))
+        colon = ws_bridge.Mapping({**TICKS_WS, "fields": {**TICKS_WS["fields"], "time_unit": "clock", "date": "d",
+                                                          "date_format": "%Y-%m-%d", "time_format": "%H:%M:%S"}})
+        message = {"s": "600519.SH", "ld": 1850, "v": 100, "t": "09:31:02", "d": "2023-02-01"}
+        self.assertIn('"time":"2023-02-01T09:31:02.000"', colon.ticks(message)[0][0][1])
+
     def test_unreadable_messages_are_counted_and_unselected_ones_ignored(self):
         sent = []
         feed = ws_bridge.Feed(ws_bridge.Mapping({**TICKS_WS, "message": {"when": {"field": "type", "equals": "trade"}}}),

@@ -60,18 +60,18 @@ VOLUME_UNITS = {"shares": 1, "lots": 100}
 MAPPING_KEYS = {
     "websocket": {"url": str, "subscribe": list, "ping": str, "ping_seconds": (int, float)},
     "rest": {"url": str, "method": str, "body": str, "headers": dict, "interval_seconds": (int, float)},
-    "message": {"path": str, "when": dict},
+    "message": {"path": str, "when": dict, "columns": str},
     "fields": {
         "symbol": str, "time": str, "price": str, "volume": str, "amount": str,
         "high": str, "low": str, "trades": str,
         "time_unit": str, "volume_unit": str, "cumulative": bool,
-        "price_scale": int, "amount_unit": int,
+        "price_scale": int, "amount_unit": int, "date": str, "date_format": str, "time_format": str,
     },
     "symbols": {"style": str},
 }
 #: Keys whose value must be one of these.
 CHOICES = {
-    ("fields", "time_unit"): ("s", "ms", "us", "ns", "iso"),
+    ("fields", "time_unit"): ("s", "ms", "us", "ns", "iso", "clock"),
     ("fields", "volume_unit"): ("shares", "lots"),
     ("symbols", "style"): ("suffix", "prefix", "bare", "jq", "secid", "dotted"),
 }
@@ -116,6 +116,11 @@ def mapping_errors(config):
         value = config.get("fields", {}).get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
             errors.append(f"[fields] `{key}` must be a positive whole number, not {value}")
+    fields = config.get("fields", {})
+    if fields.get("time_unit") == "clock" and "date" not in fields:
+        errors.append("[fields] `time_unit = \"clock\"` (a time of day) needs `date`, the field of its date")
+    if "date" in fields and fields.get("time_unit") != "clock":
+        errors.append("[fields] `date` goes with `time_unit = \"clock\"`")
     for table, keys in REQUIRED.items():
         errors.extend(f"[{table}] `{key}` is required" for key in keys if key not in config.get(table, {}))
     when = config.get("message", {}).get("when")
@@ -195,6 +200,7 @@ class Mapping:
             raise ValueError("the mapping is refused:\n  " + "\n  ".join(errors))
         message, fields = config.get("message", {}), config["fields"]
         self.path = message.get("path", "")
+        self.columns = message.get("columns")
         self.when = message.get("when")
         self.fields = {name: fields.get(name) for name in ("symbol", "time", "price", "volume", "amount")}
         self.time_unit = fields.get("time_unit", "ms")
@@ -204,6 +210,9 @@ class Mapping:
         self.price_scale = decimal.Decimal(fields.get("price_scale", 1))
         self.amount_unit = decimal.Decimal(fields.get("amount_unit", 1))
         self.style = config.get("symbols", {}).get("style", "suffix")
+        self.date = fields.get("date")
+        self.date_format = fields.get("date_format", "%Y%m%d")
+        self.time_format = fields.get("time_format", "HHMMSSmmm")
 
     def selects(self, message):
         """Whether the mapping's ``when`` (``{field, equals}``) picks this parsed message."""
@@ -218,8 +227,12 @@ class Mapping:
         """The ``(symbol, json_text)`` contract ticks of a parsed message, and the items it
         could not read, each an ``Unmappable`` with its reason: one item never costs the others."""
         found = dig(message, self.path)
+        items = found if isinstance(found, list) else [found]
+        if self.columns:
+            names = dig(message, self.columns)
+            items = [dict(zip(names, item)) if isinstance(item, list) else item for item in items]
         ticks, dropped = [], []
-        for item in found if isinstance(found, list) else [found]:
+        for item in items:
             try:
                 ticks.append(self.tick(item))
             except Unmappable as e:
@@ -231,7 +244,9 @@ class Mapping:
             raise Unmappable(f"a tick is an object, not {type(item).__name__}", "not_an_object")
         symbol = symbol_of(dig(item, self.fields["symbol"]), self.style)
         raw_time = dig(item, self.fields["time"])
-        if self.time_unit == "iso":
+        if self.time_unit == "clock":
+            when = json.dumps(self.moment(dig(item, self.date), raw_time))
+        elif self.time_unit == "iso":
             when = json.dumps(str(raw_time))
         else:
             ms = number(raw_time, "time") * TIME_UNITS[self.time_unit] / TIME_UNITS["ms"]
@@ -251,6 +266,25 @@ class Mapping:
                 raise Unmappable(f"trades {value} is not a whole number", "bad_number")
             parts.append(f'"{name}":{text_of(value if name == "trades" else value / self.price_scale)}')
         return symbol, "{" + ",".join(parts) + "}"
+
+
+    def moment(self, date, clock):
+        """ISO text of the market time ``clock`` (``time_format``: a strftime format, or
+        ``HHMMSSmmm``, digits such as ``93000250``) on ``date`` (``date_format``)."""
+        import datetime as dt
+
+        try:
+            day = dt.datetime.strptime(str(date).strip(), self.date_format).date()
+            if self.time_format == "HHMMSSmmm":
+                digits = str(clock).strip().zfill(9)
+                if len(digits) != 9 or not digits.isdigit():
+                    raise ValueError(f"{clock!r} is not HHMMSSmmm")
+                at = dt.time(int(digits[:2]), int(digits[2:4]), int(digits[4:6]), int(digits[6:]) * 1000)
+            else:
+                at = dt.datetime.strptime(str(clock).strip(), self.time_format).time()
+        except ValueError as e:
+            raise Unmappable(f"date {date!r} and time {clock!r}: {e}", "bad_time") from None
+        return dt.datetime.combine(day, at).isoformat(timespec="milliseconds")
 
 
 class Feed:
