@@ -50,10 +50,15 @@ pub fn statements(text: &str, database: &str) -> Vec<String> {
         .collect()
 }
 
-/// Brings `database` up to the last migration: creates it and the record table when missing,
-/// then applies, in order, each migration the record lacks and records it. Returns the versions
-/// applied now (none when the schema is current).
+/// Brings `database` up to the last migration: when the record lacks any, creates the database
+/// and the record table when missing, then applies, in order, each migration the record lacks and
+/// records it. Returns the versions applied now (none when the schema is current, which is then
+/// only read).
 pub async fn apply_schema(client: &clickhouse::Client, database: &str) -> Result<Vec<u32>> {
+    // A current schema is only read, never written to: a read-only user finds it so.
+    if applied(client, database).await.is_ok_and(|done| MIGRATIONS.iter().all(|m| done.contains(&m.version))) {
+        return Ok(Vec::new());
+    }
     let server: String = client.query("SELECT version()").fetch_one().await?;
     client.query(&format!("CREATE DATABASE IF NOT EXISTS {database}")).execute().await?;
     let record = format!(

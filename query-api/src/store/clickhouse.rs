@@ -185,18 +185,10 @@ impl History {
     /// migrations are applied (or, for a user that may not, found applied by another service).
     pub async fn ping(&self) -> Result<()> {
         if !self.migrated.load(Ordering::Relaxed) {
-            self.migrate().await.map_err(AppError::clickhouse)?;
+            runtime::schema::apply_schema(&self.client, &self.database).await.map_err(AppError::clickhouse)?;
             self.migrated.store(true, Ordering::Relaxed);
         }
         self.client.query("SELECT 1").fetch_one::<u8>().await.map(drop).map_err(AppError::clickhouse)
-    }
-
-    async fn migrate(&self) -> clickhouse::error::Result<()> {
-        let every = runtime::schema::MIGRATIONS.iter().map(|m| m.version);
-        match runtime::schema::applied(&self.client, &self.database).await {
-            Ok(done) if every.clone().all(|v| done.contains(&v)) => Ok(()),
-            _ => runtime::schema::apply_schema(&self.client, &self.database).await.map(drop),
-        }
     }
 }
 
