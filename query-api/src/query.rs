@@ -120,6 +120,10 @@ const DAY_CLOSE: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(15, 0
     None => panic!("15:00 is a time"),
 };
 
+/// Calendar days after a listing its trading days are counted over: more than the five trading
+/// days a registration-system listing goes without a limit, whatever the holidays.
+const LISTING_DAYS_COUNTED: u64 = 31;
+
 /// Weeks of bars before a daily span read for the previous close of its first day.
 const PRE_CLOSE_LOOKBACK_DAYS: u64 = 31;
 
@@ -156,7 +160,10 @@ fn dailies(bars: &[Built], calendar: &TradingCalendar, listed: Option<&Instrumen
     bars.iter()
         .map(|b| {
             let day = b.bar.frame.date();
-            let nth = |i: &Instrument| calendar.trading_days(i.list_date, day).map_or(usize::MAX, |d| d.len());
+            // Only the first days of a listing trade without a limit: counting stops a month in.
+            let counted_to = |i: &Instrument| day.min(i.list_date + chrono::Days::new(LISTING_DAYS_COUNTED));
+            let nth =
+                |i: &Instrument| calendar.trading_days(i.list_date, counted_to(i)).map_or(usize::MAX, |d| d.len());
             let daily = Daily::of(day, b.bar.vol, pre_close, listed.map(|i| (i, nth(i))));
             pre_close = Some(b.bar.close);
             daily
