@@ -18,18 +18,24 @@ its choices, a missing required key are refused by name.
     python ws_bridge.py --check alltick.toml [--sample message.json]   # what a message becomes
 
 With ``[rest]`` in the mapping instead of ``[websocket]`` it polls a URL every ``interval_seconds``
-and maps each answer the same way (vendors without a stream). Examples: ``ticks_ws.toml`` (a
-WebSocket of trade ticks, the compact ``{"s","ld","v","t"}`` shape) and ``quotes_rest.toml``
-(polled whole quotes in Eastmoney's shape, cumulative volume in lots).
+and maps each answer the same way (vendors without a stream); with ``[message] pattern`` each line
+of a text answer is read by a regular expression's named groups. Examples: ``ticks_ws.toml`` (a
+WebSocket of trade ticks, the compact ``{"s","ld","v","t"}`` shape), ``quotes_rest.toml`` (polled
+whole quotes in Eastmoney's shape, cumulative volume in lots), ``tushare_rest.toml`` (Tushare's
+positional records), ``sina_text.toml`` (Sina's GBK quote text) and ``joinquant_ws.toml`` (trades
+with JoinQuant codes). The reference of every key is docs/feeds.md.
 """
 
 import argparse
 import asyncio
+import codecs
+import datetime as dt
 import decimal
 import difflib
 import json
 import logging
 import os
+import re
 import sys
 import time
 import tomllib
@@ -59,11 +65,13 @@ VOLUME_UNITS = {"shares": 1, "lots": 100}
 #: Every key a mapping file may have, table by table, with the type its value must have.
 MAPPING_KEYS = {
     "websocket": {"url": str, "subscribe": list, "ping": str, "ping_seconds": (int, float)},
-    "rest": {"url": str, "method": str, "body": str, "headers": dict, "interval_seconds": (int, float)},
-    "message": {"path": str, "when": dict, "columns": str},
+    "rest": {
+        "url": str, "method": str, "body": str, "headers": dict, "interval_seconds": (int, float), "encoding": str,
+    },
+    "message": {"path": str, "when": dict, "columns": str, "pattern": str},
     "fields": {
         "symbol": str, "time": str, "price": str, "volume": str, "amount": str,
-        "high": str, "low": str, "trades": str,
+        "high": str, "low": str, "open": str, "pre_close": str, "trades": str,
         "time_unit": str, "volume_unit": str, "cumulative": bool,
         "price_scale": int, "amount_unit": int, "date": str, "date_format": str, "time_format": str,
     },
@@ -76,6 +84,10 @@ CHOICES = {
     ("symbols", "style"): ("suffix", "prefix", "bare", "jq", "secid", "dotted"),
 }
 REQUIRED = {"fields": ("symbol", "time", "price", "volume")}
+#: The ``[fields]`` keys that name where a value is in an item (a path, a column or a group).
+FIELD_PATHS = ("symbol", "time", "date", "price", "volume", "amount", "high", "low", "open", "pre_close", "trades")
+#: The optional prices an item may carry besides its price, forwarded scaled by ``price_scale``.
+EXTRA_PRICES = ("high", "low", "open", "pre_close")
 
 
 class Unmappable(ValueError):
@@ -95,6 +107,12 @@ def suggestion(key, known):
 
 def mapping_errors(config):
     """Every fault of a mapping file's dict, each naming its table and key; none when it is sound."""
+    return key_errors(config) + combination_errors(config) + pattern_errors(config)
+
+
+def key_errors(config):
+    """Unknown tables and keys, values of the wrong type or outside their choices, required keys
+    that are missing."""
     errors = []
     for table, value in config.items():
         if table not in MAPPING_KEYS:
@@ -112,22 +130,53 @@ def mapping_errors(config):
                 errors.append(f"[{table}] `{key}` must be {expected}, not {type(item).__name__} {item!r}")
             elif (table, key) in CHOICES and item not in CHOICES[(table, key)]:
                 errors.append(f"[{table}] `{key}` = {item!r}: expected one of {', '.join(CHOICES[(table, key)])}")
+    for table, keys in REQUIRED.items():
+        errors.extend(f"[{table}] `{key}` is required" for key in keys if key not in config.get(table, {}))
+    return errors
+
+
+def combination_errors(config):
+    """Values that are each of the right type but impossible, alone or together."""
+    errors = []
+    fields, message = config.get("fields", {}), config.get("message", {})
     for key in ("price_scale", "amount_unit"):
-        value = config.get("fields", {}).get(key)
+        value = fields.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
             errors.append(f"[fields] `{key}` must be a positive whole number, not {value}")
-    fields = config.get("fields", {})
     if fields.get("time_unit") == "clock" and "date" not in fields:
         errors.append("[fields] `time_unit = \"clock\"` (a time of day) needs `date`, the field of its date")
     if "date" in fields and fields.get("time_unit") != "clock":
         errors.append("[fields] `date` goes with `time_unit = \"clock\"`")
-    for table, keys in REQUIRED.items():
-        errors.extend(f"[{table}] `{key}` is required" for key in keys if key not in config.get(table, {}))
-    when = config.get("message", {}).get("when")
+    when = message.get("when")
     if isinstance(when, dict) and set(when) != {"field", "equals"}:
         errors.append(f"[message] `when` needs exactly `field` and `equals`, not {', '.join(sorted(when)) or 'nothing'}")
     if "websocket" in config and "rest" in config:
         errors.append("a mapping has one of [websocket] and [rest], not both")
+    encoding = config.get("rest", {}).get("encoding")
+    if isinstance(encoding, str):
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            errors.append(f"[rest] `encoding` = {encoding!r} is not a text encoding Python knows (utf-8, gbk, ...)")
+    return errors
+
+
+def pattern_errors(config):
+    """A ``[message] pattern`` that does not compile, that is given with keys of JSON messages, or
+    that has no group a field names."""
+    pattern, fields = config.get("message", {}).get("pattern"), config.get("fields", {})
+    if not isinstance(pattern, str):
+        return []
+    errors = [f"[message] `{key}` reads JSON messages; a `pattern` reads text" for key in ("path", "columns", "when")
+              if key in config["message"]]
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as e:
+        return errors + [f"[message] `pattern` does not compile: {e}"]
+    for key in FIELD_PATHS:
+        if isinstance(fields.get(key), str) and fields[key] not in groups:
+            errors.append(f"[fields] `{key}` = {fields[key]!r} names no group of the pattern"
+                          f"{suggestion(fields[key], groups)}; its groups: {', '.join(groups) or 'none'}")
     return errors
 
 
@@ -202,17 +251,27 @@ class Mapping:
         self.path = message.get("path", "")
         self.columns = message.get("columns")
         self.when = message.get("when")
+        self.pattern = re.compile(message["pattern"]) if "pattern" in message else None
         self.fields = {name: fields.get(name) for name in ("symbol", "time", "price", "volume", "amount")}
         self.time_unit = fields.get("time_unit", "ms")
         self.volume_unit = VOLUME_UNITS[fields.get("volume_unit", "shares")]
         self.cumulative = fields.get("cumulative", False)
-        self.extras = {name: fields[name] for name in ("high", "low", "trades") if name in fields}
+        self.extras = {name: fields[name] for name in (*EXTRA_PRICES, "trades") if name in fields}
         self.price_scale = decimal.Decimal(fields.get("price_scale", 1))
         self.amount_unit = decimal.Decimal(fields.get("amount_unit", 1))
         self.style = config.get("symbols", {}).get("style", "suffix")
         self.date = fields.get("date")
         self.date_format = fields.get("date_format", "%Y%m%d")
         self.time_format = fields.get("time_format", "HHMMSSmmm")
+
+    def read(self, text):
+        """The ``(ticks, dropped)`` of a message's text (see ``ticks``), or ``None`` when the
+        mapping's ``when`` does not select it; raises ``ValueError`` for a message it cannot read."""
+        if self.pattern:
+            lines = [line for line in text.splitlines() if line.strip()]
+            return self.items_ticks(lines, lambda line: self.tick(self.line_item(line)))
+        message = json.loads(text, parse_float=decimal.Decimal)
+        return self.ticks(message) if self.selects(message) else None
 
     def selects(self, message):
         """Whether the mapping's ``when`` (``{field, equals}``) picks this parsed message."""
@@ -231,10 +290,21 @@ class Mapping:
         if self.columns:
             names = dig(message, self.columns)
             items = [dict(zip(names, item)) if isinstance(item, list) else item for item in items]
+        return self.items_ticks(items)
+
+    def line_item(self, line):
+        """The named groups of the pattern in one line of a text message."""
+        match = self.pattern.search(line)
+        if not match:
+            raise Unmappable(f"the pattern does not match {line.strip()[:80]!r}", "no_match")
+        return match.groupdict()
+
+    def items_ticks(self, items, to_tick=None):
+        """The ticks ``to_tick`` (``tick`` by default) makes of ``items``, and the items dropped."""
         ticks, dropped = [], []
         for item in items:
             try:
-                ticks.append(self.tick(item))
+                ticks.append((to_tick or self.tick)(item))
             except Unmappable as e:
                 dropped.append(e)
         return ticks, dropped
@@ -243,19 +313,12 @@ class Mapping:
         if not isinstance(item, dict):
             raise Unmappable(f"a tick is an object, not {type(item).__name__}", "not_an_object")
         symbol = symbol_of(dig(item, self.fields["symbol"]), self.style)
-        raw_time = dig(item, self.fields["time"])
-        if self.time_unit == "clock":
-            when = json.dumps(self.moment(dig(item, self.date), raw_time))
-        elif self.time_unit == "iso":
-            when = json.dumps(str(raw_time))
-        else:
-            ms = number(raw_time, "time") * TIME_UNITS[self.time_unit] / TIME_UNITS["ms"]
-            when = str(int(ms.to_integral_value(rounding=decimal.ROUND_FLOOR)))
         price = number(dig(item, self.fields["price"]), "price") / self.price_scale
         volume = number(dig(item, self.fields["volume"]), "volume") * self.volume_unit
         if volume != volume.to_integral_value():
             raise Unmappable(f"volume {volume} is not a whole number of shares", "bad_number")
-        parts = [f'"symbol":"{symbol}"', f'"time":{when}', f'"price":{text_of(price)}', f'"volume":{text_of(volume)}']
+        parts = [f'"symbol":"{symbol}"', f'"time":{self.time_of(item)}', f'"price":{text_of(price)}',
+                 f'"volume":{text_of(volume)}']
         if self.fields["amount"]:
             amount = number(dig(item, self.fields["amount"]), "amount") * self.amount_unit
             parts.append(f'"amount":{text_of(amount)}')
@@ -267,12 +330,19 @@ class Mapping:
             parts.append(f'"{name}":{text_of(value if name == "trades" else value / self.price_scale)}')
         return symbol, "{" + ",".join(parts) + "}"
 
+    def time_of(self, item):
+        """The item's time as a JSON value the producer reads: epoch milliseconds or ISO text."""
+        raw = dig(item, self.fields["time"])
+        if self.time_unit == "clock":
+            return json.dumps(self.moment(dig(item, self.date), raw))
+        if self.time_unit == "iso":
+            return json.dumps(str(raw))
+        ms = number(raw, "time") * TIME_UNITS[self.time_unit] / TIME_UNITS["ms"]
+        return str(int(ms.to_integral_value(rounding=decimal.ROUND_FLOOR)))
 
     def moment(self, date, clock):
         """ISO text of the market time ``clock`` (``time_format``: a strftime format, or
         ``HHMMSSmmm``, digits such as ``93000250``) on ``date`` (``date_format``)."""
-        import datetime as dt
-
         try:
             day = dt.datetime.strptime(str(date).strip(), self.date_format).date()
             if self.time_format == "HHMMSSmmm":
@@ -299,16 +369,16 @@ class Feed:
     def on_message(self, text):
         self.messages += 1
         try:
-            message = json.loads(text, parse_float=decimal.Decimal)
-            if not self.mapping.selects(message):
-                self.ignored += 1
-                return
-            ticks, dropped = self.mapping.ticks(message)
-        except (ValueError, Unmappable) as e:
+            read = self.mapping.read(text)
+        except ValueError as e:
             self.unmappable += 1
             if self.unmappable <= LOGGED:
                 log.warning("unmappable message (%s): %.200s", e, text)
             return
+        if read is None:
+            self.ignored += 1
+            return
+        ticks, dropped = read
         for e in dropped:
             self.dropped[e.kind] = self.dropped.get(e.kind, 0) + 1
             if sum(self.dropped.values()) <= LOGGED:
@@ -365,11 +435,12 @@ class Feed:
             headers=config.get("headers", {}),
             method=config.get("method", "GET"),
         )
-        backoff = 0.5
+        encoding, backoff = config.get("encoding", "utf-8"), 0.5
         while not stop.is_set():
             started = time.monotonic()
             try:
-                text = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read().decode())
+                answer = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read())
+                text = answer.decode(encoding, errors="replace")
                 backoff = 0.5
             except OSError as e:
                 self.reconnects += 1
@@ -399,24 +470,25 @@ async def run(config, feed, stop):
 def check(path, sample):
     """``--check``: the mapping's faults, or what the sample message becomes; the exit status."""
     try:
-        mapping = Mapping(load_mapping(path))
+        config = load_mapping(path)
+        mapping = Mapping(config)
     except (ValueError, KeyError, tomllib.TOMLDecodeError) as e:
         print(f"{path}: {e}")
         return 1
     print(f"{path}: the mapping reads")
     if sample is None:
         return 0
-    with open(sample, encoding="utf-8") as f:
+    with open(sample, encoding=config.get("rest", {}).get("encoding", "utf-8")) as f:
         text = f.read()
     try:
-        message = json.loads(text, parse_float=decimal.Decimal)
-        if not mapping.selects(message):
-            print("the mapping's `when` does not select this message: it would be ignored")
-            return 0
-        ticks, dropped = mapping.ticks(message)
-    except (ValueError, Unmappable) as e:
+        read = mapping.read(text)
+    except ValueError as e:
         print(f"the message cannot be read: {e}")
         return 1
+    if read is None:
+        print("the mapping's `when` does not select this message: it would be ignored")
+        return 0
+    ticks, dropped = read
     for _, tick in ticks:
         print(tick)
     for e in dropped:
