@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of tickbar: formatting, clippy, unit, property, real-data and
-# real-server integration tests. Installs redis-server, clickhouse-server, chromium and zookeeper
-# (Debian packages; ZooKeeper for the replicated ClickHouse test) when they are missing, and
+# real-server integration tests. Installs redis-server, clickhouse-server, chromium, zookeeper and
+# prometheus (Debian packages; ZooKeeper for the replicated ClickHouse test, Prometheus's promtool
+# for checking every /metrics and the alerting rules) when they are missing, and
 # schemathesis, redis and the Python client with pandas and polars (PyPI) into target/py-venv; the tests
 # start their own private instances on free ports, check the web pages in headless Chromium and
 # fuzz the query API from its OpenAPI document; then cross-builds the services for Windows
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 source deploy/packages.sh
 ensure_packages redis-server=redis-server "clickhouse-server|clickhouse=clickhouse-server" \
-  "chromium|chromium-browser=chromium" python3=python3 zooinspector=zookeeper
+  "chromium|chromium-browser=chromium" python3=python3 zooinspector=zookeeper promtool=prometheus
 
 # Python for schemathesis, the QMT and vendor-feed bridges' tests, chdb (ClickHouse 26 in process, which runs every
 # statement the services issue again) and the Python client (installed with pandas and

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use common::stream::EntryId;
 use common::{Bar, BarSettings, Frame, Period, Sessions, Source, Symbol};
+use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::clickhouse::BarRow;
 use runtime::clock::Clock;
@@ -155,7 +156,8 @@ pub struct Cleanup {
     pub bars: BarSettings,
     pub at: NaiveTime,
     pub integrity_days: u32,
-    pub webhook_url: Option<String>,
+    /// Where a failed run, its issues and the calendar's end are told (`cleanup_failed`).
+    pub alerts: Arc<Alerts>,
     /// The tick archive, and how many days of it to keep (`archive.retention_days`; 0: all).
     pub archive: Archive,
     pub retention_days: u32,
@@ -212,7 +214,7 @@ impl Cleanup {
             tracing::warn!(error = %e, "could not release the cleanup lock; it expires by itself");
         }
         if !report.ok || report.calendar_warning.is_some() {
-            self.alert(&report).await;
+            self.alert(&report);
         }
         stored.map(|()| report)
     }
@@ -341,8 +343,7 @@ impl Cleanup {
         Ok(flags)
     }
 
-    async fn alert(&self, report: &Report) {
-        let Some(url) = &self.webhook_url else { return };
+    fn alert(&self, report: &Report) {
         let first = report
             .integrity
             .issues
@@ -377,11 +378,10 @@ impl Cleanup {
         if let Some(warning) = &report.calendar_warning {
             text.push_str(&format!("; calendar: {warning}"));
         }
-        let body =
-            serde_json::json!({ "text": text, "ok": report.ok, "days": report.days, "instance": report.instance });
-        if let Err(e) = crate::webhook::post(url, body.to_string()).await {
-            tracing::warn!(error = %e, "the cleanup alert did not reach the webhook");
-        }
+        let mut extra = serde_json::Map::new();
+        extra.insert("ok".into(), report.ok.into());
+        extra.insert("days".into(), serde_json::json!(report.days));
+        self.alerts.event(Reading::new(Rule::CleanupFailed, 1.0, text), extra);
     }
 
     /// The latest scheduled time at or before `now` (market time).
@@ -492,7 +492,7 @@ mod tests {
             bars: BarSettings::default(),
             at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
             integrity_days: 5,
-            webhook_url: None,
+            alerts: Alerts::new(&Default::default(), "consumer", "me".into(), Clock::System).unwrap(),
             archive: Archive::new(clickhouse::Client::default(), "tickbar", Duration::from_secs(1)),
             retention_days: 0,
             live_bars: true,

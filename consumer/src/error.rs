@@ -15,8 +15,6 @@ pub enum Error {
     LockLost(&'static str),
     #[error("the {what} lock is held by {holder}")]
     LockHeld { what: &'static str, holder: String },
-    #[error("webhook: {0}")]
-    Webhook(String),
 }
 
 impl Error {

@@ -10,7 +10,7 @@
 //!   archive's writer that works under the same lock; [`high_water`]: the latest
 //!   stored frames that spare time-ordered batches their existence read.
 //! - [`cleanup`]: the 2 a.m. cleanup, its schedule and report; [`integrity`]: the checks of the
-//!   cleaned days, without I/O; [`webhook`]: the report's delivery.
+//!   cleaned days, without I/O; its failures are told through [`runtime::alert`].
 //! - [`store`]: the queues, locks and same-day keys in Redis, the bars table in ClickHouse.
 //! - [`monitor`]: the monitor page, `/metrics` and `/readyz`; [`settings`] and [`error`].
 //! - This file: [`Consumer`], the parts both the service and `consumer cleanup` are built from.
@@ -26,12 +26,12 @@ pub mod item;
 pub mod monitor;
 pub mod settings;
 pub mod store;
-pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use runtime::alert::Alerts;
 use runtime::backoff::Backoff;
 use runtime::calendar::{follow, LiveCalendar, Market};
 use runtime::clock::Clock;
@@ -59,6 +59,7 @@ pub struct Consumer {
     queues: Queues,
     history: History,
     cleanup: Cleanup,
+    alerts: Arc<Alerts>,
 }
 
 impl Consumer {
@@ -69,6 +70,7 @@ impl Consumer {
         let instance = section.instance_name();
         let ttl = Duration::from_millis(section.lock_ttl_ms.max(1000));
         let clickhouse = runtime::clickhouse::client(&settings.clickhouse)?;
+        let alerts = Alerts::new(&settings.alert_settings(), "consumer", instance.clone(), clock)?;
         let insert_timeout = Duration::from_millis(section.insert_timeout_ms);
         let history = History::new(clickhouse.clone(), &settings.clickhouse.database, insert_timeout);
         let drain_lock = Lock::new("drain", keys.drain_lock(), &instance, ttl);
@@ -83,12 +85,12 @@ impl Consumer {
             bars: settings.bars.clone(),
             at: section.cleanup_at,
             integrity_days: section.integrity_days,
-            webhook_url: section.webhook_url.clone().filter(|u| !u.is_empty()),
+            alerts: alerts.clone(),
             archive: Archive::new(clickhouse.clone(), &settings.clickhouse.database, insert_timeout),
             retention_days: settings.archive.retention_days,
             live_bars: settings.archive.bars,
         };
-        Ok(Consumer { settings, instance, clickhouse, queues, history, cleanup })
+        Ok(Consumer { settings, instance, clickhouse, queues, history, cleanup, alerts })
     }
 
     pub fn settings(&self) -> &ConsumerSettings {
@@ -112,9 +114,14 @@ impl Consumer {
             self.history.clone(),
             con,
             self.cleanup.calendar.clone(),
-            self.cleanup.clock,
             self.settings.http.chart_interval_ms,
+            self.alerts.clone(),
         ))
+    }
+
+    /// Waits (at most a few seconds) for the alerts sent so far to be delivered or given up.
+    pub async fn flush_alerts(&self) {
+        self.alerts.flush(runtime::alert::FLUSH_AT_STOP).await;
     }
 
     /// The service's work until `stop` turns true: the calendar followed from the start; the
@@ -157,7 +164,9 @@ impl Consumer {
         };
         self.apply_schema().await?;
         let mut con = runtime::redis::connect(&self.settings.redis)?;
-        self.cleanup.run(&mut con, vec![day], Trigger::Command, None, force).await
+        let report = self.cleanup.run(&mut con, vec![day], Trigger::Command, None, force).await;
+        self.flush_alerts().await;
+        report
     }
 
     /// Applies the DDL, retrying with backoff while ClickHouse is away; `false` when stopped first.

@@ -72,6 +72,7 @@ async fn serve(consumer: &Consumer) -> anyhow::Result<()> {
     tracing::info!(listen = %settings.http.listen, instance = %consumer.instance(), "consumer started");
     consumer.run(con, monitor, stop).await;
     http.await??;
+    consumer.flush_alerts().await;
     tracing::info!("consumer stopped");
     Ok(())
 }

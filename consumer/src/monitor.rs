@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use axum::Router;
 use common::Period;
+use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
@@ -102,18 +103,20 @@ pub struct Monitor {
     calendar: LiveCalendar,
     clock: Clock,
     charts: Charts,
+    alerts: Arc<Alerts>,
 }
 
 impl Monitor {
-    /// `con` is the monitor's own connection, so probes never wait behind a batch.
+    /// `con` is the monitor's own connection, so probes never wait behind a batch; the clock is
+    /// the alerts'.
     pub fn new(
         instance: String,
         queues: Queues,
         history: History,
         con: Connection,
         calendar: LiveCalendar,
-        clock: Clock,
         chart_interval_ms: u64,
+        alerts: Arc<Alerts>,
     ) -> Monitor {
         let status = Status { instance, ..Status::default() };
         Monitor {
@@ -125,8 +128,9 @@ impl Monitor {
             history,
             con: AsyncMutex::new(con),
             calendar,
-            clock,
+            clock: alerts.clock(),
             charts: Charts::new(chart_interval_ms),
+            alerts,
         }
     }
 
@@ -369,6 +373,25 @@ impl Ops for Monitor {
 
     fn charts(&self) -> &Charts {
         &self.charts
+    }
+
+    fn alerts(&self) -> &Arc<Alerts> {
+        &self.alerts
+    }
+
+    /// Whether Redis and ClickHouse answer; the cleanup's failures are events it sends itself.
+    fn readings(&self) -> Vec<Reading> {
+        let s = self.status.lock();
+        let error = |store| (s.last_error_store == Some(store)).then_some(s.last_error.as_deref()).flatten();
+        vec![
+            Reading::store_down(Rule::RedisDown, "redis", s.redis == StoreState::Down, error(Store::Redis)),
+            Reading::store_down(
+                Rule::ClickhouseDown,
+                "clickhouse",
+                s.clickhouse == StoreState::Down,
+                error(Store::ClickHouse),
+            ),
+        ]
     }
 
     fn figures(&self) -> Vec<Figure> {

@@ -2,6 +2,7 @@
 
 use chrono::NaiveTime;
 use common::BarSettings;
+use runtime::alert::{AlertSettings, ReceiverSettings};
 use runtime::settings::{
     ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
 };
@@ -15,6 +16,8 @@ pub struct ConsumerSettings {
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
     pub clock: ClockSettings,
+    /// Alerts to chat receivers (docs/operations.md, "Alerts").
+    pub alerts: AlertSettings,
     pub bars: BarSettings,
     pub consumer: ConsumerSection,
     /// The tick archive the consumer writes (`archive.ticks`) and expires (`archive.retention_days`).
@@ -29,6 +32,7 @@ impl Default for ConsumerSettings {
             http: HttpSettings::on(HttpSettings::CONSUMER),
             calendar: CalendarSettings::default(),
             clock: ClockSettings::default(),
+            alerts: AlertSettings::default(),
             bars: BarSettings::default(),
             consumer: ConsumerSection::default(),
             archive: ArchiveSettings::default(),
@@ -61,8 +65,9 @@ pub struct ConsumerSection {
     pub lock_ttl_ms: u64,
     /// This instance's name in locks and reports; empty means host name and process id.
     pub instance: String,
-    /// An `http://` URL that receives a short JSON alert when the cleanup or its checks fail;
-    /// `check-config` prints only its host, since the path of a webhook is often its secret.
+    /// Deprecated: the cleanup's webhook of the first releases, now the generic receiver `webhook`
+    /// of `cleanup_failed` in `[alerts]` (https:// too), with a warning at start; `check-config`
+    /// prints only its host, since the path of a webhook is often its secret.
     #[serde(serialize_with = "runtime::settings::redacted_endpoint")]
     pub webhook_url: Option<String>,
 }
@@ -81,6 +86,24 @@ impl Default for ConsumerSection {
             instance: String::new(),
             webhook_url: None,
         }
+    }
+}
+
+impl ConsumerSettings {
+    /// `[alerts]`, with a `consumer.webhook_url` of the first releases as the generic receiver
+    /// `webhook` of `cleanup_failed` (its JSON keeps the `text`, `ok`, `days` and `instance` it had).
+    pub fn alert_settings(&self) -> AlertSettings {
+        let mut alerts = self.alerts.clone();
+        if let Some(url) = self.consumer.webhook_url.clone().filter(|u| !u.is_empty()) {
+            tracing::warn!(
+                "consumer.webhook_url is deprecated: it is sent to as [alerts.receivers.webhook] (kind \"generic\", \
+                 rules [\"cleanup_failed\"]); move it there (docs/operations.md, \"Alerts\")"
+            );
+            let webhook =
+                ReceiverSettings { url: Some(url), rules: vec!["cleanup_failed".into()], ..Default::default() };
+            alerts.receivers.entry("webhook".into()).or_insert(webhook);
+        }
+        alerts
     }
 }
 

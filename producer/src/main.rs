@@ -248,13 +248,16 @@ async fn serve(
     let keys = settings.keys();
     let con = store::connect(&settings.redis).context("redis")?;
     let probe = store::StreamStore::new(store::connect(&settings.redis)?, keys, &settings);
-    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
+    let instance = runtime::instance_name(&settings.producer.instance);
+    let alerts = runtime::alert::Alerts::new(&settings.alerts, "producer", instance, clock)?;
+    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone(), clock, alerts.clone()));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();
     let http = lifetime.serve(monitor.routes());
     tracing::info!(clock = ?settings.producer.clock, listen = %settings.http.listen, "producer started");
     service::run(&settings, calendar, clock, con, monitor, stop).await;
     http.await??;
+    alerts.flush(runtime::alert::FLUSH_AT_STOP).await;
     tracing::info!("producer stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The producer's settings: the shared sections plus `[producer]`.
 
 use common::BarSettings;
+use runtime::alert::AlertSettings;
 use runtime::keys::Keys;
 use runtime::settings::{
     ArchiveSettings, CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings,
@@ -14,6 +15,8 @@ pub struct ProducerSettings {
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
     pub clock: ClockSettings,
+    /// Alerts to chat receivers (docs/operations.md, "Alerts").
+    pub alerts: AlertSettings,
     pub producer: ProducerSection,
     pub bars: BarSettings,
     /// Whether the tick archive is on: the stream is then trimmed only behind the archiver too.
@@ -29,6 +32,7 @@ impl Default for ProducerSettings {
             http: HttpSettings::on(HttpSettings::PRODUCER),
             calendar: CalendarSettings::default(),
             clock: ClockSettings::default(),
+            alerts: AlertSettings::default(),
             producer: ProducerSection::default(),
             bars: BarSettings::default(),
             archive: ArchiveSettings::default(),

@@ -206,7 +206,10 @@ async fn past_the_holiday_list_weekdays_build_bars_provisionally_unless_refused(
     assert_eq!((&calendar["provisional"], &calendar["days_left"]), (&true.into(), &(-4).into()), "{calendar}");
     assert!(calendar["warning"].as_str().unwrap().contains("ended on 2026-12-31"), "{calendar}");
     let (_, metrics) = provisional.get("/metrics").await;
-    assert!(metrics.contains("tickbar_calendar_days_left -4") && metrics.contains("tickbar_calendar_provisional 1"));
+    assert!(
+        metrics.contains("tickbar_calendar_remaining_seconds -345600")
+            && metrics.contains("tickbar_calendar_provisional 1")
+    );
 
     assert!(stack.bars("refuse:", "2027-01-04", common::Period::M1, "600519.SH").await.is_empty());
     let outcomes = status(&refusing).await["outcomes"].clone();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Period, TradingCalendar};
+use runtime::alert::Alerts;
 use runtime::calendar::{LiveCalendar, Market};
 use runtime::clock::Clock;
 use runtime::keys::Keys;
@@ -104,8 +105,9 @@ impl App {
             cache,
             hub.clone(),
             calendar.clone(),
-            clock,
             charts,
+            Alerts::new(&settings.alerts, "query-api", runtime::instance_name(""), clock)
+                .map_err(|e| AppError::Settings(e.to_string()))?,
         ));
         Ok(App {
             market: Arc::new(Market::new(settings.bars.layout, calendar)),

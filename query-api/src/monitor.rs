@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
@@ -28,6 +29,8 @@ use crate::store::cache::{CacheStatus, HistoryCache};
 use crate::store::clickhouse::History;
 use crate::store::redis::SameDay;
 
+/// How far back the 5xx rate of the `api_errors` alert looks.
+const ERROR_WINDOW: Duration = Duration::from_secs(60);
 /// Request durations kept for the latency percentiles of the monitor page.
 const LATENCY_SAMPLES: usize = 4096;
 
@@ -111,6 +114,9 @@ pub struct Monitor {
     hub: Arc<Hub>,
     calendar: LiveCalendar,
     clock: Clock,
+    alerts: Arc<Alerts>,
+    /// The rate of 5xx answers the `api_errors` alert reads.
+    server_error_rate: Rate,
 }
 
 impl Monitor {
@@ -120,8 +126,8 @@ impl Monitor {
         cache: Option<Arc<HistoryCache>>,
         hub: Arc<Hub>,
         calendar: LiveCalendar,
-        clock: Clock,
         chart_interval_ms: u64,
+        alerts: Arc<Alerts>,
     ) -> Monitor {
         Monitor {
             started: Instant::now(),
@@ -141,7 +147,9 @@ impl Monitor {
             cache,
             hub,
             calendar,
-            clock,
+            clock: alerts.clock(),
+            alerts,
+            server_error_rate: Rate::new(ERROR_WINDOW),
         }
     }
 
@@ -286,7 +294,8 @@ impl Ops for Monitor {
         for (store, state) in [(Store::Redis, s.redis), (Store::ClickHouse, s.clickhouse)] {
             m.gauge("tickbar_api_store_up", "Whether a store answers.", &[("store", store.as_str())], state.gauge());
         }
-        m.gauge("tickbar_api_days_held", "Trading days Redis holds bars for.", &[], s.days_held.len() as f64);
+        let help = "Trading dates Redis holds bars for (a count of dates, not a duration).";
+        m.gauge("tickbar_api_dates_held", help, &[], s.days_held.len() as f64);
         m.gauge("tickbar_api_live_clients", "Open live-bar event streams.", &[], s.live.clients as f64);
         m.gauge("tickbar_api_live_channels", "Redis channels subscribed for live bars.", &[], s.live.channels as f64);
         m.counter("tickbar_api_live_bars_total", "Live bars received from Redis.", &[], s.live.forwarded);
@@ -309,6 +318,30 @@ impl Ops for Monitor {
 
     fn charts(&self) -> &Charts {
         &self.charts
+    }
+
+    fn alerts(&self) -> &Arc<Alerts> {
+        &self.alerts
+    }
+
+    /// Whether Redis and ClickHouse answer, and the 5xx answers a minute.
+    fn readings(&self) -> Vec<Reading> {
+        let probed = self.probed.lock().clone();
+        let down = |store: Store, state: StoreState, rule: Rule| {
+            Reading::store_down(
+                rule,
+                store.as_str(),
+                state == StoreState::Down,
+                probed.errors.get(&store).map(String::as_str),
+            )
+        };
+        let per_minute = (self.server_error_rate.sample(self.server_errors.load(Ordering::Relaxed)) * 60.0).round();
+        let detail = format!("{per_minute} answers a minute are server errors (5xx; the log says why)");
+        vec![
+            down(Store::Redis, probed.redis, Rule::RedisDown),
+            down(Store::ClickHouse, probed.clickhouse, Rule::ClickhouseDown),
+            Reading::new(Rule::ApiErrors, per_minute, detail),
+        ]
     }
 
     fn figures(&self) -> Vec<Figure> {

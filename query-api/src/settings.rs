@@ -1,6 +1,7 @@
 //! The query API's settings: Redis for same-day bars, ClickHouse for history, and `[api]`.
 
 use common::BarSettings;
+use runtime::alert::AlertSettings;
 use runtime::settings::{CalendarSettings, ClickHouseSettings, ClockSettings, HttpSettings, RedisSettings};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,8 @@ pub struct QueryApiSettings {
     pub http: HttpSettings,
     pub calendar: CalendarSettings,
     pub clock: ClockSettings,
+    /// Alerts to chat receivers (docs/operations.md, "Alerts").
+    pub alerts: AlertSettings,
     pub api: ApiSection,
     /// The producer's `[bars]`: its `periods` are what the stores hold and its `layout` the sessions
     /// longer bars are built on (the other keys are the producer's own and ignored here).
@@ -26,6 +29,7 @@ impl Default for QueryApiSettings {
             http: HttpSettings::on(HttpSettings::QUERY_API),
             calendar: CalendarSettings::default(),
             clock: ClockSettings::default(),
+            alerts: AlertSettings::default(),
             api: ApiSection::default(),
             bars: BarSettings::default(),
         }

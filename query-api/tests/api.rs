@@ -100,7 +100,7 @@ async fn a_closure_and_a_holiday_list_stored_by_the_calendar_command_apply_witho
     let (_, status) = get_json(&api, "/monitor/api/status").await;
     assert!(status["calendar"]["warning"].is_null(), "the monitors' warning is gone: {status}");
     let (_, metrics) = api.get("/metrics").await;
-    assert!(metrics.contains("tickbar_calendar_days_left 386"), "{metrics}");
+    assert!(metrics.contains("tickbar_calendar_remaining_seconds 33350400"), "{metrics}");
 
     let (ok, said) = calendar_command(&stack, &["withdraw", "--date", "2026-12-10"]);
     assert!(ok, "{said}");

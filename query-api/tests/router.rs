@@ -327,7 +327,7 @@ async fn a_scrape_answers_from_memory_while_the_stores_hang() {
     assert_eq!(metrics.status, 200);
     assert_eq!(started.elapsed(), Duration::ZERO, "no store was waited for");
     assert!(metrics.body.contains("tickbar_api_store_up{store=\"redis\"} 0"), "{}", metrics.body);
-    assert!(metrics.body.contains("tickbar_calendar_days_left"), "{}", metrics.body);
+    assert!(metrics.body.contains("tickbar_calendar_remaining_seconds"), "{}", metrics.body);
     hold.abort();
 }
 

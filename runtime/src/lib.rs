@@ -14,8 +14,10 @@
 //!   stores' names and states.
 //! - [`ops`]: what every service serves and how it stops; [`metrics`]: the Prometheus text format
 //!   and the figures behind it; [`charts`]: the last hour its monitor page draws; [`backoff`]:
-//!   retrying a dependency; [`table`]: the table of bars every file tickbar writes has.
+//!   retrying a dependency; [`table`]: the table of bars every file tickbar writes has;
+//!   [`alert`]: the alerts every service sends to chat receivers.
 
+pub mod alert;
 pub mod archive;
 pub mod backoff;
 pub mod calendar;
@@ -85,6 +87,7 @@ impl ConfigArg {
     pub fn load<T: ServiceSettings>(&self) -> Result<(T, LiveCalendar, Clock), Error> {
         let settings: T = load_settings(self.config.as_deref())?;
         settings.check().map_err(Error::Invalid)?;
+        settings.alerts().check().map_err(Error::Invalid)?;
         check_tls(&settings)?;
         let calendar = LiveCalendar::load(settings.calendar())?;
         let clock = Clock::from_settings(settings.clock())?;
@@ -128,6 +131,7 @@ pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
     fn clock(&self) -> &ClockSettings;
     fn redis(&self) -> &RedisSettings;
     fn clickhouse(&self) -> &ClickHouseSettings;
+    fn alerts(&self) -> &alert::AlertSettings;
     /// Checks the settings make sense together; the message names the settings at fault.
     fn check(&self) -> Result<(), String> {
         self.redis().check()
@@ -135,7 +139,7 @@ pub trait ServiceSettings: DeserializeOwned + serde::Serialize + Default {
 }
 
 /// Implements [`ServiceSettings`] for a settings struct whose shared sections are its fields
-/// `calendar`, `clock`, `redis` and `clickhouse`; `check = f` replaces the default check with
+/// `calendar`, `clock`, `redis`, `clickhouse` and `alerts`; `check = f` replaces the default check with
 /// `f(&settings)`.
 #[macro_export]
 macro_rules! service_settings {
@@ -157,6 +161,10 @@ macro_rules! service_settings {
                 &self.clickhouse
             }
 
+            fn alerts(&self) -> &$crate::alert::AlertSettings {
+                &self.alerts
+            }
+
             $(
                 fn check(&self) -> Result<(), String> {
                     $check(self)
@@ -166,10 +174,15 @@ macro_rules! service_settings {
     };
 }
 
-/// Reads and parses the TLS files of `[redis.tls]` and `[clickhouse.tls]`, so a file that cannot
-/// work stops every command (`check-config` too) with the setting named.
+/// Reads and parses the TLS files of `[redis.tls]`, `[clickhouse.tls]` and `[alerts.tls]`, so a
+/// file that cannot work stops every command (`check-config` too) with the setting named.
 fn check_tls<T: ServiceSettings>(settings: &T) -> Result<(), Error> {
-    for (section, tls) in [("redis", &settings.redis().tls), ("clickhouse", &settings.clickhouse().tls)] {
+    let sections = [
+        ("redis", &settings.redis().tls),
+        ("clickhouse", &settings.clickhouse().tls),
+        ("alerts", &settings.alerts().tls),
+    ];
+    for (section, tls) in sections {
         let pem = tls::Pem::read(section, tls)?;
         if !pem.is_empty() {
             pem.client_config(section)?;

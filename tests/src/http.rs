@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// An HTTP answer: status, the header block and the body (as text, and as the bytes it was).
@@ -99,31 +99,8 @@ impl Events {
 
 /// A webhook receiver on a free port: the body of the first POST it gets.
 pub async fn webhook() -> (String, tokio::task::JoinHandle<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/alert", listener.local_addr().unwrap());
-    let received = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = socket.read(&mut buf).await.unwrap();
-            request.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&request).to_string();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let length = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if body.len() >= length || n == 0 {
-                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
-                    return body.to_owned();
-                }
-            }
-        }
-    });
-    (url, received)
+    let receiver = crate::receiver::Receiver::start(None).await;
+    let url = format!("{}/alert", receiver.url);
+    let first = async move { receiver.wait_for(1, Duration::from_secs(60)).await.swap_remove(0).body };
+    (url, tokio::spawn(first))
 }

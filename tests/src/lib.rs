@@ -18,7 +18,9 @@
 //!   (ClickHouse) write them.
 //! - [`fixtures`]: the real market data of `common/tests/data/real`; [`market`]: a generated
 //!   whole-market day of QMT snapshots.
-//! - [`http`]: a minimal HTTP/1.1 client; [`page`]: pages as headless Chromium renders them.
+//! - [`http`]: a minimal HTTP/1.1 client; [`page`]: pages as headless Chromium renders them;
+//!   [`receiver`]: an HTTP(S) receiver of alerts, shaped like any chat robot's end; [`promtool`]:
+//!   Prometheus's checks of `/metrics` and of the alerting rules.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -29,6 +31,8 @@ pub use fixtures;
 pub mod http;
 pub mod market;
 pub mod page;
+pub mod promtool;
+pub mod receiver;
 pub mod release;
 pub mod seed;
 pub mod servers;

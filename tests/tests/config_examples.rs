@@ -89,17 +89,27 @@ fn one_environment_serves_all_three_services_and_typos_are_still_refused() {
         ("TICKBAR__CONSUMER__WEBHOOK_URL", "https://hooks.example/services/T0/B0/w3bh00k"),
         ("TICKBAR__API__TOKEN", "t0ken"),
         ("TICKBAR__BARS__GRACE_MS", "1500"),
+        ("TICKBAR__ALERTS__RECEIVERS__OPS__KIND", "dingtalk"),
+        ("TICKBAR__ALERTS__RECEIVERS__OPS__URL", "https://oapi.dingtalk.com/robot/send?access_token=r0b0t"),
+        ("TICKBAR__ALERTS__RECEIVERS__OPS__SECRET", "SECs1gn"),
+        ("TICKBAR__ALERTS__RULES__FEED_STALE__THRESHOLD", "3"),
     ];
     for service in ["producer", "consumer", "query-api"] {
         let (ok, printed, log) = check_config_with(service, &shared);
         assert!(ok, "{service} refused the shared environment: {log}");
-        for secret in ["r3dis", "ch@rd", "pw@", "p@ssw0rd", "w3bh00k", "t0ken"] {
+        for secret in ["r3dis", "ch@rd", "pw@", "p@ssw0rd", "w3bh00k", "t0ken", "r0b0t", "SECs1gn"] {
             assert!(!printed.contains(secret), "{service} printed the secret {secret}: {printed}");
         }
         let bars = printed.contains("\"grace_ms\": 1500");
         assert!(bars, "{service} reads [bars] (the query API for its periods and layout): {printed}");
-        for (typo, named) in [("TICKBAR__REDIS__URLL", "urll"), ("TICKBAR__REDSI__URL", "redsi")] {
-            let (ok, _, log) = check_config_with(service, &[(typo, "x")]);
+        assert!(printed.contains("\"url\": \"https://oapi.dingtalk.com/(set)\""), "{service}: {printed}");
+        for (typo, value, named) in [
+            ("TICKBAR__REDIS__URLL", "x", "urll"),
+            ("TICKBAR__REDSI__URL", "x", "redsi"),
+            ("TICKBAR__ALERTS__RULES__FEED_STAEL__THRESHOLD", "3", "no rule is named \"feed_stael\""),
+            ("TICKBAR__ALERTS__RECEIVERS__OPS__URL", "hooks.example", "alerts.receivers.ops.url must be an https://"),
+        ] {
+            let (ok, _, log) = check_config_with(service, &[(typo, value)]);
             assert!(!ok && log.contains(named), "{service} must refuse {typo}: {log}");
         }
     }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use common::time::split_ms;
 use common::{Frame, Period, TickOutcome};
+use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
 use runtime::clock::Clock;
@@ -36,6 +37,10 @@ use crate::store::StreamStore;
 
 /// How far back the ticks-per-second rate looks.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// How far back the dead-letter rate of the `dead_letters` alert looks.
+const DEAD_WINDOW: Duration = Duration::from_secs(60);
+/// The stale symbols a `stale_symbols` alert names.
+const STALE_NAMED: usize = 5;
 
 /// Shared between the worker, which reports each commit, and the HTTP handlers.
 pub struct Monitor {
@@ -49,11 +54,19 @@ pub struct Monitor {
     clock: Clock,
     /// The stored periods (`bars.periods`), shortest first.
     periods: Vec<Period>,
+    alerts: Arc<Alerts>,
+    dead: Rate,
 }
 
 impl Monitor {
     /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
-    pub fn new(settings: &ProducerSettings, store: StreamStore, calendar: LiveCalendar, clock: Clock) -> Monitor {
+    pub fn new(
+        settings: &ProducerSettings,
+        store: StreamStore,
+        calendar: LiveCalendar,
+        clock: Clock,
+        alerts: Arc<Alerts>,
+    ) -> Monitor {
         let (bar_clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
         let stale = Stale { after_minutes: settings.producer.stale_after_minutes, ..Stale::default() };
         let (shard, shards) = (settings.producer.shard, settings.redis.shards);
@@ -67,6 +80,8 @@ impl Monitor {
             charts: Charts::new(settings.http.chart_interval_ms),
             clock,
             periods: settings.bars.sorted_periods(),
+            alerts,
+            dead: Rate::new(DEAD_WINDOW),
         }
     }
 
@@ -83,9 +98,18 @@ impl Monitor {
     }
 
     /// This producer took the lease (`lease` is its value).
+    /// Taking it from another producer that held it is a `standby_takeover`.
     pub fn active(&self, lease: &str) {
         tracing::info!(lease, "producer active");
-        self.update(|s| (s.role, s.lease, s.redis) = (Role::Active, Some(lease.to_owned()), StoreState::Up));
+        let before = self.update(|s| {
+            let before = (s.role == Role::Standby).then(|| s.lease.clone()).flatten();
+            (s.role, s.lease, s.redis) = (Role::Active, Some(lease.to_owned()), StoreState::Up);
+            before
+        });
+        if let Some(holder) = before {
+            let detail = format!("took over the lease from {holder}, which stopped renewing it");
+            self.alerts.event(Reading::new(Rule::StandbyTakeover, 1.0, detail), serde_json::Map::new());
+        }
     }
 
     /// Another producer holds the lease; logged when the holder changes.
@@ -214,6 +238,45 @@ impl Ops for Monitor {
 
     fn charts(&self) -> &Charts {
         &self.charts
+    }
+
+    fn alerts(&self) -> &Arc<Alerts> {
+        &self.alerts
+    }
+
+    /// Redis for every producer; the feed, the faults, the backlog and the dead letters for the
+    /// active one (a standby reads no feed).
+    fn readings(&self) -> Vec<Reading> {
+        let s = self.status.lock();
+        let down = s.redis == StoreState::Down;
+        let mut readings = vec![Reading::store_down(Rule::RedisDown, "redis", down, s.last_error.as_deref())];
+        if s.role != Role::Active {
+            return readings;
+        }
+        if let Some(fault) = &s.fault {
+            readings.push(Reading::new(Rule::ProducerFault, 1.0, fault.clone()));
+        }
+        if let Some(minutes) = s.stale.feed_silent_minutes {
+            let last = s.last_tick_time.as_deref().unwrap_or("none today");
+            let detail = format!("no tick from any symbol for {minutes} session minutes (the last: {last})");
+            readings.push(Reading::new(Rule::FeedStale, f64::from(minutes), detail));
+        }
+        let named: Vec<&str> = s.stale.symbols.iter().take(STALE_NAMED).map(|x| x.symbol.as_str()).collect();
+        let detail = format!(
+            "{} symbols that traded today are silent for {} session minutes or more (the longest: {})",
+            s.stale.count,
+            s.stale.after_minutes,
+            named.join(" ")
+        );
+        readings.push(Reading::new(Rule::StaleSymbols, s.stale.count as f64, detail));
+        if let Some(lag) = s.stream_lag {
+            let detail = format!("{lag} entries of the tick stream are not applied yet");
+            readings.push(Reading::new(Rule::StreamBacklog, lag as f64, detail));
+        }
+        let per_minute = (self.dead.sample(s.counters.dead.values().sum()) * 60.0).round();
+        let detail = format!("{per_minute} ticks a minute go to the dead-letter stream (see /api/status for why)");
+        readings.push(Reading::new(Rule::DeadLetters, per_minute, detail));
+        readings
     }
 
     fn figures(&self) -> Vec<Figure> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use runtime::calendar::Market;
 
-use common::time::{split_ms, DayNumber};
+use common::time::{epoch_ms, split_ms, DayNumber};
 use common::{BarAggregator, Frame, Symbol};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -17,11 +17,17 @@ use tokio::time::Instant;
 const LAST_TICKS_EVERY: Duration = Duration::from_secs(5);
 /// The most stale symbols listed (the longest silent first); all are counted.
 const STALE_LISTED: usize = 50;
+/// The symbol whose sessions a day without any tick is judged on: a main-board stock's.
+const OPEN_REFERENCE: &str = "600000.SH";
 
-/// Symbols that traded today and sent no tick for `after_minutes` of their sessions.
+/// Symbols that traded today and sent no tick for `after_minutes` of their sessions; and how long
+/// the whole feed has been silent.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stale {
     pub after_minutes: u16,
+    /// Session minutes since the latest tick of any symbol (since the open when none came today);
+    /// `None` outside the sessions, on a day without trading, or before the clock is known.
+    pub feed_silent_minutes: Option<u16>,
     pub count: usize,
     /// The longest silent first, at most 50.
     pub symbols: Vec<StaleSymbol>,
@@ -75,13 +81,27 @@ impl StaleWatch {
         self.last.lock().latest_ms
     }
 
-    /// The stale symbols at `now_ms` (none when there is no clock yet or the rule is off).
+    /// The stale symbols at `now_ms` (none when there is no clock yet or the rule is off), and the
+    /// feed's silence.
     pub fn judge(&self, now_ms: Option<i64>, after_minutes: u16) -> Stale {
         let last = self.last.lock();
-        let (Some(now), true) = (now_ms, after_minutes > 0) else {
+        let Some(now) = now_ms else {
             return Stale { after_minutes, ..Stale::default() };
         };
-        let (_, sessions) = self.market.now();
+        let (calendar, sessions) = self.market.now();
+        let today = split_ms(now).0;
+        let feed_silent_minutes =
+            match last.ticks.iter().filter_map(|&(s, at)| sessions.session_minutes(s, at, now)).min() {
+                Some(minutes) => Some(minutes),
+                None if last.ticks.is_empty() && calendar.is_trading_day_number(today).unwrap_or(false) => {
+                    let reference = OPEN_REFERENCE.parse().expect("a valid symbol");
+                    sessions.session_minutes(reference, epoch_ms(today, 0), now)
+                }
+                None => None,
+            };
+        if after_minutes == 0 {
+            return Stale { after_minutes, feed_silent_minutes, ..Stale::default() };
+        }
         let mut silent: Vec<(u16, Symbol, i64)> = (last.ticks.iter())
             .filter_map(|&(symbol, at)| Some((sessions.session_minutes(symbol, at, now)?, symbol, at)))
             .filter(|(minutes, ..)| *minutes >= after_minutes)
@@ -94,6 +114,6 @@ impl StaleWatch {
                 silent_minutes,
             })
             .collect();
-        Stale { after_minutes, count: silent.len(), symbols }
+        Stale { after_minutes, feed_silent_minutes, count: silent.len(), symbols }
     }
 }

@@ -123,6 +123,11 @@ impl Status {
         );
         let help = "Symbols that traded today and sent no tick for producer.stale_after_minutes of their sessions.";
         m.gauge("tickbar_producer_stale_symbols", help, &[], s.stale.count as f64);
+        if let Some(minutes) = s.stale.feed_silent_minutes {
+            let help = "Session time since the latest tick of any symbol (since the open when none came today); \
+                        absent outside the sessions.";
+            m.gauge("tickbar_producer_feed_silent_seconds", help, &[], f64::from(minutes) * 60.0);
+        }
         m.finish()
     }
 }

@@ -148,7 +148,9 @@ pub fn in_process(
     let calendar = runtime::calendar::LiveCalendar::load(&settings.calendar).unwrap();
     let con = producer::store::connect(&settings.redis).unwrap();
     let probe = producer::store::StreamStore::new(con.clone(), settings.keys(), &settings);
-    let monitor = std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock));
+    let alerts = runtime::alert::Alerts::new(&settings.alerts, "producer", "test".into(), clock).unwrap();
+    let monitor =
+        std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock, alerts));
     InProcess::spawn(monitor.clone(), move |stopped| async move {
         producer::service::run(&settings, calendar, clock, con, monitor, stopped).await
     })

@@ -18,6 +18,7 @@ use chrono::NaiveDate;
 use common::calendar::DayOverride;
 use serde::Serialize;
 
+use crate::alert::{Alerts, Reading};
 use crate::calendar::LiveCalendar;
 use crate::charts::{Charts, Figure};
 use crate::clock::Clock;
@@ -47,7 +48,15 @@ pub trait Ops: Send + Sync + 'static {
     fn charts(&self) -> &Charts;
     /// What the charts show, read now from memory; sampled every chart interval.
     fn figures(&self) -> Vec<Figure>;
+    /// The service's alerting, judged after every probe.
+    fn alerts(&self) -> &Arc<Alerts>;
+    /// The alert conditions the service watches (see [`crate::alert::RULES`]), read from memory
+    /// as of the last probe.
+    fn readings(&self) -> Vec<Reading>;
 }
+
+/// Seconds in a day: the calendar's remaining days in Prometheus's base unit.
+const SECONDS_A_DAY: i64 = 86_400;
 
 /// How often the stores are probed for the figures `/metrics` serves.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -106,7 +115,8 @@ pub struct CalendarStatus {
     /// Today's overrides and the later ones, at most [`OVERRIDES_SHOWN`].
     pub overrides: Vec<DayOverride>,
     pub last_date: NaiveDate,
-    /// Days from today to `last_date` (negative past it): `tickbar_calendar_days_left`.
+    /// Days from today to `last_date` (negative past it); `tickbar_calendar_remaining_seconds`
+    /// says it in seconds, Prometheus's base unit.
     pub days_left: i64,
     /// Today lies after the list: a weekday counts as a trading day only provisionally.
     pub provisional: bool,
@@ -129,14 +139,14 @@ impl CalendarStatus {
         }
     }
 
-    /// Writes `tickbar_calendar_days_left`, `tickbar_calendar_provisional`,
+    /// Writes `tickbar_calendar_remaining_seconds`, `tickbar_calendar_provisional`,
     /// `tickbar_calendar_version` and `tickbar_calendar_info{source}`.
     pub fn metrics(&self, m: &mut Metrics) {
         let help = "Version of the stored calendar change applied (0: the baseline alone).";
         m.gauge("tickbar_calendar_version", help, &[], self.version as f64);
         m.gauge("tickbar_calendar_info", "Where the calendar in use comes from.", &[("source", &self.source)], 1.0);
-        let help = "Days from today to the end of the holiday list (negative past it).";
-        m.gauge("tickbar_calendar_days_left", help, &[], self.days_left as f64);
+        let help = "Time from today to the end of the holiday list, whole days in seconds (negative past it).";
+        m.gauge("tickbar_calendar_remaining_seconds", help, &[], (self.days_left * SECONDS_A_DAY) as f64);
         let help = "1 when today lies after the holiday list and counts as a trading day only provisionally.";
         m.gauge("tickbar_calendar_provisional", help, &[], f64::from(u8::from(self.provisional)));
     }
@@ -149,12 +159,14 @@ async fn status<O: Ops>(State(ops): State<Arc<O>>) -> Response {
 }
 
 /// `/healthz` (alive), `/readyz` (the dependencies answer) and `/metrics`; starts probing the
-/// stores every [`PROBE_INTERVAL`] for `/metrics`, and sampling the charts every chart interval.
+/// stores every [`PROBE_INTERVAL`] for `/metrics` and the alerts, and sampling the charts every
+/// chart interval.
 pub fn ops_routes<O: Ops>(ops: Arc<O>) -> Router {
     let probed = ops.clone();
     tokio::spawn(async move {
         loop {
             probed.probe().await;
+            probed.alerts().observe(probed.readings());
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
     });
@@ -183,6 +195,7 @@ async fn metrics<O: Ops>(State(ops): State<Arc<O>>) -> Response {
     let mut shared = Metrics::new();
     CalendarStatus::of(ops.calendar(), ops.clock().today()).metrics(&mut shared);
     crate::redis::metrics(&mut shared);
+    ops.alerts().metrics(&mut shared);
     let text = ops.metrics() + &shared.finish();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
