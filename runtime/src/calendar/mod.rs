@@ -254,7 +254,8 @@ pub async fn follow(mut con: Connection, keys: Keys, live: LiveCalendar, mut sto
         let reload = tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(FOLLOW_EVERY) => false,
-            _ = hangup.recv() => true,
+            // Where there is no SIGHUP the channel is closed: `None` disables this branch.
+            Some(()) = hangup.recv() => true,
         };
         if reload {
             let settings = live.baseline.read().settings.clone();
@@ -287,7 +288,7 @@ fn apply(stored: &Stored, live: &LiveCalendar) {
     }
 }
 
-/// SIGHUP as a stream of wake-ups (never on other systems).
+/// SIGHUP as a stream of wake-ups (a closed channel on other systems, which never wakes).
 fn hangups() -> tokio::sync::mpsc::Receiver<()> {
     let (send, receive) = tokio::sync::mpsc::channel(1);
     #[cfg(unix)]
