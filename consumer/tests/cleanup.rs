@@ -119,6 +119,13 @@ async fn cleanup_removes_its_day_only_and_reports_a_missing_bar() {
     assert_eq!(report["kept"], serde_json::json!([]), "ClickHouse holds the day's history: {report:#}");
     let alert = tokio::time::timeout(Duration::from_secs(10), received).await.expect("the webhook was called").unwrap();
     assert!(alert.contains("000001.SZ") && alert.contains("integrity issues"), "{alert}");
+    let body: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(
+        (&body["ok"], &body["days"], &body["rule"], &body["status"]),
+        (&false.into(), &serde_json::json!([day]), &"cleanup_failed".into(), &"notice".into()),
+        "the first releases' webhook keeps its text, ok, days and instance: {body}"
+    );
+    assert!(body["text"].is_string() && body["instance"].is_string(), "{body}");
 
     assert_eq!(keys_of(&mut stack, day).await, 0, "the day's bars and forming bars are gone");
     assert_eq!(keys_of(&mut stack, next).await, 15, "the next day's are all there");
