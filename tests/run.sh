@@ -6,7 +6,7 @@
 # schemathesis, redis and the Python client with pandas and polars (PyPI) into target/py-venv; the tests
 # start their own private instances on free ports, check the web pages in headless Chromium and
 # fuzz the query API from its OpenAPI document; then cross-builds the services for Windows
-# (mingw-w64) and runs producer.exe check-config under Wine when it is installed.
+# (mingw-w64) and runs them under Wine (both installed when missing; deploy/check-windows.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
