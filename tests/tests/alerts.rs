@@ -2,7 +2,8 @@
 //! test CA, the Feishu and DingTalk signatures checked against `openssl`'s HMAC; a receiver that is
 //! down delays nobody else and gets its post once it is up; a flapping condition sends no more than
 //! the hourly budget; and a producer on a set clock whose feed stops fires `feed_stale` once and
-//! sends `resolved` once when the feed resumes.
+//! sends `resolved` once when the feed resumes, and says nothing when it is restarted mid-session;
+//! a standby that takes over from a producer that died sends one `standby_takeover` notice.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -205,4 +206,41 @@ async fn a_producer_whose_feed_stops_fires_feed_stale_once_and_resolves_once_whe
     assert!(metrics.contains("tickbar_alert_posts_total{receiver=\"ops\",outcome=\"sent\"} 2"), "{metrics}");
     assert!(metrics.contains("tickbar_producer_feed_silent_seconds "), "in a session: {metrics}");
     assert_eq!(harness::promtool::check_metrics(&metrics).unwrap(), "", "with a receiver too:\n{metrics}");
+
+    assert!(producer.terminate().success());
+    let mut again = ServiceProcess::spawn(&binary, &[], &env);
+    tokio::join!(feed(&mut con, &clock, Duration::from_secs(6)), again.answering("/readyz"));
+    assert_eq!(chat.posts().len(), 2, "a restart in the session, the feed going, is no feed_stale: {:?}", chat.posts());
+}
+
+#[tokio::test]
+async fn a_standby_that_takes_over_from_a_producer_that_died_sends_one_notice() {
+    let redis = RedisServer::start().await.unwrap();
+    let chat = Receiver::start(None).await;
+    let binary = harness::workspace_binary("producer").display().to_string();
+    let url = redis.url();
+    let shared = [("TICKBAR__REDIS__URL", url.as_str()), ("TICKBAR__PRODUCER__LEASE_TTL_MS", "1000")];
+    let mut active = ServiceProcess::spawn(&binary, &[], &shared);
+    active.answering("/readyz").await;
+    let ops = format!("{}/ops", chat.url);
+    let mut env = shared.to_vec();
+    env.extend([
+        ("TICKBAR__ALERTS__RECEIVERS__OPS__URL", ops.as_str()),
+        ("TICKBAR__ALERTS__RECEIVERS__OPS__KIND", "slack"),
+    ]);
+    let mut standby = ServiceProcess::spawn(&binary, &[], &env);
+    standby.answering("/readyz").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(chat.posts().is_empty(), "standing by is no news: {:?}", chat.posts());
+
+    active.kill();
+    let told = chat.wait_for(1, WAIT).await;
+    let text = body(&told[0])["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.starts_with("[NOTICE] tickbar producer") && text.contains("standby_takeover: took over the lease from"),
+        "{text}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    standby.assert_running();
+    assert_eq!(chat.posts().len(), 1, "one notice: {:?}", chat.posts());
 }

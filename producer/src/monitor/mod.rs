@@ -56,6 +56,11 @@ pub struct Monitor {
     periods: Vec<Period>,
     alerts: Arc<Alerts>,
     dead: Rate,
+    /// Since when this producer stands by, and how long a lease lives: a standby that watched the
+    /// holder for longer than two leases and then took over saw it stop (`standby_takeover`); a
+    /// restart only waits out its own predecessor's lease.
+    standby_since: Mutex<Option<tokio::time::Instant>>,
+    lease_ttl: Duration,
 }
 
 impl Monitor {
@@ -82,6 +87,8 @@ impl Monitor {
             periods: settings.bars.sorted_periods(),
             alerts,
             dead: Rate::new(DEAD_WINDOW),
+            standby_since: Mutex::new(None),
+            lease_ttl: Duration::from_millis(settings.producer.lease_ttl_ms),
         }
     }
 
@@ -98,7 +105,8 @@ impl Monitor {
     }
 
     /// This producer took the lease (`lease` is its value).
-    /// Taking it from another producer that held it is a `standby_takeover`.
+    /// Taking it from a producer this one watched hold it for longer than two leases is a
+    /// `standby_takeover`.
     pub fn active(&self, lease: &str) {
         tracing::info!(lease, "producer active");
         let before = self.update(|s| {
@@ -106,7 +114,9 @@ impl Monitor {
             (s.role, s.lease, s.redis) = (Role::Active, Some(lease.to_owned()), StoreState::Up);
             before
         });
-        if let Some(holder) = before {
+        // A restart waits out at most its predecessor's lease and one poll (a tenth of a lease).
+        let watched = self.standby_since.lock().take().is_some_and(|since| since.elapsed() > self.lease_ttl * 2);
+        if let Some(holder) = before.filter(|_| watched) {
             let detail = format!("took over the lease from {holder}, which stopped renewing it");
             self.alerts.event(Reading::new(Rule::StandbyTakeover, 1.0, detail), serde_json::Map::new());
         }
@@ -114,6 +124,7 @@ impl Monitor {
 
     /// Another producer holds the lease; logged when the holder changes.
     pub fn standing_by(&self, holder: &str) {
+        self.standby_since.lock().get_or_insert_with(tokio::time::Instant::now);
         let news = self.update(|s| {
             let news = s.role != Role::Standby || s.lease.as_deref() != Some(holder);
             (s.role, s.lease, s.redis) = (Role::Standby, Some(holder.to_owned()), StoreState::Up);
@@ -244,8 +255,8 @@ impl Ops for Monitor {
         &self.alerts
     }
 
-    /// Redis for every producer; the feed, the faults, the backlog and the dead letters for the
-    /// active one (a standby reads no feed).
+    /// Redis for every producer; the feed (once its state is recovered and caught up), the faults,
+    /// the backlog and the dead letters for the active one (a standby reads no feed).
     fn readings(&self) -> Vec<Reading> {
         let s = self.status.lock();
         let down = s.redis == StoreState::Down;
@@ -256,7 +267,10 @@ impl Ops for Monitor {
         if let Some(fault) = &s.fault {
             readings.push(Reading::new(Rule::ProducerFault, 1.0, fault.clone()));
         }
-        if let Some(minutes) = s.stale.feed_silent_minutes {
+        // Until the saved state is recovered the last ticks are not known yet, and while a backlog is
+        // caught up they are old by design (`stream_backlog` speaks for that): no judgement then.
+        let judged = s.recovered && !s.catching_up;
+        if let Some(minutes) = s.stale.feed_silent_minutes.filter(|_| judged) {
             let last = s.last_tick_time.as_deref().unwrap_or("none today");
             let detail = format!("no tick from any symbol for {minutes} session minutes (the last: {last})");
             readings.push(Reading::new(Rule::FeedStale, f64::from(minutes), detail));
