@@ -14,7 +14,6 @@ use common::Period;
 use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
-use runtime::clock::Clock;
 use runtime::metrics::{Metrics, Rate};
 use runtime::ops::Ops;
 use runtime::redis::Connection;
@@ -101,7 +100,6 @@ pub struct Monitor {
     history: History,
     con: AsyncMutex<Connection>,
     calendar: LiveCalendar,
-    clock: Clock,
     charts: Charts,
     alerts: Arc<Alerts>,
 }
@@ -128,7 +126,6 @@ impl Monitor {
             history,
             con: AsyncMutex::new(con),
             calendar,
-            clock: alerts.clock(),
             charts: Charts::new(chart_interval_ms),
             alerts,
         }
@@ -232,10 +229,6 @@ impl Ops for Monitor {
 
     fn calendar(&self) -> &LiveCalendar {
         &self.calendar
-    }
-
-    fn clock(&self) -> Clock {
-        self.clock
     }
 
     /// Reads the queue lengths, the last cleanup report and (when stale) the row counts

@@ -250,7 +250,7 @@ async fn serve(
     let probe = store::StreamStore::new(store::connect(&settings.redis)?, keys, &settings);
     let instance = runtime::instance_name(&settings.producer.instance);
     let alerts = runtime::alert::Alerts::new(&settings.alerts, "producer", instance, clock)?;
-    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone(), clock, alerts.clone()));
+    let monitor = Arc::new(monitor::Monitor::new(&settings, probe, calendar.clone(), alerts.clone()));
     let lifetime = runtime::ops::Lifetime::start(settings.http.listen).await?;
     let stop = lifetime.stop();
     let http = lifetime.serve(monitor.routes());

@@ -17,7 +17,6 @@ use axum::response::Response;
 use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
-use runtime::clock::Clock;
 use runtime::metrics::{Durations, Metrics, Rate};
 use runtime::ops::Ops;
 use runtime::stores::{Store, StoreState};
@@ -113,7 +112,6 @@ pub struct Monitor {
     cache: Option<Arc<HistoryCache>>,
     hub: Arc<Hub>,
     calendar: LiveCalendar,
-    clock: Clock,
     alerts: Arc<Alerts>,
     /// The rate of 5xx answers the `api_errors` alert reads.
     server_error_rate: Rate,
@@ -147,7 +145,6 @@ impl Monitor {
             cache,
             hub,
             calendar,
-            clock: alerts.clock(),
             alerts,
             server_error_rate: Rate::new(ERROR_WINDOW),
         }
@@ -211,10 +208,6 @@ impl Ops for Monitor {
 
     fn calendar(&self) -> &LiveCalendar {
         &self.calendar
-    }
-
-    fn clock(&self) -> Clock {
-        self.clock
     }
 
     /// Pings both stores and reads the days Redis holds.

@@ -24,7 +24,6 @@ use common::{Frame, Period, TickOutcome};
 use runtime::alert::{Alerts, Reading, Rule};
 use runtime::calendar::LiveCalendar;
 use runtime::charts::{Charts, Figure};
-use runtime::clock::Clock;
 use runtime::metrics::Rate;
 use runtime::ops::Ops;
 use runtime::stores::{Role, StoreState};
@@ -51,7 +50,6 @@ pub struct Monitor {
     calendar: LiveCalendar,
     stale: StaleWatch,
     charts: Charts,
-    clock: Clock,
     /// The stored periods (`bars.periods`), shortest first.
     periods: Vec<Period>,
     alerts: Arc<Alerts>,
@@ -64,12 +62,12 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// `store` is the monitor's own connection, so a blocked stream read never delays a probe.
+    /// `store` is the monitor's own connection, so a blocked stream read never delays a probe; the
+    /// clock is the alerts'.
     pub fn new(
         settings: &ProducerSettings,
         store: StreamStore,
         calendar: LiveCalendar,
-        clock: Clock,
         alerts: Arc<Alerts>,
     ) -> Monitor {
         let (bar_clock, instance) = (settings.producer.clock, runtime::instance_name(&settings.producer.instance));
@@ -83,7 +81,6 @@ impl Monitor {
             stale: StaleWatch::new(runtime::calendar::Market::new(settings.bars.layout, calendar.clone())),
             calendar,
             charts: Charts::new(settings.http.chart_interval_ms),
-            clock,
             periods: settings.bars.sorted_periods(),
             alerts,
             dead: Rate::new(DEAD_WINDOW),
@@ -95,7 +92,7 @@ impl Monitor {
     /// The clock stale symbols are judged on: the wall clock, or the latest tick in event time.
     fn now_ms(&self, clock: BarClock, latest_ms: Option<i64>) -> Option<i64> {
         match clock {
-            BarClock::Wall => Some(self.clock.now_ms()),
+            BarClock::Wall => Some(self.alerts.clock().now_ms()),
             BarClock::Event => latest_ms,
         }
     }
@@ -204,10 +201,6 @@ impl Ops for Monitor {
 
     fn calendar(&self) -> &LiveCalendar {
         &self.calendar
-    }
-
-    fn clock(&self) -> Clock {
-        self.clock
     }
 
     /// Reads the stream backlog, and so whether Redis answers, and judges the stale symbols.

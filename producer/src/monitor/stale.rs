@@ -90,22 +90,21 @@ impl StaleWatch {
         };
         let (calendar, sessions) = self.market.now();
         let today = split_ms(now).0;
-        let feed_silent_minutes =
-            match last.ticks.iter().filter_map(|&(s, at)| sessions.session_minutes(s, at, now)).min() {
-                Some(minutes) => Some(minutes),
-                None if last.ticks.is_empty() && calendar.is_trading_day_number(today).unwrap_or(false) => {
-                    let reference = OPEN_REFERENCE.parse().expect("a valid symbol");
-                    sessions.session_minutes(reference, epoch_ms(today, 0), now)
-                }
-                None => None,
-            };
+        let mut silent: Vec<(u16, Symbol, i64)> = (last.ticks.iter())
+            .filter_map(|&(symbol, at)| Some((sessions.session_minutes(symbol, at, now)?, symbol, at)))
+            .collect();
+        let feed_silent_minutes = match silent.iter().map(|&(minutes, ..)| minutes).min() {
+            Some(minutes) => Some(minutes),
+            None if last.ticks.is_empty() && calendar.is_trading_day_number(today).unwrap_or(false) => {
+                let reference = OPEN_REFERENCE.parse().expect("a valid symbol");
+                sessions.session_minutes(reference, epoch_ms(today, 0), now)
+            }
+            None => None,
+        };
         if after_minutes == 0 {
             return Stale { after_minutes, feed_silent_minutes, ..Stale::default() };
         }
-        let mut silent: Vec<(u16, Symbol, i64)> = (last.ticks.iter())
-            .filter_map(|&(symbol, at)| Some((sessions.session_minutes(symbol, at, now)?, symbol, at)))
-            .filter(|(minutes, ..)| *minutes >= after_minutes)
-            .collect();
+        silent.retain(|&(minutes, ..)| minutes >= after_minutes);
         silent.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let symbols = (silent.iter().take(STALE_LISTED))
             .map(|&(silent_minutes, symbol, at)| StaleSymbol {

@@ -149,8 +149,7 @@ pub fn in_process(
     let con = producer::store::connect(&settings.redis).unwrap();
     let probe = producer::store::StreamStore::new(con.clone(), settings.keys(), &settings);
     let alerts = runtime::alert::Alerts::new(&settings.alerts, "producer", "test".into(), clock).unwrap();
-    let monitor =
-        std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), clock, alerts));
+    let monitor = std::sync::Arc::new(producer::monitor::Monitor::new(&settings, probe, calendar.clone(), alerts));
     InProcess::spawn(monitor.clone(), move |stopped| async move {
         producer::service::run(&settings, calendar, clock, con, monitor, stopped).await
     })

@@ -130,10 +130,12 @@ impl AlertSettings {
 
     fn limits(&self) -> BTreeMap<Rule, Limits> {
         let of = |spec: &rules::RuleSpec| {
-            let set = self.rules.get(spec.name).cloned().unwrap_or_default();
-            let hold_seconds = set.hold_seconds.unwrap_or(spec.hold_seconds);
-            let threshold = set.threshold.unwrap_or(spec.threshold);
-            Limits { enabled: set.enabled, threshold, hold_ms: hold_seconds as i64 * 1000 }
+            let (set, own) = (self.rules.get(spec.name).cloned().unwrap_or_default(), spec.limits());
+            Limits {
+                enabled: set.enabled,
+                threshold: set.threshold.unwrap_or(own.threshold),
+                hold_ms: set.hold_seconds.map_or(own.hold_ms, |seconds| seconds as i64 * 1000),
+            }
         };
         RULES.iter().map(|spec| (spec.rule, of(spec))).collect()
     }

@@ -113,6 +113,13 @@ pub const RULES: [RuleSpec; 10] = [
     ),
 ];
 
+impl RuleSpec {
+    /// The rule's own threshold and hold time, on.
+    pub fn limits(&self) -> Limits {
+        Limits { enabled: true, threshold: self.threshold, hold_ms: self.hold_seconds as i64 * 1000 }
+    }
+}
+
 impl Rule {
     pub fn spec(self) -> &'static RuleSpec {
         RULES.iter().find(|s| s.rule == self).expect("every rule has a spec")
@@ -223,10 +230,7 @@ impl Watch {
     }
 
     fn limits(&self, rule: Rule) -> Limits {
-        self.limits.get(&rule).copied().unwrap_or_else(|| {
-            let spec = rule.spec();
-            Limits { enabled: true, threshold: spec.threshold, hold_ms: spec.hold_seconds as i64 * 1000 }
-        })
+        self.limits.get(&rule).copied().unwrap_or_else(|| rule.spec().limits())
     }
 
     /// Whether the budget of `rule` has `slots` free at `now_ms` (a firing needs two: its own and

@@ -32,8 +32,11 @@ pub trait Ops: Send + Sync + 'static {
     type Status: serde::Serialize + Send;
     /// The trading calendar the service works with: its end is on every page and in `/metrics`.
     fn calendar(&self) -> &LiveCalendar;
-    /// The service's clock: what "today" is on the pages and the charts' time.
-    fn clock(&self) -> Clock;
+    /// The service's clock: what "today" is on the pages and the charts' time; the one its alerts
+    /// run on.
+    fn clock(&self) -> Clock {
+        self.alerts().clock()
+    }
     /// Reads what only the stores know (backlogs, queue lengths, whether each answers) and keeps
     /// it for [`Self::metrics`]; every [`PROBE_INTERVAL`], and on each `/api/status`.
     fn probe(&self) -> impl Future<Output = ()> + Send;
